@@ -1,0 +1,87 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module map (see README.md):
+//   CShims      – C glue: liburing inline helpers, libsecp256k1 and OpenSSL libcrypto headers.
+//   Sv2Codec    – Sv2 binary types, framing and every message (zero-copy views + owned values).
+//   Reactor     – single-threaded io_uring event loop with an epoll fallback.
+//   Sv2Noise    – ElligatorSwift, Noise NX handshake, certificates, encrypted transport.
+//   Sv2Service  – Sv2Server / Sv2Client services with per-subprotocol handlers.
+//   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
+//   Stratum     – umbrella that re-exports the public modules.
+//   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-stratum",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Stratum", targets: ["Stratum"]),
+        .library(name: "Sv2Codec", targets: ["Sv2Codec"]),
+        .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "Sv2Noise", targets: ["Sv2Noise"]),
+        .library(name: "Sv2Service", targets: ["Sv2Service"]),
+        .library(name: "Sv2Mining", targets: ["Sv2Mining"]),
+        .executable(name: "sv2", targets: ["sv2"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "CShims",
+            linkerSettings: [
+                .linkedLibrary("uring"),
+                .linkedLibrary("secp256k1"),
+                .linkedLibrary("crypto"),
+            ]
+        ),
+        .target(name: "Sv2Codec", swiftSettings: strictSettings),
+        .target(
+            name: "Reactor",
+            dependencies: ["CShims", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "Sv2Noise", dependencies: ["CShims", "Sv2Codec"], swiftSettings: strictSettings),
+        .target(
+            name: "Sv2Service",
+            dependencies: [
+                "Sv2Codec", "Sv2Noise", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Sv2Mining",
+            dependencies: ["CShims", "Sv2Codec", "Sv2Service", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Stratum",
+            dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "sv2",
+            dependencies: [
+                "Stratum",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "Sv2CodecTests", dependencies: ["Sv2Codec"], resources: [.copy("Vectors")]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShims"]),
+        .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
+        .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor"]),
+        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "CShims"], resources: [.copy("Vectors")]),
+    ]
+)

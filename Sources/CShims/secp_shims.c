@@ -1,0 +1,1 @@
+#include "secp_shims.h"

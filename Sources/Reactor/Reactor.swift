@@ -1,0 +1,1 @@
+// Placeholder until the Reactor issue lands; see README.md.

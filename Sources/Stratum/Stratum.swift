@@ -1,0 +1,6 @@
+// Umbrella module: `import Stratum` brings in every public module of swift-stratum.
+@_exported public import Sv2Codec
+@_exported public import Reactor
+@_exported public import Sv2Noise
+@_exported public import Sv2Service
+@_exported public import Sv2Mining

@@ -1,0 +1,1 @@
+// Placeholder until the Sv2Codec issue lands; see README.md.

@@ -1,0 +1,1 @@
+// Placeholder until the Sv2Mining issue lands; see README.md.

@@ -1,0 +1,1 @@
+// Placeholder until the Sv2Noise issue lands; see README.md.

@@ -1,0 +1,2 @@
+// Placeholder entry point; the apps land with the Sv2Mining issue.
+print("sv2: under construction")

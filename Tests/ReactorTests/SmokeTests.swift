@@ -1,0 +1,4 @@
+import Testing
+@testable import Reactor
+
+@Test func moduleLinks() { #expect(Bool(true)) }

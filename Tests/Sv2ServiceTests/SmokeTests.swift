@@ -1,0 +1,4 @@
+import Testing
+@testable import Sv2Service
+
+@Test func moduleLinks() { #expect(Bool(true)) }
