@@ -1,1 +1,0 @@
-// Placeholder until the Sv2Codec issue lands; see README.md.

@@ -1,0 +1,1 @@
+// Placeholder until the Sv2Service issue lands; see README.md.
