@@ -436,3 +436,95 @@ if __name__ == "__main__":
     write(os.path.join(ROOT, "Sources", "Sv2Codec", "Sv2AnyMessage.swift"), gen_any())
     write(os.path.join(TEST_OUT, "RandomMessages.swift"), gen_random())
     print("generated %d messages" % len(M))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sv2Service: handler protocols (one per subprotocol and side), Null handlers and the dispatch switches.
+SERVICE_OUT = os.path.join(ROOT, "Sources", "Sv2Service", "Generated")
+SIDES = {"Server": ("client → server", "the server receives from clients"),
+         "Client": ("server → client", "the client receives from its server")}
+GROUP_TITLE = {MI: ("Mining", "Mining"), JD: ("JobDeclaration", "Job Declaration"),
+               TD: ("TemplateDistribution", "Template Distribution")}
+
+def receives(m, side):
+    return m["dir"] == SIDES[side][0] or m["dir"] == "both directions"
+
+def gen_handler(group, side):
+    prefix, title = GROUP_TITLE[group]
+    proto = "Sv2%s%sHandler" % (prefix, side)
+    ctx = "Sv2%sContext" % side
+    msgs = [m for m in M if m["group"] == group and receives(m, side)]
+    if group == MI and side == "Client":
+        # Common messages about channels and endpoints reach the Mining client handler.
+        msgs += [m for m in M if m["name"] in ("ChannelEndpointChanged", "Reconnect")]
+    L = [HEADER, "public import Sv2Codec", ""]
+    L.append("/// Handles the %s messages %s." % (title, SIDES[side][1]))
+    L.append("///")
+    L.append("/// One `handle(_:context:)` overload per message; each gets a zero-copy view that is valid only during the")
+    L.append("/// call, and a context to reply through. Replies are encoded straight into the connection's write buffer")
+    L.append("/// (zero, one or many per call); throwing closes that connection only. Overloads you don't implement reject")
+    L.append("/// the message with `Sv2ServiceError.unexpectedMessage`. Handlers live inside the service (no existential, no")
+    L.append("/// allocation per call); use a class if other services must reach the same state.")
+    L.append("public protocol %s {" % proto)
+    L.append("    /// `false` for the Null handler: the subprotocol is not supported and SetupConnection for it is refused.")
+    L.append("    var isSupported: Bool { get }")
+    L.append("    /// Called once a connection's `SetupConnection` for this subprotocol succeeded.")
+    L.append("    mutating func connectionDidSetUp(context: %s) throws(Sv2ServiceError)" % ctx)
+    L.append("    /// Called when a set-up connection closed (for any reason); free its state here.")
+    L.append("    mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason)")
+    for m in msgs:
+        L.append("    /// Handles `%s`." % m["wire"])
+        L.append("    mutating func handle(_ message: %sView, context: %s) throws(Sv2ServiceError)" % (m["name"], ctx))
+    L.append("}")
+    L.append("")
+    L.append("extension %s {" % proto)
+    L.append("    /// Supported unless overridden.")
+    L.append("    public var isSupported: Bool { true }")
+    L.append("    /// Does nothing unless overridden.")
+    L.append("    public mutating func connectionDidSetUp(context: %s) throws(Sv2ServiceError) {}" % ctx)
+    L.append("    /// Does nothing unless overridden.")
+    L.append("    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {}")
+    for m in msgs:
+        if m["name"] == "Reconnect":
+            L.append("    /// Ignores `Reconnect` unless overridden (the client logs it; reconnecting elsewhere is the app's choice).")
+            L.append("    public mutating func handle(_ message: ReconnectView, context: %s) throws(Sv2ServiceError) {}" % ctx)
+            continue
+        L.append("    /// Rejects `%s` unless overridden." % m["wire"])
+        L.append("    public mutating func handle(_ message: %sView, context: %s) throws(Sv2ServiceError) {" % (m["name"], ctx))
+        L.append("        throw .unexpectedMessage(.%s)" % lower_first(m["name"]))
+        L.append("    }")
+    L.append("}")
+    L.append("")
+    L.append("/// \"%s is not supported\" on the %s side: SetupConnection for it is refused with" % (title, side.lower()))
+    L.append("/// `unsupported-protocol` and any of its messages closes the connection.")
+    L.append("public struct NullSv2%s%sHandler: %s {" % (prefix, side, proto))
+    L.append("    /// Creates the Null handler.")
+    L.append("    public init() {}")
+    L.append("    /// Always `false`.")
+    L.append("    public var isSupported: Bool { false }")
+    L.append("}")
+    L.append("")
+    L.append("extension %s {" % proto)
+    L.append("    /// Decodes a %s message this side receives and calls the matching overload." % title)
+    L.append("    @inlinable mutating func dispatch(")
+    L.append("        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: %s" % ctx)
+    L.append("    ) throws(Sv2ServiceError) {")
+    L.append("        switch type {")
+    for m in msgs:
+        L.append("        case .%s: try handle(try decode(%sView.self, payload), context: context)" % (lower_first(m["name"]), m["name"]))
+    L.append("        default: throw .unexpectedMessage(type)")
+    L.append("        }")
+    L.append("    }")
+    L.append("}")
+    return "\n".join(L) + "\n"
+
+def gen_service():
+    os.makedirs(SERVICE_OUT, exist_ok=True)
+    for old in os.listdir(SERVICE_OUT): os.remove(os.path.join(SERVICE_OUT, old))
+    for group in (MI, JD, TD):
+        for side in ("Server", "Client"):
+            name = "Sv2%s%sHandler.swift" % (GROUP_TITLE[group][0], side)
+            write(os.path.join(SERVICE_OUT, name), gen_handler(group, side))
+
+if __name__ == "__main__":
+    gen_service()
