@@ -1,0 +1,309 @@
+public import Logging
+public import Reactor
+public import Sv2Codec
+import Sv2Noise
+
+/// State shared by a client and its contexts (non-generic, so contexts are one concrete type).
+public final class Sv2ClientCore {
+    /// The loop the client runs on.
+    public let eventLoop: EventLoop
+    /// The client's counters.
+    public internal(set) var statistics = Sv2ServiceStatistics()
+
+    init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
+}
+
+/// An Sv2 client: connects to one server, runs the Noise handshake (optional), sends `SetupConnection` for its
+/// configured subprotocol and hands every message from the server to that subprotocol's handler.
+///
+/// Loop thread only (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline and receive zero-copy
+/// views; the handler for the configured subprotocol must be a real one (not Null).
+public final class Sv2Client<
+    Mining: Sv2MiningClientHandler,
+    JobDeclaration: Sv2JobDeclarationClientHandler,
+    TemplateDistribution: Sv2TemplateDistributionClientHandler
+> {
+    /// The loop the client runs on.
+    public var eventLoop: EventLoop { core.eventLoop }
+    /// The configuration it was created with.
+    public let configuration: Sv2ClientConfiguration
+    /// Mining protocol handler.
+    public var mining: Mining
+    /// Job Declaration protocol handler.
+    public var jobDeclaration: JobDeclaration
+    /// Template Distribution protocol handler.
+    public var templateDistribution: TemplateDistribution
+    /// Called on every state change (loop thread).
+    public var onStateChange: ((Sv2ClientState) -> Void)?
+    /// Where the client is.
+    public private(set) var state = Sv2ClientState.idle {
+        didSet { onStateChange?(state) }
+    }
+    let core: Sv2ClientCore
+    private let logger: Logger
+    private var link: Sv2Link?
+    private var initiator: NoiseInitiator?
+    private var handshakeTimer: TimerHandle?
+    private var inactivityTimer: TimerHandle?
+
+    /// Creates a client; nothing happens until `connect()`.
+    public init(
+        configuration: Sv2ClientConfiguration, eventLoop: EventLoop, mining: Mining, jobDeclaration: JobDeclaration,
+        templateDistribution: TemplateDistribution, logger: Logger = Logger(label: "stratum.client")
+    ) throws(Sv2ServiceError) {
+        try configuration.validate()
+        let supported = switch configuration.sv2Protocol {
+        case .mining: mining.isSupported
+        case .jobDeclaration: jobDeclaration.isSupported
+        case .templateDistribution: templateDistribution.isSupported
+        }
+        guard supported else {
+            throw .invalidConfiguration("the \(configuration.sv2Protocol) handler of this client is the Null handler")
+        }
+        self.configuration = configuration
+        self.mining = mining
+        self.jobDeclaration = jobDeclaration
+        self.templateDistribution = templateDistribution
+        self.logger = logger
+        core = Sv2ClientCore(eventLoop: eventLoop)
+    }
+
+    /// Counters (frames, errors).
+    public var statistics: Sv2ServiceStatistics { core.statistics }
+
+    /// Whether SetupConnection succeeded and the connection is open.
+    public var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
+    /// The connection id while connected.
+    public var connectionID: Sv2ConnectionID? { link?.id }
+
+    /// Connects, handshakes and sets up. Loop thread only; progress is reported through `state`.
+    public func connect() {
+        switch state {
+        case .idle, .closed: break
+        default: return
+        }
+        state = .connecting
+        eventLoop.connect(
+            to: configuration.serverAddress, timeout: configuration.connectTimeout,
+            handler: ClientConnectionHandler(client: self)
+        ) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let connection): self.connected(connection)
+            case .failure(let error):
+                self.logger.warning("connect to \(self.configuration.serverAddress) failed: \(error)")
+                self.state = .closed(.error(.transport(error)))
+            }
+        }
+    }
+
+    /// Sends a message to the server; throws `.notConnected` before setup completed.
+    @inlinable public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+        guard isReady, let link = currentLink else { throw .notConnected }
+        try link.send(message)
+        core.statistics.framesOut += 1
+    }
+
+    @usableFromInline var currentLink: Sv2Link? { link }
+
+    /// Closes the connection (pending writes are flushed first).
+    public func close() {
+        guard let link, link.phase != .closing else { return }
+        link.phase = .closing
+        link.connection.close()
+    }
+
+    // MARK: Lifecycle
+
+    private func connected(_ connection: Connection) {
+        let link = Sv2Link(
+            connection: connection, phase: .awaitingSetup, maxFramePayload: configuration.maxFramePayload,
+            now: eventLoop.now)
+        self.link = link
+        core.statistics.connectionsOpened += 1
+        handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self] in
+            guard let self, let link = self.link else { return }
+            self.handshakeTimer = nil
+            if !self.isReady { self.fail(link, .handshakeTimeout) }
+        }
+        do throws(Sv2ServiceError) {
+            if case .noise(let authority) = configuration.security {
+                link.phase = .noiseHandshake
+                state = .handshaking
+                var initiator: NoiseInitiator
+                do { initiator = try NoiseInitiator(authorityKey: authority) } catch { throw .noise(error) }
+                try link.writeRaw(NoiseInitiator.actOneSize) { (out) throws(Sv2NoiseError) in
+                    try initiator.writeActOne(into: out)
+                }
+                self.initiator = initiator
+            } else {
+                try sendSetup(on: link)
+            }
+        } catch {
+            fail(link, error)
+        }
+    }
+
+    private func sendSetup(on link: Sv2Link) throws(Sv2ServiceError) {
+        link.phase = .awaitingSetup
+        state = .settingUp
+        try link.send(configuration.setupConnection)
+        core.statistics.framesOut += 1
+    }
+
+    fileprivate func closed(reason: CloseReason) {
+        guard let link else { return }
+        for timer in [handshakeTimer, inactivityTimer].compactMap({ $0 }) { eventLoop.cancel(timer) }
+        handshakeTimer = nil
+        inactivityTimer = nil
+        let wasReady = isReady
+        let closeReason: Sv2CloseReason =
+            if let error = link.closeError { .error(error) }
+            else if link.phase == .closing { .closedLocally }
+            else { .peerClosed(reason) }
+        link.phase = .closing
+        self.link = nil
+        initiator = nil
+        core.statistics.connectionsClosed += 1
+        if wasReady {
+            switch configuration.sv2Protocol {
+            case .mining: mining.connectionDidClose(link.id, reason: closeReason)
+            case .jobDeclaration: jobDeclaration.connectionDidClose(link.id, reason: closeReason)
+            case .templateDistribution: templateDistribution.connectionDidClose(link.id, reason: closeReason)
+            }
+        }
+        state = .closed(closeReason)
+    }
+
+    private func fail(_ link: Sv2Link, _ error: Sv2ServiceError) {
+        guard link.phase != .closing else { return }
+        core.statistics.errors += 1
+        if !isReady { core.statistics.handshakeFailures += 1 }
+        logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(configuration.serverAddress)"])
+        link.closeError = error
+        link.phase = .closing
+        if case .writeBufferFull = error { link.connection.abort() } else { link.connection.close() }
+    }
+
+    // MARK: Receiving
+
+    fileprivate func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        guard let link else { return bytes.count }
+        link.lastActivity = eventLoop.now
+        var offset = 0
+        do throws(Sv2ServiceError) {
+            while link.phase != .closing {
+                if link.phase == .noiseHandshake {
+                    guard bytes.count - offset >= NoiseInitiator.actTwoSize else { return offset }
+                    let actTwo = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + NoiseInitiator.actTwoSize)])
+                    offset += NoiseInitiator.actTwoSize
+                    guard var initiator = initiator.take() else { throw .noise(.outOfOrder) }
+                    do { link.session = try initiator.readActTwo(actTwo) } catch { throw .noise(error) }
+                    core.statistics.handshakesCompleted += 1
+                    try sendSetup(on: link)
+                    continue
+                }
+                guard let frame = try link.nextFrame(bytes, offset: &offset) else { return offset }
+                core.statistics.framesIn += 1
+                try process(frame, on: link)
+            }
+        } catch {
+            fail(link, error)
+        }
+        return bytes.count
+    }
+
+    @inline(__always)
+    private func process(_ frame: Sv2Frame, on link: Sv2Link) throws(Sv2ServiceError) {
+        guard let type = frame.header.knownMessageType else {
+            throw .unknownMessage(extensionType: frame.header.extensionID, messageType: frame.header.messageType)
+        }
+        guard frame.header.isChannelMessage == type.isChannelMessage else { throw .channelBitMismatch(type) }
+        guard case .ready(let sv2Protocol) = link.phase else {
+            switch type {
+            case .setupConnectionSuccess:
+                let success = try decode(SetupConnectionSuccessView.self, frame.payload)
+                return try setUpSucceeded(version: success.usedVersion, flags: success.flags, on: link)
+            case .setupConnectionError:
+                let error = try decode(SetupConnectionErrorView.self, frame.payload)
+                throw .setupRefused(code: String(decoding: error.errorCode, as: UTF8.self), flags: error.flags)
+            default:
+                throw .setupRequired(type)
+            }
+        }
+        let context = Sv2ClientContext(link: link, core: core)
+        switch type.group {
+        case .common:
+            if type == .reconnect {
+                let reconnect = try decode(ReconnectView.self, frame.payload)
+                logger.notice("server asked to reconnect to \(String(decoding: reconnect.newHost, as: UTF8.self)):\(reconnect.newPort)")
+            }
+            guard sv2Protocol == .mining, type == .reconnect || type == .channelEndpointChanged else {
+                if type == .reconnect { return }
+                throw .unexpectedMessage(type)
+            }
+        case .extensionsNegotiation:
+            // Answers to a RequestExtensions the application sent; nothing to route yet.
+            return
+        case .mining, .jobDeclaration, .templateDistribution:
+            guard type.group.requiredProtocol == sv2Protocol else { throw .wrongProtocol(type, connection: sv2Protocol) }
+        }
+        switch sv2Protocol {
+        case .mining: try mining.dispatch(type, payload: frame.payload, context: context)
+        case .jobDeclaration: try jobDeclaration.dispatch(type, payload: frame.payload, context: context)
+        case .templateDistribution: try templateDistribution.dispatch(type, payload: frame.payload, context: context)
+        }
+    }
+
+    private func setUpSucceeded(version: UInt16, flags: UInt32, on link: Sv2Link) throws(Sv2ServiceError) {
+        guard version >= configuration.minVersion, version <= configuration.maxVersion else {
+            throw .setupRefused(code: Sv2SetupErrorCode.protocolVersionMismatch, flags: 0)
+        }
+        link.phase = .ready(configuration.sv2Protocol)
+        link.setupFlags = flags
+        core.statistics.setupsAccepted += 1
+        if let timer = handshakeTimer {
+            eventLoop.cancel(timer)
+            handshakeTimer = nil
+        }
+        if let timeout = configuration.inactivityTimeout { armInactivityTimer(after: timeout) }
+        state = .ready(usedVersion: version, flags: flags)
+        let context = Sv2ClientContext(link: link, core: core)
+        switch configuration.sv2Protocol {
+        case .mining: try mining.connectionDidSetUp(context: context)
+        case .jobDeclaration: try jobDeclaration.connectionDidSetUp(context: context)
+        case .templateDistribution: try templateDistribution.connectionDidSetUp(context: context)
+        }
+    }
+
+    private func armInactivityTimer(after delay: Duration) {
+        inactivityTimer = eventLoop.schedule(after: delay) { [weak self] in
+            guard let self, let link = self.link, let timeout = self.configuration.inactivityTimeout else { return }
+            self.inactivityTimer = nil
+            let idle = Duration.nanoseconds(Int64(truncatingIfNeeded: self.eventLoop.now &- link.lastActivity))
+            if idle >= timeout { self.fail(link, .inactivityTimeout) } else { self.armInactivityTimer(after: timeout - idle) }
+        }
+    }
+}
+
+/// Routes the client connection's reactor events to its client.
+private final class ClientConnectionHandler<
+    Mining: Sv2MiningClientHandler, JobDeclaration: Sv2JobDeclarationClientHandler,
+    TemplateDistribution: Sv2TemplateDistributionClientHandler
+>: ConnectionHandler {
+    weak var client: Sv2Client<Mining, JobDeclaration, TemplateDistribution>?
+
+    init(client: Sv2Client<Mining, JobDeclaration, TemplateDistribution>) { self.client = client }
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
+        client?.received(bytes) ?? bytes.count
+    }
+
+    func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
+        client?.closed(reason: reason)
+    }
+}

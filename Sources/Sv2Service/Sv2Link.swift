@@ -1,0 +1,158 @@
+import Reactor
+import Sv2Codec
+import Sv2Noise
+
+/// One Sv2 connection's transport state, shared by the server and client services: it turns received bytes into
+/// frames (decrypting in place when Noise is on) and encodes outgoing messages straight into the connection's
+/// write buffer (encrypting in place). No allocation per frame in either direction.
+final class Sv2Link {
+    /// Where the connection is in its life.
+    enum Phase: Equatable {
+        /// Waiting for the 64-byte act 1 (server) or the 234-byte act 2 (client).
+        case noiseHandshake
+        /// Server: waiting for SetupConnection. Client: waiting for SetupConnection.Success/Error.
+        case awaitingSetup
+        /// Set up for a subprotocol; traffic flows.
+        case ready(Sv2Protocol)
+        /// Closing or closed; nothing more is processed.
+        case closing
+    }
+
+    let id: Sv2ConnectionID
+    let connection: Connection
+    let maxFramePayload: Int
+    var phase: Phase
+    var session: NoiseSession?
+    /// A decrypted header whose payload has not fully arrived yet (its ciphertext header was already consumed).
+    var pendingHeader: Sv2FrameHeader?
+    var lastActivity: UInt64
+    var handshakeTimer: TimerHandle?
+    var inactivityTimer: TimerHandle?
+    /// Flags of the accepted SetupConnection (server) or of the Success (client).
+    var setupFlags: UInt32 = 0
+    /// Channels this connection owns (server side; for ownership checks and channel broadcasts).
+    var channels: Set<UInt32> = []
+    /// The error that made this side close, reported to handlers as the close reason.
+    var closeError: Sv2ServiceError?
+
+    init(connection: Connection, phase: Phase, maxFramePayload: Int, now: UInt64) {
+        id = Sv2ConnectionID(connection.id)
+        self.connection = connection
+        self.phase = phase
+        self.maxFramePayload = maxFramePayload
+        lastActivity = now
+    }
+
+    var sv2Protocol: Sv2Protocol? {
+        if case .ready(let p) = phase { return p }
+        return nil
+    }
+
+    var isEncrypted: Bool { session != nil }
+
+    /// The next whole frame at `bytes[offset...]`, advancing `offset` past it; `nil` when more bytes are needed.
+    /// The payload is plaintext in place (decrypted inside `bytes`) and valid until the read callback returns.
+    @inline(__always)
+    func nextFrame(_ bytes: UnsafeMutableRawBufferPointer, offset: inout Int) throws(Sv2ServiceError) -> Sv2Frame? {
+        if session == nil {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let frame: Sv2Frame?
+            do { frame = try Sv2Frame.split(rest, maximumPayloadLength: maxFramePayload) } catch {
+                if case .lengthExceedsLimit(let length, let limit) = error.reason {
+                    throw .frameTooLarge(length: length, limit: limit)
+                }
+                throw .malformedMessage(error)
+            }
+            guard let frame else { return nil }
+            offset += frame.size
+            return frame
+        }
+        return try nextEncryptedFrame(bytes, offset: &offset)
+    }
+
+    private func nextEncryptedFrame(
+        _ bytes: UnsafeMutableRawBufferPointer, offset: inout Int
+    ) throws(Sv2ServiceError) -> Sv2Frame? {
+        let header: Sv2FrameHeader
+        if let pending = pendingHeader {
+            header = pending
+        } else {
+            guard bytes.count - offset >= NoiseSession.encryptedHeaderSize else { return nil }
+            let slice = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + NoiseSession.encryptedHeaderSize)])
+            do { try session!.decryptHeader(slice) } catch { throw .noise(error) }
+            header = Sv2FrameHeader(loadingFrom: slice.baseAddress!)
+            offset += NoiseSession.encryptedHeaderSize
+            guard header.payloadLength <= maxFramePayload else {
+                throw .frameTooLarge(length: header.payloadLength, limit: maxFramePayload)
+            }
+            pendingHeader = header
+        }
+        let cipherLength = NoiseSession.encryptedSize(payloadLength: header.payloadLength) - NoiseSession.encryptedHeaderSize
+        guard bytes.count - offset >= cipherLength else { return nil }
+        let slice = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + cipherLength)])
+        do { try session!.decryptPayload(slice, plaintextLength: header.payloadLength) } catch { throw .noise(error) }
+        offset += cipherLength
+        pendingHeader = nil
+        return Sv2Frame(
+            header: header, payload: UnsafeRawBufferPointer(start: slice.baseAddress, count: header.payloadLength))
+    }
+
+    /// Encodes `message` (and encrypts it when Noise is on) directly into the connection's write buffer.
+    @inline(__always)
+    func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+        guard phase != .closing, connection.isOpen else { throw .notConnected }
+        let payloadLength = message.encodedSize
+        guard payloadLength <= Sv2FrameHeader.maximumPayloadLength else {
+            throw .encodingFailed(Sv2EncodeError(
+                message: M.messageType, field: "msg_length",
+                reason: .lengthExceedsLimit(length: payloadLength, limit: Sv2FrameHeader.maximumPayloadLength)))
+        }
+        var failure: Sv2ServiceError?
+        let accepted: Bool
+        if session != nil {
+            let total = NoiseSession.encryptedSize(payloadLength: payloadLength)
+            accepted = connection.withWritableBuffer(minimumCapacity: total) { buffer in
+                let frame = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<total])
+                Sv2FrameHeader(messageType: M.messageType, payloadLength: payloadLength).store(to: frame.baseAddress!)
+                let start = NoiseSession.encryptedHeaderSize
+                var writer = Sv2Writer(
+                    UnsafeMutableRawBufferPointer(rebasing: frame[start..<(start + payloadLength)]), message: M.messageType)
+                do throws(Sv2EncodeError) { try message.encode(into: &writer) } catch {
+                    failure = .encodingFailed(error)
+                    return 0
+                }
+                do throws(Sv2NoiseError) {
+                    return try session!.encryptFrame(in: frame, payloadLength: payloadLength)
+                } catch {
+                    failure = .noise(error)
+                    return 0
+                }
+            }
+        } else {
+            accepted = connection.withWritableBuffer(minimumCapacity: Sv2FrameHeader.size + payloadLength) { buffer in
+                do throws(Sv2EncodeError) { return try message.encodeFrame(into: buffer) } catch {
+                    failure = .encodingFailed(error)
+                    return 0
+                }
+            }
+        }
+        if let failure { throw failure }
+        guard accepted else { throw .writeBufferFull }
+    }
+
+    /// Writes raw handshake bytes.
+    func writeRaw(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(Sv2NoiseError) -> Void) throws(Sv2ServiceError) {
+        var failure: Sv2NoiseError?
+        let accepted = connection.withWritableBuffer(minimumCapacity: count) { buffer in
+            do throws(Sv2NoiseError) {
+                try body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+                return count
+            } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw .noise(failure) }
+        guard accepted else { throw .writeBufferFull }
+    }
+}

@@ -1,0 +1,314 @@
+public import Logging
+public import Reactor
+public import Sv2Codec
+import Sv2Noise
+
+/// An Sv2 server: listens, runs the Noise handshake (optional), negotiates `SetupConnection` and hands every
+/// message to the handler of the subprotocol the connection was set up for.
+///
+/// A thin state machine registered on an `EventLoop`; all methods must be called on that loop's thread
+/// (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline (generic parameters, no existentials)
+/// and receive zero-copy views. Pass `NullSv2…ServerHandler()` for subprotocols the server does not serve.
+///
+/// ```swift
+/// let server = try Sv2Server(configuration: config, eventLoop: loop,
+///                            mining: MyPool(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
+///                            templateDistribution: NullSv2TemplateDistributionServerHandler())
+/// try server.start()
+/// ```
+public final class Sv2Server<
+    Mining: Sv2MiningServerHandler,
+    JobDeclaration: Sv2JobDeclarationServerHandler,
+    TemplateDistribution: Sv2TemplateDistributionServerHandler
+> {
+    /// The loop the server runs on.
+    public let eventLoop: EventLoop
+    /// The configuration it was created with.
+    public let configuration: Sv2ServerConfiguration
+    /// Mining protocol handler.
+    public var mining: Mining
+    /// Job Declaration protocol handler.
+    public var jobDeclaration: JobDeclaration
+    /// Template Distribution protocol handler.
+    public var templateDistribution: TemplateDistribution
+    /// Open connections and every way to send to them.
+    public let connections: Sv2ServerConnections
+    private var listener: Listener?
+    private let metrics: Sv2ServiceMetrics
+
+    /// Creates a server; nothing happens until `start()`.
+    public init(
+        configuration: Sv2ServerConfiguration, eventLoop: EventLoop, mining: Mining, jobDeclaration: JobDeclaration,
+        templateDistribution: TemplateDistribution, logger: Logger = Logger(label: "stratum.server")
+    ) throws(Sv2ServiceError) {
+        try configuration.validate()
+        guard mining.isSupported || jobDeclaration.isSupported || templateDistribution.isSupported else {
+            throw .invalidConfiguration("a server needs at least one supported subprotocol")
+        }
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.mining = mining
+        self.jobDeclaration = jobDeclaration
+        self.templateDistribution = templateDistribution
+        connections = Sv2ServerConnections(eventLoop: eventLoop, logger: logger)
+        metrics = Sv2ServiceMetrics(prefix: "sv2_server")
+    }
+
+    /// Starts listening. Loop thread only.
+    public func start() throws(Sv2ServiceError) {
+        guard listener == nil else { return }
+        do {
+            listener = try eventLoop.listen(on: configuration.listenAddress) { [unowned self] connection in
+                self.accept(connection)
+            }
+        } catch {
+            throw .transport(error)
+        }
+        metrics.startExporting(on: eventLoop) { [unowned self] in self.connections.statistics }
+        connections.logger.info("listening", metadata: [
+            "address": "\(localAddress.map { "\($0)" } ?? "?")",
+            "noise": "\(configuration.noise != nil)",
+        ])
+    }
+
+    /// The bound address (useful with port 0), once started.
+    public var localAddress: SocketAddress? { listener?.localAddress }
+
+    /// Counters (connections, frames, errors).
+    public var statistics: Sv2ServiceStatistics { connections.statistics }
+
+    /// Stops accepting and closes every connection (pending writes are flushed first).
+    public func stop() {
+        listener?.close()
+        listener = nil
+        metrics.stopExporting(on: eventLoop)
+        for id in connections.ids { connections.close(id) }
+    }
+
+    /// Creates a client on this server's loop: the two are siblings and call each other directly (no channel, no
+    /// copy, no thread hop) — e.g. a pool's Template Distribution client, or a proxy's upstream Mining client.
+    public func makeSiblingClient<
+        ClientMining: Sv2MiningClientHandler, ClientJobDeclaration: Sv2JobDeclarationClientHandler,
+        ClientTemplateDistribution: Sv2TemplateDistributionClientHandler
+    >(
+        configuration: Sv2ClientConfiguration, mining: ClientMining, jobDeclaration: ClientJobDeclaration,
+        templateDistribution: ClientTemplateDistribution, logger: Logger = Logger(label: "stratum.client")
+    ) throws(Sv2ServiceError) -> Sv2Client<ClientMining, ClientJobDeclaration, ClientTemplateDistribution> {
+        try Sv2Client(
+            configuration: configuration, eventLoop: eventLoop, mining: mining, jobDeclaration: jobDeclaration,
+            templateDistribution: templateDistribution, logger: logger)
+    }
+
+    // MARK: Connection lifecycle
+
+    private func accept(_ connection: Connection) -> (any ConnectionHandler)? {
+        guard connections.links.count < configuration.maxConnections else {
+            connections.statistics.connectionsRefused += 1
+            return nil
+        }
+        let link = Sv2Link(
+            connection: connection, phase: configuration.noise == nil ? .awaitingSetup : .noiseHandshake,
+            maxFramePayload: configuration.maxFramePayload, now: eventLoop.now)
+        connections.links[link.id] = link
+        connections.statistics.connectionsOpened += 1
+        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [unowned self, unowned link] in
+            link.handshakeTimer = nil
+            if link.sv2Protocol == nil { self.connections.fail(link, .handshakeTimeout) }
+        }
+        return ServerConnectionHandler(server: self, link: link)
+    }
+
+    fileprivate func closed(_ link: Sv2Link, reason: CloseReason) {
+        if let timer = link.handshakeTimer { eventLoop.cancel(timer) }
+        if let timer = link.inactivityTimer { eventLoop.cancel(timer) }
+        let wasReady = link.sv2Protocol
+        let closeReason: Sv2CloseReason =
+            if let error = link.closeError { .error(error) }
+            else if link.phase == .closing { .closedLocally }
+            else { .peerClosed(reason) }
+        link.phase = .closing
+        connections.links[link.id] = nil
+        for channel in link.channels where connections.channelOwners[channel] == link.id {
+            connections.channelOwners[channel] = nil
+        }
+        connections.statistics.connectionsClosed += 1
+        switch wasReady {
+        case .mining: mining.connectionDidClose(link.id, reason: closeReason)
+        case .jobDeclaration: jobDeclaration.connectionDidClose(link.id, reason: closeReason)
+        case .templateDistribution: templateDistribution.connectionDidClose(link.id, reason: closeReason)
+        case nil: break
+        }
+    }
+
+    // MARK: Receiving
+
+    fileprivate func received(_ bytes: UnsafeMutableRawBufferPointer, on link: Sv2Link) -> Int {
+        link.lastActivity = eventLoop.now
+        var offset = 0
+        do throws(Sv2ServiceError) {
+            while link.phase != .closing {
+                if link.phase == .noiseHandshake {
+                    guard bytes.count - offset >= NoiseResponder.actOneSize else { return offset }
+                    try respondToActOne(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + NoiseResponder.actOneSize)]), on: link)
+                    offset += NoiseResponder.actOneSize
+                    continue
+                }
+                guard let frame = try link.nextFrame(bytes, offset: &offset) else { return offset }
+                connections.statistics.framesIn += 1
+                try process(frame, on: link)
+            }
+        } catch {
+            connections.fail(link, error)
+        }
+        return bytes.count
+    }
+
+    private func respondToActOne(_ actOne: UnsafeRawBufferPointer, on link: Sv2Link) throws(Sv2ServiceError) {
+        guard let identity = configuration.noise else { return }
+        var session: NoiseSession?
+        try link.writeRaw(NoiseResponder.actTwoSize) { (out) throws(Sv2NoiseError) in
+            var responder = try NoiseResponder(identity: identity)
+            session = try responder.respond(toActOne: actOne, into: out)
+        }
+        link.session = session.take()
+        link.phase = .awaitingSetup
+        connections.statistics.handshakesCompleted += 1
+    }
+
+    @inline(__always)
+    private func process(_ frame: Sv2Frame, on link: Sv2Link) throws(Sv2ServiceError) {
+        guard let type = frame.header.knownMessageType else {
+            throw .unknownMessage(extensionType: frame.header.extensionID, messageType: frame.header.messageType)
+        }
+        guard frame.header.isChannelMessage == type.isChannelMessage else { throw .channelBitMismatch(type) }
+        guard case .ready(let sv2Protocol) = link.phase else {
+            guard type == .setupConnection else { throw .setupRequired(type) }
+            return try setUp(try decode(SetupConnectionView.self, frame.payload), on: link)
+        }
+        let context = Sv2ServerContext(link: link, connections: connections)
+        switch type.group {
+        case .common:
+            throw type == .setupConnection ? .setupRepeated : .unexpectedMessage(type)
+        case .extensionsNegotiation:
+            guard type == .requestExtensions else { throw .unexpectedMessage(type) }
+            try negotiateExtensions(try decode(RequestExtensionsView.self, frame.payload), context: context)
+            return
+        case .mining, .jobDeclaration, .templateDistribution:
+            guard type.group.requiredProtocol == sv2Protocol else { throw .wrongProtocol(type, connection: sv2Protocol) }
+        }
+        if type.isChannelMessage {
+            // Clients may only talk about channels the server opened for them.
+            guard frame.payload.count >= 4 else { _ = try decode(UpdateChannelView.self, frame.payload); return }
+            let channel = UInt32.load(from: frame.payload.baseAddress!)
+            guard link.channels.contains(channel) else { throw .unknownChannel(channel) }
+        }
+        switch sv2Protocol {
+        case .mining: try mining.dispatch(type, payload: frame.payload, context: context)
+        case .jobDeclaration: try jobDeclaration.dispatch(type, payload: frame.payload, context: context)
+        case .templateDistribution: try templateDistribution.dispatch(type, payload: frame.payload, context: context)
+        }
+        if type == .closeChannel {
+            connections.unregister(UInt32.load(from: frame.payload.baseAddress!), on: link)
+        }
+    }
+
+    // MARK: SetupConnection
+
+    private func isSupported(_ sv2Protocol: Sv2Protocol) -> Bool {
+        switch sv2Protocol {
+        case .mining: mining.isSupported
+        case .jobDeclaration: jobDeclaration.isSupported
+        case .templateDistribution: templateDistribution.isSupported
+        }
+    }
+
+    private func setUp(_ request: SetupConnectionView, on link: Sv2Link) throws(Sv2ServiceError) {
+        guard let sv2Protocol = request.sv2Protocol, isSupported(sv2Protocol) else {
+            return try refuse(link, code: Sv2SetupErrorCode.unsupportedProtocol, flags: 0,
+                              detail: "protocol \(request.protocolID)")
+        }
+        guard request.minVersion <= configuration.maxVersion, request.maxVersion >= configuration.minVersion,
+              request.minVersion <= request.maxVersion
+        else {
+            return try refuse(link, code: Sv2SetupErrorCode.protocolVersionMismatch, flags: 0,
+                              detail: "versions \(request.minVersion)...\(request.maxVersion)")
+        }
+        let policy = configuration.setupPolicy(for: sv2Protocol)
+        let unsupported = request.flags & ~policy.acceptedFlags
+        guard unsupported == 0 else {
+            return try refuse(link, code: Sv2SetupErrorCode.unsupportedFeatureFlags, flags: unsupported,
+                              detail: "flags 0x\(String(request.flags, radix: 16))")
+        }
+        let usedVersion = min(request.maxVersion, configuration.maxVersion)
+        try connections.send(SetupConnectionSuccess(usedVersion: usedVersion, flags: policy.successFlags), on: link)
+        link.phase = .ready(sv2Protocol)
+        link.setupFlags = request.flags
+        connections.statistics.setupsAccepted += 1
+        if let timer = link.handshakeTimer {
+            eventLoop.cancel(timer)
+            link.handshakeTimer = nil
+        }
+        armInactivityTimer(link, after: configuration.inactivityTimeout)
+        let context = Sv2ServerContext(link: link, connections: connections)
+        switch sv2Protocol {
+        case .mining: try mining.connectionDidSetUp(context: context)
+        case .jobDeclaration: try jobDeclaration.connectionDidSetUp(context: context)
+        case .templateDistribution: try templateDistribution.connectionDidSetUp(context: context)
+        }
+    }
+
+    /// Answers SetupConnection.Error and closes after it is flushed (a refusal, not a protocol violation).
+    private func refuse(_ link: Sv2Link, code: String, flags: UInt32, detail: String) throws(Sv2ServiceError) {
+        try connections.send(SetupConnectionError(flags: flags, errorCode: code), on: link)
+        connections.statistics.setupsRefused += 1
+        connections.logger.info("setup refused: \(code) (\(detail))", metadata: ["connection": "\(link.id)"])
+        link.closeError = .setupRefused(code: code, flags: flags)
+        link.phase = .closing
+        link.connection.close()
+    }
+
+    private func negotiateExtensions(_ request: RequestExtensionsView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let supported = request.requestedExtensions.filter { configuration.supportedExtensions.contains($0) }
+        try context.send(RequestExtensionsSuccess(requestID: request.requestID, supportedExtensions: supported))
+    }
+
+    // MARK: Inactivity
+
+    /// One timer per connection, re-armed lazily: activity only updates a timestamp, the timer checks it when it
+    /// fires and sleeps for the remainder — O(1) per timeout period, nothing per frame.
+    private func armInactivityTimer(_ link: Sv2Link, after delay: Duration) {
+        link.inactivityTimer = eventLoop.schedule(after: delay) { [unowned self, unowned link] in
+            link.inactivityTimer = nil
+            guard link.phase != .closing else { return }
+            let timeout = self.configuration.inactivityTimeout
+            let idle = Duration.nanoseconds(Int64(truncatingIfNeeded: self.eventLoop.now &- link.lastActivity))
+            if idle >= timeout {
+                self.connections.fail(link, .inactivityTimeout)
+            } else {
+                self.armInactivityTimer(link, after: timeout - idle)
+            }
+        }
+    }
+}
+
+/// Routes one connection's reactor events to its server.
+private final class ServerConnectionHandler<
+    Mining: Sv2MiningServerHandler, JobDeclaration: Sv2JobDeclarationServerHandler,
+    TemplateDistribution: Sv2TemplateDistributionServerHandler
+>: ConnectionHandler {
+    unowned let server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>
+    let link: Sv2Link
+
+    init(server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>, link: Sv2Link) {
+        self.server = server
+        self.link = link
+    }
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
+        server.received(bytes, on: link)
+    }
+
+    func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
+        server.closed(link, reason: reason)
+    }
+}

@@ -1,0 +1,134 @@
+public import Logging
+public import Reactor
+public import Sv2Codec
+
+/// The open connections of one `Sv2Server`, and every way to send to them. Loop thread only.
+///
+/// Handlers reach it through `Sv2ServerContext.connections`; sibling services and applications through
+/// `Sv2Server.connections`.
+public final class Sv2ServerConnections {
+    /// The loop all connections run on.
+    public let eventLoop: EventLoop
+    /// The service's logger (`connection` metadata is added per line).
+    public let logger: Logger
+    var links: [Sv2ConnectionID: Sv2Link] = [:]
+    var channelOwners: [UInt32: Sv2ConnectionID] = [:]
+    /// The service's counters.
+    public internal(set) var statistics = Sv2ServiceStatistics()
+
+    init(eventLoop: EventLoop, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    /// Ids of the open connections (any phase).
+    public var ids: [Sv2ConnectionID] { Array(links.keys) }
+
+    /// Number of open connections.
+    public var count: Int { links.count }
+
+    /// Ids of connections set up for `sv2Protocol`.
+    public func ids(for sv2Protocol: Sv2Protocol) -> [Sv2ConnectionID] {
+        links.values.filter { $0.sv2Protocol == sv2Protocol }.map(\.id)
+    }
+
+    /// The connection that owns `channelID`, if any.
+    public func owner(ofChannel channelID: UInt32) -> Sv2ConnectionID? { channelOwners[channelID] }
+
+    /// Sends `message` to one client.
+    @inlinable public func send<M: Sv2Message>(_ message: M, to id: Sv2ConnectionID) throws(Sv2ServiceError) {
+        guard let link = link(id) else { throw .notConnected }
+        try send(message, on: link)
+    }
+
+    /// Sends a channel message to the client that owns its channel.
+    @inlinable public func sendToChannelOwner<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+        guard let channel = message.messageChannelID, let owner = channelOwners[channel], let link = link(owner) else {
+            throw .notConnected
+        }
+        try send(message, on: link)
+    }
+
+    /// Sends `message` to every client set up for `sv2Protocol` (all set-up clients when `nil`); with
+    /// `onlyWithChannels`, only to clients that own at least one channel. Returns how many were sent; clients whose
+    /// write buffer is full are closed (they stopped reading) and not counted.
+    @discardableResult
+    public func broadcast<M: Sv2Message>(
+        _ message: M, to sv2Protocol: Sv2Protocol? = nil, onlyWithChannels: Bool = false
+    ) -> Int {
+        var sent = 0
+        for link in links.values {
+            guard let linkProtocol = link.sv2Protocol else { continue }
+            if let sv2Protocol, linkProtocol != sv2Protocol { continue }
+            if onlyWithChannels && link.channels.isEmpty { continue }
+            do throws(Sv2ServiceError) {
+                try send(message, on: link)
+                sent += 1
+            } catch {
+                fail(link, error)
+            }
+        }
+        return sent
+    }
+
+    /// Closes one connection (pending writes are flushed first, bounded by the loop's close deadline).
+    public func close(_ id: Sv2ConnectionID) {
+        guard let link = link(id) else { return }
+        link.phase = .closing
+        link.connection.close()
+    }
+
+    @usableFromInline func link(_ id: Sv2ConnectionID) -> Sv2Link? { links[id] }
+
+    @usableFromInline func send<M: Sv2Message>(_ message: M, on link: Sv2Link) throws(Sv2ServiceError) {
+        try link.send(message)
+        statistics.framesOut += 1
+        trackChannels(of: message, on: link)
+    }
+
+    /// Channel ownership follows what the server tells the client (see `Sv2ServerContext.send`).
+    @usableFromInline func trackChannels<M: Sv2Message>(of message: M, on link: Sv2Link) {
+        switch M.messageType {
+        case .openStandardMiningChannelSuccess:
+            if let success = message as? OpenStandardMiningChannelSuccess { register(success.channelID, on: link) }
+        case .openExtendedMiningChannelSuccess:
+            if let success = message as? OpenExtendedMiningChannelSuccess { register(success.channelID, on: link) }
+        case .closeChannel:
+            if let close = message as? CloseChannel { unregister(close.channelID, on: link) }
+        default:
+            break
+        }
+    }
+
+    func register(_ channelID: UInt32, on link: Sv2Link) {
+        link.channels.insert(channelID)
+        channelOwners[channelID] = link.id
+    }
+
+    func unregister(_ channelID: UInt32, on link: Sv2Link) {
+        link.channels.remove(channelID)
+        if channelOwners[channelID] == link.id { channelOwners[channelID] = nil }
+    }
+
+    /// Logs, counts and closes a connection that broke the protocol.
+    func fail(_ link: Sv2Link, _ error: Sv2ServiceError) {
+        guard link.phase != .closing else { return }
+        let inHandshake = link.sv2Protocol == nil
+        statistics.errors += 1
+        switch error {
+        case .handshakeTimeout, .noise where inHandshake: statistics.handshakeFailures += 1
+        case .inactivityTimeout: statistics.inactivityTimeouts += 1
+        case .malformedMessage, .frameTooLarge, .unknownMessage, .channelBitMismatch, .unexpectedMessage, .setupRequired,
+             .setupRepeated, .wrongProtocol, .unknownChannel, .rejected:
+            statistics.rejectedFrames += 1
+            if inHandshake { statistics.handshakeFailures += 1 }
+        default: break
+        }
+        logger.warning(
+            "closing connection: \(error)",
+            metadata: ["connection": "\(link.id)", "remote": "\(link.connection.remoteAddress)", "error": "\(error.metricLabel)"])
+        link.closeError = error
+        link.phase = .closing
+        if case .writeBufferFull = error { link.connection.abort() } else { link.connection.close() }
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder until the Sv2Service issue lands; see README.md.

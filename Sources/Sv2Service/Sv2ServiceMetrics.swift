@@ -1,0 +1,62 @@
+import Metrics
+import Reactor
+
+/// Exports a service's statistics to swift-metrics once a second. The hot path only bumps plain integers in
+/// `Sv2ServiceStatistics`; this timer turns their deltas into counter increments, so no metrics backend call (an
+/// existential, possibly a lock) happens per frame.
+final class Sv2ServiceMetrics {
+    private let connectionsOpened: Counter
+    private let connectionsClosed: Counter
+    private let connectionsRefused: Counter
+    private let handshakes: Counter
+    private let handshakeFailures: Counter
+    private let framesIn: Counter
+    private let framesOut: Counter
+    private let rejectedFrames: Counter
+    private let errors: Counter
+    private let active: Gauge
+    private var last = Sv2ServiceStatistics()
+    private var timer: TimerHandle?
+
+    init(prefix: String) {
+        connectionsOpened = Counter(label: "\(prefix)_connections_opened_total")
+        connectionsClosed = Counter(label: "\(prefix)_connections_closed_total")
+        connectionsRefused = Counter(label: "\(prefix)_connections_refused_total")
+        handshakes = Counter(label: "\(prefix)_handshakes_total")
+        handshakeFailures = Counter(label: "\(prefix)_handshake_failures_total")
+        framesIn = Counter(label: "\(prefix)_frames_in_total")
+        framesOut = Counter(label: "\(prefix)_frames_out_total")
+        rejectedFrames = Counter(label: "\(prefix)_rejected_frames_total")
+        errors = Counter(label: "\(prefix)_errors_total")
+        active = Gauge(label: "\(prefix)_connections_active")
+    }
+
+    func startExporting(on loop: EventLoop, statistics: @escaping () -> Sv2ServiceStatistics) {
+        guard timer == nil else { return }
+        timer = loop.schedule(after: .seconds(1)) { [weak self, unowned loop] in
+            guard let self else { return }
+            self.timer = nil
+            self.export(statistics())
+            self.startExporting(on: loop, statistics: statistics)
+        }
+    }
+
+    func stopExporting(on loop: EventLoop) {
+        if let timer { loop.cancel(timer) }
+        timer = nil
+    }
+
+    func export(_ now: Sv2ServiceStatistics) {
+        connectionsOpened.increment(by: now.connectionsOpened - last.connectionsOpened)
+        connectionsClosed.increment(by: now.connectionsClosed - last.connectionsClosed)
+        connectionsRefused.increment(by: now.connectionsRefused - last.connectionsRefused)
+        handshakes.increment(by: now.handshakesCompleted - last.handshakesCompleted)
+        handshakeFailures.increment(by: now.handshakeFailures - last.handshakeFailures)
+        framesIn.increment(by: now.framesIn - last.framesIn)
+        framesOut.increment(by: now.framesOut - last.framesOut)
+        rejectedFrames.increment(by: now.rejectedFrames - last.rejectedFrames)
+        errors.increment(by: now.errors - last.errors)
+        active.record(now.connectionsActive)
+        last = now
+    }
+}

@@ -1,0 +1,34 @@
+/// Counters of one service, kept as plain integers on the loop thread (no atomics or metrics calls per frame) and
+/// exported to swift-metrics once a second.
+public struct Sv2ServiceStatistics: Sendable, Equatable {
+    /// Connections accepted (server) or established (client).
+    public var connectionsOpened = 0
+    /// Connections closed for any reason.
+    public var connectionsClosed = 0
+    /// Connections refused because `maxConnections` was reached.
+    public var connectionsRefused = 0
+    /// Noise handshakes completed.
+    public var handshakesCompleted = 0
+    /// SetupConnection exchanges that succeeded.
+    public var setupsAccepted = 0
+    /// SetupConnection exchanges refused (unsupported protocol, version or flags).
+    public var setupsRefused = 0
+    /// Frames received and dispatched.
+    public var framesIn = 0
+    /// Frames sent.
+    public var framesOut = 0
+    /// Connections closed because of an error (malformed input, bad MAC, timeouts, handler errors…).
+    public var errors = 0
+    /// Of `errors`: handshake (Noise or setup) failures, including handshake timeouts.
+    public var handshakeFailures = 0
+    /// Of `errors`: frames rejected (malformed, unknown, unexpected, wrong protocol/channel, handler refusals).
+    public var rejectedFrames = 0
+    /// Of `errors`: inactivity timeouts.
+    public var inactivityTimeouts = 0
+
+    /// Connections currently open.
+    public var connectionsActive: Int { connectionsOpened - connectionsClosed }
+
+    /// Creates zeroed statistics.
+    public init() {}
+}
