@@ -1,0 +1,110 @@
+import CShims
+
+/// The few libsecp256k1 / ElligatorSwift operations the handshake and certificates need, on
+/// 32-byte secret keys, 64-byte EllSwift encodings and 32-byte x-only keys held in `[UInt8]`.
+enum Secp256k1 {
+    /// Which side of the handshake computes an ECDH (decides whose encoding is decoded).
+    enum Party: Int32 { case initiator = 0, responder = 1 }
+
+    static var context: OpaquePointer { cshims_secp_context() }
+
+    static func randomBytes(_ count: Int) throws(Sv2NoiseError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        guard cshims_random_bytes(&out, count) == 1 else { throw .randomnessUnavailable }
+        return out
+    }
+
+    static func isValidSecretKey(_ key: [UInt8]) -> Bool {
+        key.count == 32 && secp256k1_ec_seckey_verify(context, key) == 1
+    }
+
+    /// A uniformly random valid secret key.
+    static func generateSecretKey() throws(Sv2NoiseError) -> [UInt8] {
+        while true {
+            let key = try randomBytes(32)
+            if isValidSecretKey(key) { return key }
+        }
+    }
+
+    private static func publicKey(_ secretKey: [UInt8]) throws(Sv2NoiseError) -> secp256k1_pubkey {
+        var pub = secp256k1_pubkey()
+        guard secretKey.count == 32, secp256k1_ec_pubkey_create(context, &pub, secretKey) == 1 else {
+            throw .invalidKey
+        }
+        return pub
+    }
+
+    /// The 64-byte ElligatorSwift encoding of `secretKey·G`, chosen deterministically from
+    /// `randomness` exactly like libsecp256k1 `secp256k1_ellswift_encode`.
+    static func ellSwiftEncoding(secretKey: [UInt8], randomness: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
+        precondition(randomness.count == 32)
+        var pub = try publicKey(secretKey)
+        var out = [UInt8](repeating: 0, count: 64)
+        guard cshims_ellswift_encode(context, &out, &pub, randomness) == 1 else { throw .invalidKey }
+        return out
+    }
+
+    /// The x coordinate (32 bytes, big-endian) that a 64-byte encoding stands for; every encoding decodes.
+    static func xOnly(ellSwift: [UInt8]) -> [UInt8] {
+        precondition(ellSwift.count == 64)
+        var x = [UInt8](repeating: 0, count: 32)
+        cshims_xswiftec_decode(ellSwift, &x)
+        return x
+    }
+
+    /// The BIP340 x-only public key of `secretKey`.
+    static func xOnlyPublicKey(secretKey: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
+        var pub = try publicKey(secretKey)
+        var out = [UInt8](repeating: 0, count: 33)
+        var length = 33
+        _ = secp256k1_ec_pubkey_serialize(context, &out, &length, &pub, UInt32(SECP256K1_EC_COMPRESSED))
+        return Array(out[1...])
+    }
+
+    /// Whether `xOnly` is the x coordinate of a curve point.
+    static func isValidXOnly(_ xOnly: [UInt8]) -> Bool {
+        var key = secp256k1_xonly_pubkey()
+        return xOnly.count == 32 && secp256k1_xonly_pubkey_parse(context, &key, xOnly) == 1
+    }
+
+    /// BIP324 x-only ECDH: `TaggedHash("bip324_ellswift_xonly_ecdh", initiator ‖ responder ‖ x)`.
+    static func ecdh(
+        initiator: [UInt8], responder: [UInt8], secretKey: [UInt8], party: Party
+    ) throws(Sv2NoiseError) -> [UInt8] {
+        precondition(initiator.count == 64 && responder.count == 64)
+        var out = [UInt8](repeating: 0, count: 32)
+        guard secretKey.count == 32,
+            cshims_ellswift_xdh(context, &out, initiator, responder, secretKey, party.rawValue) == 1
+        else { throw .invalidKey }
+        return out
+    }
+
+    /// BIP340 signature of the 32-byte `message` with auxiliary randomness `auxRand`.
+    static func schnorrSign(message: [UInt8], secretKey: [UInt8], auxRand: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
+        precondition(message.count == 32 && auxRand.count == 32)
+        var keypair = secp256k1_keypair()
+        guard secretKey.count == 32, secp256k1_keypair_create(context, &keypair, secretKey) == 1 else {
+            throw .invalidKey
+        }
+        var signature = [UInt8](repeating: 0, count: 64)
+        guard secp256k1_schnorrsig_sign32(context, &signature, message, &keypair, auxRand) == 1 else {
+            throw .invalidKey
+        }
+        return signature
+    }
+
+    /// Verifies a BIP340 signature of the 32-byte `message` under the x-only key `xOnly`.
+    static func schnorrVerify(signature: [UInt8], message: [UInt8], xOnly: [UInt8]) -> Bool {
+        var key = secp256k1_xonly_pubkey()
+        guard signature.count == 64, message.count == 32, xOnly.count == 32,
+            secp256k1_xonly_pubkey_parse(context, &key, xOnly) == 1
+        else { return false }
+        return secp256k1_schnorrsig_verify(context, signature, message, 32, &key) == 1
+    }
+
+    static func sha256(_ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        cshims_sha256(data, data.count, &out)
+        return out
+    }
+}

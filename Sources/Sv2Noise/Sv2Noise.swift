@@ -1,1 +1,0 @@
-// Placeholder until the Sv2Noise issue lands; see README.md.
