@@ -8,6 +8,7 @@ _Static_assert(CSHIMS_CQE_F_BUFFER == IORING_CQE_F_BUFFER, "flag mismatch");
 _Static_assert(CSHIMS_CQE_F_MORE == IORING_CQE_F_MORE, "flag mismatch");
 _Static_assert(CSHIMS_CQE_BUFFER_SHIFT == IORING_CQE_BUFFER_SHIFT, "shift mismatch");
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 int cshims_uring_available(void) {
     struct io_uring ring;
@@ -93,7 +94,11 @@ void cshims_uring_destroy(cshims_uring *u) {
     free(u);
 }
 
-int cshims_uring_enable(cshims_uring *u) { return io_uring_enable_rings(&u->ring); }
+int cshims_uring_enable(cshims_uring *u) {
+    // liburing 2.3 declares io_uring_enable_rings but does not export it.
+    int ret = (int)syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    return ret < 0 ? -errno : 0;
+}
 unsigned cshims_uring_setup_flags(const cshims_uring *u) { return u->flags; }
 
 static struct io_uring_sqe *sqe_for(cshims_uring *u) {

@@ -90,9 +90,9 @@ public final class Connection {
         let retired = writeBuffer.reserve(minimumCapacity, minimumCapacity: loop.writeBufferMinimum,
                                           pinned: sendInFlight > 0)
         if let retired {
-            // A send still reads from the old block; only one can be pending at a time.
-            free(retiredWriteStorage)
-            retiredWriteStorage = retired
+            // The in-flight send reads from the block that was current when it was queued. Keep that one;
+            // blocks that became current later were never handed to the kernel and can go right away.
+            if retiredWriteStorage == nil { retiredWriteStorage = retired } else { free(retired) }
         }
         let space = writeBuffer.writable
         let written = body(UnsafeMutableRawBufferPointer(rebasing: space[0..<Swift.min(space.count, limit - writeBuffer.readableBytes)]))
