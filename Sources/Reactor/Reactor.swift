@@ -1,1 +1,0 @@
-// Placeholder until the Reactor issue lands; see README.md.
