@@ -102,13 +102,13 @@ public final class Sv2Client<
     }
 
     /// Sends a message to the server; throws `.notConnected` before setup completed.
-    @inlinable public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+    public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
         guard isReady, let link = currentLink else { throw .notConnected }
         try link.send(message)
         core.statistics.framesOut += 1
     }
 
-    @usableFromInline var currentLink: Sv2Link? { link }
+    var currentLink: Sv2Link? { link }
 
     /// Closes the connection (pending writes are flushed first).
     public func close() {

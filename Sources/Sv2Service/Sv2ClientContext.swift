@@ -6,8 +6,8 @@ public import Sv2Codec
 /// Valid only during the handler call (no reference counting per frame). Messages sent through it are encoded —
 /// and encrypted — straight into the connection's write buffer.
 public struct Sv2ClientContext {
-    @usableFromInline unowned(unsafe) let link: Sv2Link
-    @usableFromInline unowned(unsafe) let statisticsOwner: Sv2ClientCore
+    unowned(unsafe) let link: Sv2Link
+    unowned(unsafe) let statisticsOwner: Sv2ClientCore
 
     init(link: Sv2Link, core: Sv2ClientCore) {
         self.link = link
@@ -22,7 +22,7 @@ public struct Sv2ClientContext {
     public var eventLoop: EventLoop { statisticsOwner.eventLoop }
 
     /// Sends `message` to the server.
-    @inlinable public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+    public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
         try link.send(message)
         statisticsOwner.statistics.framesOut += 1
     }

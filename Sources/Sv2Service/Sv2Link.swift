@@ -21,7 +21,11 @@ final class Sv2Link {
     let id: Sv2ConnectionID
     let connection: Connection
     let maxFramePayload: Int
-    var phase: Phase
+    var phase: Phase {
+        didSet { if case .ready(let p) = phase { setUpProtocol = p } }
+    }
+    /// The subprotocol this connection was set up for; kept after it starts closing, so handlers hear of the close.
+    private(set) var setUpProtocol: Sv2Protocol?
     var session: NoiseSession?
     /// A decrypted header whose payload has not fully arrived yet (its ciphertext header was already consumed).
     var pendingHeader: Sv2FrameHeader?

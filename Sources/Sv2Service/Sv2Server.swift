@@ -1,6 +1,6 @@
 public import Logging
 public import Reactor
-public import Sv2Codec
+import Sv2Codec
 import Sv2Noise
 
 /// An Sv2 server: listens, runs the Noise handshake (optional), negotiates `SetupConnection` and hands every
@@ -58,13 +58,13 @@ public final class Sv2Server<
     public func start() throws(Sv2ServiceError) {
         guard listener == nil else { return }
         do {
-            listener = try eventLoop.listen(on: configuration.listenAddress) { [unowned self] connection in
-                self.accept(connection)
+            listener = try eventLoop.listen(on: configuration.listenAddress) { [weak self] connection in
+                self?.accept(connection)
             }
         } catch {
             throw .transport(error)
         }
-        metrics.startExporting(on: eventLoop) { [unowned self] in self.connections.statistics }
+        metrics.startExporting(on: eventLoop) { [weak connections] in connections?.statistics ?? Sv2ServiceStatistics() }
         connections.logger.info("listening", metadata: [
             "address": "\(localAddress.map { "\($0)" } ?? "?")",
             "noise": "\(configuration.noise != nil)",
@@ -111,7 +111,8 @@ public final class Sv2Server<
             maxFramePayload: configuration.maxFramePayload, now: eventLoop.now)
         connections.links[link.id] = link
         connections.statistics.connectionsOpened += 1
-        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [unowned self, unowned link] in
+        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self, weak link] in
+            guard let self, let link else { return }
             link.handshakeTimer = nil
             if link.sv2Protocol == nil { self.connections.fail(link, .handshakeTimeout) }
         }
@@ -121,7 +122,7 @@ public final class Sv2Server<
     fileprivate func closed(_ link: Sv2Link, reason: CloseReason) {
         if let timer = link.handshakeTimer { eventLoop.cancel(timer) }
         if let timer = link.inactivityTimer { eventLoop.cancel(timer) }
-        let wasReady = link.sv2Protocol
+        let wasReady = link.setUpProtocol
         let closeReason: Sv2CloseReason =
             if let error = link.closeError { .error(error) }
             else if link.phase == .closing { .closedLocally }
@@ -277,7 +278,8 @@ public final class Sv2Server<
     /// One timer per connection, re-armed lazily: activity only updates a timestamp, the timer checks it when it
     /// fires and sleeps for the remainder — O(1) per timeout period, nothing per frame.
     private func armInactivityTimer(_ link: Sv2Link, after delay: Duration) {
-        link.inactivityTimer = eventLoop.schedule(after: delay) { [unowned self, unowned link] in
+        link.inactivityTimer = eventLoop.schedule(after: delay) { [weak self, weak link] in
+            guard let self, let link else { return }
             link.inactivityTimer = nil
             guard link.phase != .closing else { return }
             let timeout = self.configuration.inactivityTimeout
@@ -296,7 +298,8 @@ private final class ServerConnectionHandler<
     Mining: Sv2MiningServerHandler, JobDeclaration: Sv2JobDeclarationServerHandler,
     TemplateDistribution: Sv2TemplateDistributionServerHandler
 >: ConnectionHandler {
-    unowned let server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>
+    // Weak: a server released without `stop()` must not be touched when the loop later closes its sockets.
+    weak var server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>?
     let link: Sv2Link
 
     init(server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>, link: Sv2Link) {
@@ -305,10 +308,14 @@ private final class ServerConnectionHandler<
     }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
-        server.received(bytes, on: link)
+        guard let server else {
+            connection.abort()
+            return bytes.count
+        }
+        return server.received(bytes, on: link)
     }
 
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
-        server.closed(link, reason: reason)
+        server?.closed(link, reason: reason)
     }
 }

@@ -1,5 +1,6 @@
 public import Reactor
 public import Sv2Noise
+import Sv2Codec
 
 /// Everything an `Sv2Server` needs besides its handlers. A plain value with defaults; `validate()` runs on start.
 public struct Sv2ServerConfiguration: Sendable {

@@ -36,13 +36,13 @@ public final class Sv2ServerConnections {
     public func owner(ofChannel channelID: UInt32) -> Sv2ConnectionID? { channelOwners[channelID] }
 
     /// Sends `message` to one client.
-    @inlinable public func send<M: Sv2Message>(_ message: M, to id: Sv2ConnectionID) throws(Sv2ServiceError) {
+    public func send<M: Sv2Message>(_ message: M, to id: Sv2ConnectionID) throws(Sv2ServiceError) {
         guard let link = link(id) else { throw .notConnected }
         try send(message, on: link)
     }
 
     /// Sends a channel message to the client that owns its channel.
-    @inlinable public func sendToChannelOwner<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+    public func sendToChannelOwner<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
         guard let channel = message.messageChannelID, let owner = channelOwners[channel], let link = link(owner) else {
             throw .notConnected
         }
@@ -78,16 +78,16 @@ public final class Sv2ServerConnections {
         link.connection.close()
     }
 
-    @usableFromInline func link(_ id: Sv2ConnectionID) -> Sv2Link? { links[id] }
+    func link(_ id: Sv2ConnectionID) -> Sv2Link? { links[id] }
 
-    @usableFromInline func send<M: Sv2Message>(_ message: M, on link: Sv2Link) throws(Sv2ServiceError) {
+    func send<M: Sv2Message>(_ message: M, on link: Sv2Link) throws(Sv2ServiceError) {
         try link.send(message)
         statistics.framesOut += 1
         trackChannels(of: message, on: link)
     }
 
     /// Channel ownership follows what the server tells the client (see `Sv2ServerContext.send`).
-    @usableFromInline func trackChannels<M: Sv2Message>(of message: M, on link: Sv2Link) {
+    func trackChannels<M: Sv2Message>(of message: M, on link: Sv2Link) {
         switch M.messageType {
         case .openStandardMiningChannelSuccess:
             if let success = message as? OpenStandardMiningChannelSuccess { register(success.channelID, on: link) }
@@ -116,7 +116,8 @@ public final class Sv2ServerConnections {
         let inHandshake = link.sv2Protocol == nil
         statistics.errors += 1
         switch error {
-        case .handshakeTimeout, .noise where inHandshake: statistics.handshakeFailures += 1
+        case .handshakeTimeout: statistics.handshakeFailures += 1
+        case .noise: if inHandshake { statistics.handshakeFailures += 1 }
         case .inactivityTimeout: statistics.inactivityTimeouts += 1
         case .malformedMessage, .frameTooLarge, .unknownMessage, .channelBitMismatch, .unexpectedMessage, .setupRequired,
              .setupRepeated, .wrongProtocol, .unknownChannel, .rejected:

@@ -7,7 +7,7 @@ public import Sv2Codec
 /// Messages sent through it are encoded — and encrypted — straight into that connection's write buffer and leave
 /// with the loop's next flush; several replies to one message go out together.
 public struct Sv2ServerContext {
-    @usableFromInline unowned(unsafe) let link: Sv2Link
+    unowned(unsafe) let link: Sv2Link
     /// All connections of the server, for messages to other clients.
     public unowned(unsafe) let connections: Sv2ServerConnections
 
@@ -33,7 +33,7 @@ public struct Sv2ServerContext {
     ///
     /// `OpenStandardMiningChannel.Success` / `OpenExtendedMiningChannel.Success` register the channel as owned by
     /// this connection (so its shares are accepted and channel broadcasts reach it); `CloseChannel` unregisters it.
-    @inlinable public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+    public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
         try connections.send(message, on: link)
     }
 }
