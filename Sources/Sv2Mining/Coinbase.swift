@@ -136,3 +136,16 @@ public enum CoinbaseError: Error, Hashable, Sendable {
     /// A coinbase part is too short to hold the fields being removed.
     case truncated(part: String, length: Int)
 }
+
+extension Coinbase {
+    /// The pool's coinbase for `template`: the pool outputs first, then the template's outputs.
+    public init(
+        template: BlockTemplate, tag: [UInt8], extranonceLength: Int, poolOutputs: [TxOutput]
+    ) throws(CoinbaseError) {
+        try self.init(
+            version: template.coinbaseTxVersion, scriptSigPrefix: template.coinbasePrefix, tag: tag,
+            extranonceLength: extranonceLength, sequence: template.coinbaseTxInputSequence, poolOutputs: poolOutputs,
+            templateOutputs: template.coinbaseTxOutputs, templateOutputCount: Int(template.coinbaseTxOutputsCount),
+            locktime: template.coinbaseTxLocktime)
+    }
+}
