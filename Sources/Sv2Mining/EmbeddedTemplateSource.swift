@@ -1,0 +1,134 @@
+/// A self-contained template provider for regtest-style demos and tests (the network side comes later).
+///
+/// It produces what a Template Provider would send: a future ``BlockTemplate`` plus the ``TemplateChainTip``
+/// that activates it, at an easy `nbits` (regtest 0x207fffff: half of all hashes are blocks) so a CPU finds
+/// blocks in microseconds. When a block is found, its hash becomes the new previous hash and the height advances.
+/// Templates carry a few deterministic fake transactions, so the merkle path is non-trivial, and a witness
+/// commitment over their (fake) wtxids.
+public struct EmbeddedTemplateSource: Sendable {
+    /// Knobs of the embedded source.
+    public struct Configuration: Sendable, Hashable {
+        /// Compact network target (regtest by default).
+        public var nbits: UInt32
+        /// Header version (BIP9 top bits).
+        public var version: UInt32
+        /// Blocks per subsidy halving (150 on regtest).
+        public var halvingInterval: UInt32
+        /// Fake non-coinbase transactions per template.
+        public var transactionCount: Int
+        /// Fee credited per fake transaction, in satoshis.
+        public var feePerTransaction: UInt64
+        /// Also emit an anyone-can-spend (`OP_TRUE`, zero value) template output.
+        public var includesAnyoneCanSpendOutput: Bool
+
+        /// Creates a configuration; defaults are regtest-like.
+        public init(
+            nbits: UInt32 = 0x207f_ffff, version: UInt32 = 0x2000_0000, halvingInterval: UInt32 = 150,
+            transactionCount: Int = 3, feePerTransaction: UInt64 = 1_000, includesAnyoneCanSpendOutput: Bool = false
+        ) {
+            self.nbits = nbits
+            self.version = version
+            self.halvingInterval = halvingInterval
+            self.transactionCount = transactionCount
+            self.feePerTransaction = feePerTransaction
+            self.includesAnyoneCanSpendOutput = includesAnyoneCanSpendOutput
+        }
+    }
+
+    /// Why a submitted block was not taken.
+    public enum BlockError: Error, Hashable, Sendable {
+        /// The header builds on another block than the current tip.
+        case notOnTip(expected: Hash256, got: Hash256)
+        /// The header hash is above the network target.
+        case insufficientWork(hash: Hash256)
+    }
+
+    /// The configuration in use.
+    public let configuration: Configuration
+    /// Height of the block being worked on.
+    public private(set) var height: UInt32
+    /// The current tip (previous hash of the block being worked on).
+    public private(set) var chainTip: TemplateChainTip
+    /// The template for the block being worked on.
+    public private(set) var template: BlockTemplate
+    /// Txids of the fake transactions in ``template`` (block order, coinbase excluded).
+    public private(set) var transactionIDs: [Hash256]
+    private var nextTemplateID: UInt64 = 1
+    private var revision: UInt32 = 0
+
+    /// Starts at `height` on top of `prevHash` (e.g. regtest genesis at height 1), stamping `now`.
+    public init(configuration: Configuration = Configuration(), height: UInt32 = 1, prevHash: Hash256, now: UInt32) {
+        self.configuration = configuration
+        self.height = height
+        let target = Target(compact: configuration.nbits) ?? .max
+        chainTip = TemplateChainTip(
+            templateID: 0, prevHash: prevHash, headerTimestamp: now, nbits: configuration.nbits, target: target)
+        template = BlockTemplate(
+            templateID: 0, futureTemplate: true, version: 0, coinbaseTxVersion: 2, coinbasePrefix: [],
+            coinbaseTxInputSequence: 0, coinbaseTxValueRemaining: 0, coinbaseTxOutputsCount: 0, coinbaseTxOutputs: [],
+            coinbaseTxLocktime: 0, merklePath: [])
+        transactionIDs = []
+        makeTemplate(future: true)
+        chainTip.templateID = template.templateID
+    }
+
+    /// Block subsidy at `height`: 50 BTC halved every ``Configuration/halvingInterval`` blocks.
+    public func subsidy(at height: UInt32) -> UInt64 {
+        let halvings = height / Swift.max(configuration.halvingInterval, 1)
+        return halvings >= 64 ? 0 : 5_000_000_000 >> UInt64(halvings)
+    }
+
+    /// A non-future template for the current tip (as a TP sends when fees improve); new id, new transactions.
+    public mutating func refresh() -> BlockTemplate {
+        revision += 1
+        makeTemplate(future: false)
+        return template
+    }
+
+    /// Takes a found block: checks it extends the tip and meets the target, then advances to the next height.
+    ///
+    /// Returns the new future template and the chain tip that activates it (send both, in that order).
+    public mutating func submit(
+        _ header: BlockHeader, now: UInt32
+    ) throws(BlockError) -> (template: BlockTemplate, chainTip: TemplateChainTip) {
+        guard header.prevHash == chainTip.prevHash else {
+            throw .notOnTip(expected: chainTip.prevHash, got: header.prevHash)
+        }
+        let hash = header.hash
+        guard chainTip.target.isMet(by: hash) else { throw .insufficientWork(hash: hash) }
+        height += 1
+        revision = 0
+        makeTemplate(future: true)
+        chainTip = TemplateChainTip(
+            templateID: template.templateID, prevHash: hash, headerTimestamp: Swift.max(now, header.ntime &+ 1),
+            nbits: configuration.nbits, target: chainTip.target)
+        return (template, chainTip)
+    }
+
+    private mutating func makeTemplate(future: Bool) {
+        transactionIDs = (0..<configuration.transactionCount).map { index in
+            var seed = Array("embedded-tx".utf8)
+            for value in [height, revision, UInt32(index)] { withUnsafeBytes(of: value.littleEndian) { seed += $0 } }
+            return SHA256d.hash(seed)
+        }
+        // Witness commitment (BIP141): wtxids with the coinbase as zero; fake txs have no witness (wtxid = txid).
+        let witnessRoot = MerkleRoot.compute(txids: [.zero] + transactionIDs)
+        let commitment = SHA256d.hash(witnessRoot.bytes + Hash256.zero.bytes)
+        var outputs: [UInt8] = []
+        var count: UInt32 = 1
+        TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes)
+            .serialize(into: &outputs)
+        if configuration.includesAnyoneCanSpendOutput {
+            TxOutput(value: 0, script: [Script.opTrue]).serialize(into: &outputs)
+            count += 1
+        }
+        template = BlockTemplate(
+            templateID: nextTemplateID, futureTemplate: future, version: configuration.version, coinbaseTxVersion: 2,
+            coinbasePrefix: Script.pushNumber(Int64(height)), coinbaseTxInputSequence: 0xffff_ffff,
+            coinbaseTxValueRemaining: subsidy(at: height) + configuration.feePerTransaction
+                * UInt64(configuration.transactionCount),
+            coinbaseTxOutputsCount: count, coinbaseTxOutputs: outputs, coinbaseTxLocktime: 0,
+            merklePath: MerkleRoot.coinbasePath(transactionIDs: transactionIDs))
+        nextTemplateID += 1
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder until the Sv2Mining issue lands; see README.md.

@@ -1,4 +1,0 @@
-import Testing
-@testable import Sv2Mining
-
-@Test func moduleLinks() { #expect(Bool(true)) }

@@ -1,0 +1,15 @@
+import Foundation
+@testable import Sv2Mining
+
+/// Loads a file from the `Vectors` resource folder.
+func vectorData(_ name: String) throws -> Data {
+    let url = try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Vectors"))
+    return try Data(contentsOf: url)
+}
+
+/// Decodes hex; crashes the test on malformed input (vectors are trusted).
+func hexBytes(_ text: String) -> [UInt8] { HexCoding.decode(text)! }
+
+func hexString(_ bytes: some Sequence<UInt8>) -> String { HexCoding.encode(bytes) }
+
+import Testing
