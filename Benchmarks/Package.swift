@@ -25,5 +25,16 @@ let package = Package(
             path: "Benchmarks/CodecBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .target(name: "CEchoBaseline", path: "Benchmarks/CEchoBaseline"),
+        .executableTarget(
+            name: "ReactorBenchmarks",
+            dependencies: [
+                "CEchoBaseline",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Reactor", package: root),
+            ],
+            path: "Benchmarks/ReactorBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
