@@ -78,6 +78,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "HelloSv2",
+            dependencies: ["Sv2Codec", "Sv2Noise", "Sv2Service", "Reactor"],
+            path: "Examples/HelloSv2",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "Sv2CodecTests", dependencies: ["Sv2Codec"], resources: [.copy("Vectors")]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShims"]),
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
