@@ -1,5 +1,6 @@
 #include <liburing.h>
 #include "uring_shims.h"
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -342,3 +343,5 @@ ssize_t cshims_recv(int fd, void *buf, size_t len) {
 
 int cshims_shutdown(int fd, int how) { return shutdown(fd, how) < 0 ? -errno : 0; }
 int cshims_close(int fd) { return close(fd) < 0 && errno != EINTR ? -errno : 0; }
+
+size_t cshims_malloc_usable_size(void *pointer) { return malloc_usable_size(pointer); }

@@ -397,7 +397,8 @@ public final class EventLoop: @unchecked Sendable {
             let consumed = handler.connection(connection, didRead: connection.readBuffer.readable)
             guard connection.state == .open else { return }
             connection.readBuffer.consume(Swift.min(Swift.max(consumed, 0), available))
-            connection.readBuffer.shrinkIfEmpty(keep: configuration.initialReadBufferSize)
+            // Only partial frames need this buffer; idle connections should not keep one.
+            connection.readBuffer.shrinkIfEmpty(keep: 0)
         }
     }
 

@@ -379,3 +379,30 @@ struct BlockingListener {
     }
     func close() { Glibc.close(fd) }
 }
+
+struct MemoryTests {
+    /// Memory a connection holds in user space while idle (after one echo, so its write buffer was used):
+    /// the Connection object plus its buffers must stay under the 8 KiB budget. Kernel socket buffers and
+    /// the handler (owned by the service) are not counted.
+    @Test(arguments: backends)
+    func idleConnectionsStayUnderBudget(_ backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
+        defer { runner.stop() }
+        let listener = try runner.sync { try runner.loop.listen(on: loopback) { _ in EchoHandler() } }
+        var clients: [BlockingSocket] = []
+        defer { for c in clients { c.close() } }
+        for _ in 0..<200 { clients.append(try BlockingSocket(connectingTo: listener.localAddress)) }
+        for client in clients { try client.send(pattern(100)) }
+        for client in clients { #expect(client.receive(100).count == 100) }
+        let sizes = try runner.sync {
+            runner.loop.connections.all.map { c in
+                cshims_malloc_usable_size(Unmanaged.passUnretained(c).toOpaque())
+                    + c.readBuffer.capacity + c.writeBuffer.capacity
+            }
+        }
+        #expect(sizes.count == 200)
+        let worst = sizes.max() ?? 0
+        print("[\(backend)] bytes per idle connection: \(worst)")
+        #expect(worst <= 8 * 1024)
+    }
+}

@@ -102,4 +102,7 @@ ssize_t cshims_send(int fd, const void *buf, size_t len);
 ssize_t cshims_recv(int fd, void *buf, size_t len);
 int cshims_shutdown(int fd, int how);
 int cshims_close(int fd);
+
+/// malloc_usable_size; lets tests account for the memory a connection holds.
+size_t cshims_malloc_usable_size(void *pointer);
 #endif
