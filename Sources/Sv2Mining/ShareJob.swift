@@ -23,10 +23,10 @@ public struct ShareJob: Sendable {
     public let target: Target
     /// Network target from `nbits`: a share at or below it is a block.
     public let blockTarget: Target
-    let coinbase: Coinbase?
+    let coinbase: ExtendedCoinbase?
 
     /// The per-share part of an extended job.
-    final class Coinbase: Sendable {
+    final class ExtendedCoinbase: Sendable {
         let midstate: SHA256Midstate
         let suffix: [UInt8]
         let merklePath: [Hash256]
@@ -80,7 +80,7 @@ public struct ShareJob: Sendable {
         self.blockTarget = Target(compact: nbits) ?? Target(.zero)
         self.merkleRoot = .zero
         let midstate = extranoncePrefix.withUnsafeBytes { SHA256Midstate(absorbing: coinbasePrefix, $0) }
-        self.coinbase = Coinbase(
+        self.coinbase = ExtendedCoinbase(
             midstate: midstate, suffix: coinbaseSuffix, merklePath: merklePath, extranonceSize: extranonceSize)
     }
 
