@@ -1,2 +1,0 @@
-// Placeholder entry point; the apps land with the Sv2Mining issue.
-print("sv2: under construction")
