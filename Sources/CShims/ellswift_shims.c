@@ -112,7 +112,30 @@ static void fe_mul(fe *r, const fe *a, const fe *b) {
     fe_reduce(r, t);
 }
 
-static void fe_sqr(fe *r, const fe *a) { fe_mul(r, a, a); }
+// Squaring: 6 cross products doubled plus 4 squares (10 multiplications instead of 16).
+static void fe_sqr(fe *r, const fe *a) {
+    uint64_t t[8] = {0};
+    for (int i = 0; i < 4; i++) {
+        u128 c = 0;
+        for (int j = i + 1; j < 4; j++) {
+            c += (u128)a->n[i] * a->n[j] + t[i + j];
+            t[i + j] = (uint64_t)c;
+            c >>= 64;
+        }
+        t[i + 4] = (uint64_t)c;
+    }
+    for (int i = 7; i > 0; i--) t[i] = (t[i] << 1) | (t[i - 1] >> 63);
+    t[0] <<= 1;
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 sq = (u128)a->n[i] * a->n[i];
+        c += (u128)t[2 * i] + (uint64_t)sq;
+        t[2 * i] = (uint64_t)c; c >>= 64;
+        c += (u128)t[2 * i + 1] + (uint64_t)(sq >> 64);
+        t[2 * i + 1] = (uint64_t)c; c >>= 64;
+    }
+    fe_reduce(r, t);
+}
 
 static void fe_sqr_n(fe *r, const fe *a, int n) {
     *r = *a;
