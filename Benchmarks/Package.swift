@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // Baseline for the ChaCha20-Poly1305 comparison only; the library itself uses OpenSSL.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .executableTarget(
@@ -43,6 +45,16 @@ let package = Package(
                 .product(name: "Sv2Mining", package: root),
             ],
             path: "Benchmarks/MiningBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "NoiseBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sv2Noise", package: root),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/NoiseBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]
