@@ -39,6 +39,18 @@ public struct NoiseResponder {
             return Identity(kind: .persistent(secretKey: secretKey, encoding: encoding, certificate: certificate))
         }
 
+        /// The long-lived static secret key of a persistent identity (`nil` for fresh-per-connection keys).
+        public var persistentSecretKey: [UInt8]? {
+            if case .persistent(let secretKey, _, _) = kind { return secretKey }
+            return nil
+        }
+
+        /// The certificate of a persistent identity (`nil` for fresh-per-connection keys).
+        public var persistentCertificate: Sv2Certificate? {
+            if case .persistent(_, _, let certificate) = kind { return certificate }
+            return nil
+        }
+
         /// A new persistent static key with a certificate signed by `authority`.
         public static func makePersistent(
             authority: AuthorityKeyPair, validFrom: UInt32, notValidAfter: UInt32
