@@ -57,5 +57,17 @@ let package = Package(
             path: "Benchmarks/NoiseBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ServiceBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sv2Service", package: root),
+                .product(name: "Sv2Noise", package: root),
+                .product(name: "Reactor", package: root),
+                .product(name: "Sv2Codec", package: root),
+            ],
+            path: "Benchmarks/ServiceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
