@@ -50,15 +50,16 @@ public final class CPUMiner {
 
     /// Replaces the work every worker hashes (`nil`: idle). Loop thread only.
     public func setWork(_ work: MiningWork?) {
-        board.current.withLock { $0 = (board.generation.load(ordering: .relaxed) &+ 1, work) }
-        board.generation.add(1, ordering: .releasing)
+        // The counter moves only under the lock, together with the work: a worker that sees a new value and then
+        // takes the lock always reads the matching work.
+        board.current.withLock { $0 = (board.generation.add(1, ordering: .releasing).newValue, work) }
     }
 
     /// Stops and joins the workers. Found shares already posted may still be delivered afterwards.
     public func stop() {
         guard !threads.isEmpty else { return }
         board.stopping.store(true, ordering: .releasing)
-        board.generation.add(1, ordering: .releasing)
+        board.current.withLock { $0 = (board.generation.add(1, ordering: .releasing).newValue, nil) }
         for thread in threads { thread.join() }
         threads.removeAll()
     }
@@ -116,17 +117,14 @@ extension CPUMiner {
             var seenGeneration: UInt64 = .max
             var work: MiningWork?
             while !board.stopping.load(ordering: .acquiring) {
-                let generation = board.generation.load(ordering: .acquiring)
-                if generation != seenGeneration {
+                if board.generation.load(ordering: .acquiring) != seenGeneration {
                     (seenGeneration, work) = board.current.withLock { ($0.generation, $0.work) }
-                    // A setWork between the two reads: its increment is not visible yet; pick it up next round.
-                    if seenGeneration != generation { seenGeneration = .max }
                 }
                 guard let work else {
                     usleep(2_000)
                     continue
                 }
-                mine(work, generation: generation, header: header)
+                mine(work, generation: seenGeneration, header: header)
             }
         }
 

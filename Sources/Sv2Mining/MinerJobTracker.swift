@@ -84,6 +84,9 @@ public struct MinerJobTracker: Sendable {
     /// Ids of the future jobs waiting for a `SetNewPrevHash`, oldest first.
     public var futureJobIDs: [UInt32] { futureJobs.map(\.jobID) }
 
+    /// The future jobs waiting for a `SetNewPrevHash`, oldest first.
+    public var pendingFutureJobs: [MinerJob] { futureJobs }
+
     /// Records a new job. A future job waits; an immediate one replaces the active job on the current tip.
     @discardableResult
     public mutating func receive(_ job: MinerJob) throws(MinerJobError) -> Bool {

@@ -42,6 +42,7 @@ public final class MinerSession {
     private var sendExtended: ((SubmitSharesExtended) throws(Sv2ServiceError) -> Void)?
     private var hashrateTimer: TimerHandle?
     private var lastSample: (hashes: UInt64, time: UInt64) = (0, 0)
+    private var lastPublished: (jobID: UInt32, prevHash: Hash256, ntime: UInt32)?
     private let logger: Logger
 
     /// Creates a session; threads start when the connection is set up.
@@ -201,8 +202,15 @@ public final class MinerSession {
             cpu?.setWork(nil)
             return
         }
-        let now = UInt32(truncatingIfNeeded: time(nil))
-        cpu?.setWork(MiningWork(job: job, extranonceSize: tracker.extranonceSize, ntime: now))
+        var ntime = UInt32(truncatingIfNeeded: time(nil))
+        // The same job again (e.g. a harder target): start on a later second, or the workers would re-find the
+        // shares already submitted and the pool would reject them as duplicates.
+        if let last = lastPublished, last.jobID == job.jobID, last.prevHash == job.prevHash {
+            ntime = Swift.max(ntime, last.ntime &+ 1)
+        }
+        let work = MiningWork(job: job, extranonceSize: tracker.extranonceSize, ntime: ntime)
+        lastPublished = (job.jobID, job.prevHash, work.ntime)
+        cpu?.setWork(work)
         statistics.workUpdates += 1
         onEvent?(.newWork(jobID: job.jobID, target: job.target))
     }

@@ -34,6 +34,20 @@ final class ClientTestLoop: @unchecked Sendable {
         return try box.value!.get()
     }
 
+    /// Parks the loop thread and runs `body` on the calling thread, so `#expect` inside is attributed to the running
+    /// test. Only for reading state (and plain mutations of test objects): nothing that starts I/O.
+    func inspect<T>(_ body: () throws -> T) rethrows -> T {
+        let parked = DispatchSemaphore(value: 0)
+        let resume = DispatchSemaphore(value: 0)
+        loop.execute {
+            parked.signal()
+            resume.wait()
+        }
+        parked.wait()
+        defer { resume.signal() }
+        return try body()
+    }
+
     /// Polls `condition` on the loop thread until it holds or `timeout` seconds pass.
     func wait(timeout: Double = 20, _ condition: @escaping () -> Bool) throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
@@ -90,6 +104,10 @@ final class ClientTestPoolState {
     var rejections: [String: Int] = [:]
     var blocks = 0
     var opened: [(user: String, prefix: Extranonce)] = []
+    /// Acknowledge every `ackBatch` accepted shares with one `SubmitShares.Success` (per connection).
+    var ackBatch = 1
+    var unacked: [Sv2ConnectionID: (channel: UInt32, last: UInt32, count: UInt32)] = [:]
+    var successMessages = 0
 
     init(shareTarget: Target, nbits: UInt32 = 0x1d00_ffff) {
         self.shareTarget = shareTarget
@@ -220,8 +238,17 @@ struct ClientTestPool: Sv2MiningServerHandler {
         if case .rejected(let rejection) = outcome {
             try context.send(SubmitSharesError(channelID: channel, sequenceNumber: sequence, errorCode: rejection.code))
         } else {
+            let previous = state.unacked[context.connectionID]?.count ?? 0
+            let pending = (channel: channel, last: sequence, count: previous + 1)
+            guard pending.count >= state.ackBatch else {
+                state.unacked[context.connectionID] = pending
+                return
+            }
+            state.unacked[context.connectionID] = nil
+            state.successMessages += 1
             try context.send(SubmitSharesSuccess(
-                channelID: channel, lastSequenceNumber: sequence, newSubmitsAcceptedCount: 1, newSharesSum: 1))
+                channelID: channel, lastSequenceNumber: sequence, newSubmitsAcceptedCount: pending.count,
+                newSharesSum: UInt64(pending.count)))
         }
     }
 }

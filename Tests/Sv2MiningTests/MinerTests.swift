@@ -201,7 +201,7 @@ struct CPUMinerTests {
             miner.setWork(MiningWork(job: job(2), extranonceSize: 0))
         }
         #expect(try runner.wait { found.value.filter { $0.share.jobID == 2 }.count >= 5 })
-        try runner.sync {
+        runner.inspect {
             miner.stop()
             // After the switch only a handful of job-1 shares (already in flight) may arrive.
             let late = found.value.dropFirst(Int(switchedAt.value)).filter { $0.share.jobID == 1 }
@@ -219,7 +219,7 @@ struct MinerSessionTests {
     ) throws {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
-        let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 8192))
+        let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 65536))
         pool.versionRollingAllowed = rolling
         let events = ClientBox<[MinerEvent]>([])
         let handles = try runner.sync { () -> (ClientTestPoolServer, MinerClient) in
@@ -236,7 +236,7 @@ struct MinerSessionTests {
         let client = handles.1
         #expect(try runner.wait { client.mining.session.statistics.sharesAccepted >= accepted })
         try body(runner, pool, client)
-        try runner.sync {
+        runner.inspect {
             let stats = client.mining.session.statistics
             #expect(stats.channelID == 1)
             #expect(stats.sharesRejected == 0, "rejections: \(stats.rejections)")
@@ -245,6 +245,8 @@ struct MinerSessionTests {
             #expect(pool.opened.first?.user == "alice.cpu")
             #expect(events.value.contains { if case .channelOpened = $0 { true } else { false } })
             #expect(events.value.contains { if case .sharesAccepted = $0 { true } else { false } })
+        }
+        try runner.sync {
             client.mining.session.stop()
             client.close()
         }
@@ -254,14 +256,15 @@ struct MinerSessionTests {
     @Test func standardChannelSharesAreAccepted() throws {
         try Self.run(channelType: .standard, accepted: 10) { runner, _, client in
             // Hashrate is reported while running.
-            #expect(try runner.wait { client.mining.session.statistics.hashrate > 0 })
-            try runner.sync { #expect(client.mining.session.statistics.totalHashes > 0) }
+            let measured = try runner.wait { client.mining.session.statistics.hashrate > 0 }
+            #expect(measured)
+            runner.inspect { #expect(client.mining.session.statistics.totalHashes > 0) }
         }
     }
 
     @Test func extendedChannelSharesAreAccepted() throws {
         try Self.run(channelType: .extended, accepted: 10) { runner, pool, _ in
-            try runner.sync {
+            runner.inspect {
                 // Extended shares carry exactly the negotiated 4 rolled bytes.
                 #expect(pool.acceptedShares.allSatisfy { $0.share.extranonce.count == 4 })
             }
@@ -270,7 +273,25 @@ struct MinerSessionTests {
 
     @Test func extendedChannelWithoutVersionRolling() throws {
         try Self.run(channelType: .extended, rolling: false, accepted: 5) { runner, pool, _ in
-            try runner.sync { #expect(pool.acceptedShares.allSatisfy { $0.share.version == 0x2000_0000 }) }
+            runner.inspect { #expect(pool.acceptedShares.allSatisfy { $0.share.version == 0x2000_0000 }) }
+        }
+    }
+
+    @Test func harderTargetRestartsWorkWithoutDuplicates() throws {
+        try Self.run(channelType: .extended, rolling: false, accepted: 5) { runner, pool, client in
+            let before = try runner.sync { () -> Int in
+                try pool.connections!.send(
+                    SetTarget(channelID: 1, maximumTarget: ClientWire.u256(clientTarget(oneIn: 1 << 17))),
+                    to: pool.channels[1]!.connection)
+                return client.mining.session.statistics.sharesAccepted
+            }
+            let more = try runner.wait {
+                client.mining.session.tracker?.work?.target == clientTarget(oneIn: 1 << 17)
+                    && client.mining.session.statistics.sharesAccepted >= before + 5
+            }
+            #expect(more)
+            // The restarted job began on a later ntime: nothing found before was found again.
+            runner.inspect { #expect(client.mining.session.statistics.workUpdates == 2) }
         }
     }
 
@@ -278,7 +299,7 @@ struct MinerSessionTests {
         try Self.run(channelType: .standard, accepted: 3) { runner, pool, client in
             try runner.sync { try pool.newBlock() }
             #expect(try runner.wait { (pool.accepted[2] ?? 0) >= 5 })
-            try runner.sync {
+            runner.inspect {
                 let stats = client.mining.session.statistics
                 #expect(stats.prevHashesReceived == 2)
                 #expect(client.mining.session.tracker?.work?.jobID == 2)
@@ -287,5 +308,43 @@ struct MinerSessionTests {
                 pool.rejections["stale-share"] = nil
             }
         }
+    }
+}
+
+@Suite("Client side: CPU miner speed", .serialized)
+struct CPUMinerSpeedTests {
+    /// Hashes for ~1 s at an unreachable target on one worker and reports H/s next to the plain header-hash rate.
+    @Test func hashrateIsMeasuredAndAboveFloor() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let job = ShareJob(
+            standardJobID: 1, version: 0x2000_0000, prevHash: MinerJobTrackerTests.prevHash,
+            merkleRoot: MinerJobTrackerTests.root, nbits: 0x1700_ffff, minNtime: 1000, target: Target(.zero))
+        let miner = try runner.sync {
+            let miner = try CPUMiner(configuration: CPUMinerConfiguration(workerCount: 1), eventLoop: runner.loop) { _ in }
+            try miner.start()
+            miner.setWork(MiningWork(job: job, extranonceSize: 0))
+            return miner
+        }
+        let start = Date()
+        Thread.sleep(forTimeInterval: 1)
+        let hashes = try runner.sync { miner.totalHashes }
+        let elapsed = Date().timeIntervalSince(start)
+        try runner.sync { miner.stop() }
+        let rate = Double(hashes) / elapsed
+
+        // Baseline: the validator's one-shot header hash (3 compressions, no midstate).
+        var header = BlockHeader(
+            version: 0x2000_0000, prevHash: job.prevHash, merkleRoot: MinerJobTrackerTests.root, ntime: 1000,
+            nbits: 0x1700_ffff, nonce: 0)
+        let baselineStart = Date()
+        var sink: UInt64 = 0
+        for nonce in 0..<UInt32(200_000) {
+            header.nonce = nonce
+            sink &+= header.hash.numericValue.w0
+        }
+        let baseline = 200_000 / Date().timeIntervalSince(baselineStart)
+        print("CPU miner: \(Int(rate)) H/s on one worker; one-shot header hash: \(Int(baseline)) H/s (\(sink & 1))")
+        #expect(rate > 100_000)
     }
 }
