@@ -134,7 +134,7 @@ struct HandlerCombinationTests {
     @Test func allNullIsRejectedAtConstruction() throws {
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
-        try runner.sync {
+        _ = try runner.sync {
             #expect(throws: Sv2ServiceError.invalidConfiguration("a server needs at least one supported subprotocol")) {
                 _ = try Sv2Server(configuration: serverConfiguration(noise: false), eventLoop: runner.loop,
                                   mining: NullSv2MiningServerHandler(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
