@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum",
+                "Stratum", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

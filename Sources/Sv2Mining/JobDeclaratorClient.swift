@@ -75,7 +75,10 @@ public final class JobDeclaratorClient {
     public func attach<Mining, TemplateDistribution>(
         _ client: Sv2Client<Mining, JobDeclaratorClientHandler, TemplateDistribution>
     ) {
-        send = { [unowned client] (message) throws(Sv2ServiceError) in try client.send(message) }
+        send = { [weak client] (message) throws(Sv2ServiceError) in
+            guard let client else { throw .notConnected }
+            try client.send(message)
+        }
     }
 
     /// Declares a job: takes a token (or uses `token`), sends `DeclareMiningJob` with the wtxids of

@@ -81,8 +81,15 @@ public final class MinerSession {
     public func attach<JobDeclaration, TemplateDistribution>(
         _ client: Sv2Client<MinerHandler, JobDeclaration, TemplateDistribution>
     ) {
-        sendStandard = { [unowned client] (message) throws(Sv2ServiceError) in try client.send(message) }
-        sendExtended = { [unowned client] (message) throws(Sv2ServiceError) in try client.send(message) }
+        // Weak: worker threads may still hand in shares after the app released the client.
+        sendStandard = { [weak client] (message) throws(Sv2ServiceError) in
+            guard let client else { throw .notConnected }
+            try client.send(message)
+        }
+        sendExtended = { [weak client] (message) throws(Sv2ServiceError) in
+            guard let client else { throw .notConnected }
+            try client.send(message)
+        }
     }
 
     /// Stops the workers and the hashrate timer (the connection stays as it is).

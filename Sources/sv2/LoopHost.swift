@@ -1,3 +1,4 @@
+import CShims
 import Dispatch
 import Foundation
 import Logging
@@ -9,7 +10,7 @@ enum LoopHost {
     /// Bootstraps logging once (stderr, given level).
     static func bootstrapLogging(level: Logger.Level) {
         // Line-buffered stdout, so app output and stderr log lines interleave in order.
-        setvbuf(stdout, nil, _IOLBF, 0)
+        cshims_line_buffer_stdout()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
