@@ -184,4 +184,28 @@ struct PoolServiceTests {
         #expect(rate > 4 && rate < 25, "converged share rate \(rate)/s, configured 10/s")
         _ = client
     }
+
+    @Test func customJobsAndWorkSelectionAreRefused() throws {
+        let runner = try LoopRunner()
+        defer { runner.stop() }
+        let service = try startPool(runner, configuration: Self.configuration(), templates: Self.hardNetwork)
+        let miner = TestMinerState(extended: true)
+        let client = try connectMiner(runner, to: service, state: miner)
+        try runner.sync {
+            try client.send(SetCustomMiningJob(
+                channelID: miner.channelID!, requestID: 5, miningJobToken: [1], version: 0x2000_0000, prevHash: .zero,
+                minNtime: 0, nbits: 0, coinbaseTxVersion: 2, coinbasePrefix: [], coinbaseTxInputSequence: 0,
+                coinbaseTxOutputs: [], coinbaseTxLocktime: 0, merklePath: []))
+        }
+        #expect(try runner.wait { miner.customJobErrors == ["jd-not-supported"] })
+
+        let selector = TestMinerState(extended: true)
+        let refused = try connectMiner(
+            runner, to: service, state: selector, flags: Sv2SetupFlags.Mining.requiresWorkSelection, waitForJob: false)
+        #expect(try runner.wait {
+            if case .closed(.error(.setupRefused(let code, _))) = refused.state { return code == "unsupported-feature-flags" }
+            return false
+        })
+        _ = client
+    }
 }
