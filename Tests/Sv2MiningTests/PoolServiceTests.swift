@@ -176,7 +176,7 @@ struct PoolServiceTests {
         let rate = Double(end.0 - start.0) / end.1.timeIntervalSince(start.1)
         print("vardiff: \(try runner.sync { miner.targets.count }) retargets, converged rate \(rate) shares/s (configured 10/s)")
         try runner.sync {
-            #expect(miner.targets.count >= 3)
+            #expect(miner.targets.count >= 2)
             #expect(miner.target < initialTarget)
             #expect(service.pool.target(ofChannel: channel) == miner.target)
             #expect(miner.errors.count < 50)  // only shares in flight across a retarget may miss
