@@ -43,6 +43,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Sv2Mining", package: root),
+                .product(name: "Sv2Codec", package: root),
+                .product(name: "Sv2Service", package: root),
             ],
             path: "Benchmarks/MiningBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -176,12 +176,111 @@ struct PoolServiceTests {
         let rate = Double(end.0 - start.0) / end.1.timeIntervalSince(start.1)
         print("vardiff: \(try runner.sync { miner.targets.count }) retargets, converged rate \(rate) shares/s (configured 10/s)")
         try runner.sync {
-            #expect(miner.targets.count >= 3)
+            #expect(miner.targets.count >= 2)
             #expect(miner.target < initialTarget)
             #expect(service.pool.target(ofChannel: channel) == miner.target)
             #expect(miner.errors.count < 50)  // only shares in flight across a retarget may miss
         }
         #expect(rate > 4 && rate < 25, "converged share rate \(rate)/s, configured 10/s")
         _ = client
+    }
+
+    @Test func customJobsAndWorkSelectionAreRefused() throws {
+        let runner = try LoopRunner()
+        defer { runner.stop() }
+        let service = try startPool(runner, configuration: Self.configuration(), templates: Self.hardNetwork)
+        let miner = TestMinerState(extended: true)
+        let client = try connectMiner(runner, to: service, state: miner)
+        try runner.sync {
+            try client.send(SetCustomMiningJob(
+                channelID: miner.channelID!, requestID: 5, miningJobToken: [1], version: 0x2000_0000, prevHash: .zero,
+                minNtime: 0, nbits: 0, coinbaseTxVersion: 2, coinbasePrefix: [], coinbaseTxInputSequence: 0,
+                coinbaseTxOutputs: [], coinbaseTxLocktime: 0, merklePath: []))
+        }
+        #expect(try runner.wait { miner.customJobErrors == ["jd-not-supported"] })
+
+        let selector = TestMinerState(extended: true)
+        let refused = try connectMiner(
+            runner, to: service, state: selector, flags: Sv2SetupFlags.Mining.requiresWorkSelection, waitForJob: false)
+        #expect(try runner.wait {
+            if case .closed(.error(.setupRefused(let code, _))) = refused.state { return code == "unsupported-feature-flags" }
+            return false
+        })
+        _ = client
+    }
+
+    @Test func severalMinersAdvanceTheChainAndRefreshesChangeJobs() throws {
+        let runner = try LoopRunner()
+        defer { runner.stop() }
+        let service = try startPool(
+            runner, configuration: Self.configuration(), templates: .init(refreshInterval: .milliseconds(100)))
+        let provider = try #require(service.embeddedTemplateProvider)
+        let miners = [false, true, false, true].map { TestMinerState(extended: $0) }
+        let clients = try miners.map { try connectMiner(runner, to: service, state: $0) }
+        // Periodic templates reach every channel as jobs valid at once (no new prev hash).
+        #expect(try runner.wait { miners.allSatisfy { $0.jobs.count >= 3 && $0.prevHashCount == 1 } })
+        for (round, (miner, client)) in zip(miners, clients).enumerated() {
+            try runner.sync {
+                let block = try #require(miner.findShare(meeting: Target(compact: miner.nbits)!))
+                try submit(block.fields, extended: miner.extended, via: client)
+            }
+            #expect(try runner.wait { provider.acceptedBlocks.count == round + 1 && miners.allSatisfy { $0.prevHashCount == round + 2 } })
+        }
+        try runner.sync {
+            #expect(provider.acceptedBlocks.map(\.height) == [1, 2, 3, 4])
+            #expect(zip(provider.acceptedBlocks, provider.acceptedBlocks.dropFirst()).allSatisfy { $1.header.prevHash == $0.hash })
+            #expect(service.pool.statistics.blocksFound == 4 && provider.rejectedSolutions == 0)
+            #expect(miners.allSatisfy { $0.errors.isEmpty })
+        }
+        _ = clients
+    }
+
+    @Test func embeddedProviderServesTransactionData() throws {
+        let runner = try LoopRunner()
+        defer { runner.stop() }
+        let service = try startPool(runner, configuration: Self.configuration())
+        let seen = TemplateWatcherState()
+        let client = try runner.sync {
+            let client = try Sv2Client(
+                configuration: Sv2ClientConfiguration(
+                    serverAddress: service.templateProviderServer!.localAddress!, sv2Protocol: .templateDistribution,
+                    security: .plain),
+                eventLoop: runner.loop, mining: NullSv2MiningClientHandler(),
+                jobDeclaration: NullSv2JobDeclarationClientHandler(), templateDistribution: TemplateWatcher(state: seen))
+            client.connect()
+            return client
+        }
+        #expect(try runner.wait { seen.transactions != nil })
+        try runner.sync {
+            let provider = service.embeddedTemplateProvider!
+            #expect(seen.templateIDs == [provider.source.template.templateID])
+            #expect(seen.transactions!.map { SHA256d.hash($0) } == provider.source.transactionIDs)
+        }
+        _ = client
+    }
+}
+
+final class TemplateWatcherState {
+    var templateIDs: [UInt64] = []
+    var transactions: [[UInt8]]?
+}
+
+/// A bare Template Distribution client: asks for the transactions of the first template it gets.
+struct TemplateWatcher: Sv2TemplateDistributionClientHandler {
+    let state: TemplateWatcherState
+
+    mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try context.send(CoinbaseOutputConstraints(coinbaseOutputMaxAdditionalSize: 100, coinbaseOutputMaxAdditionalSigops: 400))
+    }
+
+    mutating func handle(_ message: NewTemplateView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.templateIDs.append(message.templateID)
+        try context.send(RequestTransactionData(templateID: message.templateID))
+    }
+
+    mutating func handle(_ message: TemplateSetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+
+    mutating func handle(_ message: RequestTransactionDataSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.transactions = message.transactionList.map { Array($0) }
     }
 }

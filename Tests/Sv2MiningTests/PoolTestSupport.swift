@@ -101,6 +101,7 @@ final class TestMinerState {
     var acks: [SubmitSharesSuccess] = []
     var errors: [SubmitSharesError] = []
     var openErrors: [String] = []
+    var customJobErrors: [String] = []
     var targets: [Target] = []
     var nextSequence: UInt32 = 0
     var nonce: UInt32 = 0
@@ -229,6 +230,10 @@ struct TestMiner: Sv2MiningClientHandler {
     mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         state.errors.append(SubmitSharesError(message))
     }
+
+    mutating func handle(_ message: SetCustomMiningJobErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.customJobErrors.append(String(decoding: message.errorCode, as: UTF8.self))
+    }
 }
 
 typealias TestMinerClient = Sv2Client<TestMiner, NullSv2JobDeclarationClientHandler, NullSv2TemplateDistributionClientHandler>
@@ -250,18 +255,22 @@ func startPool(
 }
 
 /// A test miner connected to `service`, waiting until its channel has an active job.
-func connectMiner(_ runner: LoopRunner, to service: PoolService, state: TestMinerState) throws -> TestMinerClient {
+func connectMiner(
+    _ runner: LoopRunner, to service: PoolService, state: TestMinerState, flags: UInt32 = 0, waitForJob: Bool = true
+) throws -> TestMinerClient {
     let client = try runner.sync {
+        var configuration = Sv2ClientConfiguration(
+            serverAddress: service.localAddress!, sv2Protocol: .mining, security: .plain)
+        configuration.flags = flags
         let client = try TestMinerClient(
-            configuration: Sv2ClientConfiguration(
-                serverAddress: service.localAddress!, sv2Protocol: .mining, security: .plain),
+            configuration: configuration,
             eventLoop: runner.loop, mining: TestMiner(state: state),
             jobDeclaration: NullSv2JobDeclarationClientHandler(),
             templateDistribution: NullSv2TemplateDistributionClientHandler())
         client.connect()
         return client
     }
-    #expect(try runner.wait { state.activeJobID != nil })
+    if waitForJob { #expect(try runner.wait { state.activeJobID != nil }) }
     return client
 }
 
