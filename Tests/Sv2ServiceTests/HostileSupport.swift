@@ -6,7 +6,8 @@ import Sv2Codec
 import Sv2Noise
 import Sv2Service
 
-/// Collects log lines from any thread.
+/// Collects log lines from any thread: counts warnings per `error` metadata label and keeps the last 100 lines
+/// (floods log thousands of lines; storing them all would show up in the RSS measurements).
 final class LogRecorder: @unchecked Sendable {
     struct Entry {
         let level: Logger.Level
@@ -16,14 +17,22 @@ final class LogRecorder: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [Entry] = []
+    private var warningsByLabel: [String: Int] = [:]
 
-    var all: [Entry] { lock.withLock { entries } }
-    func append(_ entry: Entry) { lock.withLock { entries.append(entry) } }
+    var recent: [Entry] { lock.withLock { entries } }
 
-    /// Warning lines whose `error` metadata is `label`.
-    func warnings(_ label: String) -> [Entry] {
-        all.filter { $0.level == .warning && $0.metadata["error"]?.description == label }
+    func append(_ entry: Entry) {
+        lock.withLock {
+            if entries.count == 100 { entries.removeFirst() }
+            entries.append(entry)
+            if entry.level == .warning, let label = entry.metadata["error"]?.description {
+                warningsByLabel[label, default: 0] += 1
+            }
+        }
     }
+
+    /// Number of warning lines whose `error` metadata is `label`.
+    func warnings(_ label: String) -> Int { lock.withLock { warningsByLabel[label] ?? 0 } }
 
     var logger: Logger { Logger(label: "test.server") { _ in RecordingLogHandler(recorder: self) } }
 }
