@@ -207,6 +207,33 @@ static inline void chacha_blocks4(const uint32_t in[16], uint8_t out[256]) {
 }
 #endif
 
+int cshims_chacha20_blocks4(const cshims_chachapoly *ctx, uint32_t counter, const uint8_t *nonce12,
+                            uint8_t *out256, int variant) {
+    uint32_t in[16];
+    chacha_input(ctx, counter, nonce12, in);
+#if CHACHA_HAVE_VECTOR
+    switch (variant) {
+    case 0: chacha_blocks4(in, out256); return 1;
+    case 1: chacha_blocks4_generic(in, out256); return 1;
+#if defined(__x86_64__)
+    case 2:
+        if (!__builtin_cpu_supports("avx512vl")) return 0;
+        chacha_blocks4_avx512(in, out256);
+        return 1;
+#endif
+    default: return 0;
+    }
+#else
+    if (variant != 0) return 0;
+    for (int b = 0; b < 4; b++, in[12]++) {
+        uint32_t ks[16];
+        chacha_block(in, ks);
+        for (int i = 0; i < 16; i++) st32(out256 + 64 * b + 4 * i, ks[i]);
+    }
+    return 1;
+#endif
+}
+
 // MARK: Poly1305 (RFC 8439 §2.5), radix 2^44: h = h0 + h1·2^44 + h2·2^88 with 44/44/42-bit limbs.
 
 typedef struct {

@@ -25,6 +25,28 @@ import Testing
                 + "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e")
     }
 
+    /// Every compiled 4-block keystream variant (portable vectors, AVX-512VL) equals four calls of
+    /// the scalar block function, including across the 32-bit counter wrap.
+    @Test(arguments: [0, 1, 2])
+    func blocks4VariantsMatchScalar(variant: Int32) {
+        var ctx = Self.prepared(Array(UInt8(100)..<UInt8(132)))
+        let nonce = TestData.bytes("0102030405060708090a0b0c")
+        for counter: UInt32 in [0, 1, 0x1234_5678, 0xffff_fffe] {
+            var four = [UInt8](repeating: 0, count: 256)
+            guard cshims_chacha20_blocks4(&ctx, counter, nonce, &four, variant) == 1 else {
+                #expect(variant != 0, "the dispatching variant is always available")
+                return
+            }
+            var scalar = [UInt8]()
+            for i: UInt32 in 0..<4 {
+                var block = [UInt8](repeating: 0, count: 64)
+                cshims_chacha20_block(&ctx, counter &+ i, nonce, &block)
+                scalar += block
+            }
+            #expect(four == scalar, "variant \(variant), counter \(counter)")
+        }
+    }
+
     /// RFC 8439 §2.4.2: encryption of the "sunscreen" text, key 00…1f, nonce …4a…, counter 1.
     @Test func chacha20EncryptionRFC8439() {
         var ctx = Self.prepared(Self.sequentialKey)

@@ -43,6 +43,12 @@ void cshims_chacha20_block(const cshims_chachapoly *ctx, uint32_t counter, const
 void cshims_chacha20_xor(const cshims_chachapoly *ctx, uint32_t counter, const uint8_t *nonce12,
                          uint8_t *buf, size_t len);
 
+/// Test hook: 4 keystream blocks for counters `counter` … `counter + 3` into `out256` with the
+/// portable vector code (`variant` 1), the AVX-512VL copy (2) or whichever the CPU supports (0).
+/// Returns 0 when that variant is not compiled in or not supported by this CPU, else 1.
+int cshims_chacha20_blocks4(const cshims_chachapoly *ctx, uint32_t counter, const uint8_t *nonce12,
+                            uint8_t *out256, int variant);
+
 /// Poly1305 (RFC 8439 §2.5) of `len` bytes at `msg` under the one-time key `key32` into `tag16`.
 /// Exposed for the RFC test vectors.
 void cshims_poly1305(const uint8_t *key32, const void *_Nullable msg, size_t len, uint8_t *tag16);
