@@ -205,6 +205,63 @@ static inline void chacha_blocks4(const uint32_t in[16], uint8_t out[256]) {
 #endif
     chacha_blocks4_generic(in, out);
 }
+
+// Two blocks, row-wise: a 256-bit vector holds one state row of both blocks (lanes 0–3 block
+// in[12], lanes 4–7 block in[12] + 1), and the diagonal round rotates lanes within each half.
+// A third of the work of the 4-block layout, so it wins for messages of ≤ 64 bytes (block 0 for
+// Poly1305 plus one data block): every Sv2 frame header and most share-sized payloads.
+typedef uint32_t v8u32 __attribute__((vector_size(32)));
+
+#define CHACHA_BLOCKS2_BODY                                                                    \
+    v8u32 a = {in[0], in[1], in[2], in[3], in[0], in[1], in[2], in[3]};                        \
+    v8u32 b = {in[4], in[5], in[6], in[7], in[4], in[5], in[6], in[7]};                        \
+    v8u32 c = {in[8], in[9], in[10], in[11], in[8], in[9], in[10], in[11]};                    \
+    v8u32 d = {in[12], in[13], in[14], in[15], in[12] + 1, in[13], in[14], in[15]};            \
+    const v8u32 a0 = a, b0 = b, c0 = c, d0 = d;                                                \
+    for (int r = 0; r < 10; r++) {                                                             \
+        VQUARTERROUND(a, b, c, d)                                                              \
+        b = __builtin_shufflevector(b, b, 1, 2, 3, 0, 5, 6, 7, 4);                             \
+        c = __builtin_shufflevector(c, c, 2, 3, 0, 1, 6, 7, 4, 5);                             \
+        d = __builtin_shufflevector(d, d, 3, 0, 1, 2, 7, 4, 5, 6);                             \
+        VQUARTERROUND(a, b, c, d)                                                              \
+        b = __builtin_shufflevector(b, b, 3, 0, 1, 2, 7, 4, 5, 6);                             \
+        c = __builtin_shufflevector(c, c, 2, 3, 0, 1, 6, 7, 4, 5);                             \
+        d = __builtin_shufflevector(d, d, 1, 2, 3, 0, 5, 6, 7, 4);                             \
+    }                                                                                          \
+    a += a0; b += b0; c += c0; d += d0;                                                        \
+    v8u32 first01 = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);                   \
+    v8u32 first23 = __builtin_shufflevector(c, d, 0, 1, 2, 3, 8, 9, 10, 11);                   \
+    v8u32 second01 = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);                \
+    v8u32 second23 = __builtin_shufflevector(c, d, 4, 5, 6, 7, 12, 13, 14, 15);                \
+    memcpy(out, &first01, 32);                                                                 \
+    memcpy(out + 32, &first23, 32);                                                            \
+    memcpy(out + 64, &second01, 32);                                                           \
+    memcpy(out + 96, &second23, 32);
+
+static void chacha_blocks2_generic(const uint32_t in[16], uint8_t out[128]) { CHACHA_BLOCKS2_BODY }
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void chacha_blocks2_avx2(const uint32_t in[16], uint8_t out[128]) { CHACHA_BLOCKS2_BODY }
+
+__attribute__((target("avx512f,avx512vl")))
+static void chacha_blocks2_avx512(const uint32_t in[16], uint8_t out[128]) { CHACHA_BLOCKS2_BODY }
+#endif
+
+/// 2 keystream blocks (little-endian bytes) for counters in[12] and in[12] + 1.
+static inline void chacha_blocks2(const uint32_t in[16], uint8_t out[128]) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512vl")) {
+        chacha_blocks2_avx512(in, out);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        chacha_blocks2_avx2(in, out);
+        return;
+    }
+#endif
+    chacha_blocks2_generic(in, out);
+}
 #endif
 
 int cshims_chacha20_blocks4(const cshims_chachapoly *ctx, uint32_t counter, const uint8_t *nonce12,
@@ -215,11 +272,26 @@ int cshims_chacha20_blocks4(const cshims_chachapoly *ctx, uint32_t counter, cons
     switch (variant) {
     case 0: chacha_blocks4(in, out256); return 1;
     case 1: chacha_blocks4_generic(in, out256); return 1;
+    case 3:
+        chacha_blocks2_generic(in, out256);
+        in[12] += 2;
+        chacha_blocks2_generic(in, out256 + 128);
+        return 1;
 #if defined(__x86_64__)
     case 2:
         if (!__builtin_cpu_supports("avx512vl")) return 0;
         chacha_blocks4_avx512(in, out256);
         return 1;
+    case 4:
+    case 5: {
+        int avx512 = variant == 5;
+        if (avx512 ? !__builtin_cpu_supports("avx512vl") : !__builtin_cpu_supports("avx2")) return 0;
+        for (int half = 0; half < 2; half++, in[12] += 2) {
+            if (avx512) chacha_blocks2_avx512(in, out256 + 128 * half);
+            else chacha_blocks2_avx2(in, out256 + 128 * half);
+        }
+        return 1;
+    }
 #endif
     default: return 0;
     }
@@ -392,6 +464,12 @@ int cshims_chachapoly_seal(const cshims_chachapoly *ctx, const uint8_t *iv12, co
     uint32_t in[16];
     uint8_t ks[256];
     chacha_input(ctx, 0, iv12, in);
+    if (len <= 64) {
+        chacha_blocks2(in, ks);
+        xor_bytes(buf, ks + 64, len);
+        aead_tag(ks, ad, adlen, buf, len, buf + len);
+        return 1;
+    }
     chacha_blocks4(in, ks);
     xor_bytes(buf, ks + 64, len < 192 ? len : 192);
     if (len > 192) xor_from_block4(in, buf, len);
@@ -405,7 +483,8 @@ int cshims_chachapoly_open(const cshims_chachapoly *ctx, const uint8_t *iv12, co
     uint32_t in[16];
     uint8_t ks[256], tag[16];
     chacha_input(ctx, 0, iv12, in);
-    chacha_blocks4(in, ks);
+    if (len <= 64) chacha_blocks2(in, ks);
+    else chacha_blocks4(in, ks);
     aead_tag(ks, ad, adlen, buf, len, tag);
     // Verify before touching the buffer: a forged message leaves it exactly as received.
     if (CRYPTO_memcmp(tag, buf + len, 16) != 0) return 0;

@@ -25,9 +25,9 @@ import Testing
                 + "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e")
     }
 
-    /// Every compiled 4-block keystream variant (portable vectors, AVX-512VL) equals four calls of
-    /// the scalar block function, including across the 32-bit counter wrap.
-    @Test(arguments: [0, 1, 2])
+    /// Every compiled keystream variant (4-block and 2-block; portable, AVX2, AVX-512VL) equals
+    /// four calls of the scalar block function, including across the 32-bit counter wrap.
+    @Test(arguments: Array(Int32(0)...5))
     func blocks4VariantsMatchScalar(variant: Int32) {
         var ctx = Self.prepared(Array(UInt8(100)..<UInt8(132)))
         let nonce = TestData.bytes("0102030405060708090a0b0c")

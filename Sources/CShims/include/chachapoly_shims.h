@@ -44,7 +44,8 @@ void cshims_chacha20_xor(const cshims_chachapoly *ctx, uint32_t counter, const u
                          uint8_t *buf, size_t len);
 
 /// Test hook: 4 keystream blocks for counters `counter` … `counter + 3` into `out256` with the
-/// portable vector code (`variant` 1), the AVX-512VL copy (2) or whichever the CPU supports (0).
+/// 4-block code — portable (`variant` 1), AVX-512VL (2), whichever the CPU supports (0) — or two
+/// calls of the 2-block code — portable (3), AVX2 (4), AVX-512VL (5).
 /// Returns 0 when that variant is not compiled in or not supported by this CPU, else 1.
 int cshims_chacha20_blocks4(const cshims_chachapoly *ctx, uint32_t counter, const uint8_t *nonce12,
                             uint8_t *out256, int variant);
