@@ -1,4 +1,4 @@
-// Sv2Noise costs: AEAD (our OpenSSL ChaChaPolyCipher vs swift-crypto ChaChaPoly), responder
+// Sv2Noise costs: AEAD (our C fast path vs OpenSSL EVP vs ChaChaPolyCipher vs swift-crypto), responder
 // handshakes vs the cost floor of the secp256k1 work they must do, and allocation counts.
 import Benchmark
 import CShims
@@ -12,33 +12,69 @@ let benchmarks: @Sendable () -> Void = {
     let aeadConfig = Benchmark.Configuration(
         metrics: metrics, scalingFactor: .kilo, maxDuration: .seconds(2), maxIterations: 100_000)
 
-    // MARK: ChaCha20-Poly1305 seal, in place, nonce incremented per message (as the transport does).
-    for size in [64, 16 * 1024] {
-        Benchmark("AEAD seal \(size) B — ChaChaPolyCipher (OpenSSL)", configuration: aeadConfig) { benchmark in
-            let cipher = ChaChaPolyCipher(key: [UInt8](repeating: 7, count: 32))
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 16, alignment: 16)
-            defer { buffer.deallocate() }
-            buffer.initializeMemory(as: UInt8.self, repeating: 0x5a)
-            var nonce: UInt64 = 0
-            let noAD = UnsafeRawBufferPointer(start: nil, count: 0)
-            benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations {
-                cipher.seal(nonce: nonce, associatedData: noAD, inPlace: buffer, plaintextLength: size)
-                nonce &+= 1
+    // MARK: ChaCha20-Poly1305 seal + open, in place, nonce incremented per message (as the transport
+    // does), 16 B of AD. Sizes are plaintext bytes: 6 = a frame header (22 B sealed), 24 = a share
+    // payload (40 B sealed), so one share frame is the 6 + 24 pair. Four implementations, same run:
+    // the C fast path alone, OpenSSL EVP alone, ChaChaPolyCipher (picks by size) and swift-crypto.
+    let ad = [UInt8](repeating: 0xad, count: 16)
+    for size in [6, 22, 24, 40, 64, 192, 256, 512, 1024, 16 * 1024] {
+        func inPlace(_ name: String, _ sealOpen: @escaping (UInt64, UnsafeMutablePointer<UInt8>) -> Bool) {
+            Benchmark("AEAD seal+open \(size) B — \(name)", configuration: aeadConfig) { benchmark in
+                let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: size + 16)
+                defer { buffer.deallocate() }
+                buffer.initialize(repeating: 0x5a, count: size + 16)
+                var nonce: UInt64 = 0
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    precondition(sealOpen(nonce, buffer))
+                    nonce &+= 1
+                }
+                benchmark.stopMeasurement()
+                blackHole(buffer[0])
             }
-            benchmark.stopMeasurement()
-            blackHole(buffer[0])
         }
-        Benchmark("AEAD seal \(size) B — swift-crypto ChaChaPoly", configuration: aeadConfig) { benchmark in
-            let key = SymmetricKey(data: [UInt8](repeating: 7, count: 32))
+        func withIV<R>(_ n: UInt64, _ body: (UnsafePointer<UInt8>) -> R) -> R {
+            var iv: (UInt64, UInt64) = (0, 0)  // Noise nonce: 00000000 ‖ LE64(n)
+            return withUnsafeMutableBytes(of: &iv) { raw in
+                raw.storeBytes(of: n.littleEndian, toByteOffset: 4, as: UInt64.self)
+                return body(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        let key = [UInt8](repeating: 7, count: 32)
+        // Contexts live for the whole process (one per size), so they are never freed.
+        let fast = UnsafeMutablePointer<cshims_chachapoly>.allocate(capacity: 1)
+        cshims_chachapoly_init(fast, key)
+        inPlace("C fast path (chachapoly_shims)") { n, buf in
+            withIV(n) { iv in
+                cshims_chachapoly_seal(fast, iv, ad, ad.count, buf, size) == 1
+                    && cshims_chachapoly_open(fast, iv, ad, ad.count, buf, size) == 1
+            }
+        }
+        let evp = cshims_aead_new(key)!
+        inPlace("OpenSSL EVP (crypto_shims)") { n, buf in
+            withIV(n) { iv in
+                cshims_aead_seal(evp, iv, ad, ad.count, buf, size) == 1
+                    && cshims_aead_open(evp, iv, ad, ad.count, buf, size) == 1
+            }
+        }
+        let cipher = ChaChaPolyCipher(key: key)
+        inPlace("ChaChaPolyCipher (fast path ≤ \(ChaChaPolyCipher.fastPathLimit) B, else EVP)") { n, buf in
+            ad.withUnsafeBytes { a in
+                let raw = UnsafeMutableRawBufferPointer(start: buf, count: size + 16)
+                cipher.seal(nonce: n, associatedData: a, inPlace: raw, plaintextLength: size)
+                return cipher.open(nonce: n, associatedData: a, inPlace: raw, plaintextLength: size)
+            }
+        }
+        Benchmark("AEAD seal+open \(size) B — swift-crypto ChaChaPoly", configuration: aeadConfig) { benchmark in
+            let key = SymmetricKey(data: key)
             let plaintext = [UInt8](repeating: 0x5a, count: size)
             var nonce: UInt64 = 0
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
                 var iv = [UInt8](repeating: 0, count: 4)
                 withUnsafeBytes(of: nonce.littleEndian) { iv.append(contentsOf: $0) }
-                let box = try ChaChaPoly.seal(plaintext, using: key, nonce: ChaChaPoly.Nonce(data: iv))
-                blackHole(box)
+                let box = try ChaChaPoly.seal(plaintext, using: key, nonce: ChaChaPoly.Nonce(data: iv), authenticating: ad)
+                blackHole(try ChaChaPoly.open(box, using: key, authenticating: ad))
                 nonce &+= 1
             }
             benchmark.stopMeasurement()

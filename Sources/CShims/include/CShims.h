@@ -5,6 +5,7 @@
 #include "uring_shims.h"
 #include "secp_shims.h"
 #include "crypto_shims.h"
+#include "chachapoly_shims.h"
 #include "ellswift_shims.h"
 #include "hash_shims.h"
 #include "process_shims.h"
