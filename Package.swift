@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShims"]),
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims"]),
-        .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
+        .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
         .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "CShims"], resources: [.copy("Vectors")]),
     ]
 )

@@ -179,8 +179,9 @@ final class LoadTestWorker {
             let was = phases[slot]
             phases[slot] = .idle
             switch was {
-            case .connecting: counters.connectFailures += 1
-            case .connected: counters.handshakeFailures += 1
+            // Attempts still in progress when the run ends are cut off by us, not failures.
+            case .connecting: if !isStopping { counters.connectFailures += 1 }
+            case .connected: if !isStopping { counters.handshakeFailures += 1 }
             case .ready:
                 counters.connectionsUp -= 1
                 counters.unexpectedCloses += 1
