@@ -112,7 +112,7 @@ public final class LoadTest {
             backend: (configuration.backend ?? ReactorBackend.environmentOverride).map { "\($0)" } ?? "auto",
             noise: configuration.security != .plain, sharesPerSecondPerConnection: configuration.sharesPerSecond,
             sharesInFlight: configuration.sharesInFlight, rampUpSeconds: configuration.rampUp.seconds,
-            durationSeconds: duration, handshakeOnly: configuration.handshakeOnly,
+            durationSeconds: duration, handshakeOnly: configuration.handshakeOnly, idle: configuration.idle,
             sourceAddresses: configuration.sourceAddresses.addressCount(
                 forConnections: configuration.handshakeOnly ? counters.connectsStarted : configuration.connections))
         var report = LoadTestReport(

@@ -25,6 +25,8 @@ public struct LoadTestConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(5)
     /// Only connect, handshake (Noise + SetupConnection) and disconnect, over and over; no channels or shares.
     public var handshakeOnly = false
+    /// Open channels but submit no shares: idle-but-connected miners (e.g. to measure a pool's memory per connection).
+    public var idle = false
     /// Local addresses the connections come from.
     public var sourceAddresses: SourceAddressPool
     /// Connect timeout per connection.

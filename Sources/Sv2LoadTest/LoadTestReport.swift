@@ -24,6 +24,8 @@ public struct LoadTestReport: Codable, Sendable {
         public var durationSeconds: Double
         /// Handshake-only mode.
         public var handshakeOnly: Bool
+        /// Idle mode (channels open, no shares).
+        public var idle: Bool
         /// Distinct local source addresses used.
         public var sourceAddresses: Int
     }
@@ -100,7 +102,7 @@ public struct LoadTestReport: Codable, Sendable {
         let l = latencyMicroseconds
         func rate(_ value: Double) -> String { LatencySummary.formatFixed(value, digits: 1) }
         func ms(_ value: UInt64) -> String { LatencySummary.format(microseconds: value) }
-        let mode = setup.handshakeOnly ? "handshake-only"
+        let mode = setup.handshakeOnly ? "handshake-only" : setup.idle ? "idle"
             : setup.sharesPerSecondPerConnection == 0 ? "closed loop, \(setup.sharesInFlight) in flight"
             : "\(setup.sharesPerSecondPerConnection) shares/s per connection"
         let rows: [(String, String)] = [
@@ -116,6 +118,8 @@ public struct LoadTestReport: Codable, Sendable {
             ("shares/s", "sent \(rate(sharesSentPerSecond)), accepted \(rate(sharesAcceptedPerSecond)) (measured phase)"),
             ("ack latency", "p50 \(ms(l.p50))  p90 \(ms(l.p90))  p99 \(ms(l.p99))  p99.9 \(ms(l.p999))  max \(ms(l.max))"
                 + "  (\(l.count) samples)"),
+            ("rejections", c.rejectionCodes.isEmpty ? "none"
+                : c.rejectionCodes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
             ("nothing lost", nothingLost.passed ? "PASS" : "FAIL: " + nothingLost.problems.joined(separator: "; ")),
         ]
         let width = rows.map(\.0.count).max() ?? 0

@@ -88,7 +88,8 @@ final class LoadTestWorker {
         let now = loop.now
         if !isStopping && now >= start {
             openDueConnections(now: now)
-            if isSubmitting && configuration.sharesPerSecond > 0 && !configuration.handshakeOnly && now >= nextRateTick {
+            if isSubmitting && configuration.sharesPerSecond > 0 && !configuration.handshakeOnly && !configuration.idle
+                && now >= nextRateTick {
                 nextRateTick = now &+ rateTick
                 submitDueShares(now: now)
             }

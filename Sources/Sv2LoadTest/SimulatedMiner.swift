@@ -79,7 +79,7 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     private mutating func startMiningIfReady(context: Sv2ClientContext) throws(Sv2ServiceError) {
         guard canSubmit, miningSince == 0 else { return }
         miningSince = worker.loop.now
-        if worker.configuration.sharesPerSecond == 0 {
+        if worker.configuration.sharesPerSecond == 0 && !worker.configuration.idle {
             try submit(worker.configuration.sharesInFlight, context: context)
         }
     }

@@ -63,6 +63,9 @@ struct LoadTestCommand: ParsableCommand {
         @Flag(name: .long, help: "Only connect, handshake and disconnect, repeatedly (measures handshakes/s).")
         var handshakeOnly = false
 
+        @Flag(name: .long, help: "Open channels but submit no shares (idle-but-connected miners).")
+        var idle = false
+
         @Option(name: .long, help: "First local source address (inside 127.0.0.0/8).")
         var sourceAddress = "127.0.0.2"
 
@@ -91,6 +94,7 @@ struct LoadTestCommand: ParsableCommand {
             configuration.duration = .seconds(duration)
             configuration.drainTimeout = .seconds(drainTimeout)
             configuration.handshakeOnly = handshakeOnly
+            configuration.idle = idle
             configuration.sourceAddresses = try SourceAddressPool(
                 first: sourceAddress, connectionsPerAddress: connectionsPerAddress)
             let limit = LoadTest.raiseFileLimit(toAtLeast: connections + 1_024)

@@ -32,7 +32,7 @@ struct ReportTests {
         let setup = LoadTestReport.Setup(
             target: "127.0.0.1:34254", connections: 2, eventLoops: 1, backend: "epoll", noise: false,
             sharesPerSecondPerConnection: 1, sharesInFlight: 4, rampUpSeconds: 0, durationSeconds: 1,
-            handshakeOnly: false, sourceAddresses: 1)
+            handshakeOnly: false, idle: false, sourceAddresses: 1)
         var report = LoadTestReport(
             date: "2026-01-01T00:00:00Z", setup: setup, elapsedSeconds: 1, counters: counters,
             handshakesPerSecond: 2, sharesSentPerSecond: Double(sent), sharesAcceptedPerSecond: Double(accepted),
