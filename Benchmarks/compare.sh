@@ -21,7 +21,8 @@ IN_FLIGHT=${IN_FLIGHT:-16}
 HANDSHAKE_CONNECTIONS=${HANDSHAKE_CONNECTIONS:-64}
 HANDSHAKE_DURATION=${HANDSHAKE_DURATION:-8}
 IDLE=${IDLE:-10000}
-PORT=${PORT:-34300}
+# Below Linux's ephemeral range (32768–60999), so no outgoing connection on this machine can hold the port.
+PORT=${PORT:-31300}
 OUT=${OUT:-$(mktemp -d /tmp/sv2-compare.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -40,22 +41,31 @@ AUTHORITY=""
 
 # start_server KIND NOISE — KIND: io_uring | epoll | nio; NOISE: plain | noise.
 start_server() {
-    local kind=$1 noise=$2 flag=""
+    local kind=$1 noise=$2 flag="" attempt
     [[ $noise == noise ]] && flag="--noise"
     SERVER_LOG="$OUT/server-$kind-$noise.log"
-    PORT=$((PORT + 1))
-    case $kind in
-        nio) taskset -c 0 "$NIO" --listen "127.0.0.1:$PORT" $flag >"$SERVER_LOG" 2>&1 & ;;
-        *) taskset -c 0 "$SV2" loadtest serve --listen "127.0.0.1:$PORT" --backend "$kind" $flag \
-               >"$SERVER_LOG" 2>&1 & ;;
-    esac
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q '^listening' "$SERVER_LOG" 2>/dev/null && break
-        sleep 0.1
+    for attempt in 1 2 3 4 5; do
+        PORT=$((PORT + 1))
+        case $kind in
+            nio) taskset -c 0 "$NIO" --listen "127.0.0.1:$PORT" $flag >"$SERVER_LOG" 2>&1 & ;;
+            *) taskset -c 0 "$SV2" loadtest serve --listen "127.0.0.1:$PORT" --backend "$kind" $flag \
+                   >"$SERVER_LOG" 2>&1 & ;;
+        esac
+        SERVER_PID=$!
+        for _ in $(seq 100); do
+            grep -q '^listening' "$SERVER_LOG" 2>/dev/null && break
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if grep -q '^listening' "$SERVER_LOG"; then
+            AUTHORITY=$(sed -n 's/.*authority-public-key \([^ ]*\).*/\1/p' "$SERVER_LOG" | head -1)
+            return
+        fi
+        echo "server $kind did not start on port $PORT (attempt $attempt):" >&2
+        cat "$SERVER_LOG" >&2
+        kill "$SERVER_PID" 2>/dev/null || true
     done
-    grep -q '^listening' "$SERVER_LOG" || { echo "server $kind did not start:" >&2; cat "$SERVER_LOG" >&2; exit 1; }
-    AUTHORITY=$(sed -n 's/.*authority-public-key \([^ ]*\).*/\1/p' "$SERVER_LOG" | head -1)
+    exit 1
 }
 
 stop_server() {
