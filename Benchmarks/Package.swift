@@ -15,6 +15,8 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio", "2.101.0"..<"2.102.0"),
+        // Baseline for the ChaCha20-Poly1305 comparison only; the library itself uses OpenSSL.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .executableTarget(
@@ -42,11 +44,35 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Sv2Mining", package: root),
+                .product(name: "Sv2Codec", package: root),
+                .product(name: "Sv2Service", package: root),
             ],
             path: "Benchmarks/MiningBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-            // Comparison baseline for `compare.sh`: the same minimal pool on SwiftNIO (see its main.swift).
+        .executableTarget(
+            name: "NoiseBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sv2Noise", package: root),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/NoiseBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "ServiceBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sv2Service", package: root),
+                .product(name: "Sv2Noise", package: root),
+                .product(name: "Reactor", package: root),
+                .product(name: "Sv2Codec", package: root),
+            ],
+            path: "Benchmarks/ServiceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Comparison baseline for `compare.sh`: the same minimal pool on SwiftNIO (see its main.swift).
         .executableTarget(
             name: "NIOBaselineServer",
             dependencies: [

@@ -218,7 +218,7 @@ def size_expr(f):
 def to_owned(f):
     t, s = f["type"], f["swift"]
     if t in SCALAR or t == "OPTION_U32": return "view.%s" % s
-    if t == "STR0_255": return "String(decoding: view.%s, as: UTF8.self)" % s
+    if t == "STR0_255": return "String(decodingSTR0_255: view.%s)" % s
     if t in BYTES: return "Array(view.%s)" % s
     if t in SEQ: return "Array(view.%s)" % s
     if t == "SEQ0_64K_B0_16M": return "view.%s.map { Array($0) }" % s

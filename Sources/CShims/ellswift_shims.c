@@ -18,9 +18,10 @@ typedef struct { uint64_t n[4]; } fe;
 #define P0 0xFFFFFFFEFFFFFC2FULL
 
 static const fe FE_ONE = {{1, 0, 0, 0}};
-// sqrt(-3) as given by (-3)^((p+1)/4); the other root would swap x1/x2 in the decoder.
-static const fe FE_C0 = {{0x7d8d27ae1cd5f852ULL, 0xc61f6d15da14ecd4ULL, 0x233770c2a797962cULL, 0x0a2d2ba93507f1dfULL}};
-// (1 - c0) / 2 and (1 + c0) / 2.
+// c0 = sqrt(-3) = 0a2d2ba9...1cd5f852 as given by (-3)^((p+1)/4) (the other root would swap x1/x2);
+// c1 = (c0 - 1) / 2, c2 = (-c0 - 1) / 2, c3 = (1 - c0) / 2 = -c1, c4 = (1 + c0) / 2 = c1 + 1.
+static const fe FE_C1 = {{0x3ec693d68e6afa40ULL, 0x630fb68aed0a766aULL, 0x919bb86153cbcb16ULL, 0x851695d49a83f8efULL}};
+static const fe FE_C2 = {{0xc1396c28719501eeULL, 0x9cf0497512f58995ULL, 0x6e64479eac3434e9ULL, 0x7ae96a2b657c0710ULL}};
 static const fe FE_C3 = {{0xc1396c28719501efULL, 0x9cf0497512f58995ULL, 0x6e64479eac3434e9ULL, 0x7ae96a2b657c0710ULL}};
 static const fe FE_C4 = {{0x3ec693d68e6afa41ULL, 0x630fb68aed0a766aULL, 0x919bb86153cbcb16ULL, 0x851695d49a83f8efULL}};
 // 1/2 = (p + 1) / 2.
@@ -111,7 +112,30 @@ static void fe_mul(fe *r, const fe *a, const fe *b) {
     fe_reduce(r, t);
 }
 
-static void fe_sqr(fe *r, const fe *a) { fe_mul(r, a, a); }
+// Squaring: 6 cross products doubled plus 4 squares (10 multiplications instead of 16).
+static void fe_sqr(fe *r, const fe *a) {
+    uint64_t t[8] = {0};
+    for (int i = 0; i < 4; i++) {
+        u128 c = 0;
+        for (int j = i + 1; j < 4; j++) {
+            c += (u128)a->n[i] * a->n[j] + t[i + j];
+            t[i + j] = (uint64_t)c;
+            c >>= 64;
+        }
+        t[i + 4] = (uint64_t)c;
+    }
+    for (int i = 7; i > 0; i--) t[i] = (t[i] << 1) | (t[i - 1] >> 63);
+    t[0] <<= 1;
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 sq = (u128)a->n[i] * a->n[i];
+        c += (u128)t[2 * i] + (uint64_t)sq;
+        t[2 * i] = (uint64_t)c; c >>= 64;
+        c += (u128)t[2 * i + 1] + (uint64_t)(sq >> 64);
+        t[2 * i + 1] = (uint64_t)c; c >>= 64;
+    }
+    fe_reduce(r, t);
+}
 
 static void fe_sqr_n(fe *r, const fe *a, int n) {
     *r = *a;
@@ -174,29 +198,40 @@ static void fe_g(fe *r, const fe *u) {
     fe_sqr(r, u); fe_mul(r, r, u); fe_add(r, r, &seven);
 }
 
-// BIP324 `xswiftec(u, t)`.
+// Whether the fraction n/d (d != 0) is a valid x: (n^3 + 7d^3)·d is a square, since it is
+// (x^3 + 7)·d^4. Lets the decoder test candidates without inverting anything.
+static int fe_is_valid_x_frac(const fe *n, const fe *d) {
+    static const fe seven = {{7, 0, 0, 0}};
+    fe t, r;
+    fe_sqr(&r, d); fe_mul(&r, &r, d); fe_mul(&r, &r, &seven);
+    fe_sqr(&t, n); fe_mul(&t, &t, n); fe_add(&t, &t, &r); fe_mul(&t, &t, d);
+    return fe_is_square(&t);
+}
+
+// BIP324 `xswiftec(u, t)` in fraction form (one inversion): with s = t^2, g = u^3 + 7,
+// x3 = (3su^3 - (g+s)^2) / (3su^2), x2 = u(c1·s + c2·g) / (g+s), x1 = -(x2 + u).
 static void xswiftec(fe *x, const fe *u_in, const fe *t_in) {
-    fe u = *u_in, t = *t_in, g, t2, s, X, Y, d, ix, xy;
+    fe u = *u_in, t = *t_in, g, s, p, n, d, m;
     if (fe_is_zero(&u)) u = FE_ONE;
     if (fe_is_zero(&t)) t = FE_ONE;
     fe_g(&g, &u);
-    fe_sqr(&t2, &t);
-    fe_add(&s, &g, &t2);
-    if (fe_is_zero(&s)) { fe_add(&t, &t, &t); fe_sqr(&t2, &t); }
-    // X = (u^3 + 7 - t^2) / (2t)
-    fe_sub(&X, &g, &t2);
-    fe_add(&d, &t, &t); fe_inv(&ix, &d); fe_mul(&X, &X, &ix);
-    // Y = (X + t) / (c0 * u)
-    fe_add(&Y, &X, &t);
-    fe_mul(&d, &FE_C0, &u); fe_inv(&ix, &d); fe_mul(&Y, &Y, &ix);
-    // x3 = u + 4Y^2
-    fe_sqr(&d, &Y); fe_add(&d, &d, &d); fe_add(&d, &d, &d); fe_add(x, &u, &d);
-    if (fe_is_valid_x(x)) return;
-    // x2 = (-X/Y - u) / 2, x1 = (X/Y - u) / 2
-    fe_inv(&ix, &Y); fe_mul(&xy, &X, &ix);
-    fe_neg(&d, &xy); fe_sub(&d, &d, &u); fe_mul(x, &d, &FE_HALF);
-    if (fe_is_valid_x(x)) return;
-    fe_sub(&d, &xy, &u); fe_mul(x, &d, &FE_HALF);
+    fe_sqr(&s, &t);
+    fe_add(&p, &g, &s);
+    if (fe_is_zero(&p)) { fe_add(&s, &s, &s); fe_add(&s, &s, &s); fe_add(&p, &g, &s); }  // t = 2t
+    // x3
+    fe_sqr(&m, &u); fe_mul(&d, &m, &s); fe_add(&m, &d, &d); fe_add(&d, &m, &d);  // d = 3su^2
+    fe_mul(&n, &d, &u); fe_sqr(&m, &p); fe_sub(&n, &n, &m);                     // n = 3su^3 - p^2
+    if (!fe_is_valid_x_frac(&n, &d)) {
+        // x2
+        fe_mul(&n, &FE_C1, &s); fe_mul(&m, &FE_C2, &g); fe_add(&n, &n, &m); fe_mul(&n, &n, &u);
+        d = p;
+        if (!fe_is_valid_x_frac(&n, &d)) {
+            // x1 = -(n2/p + u) = -(n2 + u·p) / p
+            fe_mul(&m, &u, &p); fe_add(&n, &n, &m); fe_neg(&n, &n);
+        }
+    }
+    fe_inv(&m, &d);
+    fe_mul(x, &n, &m);
 }
 
 // BIP324 `xswiftec_inv(x, u, c)`; returns 0 when branch c has no solution.
@@ -212,20 +247,22 @@ static int xswiftec_inv(fe *t, const fe *x, const fe *u, int c) {
         if (fe_is_zero(&d)) return 0;
         fe_inv(&d, &d); fe_mul(&s, &g, &d); fe_neg(&s, &s);
         v = *x;
+        if (!fe_sqrt(&w, &s)) return 0;
     } else {
         fe r, is;
         fe_sub(&s, x, u);
         if (fe_is_zero(&s)) return 0;
+        // w = sqrt(s) first: a non-square s fails this branch before the other square root.
+        if (!fe_sqrt(&w, &s)) return 0;
         // r = sqrt(-s * (4(u^3 + 7) + 3s*u^2))
         fe_add(&d, &g, &g); fe_add(&d, &d, &d);
-        fe_sqr(&m, u); fe_mul(&m, &m, &s); fe_add(&w, &m, &m); fe_add(&m, &w, &m);
+        fe_sqr(&m, u); fe_mul(&m, &m, &s); fe_add(&r, &m, &m); fe_add(&m, &r, &m);
         fe_add(&d, &d, &m); fe_mul(&d, &d, &s); fe_neg(&d, &d);
         if (!fe_sqrt(&r, &d)) return 0;
         if ((c & 1) && fe_is_zero(&r)) return 0;
         // v = (-u + r/s) / 2
         fe_inv(&is, &s); fe_mul(&v, &r, &is); fe_sub(&v, &v, u); fe_mul(&v, &v, &FE_HALF);
     }
-    if (!fe_sqrt(&w, &s)) return 0;
     // t = ±w * (c3·u + v) for c&1 = 0, ±w * (c4·u + v) for c&1 = 1; sign from c&5.
     fe_mul(&m, (c & 1) ? &FE_C4 : &FE_C3, u);
     fe_add(&m, &m, &v);
@@ -307,10 +344,18 @@ static int copy_x(unsigned char *output, const unsigned char *x32, const unsigne
 int cshims_ellswift_xdh(const secp256k1_context *ctx, uint8_t out32[32],
                         const uint8_t ell_a64[64], const uint8_t ell_b64[64],
                         const uint8_t seckey32[32], int party) {
+    uint8_t peer_x[32];
+    cshims_xswiftec_decode(party ? ell_a64 : ell_b64, peer_x);
+    return cshims_ellswift_xdh_decoded(ctx, out32, ell_a64, ell_b64, peer_x, seckey32);
+}
+
+int cshims_ellswift_xdh_decoded(const secp256k1_context *ctx, uint8_t out32[32],
+                                const uint8_t ell_a64[64], const uint8_t ell_b64[64],
+                                const uint8_t peer_x32[32], const uint8_t seckey32[32]) {
     uint8_t pub33[33], buf[160];
     secp256k1_pubkey peer;
     pub33[0] = 0x02;
-    cshims_xswiftec_decode(party ? ell_a64 : ell_b64, pub33 + 1);
+    memcpy(pub33 + 1, peer_x32, 32);
     // Always a valid x; the shared x does not depend on the sign of y.
     if (!secp256k1_ec_pubkey_parse(ctx, &peer, pub33, 33)) return 0;
     if (!secp256k1_ecdh(ctx, buf + 128, &peer, seckey32, copy_x, NULL)) return 0;

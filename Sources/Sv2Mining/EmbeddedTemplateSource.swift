@@ -1,4 +1,4 @@
-/// A self-contained template provider for regtest-style demos and tests (the network side comes later).
+/// A self-contained template provider for regtest-style demos and tests (served on the network by ``EmbeddedTemplateProvider``).
 ///
 /// It produces what a Template Provider would send: a future ``BlockTemplate`` plus the ``TemplateChainTip``
 /// that activates it, at an easy `nbits` (regtest 0x207fffff: half of all hashes are blocks) so a CPU finds
@@ -53,6 +53,9 @@ public struct EmbeddedTemplateSource: Sendable {
     public private(set) var template: BlockTemplate
     /// Txids of the fake transactions in ``template`` (block order, coinbase excluded).
     public private(set) var transactionIDs: [Hash256]
+    /// The fake transactions of ``template`` serialized (block order, coinbase excluded); hashing one gives its
+    /// txid. What `RequestTransactionData.Success` returns.
+    public private(set) var transactions: [[UInt8]] = []
     private var nextTemplateID: UInt64 = 1
     private var revision: UInt32 = 0
 
@@ -105,12 +108,23 @@ public struct EmbeddedTemplateSource: Sendable {
         return (template, chainTip)
     }
 
+    /// A minimal legacy transaction spending output 0 of `outpoint` to an `OP_TRUE` output (not valid on any
+    /// real chain; it only has to serialize and hash like one).
+    static func fakeTransaction(spending outpoint: Hash256) -> [UInt8] {
+        var tx: [UInt8] = [0x02, 0x00, 0x00, 0x00, 0x01]  // version 2, one input
+        tx += outpoint.bytes + [0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff]  // index 0, empty scriptSig
+        tx.append(0x01)  // one output
+        TxOutput(value: 0, script: [Script.opTrue]).serialize(into: &tx)
+        return tx + [0x00, 0x00, 0x00, 0x00]  // locktime
+    }
+
     private mutating func makeTemplate(future: Bool) {
-        transactionIDs = (0..<configuration.transactionCount).map { index in
+        transactions = (0..<configuration.transactionCount).map { index in
             var seed = Array("embedded-tx".utf8)
             for value in [height, revision, UInt32(index)] { withUnsafeBytes(of: value.littleEndian) { seed += $0 } }
-            return SHA256d.hash(seed)
+            return Self.fakeTransaction(spending: SHA256d.hash(seed))
         }
+        transactionIDs = transactions.map { SHA256d.hash($0) }
         // Witness commitment (BIP141): wtxids with the coinbase as zero; fake txs have no witness (wtxid = txid).
         let witnessRoot = MerkleRoot.compute(txids: [.zero] + transactionIDs)
         let commitment = SHA256d.hash(witnessRoot.bytes + Hash256.zero.bytes)

@@ -6,12 +6,15 @@ public struct AuthorityKeyPair: Sendable {
     public let secretKey: [UInt8]
     /// The matching public key, to hand to clients.
     public let publicKey: AuthorityPublicKey
+    /// libsecp256k1 key pair bytes, so that signing a certificate per connection skips `k·G`.
+    let keypair: [UInt8]
 
     /// Wraps a 32-byte secret key; throws ``Sv2NoiseError/invalidKey`` if it is zero or ≥ the group order.
     public init(secretKey: [UInt8]) throws(Sv2NoiseError) {
         guard Secp256k1.isValidSecretKey(secretKey) else { throw .invalidKey }
         self.secretKey = secretKey
         publicKey = try AuthorityPublicKey(xOnly: Secp256k1.xOnlyPublicKey(secretKey: secretKey))
+        keypair = try Secp256k1.keypair(secretKey: secretKey)
     }
 
     /// Parses the base58check text form of the secret key.

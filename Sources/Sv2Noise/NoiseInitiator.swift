@@ -75,8 +75,10 @@ public struct NoiseInitiator {
                 return Array(part[0..<64])
             }
         }.get()
+        // The static key's x serves both the ECDH and the certificate check: decode it once.
+        let staticXOnly = Secp256k1.xOnly(ellSwift: remoteStatic)
         try state.mixKey(Secp256k1.ecdh(
-            initiator: ephemeralEncoding, responder: remoteStatic, secretKey: ephemeralSecretKey, party: .initiator))
+            initiator: ephemeralEncoding, responder: remoteStatic, peerXOnly: staticXOnly, secretKey: ephemeralSecretKey))
         let certificate = try bytes.withUnsafeMutableBytes { raw in
             let part = UnsafeMutableRawBufferPointer(rebasing: raw[144..<234])
             return Result { () throws(Sv2NoiseError) in
@@ -84,7 +86,6 @@ public struct NoiseInitiator {
                 return try Sv2Certificate(decoding: UnsafeRawBufferPointer(rebasing: part[0..<length]))
             }
         }.get()
-        let staticXOnly = Secp256k1.xOnly(ellSwift: remoteStatic)
         if let authorityKey {
             try certificate.verify(serverStaticXOnly: staticXOnly, authorityKey: authorityKey, now: now ?? NoiseClock.now())
         }

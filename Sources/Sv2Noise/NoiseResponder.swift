@@ -11,13 +11,45 @@ public struct NoiseResponder {
     public static let actTwoSize = NoiseHandshakeState.actTwoSize
 
     /// How the responder proves it speaks for the pool authority.
-    public enum Identity: Sendable {
+    public struct Identity: Sendable {
+        enum Kind {
+            case fresh(authority: AuthorityKeyPair, certificateValidity: UInt32)
+            /// The static key's encoding is computed once: it only ever travels encrypted.
+            case persistent(secretKey: [UInt8], encoding: [UInt8], certificate: Sv2Certificate)
+        }
+
+        let kind: Kind
+
         /// SRI style: a fresh static key per connection, with a certificate signed on the spot,
         /// valid from the handshake time for `certificateValidity` seconds.
-        case freshStaticKeyPerConnection(authority: AuthorityKeyPair, certificateValidity: UInt32)
+        public static func freshStaticKeyPerConnection(authority: AuthorityKeyPair, certificateValidity: UInt32) -> Identity {
+            Identity(kind: .fresh(authority: authority, certificateValidity: certificateValidity))
+        }
+
         /// sv2-tp style: a long-lived static secret key (32 bytes) and a certificate made for it
         /// beforehand (see ``makePersistent(authority:validFrom:notValidAfter:)``).
-        case persistentStaticKey(secretKey: [UInt8], certificate: Sv2Certificate)
+        public static func persistentStaticKey(secretKey: [UInt8], certificate: Sv2Certificate) throws(Sv2NoiseError) -> Identity {
+            try persistentStaticKey(secretKey: secretKey, certificate: certificate, encodingRandomness: Secp256k1.randomBytes(32))
+        }
+
+        static func persistentStaticKey(
+            secretKey: [UInt8], certificate: Sv2Certificate, encodingRandomness: [UInt8]
+        ) throws(Sv2NoiseError) -> Identity {
+            let encoding = try Secp256k1.ellSwiftEncoding(secretKey: secretKey, randomness: encodingRandomness)
+            return Identity(kind: .persistent(secretKey: secretKey, encoding: encoding, certificate: certificate))
+        }
+
+        /// The long-lived static secret key of a persistent identity (`nil` for fresh-per-connection keys).
+        public var persistentSecretKey: [UInt8]? {
+            if case .persistent(let secretKey, _, _) = kind { return secretKey }
+            return nil
+        }
+
+        /// The certificate of a persistent identity (`nil` for fresh-per-connection keys).
+        public var persistentCertificate: Sv2Certificate? {
+            if case .persistent(_, _, let certificate) = kind { return certificate }
+            return nil
+        }
 
         /// A new persistent static key with a certificate signed by `authority`.
         public static func makePersistent(
@@ -26,14 +58,15 @@ public struct NoiseResponder {
             let secretKey = try Secp256k1.generateSecretKey()
             var certificate = Sv2Certificate(validFrom: validFrom, notValidAfter: notValidAfter)
             try certificate.sign(serverStaticXOnly: Secp256k1.xOnlyPublicKey(secretKey: secretKey), authority: authority)
-            return .persistentStaticKey(secretKey: secretKey, certificate: certificate)
+            return try persistentStaticKey(secretKey: secretKey, certificate: certificate)
         }
     }
 
     /// Key material a handshake draws at random; injectable for reproducible vectors.
     struct Secrets {
         var ephemeralSecretKey: [UInt8]
-        /// Used only with ``Identity/freshStaticKeyPerConnection(authority:certificateValidity:)``.
+        /// Used only with ``Identity/freshStaticKeyPerConnection(authority:certificateValidity:)``,
+        /// as is `staticEncodingRandomness`.
         var staticSecretKey: [UInt8]
         var ephemeralEncodingRandomness: [UInt8]
         var staticEncodingRandomness: [UInt8]
@@ -81,40 +114,42 @@ public struct NoiseResponder {
         state.mixHash(remoteEphemeral)
         state.mixHash([])
 
-        let staticSecretKey: [UInt8]
+        let staticSecretKey: [UInt8], staticEncoding: [UInt8]
         var certificate: Sv2Certificate
-        switch identity {
-        case .freshStaticKeyPerConnection(let authority, let validity):
+        switch identity.kind {
+        case .fresh(let authority, let validity):
             staticSecretKey = secrets.staticSecretKey
+            let staticKey = try Secp256k1.ellSwiftEncodingAndXOnly(
+                secretKey: staticSecretKey, randomness: secrets.staticEncodingRandomness)
+            staticEncoding = staticKey.encoding
             let from = UInt32(clamping: now ?? NoiseClock.now())
             let (until, overflow) = from.addingReportingOverflow(validity)
             certificate = Sv2Certificate(validFrom: from, notValidAfter: overflow ? .max : until)
-            try certificate.sign(
-                serverStaticXOnly: Secp256k1.xOnlyPublicKey(secretKey: staticSecretKey), authority: authority,
-                auxRand: secrets.signatureAuxRand)
-        case .persistentStaticKey(let secretKey, let cert):
+            try certificate.sign(serverStaticXOnly: staticKey.xOnly, authority: authority, auxRand: secrets.signatureAuxRand)
+        case .persistent(let secretKey, let encoding, let cert):
             staticSecretKey = secretKey
+            staticEncoding = encoding
             certificate = cert
         }
         let ephemeralEncoding = try Secp256k1.ellSwiftEncoding(
             secretKey: secrets.ephemeralSecretKey, randomness: secrets.ephemeralEncodingRandomness)
-        let staticEncoding = try Secp256k1.ellSwiftEncoding(
-            secretKey: staticSecretKey, randomness: secrets.staticEncodingRandomness)
+        // Both ECDHs multiply the initiator's ephemeral key: decode it once.
+        let remoteX = Secp256k1.xOnly(ellSwift: remoteEphemeral)
 
         // e
         buffer.copyBytes(from: ephemeralEncoding)
         state.mixHash(ephemeralEncoding)
         // ee
         try state.mixKey(Secp256k1.ecdh(
-            initiator: remoteEphemeral, responder: ephemeralEncoding, secretKey: secrets.ephemeralSecretKey,
-            party: .responder))
+            initiator: remoteEphemeral, responder: ephemeralEncoding, peerXOnly: remoteX,
+            secretKey: secrets.ephemeralSecretKey))
         // s
         let staticPart = UnsafeMutableRawBufferPointer(rebasing: buffer[64..<144])
         staticPart.copyBytes(from: staticEncoding)
         _ = try state.encryptAndHash(staticPart, plaintextLength: 64)
         // es
         try state.mixKey(Secp256k1.ecdh(
-            initiator: remoteEphemeral, responder: staticEncoding, secretKey: staticSecretKey, party: .responder))
+            initiator: remoteEphemeral, responder: staticEncoding, peerXOnly: remoteX, secretKey: staticSecretKey))
         // SIGNATURE_NOISE_MESSAGE
         let certificatePart = UnsafeMutableRawBufferPointer(rebasing: buffer[144..<234])
         certificate.encode(into: certificatePart)

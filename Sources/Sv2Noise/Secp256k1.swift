@@ -44,6 +44,26 @@ enum Secp256k1 {
         return out
     }
 
+    /// The encoding (as ``ellSwiftEncoding(secretKey:randomness:)``) and the BIP340 x-only key of
+    /// `secretKey·G`, computing the public key once.
+    static func ellSwiftEncodingAndXOnly(
+        secretKey: [UInt8], randomness: [UInt8]
+    ) throws(Sv2NoiseError) -> (encoding: [UInt8], xOnly: [UInt8]) {
+        precondition(randomness.count == 32)
+        var pub = try publicKey(secretKey)
+        var encoding = [UInt8](repeating: 0, count: 64)
+        guard cshims_ellswift_encode(context, &encoding, &pub, randomness) == 1 else { throw .invalidKey }
+        return (encoding, xOnly(pub))
+    }
+
+    private static func xOnly(_ pub: secp256k1_pubkey) -> [UInt8] {
+        var pub = pub
+        var out = [UInt8](repeating: 0, count: 33)
+        var length = 33
+        _ = secp256k1_ec_pubkey_serialize(context, &out, &length, &pub, UInt32(SECP256K1_EC_COMPRESSED))
+        return Array(out[1...])
+    }
+
     /// The x coordinate (32 bytes, big-endian) that a 64-byte encoding stands for; every encoding decodes.
     static func xOnly(ellSwift: [UInt8]) -> [UInt8] {
         precondition(ellSwift.count == 64)
@@ -54,11 +74,7 @@ enum Secp256k1 {
 
     /// The BIP340 x-only public key of `secretKey`.
     static func xOnlyPublicKey(secretKey: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
-        var pub = try publicKey(secretKey)
-        var out = [UInt8](repeating: 0, count: 33)
-        var length = 33
-        _ = secp256k1_ec_pubkey_serialize(context, &out, &length, &pub, UInt32(SECP256K1_EC_COMPRESSED))
-        return Array(out[1...])
+        try xOnly(publicKey(secretKey))
     }
 
     /// Whether `xOnly` is the x coordinate of a curve point.
@@ -79,13 +95,36 @@ enum Secp256k1 {
         return out
     }
 
-    /// BIP340 signature of the 32-byte `message` with auxiliary randomness `auxRand`.
-    static func schnorrSign(message: [UInt8], secretKey: [UInt8], auxRand: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
-        precondition(message.count == 32 && auxRand.count == 32)
+    /// Same as ``ecdh(initiator:responder:secretKey:party:)`` with the peer's encoding already
+    /// decoded to `peerXOnly` (one decode serves both ECDHs that involve the same peer key).
+    static func ecdh(
+        initiator: [UInt8], responder: [UInt8], peerXOnly: [UInt8], secretKey: [UInt8]
+    ) throws(Sv2NoiseError) -> [UInt8] {
+        precondition(initiator.count == 64 && responder.count == 64 && peerXOnly.count == 32)
+        var out = [UInt8](repeating: 0, count: 32)
+        guard secretKey.count == 32,
+            cshims_ellswift_xdh_decoded(context, &out, initiator, responder, peerXOnly, secretKey) == 1
+        else { throw .invalidKey }
+        return out
+    }
+
+    /// The libsecp256k1 key pair (secret key + cached public key, 96 opaque bytes) of `secretKey`,
+    /// so that repeated signing skips the public key computation.
+    static func keypair(secretKey: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
         var keypair = secp256k1_keypair()
         guard secretKey.count == 32, secp256k1_keypair_create(context, &keypair, secretKey) == 1 else {
             throw .invalidKey
         }
+        return withUnsafeBytes(of: &keypair) { Array($0) }
+    }
+
+    /// BIP340 signature of the 32-byte `message` with auxiliary randomness `auxRand`, by the key
+    /// pair from ``keypair(secretKey:)``.
+    static func schnorrSign(message: [UInt8], keypair keypairBytes: [UInt8], auxRand: [UInt8]) throws(Sv2NoiseError) -> [UInt8] {
+        precondition(message.count == 32 && auxRand.count == 32)
+        var keypair = secp256k1_keypair()
+        guard keypairBytes.count == MemoryLayout<secp256k1_keypair>.size else { throw .invalidKey }
+        withUnsafeMutableBytes(of: &keypair) { $0.copyBytes(from: keypairBytes) }
         var signature = [UInt8](repeating: 0, count: 64)
         guard secp256k1_schnorrsig_sign32(context, &signature, message, &keypair, auxRand) == 1 else {
             throw .invalidKey

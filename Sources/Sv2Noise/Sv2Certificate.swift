@@ -75,7 +75,7 @@ public struct Sv2Certificate: Hashable, Sendable {
         let aux: [UInt8]
         if let auxRand { aux = auxRand } else { aux = try Secp256k1.randomBytes(32) }
         signature = try Secp256k1.schnorrSign(
-            message: signedMessage(serverStaticXOnly: serverStaticXOnly), secretKey: authority.secretKey, auxRand: aux)
+            message: signedMessage(serverStaticXOnly: serverStaticXOnly), keypair: authority.keypair, auxRand: aux)
     }
 
     /// Checks version, signature and validity window (±``timeLeeway``) at unix time `now`.

@@ -157,6 +157,11 @@ public final class Sv2Client<
 
     fileprivate func closed(reason: CloseReason) {
         guard let link else { return }
+        switch reason {
+        case .readBufferOverflow: fail(link, .receiveBufferOverflow)
+        case .writeBufferOverflow: fail(link, .writeBufferFull)
+        default: break
+        }
         for timer in [handshakeTimer, inactivityTimer].compactMap({ $0 }) { eventLoop.cancel(timer) }
         handshakeTimer = nil
         inactivityTimer = nil
@@ -182,6 +187,7 @@ public final class Sv2Client<
     private func fail(_ link: Sv2Link, _ error: Sv2ServiceError) {
         guard link.phase != .closing else { return }
         core.statistics.errors += 1
+        core.statistics.errorCounts[error.metricLabel, default: 0] += 1
         if !isReady { core.statistics.handshakeFailures += 1 }
         logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(configuration.serverAddress)"])
         link.closeError = error

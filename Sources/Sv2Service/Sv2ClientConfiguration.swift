@@ -70,7 +70,7 @@ public struct Sv2ClientConfiguration: Sendable {
     }
 
     /// The SetupConnection this client sends.
-    var setupConnection: SetupConnection {
+    public var setupConnection: SetupConnection {
         SetupConnection(
             protocolID: sv2Protocol.rawValue, minVersion: minVersion, maxVersion: maxVersion, flags: flags,
             endpointHost: endpointHost, endpointPort: endpointPort, vendor: vendor, hardwareVersion: hardwareVersion,

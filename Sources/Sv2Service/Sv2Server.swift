@@ -120,6 +120,13 @@ public final class Sv2Server<
     }
 
     fileprivate func closed(_ link: Sv2Link, reason: CloseReason) {
+        // The reactor closes on its own when a buffer limit is hit; those are the peer's fault, so they are
+        // logged and counted like any other protocol error instead of passing as an ordinary close.
+        switch reason {
+        case .readBufferOverflow: connections.fail(link, .receiveBufferOverflow)
+        case .writeBufferOverflow: connections.fail(link, .writeBufferFull)
+        default: break
+        }
         if let timer = link.handshakeTimer { eventLoop.cancel(timer) }
         if let timer = link.inactivityTimer { eventLoop.cancel(timer) }
         let wasReady = link.setUpProtocol

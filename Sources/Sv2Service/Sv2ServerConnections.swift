@@ -15,6 +15,9 @@ public final class Sv2ServerConnections {
     var channelOwners: [UInt32: Sv2ConnectionID] = [:]
     /// The service's counters.
     public internal(set) var statistics = Sv2ServiceStatistics()
+    /// Called (loop thread) for every connection closed because of an error, after it was logged and counted —
+    /// e.g. to ban an address that keeps sending garbage.
+    public var errorObserver: ((Sv2ConnectionID, Sv2ServiceError) -> Void)?
 
     init(eventLoop: EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
@@ -81,7 +84,11 @@ public final class Sv2ServerConnections {
     func link(_ id: Sv2ConnectionID) -> Sv2Link? { links[id] }
 
     func send<M: Sv2Message>(_ message: M, on link: Sv2Link) throws(Sv2ServiceError) {
-        try link.send(message)
+        do { try link.send(message) } catch {
+            // The reactor already closed a connection whose write queue overflowed; account for it here, whoever sent.
+            if case .writeBufferFull = error { fail(link, error) }
+            throw error
+        }
         statistics.framesOut += 1
         trackChannels(of: message, on: link)
     }
@@ -115,6 +122,7 @@ public final class Sv2ServerConnections {
         guard link.phase != .closing else { return }
         let inHandshake = link.sv2Protocol == nil
         statistics.errors += 1
+        statistics.errorCounts[error.metricLabel, default: 0] += 1
         switch error {
         case .handshakeTimeout: statistics.handshakeFailures += 1
         case .noise: if inHandshake { statistics.handshakeFailures += 1 }
@@ -131,5 +139,6 @@ public final class Sv2ServerConnections {
         link.closeError = error
         link.phase = .closing
         if case .writeBufferFull = error { link.connection.abort() } else { link.connection.close() }
+        errorObserver?(link.id, error)
     }
 }

@@ -37,6 +37,9 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
     case encodingFailed(Sv2EncodeError)
     /// The peer's write queue is full (it stopped reading).
     case writeBufferFull
+    /// The peer sent more unconsumed bytes than the event loop's read buffer holds (`maxReadBufferSize`); happens
+    /// when `maxFramePayload` is not below that limit.
+    case receiveBufferOverflow
     /// The socket layer failed.
     case transport(ReactorError)
     /// Invalid configuration.
@@ -62,6 +65,7 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
         case .notConnected: "not connected"
         case .encodingFailed(let error): "\(error)"
         case .writeBufferFull: "write buffer full (peer not reading)"
+        case .receiveBufferOverflow: "receive buffer overflow (frame larger than the read buffer)"
         case .transport(let error): "\(error)"
         case .invalidConfiguration(let text): "invalid configuration: \(text)"
         case .rejected(let reason): "rejected: \(reason)"
@@ -87,6 +91,7 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
         case .notConnected: "not_connected"
         case .encodingFailed: "encoding_failed"
         case .writeBufferFull: "write_buffer_full"
+        case .receiveBufferOverflow: "receive_buffer_overflow"
         case .transport: "transport"
         case .invalidConfiguration: "invalid_configuration"
         case .rejected: "rejected"

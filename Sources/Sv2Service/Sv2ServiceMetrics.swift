@@ -15,10 +15,13 @@ final class Sv2ServiceMetrics {
     private let rejectedFrames: Counter
     private let errors: Counter
     private let active: Gauge
+    private let prefix: String
+    private var errorsByKind: [String: Counter] = [:]
     private var last = Sv2ServiceStatistics()
     private var timer: TimerHandle?
 
     init(prefix: String) {
+        self.prefix = prefix
         connectionsOpened = Counter(label: "\(prefix)_connections_opened_total")
         connectionsClosed = Counter(label: "\(prefix)_connections_closed_total")
         connectionsRefused = Counter(label: "\(prefix)_connections_refused_total")
@@ -57,6 +60,11 @@ final class Sv2ServiceMetrics {
         rejectedFrames.increment(by: now.rejectedFrames - last.rejectedFrames)
         errors.increment(by: now.errors - last.errors)
         active.record(now.connectionsActive)
+        for (kind, count) in now.errorCounts where count != last.errorCounts[kind] {
+            let counter = errorsByKind[kind] ?? Counter(label: "\(prefix)_errors_by_kind_total", dimensions: [("kind", kind)])
+            errorsByKind[kind] = counter
+            counter.increment(by: count - (last.errorCounts[kind] ?? 0))
+        }
         last = now
     }
 }

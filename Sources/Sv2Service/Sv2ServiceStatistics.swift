@@ -25,6 +25,11 @@ public struct Sv2ServiceStatistics: Sendable, Equatable {
     public var rejectedFrames = 0
     /// Of `errors`: inactivity timeouts.
     public var inactivityTimeouts = 0
+    /// Of `errors`: how many of each kind, keyed by `Sv2ServiceError.metricLabel` (error path only, never per frame).
+    public var errorCounts: [String: Int] = [:]
+
+    /// How many connections were closed for errors of `kind` (a `Sv2ServiceError.metricLabel`).
+    public func errors(_ kind: String) -> Int { errorCounts[kind] ?? 0 }
 
     /// Connections currently open.
     public var connectionsActive: Int { connectionsOpened - connectionsClosed }

@@ -53,7 +53,7 @@ struct KeysCommand: ParsableCommand {
             let now = UInt32(Date().timeIntervalSince1970)
             let identity = try NoiseResponder.Identity.makePersistent(
                 authority: authority, validFrom: now, notValidAfter: now + validDays * 86_400)
-            guard case .persistentStaticKey(let secretKey, let certificate) = identity else { return }
+            guard let secretKey = identity.persistentSecretKey, let certificate = identity.persistentCertificate else { return }
             print("""
                 # Server static key and certificate (valid \(validDays) days), signed by \(authority.publicKey).
                 server-static-secret-key = "\(Sv2Hex.encode(secretKey))"

@@ -136,6 +136,26 @@ import Testing
         #expect(Array(frame2[0..<6]) + Array(frame2[22..<28]) == plain2)
     }
 
+    /// sv2-tp style (persistent static key + pre-signed certificate) yields the same act 2.
+    @Test func persistentIdentityReproducesActTwo() throws {
+        let authority = try AuthorityKeyPair(secretKey: TestData.bytes(V.authoritySK))
+        let certificate = try TestData.bytes(V.sigNoiseMessage).withUnsafeBytes { try Sv2Certificate(decoding: $0) }
+        let identity = try NoiseResponder.Identity.persistentStaticKey(
+            secretKey: TestData.bytes(V.respStaticSK), certificate: certificate, encodingRandomness: Self.zero32)
+        var responder = NoiseResponder(
+            identity: identity,
+            secrets: .init(
+                ephemeralSecretKey: TestData.bytes(V.respEphemeralSK), staticSecretKey: [],
+                ephemeralEncodingRandomness: Self.zero32, staticEncodingRandomness: [], signatureAuxRand: []))
+        var act2 = [UInt8](repeating: 0, count: 234)
+        try TestData.bytes(V.msg1).withUnsafeBytes { a1 in
+            try act2.withUnsafeMutableBytes { _ = try responder.respond(toActOne: a1, into: $0, now: 1) }
+        }
+        #expect(TestData.hex(act2) == V.msg2)
+        try certificate.verify(
+            serverStaticXOnly: TestData.bytes(V.respStaticXOnly), authorityKey: authority.publicKey, now: V.now)
+    }
+
     /// Intermediate values of act 2 on the responder side, step by step.
     @Test func responderIntermediateKeys() throws {
         var state = NoiseHandshakeState()

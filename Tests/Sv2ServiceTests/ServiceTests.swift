@@ -162,6 +162,41 @@ struct ServiceTests {
     }
 }
 
+extension ServiceTests {
+    @Test(arguments: ReactorBackend.allCases)
+    func clientDisconnectingMidFrame(backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
+        defer { runner.stop() }
+        let pool = PoolState()
+        let server = Box(try runner.sync { try makeServer(runner.loop, noise: false, state: pool) })
+        let address = try runner.sync { server.value.localAddress! }
+        // A client that sets up, opens a channel, then dies in the middle of a share frame.
+        let setup = try clientConfiguration(server: address, noise: false).setupConnection.encodedFrame()
+        let open = try OpenStandardMiningChannel(requestID: 1, userIdentity: "x", nominalHashRate: 1, maxTarget: .max).encodedFrame()
+        let share = try SubmitSharesStandard(channelID: 1, sequenceNumber: 0, jobID: 1, nonce: 1, ntime: 0, version: 0).encodedFrame()
+        let raw = try RawSocket(connectingTo: address)
+        raw.send(setup + open + Array(share.prefix(11)))
+        #expect(try runner.wait { pool.setUp.count == 1 && server.value.connections.owner(ofChannel: 1) != nil })
+        raw.close()
+        #expect(try runner.wait { pool.closed.count == 1 })
+        try runner.sync {
+            #expect(pool.shares == 0)  // the half share was never dispatched
+            if case .peerClosed = pool.closed[0].1 {} else { Issue.record("unexpected reason \(pool.closed[0].1)") }
+            #expect(server.value.connections.owner(ofChannel: 1) == nil)  // its channel was freed
+            #expect(server.value.statistics.errors == 0)
+        }
+        // The server keeps serving.
+        let miner = MinerState()
+        let client = Box(try runner.sync { () -> TestClient in
+            let client = try makeClient(runner.loop, server: address, noise: false, miner: TestMiner(state: miner, shares: 2))
+            client.connect()
+            return client
+        })
+        #expect(try runner.wait { miner.acks.count == 2 })
+        _ = client
+    }
+}
+
 /// A Template Distribution client handler that records templates (used where a second protocol is needed).
 struct RecordingTemplateClient: Sv2TemplateDistributionClientHandler {
     var templates: [UInt64] = []

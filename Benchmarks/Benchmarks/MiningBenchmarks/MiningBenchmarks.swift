@@ -1,5 +1,7 @@
 import Benchmark
+import Sv2Codec
 import Sv2Mining
+import Sv2Service
 
 // The share path's cost: SHA-256d of a header (the floor), then full share validation for standard and
 // extended channels. `mallocCountTotal` must stay 0 per iteration (one iteration = one share).
@@ -67,6 +69,133 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             share.nonce &+= 1
             blackHole(shares.validate(share))
+        }
+    }
+
+    // Through the pool: decode the SubmitShares view in place, look up the channel, validate, batch the ack and
+    // encode it (every 8th share) into a preallocated buffer — the Mining handler's whole per-share work.
+    for extended in [false, true] {
+        let name = extended ? "Pool share (extended view → validate → ack)" : "Pool share (standard view → validate → ack)"
+        Benchmark(name, configuration: .init(metrics: metrics, scalingFactor: .kilo)) { benchmark in
+            let bench = try PoolShareBench(extended: extended)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { bench.submitNext() }
+            benchmark.stopMeasurement()
+            precondition(bench.pool.statistics.sharesRejected == 0, "benchmark shares must be valid")
+        }
+    }
+}
+
+/// Encodes replies into one reusable buffer (as the connection's write buffer would), no allocation.
+struct BufferSink: PoolReplySink {
+    let buffer: UnsafeMutableRawBufferPointer
+    func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+        do { _ = try message.encodeFrame(into: buffer) } catch { throw .encodingFailed(error) }
+    }
+}
+
+/// Remembers the first job a channel gets while it is opened (setup only).
+final class JobCatcher: PoolReplySink {
+    var channelID: UInt32 = 0
+    var jobID: UInt32 = 0
+    var merkleRoot = U256.zero
+    var extended: NewExtendedMiningJob?
+    var prefix: [UInt8] = []
+    func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+        if let success = message as? OpenStandardMiningChannelSuccess { channelID = success.channelID }
+        if let success = message as? OpenExtendedMiningChannelSuccess {
+            channelID = success.channelID
+            prefix = success.extranoncePrefix
+        }
+        if let job = message as? NewMiningJob {
+            jobID = job.jobID
+            merkleRoot = job.merkleRoot
+        }
+        if let job = message as? NewExtendedMiningJob {
+            jobID = job.jobID
+            extended = job
+        }
+    }
+}
+
+/// A pool with one open channel on a mainnet-difficulty template and a share payload whose nonce is bumped in place.
+final class PoolShareBench {
+    let pool: Pool
+    let extended: Bool
+    let payload: UnsafeMutableRawBufferPointer
+    let payloadLength: Int
+    let sink: BufferSink
+
+    init(extended: Bool) throws {
+        var configuration = PoolConfiguration(payoutScript: [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20))
+        configuration.minimumDifficulty = 1e-12 // every hash is a share: the path under test is accept + ack
+        configuration.ackBatchSize = 8
+        configuration.duplicateFilterCapacity = 1 << 16
+        let pool = try Pool(configuration: configuration)
+        self.pool = pool
+        self.extended = extended
+        var source = EmbeddedTemplateSource(
+            configuration: .init(nbits: nbits, transactionCount: 4000), prevHash: prevHash, now: 1_700_000_000)
+        _ = source.refresh()
+        var template = source.template
+        template.futureTemplate = true
+        var tip = source.chainTip
+        tip.templateID = template.templateID
+        try pool.receive(template: template)
+        try pool.receive(chainTip: tip)
+        let catcher = JobCatcher()
+        let open: [UInt8]
+        if extended {
+            open = try OpenExtendedMiningChannel(
+                requestID: 1, userIdentity: "bench", nominalHashRate: 0, maxTarget: .max, minExtranonceSize: 8
+            ).encodedPayload()
+            try open.withUnsafeBytes { raw throws in
+                try pool.openExtendedChannel(
+                    try OpenExtendedMiningChannelView(payload: raw), connection: Sv2ConnectionID(1), setupFlags: 0,
+                    reply: catcher)
+            }
+        } else {
+            open = try OpenStandardMiningChannel(
+                requestID: 1, userIdentity: "bench", nominalHashRate: 0, maxTarget: .max).encodedPayload()
+            try open.withUnsafeBytes { raw throws in
+                try pool.openStandardChannel(
+                    try OpenStandardMiningChannelView(payload: raw), connection: Sv2ConnectionID(1), setupFlags: 0,
+                    reply: catcher)
+            }
+        }
+        let share: [UInt8] = extended
+            ? try SubmitSharesExtended(
+                channelID: catcher.channelID, sequenceNumber: 0, jobID: catcher.jobID, nonce: 0,
+                ntime: tip.headerTimestamp, version: template.version,
+                extranonce: [UInt8](repeating: 7, count: 16)).encodedPayload()
+            : try SubmitSharesStandard(
+                channelID: catcher.channelID, sequenceNumber: 0, jobID: catcher.jobID, nonce: 0,
+                ntime: tip.headerTimestamp, version: template.version).encodedPayload()
+        payloadLength = share.count
+        payload = .allocate(byteCount: share.count, alignment: 8)
+        payload.copyBytes(from: share)
+        sink = BufferSink(buffer: .allocate(byteCount: 4096, alignment: 8))
+    }
+
+    deinit {
+        payload.deallocate()
+        sink.buffer.deallocate()
+    }
+
+    /// One share: bump sequence and nonce in the wire bytes, decode the view, hand it to the pool.
+    @inline(__always) func submitNext() {
+        let sequence = UInt32(littleEndian: payload.load(fromByteOffset: 4, as: UInt32.self)) &+ 1
+        payload.storeBytes(of: sequence.littleEndian, toByteOffset: 4, as: UInt32.self)
+        payload.storeBytes(of: sequence.littleEndian, toByteOffset: 12, as: UInt32.self) // nonce
+        let bytes = UnsafeRawBufferPointer(payload)
+        do {
+            if extended {
+                try pool.submit(try SubmitSharesExtendedView(payload: bytes), reply: sink)
+            } else {
+                try pool.submit(try SubmitSharesStandardView(payload: bytes), reply: sink)
+            }
+        } catch {
+            fatalError("\(error)")
         }
     }
 }

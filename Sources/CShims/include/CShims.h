@@ -7,4 +7,6 @@
 #include "crypto_shims.h"
 #include "ellswift_shims.h"
 #include "hash_shims.h"
+#include "process_shims.h"
+#include "miner_shims.h"
 #endif

@@ -30,5 +30,11 @@ int cshims_ellswift_encode(const secp256k1_context *ctx, uint8_t *ell64,
 int cshims_ellswift_xdh(const secp256k1_context *ctx, uint8_t *out32,
                         const uint8_t *ell_a64, const uint8_t *ell_b64,
                         const uint8_t *seckey32, int party);
+/// Same as `cshims_ellswift_xdh` with the peer's encoding already decoded to `peer_x32`
+/// (saves a decode when one peer key takes part in two ECDHs).
+int cshims_ellswift_xdh_decoded(const secp256k1_context *ctx, uint8_t *out32,
+                                const uint8_t *ell_a64, const uint8_t *ell_b64,
+                                const uint8_t *peer_x32, const uint8_t *seckey32);
+
 #pragma clang assume_nonnull end
 #endif

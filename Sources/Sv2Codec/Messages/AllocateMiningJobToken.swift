@@ -21,7 +21,7 @@ public struct AllocateMiningJobToken: Sv2Message {
 
     /// Copies a decoded view into an owned message.
     public init(_ view: AllocateMiningJobTokenView) {
-        userIdentifier = String(decoding: view.userIdentifier, as: UTF8.self)
+        userIdentifier = String(decodingSTR0_255: view.userIdentifier)
         requestID = view.requestID
     }
 

@@ -22,7 +22,7 @@ public struct CloseChannel: Sv2Message {
     /// Copies a decoded view into an owned message.
     public init(_ view: CloseChannelView) {
         channelID = view.channelID
-        reasonCode = String(decoding: view.reasonCode, as: UTF8.self)
+        reasonCode = String(decodingSTR0_255: view.reasonCode)
     }
 
     /// Payload size in bytes (without the 6-byte frame header).

@@ -25,7 +25,7 @@ public struct DeclareMiningJobError: Sv2Message {
     /// Copies a decoded view into an owned message.
     public init(_ view: DeclareMiningJobErrorView) {
         requestID = view.requestID
-        errorCode = String(decoding: view.errorCode, as: UTF8.self)
+        errorCode = String(decodingSTR0_255: view.errorCode)
         errorDetails = Array(view.errorDetails)
     }
 

@@ -31,7 +31,7 @@ public struct OpenExtendedMiningChannel: Sv2Message {
     /// Copies a decoded view into an owned message.
     public init(_ view: OpenExtendedMiningChannelView) {
         requestID = view.requestID
-        userIdentity = String(decoding: view.userIdentity, as: UTF8.self)
+        userIdentity = String(decodingSTR0_255: view.userIdentity)
         nominalHashRate = view.nominalHashRate
         maxTarget = view.maxTarget
         minExtranonceSize = view.minExtranonceSize

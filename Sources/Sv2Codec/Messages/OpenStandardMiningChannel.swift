@@ -28,7 +28,7 @@ public struct OpenStandardMiningChannel: Sv2Message {
     /// Copies a decoded view into an owned message.
     public init(_ view: OpenStandardMiningChannelView) {
         requestID = view.requestID
-        userIdentity = String(decoding: view.userIdentity, as: UTF8.self)
+        userIdentity = String(decodingSTR0_255: view.userIdentity)
         nominalHashRate = view.nominalHashRate
         maxTarget = view.maxTarget
     }

@@ -21,7 +21,7 @@ public struct Reconnect: Sv2Message {
 
     /// Copies a decoded view into an owned message.
     public init(_ view: ReconnectView) {
-        newHost = String(decoding: view.newHost, as: UTF8.self)
+        newHost = String(decodingSTR0_255: view.newHost)
         newPort = view.newPort
     }
 

@@ -26,7 +26,7 @@ public struct SetCustomMiningJobError: Sv2Message {
     public init(_ view: SetCustomMiningJobErrorView) {
         channelID = view.channelID
         requestID = view.requestID
-        errorCode = String(decoding: view.errorCode, as: UTF8.self)
+        errorCode = String(decodingSTR0_255: view.errorCode)
     }
 
     /// Payload size in bytes (without the 6-byte frame header).

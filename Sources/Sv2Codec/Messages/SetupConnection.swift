@@ -49,12 +49,12 @@ public struct SetupConnection: Sv2Message {
         minVersion = view.minVersion
         maxVersion = view.maxVersion
         flags = view.flags
-        endpointHost = String(decoding: view.endpointHost, as: UTF8.self)
+        endpointHost = String(decodingSTR0_255: view.endpointHost)
         endpointPort = view.endpointPort
-        vendor = String(decoding: view.vendor, as: UTF8.self)
-        hardwareVersion = String(decoding: view.hardwareVersion, as: UTF8.self)
-        firmware = String(decoding: view.firmware, as: UTF8.self)
-        deviceID = String(decoding: view.deviceID, as: UTF8.self)
+        vendor = String(decodingSTR0_255: view.vendor)
+        hardwareVersion = String(decodingSTR0_255: view.hardwareVersion)
+        firmware = String(decodingSTR0_255: view.firmware)
+        deviceID = String(decodingSTR0_255: view.deviceID)
     }
 
     /// Payload size in bytes (without the 6-byte frame header).

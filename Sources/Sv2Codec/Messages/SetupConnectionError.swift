@@ -22,7 +22,7 @@ public struct SetupConnectionError: Sv2Message {
     /// Copies a decoded view into an owned message.
     public init(_ view: SetupConnectionErrorView) {
         flags = view.flags
-        errorCode = String(decoding: view.errorCode, as: UTF8.self)
+        errorCode = String(decodingSTR0_255: view.errorCode)
     }
 
     /// Payload size in bytes (without the 6-byte frame header).

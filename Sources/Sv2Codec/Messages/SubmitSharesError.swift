@@ -26,7 +26,7 @@ public struct SubmitSharesError: Sv2Message {
     public init(_ view: SubmitSharesErrorView) {
         channelID = view.channelID
         sequenceNumber = view.sequenceNumber
-        errorCode = String(decoding: view.errorCode, as: UTF8.self)
+        errorCode = String(decodingSTR0_255: view.errorCode)
     }
 
     /// Payload size in bytes (without the 6-byte frame header).

@@ -1,0 +1,221 @@
+public import Reactor
+import CShims
+import Glibc
+import Synchronization
+
+/// Hashes block headers on N worker threads and hands every header that meets the work's target to the event
+/// loop.
+///
+/// Threading: `start`, `setWork`, `stop` and the `onShare` callback run on the loop thread. Workers only read
+/// the current work (lock-protected, fetched when the atomic generation counter moves) and post found shares with
+/// `eventLoop.execute {}` — the only way back into the loop. A worker checks the generation every
+/// `chunkSize` nonces, so new work (e.g. after `SetNewPrevHash`) replaces stale work within milliseconds.
+///
+/// Search order per work item: each worker owns a disjoint nonce range (`nonceSpan` nonces at `worker ·
+/// nonceSpan`); when its range is exhausted it rolls the BIP320 version bits the job allows, then (extended
+/// channels) the extranonce, then `ntime`. All workers walk the same version/extranonce sequence, so their
+/// headers never overlap.
+public final class CPUMiner {
+    /// The loop found shares are delivered on.
+    public let eventLoop: EventLoop
+    /// The configuration it was created with.
+    public let configuration: CPUMinerConfiguration
+    private let board: Board
+    private var threads: [WorkerThread] = []
+
+    /// Creates a miner; no thread runs until `start()`.
+    ///
+    /// - Parameter onShare: called on the loop thread for every header meeting the work's scan target. Shares of
+    ///   an older generation may still arrive after `setWork`; compare `FoundShare.generation` or the job.
+    public init(
+        configuration: CPUMinerConfiguration, eventLoop: EventLoop, onShare: @escaping (FoundShare) -> Void
+    ) throws(CPUMinerError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        board = Board(
+            workerCount: configuration.workerCount, eventLoop: eventLoop, sink: LoopBound(onShare))
+    }
+
+    deinit { stop() }
+
+    /// Starts the worker threads (idle until `setWork`). Loop thread only.
+    public func start() throws(CPUMinerError) {
+        guard threads.isEmpty else { return }
+        for index in 0..<configuration.workerCount {
+            let worker = Worker(index: index, configuration: configuration, board: board)
+            threads.append(try WorkerThread { worker.run() })
+        }
+    }
+
+    /// Replaces the work every worker hashes (`nil`: idle). Loop thread only.
+    public func setWork(_ work: MiningWork?) {
+        // The counter moves only under the lock, together with the work: a worker that sees a new value and then
+        // takes the lock always reads the matching work.
+        board.current.withLock { $0 = (board.generation.add(1, ordering: .releasing).newValue, work) }
+    }
+
+    /// Stops and joins the workers. Found shares already posted may still be delivered afterwards.
+    public func stop() {
+        guard !threads.isEmpty else { return }
+        board.stopping.store(true, ordering: .releasing)
+        board.current.withLock { $0 = (board.generation.add(1, ordering: .releasing).newValue, nil) }
+        for thread in threads { thread.join() }
+        threads.removeAll()
+    }
+
+    /// The generation of the current work (incremented by every `setWork`).
+    public var generation: UInt64 { board.generation.load(ordering: .acquiring) }
+
+    /// Headers hashed since creation, all workers together. Any thread.
+    public var totalHashes: UInt64 {
+        board.counters.reduce(0) { $0 &+ $1.hashes.load(ordering: .relaxed) }
+    }
+
+    /// Headers hashed by each worker (to check the split is even).
+    public var hashesPerWorker: [UInt64] { board.counters.map { $0.hashes.load(ordering: .relaxed) } }
+
+    /// Whether the worker threads are running.
+    public var isRunning: Bool { !threads.isEmpty }
+}
+
+extension CPUMiner {
+    /// What workers and the loop share.
+    fileprivate final class Board: Sendable {
+        let generation = Atomic<UInt64>(0)
+        let stopping = Atomic<Bool>(false)
+        let current = Mutex<(generation: UInt64, work: MiningWork?)>((0, nil))
+        let counters: [HashCounter]
+        let eventLoop: EventLoop
+        let sink: LoopBound<(FoundShare) -> Void>
+
+        init(workerCount: Int, eventLoop: EventLoop, sink: LoopBound<(FoundShare) -> Void>) {
+            counters = (0..<workerCount).map { _ in HashCounter() }
+            self.eventLoop = eventLoop
+            self.sink = sink
+        }
+
+        func deliver(_ found: FoundShare) {
+            let sink = self.sink
+            eventLoop.execute { sink.value(found) }
+        }
+    }
+
+    fileprivate final class HashCounter: Sendable {
+        let hashes = Atomic<UInt64>(0)
+    }
+
+    /// One worker's search loop (runs on its own thread; touches only the board and its own buffers).
+    fileprivate struct Worker: Sendable {
+        let index: Int
+        let configuration: CPUMinerConfiguration
+        let board: Board
+
+        func run() {
+            let header = UnsafeMutableRawPointer.allocate(byteCount: BlockHeader.size, alignment: 8)
+            defer { header.deallocate() }
+            var seenGeneration: UInt64 = .max
+            var work: MiningWork?
+            while !board.stopping.load(ordering: .acquiring) {
+                if board.generation.load(ordering: .acquiring) != seenGeneration {
+                    (seenGeneration, work) = board.current.withLock { ($0.generation, $0.work) }
+                }
+                guard let work else {
+                    usleep(2_000)
+                    continue
+                }
+                mine(work, generation: seenGeneration, header: header)
+            }
+        }
+
+        /// Hashes `work` until the generation moves on or the miner stops.
+        private func mine(_ work: MiningWork, generation: UInt64, header: UnsafeMutableRawPointer) {
+            let job = work.job
+            let workers = UInt64(configuration.workerCount)
+            let span = UInt32(Swift.min(UInt64(configuration.nonceSpan ?? .max), (UInt64(1) << 32) / workers))
+            let firstNonce = UInt32(truncatingIfNeeded: UInt64(index) * UInt64(span))
+            let mask = job.versionMask
+            let shift = UInt32(mask == 0 ? 0 : mask.trailingZeroBitCount)
+            let versionBits = mask == 0 ? 0 : (~(mask >> shift)).trailingZeroBitCount
+            let versionSpace = UInt64(1) << UInt64(versionBits)
+            let extranonceSpace: UInt64 = work.extranonceSize >= 8 ? .max : UInt64(1) << UInt64(8 * work.extranonceSize)
+            var target = Hash256.zero
+            target.withUnsafeMutableBytes { raw in
+                for (i, byte) in work.scanTarget.bytes.enumerated() { raw[i] = byte }
+            }
+            let counter = board.counters[index]
+            var ntime = work.ntime
+            var extranonceIndex: UInt64 = 0
+            var versionIndex: UInt64 = 0
+            var extranonce = Extranonce.empty
+            var merkleRoot = Hash256.zero
+            var rootValid = false
+            while true {
+                if !rootValid {
+                    extranonce = Worker.extranonce(extranonceIndex, size: work.extranonceSize)
+                    merkleRoot = job.merkleRoot(extranonce: extranonce)
+                    rootValid = true
+                }
+                let version = job.version ^ (UInt32(truncatingIfNeeded: versionIndex) << shift & mask)
+                BlockHeader(
+                    version: version, prevHash: job.prevHash, merkleRoot: merkleRoot, ntime: ntime, nbits: job.nbits,
+                    nonce: 0
+                ).serialize(to: header)
+                var nonce = firstNonce
+                var remaining = span
+                while remaining > 0 {
+                    var found: Int32 = 0
+                    var hash = Hash256.zero
+                    let scanned = target.withUnsafeBytes { targetBytes in
+                        hash.withUnsafeMutableBytes { out in
+                            cshims_scan_nonces(
+                                header.assumingMemoryBound(to: UInt8.self), nonce, Swift.min(remaining, configuration.chunkSize),
+                                targetBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), &found,
+                                out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        }
+                    }
+                    counter.hashes.add(UInt64(scanned), ordering: .relaxed)
+                    if found != 0 {
+                        let share = Share(
+                            jobID: job.jobID, nonce: nonce &+ scanned &- 1, ntime: ntime, version: version,
+                            extranonce: extranonce)
+                        board.deliver(FoundShare(share: share, hash: hash, job: job, generation: generation))
+                    }
+                    nonce &+= scanned
+                    remaining -= scanned
+                    if board.generation.load(ordering: .relaxed) != generation { return }
+                }
+                // Range exhausted: next version, then next extranonce, then next second.
+                versionIndex += 1
+                if versionIndex >= versionSpace {
+                    versionIndex = 0
+                    extranonceIndex &+= 1
+                    rootValid = false
+                    if extranonceIndex >= extranonceSpace || work.extranonceSize == 0 {
+                        extranonceIndex = 0
+                        ntime &+= 1
+                    }
+                }
+            }
+        }
+
+        /// The `index`-th extranonce of `size` bytes (big-endian counter in the last bytes).
+        static func extranonce(_ index: UInt64, size: Int) -> Extranonce {
+            guard size > 0 else { return .empty }
+            var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            return withUnsafeMutableBytes(of: &bytes) { raw in
+                for i in 0..<Swift.min(size, 8) {
+                    raw[size - 1 - i] = UInt8(truncatingIfNeeded: index >> UInt64(8 * i))
+                }
+                return Extranonce(copying: UnsafeRawBufferPointer(rebasing: raw.prefix(size)))!
+            }
+        }
+    }
+}
+
+/// A value that is only ever touched on one event loop's thread, carried across threads as an opaque token
+/// (the CPU miner's share callback travels to workers and comes back through `eventLoop.execute`).
+final class LoopBound<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

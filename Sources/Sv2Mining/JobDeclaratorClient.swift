@@ -1,0 +1,176 @@
+public import Reactor
+public import Sv2Codec
+public import Sv2Service
+
+/// A client that declares jobs with a `JobDeclaratorClient`: `client.jobDeclaration.state` holds its state.
+public typealias JobDeclarationClient =
+    Sv2Client<NullSv2MiningClientHandler, JobDeclaratorClientHandler, NullSv2TemplateDistributionClientHandler>
+
+/// Job Declaration client state (JDC skeleton): keeps a few mining job tokens allocated ahead, declares jobs
+/// (Full-Template mode), answers `ProvideMissingTransactions` from the declared transactions, tracks each
+/// declaration's outcome and pushes solutions. Loop thread only.
+///
+/// Building the jobs themselves (templates from a Template Provider, `SetCustomMiningJob` to the pool) is the
+/// application's part; the token of an accepted declaration is what `SetCustomMiningJob.mining_job_token` carries.
+public final class JobDeclaratorClient {
+    /// A token from `AllocateMiningJobToken.Success`, not yet used.
+    public struct Token: Sendable, Hashable {
+        /// The token bytes.
+        public var bytes: [UInt8]
+        /// The pool's outputs (CompactSize-prefixed) the coinbase of a job declared with it must contain.
+        public var coinbaseOutputs: [UInt8]
+    }
+
+    /// Where a declaration is.
+    public enum Declaration: Sendable, Hashable {
+        /// Sent, waiting for the server.
+        case pending
+        /// Accepted; `token` goes into `SetCustomMiningJob`.
+        case accepted(token: [UInt8])
+        /// Refused with this code.
+        case rejected(code: String)
+    }
+
+    /// `user_identifier` of the token requests.
+    public let userIdentifier: String
+    /// How many unused tokens to keep allocated ahead.
+    public let tokensAhead: Int
+    /// Unused tokens, oldest first.
+    public private(set) var tokens: [Token] = []
+    /// Every declaration by request id.
+    public private(set) var declarations: [UInt32: Declaration] = [:]
+    /// Counters.
+    public private(set) var statistics = JobDeclaratorStatistics()
+    /// Called on the loop thread when a declaration is answered.
+    public var onDeclaration: ((UInt32, Declaration) -> Void)?
+    private var transactions: [UInt32: [[UInt8]]] = [:]
+    private var requestedTokens = 0
+    private var nextRequestID: UInt32 = 1
+    private var send: ((any Sv2Message) throws(Sv2ServiceError) -> Void)?
+
+    /// Creates the state.
+    public init(userIdentifier: String, tokensAhead: Int = 2) {
+        self.userIdentifier = userIdentifier
+        self.tokensAhead = Swift.max(1, tokensAhead)
+    }
+
+    /// The handler to give an `Sv2Client`.
+    public var handler: JobDeclaratorClientHandler { JobDeclaratorClientHandler(state: self) }
+
+    /// Creates the state and its client in one call (then `client.connect()`). Sets the `DECLARE_TX_DATA` flag.
+    public static func makeClient(
+        userIdentifier: String, server: Sv2ClientConfiguration, eventLoop: EventLoop, tokensAhead: Int = 2
+    ) throws(Sv2ServiceError) -> JobDeclarationClient {
+        let state = JobDeclaratorClient(userIdentifier: userIdentifier, tokensAhead: tokensAhead)
+        var server = server
+        server.flags |= Sv2SetupFlags.JobDeclaration.declareTxData
+        let client = try JobDeclarationClient(
+            configuration: server, eventLoop: eventLoop, mining: NullSv2MiningClientHandler(),
+            jobDeclaration: state.handler, templateDistribution: NullSv2TemplateDistributionClientHandler())
+        state.attach(client)
+        return client
+    }
+
+    /// Routes messages sent outside handler calls (`declare`, `pushSolution`) through `client`.
+    public func attach<Mining, TemplateDistribution>(
+        _ client: Sv2Client<Mining, JobDeclaratorClientHandler, TemplateDistribution>
+    ) {
+        send = { [weak client] (message) throws(Sv2ServiceError) in
+            guard let client else { throw .notConnected }
+            try client.send(message)
+        }
+    }
+
+    /// Declares a job: takes a token (or uses `token`), sends `DeclareMiningJob` with the wtxids of
+    /// `transactions` (full serializations, coinbase excluded) and keeps them for `ProvideMissingTransactions`.
+    /// Returns the request id the outcome is filed under.
+    @discardableResult
+    public func declare(
+        version: UInt32, coinbasePrefix: [UInt8], coinbaseSuffix: [UInt8], transactions: [[UInt8]],
+        excessData: [UInt8] = [], token: [UInt8]? = nil
+    ) throws(Sv2ServiceError) -> UInt32 {
+        guard let send else { throw .notConnected }
+        let tokenBytes: [UInt8]
+        if let token {
+            tokenBytes = token
+        } else {
+            guard !tokens.isEmpty else { throw .rejected("no mining job token allocated yet") }
+            tokenBytes = tokens.removeFirst().bytes
+        }
+        let requestID = nextRequestID
+        nextRequestID &+= 1
+        try send(DeclareMiningJob(
+            requestID: requestID, miningJobToken: tokenBytes, version: version, coinbaseTxPrefix: coinbasePrefix,
+            coinbaseTxSuffix: coinbaseSuffix, wtxidList: transactions.map { ClientWire.u256(SHA256d.hash($0)) },
+            excessData: excessData))
+        declarations[requestID] = .pending
+        if !transactions.isEmpty { self.transactions[requestID] = transactions }
+        statistics.jobsDeclared += 1
+        try topUpTokens(send)
+        return requestID
+    }
+
+    /// Sends `PushSolution` (for the most recent accepted declaration on this connection, as the spec defines).
+    public func pushSolution(_ solution: PushSolution) throws(Sv2ServiceError) {
+        guard let send else { throw .notConnected }
+        try send(solution)
+        statistics.solutionsPushed += 1
+    }
+
+    // MARK: Messages (called by JobDeclaratorClientHandler)
+
+    func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        requestedTokens = 0
+        try topUpTokens { (message) throws(Sv2ServiceError) in try context.send(message) }
+    }
+
+    func connectionDidClose() {
+        tokens.removeAll()
+        requestedTokens = 0
+        for (id, declaration) in declarations where declaration == .pending {
+            declarations[id] = .rejected(code: "connection-closed")
+        }
+        transactions.removeAll()
+    }
+
+    func tokenAllocated(_ message: AllocateMiningJobTokenSuccessView) {
+        requestedTokens = Swift.max(0, requestedTokens - 1)
+        tokens.append(Token(bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs)))
+        statistics.tokensAllocated += 1
+    }
+
+    func provideMissing(_ message: ProvideMissingTransactionsView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        guard let declared = transactions[message.requestID] else {
+            throw .rejected("ProvideMissingTransactions for unknown request \(message.requestID)")
+        }
+        var list: [[UInt8]] = []
+        for position in message.unknownTxPositionList {
+            guard Int(position) < declared.count else { throw .rejected("missing transaction \(position) out of range") }
+            list.append(declared[Int(position)])
+        }
+        statistics.missingTransactionRequests += 1
+        statistics.transactionsProvided += list.count
+        try context.send(ProvideMissingTransactionsSuccess(requestID: message.requestID, transactionList: list))
+    }
+
+    func answered(_ requestID: UInt32, _ outcome: Declaration) {
+        transactions[requestID] = nil
+        declarations[requestID] = outcome
+        switch outcome {
+        case .accepted: statistics.jobsAccepted += 1
+        case .rejected(let code):
+            statistics.jobsRejected += 1
+            statistics.rejections[code, default: 0] += 1
+        case .pending: break
+        }
+        onDeclaration?(requestID, outcome)
+    }
+
+    private func topUpTokens(_ send: (any Sv2Message) throws(Sv2ServiceError) -> Void) throws(Sv2ServiceError) {
+        while tokens.count + requestedTokens < tokensAhead {
+            try send(AllocateMiningJobToken(userIdentifier: userIdentifier, requestID: nextRequestID))
+            nextRequestID &+= 1
+            requestedTokens += 1
+        }
+    }
+}

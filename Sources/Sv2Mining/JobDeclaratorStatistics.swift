@@ -1,0 +1,22 @@
+/// Counters of a Job Declaration server or client.
+public struct JobDeclaratorStatistics: Sendable, Hashable {
+    /// Tokens handed out (server) or received (client).
+    public var tokensAllocated = 0
+    /// `DeclareMiningJob`s received (server) or sent (client).
+    public var jobsDeclared = 0
+    /// Declarations answered with `DeclareMiningJob.Success`.
+    public var jobsAccepted = 0
+    /// Declarations answered with `DeclareMiningJob.Error`.
+    public var jobsRejected = 0
+    /// Rejections by error code.
+    public var rejections: [String: Int] = [:]
+    /// `ProvideMissingTransactions` rounds.
+    public var missingTransactionRequests = 0
+    /// Transactions supplied through `ProvideMissingTransactions.Success`.
+    public var transactionsProvided = 0
+    /// `PushSolution`s received (server) or sent (client).
+    public var solutionsPushed = 0
+
+    /// Creates zeroed counters.
+    public init() {}
+}

@@ -1,0 +1,613 @@
+public import Logging
+public import Sv2Codec
+public import Sv2Service
+import Reactor
+import Glibc
+
+/// The state of a mining pool's server side: channels, jobs from templates, share validation, vardiff and
+/// acknowledgement batching. Loop thread only.
+///
+/// A class so that sibling services reach the same state: ``PoolMiningHandler`` (the Mining server's handler)
+/// forwards every message here, ``TemplateDistributionClient`` feeds templates and chain tips in, and
+/// ``onSolution`` hands found blocks back to the template source. ``PoolService`` wires all of it on one loop.
+///
+/// Jobs: every template becomes one coinbase (pool payout output first, then the template's outputs; scriptSig =
+/// BIP34 prefix ‖ `Sv2/<tag>/` ‖ extranonce push) shared by all channels. Extended channels get
+/// `NewExtendedMiningJob` with the BIP141-stripped prefix/suffix; standard channels get `NewMiningJob` with the
+/// merkle root of their own extranonce prefix. Future templates become future jobs that `SetNewPrevHash`
+/// activates (all other jobs go stale); other templates become jobs active at once. Version rolling is always
+/// allowed with the `0x1fffffe0` mask.
+///
+/// The share path (``submit(_:reply:)-…``) does not allocate: the channel is an array slot, the share is
+/// validated by its ``ShareValidator``, and `SubmitShares.Success` is batched — sent when ``PoolConfiguration/
+/// ackBatchSize`` shares are pending, or by the pool's tick (every ``PoolConfiguration/ackInterval``).
+public final class Pool {
+    /// The configuration in use.
+    public let configuration: PoolConfiguration
+    /// The pool's logger.
+    public let logger: Logger
+    /// Counters.
+    public private(set) var statistics = PoolStatistics()
+    /// Called with `SubmitSolution` (full coinbase with witness) for every block found: the template source hook.
+    public var onSolution: ((SubmitSolution) -> Void)?
+    /// Called for every block found (after ``onSolution``), e.g. to print it.
+    public var onBlockFound: ((FoundBlock) -> Void)?
+    /// Monotonic seconds for vardiff (the loop's clock once attached; injectable for tests).
+    public var clock: () -> Double
+    /// The chain tip jobs are built on (`nil` until the template source sent one).
+    public private(set) var chainTip: TemplateChainTip?
+
+    private var connections: Sv2ServerConnections?
+    private var tickTimer: TimerHandle?
+    private var lastSweep = 0.0
+
+    private var templates: [UInt64: PoolTemplate] = [:]
+    private var currentTemplateID: UInt64?
+    private var nextJobID: UInt32 = 1
+
+    private var slots: [PoolChannel?] = []
+    private var channelCount = 0
+    private var nextFreshChannelID: UInt32 = 1
+    private var freedChannelIDs: [UInt32] = []
+    private var freedHead = 0
+    private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
+    private var allocator: ExtranonceAllocator
+    private var pendingAcks: [UInt32] = []
+
+    /// The channels and group channel of one connection.
+    private struct ConnectionChannels {
+        var groupID: UInt32
+        var channels: [UInt32] = []
+    }
+
+    /// Creates a pool; throws if the configuration is unusable.
+    public init(configuration: PoolConfiguration, logger: Logger = Logger(label: "stratum.pool")) throws(PoolError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            allocator = try ExtranonceAllocator(
+                localLength: configuration.extranoncePrefixLength, totalLength: configuration.extranonceLength,
+                reservedIDs: configuration.reservedExtranonceIDs)
+        } catch {
+            throw .invalidConfiguration("extranonce layout: \(error)")
+        }
+        let origin = ContinuousClock.now
+        clock = { Pool.seconds(ContinuousClock.now - origin) }
+        pendingAcks.reserveCapacity(64)
+    }
+
+    deinit {
+        if let tickTimer, let connections { connections.eventLoop.cancel(tickTimer) }
+    }
+
+    // MARK: Wiring
+
+    /// Sends broadcasts (jobs, targets, batched acks) through `connections` and starts the pool's tick on its
+    /// loop. Idempotent; ``PoolMiningHandler`` calls it when the first connection sets up.
+    public func attach(to connections: Sv2ServerConnections) {
+        guard self.connections !== connections else { return }
+        detach()
+        self.connections = connections
+        let loop = connections.eventLoop
+        clock = { [unowned loop] in Double(loop.now) / 1e9 }
+        lastSweep = clock()
+        scheduleTick()
+    }
+
+    /// Stops the tick and forgets the server connections.
+    public func detach() {
+        if let tickTimer, let connections { connections.eventLoop.cancel(tickTimer) }
+        tickTimer = nil
+        connections = nil
+    }
+
+    private func scheduleTick() {
+        guard let connections else { return }
+        tickTimer = connections.eventLoop.schedule(after: configuration.ackInterval) { [weak self] in
+            guard let self else { return }
+            self.tick(now: self.clock())
+            self.scheduleTick()
+        }
+    }
+
+    /// Periodic work: flushes partial acknowledgement batches and runs vardiff. Called by the pool's timer once
+    /// attached; call it yourself when driving the pool without a loop.
+    public func tick(now: Double) {
+        flushPendingAcks()
+        let sweepInterval = Swift.min(1, configuration.vardiffWindow / 4)
+        guard now - lastSweep >= sweepInterval else { return }
+        lastSweep = now
+        for index in slots.indices where slots[index] != nil {
+            if let target = slots[index]!.vardiff.update(now: now) { retarget(index, to: target) }
+        }
+    }
+
+    // MARK: Inspection
+
+    /// Number of open standard and extended channels.
+    public var openChannelCount: Int { channelCount }
+
+    /// The template the current jobs come from.
+    public var currentTemplate: BlockTemplate? { currentTemplateID.flatMap { templates[$0]?.template } }
+
+    /// The current target of a channel.
+    public func target(ofChannel channelID: UInt32) -> Target? { channel(channelID)?.target }
+
+    /// The extranonce prefix of a channel (standard channels: the whole extranonce their merkle root uses).
+    public func extranoncePrefix(ofChannel channelID: UInt32) -> Extranonce? { channel(channelID)?.extranoncePrefix }
+
+    /// Accepted and rejected share counts of a channel.
+    public func shareCounts(ofChannel channelID: UInt32) -> (accepted: UInt64, rejected: UInt64)? {
+        channel(channelID).map { ($0.accepted, $0.rejected) }
+    }
+
+    private func channel(_ id: UInt32) -> PoolChannel? {
+        let index = Int(id) &- 1
+        guard index >= 0, index < slots.count else { return nil }
+        return slots[index]
+    }
+
+    // MARK: Channels
+
+    /// Handles `OpenStandardMiningChannel` from `connection`: answers Success (and the first job when a chain
+    /// tip is known) or `OpenMiningChannel.Error`.
+    public func openStandardChannel<Reply: PoolReplySink>(
+        _ request: OpenStandardMiningChannelView, connection: Sv2ConnectionID, setupFlags: UInt32, reply: Reply
+    ) throws(Sv2ServiceError) {
+        if setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0 {
+            return try refuse(request.requestID, "standard-channels-not-supported-for-custom-work", reply)
+        }
+        try open(
+            kind: .standard, requestID: request.requestID, userIdentity: request.userIdentity,
+            nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget, minExtranonceSize: 0,
+            connection: connection, reply: reply)
+    }
+
+    /// Handles `OpenExtendedMiningChannel` from `connection` (see ``openStandardChannel(_:connection:setupFlags:reply:)``).
+    public func openExtendedChannel<Reply: PoolReplySink>(
+        _ request: OpenExtendedMiningChannelView, connection: Sv2ConnectionID, setupFlags: UInt32, reply: Reply
+    ) throws(Sv2ServiceError) {
+        if setupFlags & Sv2SetupFlags.Mining.requiresStandardJobs != 0 {
+            return try refuse(request.requestID, "extended-channels-not-supported-for-standard-jobs", reply)
+        }
+        try open(
+            kind: .extended, requestID: request.requestID, userIdentity: request.userIdentity,
+            nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget,
+            minExtranonceSize: Int(request.minExtranonceSize), connection: connection, reply: reply)
+    }
+
+    private func refuse<Reply: PoolReplySink>(_ requestID: UInt32, _ code: String, _ reply: Reply) throws(Sv2ServiceError) {
+        statistics.channelsRefused += 1
+        logger.info("channel refused: \(code)")
+        try reply.send(OpenMiningChannelError(requestID: requestID, errorCode: code))
+    }
+
+    private func open<Reply: PoolReplySink>(
+        kind: PoolChannel.Kind, requestID: UInt32, userIdentity: UnsafeRawBufferPointer, nominalHashrate: Float,
+        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, connection: Sv2ConnectionID, reply: Reply
+    ) throws(Sv2ServiceError) {
+        let hashrate = Double(nominalHashrate)
+        guard hashrate.isFinite, hashrate >= 0 else { return try refuse(requestID, "invalid-nominal-hashrate", reply) }
+        let maxTarget = WireConversions.target(wireMaxTarget)
+        guard maxTarget >= configuration.hardestTarget else {
+            return try refuse(requestID, "max-target-out-of-range", reply)
+        }
+        guard minExtranonceSize <= configuration.extranonceRollableLength else {
+            return try refuse(requestID, "min-extranonce-size-too-large", reply)
+        }
+        guard let user = String(validating: userIdentity, as: UTF8.self) else {
+            return try refuse(requestID, "invalid-user-identity", reply)
+        }
+        let allocated: Extranonce
+        do { allocated = try allocator.allocate() } catch {
+            logger.error("extranonce prefixes exhausted: \(error)")
+            return try refuse(requestID, "extranonce-prefixes-exhausted", reply)
+        }
+        let prefix: Extranonce
+        switch kind {
+        case .extended: prefix = allocated
+        case .standard:
+            // A standard channel rolls nothing: its whole extranonce is fixed here and baked into the merkle root.
+            prefix = allocated.appending(
+                Extranonce(bytes: [UInt8](repeating: 0, count: configuration.extranonceRollableLength))!)!
+        }
+        let id = allocateChannelID()
+        let groupID: UInt32
+        if let existing = pools[connection] { groupID = existing.groupID } else {
+            groupID = allocateChannelID()
+            pools[connection] = ConnectionChannels(groupID: groupID)
+        }
+        pools[connection]!.channels.append(id)
+        let vardiff = Vardiff(
+            configuration: vardiffConfiguration(maxTarget: maxTarget), nominalHashrate: hashrate, now: clock())
+        let validator = ShareValidator(
+            maximumActiveJobs: configuration.maximumActiveJobs,
+            duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
+        let channel = PoolChannel(
+            id: id, connection: connection, kind: kind, userIdentity: user, allocatedPrefix: allocated,
+            extranoncePrefix: prefix, rollableLength: kind == .extended ? configuration.extranonceRollableLength : 0,
+            vardiff: vardiff, validator: validator)
+        let index = Int(id) - 1
+        while slots.count <= index { slots.append(nil) }
+        slots[index] = channel
+        channelCount += 1
+        statistics.channelsOpened += 1
+        if pendingAcks.capacity < channelCount { pendingAcks.reserveCapacity(channelCount * 2) }
+        let target = WireConversions.u256(channel.target)
+        switch kind {
+        case .standard:
+            try reply.send(OpenStandardMiningChannelSuccess(
+                requestID: requestID, channelID: id, target: target, extranoncePrefix: prefix.bytes,
+                groupChannelID: groupID))
+        case .extended:
+            try reply.send(OpenExtendedMiningChannelSuccess(
+                requestID: requestID, channelID: id, target: target,
+                extranonceSize: UInt16(configuration.extranonceRollableLength), extranoncePrefix: prefix.bytes,
+                groupChannelID: groupID))
+        }
+        logger.debug("channel \(id) opened (\(kind), user \(user), target difficulty \(channel.difficulty))")
+        // The first job on a channel is a future job activated right away by SetNewPrevHash.
+        if let tip = chainTip, let templateID = currentTemplateID, let template = templates[templateID] {
+            let jobID = try sendJob(template, channelIndex: index, future: true, reply: reply)
+            try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: reply)
+        }
+    }
+
+    private func vardiffConfiguration(maxTarget: Target) -> Vardiff.Configuration {
+        Vardiff.Configuration(
+            sharesPerMinute: configuration.sharesPerMinute, window: configuration.vardiffWindow,
+            maxStep: configuration.vardiffMaxStep, minimumTarget: configuration.hardestTarget,
+            maximumTarget: Swift.max(Swift.min(configuration.easiestTarget, maxTarget), configuration.hardestTarget))
+    }
+
+    private func allocateChannelID() -> UInt32 {
+        // Freed ids wait in FIFO order behind a margin, so late messages for a closed channel rarely meet a new one.
+        if freedChannelIDs.count - freedHead > 64 || nextFreshChannelID == .max {
+            if freedHead < freedChannelIDs.count {
+                let id = freedChannelIDs[freedHead]
+                freedHead += 1
+                if freedHead > 1024, freedHead * 2 > freedChannelIDs.count {
+                    freedChannelIDs.removeFirst(freedHead)
+                    freedHead = 0
+                }
+                return id
+            }
+        }
+        let id = nextFreshChannelID
+        nextFreshChannelID += 1
+        return id
+    }
+
+    /// Handles `UpdateChannel`: a new nominal hashrate and maximum target; sends `SetTarget` when the target
+    /// changes, `UpdateChannel.Error` for bad values.
+    public func updateChannel<Reply: PoolReplySink>(_ request: UpdateChannelView, reply: Reply) throws(Sv2ServiceError) {
+        let index = Int(request.channelID) &- 1
+        guard index >= 0, index < slots.count, slots[index] != nil else {
+            return try reply.send(UpdateChannelError(channelID: request.channelID, errorCode: "invalid-channel-id"))
+        }
+        let hashrate = Double(request.nominalHashRate)
+        guard hashrate.isFinite, hashrate >= 0 else {
+            return try reply.send(UpdateChannelError(channelID: request.channelID, errorCode: "invalid-nominal-hashrate"))
+        }
+        let maxTarget = WireConversions.target(request.maximumTarget)
+        guard maxTarget >= configuration.hardestTarget else {
+            return try reply.send(UpdateChannelError(channelID: request.channelID, errorCode: "max-target-out-of-range"))
+        }
+        let old = slots[index]!.target
+        slots[index]!.vardiff = Vardiff(
+            configuration: vardiffConfiguration(maxTarget: maxTarget), nominalHashrate: hashrate, now: clock())
+        let new = slots[index]!.target
+        if new != old { retarget(index, to: new) }
+    }
+
+    /// Handles `CloseChannel` (a group channel id closes all its members).
+    public func closeChannel(_ request: CloseChannelView, connection: Sv2ConnectionID) {
+        if let owned = pools[connection], owned.groupID == request.channelID {
+            for id in owned.channels { free(id, connection: connection) }
+            return
+        }
+        guard let channel = channel(request.channelID), channel.connection == connection else { return }
+        free(request.channelID, connection: connection)
+    }
+
+    /// Frees every channel of a closed connection and its extranonce prefixes.
+    public func connectionClosed(_ connection: Sv2ConnectionID) {
+        guard let owned = pools.removeValue(forKey: connection) else { return }
+        for id in owned.channels { free(id, connection: nil) }
+        freedChannelIDs.append(owned.groupID)
+    }
+
+    private func free(_ id: UInt32, connection: Sv2ConnectionID?) {
+        let index = Int(id) - 1
+        guard let channel = slots[index] else { return }
+        slots[index] = nil
+        channelCount -= 1
+        statistics.channelsClosed += 1
+        do { try allocator.release(channel.allocatedPrefix) } catch {
+            logger.error("channel \(id): \(error)")
+        }
+        freedChannelIDs.append(id)
+        if let connection { pools[connection]?.channels.removeAll { $0 == id } }
+        logger.debug("channel \(id) closed (\(channel.accepted) accepted, \(channel.rejected) rejected)")
+    }
+
+    // MARK: Shares
+
+    /// Handles `SubmitSharesStandard`: validates, batches the acknowledgement or answers `SubmitShares.Error`.
+    /// Does not allocate.
+    public func submit<Reply: PoolReplySink>(_ share: SubmitSharesStandardView, reply: Reply) throws(Sv2ServiceError) {
+        try process(
+            channelID: share.channelID, sequence: share.sequenceNumber,
+            share: Share(jobID: share.jobID, nonce: share.nonce, ntime: share.ntime, version: share.version),
+            reply: reply)
+    }
+
+    /// Handles `SubmitSharesExtended` (see ``submit(_:reply:)-…``). Does not allocate.
+    public func submit<Reply: PoolReplySink>(_ share: SubmitSharesExtendedView, reply: Reply) throws(Sv2ServiceError) {
+        // The view already limits the extranonce to 32 bytes.
+        let extranonce = Extranonce(copying: share.extranonce) ?? .empty
+        try process(
+            channelID: share.channelID, sequence: share.sequenceNumber,
+            share: Share(
+                jobID: share.jobID, nonce: share.nonce, ntime: share.ntime, version: share.version,
+                extranonce: extranonce),
+            reply: reply)
+    }
+
+    func process<Reply: PoolReplySink>(
+        channelID: UInt32, sequence: UInt32, share: Share, reply: Reply
+    ) throws(Sv2ServiceError) {
+        let index = Int(channelID) &- 1
+        guard index >= 0, index < slots.count, slots[index] != nil else {
+            return try reject(channelID: channelID, sequence: sequence, .invalidChannelID, reply: reply)
+        }
+        switch slots[index]!.validator.validate(share) {
+        case .accepted:
+            try accept(index, sequence: sequence, reply: reply)
+        case .blockFound(let hash, let header):
+            try accept(index, sequence: sequence, reply: reply)
+            foundBlock(index, share: share, hash: hash, header: header)
+        case .rejected(let rejection):
+            slots[index]!.rejected &+= 1
+            try reject(channelID: channelID, sequence: sequence, rejection, reply: reply)
+        }
+    }
+
+    private func accept<Reply: PoolReplySink>(_ index: Int, sequence: UInt32, reply: Reply) throws(Sv2ServiceError) {
+        let flushNow = slots[index]!.recordAccepted(sequence: sequence, batchSize: configuration.ackBatchSize)
+        statistics.sharesAccepted &+= 1
+        statistics.acceptedWork += slots[index]!.difficulty
+        if flushNow {
+            try reply.send(slots[index]!.takeAck())
+            statistics.acksSent &+= 1
+        } else if !slots[index]!.ackQueued {
+            slots[index]!.ackQueued = true
+            pendingAcks.append(slots[index]!.id)
+        }
+    }
+
+    private func reject<Reply: PoolReplySink>(
+        channelID: UInt32, sequence: UInt32, _ rejection: ShareRejection, reply: Reply
+    ) throws(Sv2ServiceError) {
+        statistics.sharesRejected &+= 1
+        switch rejection {
+        case .staleShare: statistics.staleShares &+= 1
+        case .duplicateShare: statistics.duplicateShares &+= 1
+        default: break
+        }
+        try reply.send(SubmitSharesError(channelID: channelID, sequenceNumber: sequence, errorCode: rejection.code))
+    }
+
+    private func flushPendingAcks() {
+        guard !pendingAcks.isEmpty else { return }
+        for id in pendingAcks {
+            let index = Int(id) - 1
+            guard index < slots.count, slots[index] != nil, slots[index]!.ackQueued else { continue }
+            slots[index]!.ackQueued = false
+            guard slots[index]!.pendingCount > 0 else { continue }
+            let ack = slots[index]!.takeAck()
+            deliver(ack, to: slots[index]!.connection)
+            statistics.acksSent &+= 1
+        }
+        pendingAcks.removeAll(keepingCapacity: true)
+    }
+
+    private func foundBlock(_ index: Int, share: Share, hash: Hash256, header: BlockHeader) {
+        statistics.blocksFound += 1
+        let channel = slots[index]!
+        guard let templateID = channel.templateID(ofJob: share.jobID), let template = templates[templateID],
+              let extranonce = channel.extranoncePrefix.appending(share.extranonce)
+        else {
+            logger.error("block \(hash) found on channel \(channel.id) but its template is gone")
+            return
+        }
+        let transaction = template.coinbase.transaction(extranonce: extranonce, witness: true)
+        let solution = SubmitSolution(
+            templateID: templateID, version: header.version, headerTimestamp: header.ntime,
+            headerNonce: header.nonce, coinbaseTx: transaction)
+        logger.notice("block found: \(hash) by \(channel.userIdentity) (channel \(channel.id), template \(templateID))")
+        if let onSolution {
+            onSolution(solution)
+            statistics.solutionsSubmitted += 1
+        } else {
+            logger.warning("no template source to submit block \(hash) to")
+        }
+        onBlockFound?(FoundBlock(
+            hash: hash, header: header, templateID: templateID, channelID: channel.id,
+            userIdentity: channel.userIdentity, coinbaseTransaction: transaction))
+    }
+
+    // MARK: Templates and jobs
+
+    /// Takes a `NewTemplate`: future templates become future jobs on every channel; others become jobs valid at
+    /// once (when a chain tip is known).
+    public func receive(template: BlockTemplate) throws(PoolError) {
+        let built = try PoolTemplate(template: template, configuration: configuration)
+        statistics.templatesReceived += 1
+        templates[template.templateID] = built
+        pruneTemplates()
+        if template.futureTemplate {
+            forEachChannel { (index, sink) throws(Sv2ServiceError) in
+                _ = try sendJob(built, channelIndex: index, future: true, reply: sink)
+            }
+        } else if chainTip != nil {
+            currentTemplateID = template.templateID
+            forEachChannel { (index, sink) throws(Sv2ServiceError) in
+                _ = try sendJob(built, channelIndex: index, future: false, reply: sink)
+            }
+        }
+        logger.debug("template \(template.templateID) (future: \(template.futureTemplate)) → \(channelCount) channels")
+    }
+
+    /// Takes a `SetNewPrevHash` (Template Distribution): activates the future jobs of its template on every
+    /// channel; every other job becomes stale.
+    public func receive(chainTip tip: TemplateChainTip) throws(PoolError) {
+        guard let template = templates[tip.templateID] else { throw .unknownTemplate(tip.templateID) }
+        statistics.chainTipsReceived += 1
+        chainTip = tip
+        currentTemplateID = tip.templateID
+        templates = [tip.templateID: template]
+        forEachChannel { (index, sink) throws(Sv2ServiceError) in
+            var jobID = slots[index]!.futureJob(for: tip.templateID)
+            if jobID == nil { jobID = try sendJob(template, channelIndex: index, future: true, reply: sink) }
+            guard let jobID else { return }
+            try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: sink)
+        }
+        logger.info("new chain tip \(tip.prevHash) (template \(tip.templateID), \(channelCount) channels)")
+    }
+
+    private func pruneTemplates() {
+        guard templates.count > 32 else { return }
+        // Keep the current template; drop the oldest of the rest.
+        let oldest = templates.keys.filter { $0 != currentTemplateID }.sorted().prefix(templates.count - 32)
+        for id in oldest { templates[id] = nil }
+    }
+
+    /// Sends a job for `template` to one channel; returns its id. Active jobs are validated from now on.
+    private func sendJob<Reply: PoolReplySink>(
+        _ template: PoolTemplate, channelIndex index: Int, future: Bool, reply: Reply
+    ) throws(Sv2ServiceError) -> UInt32 {
+        let jobID = nextJobID
+        nextJobID = nextJobID == .max ? 1 : nextJobID + 1
+        let channel = slots[index]!
+        let minNtime = future ? nil : chainTip?.headerTimestamp
+        var root: Hash256?
+        switch channel.kind {
+        case .extended:
+            try reply.send(NewExtendedMiningJob(
+                channelID: channel.id, jobID: jobID, minNtime: minNtime, version: template.template.version,
+                versionRollingAllowed: true, merklePath: template.wirePath, coinbaseTxPrefix: template.stripped.prefix,
+                coinbaseTxSuffix: template.stripped.suffix))
+        case .standard:
+            let merkleRoot = template.merkleRoot(extranonce: channel.extranoncePrefix)
+            root = merkleRoot
+            try reply.send(NewMiningJob(
+                channelID: channel.id, jobID: jobID, minNtime: minNtime, version: template.template.version,
+                merkleRoot: WireConversions.u256(merkleRoot)))
+        }
+        statistics.jobsSent += 1
+        slots[index]!.record(jobID: jobID, templateID: template.template.templateID, isFuture: future)
+        if !future, let tip = chainTip {
+            let job = template.shareJob(for: channel, jobID: jobID, merkleRoot: root, tip: tip)
+            slots[index]!.validator.activate(job, newChainTip: false)
+        }
+        return jobID
+    }
+
+    /// Activates a future job with `SetNewPrevHash`; earlier jobs of the channel become stale.
+    private func activate<Reply: PoolReplySink>(
+        _ template: PoolTemplate, jobID: UInt32, channelIndex index: Int, tip: TemplateChainTip, reply: Reply
+    ) throws(Sv2ServiceError) {
+        let channel = slots[index]!
+        slots[index]!.validator.activate(
+            template.shareJob(for: channel, jobID: jobID, merkleRoot: nil, tip: tip), newChainTip: true)
+        try reply.send(SetNewPrevHash(
+            channelID: channel.id, jobID: jobID, prevHash: WireConversions.u256(tip.prevHash),
+            minNtime: tip.headerTimestamp, nbits: tip.nbits))
+    }
+
+    /// New target for a channel: `SetTarget`, then a fresh job at that target (jobs keep the target they were
+    /// activated with, so the miner switches to work that is validated at the new one).
+    private func retarget(_ index: Int, to target: Target) {
+        slots[index]!.updateWeight()
+        let channel = slots[index]!
+        statistics.targetUpdates += 1
+        logger.debug("channel \(channel.id): difficulty \(channel.difficulty)")
+        let sink = ConnectionSink(connections: connections, connection: channel.connection)
+        do throws(Sv2ServiceError) {
+            try sink.send(SetTarget(channelID: channel.id, maximumTarget: WireConversions.u256(target)))
+            if chainTip != nil, let templateID = currentTemplateID, let template = templates[templateID] {
+                _ = try sendJob(template, channelIndex: index, future: false, reply: sink)
+            }
+        } catch {
+            sendFailed(channel.connection, error)
+        }
+    }
+
+    /// Runs `body` for every open channel with a sink to its connection; a connection whose send fails is closed.
+    private func forEachChannel(_ body: (Int, ConnectionSink) throws(Sv2ServiceError) -> Void) {
+        for index in slots.indices where slots[index] != nil {
+            let connection = slots[index]!.connection
+            do throws(Sv2ServiceError) {
+                try body(index, ConnectionSink(connections: connections, connection: connection))
+            } catch {
+                sendFailed(connection, error)
+            }
+        }
+    }
+
+    private func deliver<M: Sv2Message>(_ message: M, to connection: Sv2ConnectionID) {
+        do throws(Sv2ServiceError) {
+            try ConnectionSink(connections: connections, connection: connection).send(message)
+        } catch {
+            sendFailed(connection, error)
+        }
+    }
+
+    private func sendFailed(_ connection: Sv2ConnectionID, _ error: Sv2ServiceError) {
+        guard error != .notConnected else { return }
+        logger.warning("closing \(connection): \(error)")
+        connections?.close(connection)
+    }
+}
+
+/// Sends to one connection of the attached server (drops messages when the pool is not attached).
+private struct ConnectionSink: PoolReplySink {
+    unowned(unsafe) let connections: Sv2ServerConnections?
+    let connection: Sv2ConnectionID
+
+    func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
+        guard let connections else { return }
+        try connections.send(message, to: connection)
+    }
+}
+
+extension PoolChannel {
+    /// Counts an accepted share for the next acknowledgement; `true` when the batch is full.
+    mutating func recordAccepted(sequence: UInt32, batchSize: Int) -> Bool {
+        accepted &+= 1
+        pendingCount &+= 1
+        pendingSum &+= shareWeight
+        lastSequence = sequence
+        vardiff.recordShare()
+        return Int(pendingCount) >= batchSize
+    }
+
+    /// The acknowledgement of the pending shares; resets the batch.
+    mutating func takeAck() -> SubmitSharesSuccess {
+        let ack = SubmitSharesSuccess(
+            channelID: id, lastSequenceNumber: lastSequence, newSubmitsAcceptedCount: pendingCount,
+            newSharesSum: pendingSum)
+        pendingCount = 0
+        pendingSum = 0
+        return ack
+    }
+}
+
+extension Pool {
+    static func seconds(_ duration: Duration) -> Double {
+        let (whole, fraction) = duration.components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

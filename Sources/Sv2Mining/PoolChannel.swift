@@ -1,0 +1,95 @@
+import Sv2Service
+
+/// One open standard or extended channel of a ``Pool`` (server side).
+struct PoolChannel {
+    /// Which jobs the channel gets.
+    enum Kind: Sendable, Hashable {
+        /// Header-only mining: `NewMiningJob` with a merkle root computed for this channel.
+        case standard
+        /// `NewExtendedMiningJob`; the channel rolls `rollableLength` extranonce bytes.
+        case extended
+    }
+
+    /// A job sent on this channel and the template it came from (for solutions and future-job activation).
+    struct JobRecord {
+        var jobID: UInt32 = 0
+        var templateID: UInt64 = 0
+        var isFuture = false
+        var isValid = false
+    }
+
+    static let jobMemory = 16
+
+    let id: UInt32
+    let connection: Sv2ConnectionID
+    let kind: Kind
+    let userIdentity: String
+    /// The prefix taken from the allocator (released on close).
+    let allocatedPrefix: Extranonce
+    /// What the channel's coinbase carries before the rolled part: for standard channels the whole extranonce
+    /// (allocated prefix padded with zeros), for extended channels the allocated prefix.
+    let extranoncePrefix: Extranonce
+    /// Extranonce bytes the channel rolls (0 for standard channels).
+    let rollableLength: Int
+    var vardiff: Vardiff
+    var validator: ShareValidator
+    /// Difficulty of the current target, as acknowledged per share in `new_shares_sum` (at least 1).
+    var shareWeight: UInt64
+    var difficulty: Double
+
+    // Acknowledgement batching.
+    var pendingCount: UInt32 = 0
+    var pendingSum: UInt64 = 0
+    var lastSequence: UInt32 = 0
+    var ackQueued = false
+
+    var jobs: [JobRecord]
+    var nextJobSlot = 0
+    var accepted: UInt64 = 0
+    var rejected: UInt64 = 0
+
+    init(
+        id: UInt32, connection: Sv2ConnectionID, kind: Kind, userIdentity: String, allocatedPrefix: Extranonce,
+        extranoncePrefix: Extranonce, rollableLength: Int, vardiff: Vardiff, validator: ShareValidator
+    ) {
+        self.id = id
+        self.connection = connection
+        self.kind = kind
+        self.userIdentity = userIdentity
+        self.allocatedPrefix = allocatedPrefix
+        self.extranoncePrefix = extranoncePrefix
+        self.rollableLength = rollableLength
+        self.vardiff = vardiff
+        self.validator = validator
+        self.jobs = [JobRecord](repeating: JobRecord(), count: PoolChannel.jobMemory)
+        self.shareWeight = 1
+        self.difficulty = 0
+        updateWeight()
+    }
+
+    var target: Target { vardiff.target }
+
+    mutating func updateWeight() {
+        difficulty = vardiff.target.difficulty
+        shareWeight = UInt64(Swift.min(Swift.max(difficulty.rounded(), 1), 0x1p63))
+    }
+
+    mutating func record(jobID: UInt32, templateID: UInt64, isFuture: Bool) {
+        jobs[nextJobSlot] = JobRecord(jobID: jobID, templateID: templateID, isFuture: isFuture, isValid: true)
+        nextJobSlot = (nextJobSlot + 1) % jobs.count
+    }
+
+    /// The template of a recent job.
+    func templateID(ofJob jobID: UInt32) -> UInt64? {
+        for record in jobs where record.isValid && record.jobID == jobID { return record.templateID }
+        return nil
+    }
+
+    /// The future job sent for `templateID`, if any.
+    func futureJob(for templateID: UInt64) -> UInt32? {
+        for record in jobs where record.isValid && record.isFuture && record.templateID == templateID {
+            return record.jobID
+        }
+        return nil
+    }
+}

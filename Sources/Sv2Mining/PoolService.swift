@@ -1,0 +1,156 @@
+public import Logging
+public import Reactor
+public import Sv2Service
+import Sv2Codec
+
+/// A whole pool on one event loop, in one call: the Mining server (``PoolMiningHandler``), its sibling Template
+/// Distribution client (``TemplateDistributionClient``) and — with the embedded template source — a local
+/// Template Distribution server (``EmbeddedTemplateProvider``) on `127.0.0.1`.
+///
+/// ```swift
+/// let service = try PoolService(
+///     configuration: PoolConfiguration(payoutScript: script),
+///     server: Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "0.0.0.0", port: 34254), noise: identity),
+///     templateSource: .embedded(.init()), eventLoop: loop)
+/// loop.execute { try! service.start() }   // loop thread only
+/// try loop.run()
+/// ```
+/// Found blocks go to the template source as `SubmitSolution`; ``Pool/onBlockFound`` and
+/// ``embeddedTemplateProvider`` report them. The Mining server refuses `REQUIRES_WORK_SELECTION` at setup (no
+/// Job Declaration here).
+public final class PoolService {
+    /// Where templates come from.
+    public enum TemplateSource: Sendable {
+        /// The built-in regtest-style generator, served on a loopback port of the same loop.
+        case embedded(EmbeddedTemplateProvider.Configuration)
+        /// A Template Provider (e.g. Bitcoin Core's sv2-tp) at `address`.
+        case remote(address: SocketAddress, security: Sv2ClientConfiguration.Security)
+    }
+
+    /// The pool's Mining server.
+    public typealias MiningServer = Sv2Server<
+        PoolMiningHandler, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
+    /// The pool's Template Distribution client.
+    public typealias TemplateClient = Sv2Client<
+        NullSv2MiningClientHandler, NullSv2JobDeclarationClientHandler, TemplateDistributionClient>
+    /// The embedded Template Distribution server.
+    public typealias TemplateProviderServer = Sv2Server<
+        NullSv2MiningServerHandler, NullSv2JobDeclarationServerHandler, EmbeddedTemplateProvider>
+
+    /// The pool state (channels, jobs, statistics, block hooks).
+    public let pool: Pool
+    /// The Mining server miners and proxies connect to.
+    public let server: MiningServer
+    /// The embedded template source's server (`nil` with a remote one).
+    public let templateProviderServer: TemplateProviderServer?
+    /// The Template Distribution client (created by ``start()``).
+    public private(set) var templateClient: TemplateClient?
+    /// Delay before reconnecting to a lost template source.
+    public var reconnectDelay: Duration = .seconds(2)
+    /// The loop everything runs on.
+    public let eventLoop: EventLoop
+    private let templateSource: TemplateSource
+    private let logger: Logger
+    private var stopped = false
+
+    /// Builds the services (nothing listens or connects until ``start()``).
+    public init(
+        configuration: PoolConfiguration, server serverConfiguration: Sv2ServerConfiguration,
+        templateSource: TemplateSource, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.pool")
+    ) throws(Sv2ServiceError) {
+        do { pool = try Pool(configuration: configuration, logger: logger) } catch {
+            throw .invalidConfiguration("\(error)")
+        }
+        var serverConfiguration = serverConfiguration
+        serverConfiguration.miningSetup.acceptedFlags &= ~Sv2SetupFlags.Mining.requiresWorkSelection
+        server = try MiningServer(
+            configuration: serverConfiguration, eventLoop: eventLoop, mining: PoolMiningHandler(pool: pool),
+            jobDeclaration: NullSv2JobDeclarationServerHandler(),
+            templateDistribution: NullSv2TemplateDistributionServerHandler(), logger: logger)
+        if case .embedded(let embedded) = templateSource {
+            templateProviderServer = try TemplateProviderServer(
+                configuration: Sv2ServerConfiguration(listenAddress: try Self.loopback()), eventLoop: eventLoop,
+                mining: NullSv2MiningServerHandler(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
+                templateDistribution: EmbeddedTemplateProvider(configuration: embedded),
+                logger: Logger(label: "stratum.template-source"))
+        } else {
+            templateProviderServer = nil
+        }
+        self.eventLoop = eventLoop
+        self.templateSource = templateSource
+        self.logger = logger
+    }
+
+    private static func loopback() throws(Sv2ServiceError) -> SocketAddress {
+        do { return try SocketAddress(ip: "127.0.0.1", port: 0) } catch { throw .transport(error) }
+    }
+
+    /// The embedded template source's state (accepted blocks, current template), if embedded.
+    public var embeddedTemplateProvider: EmbeddedTemplateProvider.State? {
+        templateProviderServer?.templateDistribution.state
+    }
+
+    /// The Mining server's bound address, once started.
+    public var localAddress: SocketAddress? { server.localAddress }
+
+    /// Starts the template source (embedded), the Mining server and the template client. Loop thread only.
+    public func start() throws(Sv2ServiceError) {
+        guard templateClient == nil else { return }
+        stopped = false
+        let templateAddress: SocketAddress
+        let security: Sv2ClientConfiguration.Security
+        switch templateSource {
+        case .embedded:
+            guard let provider = templateProviderServer else { throw .invalidConfiguration("no embedded provider") }
+            try provider.start()
+            provider.templateDistribution.state.attach(to: provider.connections)
+            guard let address = provider.localAddress else { throw .notConnected }
+            templateAddress = address
+            security = .plain
+        case .remote(let address, let remoteSecurity):
+            templateAddress = address
+            security = remoteSecurity
+        }
+        let client = try server.makeSiblingClient(
+            configuration: Sv2ClientConfiguration(
+                serverAddress: templateAddress, sv2Protocol: .templateDistribution, security: security),
+            mining: NullSv2MiningClientHandler(), jobDeclaration: NullSv2JobDeclarationClientHandler(),
+            templateDistribution: TemplateDistributionClient(pool: pool), logger: logger)
+        templateClient = client
+        client.onStateChange = { [weak self] state in
+            guard case .closed = state else { return }
+            self?.scheduleReconnect()
+        }
+        pool.onSolution = { [weak self] solution in
+            guard let self else { return }
+            do throws(Sv2ServiceError) {
+                guard let client = self.templateClient else { throw .notConnected }
+                try client.send(solution)
+            } catch {
+                self.logger.error("could not submit solution for template \(solution.templateID): \(error)")
+            }
+        }
+        try server.start()
+        pool.attach(to: server.connections)
+        client.connect()
+    }
+
+    private func scheduleReconnect() {
+        guard !stopped else { return }
+        eventLoop.schedule(after: reconnectDelay) { [weak self] in
+            guard let self, !self.stopped, let client = self.templateClient else { return }
+            self.logger.info("reconnecting to the template source")
+            client.connect()
+        }
+    }
+
+    /// Stops everything (connections are flushed and closed). Loop thread only.
+    public func stop() {
+        stopped = true
+        server.stop()
+        templateClient?.close()
+        templateProviderServer?.stop()
+        embeddedTemplateProvider?.stopRefreshing()
+        pool.detach()
+    }
+}

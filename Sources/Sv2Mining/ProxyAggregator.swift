@@ -1,0 +1,405 @@
+public import Logging
+public import Reactor
+public import Sv2Service
+import Sv2Codec
+
+/// The Mining server miners connect to.
+public typealias ProxyServer =
+    Sv2Server<ProxyDownstreamHandler, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
+/// The proxy's sibling client to the pool.
+public typealias ProxyUpstreamClient =
+    Sv2Client<ProxyUpstreamHandler, NullSv2JobDeclarationClientHandler, NullSv2TemplateDistributionClientHandler>
+
+/// A Mining proxy that aggregates many downstream standard channels into ONE upstream extended channel.
+///
+/// - Upstream: a sibling `Sv2Client` opens one extended channel; its extranonce prefix `P` and size `S` are split
+///   between downstream channels: each gets the prefix `P ‖ local id` (from an `ExtranonceAllocator` over `P`,
+///   zero-padded to `S` bytes) so no two miners ever search the same coinbase.
+/// - Jobs: every upstream `NewExtendedMiningJob` becomes one `NewMiningJob` per downstream channel (the coinbase
+///   with that channel's prefix gives its merkle root); `SetNewPrevHash` is relayed per channel. Job ids are kept.
+/// - Shares: validated locally against the downstream target (with the exact header the pool will rebuild); a
+///   valid share that also meets the upstream target becomes a `SubmitSharesExtended` (extranonce = the channel's
+///   `local id ‖ padding`), the rest are acknowledged by the proxy. The pool's acknowledgements (batched or not)
+///   are split per downstream channel and relayed; its errors go to the miner whose share it was.
+///
+/// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
+///
+/// ```swift
+/// let proxy = try ProxyAggregator.start(configuration: ProxyConfiguration(
+///     downstream: Sv2ServerConfiguration(listenAddress: listen, noise: identity),
+///     upstream: Sv2ClientConfiguration(serverAddress: pool, sv2Protocol: .mining, security: .noise(authority: key)),
+///     userIdentity: "farm-1"), eventLoop: loop)
+/// proxy.onEvent = { print($0) }
+/// ```
+public final class ProxyAggregator {
+    /// The configuration it was started with.
+    public let configuration: ProxyConfiguration
+    /// The loop it runs on.
+    public let eventLoop: EventLoop
+    /// What happened so far.
+    public private(set) var statistics = ProxyStatistics()
+    /// Called on the loop thread for everything worth showing.
+    public var onEvent: ((ProxyEvent) -> Void)?
+    /// The downstream server (nil until `start`).
+    public private(set) var server: ProxyServer?
+    /// The upstream client (nil until `start`).
+    public private(set) var upstream: ProxyUpstreamClient?
+
+    /// The upstream channel's job state (jobs, chain tip, target, prefix), once open.
+    public private(set) var upstreamChannel: MinerJobTracker?
+    private var upstreamGroupID: UInt32?
+    private var allocator: ExtranonceAllocator?
+    private var channels: [UInt32: ProxyChannel] = [:]
+    private var nextChannelID: UInt32 = 1
+    private var pendingOpens: [PendingOpen] = []
+    private var inFlight: [InFlightShare] = []
+    private var inFlightHead = 0
+    private var builder = ShareBuilder()
+    private let logger: Logger
+
+    private struct PendingOpen {
+        let connection: Sv2ConnectionID
+        let requestID: UInt32
+        let user: String
+        let nominalHashrate: Float
+        let maxTarget: Target
+    }
+
+    private struct InFlightShare {
+        let upstreamSequence: UInt32
+        let channelID: UInt32
+        let downstreamSequence: UInt32
+        var settled = false
+    }
+
+    /// Creates an aggregator without starting anything (see `start(configuration:eventLoop:logger:)`).
+    public init(
+        configuration: ProxyConfiguration, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.proxy")
+    ) throws(Sv2ServiceError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    /// Creates the downstream server and the sibling upstream client on `eventLoop`, connects upstream and starts
+    /// listening — one call. Loop thread (or before the loop runs).
+    public static func start(
+        configuration: ProxyConfiguration, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.proxy")
+    ) throws(Sv2ServiceError) -> ProxyAggregator {
+        let proxy = try ProxyAggregator(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        try proxy.start()
+        return proxy
+    }
+
+    /// Creates and starts both sides (once).
+    public func start() throws(Sv2ServiceError) {
+        guard server == nil else { return }
+        let server = try ProxyServer(
+            configuration: configuration.downstream, eventLoop: eventLoop, mining: ProxyDownstreamHandler(proxy: self),
+            jobDeclaration: NullSv2JobDeclarationServerHandler(),
+            templateDistribution: NullSv2TemplateDistributionServerHandler(), logger: logger)
+        let upstream = try server.makeSiblingClient(
+            configuration: configuration.upstream, mining: ProxyUpstreamHandler(proxy: self),
+            jobDeclaration: NullSv2JobDeclarationClientHandler(),
+            templateDistribution: NullSv2TemplateDistributionClientHandler(), logger: logger)
+        self.server = server
+        self.upstream = upstream
+        upstream.connect()
+        try server.start()
+    }
+
+    /// Closes every downstream connection and the upstream connection.
+    public func stop() {
+        server?.stop()
+        upstream?.close()
+    }
+
+    /// The address miners connect to (useful with port 0).
+    public var localAddress: SocketAddress? { server?.localAddress }
+
+    /// Extranonce prefixes of the open downstream channels, by channel id.
+    public var downstreamPrefixes: [UInt32: Extranonce] { channels.mapValues(\.prefix) }
+
+    // MARK: Upstream (called by ProxyUpstreamHandler)
+
+    func upstreamDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try context.send(OpenExtendedMiningChannel(
+            requestID: 1, userIdentity: configuration.userIdentity, nominalHashRate: configuration.nominalHashrate,
+            maxTarget: .max, minExtranonceSize: UInt16(configuration.localPrefixLength)))
+    }
+
+    func upstreamDidClose() {
+        logger.warning("upstream connection closed; closing downstream connections")
+        upstreamChannel = nil
+        allocator = nil
+        statistics.upstreamChannelID = nil
+        if let server { for id in server.connections.ids { server.connections.close(id) } }
+    }
+
+    func upstreamChannelOpened(_ tracker: MinerJobTracker, groupChannelID: UInt32) throws(Sv2ServiceError) {
+        let size = tracker.extranonceSize
+        guard size >= 1 else { throw .rejected("upstream gave an extranonce size of 0: nothing to split") }
+        do {
+            allocator = try ExtranonceAllocator(
+                upstreamPrefix: tracker.extranoncePrefix, localLength: Swift.min(size, 8),
+                totalLength: tracker.extranoncePrefix.count + Swift.min(size, 8))
+        } catch {
+            throw .rejected("\(error)")
+        }
+        upstreamChannel = tracker
+        upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
+        statistics.upstreamChannelID = tracker.channelID
+        statistics.upstreamExtranoncePrefix = tracker.extranoncePrefix
+        statistics.upstreamExtranonceSize = size
+        logger.info("upstream channel \(tracker.channelID) open: prefix \(tracker.extranoncePrefix), \(size) bytes to split")
+        onEvent?(.upstreamChannelOpened(
+            channelID: tracker.channelID, extranoncePrefix: tracker.extranoncePrefix, extranonceSize: size))
+        let waiting = pendingOpens
+        pendingOpens.removeAll()
+        for open in waiting { openChannel(open) }
+    }
+
+    func upstreamChannelRefused(code: String) {
+        statistics.upstreamChannelError = code
+        logger.error("upstream refused the channel: \(code)")
+        onEvent?(.upstreamChannelRefused(code: code))
+        let waiting = pendingOpens
+        pendingOpens.removeAll()
+        for open in waiting {
+            sendDownstream(OpenMiningChannelError(requestID: open.requestID, errorCode: "upstream-channel-refused"),
+                           to: open.connection)
+        }
+    }
+
+    func upstreamJob(_ job: MinerJob, channel: UInt32) throws(Sv2ServiceError) {
+        try updateUpstream(channel: channel) { (tracker) throws(MinerJobError) in _ = try tracker.receive(job) }
+        statistics.jobsReceived += 1
+        for id in channels.keys.sorted() {
+            guard var downstream = channels[id] else { continue }
+            let root = downstream.merkleRoot(of: job)
+            sendDownstream(NewMiningJob(
+                channelID: id, jobID: job.jobID, minNtime: job.minNtime, version: job.version,
+                merkleRoot: ClientWire.u256(root)), to: downstream.connection)
+            statistics.jobsSent += 1
+            if !job.isFuture, let tip = upstreamChannel?.chainTip {
+                downstream.validator.activate(downstream.shareJob(for: job, on: tip), newChainTip: false)
+                channels[id] = downstream
+            }
+        }
+    }
+
+    func upstreamPrevHash(_ message: SetNewPrevHashView) throws(Sv2ServiceError) {
+        try updateUpstream(channel: message.channelID) { (tracker) throws(MinerJobError) in _ = try tracker.receive(message) }
+        statistics.prevHashesReceived += 1
+        guard let tracker = upstreamChannel, let job = tracker.activeJob, let tip = tracker.chainTip else { return }
+        for id in channels.keys.sorted() {
+            guard var downstream = channels[id] else { continue }
+            sendDownstream(SetNewPrevHash(
+                channelID: id, jobID: job.jobID, prevHash: message.prevHash, minNtime: message.minNtime,
+                nbits: message.nbits), to: downstream.connection)
+            downstream.validator.activate(downstream.shareJob(for: job, on: tip), newChainTip: true)
+            channels[id] = downstream
+        }
+    }
+
+    func upstreamTarget(_ target: Target, channel: UInt32) throws(Sv2ServiceError) {
+        try updateUpstream(channel: channel) { (tracker) throws(MinerJobError) in _ = tracker.setTarget(target) }
+    }
+
+    func upstreamAccepted(_ message: SubmitSharesSuccessView) {
+        statistics.upstreamAccepted += Int(message.newSubmitsAcceptedCount)
+        onEvent?(.upstreamAccepted(count: message.newSubmitsAcceptedCount))
+        // Everything up to last_sequence_number not already rejected was accepted; split the ack per channel.
+        var perChannel: [UInt32: (last: UInt32, count: UInt32)] = [:]
+        while inFlightHead < inFlight.count,
+              Int32(bitPattern: inFlight[inFlightHead].upstreamSequence &- message.lastSequenceNumber) <= 0 {
+            let entry = inFlight[inFlightHead]
+            inFlightHead += 1
+            if entry.settled { continue }
+            let previous = perChannel[entry.channelID]
+            perChannel[entry.channelID] = (entry.downstreamSequence, (previous?.count ?? 0) + 1)
+        }
+        compactInFlight()
+        for (id, ack) in perChannel {
+            guard let channel = channels[id] else { continue }
+            sendDownstream(SubmitSharesSuccess(
+                channelID: id, lastSequenceNumber: ack.last, newSubmitsAcceptedCount: ack.count,
+                newSharesSum: UInt64(ack.count) * channel.shareWeight), to: channel.connection)
+        }
+    }
+
+    func upstreamRejected(_ message: SubmitSharesErrorView) {
+        let code = String(decoding: message.errorCode, as: UTF8.self)
+        statistics.upstreamRejected += 1
+        statistics.rejections[code, default: 0] += 1
+        guard let index = inFlight[inFlightHead...].firstIndex(where: {
+            $0.upstreamSequence == message.sequenceNumber && !$0.settled
+        }) else { return }
+        inFlight[index].settled = true
+        let entry = inFlight[index]
+        logger.notice("pool rejected share \(entry.downstreamSequence) of channel \(entry.channelID): \(code)")
+        onEvent?(.upstreamRejected(channelID: entry.channelID, code: code))
+        guard let channel = channels[entry.channelID] else { return }
+        sendDownstream(SubmitSharesError(
+            channelID: entry.channelID, sequenceNumber: entry.downstreamSequence, errorCode: code),
+            to: channel.connection)
+    }
+
+    private func updateUpstream(
+        channel: UInt32, _ body: (inout MinerJobTracker) throws(MinerJobError) -> Void
+    ) throws(Sv2ServiceError) {
+        guard var tracker = upstreamChannel, channel == tracker.channelID || channel == upstreamGroupID else {
+            throw .unknownChannel(channel)
+        }
+        do { try body(&tracker) } catch { throw .rejected("\(error)") }
+        upstreamChannel = tracker
+    }
+
+    private func compactInFlight() {
+        if inFlightHead == inFlight.count {
+            inFlight.removeAll(keepingCapacity: true)
+            inFlightHead = 0
+        } else if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
+            inFlight.removeFirst(inFlightHead)
+            inFlightHead = 0
+        }
+    }
+
+    // MARK: Downstream (called by ProxyDownstreamHandler)
+
+    func openStandard(_ message: OpenStandardMiningChannelView, context: Sv2ServerContext) {
+        let open = PendingOpen(
+            connection: context.connectionID, requestID: message.requestID,
+            user: String(decoding: message.userIdentity, as: UTF8.self), nominalHashrate: message.nominalHashRate,
+            maxTarget: ClientWire.target(message.maxTarget))
+        if upstreamChannel == nil {
+            if let code = statistics.upstreamChannelError {
+                sendDownstream(OpenMiningChannelError(requestID: open.requestID, errorCode: "upstream-channel-refused"),
+                               to: open.connection)
+                logger.info("refusing channel: upstream refused ours (\(code))")
+            } else {
+                pendingOpens.append(open)  // answered once the upstream channel is open
+            }
+            return
+        }
+        openChannel(open)
+    }
+
+    private func openChannel(_ open: PendingOpen) {
+        guard var allocator, let tracker = upstreamChannel else { return }
+        let allocated: Extranonce
+        do { allocated = try allocator.allocate() } catch {
+            sendDownstream(OpenMiningChannelError(requestID: open.requestID, errorCode: "extranonce-space-exhausted"),
+                           to: open.connection)
+            return
+        }
+        self.allocator = allocator
+        let padding = tracker.extranonceSize - allocator.localLength
+        let prefix = allocated.appending(Extranonce(bytes: [UInt8](repeating: 0, count: padding))!)!
+        var target = configuration.downstreamTarget
+            ?? Target(hashrate: Double(open.nominalHashrate), sharesPerMinute: configuration.downstreamSharesPerMinute)
+            ?? .max
+        target = Swift.min(target, open.maxTarget)
+        let id = nextChannelID
+        nextChannelID &+= 1
+        var channel = ProxyChannel(
+            id: id, connection: open.connection, user: open.user, allocatedPrefix: allocated, prefix: prefix,
+            upstreamExtranonce: Array(prefix.bytes.dropFirst(tracker.extranoncePrefix.count)), target: target)
+        sendDownstream(OpenStandardMiningChannelSuccess(
+            requestID: open.requestID, channelID: id, target: ClientWire.u256(target), extranoncePrefix: prefix.bytes,
+            groupChannelID: 0), to: open.connection)
+        // Give the new miner the running job at once (as a future job + its chain tip), then any queued ones.
+        if let job = tracker.activeJob, let tip = tracker.chainTip {
+            sendDownstream(NewMiningJob(
+                channelID: id, jobID: job.jobID, minNtime: nil, version: job.version,
+                merkleRoot: ClientWire.u256(channel.merkleRoot(of: job))), to: open.connection)
+            sendDownstream(SetNewPrevHash(
+                channelID: id, jobID: job.jobID, prevHash: ClientWire.u256(tip.prevHash), minNtime: tip.minNtime,
+                nbits: tip.nbits), to: open.connection)
+            channel.validator.activate(channel.shareJob(for: job, on: tip), newChainTip: true)
+            statistics.jobsSent += 1
+        }
+        for job in tracker.pendingFutureJobs {
+            sendDownstream(NewMiningJob(
+                channelID: id, jobID: job.jobID, minNtime: nil, version: job.version,
+                merkleRoot: ClientWire.u256(channel.merkleRoot(of: job))), to: open.connection)
+            statistics.jobsSent += 1
+        }
+        channels[id] = channel
+        statistics.channelsOpened += 1
+        statistics.openChannels = channels.count
+        logger.info("channel \(id) for \(open.user): prefix \(prefix), target \(target)")
+        onEvent?(.channelOpened(channelID: id, user: open.user, extranoncePrefix: prefix))
+    }
+
+    func submit(_ message: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        statistics.sharesReceived += 1
+        guard var channel = channels[message.channelID], channel.connection == context.connectionID else {
+            return rejectLocally(message.channelID, message.sequenceNumber, .invalidChannelID, context: context)
+        }
+        let share = Share(jobID: message.jobID, nonce: message.nonce, ntime: message.ntime, version: message.version)
+        let outcome = channel.validator.validate(share)
+        channels[message.channelID] = channel
+        let hash: Hash256
+        switch outcome {
+        case .rejected(let rejection):
+            return rejectLocally(message.channelID, message.sequenceNumber, rejection, context: context)
+        case .accepted(let accepted): hash = accepted
+        case .blockFound(let block, _): hash = block
+        }
+        guard let tracker = upstreamChannel else { throw .notConnected }
+        let isBlock = outcome != .accepted(hash: hash)
+        guard isBlock || tracker.workTarget.isMet(by: hash) else {
+            statistics.sharesAcceptedLocally += 1
+            try context.send(SubmitSharesSuccess(
+                channelID: message.channelID, lastSequenceNumber: message.sequenceNumber, newSubmitsAcceptedCount: 1,
+                newSharesSum: channel.shareWeight))
+            return
+        }
+        let upstreamSequence = builder.nextSequenceNumber
+        try upstream?.send(SubmitSharesExtended(
+            channelID: tracker.channelID, sequenceNumber: upstreamSequence, jobID: message.jobID,
+            nonce: message.nonce, ntime: message.ntime, version: message.version,
+            extranonce: channel.upstreamExtranonce))
+        _ = builder.extended(channelID: tracker.channelID, share: share)  // advances the sequence number
+        inFlight.append(InFlightShare(
+            upstreamSequence: upstreamSequence, channelID: message.channelID,
+            downstreamSequence: message.sequenceNumber))
+        statistics.sharesForwarded += 1
+        onEvent?(.shareForwarded(channelID: message.channelID, jobID: message.jobID, hash: hash))
+        if isBlock {
+            statistics.blocksFound += 1
+            logger.notice("block found by channel \(message.channelID): \(hash)")
+            onEvent?(.blockFound(hash: hash))
+        }
+    }
+
+    private func rejectLocally(
+        _ channelID: UInt32, _ sequence: UInt32, _ rejection: ShareRejection, context: Sv2ServerContext
+    ) {
+        statistics.sharesRejectedLocally += 1
+        statistics.rejections[rejection.code, default: 0] += 1
+        sendDownstream(SubmitSharesError(channelID: channelID, sequenceNumber: sequence, errorCode: rejection.code),
+                       to: context.connectionID)
+    }
+
+    func closeChannel(_ channelID: UInt32, connection: Sv2ConnectionID) {
+        guard let channel = channels[channelID], channel.connection == connection else { return }
+        channels[channelID] = nil
+        try? allocator?.release(channel.allocatedPrefix)
+        statistics.openChannels = channels.count
+        onEvent?(.channelClosed(channelID: channelID))
+    }
+
+    func downstreamDidClose(_ connection: Sv2ConnectionID) {
+        pendingOpens.removeAll { $0.connection == connection }
+        for (id, channel) in channels where channel.connection == connection { closeChannel(id, connection: connection) }
+    }
+
+    private func sendDownstream<M: Sv2Message>(_ message: M, to connection: Sv2ConnectionID) {
+        do { try server?.connections.send(message, to: connection) } catch {
+            logger.debug("not sent to \(connection): \(error)")
+        }
+    }
+}

@@ -1,0 +1,50 @@
+public import Sv2Service
+
+/// Everything a `ProxyAggregator` needs: where miners connect, which pool to aggregate them into, and how.
+public struct ProxyConfiguration: Sendable {
+    /// The Mining server miners connect to (listen address, Noise identity, timeouts).
+    public var downstream: Sv2ServerConfiguration
+    /// The upstream pool connection (address, security). Its protocol must be `.mining`.
+    public var upstream: Sv2ClientConfiguration
+    /// `user_identity` of the one extended channel opened upstream.
+    public var userIdentity: String
+    /// Hashrate announced upstream (H/s); the pool derives its first target from it.
+    public var nominalHashrate: Float
+    /// `min_extranonce_size` requested upstream: the bytes that tell downstream channels apart (1…8; 2 bytes =
+    /// 65 536 concurrent channels).
+    public var localPrefixLength: Int
+    /// Downstream targets are set so each miner finds about this many shares a minute at its nominal hashrate.
+    public var downstreamSharesPerMinute: Double
+    /// A fixed target for every downstream channel instead (still bounded by each miner's `max_target`).
+    public var downstreamTarget: Target?
+
+    /// Creates a configuration.
+    public init(
+        downstream: Sv2ServerConfiguration, upstream: Sv2ClientConfiguration, userIdentity: String,
+        nominalHashrate: Float = 1e12, localPrefixLength: Int = 2, downstreamSharesPerMinute: Double = 6,
+        downstreamTarget: Target? = nil
+    ) {
+        self.downstream = downstream
+        self.upstream = upstream
+        self.userIdentity = userIdentity
+        self.nominalHashrate = nominalHashrate
+        self.localPrefixLength = localPrefixLength
+        self.downstreamSharesPerMinute = downstreamSharesPerMinute
+        self.downstreamTarget = downstreamTarget
+    }
+
+    /// Checks the values are usable.
+    public func validate() throws(Sv2ServiceError) {
+        try downstream.validate()
+        try upstream.validate()
+        guard upstream.sv2Protocol == .mining else { throw .invalidConfiguration("the upstream must be a Mining connection") }
+        guard (1...8).contains(localPrefixLength) else { throw .invalidConfiguration("localPrefixLength must be within 1...8") }
+        guard userIdentity.utf8.count <= 255 else { throw .invalidConfiguration("userIdentity is longer than 255 bytes") }
+        guard downstreamSharesPerMinute.isFinite, downstreamSharesPerMinute > 0 else {
+            throw .invalidConfiguration("downstreamSharesPerMinute must be positive")
+        }
+        guard nominalHashrate.isFinite, nominalHashrate >= 0 else {
+            throw .invalidConfiguration("nominalHashrate must be finite and non-negative")
+        }
+    }
+}

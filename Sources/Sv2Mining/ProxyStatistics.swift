@@ -1,0 +1,40 @@
+/// What a `ProxyAggregator` has done so far; a plain value for the CLI and tests.
+public struct ProxyStatistics: Sendable, Hashable {
+    /// The upstream extended channel, once open.
+    public var upstreamChannelID: UInt32?
+    /// Its extranonce prefix.
+    public var upstreamExtranoncePrefix: Extranonce?
+    /// Its rollable extranonce size (the bytes that identify downstream channels).
+    public var upstreamExtranonceSize = 0
+    /// `OpenMiningChannel.Error` code if the pool refused the upstream channel.
+    public var upstreamChannelError: String?
+    /// Downstream channels open now.
+    public var openChannels = 0
+    /// Downstream channels opened in total.
+    public var channelsOpened = 0
+    /// Upstream jobs received (each relayed to every downstream channel).
+    public var jobsReceived = 0
+    /// `NewMiningJob`s sent downstream.
+    public var jobsSent = 0
+    /// Upstream chain tips received.
+    public var prevHashesReceived = 0
+    /// Shares received from miners.
+    public var sharesReceived = 0
+    /// Shares rejected by the proxy's own validation (below the downstream target, stale, duplicate, …).
+    public var sharesRejectedLocally = 0
+    /// Rejections by code (local and relayed from upstream).
+    public var rejections: [String: Int] = [:]
+    /// Valid shares below the upstream target, acknowledged by the proxy itself.
+    public var sharesAcceptedLocally = 0
+    /// Shares forwarded upstream as `SubmitSharesExtended`.
+    public var sharesForwarded = 0
+    /// Forwarded shares the pool accepted.
+    public var upstreamAccepted = 0
+    /// Forwarded shares the pool rejected.
+    public var upstreamRejected = 0
+    /// Shares that met the network target.
+    public var blocksFound = 0
+
+    /// Creates empty statistics.
+    public init() {}
+}

@@ -1,0 +1,71 @@
+public import Sv2Codec
+public import Sv2Service
+
+/// The pool's side of a `ProxyAggregator`: the one extended channel, its jobs and the share acknowledgements.
+public struct ProxyUpstreamHandler: Sv2MiningClientHandler {
+    /// The aggregator holding the state (it owns the client; unowned to avoid a cycle).
+    public unowned let proxy: ProxyAggregator
+
+    /// Wraps `proxy`.
+    public init(proxy: ProxyAggregator) { self.proxy = proxy }
+
+    /// Opens the extended channel.
+    public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try proxy.upstreamDidSetUp(context: context)
+    }
+
+    /// Drops the upstream state and the miners (they reconnect).
+    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
+        proxy.upstreamDidClose()
+    }
+
+    /// The upstream channel is open: downstream channels can be served.
+    public mutating func handle(
+        _ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext
+    ) throws(Sv2ServiceError) {
+        let tracker: MinerJobTracker
+        do { tracker = try MinerJobTracker(message) } catch { throw .rejected("\(error)") }
+        try proxy.upstreamChannelOpened(tracker, groupChannelID: message.groupChannelID)
+    }
+
+    /// The pool refused the channel.
+    public mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        proxy.upstreamChannelRefused(code: String(decoding: message.errorCode, as: UTF8.self))
+    }
+
+    /// An extended job: one `NewMiningJob` per downstream channel.
+    public mutating func handle(_ message: NewExtendedMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try proxy.upstreamJob(MinerJob(message), channel: message.channelID)
+    }
+
+    /// A new chain tip, relayed per channel.
+    public mutating func handle(_ message: SetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try proxy.upstreamPrevHash(message)
+    }
+
+    /// The upstream target (decides which shares are forwarded).
+    public mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try proxy.upstreamTarget(ClientWire.target(message.maximumTarget), channel: message.channelID)
+    }
+
+    /// Acknowledgements, split per downstream channel.
+    public mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        proxy.upstreamAccepted(message)
+    }
+
+    /// A rejected share, relayed to its miner.
+    public mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        proxy.upstreamRejected(message)
+    }
+
+    /// Group membership needs no action (group jobs are accepted by the group id).
+    public mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+
+    /// Re-prefixing every downstream channel is not supported: the upstream connection is closed (miners reconnect).
+    public mutating func handle(_ message: SetExtranoncePrefixView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        throw .rejected("SetExtranoncePrefix on the aggregated channel is not supported by the proxy")
+    }
+
+    /// Nothing to do: the channel keeps its settings.
+    public mutating func handle(_ message: UpdateChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+}

@@ -1,0 +1,95 @@
+public import Sv2Codec
+public import Sv2Service
+
+/// The Template Distribution client handler of a pool: the pool's sibling that talks to the template source.
+///
+/// On setup it sends `CoinbaseOutputConstraints` (room for the pool's payout output); every `NewTemplate` and
+/// `SetNewPrevHash` is handed to the ``Pool``. Found blocks travel the other way: ``PoolService`` sets
+/// ``Pool/onSolution`` to send `SubmitSolution` through this client's connection.
+public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
+    /// The pool fed with templates.
+    public let pool: Pool
+    /// Maximum additional sigops announced in `CoinbaseOutputConstraints`.
+    public var coinbaseOutputMaxAdditionalSigops: UInt16
+
+    /// Creates the handler feeding `pool`.
+    public init(pool: Pool, coinbaseOutputMaxAdditionalSigops: UInt16 = 400) {
+        self.pool = pool
+        self.coinbaseOutputMaxAdditionalSigops = coinbaseOutputMaxAdditionalSigops
+    }
+
+    /// Announces the space the pool's outputs need; the template provider answers with its current template.
+    public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        pool.logger.info("template source connected")
+        try context.send(CoinbaseOutputConstraints(
+            coinbaseOutputMaxAdditionalSize: pool.configuration.coinbaseOutputMaxAdditionalSize,
+            coinbaseOutputMaxAdditionalSigops: coinbaseOutputMaxAdditionalSigops))
+    }
+
+    /// Logs the loss of the template source (the pool keeps its last jobs).
+    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
+        pool.logger.warning("template source disconnected: \(reason)")
+    }
+
+    /// Feeds a template to the pool; an unusable one is logged and skipped (the connection stays up).
+    public mutating func handle(_ message: NewTemplateView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        do { try pool.receive(template: BlockTemplate(message)) } catch {
+            pool.logger.error("\(error)")
+        }
+    }
+
+    /// Feeds a chain tip to the pool.
+    public mutating func handle(_ message: TemplateSetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        do { try pool.receive(chainTip: TemplateChainTip(message)) } catch {
+            pool.logger.error("\(error)")
+        }
+    }
+
+    /// Transaction data is not needed by a pool without Job Declaration; ignored.
+    public mutating func handle(_ message: RequestTransactionDataSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+
+    /// Logged and ignored.
+    public mutating func handle(_ message: RequestTransactionDataErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        pool.logger.info("RequestTransactionData refused: \(String(decoding: message.errorCode, as: UTF8.self))")
+    }
+}
+
+extension BlockTemplate {
+    /// Copies a received `NewTemplate`.
+    public init(_ message: NewTemplateView) {
+        self.init(
+            templateID: message.templateID, futureTemplate: message.futureTemplate, version: message.version,
+            coinbaseTxVersion: message.coinbaseTxVersion, coinbasePrefix: Array(message.coinbasePrefix),
+            coinbaseTxInputSequence: message.coinbaseTxInputSequence,
+            coinbaseTxValueRemaining: message.coinbaseTxValueRemaining,
+            coinbaseTxOutputsCount: message.coinbaseTxOutputsCount, coinbaseTxOutputs: Array(message.coinbaseTxOutputs),
+            coinbaseTxLocktime: message.coinbaseTxLocktime, merklePath: message.merklePath.map(WireConversions.hash))
+    }
+
+    /// The `NewTemplate` message for this template.
+    public var message: NewTemplate {
+        NewTemplate(
+            templateID: templateID, futureTemplate: futureTemplate, version: version,
+            coinbaseTxVersion: coinbaseTxVersion, coinbasePrefix: coinbasePrefix,
+            coinbaseTxInputSequence: coinbaseTxInputSequence, coinbaseTxValueRemaining: coinbaseTxValueRemaining,
+            coinbaseTxOutputsCount: coinbaseTxOutputsCount, coinbaseTxOutputs: coinbaseTxOutputs,
+            coinbaseTxLocktime: coinbaseTxLocktime, merklePath: merklePath.map(WireConversions.u256))
+    }
+}
+
+extension TemplateChainTip {
+    /// Copies a received Template Distribution `SetNewPrevHash`.
+    public init(_ message: TemplateSetNewPrevHashView) {
+        self.init(
+            templateID: message.templateID, prevHash: WireConversions.hash(message.prevHash),
+            headerTimestamp: message.headerTimestamp, nbits: message.nbits,
+            target: WireConversions.target(message.target))
+    }
+
+    /// The Template Distribution `SetNewPrevHash` message for this tip.
+    public var message: TemplateSetNewPrevHash {
+        TemplateSetNewPrevHash(
+            templateID: templateID, prevHash: WireConversions.u256(prevHash), headerTimestamp: headerTimestamp,
+            nbits: nbits, target: WireConversions.u256(target))
+    }
+}

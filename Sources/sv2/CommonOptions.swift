@@ -1,0 +1,76 @@
+import ArgumentParser
+import Logging
+import Reactor
+import Sv2Noise
+import Sv2Service
+
+/// Options every app has.
+struct RuntimeOptions: ParsableArguments {
+    @Option(name: .long, help: "TOML file with any of this command's options (keys = flag names without --).")
+    var config: String?
+
+    @Option(name: .long, help: "I/O backend: io_uring (default when the kernel allows it) or epoll.")
+    var backend: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Stop after this many seconds (default: run until Ctrl-C).")
+    var duration: Double?
+
+    static let keys: Set<String> = ["backend", "log-level", "duration"]
+
+    func reactorBackend(_ file: ConfigFile) throws -> ReactorBackend? {
+        guard let name = try file.optionalString(backend, "backend") else { return nil }
+        guard let value = ReactorBackend(rawValue: name) else {
+            throw ValidationError("unknown backend \(name) (io_uring or epoll)")
+        }
+        return value
+    }
+
+    func level(_ file: ConfigFile, default defaultLevel: Logger.Level) throws -> Logger.Level {
+        let name = try file.string(logLevel, "log-level", default: defaultLevel.rawValue)
+        guard let value = Logger.Level(rawValue: name) else { throw ValidationError("unknown log level \(name)") }
+        return value
+    }
+
+    func runDuration(_ file: ConfigFile) throws -> Double? {
+        let value = try file.double(duration, "duration", default: 0)
+        return value > 0 ? value : nil
+    }
+}
+
+/// Parses `host:port` / `[v6]:port`.
+func socketAddress(_ text: String, option: String) throws -> SocketAddress {
+    do { return try SocketAddress(parsing: text) } catch {
+        throw ValidationError("--\(option): \(text) is not an address (host:port with a numeric IP or localhost)")
+    }
+}
+
+/// The client side's security from `--…authority-key` / `--…no-noise`.
+func clientSecurity(authorityKey: String?, noNoise: Bool, option: String) throws -> Sv2ClientConfiguration.Security {
+    if noNoise { return .plain }
+    guard let authorityKey else {
+        throw ValidationError("--\(option) is required (the pool's authority public key), or pass --\(option.replacingOccurrences(of: "authority-key", with: "no-noise")) for an unencrypted connection")
+    }
+    do { return .noise(authority: try AuthorityPublicKey(base58Check: authorityKey)) } catch {
+        throw ValidationError("--\(option): not a valid authority public key (\(error))")
+    }
+}
+
+/// The server side's Noise identity: the given authority secret key, or a fresh one (printed) unless disabled.
+func serverIdentity(
+    authoritySecretKey: String?, noNoise: Bool, certificateValidity: UInt32, announce: (AuthorityPublicKey) -> Void
+) throws -> NoiseResponder.Identity? {
+    if noNoise { return nil }
+    let authority: AuthorityKeyPair
+    if let authoritySecretKey {
+        do { authority = try AuthorityKeyPair(secretKeyBase58Check: authoritySecretKey) } catch {
+            throw ValidationError("--authority-secret-key: not a valid key (\(error))")
+        }
+    } else {
+        authority = try AuthorityKeyPair.generate()
+    }
+    announce(authority.publicKey)
+    return .freshStaticKeyPerConnection(authority: authority, certificateValidity: certificateValidity)
+}

@@ -1,0 +1,54 @@
+import CShims
+import Dispatch
+import Foundation
+import Logging
+import Reactor
+
+/// Runs an app's event loop on the main thread until Ctrl-C / SIGTERM or an optional deadline, and prints a
+/// status line periodically. Everything the app does happens in `setUp` and its timers, on the loop thread.
+enum LoopHost {
+    /// Bootstraps logging once (stderr, given level).
+    static func bootstrapLogging(level: Logger.Level) {
+        // Line-buffered stdout, so app output and stderr log lines interleave in order.
+        cshims_line_buffer_stdout()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// Creates the loop, calls `setUp` on it, runs until stopped; `statusEvery` calls `status` periodically.
+    static func run(
+        backend: ReactorBackend?, duration: Double?, statusEvery: Duration? = nil, status: (() -> Void)? = nil,
+        setUp: @escaping (EventLoop) throws -> Void, tearDown: (() -> Void)? = nil
+    ) throws {
+        let loop = try EventLoop(configuration: EventLoopConfiguration(backend: backend))
+        // Signals arrive on a dispatch queue; `execute` is the loop's only cross-thread door.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { loop.execute { loop.stop(gracePeriod: .milliseconds(500)) } }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+        // The loop runs on this thread, so setting up here, before `run()`, is setting up on the loop thread.
+        try setUp(loop)
+        if let duration {
+            loop.schedule(after: .milliseconds(Int64(duration * 1000))) { loop.stop(gracePeriod: .milliseconds(500)) }
+        }
+        if let statusEvery, let status { schedule(status, every: statusEvery, on: loop) }
+        try loop.run()
+        tearDown?()
+    }
+
+    private static func schedule(_ body: @escaping () -> Void, every interval: Duration, on loop: EventLoop) {
+        loop.schedule(after: interval) {
+            body()
+            schedule(body, every: interval, on: loop)
+        }
+    }
+}

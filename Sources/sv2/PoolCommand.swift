@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Reactor
+import Sv2Codec
+import Sv2Mining
+import Sv2Noise
+import Sv2Service
+
+/// `sv2 pool`: a Mining server and its sibling Template Distribution client.
+struct PoolCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pool",
+        abstract: "Run a pool: Mining server + Template Distribution client (siblings on one event loop).",
+        discussion: """
+            Templates come from a Template Provider (--tp HOST:PORT, e.g. Bitcoin Core's sv2-tp) or, by default, \
+            from the embedded regtest-style generator, so the pool runs on a fresh machine with nothing else.
+
+            Noise: with --authority-secret-key the pool signs its certificates with that key; without it a fresh \
+            authority key is generated and its public key printed (give it to miners as --authority-key). \
+            --no-noise serves plain, unencrypted Sv2.
+
+            Example:
+              sv2 pool --listen 0.0.0.0:34254 --authority-secret-key mkDLTB… --payout-script 0014…
+            """)
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Option(name: .long, help: "Address to listen on (default 127.0.0.1:34254).")
+    var listen: String?
+
+    @Option(name: .long, help: "Authority secret key (base58check, from `sv2 keys authority`).")
+    var authoritySecretKey: String?
+
+    @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
+    var noNoise = false
+
+    @Option(name: .long, help: "Seconds each per-connection certificate is valid (default 3600).")
+    var certificateValidity: Int?
+
+    @Option(name: .long, help: "Template Provider address; omit to use the embedded template source.")
+    var tp: String?
+
+    @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
+    var tpAuthorityKey: String?
+
+    @Flag(name: .long, help: "Connect to the Template Provider without Noise.")
+    var tpNoNoise = false
+
+    @Option(name: .long, help: "Payout scriptPubKey in hex (default 51 = OP_TRUE, for regtest).")
+    var payoutScript: String?
+
+    @Option(name: .long, help: "Pool tag written into coinbases as Sv2/<tag>/ (default swift-stratum).")
+    var poolTag: String?
+
+    @Option(name: .long, help: "Target shares per minute per channel, for initial targets and vardiff (default 10).")
+    var sharesPerMinute: Double?
+
+    @Option(name: .long, help: "Seconds between vardiff decisions per channel (default 60).")
+    var vardiffWindow: Double?
+
+    @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
+    var nbits: String?
+
+    @Option(name: .long, help: "Embedded source only: seconds between fresh templates (default 30).")
+    var templateInterval: Double?
+
+    @Option(name: .long, help: "Close connections idle for this many seconds (default 120).")
+    var inactivityTimeout: Double?
+
+    @Option(name: .long, help: "Maximum concurrent connections (default 100000).")
+    var maxConnections: Int?
+
+    static let keys: Set<String> = RuntimeOptions.keys.union([
+        "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
+        "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "nbits", "template-interval",
+        "inactivity-timeout", "max-connections",
+    ])
+
+    /// Everything resolved from flags, file and defaults.
+    struct Settings {
+        var server: Sv2ServerConfiguration
+        var pool: PoolConfiguration
+        var templateSource: PoolService.TemplateSource
+        var authority: AuthorityPublicKey?
+    }
+
+    func settings(_ file: ConfigFile) throws -> Settings {
+        var announced: AuthorityPublicKey?
+        let identity = try serverIdentity(
+            authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
+            noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: UInt32(try file.int(certificateValidity, "certificate-validity", default: 3600))
+        ) { announced = $0 }
+        var server = Sv2ServerConfiguration(
+            listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34254"), option: "listen"),
+            noise: identity)
+        server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
+        server.maxConnections = try file.int(maxConnections, "max-connections", default: 100_000)
+        guard let script = Sv2Hex.decode(try file.string(payoutScript, "payout-script", default: "51")), !script.isEmpty else {
+            throw ValidationError("--payout-script must be non-empty hex")
+        }
+        var pool = PoolConfiguration(payoutScript: script)
+        pool.poolTag = try file.string(poolTag, "pool-tag", default: pool.poolTag)
+        pool.sharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: pool.sharesPerMinute)
+        pool.vardiffWindow = try file.double(vardiffWindow, "vardiff-window", default: pool.vardiffWindow)
+        let source: PoolService.TemplateSource
+        if let tp = try file.optionalString(tp, "tp") {
+            source = .remote(
+                address: try socketAddress(tp, option: "tp"),
+                security: try clientSecurity(
+                    authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
+                    noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
+        } else {
+            var embedded = EmbeddedTemplateProvider.Configuration()
+            guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16), Target(compact: bits) != nil else {
+                throw ValidationError("--nbits must be a valid compact target in hex, e.g. 1d3fffff or 207fffff")
+            }
+            embedded.source.nbits = bits
+            let interval = try file.double(templateInterval, "template-interval", default: 30)
+            embedded.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil
+            source = .embedded(embedded)
+        }
+        return Settings(server: server, pool: pool, templateSource: source, authority: announced)
+    }
+
+    func run() throws {
+        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
+        let settings = try settings(file)
+        if let authority = settings.authority { print("authority public key: \(authority.base58Check)") }
+        var service: PoolService?
+        try LoopHost.run(
+            backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
+            statusEvery: .seconds(10),
+            status: { if let service { print(PoolCommand.status(service)) } },
+            setUp: { loop in
+                let pool = try PoolService(
+                    configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
+                    eventLoop: loop)
+                pool.pool.onBlockFound = { block in
+                    print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
+                }
+                try pool.start()
+                print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
+                service = pool
+            },
+            tearDown: { if let service { print(PoolCommand.status(service)) } })
+    }
+
+    static func status(_ service: PoolService) -> String {
+        let s = service.pool.statistics
+        let server = service.server.statistics
+        return "pool: \(server.connectionsActive) connections, \(service.pool.openChannelCount) channels, "
+            + "\(s.sharesAccepted) shares accepted, \(s.sharesRejected) rejected, \(s.blocksFound) blocks, "
+            + "\(s.jobsSent) jobs sent"
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Reactor
+import Sv2Mining
+import Sv2Service
+
+/// `sv2 proxy`: standard channels downstream aggregated into one extended channel upstream.
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Aggregate many miners' standard channels into one extended channel to a pool.",
+        discussion: """
+            A Mining server for miners plus its sibling Mining client to the pool, on one event loop. Each miner's \
+            channel gets a slice of the upstream extranonce space; shares meeting the pool's target are forwarded.
+
+            Example:
+              sv2 proxy --listen 0.0.0.0:34255 --upstream 10.0.0.1:34254 --upstream-authority-key 9bXiEd8…
+            """)
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Option(name: .long, help: "Address miners connect to (default 127.0.0.1:34255).")
+    var listen: String?
+
+    @Option(name: .long, help: "Authority secret key for the proxy's own certificates (default: a fresh one, printed).")
+    var authoritySecretKey: String?
+
+    @Flag(name: .long, help: "Serve miners without Noise.")
+    var noNoise = false
+
+    @Option(name: .long, help: "The pool's address (default 127.0.0.1:34254).")
+    var upstream: String?
+
+    @Option(name: .long, help: "The pool's authority public key (base58check).")
+    var upstreamAuthorityKey: String?
+
+    @Flag(name: .long, help: "Connect to the pool without Noise.")
+    var upstreamNoNoise = false
+
+    @Option(name: .long, help: "user_identity of the upstream channel (default sv2-proxy).")
+    var user: String?
+
+    @Option(name: .long, help: "Target shares per minute per miner (default 6).")
+    var sharesPerMinute: Double?
+
+    static let keys: Set<String> = RuntimeOptions.keys.union([
+        "listen", "authority-secret-key", "no-noise", "upstream", "upstream-authority-key", "upstream-no-noise",
+        "user", "shares-per-minute",
+    ])
+
+    func run() throws {
+        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
+        let identity = try serverIdentity(
+            authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
+            noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false), certificateValidity: 3600
+        ) { print("proxy authority public key: \($0.base58Check)") }
+        let downstream = Sv2ServerConfiguration(
+            listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34255"), option: "listen"),
+            noise: identity)
+        let upstreamConfiguration = Sv2ClientConfiguration(
+            serverAddress: try socketAddress(try file.string(upstream, "upstream", default: "127.0.0.1:34254"), option: "upstream"),
+            sv2Protocol: .mining,
+            security: try clientSecurity(
+                authorityKey: try file.optionalString(upstreamAuthorityKey, "upstream-authority-key"),
+                noNoise: try file.bool(upstreamNoNoise ? true : nil, "upstream-no-noise", default: false),
+                option: "upstream-authority-key"))
+        var configuration = ProxyConfiguration(
+            downstream: downstream, upstream: upstreamConfiguration,
+            userIdentity: try file.string(user, "user", default: "sv2-proxy"))
+        configuration.downstreamSharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: 6)
+        var proxy: ProxyAggregator?
+        try LoopHost.run(
+            backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
+            statusEvery: .seconds(10), status: { if let proxy { print(ProxyCommand.status(proxy)) } },
+            setUp: { loop in
+                let started = try ProxyAggregator.start(configuration: configuration, eventLoop: loop)
+                print("proxy listening on \(started.localAddress.map { "\($0)" } ?? "?"), upstream \(upstreamConfiguration.serverAddress)")
+                proxy = started
+            },
+            tearDown: { if let proxy { print(ProxyCommand.status(proxy)) } })
+    }
+
+    static func status(_ proxy: ProxyAggregator) -> String {
+        let s = proxy.statistics
+        return "proxy: \(s.openChannels) miner channels, \(s.sharesReceived) shares in, \(s.sharesForwarded) forwarded, "
+            + "\(s.upstreamAccepted) accepted upstream, \(s.upstreamRejected) rejected upstream, \(s.blocksFound) blocks"
+    }
+}

@@ -1,0 +1,273 @@
+// Test support for the client side (miner, proxy): a loop on its own thread and a small fake pool.
+// Names carry a `Client` prefix so they never collide with the pool side's test helpers.
+import Dispatch
+import Foundation
+import Reactor
+import Sv2Codec
+import Sv2Service
+@testable import Sv2Mining
+
+/// Runs an EventLoop on its own thread for one test.
+final class ClientTestLoop: @unchecked Sendable {
+    let loop: EventLoop
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() throws {
+        loop = try EventLoop()
+        let thread = Thread { [self] in
+            try? loop.run()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Runs `body` on the loop thread and waits for its result.
+    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
+        let box = ClientBox<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let body = body
+        loop.execute {
+            box.value = Result { try body() }
+            done.signal()
+        }
+        done.wait()
+        return try box.value!.get()
+    }
+
+    /// Parks the loop thread and runs `body` on the calling thread, so `#expect` inside is attributed to the running
+    /// test. Only for reading state (and plain mutations of test objects): nothing that starts I/O.
+    func inspect<T>(_ body: () throws -> T) rethrows -> T {
+        let parked = DispatchSemaphore(value: 0)
+        let resume = DispatchSemaphore(value: 0)
+        loop.execute {
+            parked.signal()
+            resume.wait()
+        }
+        parked.wait()
+        defer { resume.signal() }
+        return try body()
+    }
+
+    /// Polls `condition` on the loop thread until it holds or `timeout` seconds pass.
+    func wait(timeout: Double = 20, _ condition: @escaping () -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try sync(condition) { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    func stop() {
+        let loop = self.loop
+        loop.execute { loop.stop(gracePeriod: .milliseconds(200)) }
+        _ = finished.wait(timeout: .now() + 5)
+    }
+}
+
+final class ClientBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+let clientLoopback = try! SocketAddress(ip: "127.0.0.1", port: 0)
+
+/// One shares-per-`n` hashes target.
+func clientTarget(oneIn n: UInt64) -> Target {
+    Target(UInt256.max.quotientAndRemainder(dividingBy: UInt256(n)).quotient)
+}
+
+/// What the fake pool saw and holds. Loop thread only.
+final class ClientTestPoolState {
+    struct Channel {
+        let connection: Sv2ConnectionID
+        let id: UInt32
+        let prefix: Extranonce
+        let extranonceSize: Int?  // nil: standard
+        var validator = ShareValidator()
+    }
+
+    var shareTarget: Target
+    var nbits: UInt32
+    var versionRollingAllowed = true
+    var connections: Sv2ServerConnections?
+    var allocator = try! ExtranonceAllocator(localLength: 4, totalLength: 16)
+    var channels: [UInt32: Channel] = [:]
+    var nextChannel: UInt32 = 1
+    var jobID: UInt32 = 1
+    var prevHash = Hash256(bytes: [UInt8](repeating: 0x11, count: 32))!
+    let minNtime: UInt32 = 1_700_000_000
+    let merklePath = [Hash256(bytes: [UInt8](repeating: 0xaa, count: 32))!, Hash256(bytes: [UInt8](repeating: 0xbb, count: 32))!]
+    /// Accepted shares per job id.
+    var accepted: [UInt32: Int] = [:]
+    var acceptedShares: [(channel: UInt32, share: Share)] = []
+    var rejections: [String: Int] = [:]
+    var blocks = 0
+    var opened: [(user: String, prefix: Extranonce)] = []
+    /// Acknowledge every `ackBatch` accepted shares with one `SubmitShares.Success` (per connection).
+    var ackBatch = 1
+    var unacked: [Sv2ConnectionID: (channel: UInt32, last: UInt32, count: UInt32)] = [:]
+    var successMessages = 0
+
+    init(shareTarget: Target, nbits: UInt32 = 0x1d00_ffff) {
+        self.shareTarget = shareTarget
+        self.nbits = nbits
+    }
+
+    var totalAccepted: Int { accepted.values.reduce(0, +) }
+
+    func coinbaseParts(extranonceLength: Int) -> CoinbaseParts {
+        let coinbase = try! Coinbase(
+            version: 2, scriptSigPrefix: [0x03, UInt8(truncatingIfNeeded: jobID), 0, 0], tag: Array("client-test".utf8),
+            extranonceLength: extranonceLength, sequence: 0xffff_ffff,
+            poolOutputs: [TxOutput(value: 50_0000_0000, script: [0x51])], templateOutputs: [], templateOutputCount: 0,
+            locktime: 0)
+        return coinbase.parts(witness: false)
+    }
+
+    /// Sends the current job (future) + SetNewPrevHash to one channel and activates it in its validator.
+    func sendJob(to channelID: UInt32) throws {
+        guard var channel = channels[channelID], let connections else { return }
+        let parts = coinbaseParts(extranonceLength: channel.prefix.count + (channel.extranonceSize ?? 0))
+        let job: ShareJob
+        if let size = channel.extranonceSize {
+            try connections.send(NewExtendedMiningJob(
+                channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                versionRollingAllowed: versionRollingAllowed, merklePath: merklePath.map(ClientWire.u256),
+                coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix), to: channel.connection)
+            job = ShareJob(
+                extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: versionRollingAllowed,
+                prevHash: prevHash, coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: size,
+                coinbaseSuffix: parts.suffix, merklePath: merklePath, nbits: nbits, minNtime: minNtime,
+                target: shareTarget)
+        } else {
+            let root = ShareJob(
+                extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: true, prevHash: prevHash,
+                coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: 0,
+                coinbaseSuffix: parts.suffix, merklePath: merklePath, nbits: nbits, minNtime: minNtime,
+                target: shareTarget
+            ).merkleRoot(extranonce: .empty)
+            try connections.send(NewMiningJob(
+                channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                merkleRoot: ClientWire.u256(root)), to: channel.connection)
+            job = ShareJob(
+                standardJobID: jobID, version: 0x2000_0000, prevHash: prevHash, merkleRoot: root, nbits: nbits,
+                minNtime: minNtime, target: shareTarget)
+        }
+        try connections.send(SetNewPrevHash(
+            channelID: channelID, jobID: jobID, prevHash: ClientWire.u256(prevHash), minNtime: minNtime, nbits: nbits),
+            to: channel.connection)
+        channel.validator.activate(job, newChainTip: true)
+        channels[channelID] = channel
+    }
+
+    /// A new chain tip with a new job for every channel.
+    func newBlock() throws {
+        jobID += 1
+        prevHash = Hash256(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: jobID), count: 32))!
+        for id in channels.keys.sorted() { try sendJob(to: id) }
+    }
+
+    func open(user: String, extranonceSize: Int?, connection: Sv2ConnectionID) -> Channel {
+        let prefix = try! allocator.allocate()
+        let channel = Channel(connection: connection, id: nextChannel, prefix: prefix, extranonceSize: extranonceSize)
+        channels[channel.id] = channel
+        nextChannel += 1
+        opened.append((user, prefix))
+        return channel
+    }
+
+    func validate(channelID: UInt32, share: Share) -> ShareOutcome {
+        guard var channel = channels[channelID] else { return .rejected(.invalidChannelID) }
+        let outcome = channel.validator.validate(share)
+        channels[channelID] = channel
+        switch outcome {
+        case .accepted, .blockFound:
+            accepted[share.jobID, default: 0] += 1
+            acceptedShares.append((channelID, share))
+            if case .blockFound = outcome { blocks += 1 }
+        case .rejected(let rejection):
+            rejections[rejection.code, default: 0] += 1
+        }
+        return outcome
+    }
+}
+
+/// A fake pool: opens standard and extended channels, sends one job per channel, validates shares with
+/// `ShareValidator` and acknowledges each share individually.
+struct ClientTestPool: Sv2MiningServerHandler {
+    let state: ClientTestPoolState
+
+    mutating func handle(_ message: OpenStandardMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let channel = state.open(
+            user: String(decoding: message.userIdentity, as: UTF8.self), extranonceSize: nil,
+            connection: context.connectionID)
+        try context.send(OpenStandardMiningChannelSuccess(
+            requestID: message.requestID, channelID: channel.id, target: ClientWire.u256(state.shareTarget),
+            extranoncePrefix: channel.prefix.bytes, groupChannelID: 0))
+        do { try state.sendJob(to: channel.id) } catch { throw .rejected("\(error)") }
+    }
+
+    mutating func handle(_ message: OpenExtendedMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let size = Int(message.minExtranonceSize)
+        let channel = state.open(
+            user: String(decoding: message.userIdentity, as: UTF8.self), extranonceSize: size,
+            connection: context.connectionID)
+        try context.send(OpenExtendedMiningChannelSuccess(
+            requestID: message.requestID, channelID: channel.id, target: ClientWire.u256(state.shareTarget),
+            extranonceSize: UInt16(size), extranoncePrefix: channel.prefix.bytes, groupChannelID: 0))
+        do { try state.sendJob(to: channel.id) } catch { throw .rejected("\(error)") }
+    }
+
+    mutating func handle(_ message: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let share = Share(jobID: message.jobID, nonce: message.nonce, ntime: message.ntime, version: message.version)
+        try answer(state.validate(channelID: message.channelID, share: share), message.channelID, message.sequenceNumber, context)
+    }
+
+    mutating func handle(_ message: SubmitSharesExtendedView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        guard let extranonce = Extranonce(copying: message.extranonce) else { throw .rejected("long extranonce") }
+        let share = Share(
+            jobID: message.jobID, nonce: message.nonce, ntime: message.ntime, version: message.version,
+            extranonce: extranonce)
+        try answer(state.validate(channelID: message.channelID, share: share), message.channelID, message.sequenceNumber, context)
+    }
+
+    private func answer(
+        _ outcome: ShareOutcome, _ channel: UInt32, _ sequence: UInt32, _ context: Sv2ServerContext
+    ) throws(Sv2ServiceError) {
+        if case .rejected(let rejection) = outcome {
+            try context.send(SubmitSharesError(channelID: channel, sequenceNumber: sequence, errorCode: rejection.code))
+        } else {
+            let previous = state.unacked[context.connectionID]?.count ?? 0
+            let pending = (channel: channel, last: sequence, count: previous + 1)
+            guard pending.count >= state.ackBatch else {
+                state.unacked[context.connectionID] = pending
+                return
+            }
+            state.unacked[context.connectionID] = nil
+            state.successMessages += 1
+            try context.send(SubmitSharesSuccess(
+                channelID: channel, lastSequenceNumber: sequence, newSubmitsAcceptedCount: pending.count,
+                newSharesSum: UInt64(pending.count)))
+        }
+    }
+}
+
+typealias ClientTestPoolServer =
+    Sv2Server<ClientTestPool, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
+
+/// Starts a fake pool on `loop` (loop thread only).
+func startClientTestPool(_ loop: EventLoop, state: ClientTestPoolState) throws -> ClientTestPoolServer {
+    let server = try ClientTestPoolServer(
+        configuration: Sv2ServerConfiguration(listenAddress: clientLoopback), eventLoop: loop,
+        mining: ClientTestPool(state: state), jobDeclaration: NullSv2JobDeclarationServerHandler(),
+        templateDistribution: NullSv2TemplateDistributionServerHandler())
+    try server.start()
+    state.connections = server.connections
+    return server
+}
+
+/// A plain client configuration for `server`.
+func clientTestConfiguration(_ server: SocketAddress) -> Sv2ClientConfiguration {
+    Sv2ClientConfiguration(serverAddress: server, sv2Protocol: .mining, security: .plain)
+}

@@ -1,0 +1,282 @@
+import Dispatch
+import Foundation
+import Reactor
+import Sv2Codec
+import Sv2Service
+@testable import Sv2Mining
+
+/// Runs an EventLoop on its own thread for one test.
+final class LoopRunner: @unchecked Sendable {
+    let loop: EventLoop
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() throws {
+        loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
+        let thread = Thread { [self] in
+            try? loop.run()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Runs `body` on the loop thread and waits for its result.
+    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
+        let box = TestBox<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let body = body
+        loop.execute {
+            box.value = Result { try body() }
+            done.signal()
+        }
+        done.wait()
+        return try box.value!.get()
+    }
+
+    /// Polls `condition` on the loop thread until it holds or `timeout` passes.
+    func wait(timeout: Double = 20, _ condition: @escaping () -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try sync(condition) { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    func stop() {
+        let loop = self.loop
+        loop.execute { loop.stop(gracePeriod: .milliseconds(200)) }
+        _ = finished.wait(timeout: .now() + 5)
+    }
+}
+
+final class TestBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Decodes `message`'s own encoding as a view and passes it to `body` (views of test-built messages).
+func withView<M: Sv2Message, R>(of message: M, _ body: (M.View) throws -> R) throws -> R {
+    let payload = try message.encodedPayload()
+    return try payload.withUnsafeBytes { raw in try body(try M.View(payload: raw)) }
+}
+
+/// Collects what the pool sends back (unit tests drive the pool without a server).
+final class Recorder {
+    var messages: [any Sv2Message] = []
+    func all<M: Sv2Message>(_ type: M.Type) -> [M] { messages.compactMap { $0 as? M } }
+}
+
+struct RecordingSink: PoolReplySink {
+    let recorder: Recorder
+    func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) { recorder.messages.append(message) }
+}
+
+/// A standard P2WPKH-like payout script for tests.
+let testPayoutScript: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20)
+
+let loopbackAddress = try! SocketAddress(ip: "127.0.0.1", port: 0)
+
+/// What a test miner knows about its channel and jobs.
+final class TestMinerState {
+    struct Job {
+        var version: UInt32
+        var merkleRoot: Hash256?
+        var coinbasePrefix: [UInt8] = []
+        var coinbaseSuffix: [UInt8] = []
+        var merklePath: [Hash256] = []
+    }
+
+    let extended: Bool
+    var nominalHashrate: Float = 0
+    var channelID: UInt32?
+    var extranoncePrefix: [UInt8] = []
+    var extranonceSize = 0
+    var target = Target.max
+    var jobs: [UInt32: Job] = [:]
+    var activeJobID: UInt32?
+    var prevHash = Hash256.zero
+    var nbits: UInt32 = 0
+    var minNtime: UInt32 = 0
+    var prevHashCount = 0
+    var acks: [SubmitSharesSuccess] = []
+    var errors: [SubmitSharesError] = []
+    var openErrors: [String] = []
+    var customJobErrors: [String] = []
+    var targets: [Target] = []
+    var nextSequence: UInt32 = 0
+    var nonce: UInt32 = 0
+    var extranonceCounter: UInt64 = 0
+
+    init(extended: Bool) { self.extended = extended }
+
+    var acknowledged: UInt32 { acks.reduce(0) { $0 + $1.newSubmitsAcceptedCount } }
+
+    /// A share for the active job whose hash meets `target` (default: the channel's), searching nonces from the
+    /// last one tried; `nil` if `maxTries` hashes found none.
+    func findShare(meeting target: Target? = nil, maxTries: Int = 1 << 24) -> (fields: ShareFields, hash: Hash256)? {
+        guard let channelID, let jobID = activeJobID, let job = jobs[jobID] else { return nil }
+        let goal = target ?? self.target
+        var extranonce: [UInt8] = []
+        let root: Hash256
+        if extended {
+            extranonceCounter += 1
+            extranonce = (0..<extranonceSize).map { UInt8(truncatingIfNeeded: extranonceCounter >> (8 * UInt64($0 % 8))) }
+            let txid = SHA256d.hash(job.coinbasePrefix + extranoncePrefix + extranonce + job.coinbaseSuffix)
+            root = MerkleRoot.compute(coinbaseTxid: txid, path: job.merklePath)
+        } else {
+            root = job.merkleRoot!
+        }
+        var header = BlockHeader(
+            version: job.version, prevHash: prevHash, merkleRoot: root, ntime: minNtime, nbits: nbits, nonce: nonce)
+        for _ in 0..<maxTries {
+            header.nonce = nonce
+            nonce &+= 1
+            let hash = header.hash
+            if goal.isMet(by: hash) {
+                let fields = ShareFields(
+                    channelID: channelID, sequence: nextSequence, jobID: jobID, nonce: header.nonce, ntime: minNtime,
+                    version: job.version, extranonce: extranonce)
+                nextSequence += 1
+                return (fields, hash)
+            }
+        }
+        return nil
+    }
+}
+
+/// One share's fields, sendable as standard or extended.
+struct ShareFields {
+    var channelID: UInt32
+    var sequence: UInt32
+    var jobID: UInt32
+    var nonce: UInt32
+    var ntime: UInt32
+    var version: UInt32
+    var extranonce: [UInt8]
+
+    var standard: SubmitSharesStandard {
+        SubmitSharesStandard(
+            channelID: channelID, sequenceNumber: sequence, jobID: jobID, nonce: nonce, ntime: ntime, version: version)
+    }
+
+    var extendedMessage: SubmitSharesExtended {
+        SubmitSharesExtended(
+            channelID: channelID, sequenceNumber: sequence, jobID: jobID, nonce: nonce, ntime: ntime, version: version,
+            extranonce: extranonce)
+    }
+}
+
+/// A miner handler that opens one channel on setup and records jobs, targets, acks and errors.
+struct TestMiner: Sv2MiningClientHandler {
+    let state: TestMinerState
+
+    mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        if state.extended {
+            try context.send(OpenExtendedMiningChannel(
+                requestID: 1, userIdentity: "tester.ext", nominalHashRate: state.nominalHashrate, maxTarget: .max,
+                minExtranonceSize: 4))
+        } else {
+            try context.send(OpenStandardMiningChannel(
+                requestID: 1, userIdentity: "tester.std", nominalHashRate: state.nominalHashrate, maxTarget: .max))
+        }
+    }
+
+    mutating func handle(_ message: OpenStandardMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.channelID = message.channelID
+        state.extranoncePrefix = Array(message.extranoncePrefix)
+        state.target = WireConversions.target(message.target)
+    }
+
+    mutating func handle(_ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.channelID = message.channelID
+        state.extranoncePrefix = Array(message.extranoncePrefix)
+        state.extranonceSize = Int(message.extranonceSize)
+        state.target = WireConversions.target(message.target)
+    }
+
+    mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.openErrors.append(String(decoding: message.errorCode, as: UTF8.self))
+    }
+
+    mutating func handle(_ message: NewMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.jobs[message.jobID] = .init(version: message.version, merkleRoot: WireConversions.hash(message.merkleRoot))
+        if message.minNtime != nil { state.activeJobID = message.jobID }
+    }
+
+    mutating func handle(_ message: NewExtendedMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.jobs[message.jobID] = .init(
+            version: message.version, coinbasePrefix: Array(message.coinbaseTxPrefix),
+            coinbaseSuffix: Array(message.coinbaseTxSuffix), merklePath: message.merklePath.map(WireConversions.hash))
+        if message.minNtime != nil { state.activeJobID = message.jobID }
+    }
+
+    mutating func handle(_ message: SetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.activeJobID = message.jobID
+        state.prevHash = WireConversions.hash(message.prevHash)
+        state.nbits = message.nbits
+        state.minNtime = message.minNtime
+        state.prevHashCount += 1
+    }
+
+    mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.target = WireConversions.target(message.maximumTarget)
+        state.targets.append(state.target)
+    }
+
+    mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.acks.append(SubmitSharesSuccess(message))
+    }
+
+    mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.errors.append(SubmitSharesError(message))
+    }
+
+    mutating func handle(_ message: SetCustomMiningJobErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.customJobErrors.append(String(decoding: message.errorCode, as: UTF8.self))
+    }
+}
+
+typealias TestMinerClient = Sv2Client<TestMiner, NullSv2JobDeclarationClientHandler, NullSv2TemplateDistributionClientHandler>
+
+/// A pool on the embedded template source, started on `runner`'s loop.
+func startPool(
+    _ runner: LoopRunner, configuration: PoolConfiguration,
+    templates: EmbeddedTemplateProvider.Configuration = .init(refreshInterval: nil)
+) throws -> PoolService {
+    let service = try runner.sync {
+        let service = try PoolService(
+            configuration: configuration, server: Sv2ServerConfiguration(listenAddress: loopbackAddress),
+            templateSource: .embedded(templates), eventLoop: runner.loop)
+        try service.start()
+        return service
+    }
+    #expect(try runner.wait { service.pool.chainTip != nil })
+    return service
+}
+
+/// A test miner connected to `service`, waiting until its channel has an active job.
+func connectMiner(
+    _ runner: LoopRunner, to service: PoolService, state: TestMinerState, flags: UInt32 = 0, waitForJob: Bool = true
+) throws -> TestMinerClient {
+    let client = try runner.sync {
+        var configuration = Sv2ClientConfiguration(
+            serverAddress: service.localAddress!, sv2Protocol: .mining, security: .plain)
+        configuration.flags = flags
+        let client = try TestMinerClient(
+            configuration: configuration,
+            eventLoop: runner.loop, mining: TestMiner(state: state),
+            jobDeclaration: NullSv2JobDeclarationClientHandler(),
+            templateDistribution: NullSv2TemplateDistributionClientHandler())
+        client.connect()
+        return client
+    }
+    if waitForJob { #expect(try runner.wait { state.activeJobID != nil }) }
+    return client
+}
+
+/// Sends a share on the miner's channel type.
+func submit(_ share: ShareFields, extended: Bool, via client: TestMinerClient) throws {
+    if extended { try client.send(share.extendedMessage) } else { try client.send(share.standard) }
+}
+
+import Testing

@@ -1,0 +1,145 @@
+import Foundation
+import Reactor
+import Sv2Codec
+import Sv2Service
+import Testing
+@testable import Sv2Mining
+
+@Suite("Client side: proxy aggregating standard channels into one extended channel", .serialized)
+struct ProxyAggregatorTests {
+    struct Setup {
+        let runner: ClientTestLoop
+        let pool: ClientTestPoolState
+        let proxy: ProxyAggregator
+        let miners: [MinerClient]
+        let handles: [AnyObject]
+    }
+
+    /// Fake pool (upstream target 2^-18) ← proxy (downstream target 2^-16) ← `minerCount` one-thread miners.
+    static func start(minerCount: Int, ackBatch: Int = 1) throws -> Setup {
+        let runner = try ClientTestLoop()
+        let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 1 << 18))
+        pool.ackBatch = ackBatch
+        let (server, proxy) = try runner.sync { () -> (ClientTestPoolServer, ProxyAggregator) in
+            let server = try startClientTestPool(runner.loop, state: pool)
+            let proxy = try ProxyAggregator.start(
+                configuration: ProxyConfiguration(
+                    downstream: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                    upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-1",
+                    localPrefixLength: 2, downstreamTarget: clientTarget(oneIn: 1 << 16)),
+                eventLoop: runner.loop)
+            return (server, proxy)
+        }
+        // Miners connect before the upstream channel is necessarily open: their opens wait for it.
+        let miners = try runner.sync { () -> [MinerClient] in
+            try (0..<minerCount).map { index in
+                let client = try MinerSession.makeClient(
+                    configuration: MinerConfiguration(
+                        userIdentity: "miner-\(index)", cpu: CPUMinerConfiguration(workerCount: 1)),
+                    server: clientTestConfiguration(proxy.localAddress!), eventLoop: runner.loop)
+                client.connect()
+                return client
+            }
+        }
+        return Setup(runner: runner, pool: pool, proxy: proxy, miners: miners, handles: [server])
+    }
+
+    static func finish(_ setup: Setup) throws {
+        try setup.runner.sync {
+            for miner in setup.miners {
+                miner.mining.session.stop()
+                miner.close()
+            }
+            setup.proxy.stop()
+        }
+        setup.runner.stop()
+    }
+
+    @Test func sharesFlowUpAndAcksFlowBack() throws {
+        let setup = try Self.start(minerCount: 3)
+        defer { try? Self.finish(setup) }
+        let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
+        #expect(try runner.wait {
+            pool.totalAccepted >= 12 && miners.allSatisfy { $0.mining.session.statistics.sharesAccepted >= 3 }
+        })
+        try runner.inspect {
+            let stats = proxy.statistics
+            // One extended channel upstream, three standard channels downstream.
+            #expect(pool.opened.count == 1 && pool.opened[0].user == "proxy-1")
+            #expect(pool.channels[1]?.extranonceSize == 2)
+            #expect(stats.upstreamChannelID == 1 && stats.openChannels == 3)
+            // Prefixes: upstream prefix ‖ 2-byte local id, all different.
+            let upstreamPrefix = try #require(stats.upstreamExtranoncePrefix)
+            let prefixes = miners.compactMap { $0.mining.session.statistics.extranoncePrefix }
+            #expect(prefixes.count == 3 && Set(prefixes).count == 3)
+            #expect(prefixes.allSatisfy { $0.count == upstreamPrefix.count + 2 && upstreamPrefix.isPrefix(of: $0) })
+            // Every share the pool saw is a valid extended share with a 2-byte extranonce naming a live channel.
+            #expect(pool.rejections.isEmpty, "pool rejected \(pool.rejections)")
+            let localIDs = Set(prefixes.map { Array($0.bytes.suffix(2)) })
+            #expect(pool.acceptedShares.allSatisfy { localIDs.contains($0.share.extranonce.bytes) })
+            #expect(Set(pool.acceptedShares.map(\.share.extranonce)).count > 1)
+            // Easier downstream target: some shares are acknowledged by the proxy, the rest forwarded.
+            #expect(stats.sharesAcceptedLocally > 0)
+            #expect(stats.sharesForwarded >= pool.totalAccepted)
+            #expect(stats.sharesRejectedLocally == 0 && stats.upstreamRejected == 0)
+            for miner in miners {
+                let minerStats = miner.mining.session.statistics
+                #expect(minerStats.sharesRejected == 0, "\(minerStats.rejections)")
+                #expect(minerStats.target == clientTarget(oneIn: 1 << 16))
+            }
+        }
+    }
+
+    @Test func batchedUpstreamAcksAreSplitPerChannel() throws {
+        let setup = try Self.start(minerCount: 2, ackBatch: 4)
+        defer { try? Self.finish(setup) }
+        let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
+        #expect(try runner.wait { pool.successMessages >= 4 })
+        // Let the last batch reach the miners, then compare totals with the work frozen.
+        try runner.sync { for miner in miners { miner.mining.session.stop() } }
+        #expect(try runner.wait {
+            let relayed = miners.reduce(0) { $0 + $1.mining.session.statistics.sharesAccepted }
+            return relayed == proxy.statistics.sharesAcceptedLocally + proxy.statistics.upstreamAccepted
+        })
+        runner.inspect {
+            #expect(proxy.statistics.upstreamAccepted == pool.successMessages * 4)
+            #expect(pool.rejections.isEmpty)
+        }
+    }
+
+    @Test func newChainTipIsRelayedAndStaleWorkAbandoned() throws {
+        let setup = try Self.start(minerCount: 2)
+        defer { try? Self.finish(setup) }
+        let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
+        #expect(try runner.wait { pool.totalAccepted >= 3 })
+        try runner.sync { try pool.newBlock() }
+        #expect(try runner.wait {
+            (pool.accepted[2] ?? 0) >= 5 && miners.allSatisfy { $0.mining.session.tracker?.work?.jobID == 2 }
+        })
+        runner.inspect {
+            #expect(proxy.statistics.prevHashesReceived == 2)
+            #expect(miners.allSatisfy { $0.mining.session.statistics.prevHashesReceived == 2 })
+            // Only shares already in flight at the switch may be stale, at the proxy or at the pool.
+            let stale = (proxy.statistics.rejections["stale-share"] ?? 0) + (pool.rejections["stale-share"] ?? 0)
+            #expect(stale <= 4)
+        }
+    }
+
+    @Test func extendedDownstreamChannelsAreRefused() throws {
+        let setup = try Self.start(minerCount: 0)
+        defer { try? Self.finish(setup) }
+        let runner = setup.runner
+        let client = try runner.sync { () -> MinerClient in
+            let client = try MinerSession.makeClient(
+                configuration: MinerConfiguration(userIdentity: "x", channelType: .extended),
+                server: clientTestConfiguration(setup.proxy.localAddress!), eventLoop: runner.loop)
+            client.connect()
+            return client
+        }
+        #expect(try runner.wait { client.mining.session.statistics.channelError != nil })
+        runner.inspect {
+            #expect(client.mining.session.statistics.channelError == "extended-channels-not-supported")
+        }
+        try runner.sync { client.close() }
+    }
+}
