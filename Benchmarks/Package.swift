@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio", "2.101.0"..<"2.102.0"),
         // Baseline for the ChaCha20-Poly1305 comparison only; the library itself uses OpenSSL.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
@@ -70,6 +71,18 @@ let package = Package(
             ],
             path: "Benchmarks/ServiceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Comparison baseline for `compare.sh`: the same minimal pool on SwiftNIO (see its main.swift).
+        .executableTarget(
+            name: "NIOBaselineServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Sv2Codec", package: root),
+                .product(name: "Sv2Noise", package: root),
+                .product(name: "Sv2Mining", package: root),
+            ],
+            path: "Benchmarks/NIOBaselineServer"
         ),
     ]
 )

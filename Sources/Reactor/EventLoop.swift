@@ -11,7 +11,7 @@ import Synchronization
 ///   with two exceptions:
 ///   - ``execute(_:)`` may be called from any thread at any time (it wakes the loop through an eventfd);
 ///   - before ``run()`` starts, the creating thread may call ``listen(on:backlog:onAccept:)``,
-///     ``connect(to:timeout:handler:completion:)`` and ``schedule(after:_:)`` to set things up.
+///     ``connect(to:from:timeout:handler:completion:)`` and ``schedule(after:_:)`` to set things up.
 /// - To stop a loop from another thread: `loop.execute { loop.stop() }`.
 /// - Callbacks may call `write`/`close`/`abort` on *any* connection of the same loop. `didCloseWith` is
 ///   never delivered re-entrantly from inside those calls; it arrives later in the same loop iteration.
@@ -301,17 +301,25 @@ public final class EventLoop: @unchecked Sendable {
     /// Connects to `address`; `completion` runs on the loop thread with the open connection (now served by
     /// `handler`) or the error (refused, unreachable, ``ReactorError/Kind/timedOut``, stopped). It is never
     /// called from inside `connect` itself.
-    public func connect(to address: SocketAddress, timeout: Duration, handler: any ConnectionHandler,
+    ///
+    /// `source`, when given, is the local address to bind first (port 0 lets the kernel pick the port per
+    /// destination), e.g. one of 127.0.0.0/8 to open more connections to one server than one address has ports.
+    public func connect(to address: SocketAddress, from source: SocketAddress? = nil, timeout: Duration,
+                        handler: any ConnectionHandler,
                         completion: @escaping (Result<Connection, ReactorError>) -> Void) {
         guard !isStopping else {
             deferred.append { completion(.failure(ReactorError(.stopped, context: "connect \(address)"))) }
             return
         }
         var fd: Int32 = -1
-        let result = address.withSockAddr { cshims_connect($0, $1, &fd) }
+        let result = address.withSockAddr { remote, remoteLength in
+            guard let source else { return cshims_connect(remote, remoteLength, &fd) }
+            return source.withSockAddr { cshims_connect_from(remote, remoteLength, $0, $1, &fd) }
+        }
         if result != 0 && result != -EINPROGRESS {
             if fd >= 0 { _ = cshims_close(fd) }
-            deferred.append { completion(.failure(.system(-result, "connect \(address)"))) }
+            let context = source.map { "connect \(address) from \($0)" } ?? "connect \(address)"
+            deferred.append { completion(.failure(.system(-result, context))) }
             return
         }
         _ = cshims_set_nodelay(fd)

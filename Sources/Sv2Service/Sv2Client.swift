@@ -88,7 +88,7 @@ public final class Sv2Client<
         }
         state = .connecting
         eventLoop.connect(
-            to: configuration.serverAddress, timeout: configuration.connectTimeout,
+            to: configuration.serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
             handler: ClientConnectionHandler(client: self)
         ) { [weak self] result in
             guard let self else { return }

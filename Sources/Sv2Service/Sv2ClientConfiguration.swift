@@ -15,6 +15,8 @@ public struct Sv2ClientConfiguration: Sendable {
 
     /// The server to connect to.
     public var serverAddress: SocketAddress
+    /// Local address to connect from (`nil`: the kernel's choice), e.g. one of 127.0.0.0/8 for load tests.
+    public var localAddress: SocketAddress?
     /// The subprotocol this connection is for.
     public var sv2Protocol: Sv2Protocol
     /// Plain or Noise.

@@ -91,6 +91,9 @@ int cshims_listen(const struct sockaddr *addr, socklen_t len, int backlog);
 int cshims_accept(int fd, struct sockaddr_storage *addr, socklen_t *len);
 /// socket + connect. Returns fd in `*fd`; result 0 (connected), -EINPROGRESS, or -errno.
 int cshims_connect(const struct sockaddr *addr, socklen_t len, int *fd);
+/// Like `cshims_connect`, but binds the socket to `local` first (port 0: chosen at connect time per 4-tuple).
+int cshims_connect_from(const struct sockaddr *addr, socklen_t len, const struct sockaddr *local,
+                        socklen_t local_len, int *fd);
 int cshims_socket_error(int fd);
 int cshims_set_nodelay(int fd);
 int cshims_set_linger_zero(int fd);

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Compares swift-stratum's server (io_uring and epoll) with a SwiftNIO baseline under the same `sv2 loadtest`.
+#
+#   bash Benchmarks/compare.sh            # ~4 minutes after the release builds
+#
+# Each server gets core 0 (taskset -c 0); the load generator runs on core 1. Every server runs the same minimal
+# pool (`sv2 loadtest serve` / NIOBaselineServer: standard channels, one job, every share validated). Per server:
+#   shares/s      closed loop, $CONNECTIONS connections x $IN_FLIGHT shares in flight, $DURATION s measured
+#   handshakes/s  $HANDSHAKE_CONNECTIONS connections connecting, handshaking and disconnecting for $HANDSHAKE_DURATION s
+#   p99           share-acknowledgement latency of the shares/s run
+#   RSS/10k idle  server VmRSS once it holds $IDLE idle connections (channel open) minus before, scaled to 10k
+# all with Noise on and off. Ratios are ours / NIO (for p99 and RSS lower is better, so NIO / ours is shown).
+# Tunables (environment): DURATION, CONNECTIONS, IN_FLIGHT, HANDSHAKE_CONNECTIONS, HANDSHAKE_DURATION, IDLE, PORT,
+# SKIP_BUILD=1, OUT (directory for the raw JSON reports).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-15}
+CONNECTIONS=${CONNECTIONS:-100}
+IN_FLIGHT=${IN_FLIGHT:-16}
+HANDSHAKE_CONNECTIONS=${HANDSHAKE_CONNECTIONS:-64}
+HANDSHAKE_DURATION=${HANDSHAKE_DURATION:-8}
+IDLE=${IDLE:-10000}
+# Below Linux's ephemeral range (32768–60999), so no outgoing connection on this machine can hold the port.
+PORT=${PORT:-31300}
+OUT=${OUT:-$(mktemp -d /tmp/sv2-compare.XXXXXX)}
+mkdir -p "$OUT"
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    echo "building release binaries…" >&2
+    (cd "$ROOT" && swift build -c release --product sv2 >&2)
+    (cd "$ROOT/Benchmarks" && swift build -c release --product NIOBaselineServer >&2)
+fi
+SV2="$ROOT/.build/release/sv2"
+NIO="$ROOT/Benchmarks/.build/release/NIOBaselineServer"
+ulimit -n "$(ulimit -Hn)"
+
+SERVER_PID=""
+SERVER_LOG=""
+AUTHORITY=""
+
+# start_server KIND NOISE — KIND: io_uring | epoll | nio; NOISE: plain | noise.
+start_server() {
+    local kind=$1 noise=$2 flag="" attempt
+    [[ $noise == noise ]] && flag="--noise"
+    SERVER_LOG="$OUT/server-$kind-$noise.log"
+    for attempt in 1 2 3 4 5; do
+        PORT=$((PORT + 1))
+        case $kind in
+            nio) taskset -c 0 "$NIO" --listen "127.0.0.1:$PORT" $flag >"$SERVER_LOG" 2>&1 & ;;
+            *) taskset -c 0 "$SV2" loadtest serve --listen "127.0.0.1:$PORT" --backend "$kind" $flag \
+                   >"$SERVER_LOG" 2>&1 & ;;
+        esac
+        SERVER_PID=$!
+        for _ in $(seq 100); do
+            grep -q '^listening' "$SERVER_LOG" 2>/dev/null && break
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if grep -q '^listening' "$SERVER_LOG"; then
+            AUTHORITY=$(sed -n 's/.*authority-public-key \([^ ]*\).*/\1/p' "$SERVER_LOG" | head -1)
+            return
+        fi
+        echo "server $kind did not start on port $PORT (attempt $attempt):" >&2
+        cat "$SERVER_LOG" >&2
+        kill "$SERVER_PID" 2>/dev/null || true
+    done
+    exit 1
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# loadtest NAME ARGS… — runs the load generator on core 1 against the current server, JSON into $OUT/NAME.json.
+loadtest() {
+    local name=$1; shift
+    local security=()
+    [[ -n $AUTHORITY ]] && security=(--authority-public-key "$AUTHORITY")
+    taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json "${security[@]}" "$@" \
+        >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+}
+
+for kind in io_uring epoll nio; do
+    for noise in plain noise; do
+        echo "== $kind, $noise" >&2
+        start_server "$kind" "$noise"
+        loadtest "shares-$kind-$noise" --connections "$CONNECTIONS" --share-rate 0 --in-flight "$IN_FLIGHT" \
+            --ramp-up 1 --duration "$DURATION"
+        loadtest "handshakes-$kind-$noise" --connections "$HANDSHAKE_CONNECTIONS" --handshake-only --ramp-up 0 \
+            --duration "$HANDSHAKE_DURATION"
+        # Idle-but-connected: wait until the server holds all $IDLE connections (Noise handshakes take a while),
+        # read its RSS, then let the load generator finish.
+        before=$(rss_kib "$SERVER_PID")
+        taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json ${AUTHORITY:+--authority-public-key "$AUTHORITY"} \
+            --connections "$IDLE" --idle --ramp-up 2 --duration 60 --drain-timeout 0 \
+            >"$OUT/idle-$kind-$noise.json" 2>"$OUT/idle-$kind-$noise.err" &
+        idle_pid=$!
+        established=0
+        for _ in $(seq 120); do
+            sleep 0.5
+            established=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
+            (( established >= IDLE )) && break
+        done
+        sleep 1
+        after=$(rss_kib "$SERVER_PID")
+        echo "$before $after $established" >"$OUT/rss-$kind-$noise.txt"
+        kill -TERM "$idle_pid" 2>/dev/null || true
+        wait "$idle_pid" 2>/dev/null || true
+        rm -f "$OUT/idle-$kind-$noise.json"
+        stop_server
+        tail -1 "$SERVER_LOG" >"$OUT/server-$kind-$noise.json"
+    done
+done
+
+python3 - "$OUT" "$IDLE" <<'PY'
+import json, os, platform, subprocess, sys, datetime
+out, idle = sys.argv[1], int(sys.argv[2])
+def load(name):
+    try:
+        with open(os.path.join(out, name + ".json")) as f: return json.load(f)
+    except Exception: return None
+def rss(kind, noise):
+    try:
+        before, after, up = map(int, open(os.path.join(out, f"rss-{kind}-{noise}.txt")).read().split())
+        if up < idle * 0.99: print(f"note: {kind} {noise}: only {up} of {idle} idle connections were up")
+        return (after - before) * 10000 / max(up, 1) / 1024  # MiB per 10k
+    except Exception: return None
+kinds = ["io_uring", "epoll", "nio"]
+rows = []
+for noise in ["plain", "noise"]:
+    shares = {k: load(f"shares-{k}-{noise}") for k in kinds}
+    hands = {k: load(f"handshakes-{k}-{noise}") for k in kinds}
+    rows.append((f"shares/s ({noise})", {k: shares[k] and shares[k]["sharesAcceptedPerSecond"] for k in kinds}, True, "{:,.0f}"))
+    rows.append((f"handshakes/s ({noise})", {k: hands[k] and hands[k]["handshakesPerSecond"] for k in kinds}, True, "{:,.0f}"))
+    rows.append((f"p99 ack latency µs ({noise})", {k: shares[k] and shares[k]["latencyMicroseconds"]["p99"] for k in kinds}, False, "{:,.0f}"))
+    rows.append((f"RSS MiB per 10k idle ({noise})", {k: rss(k, noise) for k in kinds}, False, "{:,.1f}"))
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+print(f"date {datetime.datetime.now().isoformat(timespec='minutes')}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, "
+      f"kernel {platform.release()}; server on core 0, load generator on core 1")
+def fmt(v, f): return "—" if v is None else f.format(v)
+def ratio(ours, nio, higher):
+    if not ours or not nio: return "—"
+    return f"{(ours / nio if higher else nio / ours):.2f}×"
+print("| metric | ours io_uring | ours epoll | NIO baseline | io_uring vs NIO | epoll vs NIO |")
+print("|---|---|---|---|---|---|")
+for name, values, higher, f in rows:
+    print(f"| {name} | {fmt(values['io_uring'], f)} | {fmt(values['epoll'], f)} | {fmt(values['nio'], f)} | "
+          f"{ratio(values['io_uring'], values['nio'], higher)} | {ratio(values['epoll'], values['nio'], higher)} |")
+lost = []
+for name in sorted(os.listdir(out)):
+    if name.endswith(".json") and not name.startswith("server-"):
+        r = load(name[:-5])
+        if r and not r["nothingLost"]["passed"]: lost.append(f"{name[:-5]}: {'; '.join(r['nothingLost']['problems'])}")
+for kind in kinds:
+    for noise in ["plain", "noise"]:
+        server = load(f"server-{kind}-{noise}")
+        clients = sum((load(f"{run}-{kind}-{noise}") or {"counters": {"sharesAccepted": 0}})["counters"]["sharesAccepted"]
+                      for run in ["shares", "handshakes", "idle"])
+        if server is None: lost.append(f"server {kind} {noise}: no final counters")
+        elif server["sharesAccepted"] != clients:
+            lost.append(f"server {kind} {noise} counted {server['sharesAccepted']} accepted shares, clients {clients}")
+print("nothing lost: " + ("PASS in every run" if not lost else "FAIL\n  " + "\n  ".join(lost)))
+print(f"raw reports: {out}")
+PY

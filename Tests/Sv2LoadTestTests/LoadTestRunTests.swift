@@ -1,0 +1,179 @@
+import Dispatch
+import Foundation
+import Reactor
+import Sv2Codec
+import Sv2Noise
+import Sv2Service
+import Testing
+@testable import Sv2LoadTest
+
+/// A reference pool on its own loop thread, for the duration of one test.
+final class InProcessPool: @unchecked Sendable {
+    typealias Server = Sv2Server<ReferencePool, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
+    let loop: EventLoop
+    let server: Server
+    let authority: AuthorityKeyPair?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(backend: ReactorBackend, noise: Bool) throws {
+        loop = try EventLoop(configuration: EventLoopConfiguration(backend: backend))
+        var configuration = Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0))
+        authority = noise ? try AuthorityKeyPair.generate() : nil
+        if let authority {
+            configuration.noise = .freshStaticKeyPerConnection(authority: authority, certificateValidity: 3_600)
+        }
+        server = try Server(
+            configuration: configuration, eventLoop: loop, mining: ReferencePool(),
+            jobDeclaration: NullSv2JobDeclarationServerHandler(),
+            templateDistribution: NullSv2TemplateDistributionServerHandler())
+        try server.start()
+        Thread { [self] in
+            try? loop.run()
+            finished.signal()
+        }.start()
+    }
+
+    var address: SocketAddress { server.localAddress! }
+
+    /// (accepted, rejected, channels opened) as the pool counted them.
+    func counts() -> (accepted: Int, rejected: Int, channels: Int) {
+        let result = UncheckedBox(Box())
+        let done = DispatchSemaphore(value: 0)
+        loop.execute { [self] in
+            result.value.counts = (server.mining.sharesAccepted, server.mining.sharesRejected, server.mining.channelsOpened)
+            done.signal()
+        }
+        done.wait()
+        return result.value.counts
+    }
+
+    func stop() {
+        loop.execute { [self] in
+            server.stop()
+            loop.stop(gracePeriod: .milliseconds(100))
+        }
+        _ = finished.wait(timeout: .now() + 5)
+    }
+
+    private final class Box { var counts = (0, 0, 0) }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct LoadTestRunTests {
+    @Test(arguments: [(ReactorBackend.ioUring, false), (.epoll, true)])
+    func fiftyMinersLoseNothing(_ backend: ReactorBackend, noise: Bool) throws {
+        let pool = try InProcessPool(backend: backend, noise: noise)
+        defer { pool.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: pool.address)
+        configuration.connections = 50
+        configuration.eventLoops = 2
+        configuration.backend = backend
+        configuration.security = noise ? .noise(authority: pool.authority!.publicKey) : .plain
+        configuration.sharesPerSecond = 0
+        configuration.sharesInFlight = 2
+        configuration.rampUp = .milliseconds(200)
+        configuration.duration = .milliseconds(800)
+        configuration.sourceAddresses = try SourceAddressPool(first: "127.0.0.2", connectionsPerAddress: 20)
+        var progressLines = 0
+        var report = try LoadTest(configuration: configuration).run { _ in progressLines += 1 }
+        let server = pool.counts()
+        report.check(serverAccepted: server.accepted, serverRejected: server.rejected)
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        #expect(report.counters.handshakesCompleted == 50)
+        #expect(report.counters.channelsOpened == 50)
+        #expect(server.channels == 50)
+        #expect(report.counters.sharesSent > 100)
+        #expect(report.counters.sharesRejected == 0)
+        #expect(report.latencyMicroseconds.count == UInt64(report.counters.sharesAccepted))
+        #expect(report.setup.sourceAddresses == 3)
+        #expect(report.sharesAcceptedPerSecond > 0)
+        #expect(progressLines >= 1)
+    }
+
+    @Test func rateModeSubmitsAboutTheRequestedRate() throws {
+        let pool = try InProcessPool(backend: .epoll, noise: false)
+        defer { pool.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: pool.address)
+        configuration.connections = 10
+        configuration.sharesPerSecond = 20
+        configuration.rampUp = .zero
+        configuration.duration = .seconds(1)
+        let report = try LoadTest(configuration: configuration).run()
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        // 10 miners × 20/s over the 1 s measured phase, paced in 50 ms steps.
+        #expect(report.sharesSentPerSecond > 120 && report.sharesSentPerSecond < 280)
+        #expect(pool.counts().accepted == report.counters.sharesAccepted)
+    }
+
+    @Test func handshakeOnlyReconnectsUntilTheEnd() throws {
+        let pool = try InProcessPool(backend: .ioUring, noise: true)
+        defer { pool.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: pool.address)
+        configuration.connections = 8
+        configuration.security = .noise(authority: pool.authority!.publicKey)
+        configuration.handshakeOnly = true
+        configuration.rampUp = .zero
+        configuration.duration = .milliseconds(500)
+        let report = try LoadTest(configuration: configuration).run()
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        #expect(report.counters.handshakesCompleted > 8)
+        #expect(report.counters.sharesSent == 0)
+        #expect(report.handshakesPerSecond > 0)
+        #expect(pool.counts().channels == 0)
+    }
+
+    @Test func rejectionsAreCountedAsAcknowledged() throws {
+        // A pool that rejects every odd sequence number: each rejection acknowledges one share out of order.
+        let loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
+        let server = try Sv2Server(
+            configuration: Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0)),
+            eventLoop: loop, mining: RejectOddShares(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
+            templateDistribution: NullSv2TemplateDistributionServerHandler())
+        try server.start()
+        let finished = DispatchSemaphore(value: 0)
+        let box = UncheckedBox(loop)
+        Thread { try? box.value.run(); finished.signal() }.start()
+        defer {
+            box.value.execute { box.value.stop(gracePeriod: .milliseconds(100)) }
+            _ = finished.wait(timeout: .now() + 5)
+        }
+        var configuration = LoadTestConfiguration(serverAddress: server.localAddress!)
+        configuration.connections = 3
+        configuration.sharesPerSecond = 0
+        configuration.sharesInFlight = 3
+        configuration.rampUp = .zero
+        configuration.duration = .milliseconds(300)
+        let report = try LoadTest(configuration: configuration).run()
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        #expect(report.counters.sharesRejected > 10)
+        #expect(abs(report.counters.sharesAccepted - report.counters.sharesRejected) <= 3)
+        #expect(report.counters.rejectionCodes == ["difficulty-too-low": report.counters.sharesRejected])
+        #expect(report.latencyMicroseconds.count == UInt64(report.counters.sharesSent))
+    }
+}
+
+/// Opens channels like the reference pool but rejects every share with an odd sequence number.
+struct RejectOddShares: Sv2MiningServerHandler {
+    var channels: UInt32 = 0
+
+    mutating func handle(_ open: OpenStandardMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        channels += 1
+        try context.send(OpenStandardMiningChannelSuccess(
+            requestID: open.requestID, channelID: channels, target: .max, extranoncePrefix: [1, 2, 3, 4],
+            groupChannelID: 0))
+        try context.send(NewMiningJob(channelID: channels, jobID: 7, minNtime: 1_700_000_000, version: 0x2000_0000,
+                                      merkleRoot: .zero))
+        try context.send(SetNewPrevHash(channelID: channels, jobID: 7, prevHash: .zero, minNtime: 1_700_000_000,
+                                        nbits: 0x1703_0ecd))
+    }
+
+    mutating func handle(_ share: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        if share.sequenceNumber % 2 == 1 {
+            try context.send(SubmitSharesError(channelID: share.channelID, sequenceNumber: share.sequenceNumber,
+                                               errorCode: "difficulty-too-low"))
+        } else {
+            try context.send(SubmitSharesSuccess(channelID: share.channelID, lastSequenceNumber: share.sequenceNumber,
+                                                 newSubmitsAcceptedCount: 1, newSharesSum: 1))
+        }
+    }
+}
