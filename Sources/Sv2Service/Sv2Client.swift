@@ -168,7 +168,7 @@ public final class Sv2Client<
         let wasReady = isReady
         let closeReason: Sv2CloseReason =
             if let error = link.closeError { .error(error) }
-            else if link.phase == .closing { .closedLocally }
+            else if link.phase == .closing || reason == .closedLocally { .closedLocally }
             else { .peerClosed(reason) }
         link.phase = .closing
         self.link = nil

@@ -132,7 +132,7 @@ public final class Sv2Server<
         let wasReady = link.setUpProtocol
         let closeReason: Sv2CloseReason =
             if let error = link.closeError { .error(error) }
-            else if link.phase == .closing { .closedLocally }
+            else if link.phase == .closing || reason == .closedLocally { .closedLocally }
             else { .peerClosed(reason) }
         link.phase = .closing
         connections.links[link.id] = nil
