@@ -43,7 +43,7 @@ AUTHORITY=""
 start_server() {
     local kind=$1 noise=$2 flag="" attempt
     [[ $noise == noise ]] && flag="--noise"
-    SERVER_LOG="$OUT/server-$kind-$noise.log"
+    SERVER_LOG="$OUT/server-$kind-$noise${3:-}.log"
     for attempt in 1 2 3 4 5; do
         PORT=$((PORT + 1))
         case $kind in
@@ -92,8 +92,12 @@ for kind in io_uring epoll nio; do
             --ramp-up 1 --duration "$DURATION"
         loadtest "handshakes-$kind-$noise" --connections "$HANDSHAKE_CONNECTIONS" --handshake-only --ramp-up 0 \
             --duration "$HANDSHAKE_DURATION"
-        # Idle-but-connected: wait until the server holds all $IDLE connections (Noise handshakes take a while),
-        # read its RSS, then let the load generator finish.
+        stop_server
+        tail -1 "$SERVER_LOG" >"$OUT/server-$kind-$noise.json"
+        # Idle-but-connected, on a fresh server (memory freed by the runs above would hide the cost): wait until it
+        # holds all $IDLE connections (Noise handshakes take a while), read its RSS, then stop the load generator.
+        start_server "$kind" "$noise" -idle
+        sleep 0.5
         before=$(rss_kib "$SERVER_PID")
         taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json ${AUTHORITY:+--authority-public-key "$AUTHORITY"} \
             --connections "$IDLE" --idle --ramp-up 2 --duration 60 --drain-timeout 0 \
@@ -112,7 +116,6 @@ for kind in io_uring epoll nio; do
         wait "$idle_pid" 2>/dev/null || true
         rm -f "$OUT/idle-$kind-$noise.json"
         stop_server
-        tail -1 "$SERVER_LOG" >"$OUT/server-$kind-$noise.json"
     done
 done
 

@@ -31,6 +31,9 @@ public struct LoadTestConfiguration: Sendable {
     public var sourceAddresses: SourceAddressPool
     /// Connect timeout per connection.
     public var connectTimeout: Duration = .seconds(10)
+    /// `nominal_hash_rate` each channel announces (H/s). Pools derive the initial target from it, so a small value
+    /// gets the easy target the simulated miners can meet (the reference pool ignores it and grants `max_target`).
+    public var nominalHashRate: Float = 1
     /// `user_identity` prefix of the channels (the miner's index is appended).
     public var userIdentity = "loadtest"
 

@@ -91,7 +91,7 @@ struct SimulatedMiner: Sv2MiningClientHandler {
         guard !worker.configuration.handshakeOnly else { return }
         try context.send(OpenStandardMiningChannel(
             requestID: UInt32(truncatingIfNeeded: slot), userIdentity: "\(worker.configuration.userIdentity).\(slot)",
-            nominalHashRate: 1e12, maxTarget: .max))
+            nominalHashRate: worker.configuration.nominalHashRate, maxTarget: .max))
     }
 
     mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {

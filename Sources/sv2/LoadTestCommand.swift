@@ -63,6 +63,9 @@ struct LoadTestCommand: ParsableCommand {
         @Flag(name: .long, help: "Only connect, handshake and disconnect, repeatedly (measures handshakes/s).")
         var handshakeOnly = false
 
+        @Option(name: .long, help: "Hash rate (H/s) each channel announces; pools derive the target from it.")
+        var nominalHashrate: Float = 1
+
         @Flag(name: .long, help: "Open channels but submit no shares (idle-but-connected miners).")
         var idle = false
 
@@ -95,6 +98,7 @@ struct LoadTestCommand: ParsableCommand {
             configuration.drainTimeout = .seconds(drainTimeout)
             configuration.handshakeOnly = handshakeOnly
             configuration.idle = idle
+            configuration.nominalHashRate = nominalHashrate
             configuration.sourceAddresses = try SourceAddressPool(
                 first: sourceAddress, connectionsPerAddress: connectionsPerAddress)
             let limit = LoadTest.raiseFileLimit(toAtLeast: connections + 1_024)
