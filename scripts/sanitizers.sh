@@ -13,14 +13,17 @@ export SWIFT_BACKTRACE=enable=no
 # LeakSanitizer reports one-time global allocations of the Swift runtime and OpenSSL; leaks are checked by the
 # RSS-based soak test (SoakTests) instead.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt}"
 
 run() {
     local name="$1"; shift
     local start=$SECONDS
     echo "== $name: $*"
-    timeout --kill-after=30 "$limit" "$@" 2>&1 | tee ".build/sanitizer-$name.log" | grep -E "✘|✔ Test run|Test run with|ERROR: |WARNING: ThreadSanitizer|SUMMARY" || true
-    local status=${PIPESTATUS[0]}
+    local status=0
+    timeout --kill-after=30 "$limit" "$@" >".build/sanitizer-$name.log" 2>&1 || status=$?
+    grep -E "✘|Test run with|ERROR: |WARNING: ThreadSanitizer|SUMMARY" ".build/sanitizer-$name.log" | head -40 || true
+    # A sanitizer report is a failure even if the test runner still exited 0.
+    if grep -qE "ERROR: AddressSanitizer|WARNING: ThreadSanitizer" ".build/sanitizer-$name.log"; then status=1; fi
     echo "== $name: exit $status after $((SECONDS - start)) s"
     return "$status"
 }

@@ -217,15 +217,15 @@ struct EventLoopTests {
         defer { client.close() }
         accepted.wait()
         // Stop while megabytes are still queued (the client has not read anything yet).
-        let stopped = Box(false)
-        let stopper = Thread { stopped.value = runner.stop(grace: .seconds(5), wait: 10) }
+        // A Probe (lock + condition), not a Box: the flag crosses threads (ThreadSanitizer flagged the Box).
+        let stopped = Probe<Bool>()
+        let stopper = Thread { stopped.record(runner.stop(grace: .seconds(5), wait: 10)) }
         stopper.start()
         let received = client.receiveAll()
         #expect(received.count == size)
         let identical = received == payload
         #expect(identical)
-        while !stopped.value { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(stopped.value)
+        #expect(stopped.wait(timeout: 15) == [true])
         #expect(runner.runError == nil)
     }
 
