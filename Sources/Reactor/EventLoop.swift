@@ -21,7 +21,8 @@ import Synchronization
 /// The type is `@unchecked Sendable` only so that a reference can be handed to other threads for
 /// ``execute(_:)``; nothing else is thread-safe.
 public final class EventLoop: @unchecked Sendable {
-    let configuration: EventLoopConfiguration
+    /// The configuration the loop was created with (buffer caps, timer resolution, backend choice).
+    public let configuration: EventLoopConfiguration
     /// The backend actually in use.
     public let backend: ReactorBackend
     var driver: Driver!

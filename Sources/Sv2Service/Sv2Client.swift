@@ -52,6 +52,8 @@ public final class Sv2Client<
         templateDistribution: TemplateDistribution, logger: Logger = Logger(label: "stratum.client")
     ) throws(Sv2ServiceError) {
         try configuration.validate()
+        try Sv2Server<NullSv2MiningServerHandler, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
+            .checkFrameFits(configuration.maxFramePayload, in: eventLoop)
         let supported = switch configuration.sv2Protocol {
         case .mining: mining.isSupported
         case .jobDeclaration: jobDeclaration.isSupported

@@ -45,8 +45,9 @@ public struct Sv2ClientConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(10)
     /// Close if the server sends nothing for this long (`nil`: never).
     public var inactivityTimeout: Duration? = nil
-    /// Largest accepted frame payload.
-    public var maxFramePayload = 1 << 20
+    /// Largest accepted frame payload; a whole encrypted frame of this size must fit the event loop's
+    /// `maxReadBufferSize` (checked when the client is created).
+    public var maxFramePayload = 512 << 10
 
     /// Creates a configuration.
     public init(serverAddress: SocketAddress, sv2Protocol: Sv2Protocol, security: Security) {

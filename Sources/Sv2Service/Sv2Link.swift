@@ -30,6 +30,8 @@ final class Sv2Link {
     /// A decrypted header whose payload has not fully arrived yet (its ciphertext header was already consumed).
     var pendingHeader: Sv2FrameHeader?
     var lastActivity: UInt64
+    /// When the oldest incomplete frame started arriving (`nil`: no partial frame buffered).
+    var partialFrameSince: UInt64?
     var handshakeTimer: TimerHandle?
     var inactivityTimer: TimerHandle?
     /// Flags of the accepted SetupConnection (server) or of the Success (client).

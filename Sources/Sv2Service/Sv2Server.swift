@@ -42,6 +42,7 @@ public final class Sv2Server<
         templateDistribution: TemplateDistribution, logger: Logger = Logger(label: "stratum.server")
     ) throws(Sv2ServiceError) {
         try configuration.validate()
+        try Self.checkFrameFits(configuration.maxFramePayload, in: eventLoop)
         guard mining.isSupported || jobDeclaration.isSupported || templateDistribution.isSupported else {
             throw .invalidConfiguration("a server needs at least one supported subprotocol")
         }
@@ -52,6 +53,18 @@ public final class Sv2Server<
         self.templateDistribution = templateDistribution
         connections = Sv2ServerConnections(eventLoop: eventLoop, logger: logger)
         metrics = Sv2ServiceMetrics(prefix: "sv2_server")
+    }
+
+    /// A whole frame (encrypted, at the configured maximum) must fit the loop's per-connection read buffer, because
+    /// frames are parsed in place; otherwise the largest accepted frame could never be received.
+    static func checkFrameFits(_ maxFramePayload: Int, in eventLoop: EventLoop) throws(Sv2ServiceError) {
+        let needed = NoiseSession.encryptedSize(payloadLength: maxFramePayload)
+        let available = eventLoop.configuration.maxReadBufferSize
+        guard needed <= available else {
+            throw .invalidConfiguration(
+                "maxFramePayload \(maxFramePayload) needs \(needed) bytes of read buffer, but the event loop's "
+                    + "maxReadBufferSize is \(available): lower one or raise the other")
+        }
     }
 
     /// Starts listening. Loop thread only.
@@ -161,7 +174,10 @@ public final class Sv2Server<
                     offset += NoiseResponder.actOneSize
                     continue
                 }
-                guard let frame = try link.nextFrame(bytes, offset: &offset) else { return offset }
+                guard let frame = try link.nextFrame(bytes, offset: &offset) else {
+                    trackPartialFrame(on: link, pending: offset < bytes.count || link.pendingHeader != nil)
+                    return offset
+                }
                 connections.statistics.framesIn += 1
                 try process(frame, on: link)
             }
@@ -169,6 +185,22 @@ public final class Sv2Server<
             connections.fail(link, error)
         }
         return bytes.count
+    }
+
+    /// A started frame must complete within `partialFrameTimeout`: each byte resets the inactivity clock, so without
+    /// this a peer trickling one byte a second would hold its connection (and buffer) forever.
+    private func trackPartialFrame(on link: Sv2Link, pending: Bool) {
+        guard pending else {
+            link.partialFrameSince = nil
+            return
+        }
+        guard link.partialFrameSince == nil else { return }
+        let started = eventLoop.now
+        link.partialFrameSince = started
+        eventLoop.schedule(after: configuration.partialFrameTimeout) { [weak self, weak link] in
+            guard let self, let link, link.partialFrameSince == started else { return }
+            self.connections.fail(link, .frameTimeout)
+        }
     }
 
     private func respondToActOne(_ actOne: UnsafeRawBufferPointer, on link: Sv2Link) throws(Sv2ServiceError) {

@@ -26,8 +26,11 @@ public struct Sv2ServerConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(10)
     /// Connections beyond this are refused at accept.
     public var maxConnections = 100_000
-    /// Largest accepted frame payload (the protocol allows 16 MiB; mining traffic needs a few KiB).
-    public var maxFramePayload = 1 << 20
+    /// A frame that started arriving must be complete within this time (slow-sender guard after setup).
+    public var partialFrameTimeout: Duration = .seconds(30)
+    /// Largest accepted frame payload (the protocol allows 16 MiB; mining traffic needs a few KiB). A whole encrypted
+    /// frame of this size must fit the event loop's `maxReadBufferSize` (checked when the service is created).
+    public var maxFramePayload = 512 << 10
 
     /// Creates a configuration listening on `listenAddress`.
     public init(listenAddress: SocketAddress, noise: NoiseResponder.Identity? = nil) {
@@ -42,7 +45,7 @@ public struct Sv2ServerConfiguration: Sendable {
         guard maxFramePayload >= 64, maxFramePayload <= 0xFF_FFFF else {
             throw .invalidConfiguration("maxFramePayload must be within 64...16777215")
         }
-        guard handshakeTimeout > .zero, inactivityTimeout > .zero else {
+        guard handshakeTimeout > .zero, inactivityTimeout > .zero, partialFrameTimeout > .zero else {
             throw .invalidConfiguration("timeouts must be positive")
         }
     }

@@ -31,6 +31,8 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
     case handshakeTimeout
     /// Nothing was received within the inactivity timeout.
     case inactivityTimeout
+    /// A frame started arriving but was not complete within the partial-frame timeout (slow sender).
+    case frameTimeout
     /// The connection is not open (or not ready) for sending.
     case notConnected
     /// A message could not be encoded (field too long) — a bug in the sender, reported, not sent.
@@ -62,6 +64,7 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
         case .noise(let error): "noise: \(error)"
         case .handshakeTimeout: "handshake timed out"
         case .inactivityTimeout: "inactivity timeout"
+        case .frameTimeout: "frame not completed in time"
         case .notConnected: "not connected"
         case .encodingFailed(let error): "\(error)"
         case .writeBufferFull: "write buffer full (peer not reading)"
@@ -88,6 +91,7 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
         case .noise: "noise"
         case .handshakeTimeout: "handshake_timeout"
         case .inactivityTimeout: "inactivity_timeout"
+        case .frameTimeout: "frame_timeout"
         case .notConnected: "not_connected"
         case .encodingFailed: "encoding_failed"
         case .writeBufferFull: "write_buffer_full"

@@ -189,6 +189,42 @@ struct HostilePeerTests {
         #expect(try harness.honestShareIsAcknowledged())
     }
 
+    /// A slow sender after setup: every byte resets the inactivity clock, but a started frame must still complete
+    /// within `partialFrameTimeout`.
+    @Test(arguments: transportMatrix)
+    func slowSenderAfterSetup(backend: ReactorBackend, noise: Bool) throws {
+        let harness = try HostileHarness(backend: backend, noise: noise) { $0.partialFrameTimeout = .milliseconds(1000) }
+        defer { harness.stop() }
+        let client = try HostileClient(server: harness.address, noise: noise)
+        try client.setUp()
+        let channel = try client.openChannel()
+        let bytes = client.frame(client.share(channel: channel))
+        let fd = client.socket.fd
+        let stop = Box(false)
+        let lock = NSLock()
+        let finished = DispatchSemaphore(value: 0)
+        let start = Date()
+        let dripper = Thread {
+            defer { finished.signal() }
+            for byte in bytes.dropLast() {
+                var b = byte
+                let ok = lock.withLock { !stop.value && Glibc.send(fd, &b, 1, Int32(MSG_NOSIGNAL)) == 1 }
+                if !ok { return }
+                for _ in 0..<3 where !lock.withLock({ stop.value }) { usleep(100_000) }
+            }
+        }
+        dripper.start()
+        let closed = client.waitForClose()
+        let elapsed = Date().timeIntervalSince(start)
+        lock.withLock { stop.value = true }
+        finished.wait()
+        #expect(closed)
+        #expect(elapsed >= 0.9 && elapsed < 2.5, "closed after \(elapsed) s")
+        #expect(try harness.reportedErrors() == [.frameTimeout])
+        #expect(try harness.statistics().errors("frame_timeout") == 1)
+        #expect(try harness.honestShareIsAcknowledged())
+    }
+
     /// A client that stops reading: the server's write queue for it is bounded; it is dropped with a typed error,
     /// and the process and the other clients carry on.
     @Test(arguments: transportMatrix)
