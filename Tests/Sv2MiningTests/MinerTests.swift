@@ -201,11 +201,14 @@ struct CPUMinerTests {
             miner.setWork(MiningWork(job: job(2), extranonceSize: 0))
         }
         #expect(try runner.wait { found.value.filter { $0.share.jobID == 2 }.count >= 5 })
+        #expect(try runner.wait { found.value.filter { $0.share.jobID == 2 }.count >= 25 })
         runner.inspect {
             miner.stop()
-            // After the switch only a handful of job-1 shares (already in flight) may arrive.
+            // A worker notices new work at its next 16K-nonce chunk, so job-1 shares after the switch are at most
+            // what each worker's current chunk holds: 8 expected at 1-in-2048, bounded here at 3× that per worker
+            // (a Poisson tail of ~1e-6). How many arrive within that bound depends on scheduling, not on the code.
             let late = found.value.dropFirst(Int(switchedAt.value)).filter { $0.share.jobID == 1 }
-            #expect(late.count <= 4)
+            #expect(late.count <= 2 * 3 * 16_384 / 2048, "\(late.count) late shares: more than a chunk per worker")
             #expect(found.value.filter { $0.share.jobID == 2 }.allSatisfy { $0.generation == 2 })
         }
     }
