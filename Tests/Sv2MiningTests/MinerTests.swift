@@ -316,38 +316,27 @@ struct MinerSessionTests {
 
 @Suite("Client side: CPU miner speed", .serialized)
 struct CPUMinerSpeedTests {
-    /// Hashes for ~1 s at an unreachable target on one worker and reports H/s next to the plain header-hash rate.
-    @Test func hashrateIsMeasuredAndAboveFloor() throws {
+    /// Hashes at an unreachable target on one worker: the hash counter advances and nothing is found. (How fast is a
+    /// benchmark's question, not a unit test's.)
+    @Test func hashesAreCounted() throws {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
         let job = ShareJob(
             standardJobID: 1, version: 0x2000_0000, prevHash: MinerJobTrackerTests.prevHash,
             merkleRoot: MinerJobTrackerTests.root, nbits: 0x1700_ffff, minNtime: 1000, target: Target(.zero))
+        let found = ClientBox(0)
         let miner = try runner.sync {
-            let miner = try CPUMiner(configuration: CPUMinerConfiguration(workerCount: 1), eventLoop: runner.loop) { _ in }
+            let miner = try CPUMiner(configuration: CPUMinerConfiguration(workerCount: 1), eventLoop: runner.loop) { _ in
+                found.value += 1
+            }
             try miner.start()
             miner.setWork(MiningWork(job: job, extranonceSize: 0))
             return miner
         }
-        let start = Date()
-        Thread.sleep(forTimeInterval: 1)
-        let hashes = try runner.sync { miner.totalHashes }
-        let elapsed = Date().timeIntervalSince(start)
+        #expect(try runner.wait { miner.totalHashes > 100_000 })
+        let first = try runner.sync { miner.totalHashes }
+        #expect(try runner.wait { miner.totalHashes > first })
         try runner.sync { miner.stop() }
-        let rate = Double(hashes) / elapsed
-
-        // Baseline: the validator's one-shot header hash (3 compressions, no midstate).
-        var header = BlockHeader(
-            version: 0x2000_0000, prevHash: job.prevHash, merkleRoot: MinerJobTrackerTests.root, ntime: 1000,
-            nbits: 0x1700_ffff, nonce: 0)
-        let baselineStart = Date()
-        var sink: UInt64 = 0
-        for nonce in 0..<UInt32(200_000) {
-            header.nonce = nonce
-            sink &+= header.hash.numericValue.w0
-        }
-        let baseline = 200_000 / Date().timeIntervalSince(baselineStart)
-        print("CPU miner: \(Int(rate)) H/s on one worker; one-shot header hash: \(Int(baseline)) H/s (\(sink & 1))")
-        #expect(rate > 100_000)
+        #expect(try runner.sync { found.value } == 0)
     }
 }

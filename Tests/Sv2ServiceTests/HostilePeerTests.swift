@@ -178,7 +178,7 @@ struct HostilePeerTests {
             lock.withLock { stop.value = true }
             finished.wait()
             #expect(closed)
-            #expect(elapsed >= timeout - 0.1 && elapsed < timeout + 1.0, "closed after \(elapsed) s")
+            #expect(elapsed >= timeout - 0.1 && elapsed < timeout + 4.0, "closed after \(elapsed) s")
             #expect(try harness.runner.wait { harness.server.value.connections.count == 1 })
         }
         let stats = try harness.statistics()
@@ -219,7 +219,7 @@ struct HostilePeerTests {
         lock.withLock { stop.value = true }
         finished.wait()
         #expect(closed)
-        #expect(elapsed >= 0.9 && elapsed < 2.5, "closed after \(elapsed) s")
+        #expect(elapsed >= 0.9 && elapsed < 5.0, "closed after \(elapsed) s")
         #expect(try harness.reportedErrors() == [.frameTimeout])
         #expect(try harness.statistics().errors("frame_timeout") == 1)
         #expect(try harness.honestShareIsAcknowledged())
