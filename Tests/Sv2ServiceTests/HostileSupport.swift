@@ -63,6 +63,11 @@ let runningUnderSanitizer: Bool = {
     return dlsym(handle, "__asan_init") != nil || dlsym(handle, "__tsan_init") != nil
 }()
 
+/// RSS bounds are asserted only when the memory tests run alone: CI's serial memory step sets
+/// `SV2_MEMORY_CHECKS=1` (`.ci/run`). In a normal parallel `swift test`, other suites allocate in the same process at
+/// the same time, so any RSS bound would be flaky; the tests then still run and print what they measured.
+let rssChecksEnabled: Bool = ProcessInfo.processInfo.environment["SV2_MEMORY_CHECKS"] == "1" && !runningUnderSanitizer
+
 /// Resident set size of this process in bytes (`/proc/self/statm`, second field).
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
