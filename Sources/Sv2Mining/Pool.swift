@@ -29,8 +29,10 @@ public final class Pool {
     /// Counters.
     public private(set) var statistics = PoolStatistics()
     /// Called with `SubmitSolution` (full coinbase with witness) for every block found: the template source hook.
+    /// Only the first block on each previous block is submitted (the rest are counted as
+    /// ``PoolStatistics/redundantBlocks``).
     public var onSolution: ((SubmitSolution) -> Void)?
-    /// Called for every block found (after ``onSolution``), e.g. to print it.
+    /// Called for every block submitted (after ``onSolution``), e.g. to print it.
     public var onBlockFound: ((FoundBlock) -> Void)?
     /// Monotonic seconds for vardiff (the loop's clock once attached; injectable for tests).
     public var clock: () -> Double
@@ -53,6 +55,8 @@ public final class Pool {
     private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
     private var allocator: ExtranonceAllocator
     private var pendingAcks: [UInt32] = []
+    /// The previous-block hash of the last block handed to ``onSolution``.
+    private var solvedPrevHash: Hash256?
 
     /// The channels and group channel of one connection.
     private struct ConnectionChannels {
@@ -424,6 +428,13 @@ public final class Pool {
 
     private func foundBlock(_ index: Int, share: Share, hash: Hash256, header: BlockHeader) {
         statistics.blocksFound += 1
+        // A second block on the same previous block is only a competing sibling of the one already submitted: the
+        // template source moves on with the first. At a very easy network target miners find thousands a second,
+        // and submitting them all floods (and overflows) the template source connection.
+        guard header.prevHash != solvedPrevHash else {
+            statistics.redundantBlocks += 1
+            return
+        }
         let channel = slots[index]!
         guard let templateID = channel.templateID(ofJob: share.jobID), let template = templates[templateID],
               let extranonce = channel.extranoncePrefix.appending(share.extranonce)
@@ -435,6 +446,7 @@ public final class Pool {
         let solution = SubmitSolution(
             templateID: templateID, version: header.version, headerTimestamp: header.ntime,
             headerNonce: header.nonce, coinbaseTx: transaction)
+        solvedPrevHash = header.prevHash
         logger.notice("block found: \(hash) by \(channel.userIdentity) (channel \(channel.id), template \(templateID))")
         if let onSolution {
             onSolution(solution)

@@ -10,8 +10,10 @@ final class LoopRunner: @unchecked Sendable {
     let loop: EventLoop
     private let finished = DispatchSemaphore(value: 0)
 
-    init() throws {
-        loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
+    init(_ configure: (inout EventLoopConfiguration) -> Void = { _ in }) throws {
+        var configuration = EventLoopConfiguration(backend: .epoll)
+        configure(&configuration)
+        loop = try EventLoop(configuration: configuration)
         let thread = Thread { [self] in
             try? loop.run()
             finished.signal()
