@@ -34,7 +34,8 @@ public final class CPUMiner {
         self.configuration = configuration
         self.eventLoop = eventLoop
         board = Board(
-            workerCount: configuration.workerCount, eventLoop: eventLoop, sink: LoopBound(onShare))
+            workerCount: configuration.workerCount, maxQueued: configuration.maxQueuedShares, eventLoop: eventLoop,
+            sink: LoopBound(onShare))
     }
 
     deinit { stop() }
@@ -75,6 +76,9 @@ public final class CPUMiner {
     /// Headers hashed by each worker (to check the split is even).
     public var hashesPerWorker: [UInt64] { board.counters.map { $0.hashes.load(ordering: .relaxed) } }
 
+    /// Shares dropped because ``CPUMinerConfiguration/maxQueuedShares`` were already waiting for the loop.
+    public var droppedShares: UInt64 { board.dropped.load(ordering: .relaxed) }
+
     /// Whether the worker threads are running.
     public var isRunning: Bool { !threads.isEmpty }
 }
@@ -88,16 +92,27 @@ extension CPUMiner {
         let counters: [HashCounter]
         let eventLoop: EventLoop
         let sink: LoopBound<(FoundShare) -> Void>
+        let maxQueued: Int
+        let queued = Atomic<Int>(0)
+        let dropped = Atomic<UInt64>(0)
 
-        init(workerCount: Int, eventLoop: EventLoop, sink: LoopBound<(FoundShare) -> Void>) {
+        init(workerCount: Int, maxQueued: Int, eventLoop: EventLoop, sink: LoopBound<(FoundShare) -> Void>) {
             counters = (0..<workerCount).map { _ in HashCounter() }
+            self.maxQueued = maxQueued
             self.eventLoop = eventLoop
             self.sink = sink
         }
 
         func deliver(_ found: FoundShare) {
-            let sink = self.sink
-            eventLoop.execute { sink.value(found) }
+            guard queued.add(1, ordering: .relaxed).newValue <= maxQueued else {
+                queued.subtract(1, ordering: .relaxed)
+                dropped.add(1, ordering: .relaxed)
+                return
+            }
+            eventLoop.execute { [self] in
+                queued.subtract(1, ordering: .relaxed)
+                sink.value(found)
+            }
         }
     }
 

@@ -8,18 +8,23 @@ public struct CPUMinerConfiguration: Sendable, Hashable {
     /// Nonces hashed between two checks for new work: bounds how long a worker keeps hashing stale work
     /// (16384 nonces take a few milliseconds).
     public var chunkSize: UInt32
+    /// Found shares waiting for the event loop at most; more are dropped (``CPUMiner/droppedShares``). At a very
+    /// easy target workers find shares faster than a busy loop takes them, and the queue would grow without bound.
+    public var maxQueuedShares: Int
 
     /// Creates a configuration.
-    public init(workerCount: Int = 1, nonceSpan: UInt32? = nil, chunkSize: UInt32 = 16_384) {
+    public init(workerCount: Int = 1, nonceSpan: UInt32? = nil, chunkSize: UInt32 = 16_384, maxQueuedShares: Int = 4096) {
         self.workerCount = workerCount
         self.nonceSpan = nonceSpan
         self.chunkSize = chunkSize
+        self.maxQueuedShares = maxQueuedShares
     }
 
     /// Checks the values are usable.
     public func validate() throws(CPUMinerError) {
         guard (1...1024).contains(workerCount) else { throw .invalidConfiguration("workerCount must be within 1...1024") }
         guard chunkSize > 0 else { throw .invalidConfiguration("chunkSize must be positive") }
+        guard maxQueuedShares > 0 else { throw .invalidConfiguration("maxQueuedShares must be positive") }
         if let nonceSpan, nonceSpan == 0 { throw .invalidConfiguration("nonceSpan must be positive") }
     }
 }

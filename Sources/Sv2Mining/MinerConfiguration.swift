@@ -22,12 +22,16 @@ public struct MinerConfiguration: Sendable, Hashable {
     public var cpu: CPUMinerConfiguration
     /// How often the hashrate is measured and reported through `MinerEvent.hashrate`.
     public var hashrateInterval: Duration
+    /// Shares found while more than this many bytes wait to be sent to the server are dropped (counted in
+    /// ``MinerStatistics/sharesDroppedCongested``): at a very easy target workers find shares faster than the link
+    /// drains, and queueing them all would overflow the write buffer and close the connection.
+    public var maxPendingShareBytes: Int
 
     /// Creates a configuration.
     public init(
         userIdentity: String, nominalHashrate: Float = 10_000_000, channelType: ChannelType = .standard,
         minExtranonceSize: UInt16 = 4, maxTarget: Target = .max, cpu: CPUMinerConfiguration = CPUMinerConfiguration(),
-        hashrateInterval: Duration = .seconds(5)
+        hashrateInterval: Duration = .seconds(5), maxPendingShareBytes: Int = 256 << 10
     ) {
         self.userIdentity = userIdentity
         self.nominalHashrate = nominalHashrate
@@ -36,6 +40,7 @@ public struct MinerConfiguration: Sendable, Hashable {
         self.maxTarget = maxTarget
         self.cpu = cpu
         self.hashrateInterval = hashrateInterval
+        self.maxPendingShareBytes = maxPendingShareBytes
     }
 
     /// Checks the values are usable.
@@ -49,5 +54,6 @@ public struct MinerConfiguration: Sendable, Hashable {
             throw .invalidConfiguration("minExtranonceSize must be at most 32")
         }
         guard hashrateInterval > .zero else { throw .invalidConfiguration("hashrateInterval must be positive") }
+        guard maxPendingShareBytes > 0 else { throw .invalidConfiguration("maxPendingShareBytes must be positive") }
     }
 }

@@ -40,6 +40,9 @@ public final class MinerSession {
     private var groupChannelID: UInt32?
     private var sendStandard: ((SubmitSharesStandard) throws(Sv2ServiceError) -> Void)?
     private var sendExtended: ((SubmitSharesExtended) throws(Sv2ServiceError) -> Void)?
+    private var pendingWriteBytes: (() -> Int)?
+    /// Whether shares are being dropped for congestion (logged once per episode, not per share).
+    private var congested = false
     private var hashrateTimer: TimerHandle?
     private var lastSample: (hashes: UInt64, time: UInt64) = (0, 0)
     private var lastPublished: (jobID: UInt32, prevHash: Hash256, ntime: UInt32)?
@@ -90,6 +93,7 @@ public final class MinerSession {
             guard let client else { throw .notConnected }
             try client.send(message)
         }
+        pendingWriteBytes = { [weak client] in client?.pendingWriteBytes ?? 0 }
     }
 
     /// Stops the workers and the hashrate timer (the connection stays as it is).
@@ -102,6 +106,9 @@ public final class MinerSession {
 
     /// Headers hashed by each worker thread.
     public var hashesPerWorker: [UInt64] { cpu?.hashesPerWorker ?? [] }
+
+    /// Shares the worker threads dropped because the loop had not taken the earlier ones yet.
+    public var cpuDroppedShares: UInt64 { cpu?.droppedShares ?? 0 }
 
     // MARK: Upstream messages (called by MinerHandler)
 
@@ -233,6 +240,21 @@ public final class MinerSession {
             statistics.staleSharesDropped += 1  // mined against a target that has since become harder
             return
         }
+        // Shed load at the source: a share that would wait behind this much unsent data is late anyway, and
+        // queueing without bound ends with the write buffer overflowing and the connection closed.
+        let backlog = pendingWriteBytes?() ?? 0
+        guard backlog <= configuration.maxPendingShareBytes else {
+            statistics.sharesDroppedCongested += 1
+            if !congested {
+                congested = true
+                logger.notice("link congested (\(backlog) bytes unsent): dropping shares until it drains")
+            }
+            return
+        }
+        if congested {
+            congested = false
+            logger.notice("link drained: \(statistics.sharesDroppedCongested) shares dropped so far")
+        }
         let sequenceNumber = builder.nextSequenceNumber
         do throws(Sv2ServiceError) {
             switch tracker.kind {
@@ -242,7 +264,8 @@ public final class MinerSession {
                 try sendExtended?(builder.extended(channelID: tracker.channelID, share: found.share))
             }
         } catch {
-            logger.warning("share not sent: \(error)")
+            // After a disconnect every share found until the workers stop lands here: not worth a line each.
+            if error == .notConnected { logger.debug("share not sent: \(error)") } else { logger.warning("share not sent: \(error)") }
             return
         }
         statistics.sharesSubmitted += 1

@@ -30,6 +30,9 @@ public struct MinerStatistics: Sendable, Hashable {
     public var staleSharesDropped = 0
     /// Found headers that also met the network target (submitted; the pool turns them into blocks).
     public var blocksFound = 0
+    /// Shares dropped because the link to the server was congested (see
+    /// ``MinerConfiguration/maxPendingShareBytes``).
+    public var sharesDroppedCongested = 0
     /// Headers hashed so far.
     public var totalHashes: UInt64 = 0
     /// Hashrate measured over the last interval (H/s).

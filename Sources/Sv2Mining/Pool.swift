@@ -29,8 +29,10 @@ public final class Pool {
     /// Counters.
     public private(set) var statistics = PoolStatistics()
     /// Called with `SubmitSolution` (full coinbase with witness) for every block found: the template source hook.
+    /// Only the first block on each previous block is submitted (the rest are counted as
+    /// ``PoolStatistics/redundantBlocks``).
     public var onSolution: ((SubmitSolution) -> Void)?
-    /// Called for every block found (after ``onSolution``), e.g. to print it.
+    /// Called for every block submitted (after ``onSolution``), e.g. to print it.
     public var onBlockFound: ((FoundBlock) -> Void)?
     /// Monotonic seconds for vardiff (the loop's clock once attached; injectable for tests).
     public var clock: () -> Double
@@ -53,10 +55,13 @@ public final class Pool {
     private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
     private var allocator: ExtranonceAllocator
     private var pendingAcks: [UInt32] = []
+    /// The previous-block hash of the last block handed to ``onSolution``.
+    private var solvedPrevHash: Hash256?
 
     /// The channels and group channel of one connection.
     private struct ConnectionChannels {
-        var groupID: UInt32
+        /// `nil` while the connection has no group: it set REQUIRES_STANDARD_JOBS, or its group was closed.
+        var groupID: UInt32?
         var channels: [UInt32] = []
     }
 
@@ -158,10 +163,11 @@ public final class Pool {
         if setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0 {
             return try refuse(request.requestID, "standard-channels-not-supported-for-custom-work", reply)
         }
+        // SetGroupChannel is only for connections that accept extended jobs (spec: not with REQUIRES_STANDARD_JOBS).
         try open(
             kind: .standard, requestID: request.requestID, userIdentity: request.userIdentity,
             nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget, minExtranonceSize: 0,
-            connection: connection, reply: reply)
+            grouped: setupFlags & Sv2SetupFlags.Mining.requiresStandardJobs == 0, connection: connection, reply: reply)
     }
 
     /// Handles `OpenExtendedMiningChannel` from `connection` (see ``openStandardChannel(_:connection:setupFlags:reply:)``).
@@ -174,7 +180,7 @@ public final class Pool {
         try open(
             kind: .extended, requestID: request.requestID, userIdentity: request.userIdentity,
             nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget,
-            minExtranonceSize: Int(request.minExtranonceSize), connection: connection, reply: reply)
+            minExtranonceSize: Int(request.minExtranonceSize), grouped: true, connection: connection, reply: reply)
     }
 
     private func refuse<Reply: PoolReplySink>(_ requestID: UInt32, _ code: String, _ reply: Reply) throws(Sv2ServiceError) {
@@ -185,7 +191,8 @@ public final class Pool {
 
     private func open<Reply: PoolReplySink>(
         kind: PoolChannel.Kind, requestID: UInt32, userIdentity: UnsafeRawBufferPointer, nominalHashrate: Float,
-        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, connection: Sv2ConnectionID, reply: Reply
+        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, connection: Sv2ConnectionID,
+        reply: Reply
     ) throws(Sv2ServiceError) {
         let hashrate = Double(nominalHashrate)
         guard hashrate.isFinite, hashrate >= 0 else { return try refuse(requestID, "invalid-nominal-hashrate", reply) }
@@ -213,12 +220,12 @@ public final class Pool {
                 Extranonce(bytes: [UInt8](repeating: 0, count: configuration.extranonceRollableLength))!)!
         }
         let id = allocateChannelID()
-        let groupID: UInt32
-        if let existing = pools[connection] { groupID = existing.groupID } else {
-            groupID = allocateChannelID()
-            pools[connection] = ConnectionChannels(groupID: groupID)
-        }
-        pools[connection]!.channels.append(id)
+        var owned = pools.removeValue(forKey: connection) ?? ConnectionChannels()
+        if grouped, owned.groupID == nil { owned.groupID = allocateChannelID() }
+        owned.channels.append(id)
+        pools[connection] = owned
+        // 0 is never a channel id: "no group" on the wire.
+        let groupID = grouped ? owned.groupID! : 0
         let vardiff = Vardiff(
             configuration: vardiffConfiguration(maxTarget: maxTarget), nominalHashrate: hashrate, now: clock())
         let validator = ShareValidator(
@@ -246,6 +253,9 @@ public final class Pool {
                 extranonceSize: UInt16(configuration.extranonceRollableLength), extranoncePrefix: prefix.bytes,
                 groupChannelID: groupID))
         }
+        // Membership changes only here (closing a member or the group is the client's own request): announce the
+        // new member. SetGroupChannel associates the listed channels, so one id at a time keeps it O(1).
+        if grouped { try reply.send(SetGroupChannel(groupChannelID: groupID, channelIDs: [id])) }
         logger.debug("channel \(id) opened (\(kind), user \(user), target difficulty \(channel.difficulty))")
         // The first job on a channel is a future job activated right away by SetNewPrevHash.
         if let tip = chainTip, let templateID = currentTemplateID, let template = templates[templateID] {
@@ -301,10 +311,13 @@ public final class Pool {
         if new != old { retarget(index, to: new) }
     }
 
-    /// Handles `CloseChannel` (a group channel id closes all its members).
+    /// Handles `CloseChannel` (a group channel id closes all its members; a later channel gets a new group).
     public func closeChannel(_ request: CloseChannelView, connection: Sv2ConnectionID) {
-        if let owned = pools[connection], owned.groupID == request.channelID {
-            for id in owned.channels { free(id, connection: connection) }
+        if let owned = pools[connection], let groupID = owned.groupID, groupID == request.channelID {
+            for id in owned.channels { free(id, connection: nil) }
+            pools[connection] = nil
+            freedChannelIDs.append(groupID)
+            logger.debug("group \(groupID) closed (\(owned.channels.count) channels)")
             return
         }
         guard let channel = channel(request.channelID), channel.connection == connection else { return }
@@ -315,7 +328,7 @@ public final class Pool {
     public func connectionClosed(_ connection: Sv2ConnectionID) {
         guard let owned = pools.removeValue(forKey: connection) else { return }
         for id in owned.channels { free(id, connection: nil) }
-        freedChannelIDs.append(owned.groupID)
+        if let groupID = owned.groupID { freedChannelIDs.append(groupID) }
     }
 
     private func free(_ id: UInt32, connection: Sv2ConnectionID?) {
@@ -415,6 +428,13 @@ public final class Pool {
 
     private func foundBlock(_ index: Int, share: Share, hash: Hash256, header: BlockHeader) {
         statistics.blocksFound += 1
+        // A second block on the same previous block is only a competing sibling of the one already submitted: the
+        // template source moves on with the first. At a very easy network target miners find thousands a second,
+        // and submitting them all floods (and overflows) the template source connection.
+        guard header.prevHash != solvedPrevHash else {
+            statistics.redundantBlocks += 1
+            return
+        }
         let channel = slots[index]!
         guard let templateID = channel.templateID(ofJob: share.jobID), let template = templates[templateID],
               let extranonce = channel.extranoncePrefix.appending(share.extranonce)
@@ -426,6 +446,7 @@ public final class Pool {
         let solution = SubmitSolution(
             templateID: templateID, version: header.version, headerTimestamp: header.ntime,
             headerNonce: header.nonce, coinbaseTx: transaction)
+        solvedPrevHash = header.prevHash
         logger.notice("block found: \(hash) by \(channel.userIdentity) (channel \(channel.id), template \(templateID))")
         if let onSolution {
             onSolution(solution)

@@ -20,6 +20,8 @@ public struct PoolStatistics: Sendable, Hashable {
     public var acksSent: UInt64 = 0
     /// Blocks found (shares meeting the network target).
     public var blocksFound: UInt64 = 0
+    /// Blocks not submitted because a block on the same previous block already was (see ``Pool/onSolution``).
+    public var redundantBlocks: UInt64 = 0
     /// `SubmitSolution` messages handed to the template source hook.
     public var solutionsSubmitted: UInt64 = 0
     /// Templates received.

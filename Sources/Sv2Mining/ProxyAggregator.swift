@@ -348,7 +348,10 @@ public final class ProxyAggregator {
         case .accepted(let accepted): hash = accepted
         case .blockFound(let block, _): hash = block
         }
-        guard let tracker = upstreamChannel else { throw .notConnected }
+        // Upstream trouble is not the miner's fault: answer the share, never close the miner's connection for it.
+        guard let tracker = upstreamChannel, let upstream else {
+            return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
+        }
         let isBlock = outcome != .accepted(hash: hash)
         guard isBlock || tracker.workTarget.isMet(by: hash) else {
             statistics.sharesAcceptedLocally += 1
@@ -357,11 +360,22 @@ public final class ProxyAggregator {
                 newSharesSum: channel.shareWeight))
             return
         }
+        // A share flood can outrun the upstream link; shed it here rather than overflow the write buffer (which
+        // would close the upstream connection and with it every miner).
+        guard upstream.pendingWriteBytes <= Self.maxPendingUpstreamBytes else {
+            statistics.sharesDroppedCongested += 1
+            return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
+        }
         let upstreamSequence = builder.nextSequenceNumber
-        try upstream?.send(SubmitSharesExtended(
-            channelID: tracker.channelID, sequenceNumber: upstreamSequence, jobID: message.jobID,
-            nonce: message.nonce, ntime: message.ntime, version: message.version,
-            extranonce: channel.upstreamExtranonce))
+        do {
+            try upstream.send(SubmitSharesExtended(
+                channelID: tracker.channelID, sequenceNumber: upstreamSequence, jobID: message.jobID,
+                nonce: message.nonce, ntime: message.ntime, version: message.version,
+                extranonce: channel.upstreamExtranonce))
+        } catch {
+            logger.debug("share not forwarded: \(error)")
+            return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
+        }
         _ = builder.extended(channelID: tracker.channelID, share: share)  // advances the sequence number
         inFlight.append(InFlightShare(
             upstreamSequence: upstreamSequence, channelID: message.channelID,
@@ -375,12 +389,22 @@ public final class ProxyAggregator {
         }
     }
 
+    /// The error code for a valid share the proxy could not forward (upstream down or congested).
+    static let upstreamUnavailable = "upstream-unavailable"
+    /// Upstream bytes waiting to be sent above which shares are not forwarded (a quarter of the default 4 MiB
+    /// write buffer cap).
+    static let maxPendingUpstreamBytes = 1 << 20
+
     private func rejectLocally(
         _ channelID: UInt32, _ sequence: UInt32, _ rejection: ShareRejection, context: Sv2ServerContext
     ) {
+        rejectLocally(channelID, sequence, rejection.code, context: context)
+    }
+
+    private func rejectLocally(_ channelID: UInt32, _ sequence: UInt32, _ code: String, context: Sv2ServerContext) {
         statistics.sharesRejectedLocally += 1
-        statistics.rejections[rejection.code, default: 0] += 1
-        sendDownstream(SubmitSharesError(channelID: channelID, sequenceNumber: sequence, errorCode: rejection.code),
+        statistics.rejections[code, default: 0] += 1
+        sendDownstream(SubmitSharesError(channelID: channelID, sequenceNumber: sequence, errorCode: code),
                        to: context.connectionID)
     }
 

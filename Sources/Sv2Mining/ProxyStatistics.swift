@@ -22,6 +22,8 @@ public struct ProxyStatistics: Sendable, Hashable {
     public var sharesReceived = 0
     /// Shares rejected by the proxy's own validation (below the downstream target, stale, duplicate, …).
     public var sharesRejectedLocally = 0
+    /// Valid shares not forwarded because the upstream link was congested (answered `upstream-unavailable`).
+    public var sharesDroppedCongested = 0
     /// Rejections by code (local and relayed from upstream).
     public var rejections: [String: Int] = [:]
     /// Valid shares below the upstream target, acknowledged by the proxy itself.

@@ -112,6 +112,11 @@ public final class Sv2Client<
 
     var currentLink: Sv2Link? { link }
 
+    /// Bytes queued for the server but not yet handed to the kernel (0 when not connected). A sender that can
+    /// produce faster than the link drains (a CPU miner's shares) checks it to shed load before the write buffer
+    /// overflows, which would close the connection.
+    public var pendingWriteBytes: Int { link?.connection.pendingWriteBytes ?? 0 }
+
     /// Closes the connection (pending writes are flushed first).
     public func close() {
         guard let link, link.phase != .closing else { return }

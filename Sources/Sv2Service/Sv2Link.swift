@@ -38,6 +38,9 @@ final class Sv2Link {
     var setupFlags: UInt32 = 0
     /// Channels this connection owns (server side; for ownership checks and channel broadcasts).
     var channels: Set<UInt32> = []
+    /// Group channels this connection owns and their members (server side, from the SetGroupChannel messages sent):
+    /// closing a group closes its members, so their ids stop being accepted too.
+    var groups: [UInt32: Set<UInt32>] = [:]
     /// The error that made this side close, reported to handlers as the close reason.
     var closeError: Sv2ServiceError?
 

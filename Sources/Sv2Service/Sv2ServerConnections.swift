@@ -100,6 +100,8 @@ public final class Sv2ServerConnections {
             if let success = message as? OpenStandardMiningChannelSuccess { register(success.channelID, on: link) }
         case .openExtendedMiningChannelSuccess:
             if let success = message as? OpenExtendedMiningChannelSuccess { register(success.channelID, on: link) }
+        case .setGroupChannel:
+            if let group = message as? SetGroupChannel { registerGroup(group.groupChannelID, members: group.channelIDs, on: link) }
         case .closeChannel:
             if let close = message as? CloseChannel { unregister(close.channelID, on: link) }
         default:
@@ -112,9 +114,24 @@ public final class Sv2ServerConnections {
         channelOwners[channelID] = link.id
     }
 
+    /// A group id is a channel id of the connection (so the client may close it); `members` join the group and
+    /// leave any other group of the connection (SetGroupChannel associates channels, it need not list them all).
+    func registerGroup(_ groupID: UInt32, members: [UInt32], on link: Sv2Link) {
+        register(groupID, on: link)
+        for key in link.groups.keys where key != groupID { link.groups[key]!.subtract(members) }
+        link.groups[groupID, default: []].formUnion(members)
+    }
+
+    /// Forgets a channel; a group id takes its members with it (CloseChannel on a group closes all its members).
     func unregister(_ channelID: UInt32, on link: Sv2Link) {
         link.channels.remove(channelID)
         if channelOwners[channelID] == link.id { channelOwners[channelID] = nil }
+        guard !link.groups.isEmpty else { return }
+        if let members = link.groups.removeValue(forKey: channelID) {
+            for member in members { unregister(member, on: link) }
+        } else {
+            for key in link.groups.keys { link.groups[key]!.remove(channelID) }
+        }
     }
 
     /// Logs, counts and closes a connection that broke the protocol.

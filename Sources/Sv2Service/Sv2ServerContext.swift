@@ -32,7 +32,9 @@ public struct Sv2ServerContext {
     /// Sends `message` to the client the current message came from.
     ///
     /// `OpenStandardMiningChannel.Success` / `OpenExtendedMiningChannel.Success` register the channel as owned by
-    /// this connection (so its shares are accepted and channel broadcasts reach it); `CloseChannel` unregisters it.
+    /// this connection (so its shares are accepted and channel broadcasts reach it); `SetGroupChannel` registers the
+    /// group id the same way (so the client may close the group); `CloseChannel` unregisters a channel, or a group
+    /// and all its members.
     public func send<M: Sv2Message>(_ message: M) throws(Sv2ServiceError) {
         try connections.send(message, on: link)
     }

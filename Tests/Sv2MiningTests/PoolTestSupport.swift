@@ -10,8 +10,10 @@ final class LoopRunner: @unchecked Sendable {
     let loop: EventLoop
     private let finished = DispatchSemaphore(value: 0)
 
-    init() throws {
-        loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
+    init(_ configure: (inout EventLoopConfiguration) -> Void = { _ in }) throws {
+        var configuration = EventLoopConfiguration(backend: .epoll)
+        configure(&configuration)
+        loop = try EventLoop(configuration: configuration)
         let thread = Thread { [self] in
             try? loop.run()
             finished.signal()
@@ -101,6 +103,11 @@ final class TestMinerState {
     var acks: [SubmitSharesSuccess] = []
     var errors: [SubmitSharesError] = []
     var openErrors: [String] = []
+    /// Every channel opened on this connection, with the group id its Success named.
+    var opened: [(channel: UInt32, group: UInt32)] = []
+    /// `SetGroupChannel` messages as received.
+    var groupAnnouncements: [(group: UInt32, channels: [UInt32])] = []
+    var closeReason: Sv2CloseReason?
     var customJobErrors: [String] = []
     var targets: [Target] = []
     var nextSequence: UInt32 = 0
@@ -185,6 +192,7 @@ struct TestMiner: Sv2MiningClientHandler {
         state.channelID = message.channelID
         state.extranoncePrefix = Array(message.extranoncePrefix)
         state.target = WireConversions.target(message.target)
+        state.opened.append((message.channelID, message.groupChannelID))
     }
 
     mutating func handle(_ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
@@ -192,6 +200,15 @@ struct TestMiner: Sv2MiningClientHandler {
         state.extranoncePrefix = Array(message.extranoncePrefix)
         state.extranonceSize = Int(message.extranonceSize)
         state.target = WireConversions.target(message.target)
+        state.opened.append((message.channelID, message.groupChannelID))
+    }
+
+    mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        state.groupAnnouncements.append((message.groupChannelID, Array(message.channelIDs)))
+    }
+
+    mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
+        state.closeReason = reason
     }
 
     mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
