@@ -20,7 +20,9 @@ public typealias ProxyUpstreamClient =
 /// - Shares: validated locally against the downstream target (with the exact header the pool will rebuild); a
 ///   valid share that also meets the upstream target becomes a `SubmitSharesExtended` (extranonce = the channel's
 ///   `local id ‖ padding`), the rest are acknowledged by the proxy. The pool's acknowledgements (batched or not)
-///   are split per downstream channel and relayed; its errors go to the miner whose share it was.
+///   are split per downstream channel and relayed; its errors go to the miner whose share it was. A share the
+///   upstream link cannot take (closed, or more than 1 MiB already waiting) is answered `upstream-unavailable`:
+///   upstream trouble never closes a miner's connection.
 ///
 /// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
 ///
