@@ -1,3 +1,5 @@
+import Sv2Codec
+
 /// Up to 32 extranonce bytes held inline (no allocation), as Sv2 `B0_32` extranonce fields carry them.
 ///
 /// Used for extranonce prefixes handed to channels and for the rollable part a share submits.
@@ -72,5 +74,5 @@ public struct Extranonce: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Hex of the bytes.
-    public var description: String { HexCoding.encode(bytes) }
+    public var description: String { Sv2Hex.encode(bytes) }
 }

@@ -1,3 +1,5 @@
+import Sv2Codec
+
 /// A 32-byte hash in raw (internal) byte order, exactly as SHA-256d outputs it and as Sv2 `U256` fields carry it.
 ///
 /// Stored as four 64-bit words holding the raw bytes in memory order, so it is a trivial value (no
@@ -39,13 +41,13 @@ public struct Hash256: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses 64 hex digits in raw byte order; `nil` if malformed.
     public init?(hex: some StringProtocol) {
-        guard let bytes = HexCoding.decode(hex), let value = Hash256(bytes: bytes) else { return nil }
+        guard let bytes = Sv2Hex.decode(String(hex)), let value = Hash256(bytes: bytes) else { return nil }
         self = value
     }
 
     /// Parses 64 hex digits in display order (as block explorers and RPC print hashes); `nil` if malformed.
     public init?(displayHex: some StringProtocol) {
-        guard let bytes = HexCoding.decode(displayHex), let value = Hash256(bytes: bytes.reversed()) else {
+        guard let bytes = Sv2Hex.decode(String(displayHex)), let value = Hash256(bytes: bytes.reversed()) else {
             return nil
         }
         self = value
@@ -55,10 +57,10 @@ public struct Hash256: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// Hex of the raw bytes.
-    public var hex: String { HexCoding.encode(bytes) }
+    public var hex: String { Sv2Hex.encode(bytes) }
 
     /// Hex of the byte-reversed hash, the order explorers and Bitcoin Core RPC display.
-    public var displayHex: String { HexCoding.encode(bytes.reversed()) }
+    public var displayHex: String { Sv2Hex.encode(bytes.reversed()) }
 
     public var description: String { displayHex }
 

@@ -74,7 +74,7 @@ public final class JobDeclaratorServer {
         }
         let job = DeclaredMiningJob(
             token: token, version: message.version, coinbasePrefix: Array(message.coinbaseTxPrefix),
-            coinbaseSuffix: Array(message.coinbaseTxSuffix), wtxids: message.wtxidList.map(ClientWire.hash),
+            coinbaseSuffix: Array(message.coinbaseTxSuffix), wtxids: message.wtxidList.map(WireConversions.hash),
             excessData: Array(message.excessData))
         let missing = job.wtxids.indices.filter { mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
         guard missing.isEmpty else {

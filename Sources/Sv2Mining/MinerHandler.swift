@@ -63,7 +63,7 @@ public struct MinerHandler: Sv2MiningClientHandler {
 
     /// A new target.
     public mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        let target = ClientWire.target(message.maximumTarget)
+        let target = WireConversions.target(message.maximumTarget)
         try session.update(channel: message.channelID) { (tracker) throws(MinerJobError) in tracker.setTarget(target) }
     }
 

@@ -35,7 +35,7 @@ public struct MinerJob: Sendable, Hashable {
     public init(_ message: NewMiningJobView) {
         self.init(
             jobID: message.jobID, minNtime: message.minNtime, version: message.version, versionRollingAllowed: true,
-            body: .standard(merkleRoot: ClientWire.hash(message.merkleRoot)))
+            body: .standard(merkleRoot: WireConversions.hash(message.merkleRoot)))
     }
 
     /// Copies a `NewExtendedMiningJob`.
@@ -45,7 +45,7 @@ public struct MinerJob: Sendable, Hashable {
             versionRollingAllowed: message.versionRollingAllowed,
             body: .extended(
                 coinbasePrefix: Array(message.coinbaseTxPrefix), coinbaseSuffix: Array(message.coinbaseTxSuffix),
-                merklePath: message.merklePath.map(ClientWire.hash)))
+                merklePath: message.merklePath.map(WireConversions.hash)))
     }
 
     /// Whether this is a future job.

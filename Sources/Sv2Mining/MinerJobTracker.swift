@@ -63,7 +63,7 @@ public struct MinerJobTracker: Sendable {
         }
         self.init(
             channelID: success.channelID, kind: .standard, extranoncePrefix: prefix,
-            target: ClientWire.target(success.target))
+            target: WireConversions.target(success.target))
     }
 
     /// The state of an extended channel from its `OpenExtendedMiningChannel.Success`.
@@ -73,7 +73,7 @@ public struct MinerJobTracker: Sendable {
         else { throw .extranonceTooLong(prefix: success.extranoncePrefix.count, rollable: size) }
         self.init(
             channelID: success.channelID, kind: .extended(extranonceSize: size), extranoncePrefix: prefix,
-            target: ClientWire.target(success.target))
+            target: WireConversions.target(success.target))
     }
 
     /// Extranonce bytes the miner rolls (0 on standard channels).
@@ -140,7 +140,7 @@ public struct MinerJobTracker: Sendable {
     @discardableResult
     public mutating func receive(_ message: SetNewPrevHashView) throws(MinerJobError) -> Bool {
         try setNewPrevHash(
-            jobID: message.jobID, prevHash: ClientWire.hash(message.prevHash), minNtime: message.minNtime,
+            jobID: message.jobID, prevHash: WireConversions.hash(message.prevHash), minNtime: message.minNtime,
             nbits: message.nbits)
     }
 

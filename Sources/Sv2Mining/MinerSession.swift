@@ -113,7 +113,7 @@ public final class MinerSession {
     // MARK: Upstream messages (called by MinerHandler)
 
     func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
-        let maxTarget = ClientWire.u256(configuration.maxTarget)
+        let maxTarget = WireConversions.u256(configuration.maxTarget)
         switch configuration.channelType {
         case .standard:
             try context.send(OpenStandardMiningChannel(

@@ -18,6 +18,10 @@ import Glibc
 /// activates (all other jobs go stale); other templates become jobs active at once. Version rolling is always
 /// allowed with the `0x1fffffe0` mask.
 ///
+/// Group channels: the channels of one connection form one group (its id from the channel id space), named in
+/// every Open…Success and announced with `SetGroupChannel` as channels join; `CloseChannel` on the group id closes
+/// all members. Connections that set REQUIRES_STANDARD_JOBS get no group (group id 0), as the spec asks.
+///
 /// The share path (``submit(_:reply:)-…``) does not allocate: the channel is an array slot, the share is
 /// validated by its ``ShareValidator``, and `SubmitShares.Success` is batched — sent when ``PoolConfiguration/
 /// ackBatchSize`` shares are pending, or by the pool's tick (every ``PoolConfiguration/ackInterval``).

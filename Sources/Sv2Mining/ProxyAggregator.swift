@@ -20,7 +20,9 @@ public typealias ProxyUpstreamClient =
 /// - Shares: validated locally against the downstream target (with the exact header the pool will rebuild); a
 ///   valid share that also meets the upstream target becomes a `SubmitSharesExtended` (extranonce = the channel's
 ///   `local id ‖ padding`), the rest are acknowledged by the proxy. The pool's acknowledgements (batched or not)
-///   are split per downstream channel and relayed; its errors go to the miner whose share it was.
+///   are split per downstream channel and relayed; its errors go to the miner whose share it was. A share the
+///   upstream link cannot take (closed, or more than 1 MiB already waiting) is answered `upstream-unavailable`:
+///   upstream trouble never closes a miner's connection.
 ///
 /// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
 ///
@@ -180,7 +182,7 @@ public final class ProxyAggregator {
             let root = downstream.merkleRoot(of: job)
             sendDownstream(NewMiningJob(
                 channelID: id, jobID: job.jobID, minNtime: job.minNtime, version: job.version,
-                merkleRoot: ClientWire.u256(root)), to: downstream.connection)
+                merkleRoot: WireConversions.u256(root)), to: downstream.connection)
             statistics.jobsSent += 1
             if !job.isFuture, let tip = upstreamChannel?.chainTip {
                 downstream.validator.activate(downstream.shareJob(for: job, on: tip), newChainTip: false)
@@ -272,7 +274,7 @@ public final class ProxyAggregator {
         let open = PendingOpen(
             connection: context.connectionID, requestID: message.requestID,
             user: String(decoding: message.userIdentity, as: UTF8.self), nominalHashrate: message.nominalHashRate,
-            maxTarget: ClientWire.target(message.maxTarget))
+            maxTarget: WireConversions.target(message.maxTarget))
         if upstreamChannel == nil {
             if let code = statistics.upstreamChannelError {
                 sendDownstream(OpenMiningChannelError(requestID: open.requestID, errorCode: "upstream-channel-refused"),
@@ -307,15 +309,15 @@ public final class ProxyAggregator {
             id: id, connection: open.connection, user: open.user, allocatedPrefix: allocated, prefix: prefix,
             upstreamExtranonce: Array(prefix.bytes.dropFirst(tracker.extranoncePrefix.count)), target: target)
         sendDownstream(OpenStandardMiningChannelSuccess(
-            requestID: open.requestID, channelID: id, target: ClientWire.u256(target), extranoncePrefix: prefix.bytes,
+            requestID: open.requestID, channelID: id, target: WireConversions.u256(target), extranoncePrefix: prefix.bytes,
             groupChannelID: 0), to: open.connection)
         // Give the new miner the running job at once (as a future job + its chain tip), then any queued ones.
         if let job = tracker.activeJob, let tip = tracker.chainTip {
             sendDownstream(NewMiningJob(
                 channelID: id, jobID: job.jobID, minNtime: nil, version: job.version,
-                merkleRoot: ClientWire.u256(channel.merkleRoot(of: job))), to: open.connection)
+                merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: open.connection)
             sendDownstream(SetNewPrevHash(
-                channelID: id, jobID: job.jobID, prevHash: ClientWire.u256(tip.prevHash), minNtime: tip.minNtime,
+                channelID: id, jobID: job.jobID, prevHash: WireConversions.u256(tip.prevHash), minNtime: tip.minNtime,
                 nbits: tip.nbits), to: open.connection)
             channel.validator.activate(channel.shareJob(for: job, on: tip), newChainTip: true)
             statistics.jobsSent += 1
@@ -323,7 +325,7 @@ public final class ProxyAggregator {
         for job in tracker.pendingFutureJobs {
             sendDownstream(NewMiningJob(
                 channelID: id, jobID: job.jobID, minNtime: nil, version: job.version,
-                merkleRoot: ClientWire.u256(channel.merkleRoot(of: job))), to: open.connection)
+                merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: open.connection)
             statistics.jobsSent += 1
         }
         channels[id] = channel

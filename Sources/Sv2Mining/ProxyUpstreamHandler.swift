@@ -45,7 +45,7 @@ public struct ProxyUpstreamHandler: Sv2MiningClientHandler {
 
     /// The upstream target (decides which shares are forwarded).
     public mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try proxy.upstreamTarget(ClientWire.target(message.maximumTarget), channel: message.channelID)
+        try proxy.upstreamTarget(WireConversions.target(message.maximumTarget), channel: message.channelID)
     }
 
     /// Acknowledgements, split per downstream channel.

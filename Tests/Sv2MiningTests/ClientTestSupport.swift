@@ -133,7 +133,7 @@ final class ClientTestPoolState {
         if let size = channel.extranonceSize {
             try connections.send(NewExtendedMiningJob(
                 channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
-                versionRollingAllowed: versionRollingAllowed, merklePath: merklePath.map(ClientWire.u256),
+                versionRollingAllowed: versionRollingAllowed, merklePath: merklePath.map(WireConversions.u256),
                 coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix), to: channel.connection)
             job = ShareJob(
                 extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: versionRollingAllowed,
@@ -149,13 +149,13 @@ final class ClientTestPoolState {
             ).merkleRoot(extranonce: .empty)
             try connections.send(NewMiningJob(
                 channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
-                merkleRoot: ClientWire.u256(root)), to: channel.connection)
+                merkleRoot: WireConversions.u256(root)), to: channel.connection)
             job = ShareJob(
                 standardJobID: jobID, version: 0x2000_0000, prevHash: prevHash, merkleRoot: root, nbits: nbits,
                 minNtime: minNtime, target: shareTarget)
         }
         try connections.send(SetNewPrevHash(
-            channelID: channelID, jobID: jobID, prevHash: ClientWire.u256(prevHash), minNtime: minNtime, nbits: nbits),
+            channelID: channelID, jobID: jobID, prevHash: WireConversions.u256(prevHash), minNtime: minNtime, nbits: nbits),
             to: channel.connection)
         channel.validator.activate(job, newChainTip: true)
         channels[channelID] = channel
@@ -203,7 +203,7 @@ struct ClientTestPool: Sv2MiningServerHandler {
             user: String(decoding: message.userIdentity, as: UTF8.self), extranonceSize: nil,
             connection: context.connectionID)
         try context.send(OpenStandardMiningChannelSuccess(
-            requestID: message.requestID, channelID: channel.id, target: ClientWire.u256(state.shareTarget),
+            requestID: message.requestID, channelID: channel.id, target: WireConversions.u256(state.shareTarget),
             extranoncePrefix: channel.prefix.bytes, groupChannelID: 0))
         do { try state.sendJob(to: channel.id) } catch { throw .rejected("\(error)") }
     }
@@ -214,7 +214,7 @@ struct ClientTestPool: Sv2MiningServerHandler {
             user: String(decoding: message.userIdentity, as: UTF8.self), extranonceSize: size,
             connection: context.connectionID)
         try context.send(OpenExtendedMiningChannelSuccess(
-            requestID: message.requestID, channelID: channel.id, target: ClientWire.u256(state.shareTarget),
+            requestID: message.requestID, channelID: channel.id, target: WireConversions.u256(state.shareTarget),
             extranonceSize: UInt16(size), extranoncePrefix: channel.prefix.bytes, groupChannelID: 0))
         do { try state.sendJob(to: channel.id) } catch { throw .rejected("\(error)") }
     }

@@ -105,7 +105,7 @@ struct JobDeclarationTests {
         let jdc = clients[0].jobDeclaration.state
         #expect(try runner.wait { clients[0].isReady })
         let solution = PushSolution(
-            extranonce: [1, 2, 3, 4], prevHash: ClientWire.u256(MinerJobTrackerTests.prevHash), nonce: 7, ntime: 8,
+            extranonce: [1, 2, 3, 4], prevHash: WireConversions.u256(MinerJobTrackerTests.prevHash), nonce: 7, ntime: 8,
             nbits: 0x207f_ffff, version: 0x2000_0000)
         try runner.sync { try jdc.pushSolution(solution) }
         #expect(try runner.wait { !received.value.isEmpty })

@@ -284,7 +284,7 @@ struct MinerSessionTests {
         try Self.run(channelType: .extended, rolling: false, accepted: 5) { runner, pool, client in
             let before = try runner.sync { () -> Int in
                 try pool.connections!.send(
-                    SetTarget(channelID: 1, maximumTarget: ClientWire.u256(clientTarget(oneIn: 1 << 17))),
+                    SetTarget(channelID: 1, maximumTarget: WireConversions.u256(clientTarget(oneIn: 1 << 17))),
                     to: pool.channels[1]!.connection)
                 return client.mining.session.statistics.sharesAccepted
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Sv2Codec
 @testable import Sv2Mining
 
 /// Loads a file from the `Vectors` resource folder.
@@ -8,8 +9,8 @@ func vectorData(_ name: String) throws -> Data {
 }
 
 /// Decodes hex; crashes the test on malformed input (vectors are trusted).
-func hexBytes(_ text: String) -> [UInt8] { HexCoding.decode(text)! }
+func hexBytes(_ text: String) -> [UInt8] { Sv2Hex.decode(text)! }
 
-func hexString(_ bytes: some Sequence<UInt8>) -> String { HexCoding.encode(bytes) }
+func hexString(_ bytes: some Sequence<UInt8>) -> String { Sv2Hex.encode(bytes) }
 
 import Testing
