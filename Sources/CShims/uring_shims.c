@@ -162,6 +162,11 @@ int cshims_uring_prep_cancel(cshims_uring *u, uint64_t target, uint64_t user_dat
     return 0;
 }
 
+int cshims_uring_submit(cshims_uring *u) {
+    int ret = io_uring_submit(&u->ring);
+    return ret < 0 ? ret : 0;
+}
+
 int cshims_uring_submit_and_wait(cshims_uring *u, int64_t timeout_ns) {
     if (u->pending_recycle) {
         io_uring_buf_ring_advance(u->br, u->pending_recycle);

@@ -105,6 +105,9 @@ final class UringDriver {
             _ = cshims_uring_prep_cancel(ring, Token(.receive, generation: connection.generation, slot: connection.slot).raw, cancel)
             _ = cshims_uring_prep_cancel(ring, Token(.connect, generation: connection.generation, slot: connection.slot).raw, cancel)
         }
+        // Prepared-but-unsubmitted SQEs name the descriptor by number: the kernel resolves it at submission. Submit
+        // them now, while the number still means this socket — after close() it could already name a new one.
+        _ = cshims_uring_submit(ring)
         // In-flight requests hold their own file reference, so the descriptor can go now.
         _ = cshims_close(connection.fd)
     }

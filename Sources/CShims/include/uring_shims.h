@@ -59,6 +59,8 @@ int cshims_uring_prep_cancel(cshims_uring *u, uint64_t target, uint64_t user_dat
 /// Submits queued SQEs and waits for at least one completion for at most `timeout_ns`
 /// (-1: no limit, 0: do not wait). Returns 0 (also on timeout) or -errno.
 int cshims_uring_submit_and_wait(cshims_uring *u, int64_t timeout_ns);
+/// Hands the prepared SQEs to the kernel without waiting (0 or -errno).
+int cshims_uring_submit(cshims_uring *u);
 /// Copies up to `max` completions into `out` and marks them seen. Returns the count.
 unsigned cshims_uring_reap(cshims_uring *u, cshims_cqe *out, unsigned max);
 /// Address of provided buffer `bid`.
