@@ -36,13 +36,21 @@ struct ShareFloodTests {
         let session = client.mining.session
         #expect(try minerRunner.wait { session.statistics.sharesAccepted > 100 })
 
-        // The pool's loop stalls: nothing is read from the miner while it keeps finding shares.
-        poolRunner.loop.execute { usleep(4_000_000) }
-        var sawCongestion = false
-        for _ in 0..<40 {
-            usleep(100_000)
-            sawCongestion = try minerRunner.sync { session.statistics.sharesDroppedCongested > 0 } || sawCongestion
+        // The pool's loop stalls: nothing is read from the miner while it keeps finding shares. The stall lasts until
+        // the miner reports congestion (kernel socket buffers fill first; how long that takes depends on the
+        // machine's load), bounded at 30 s.
+        let release = TestBox(false)
+        let lock = NSLock()
+        poolRunner.loop.execute {
+            for _ in 0..<300 where !lock.withLock({ release.value }) { usleep(100_000) }
         }
+        var sawCongestion = false
+        for _ in 0..<300 where !sawCongestion {
+            usleep(100_000)
+            sawCongestion = try minerRunner.sync { session.statistics.sharesDroppedCongested > 0 }
+        }
+        usleep(300_000)  // keep flooding a little longer while congested: the connection must survive that too
+        lock.withLock { release.value = true }
         let (state, submitted) = try minerRunner.sync { ("\(client.state)", session.statistics.sharesSubmitted) }
         #expect(client.isReady, "miner connection: \(state)")
         #expect(sawCongestion)
