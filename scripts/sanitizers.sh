@@ -31,9 +31,9 @@ run() {
 mkdir -p .build
 status=0
 if [ "$which" = all ] || [ "$which" = address ]; then
-    run address swift test --sanitize=address --scratch-path .build/asan || status=1
+    run address swift test --no-parallel --sanitize=address --scratch-path .build/asan || status=1
 fi
 if [ "$which" = all ] || [ "$which" = thread ]; then
-    run thread swift test --sanitize=thread --scratch-path .build/tsan --filter "EventLoopTests|Sv2ServiceTests" || status=1
+    run thread swift test --no-parallel --sanitize=thread --scratch-path .build/tsan --filter "EventLoopTests|Sv2ServiceTests" || status=1
 fi
 exit $status
