@@ -16,6 +16,9 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     private var ntime: UInt32 = 0
     /// Counter written into the rolled extranonce (little-endian, truncated to the granted size).
     private var extranonceCounter: UInt64 = 0
+    /// The rolled extranonce of the last share, reused in place: the message holding it is encoded and dropped
+    /// before the next share, so the buffer stays uniquely referenced and no share allocates.
+    private var rolled: [UInt8] = []
     private var clock = ShareClock()
     /// When the miner could first submit (rate mode paces from here).
     private(set) var miningSince: UInt64 = 0
@@ -38,8 +41,10 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     /// Builds the next valid share and records its send time; nil when no job is active. Standard channels get a
     /// `SubmitSharesStandard`, extended ones a `SubmitSharesExtended`.
     mutating func nextShare(now: UInt64) -> LoadTestShare? {
-        guard let tracker, let work = tracker.work else { return nil }
-        let extranonce = nextExtranonce(size: tracker.extranonceSize)
+        // Read through the optional instead of binding `tracker`: a copy of it would retain every job it holds.
+        guard let work = tracker?.work, let channelID = tracker?.channelID else { return nil }
+        let isStandard = tracker?.kind == .standard
+        let extranonce = nextExtranonce(size: tracker?.extranonceSize ?? 0)
         var header = BlockHeader(
             version: work.version, prevHash: work.prevHash, merkleRoot: work.merkleRoot(extranonce: extranonce),
             ntime: Swift.max(ntime, work.minNtime), nbits: work.nbits, nonce: nonce)
@@ -58,24 +63,29 @@ struct SimulatedMiner: Sv2MiningClientHandler {
         sharesSent += 1
         worker.counters.sharesSent += 1
         let sequence = clock.send(at: worker.loop.now)
-        if tracker.kind == .standard {
+        if isStandard {
             return .standard(SubmitSharesStandard(
-                channelID: tracker.channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
+                channelID: channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
                 ntime: header.ntime, version: header.version))
         }
-        // The codec's message owns its extranonce as an array: one small allocation per share, on the load
-        // generator only (the pool decodes a view and does not allocate).
         return .extended(SubmitSharesExtended(
-            channelID: tracker.channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
-            ntime: header.ntime, version: header.version, extranonce: extranonce.bytes))
+            channelID: channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
+            ntime: header.ntime, version: header.version, extranonce: rolled))
     }
 
-    /// The next rolled extranonce: a per-miner counter, little-endian, in `size` bytes (zero-padded past 8).
+    /// The next rolled extranonce (also left in ``rolled``): a per-miner counter, little-endian, in `size` bytes
+    /// (zero-padded past 8, truncated below).
     private mutating func nextExtranonce(size: Int) -> Extranonce {
         guard size > 0 else { return .empty }
+        if rolled.count != size { rolled = [UInt8](repeating: 0, count: size) }
         extranonceCounter &+= 1
-        var bytes: (UInt64, UInt64, UInt64, UInt64) = (extranonceCounter.littleEndian, 0, 0, 0)
-        return Swift.withUnsafeBytes(of: &bytes) { Extranonce(copying: UnsafeRawBufferPointer(rebasing: $0.prefix(size)))! }
+        let counter = extranonceCounter
+        rolled.withUnsafeMutableBytes { buffer in
+            Swift.withUnsafeBytes(of: counter.littleEndian) { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source.prefix(Swift.min(8, size))))
+            }
+        }
+        return rolled.withUnsafeBytes { Extranonce(copying: $0)! }
     }
 
     /// Submits up to `count` shares through `context`.
