@@ -3,15 +3,23 @@
 #
 #   bash Benchmarks/compare.sh            # ~4 minutes after the release builds
 #
-# Each server gets core 0 (taskset -c 0); the load generator runs on core 1. Every server runs the same minimal
-# pool (`sv2 loadtest serve` / NIOBaselineServer: standard channels, one job, every share validated). Per server:
+# Each server gets core 0 (taskset -c 0); the load generator runs on core 1. Servers:
+#   io_uring, epoll  `sv2 loadtest serve` — the minimal reference pool (one job per channel, every share validated)
+#   pool             `sv2 pool` — the full pool app (embedded template source, vardiff, duplicate filter, jobs
+#                    refreshed every 30 s) with the share difficulty pinned tiny (--min/--max-difficulty
+#                    $POOL_DIFFICULTY) and acknowledgements batched by $POOL_ACK_BATCH (1 = one per share, like the
+#                    others), on its default backend (io_uring)
+#   nio              NIOBaselineServer — the same minimal pool on SwiftNIO (standard channels only)
+# Per server:
 #   shares/s      closed loop, $CONNECTIONS connections x $IN_FLIGHT shares in flight, $DURATION s measured
 #   handshakes/s  $HANDSHAKE_CONNECTIONS connections connecting, handshaking and disconnecting for $HANDSHAKE_DURATION s
 #   p99           share-acknowledgement latency of the shares/s run
 #   RSS/10k idle  server VmRSS once it holds $IDLE idle connections (channel open) minus before, scaled to 10k
 # all with Noise on and off. Ratios are ours / NIO (for p99 and RSS lower is better, so NIO / ours is shown).
 # Tunables (environment): DURATION, CONNECTIONS, IN_FLIGHT, HANDSHAKE_CONNECTIONS, HANDSHAKE_DURATION, IDLE, PORT,
-# SKIP_BUILD=1, OUT (directory for the raw JSON reports).
+# KINDS (servers to measure, default "io_uring epoll pool nio"), CHANNEL (standard | extended; extended drops nio,
+# which has no extended channels), POOL_DIFFICULTY, POOL_ACK_BATCH, SKIP_BUILD=1, OUT (directory for the raw
+# JSON reports).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,13 +31,21 @@ HANDSHAKE_DURATION=${HANDSHAKE_DURATION:-8}
 IDLE=${IDLE:-10000}
 # Below Linux's ephemeral range (32768–60999), so no outgoing connection on this machine can hold the port.
 PORT=${PORT:-31300}
+KINDS=${KINDS:-io_uring epoll pool nio}
+CHANNEL=${CHANNEL:-standard}
+[[ $CHANNEL == extended ]] && KINDS=${KINDS//nio/}
+# Target just below 2^256: about 9 hashes in 10 meet it, so the load generator does not grind nonces.
+POOL_DIFFICULTY=${POOL_DIFFICULTY:-2.5e-10}
+POOL_ACK_BATCH=${POOL_ACK_BATCH:-1}
 OUT=${OUT:-$(mktemp -d /tmp/sv2-compare.XXXXXX)}
 mkdir -p "$OUT"
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     echo "building release binaries…" >&2
     (cd "$ROOT" && swift build -c release --product sv2 >&2)
-    (cd "$ROOT/Benchmarks" && swift build -c release --product NIOBaselineServer >&2)
+    if [[ $KINDS == *nio* ]]; then
+        (cd "$ROOT/Benchmarks" && swift build -c release --product NIOBaselineServer >&2)
+    fi
 fi
 SV2="$ROOT/.build/release/sv2"
 NIO="$ROOT/Benchmarks/.build/release/NIOBaselineServer"
@@ -39,26 +55,35 @@ SERVER_PID=""
 SERVER_LOG=""
 AUTHORITY=""
 
-# start_server KIND NOISE — KIND: io_uring | epoll | nio; NOISE: plain | noise.
+# start_server KIND NOISE — KIND: io_uring | epoll | pool | nio; NOISE: plain | noise.
 start_server() {
     local kind=$1 noise=$2 flag="" attempt
     [[ $noise == noise ]] && flag="--noise"
+    local pool_noise="--no-noise"
+    [[ $noise == noise ]] && pool_noise=""
     SERVER_LOG="$OUT/server-$kind-$noise${3:-}.log"
     for attempt in 1 2 3 4 5; do
         PORT=$((PORT + 1))
         case $kind in
             nio) taskset -c 0 "$NIO" --listen "127.0.0.1:$PORT" $flag >"$SERVER_LOG" 2>&1 & ;;
+            # stdbuf: the pool prints with stdio, which a file would otherwise buffer until exit. --nbits: a real
+            # network target, so no share is a block (a block moves the chain tip and makes in-flight shares stale).
+            pool) taskset -c 0 stdbuf -oL "$SV2" pool --listen "127.0.0.1:$PORT" $pool_noise --log-level warning \
+                      --min-difficulty "$POOL_DIFFICULTY" --max-difficulty "$POOL_DIFFICULTY" \
+                      --ack-batch-size "$POOL_ACK_BATCH" --nbits 1903a30c --inactivity-timeout 600 \
+                      >"$SERVER_LOG" 2>&1 & ;;
             *) taskset -c 0 "$SV2" loadtest serve --listen "127.0.0.1:$PORT" --backend "$kind" $flag \
                    >"$SERVER_LOG" 2>&1 & ;;
         esac
         SERVER_PID=$!
         for _ in $(seq 100); do
-            grep -q '^listening' "$SERVER_LOG" 2>/dev/null && break
+            grep -q '^\(pool \)\?listening' "$SERVER_LOG" 2>/dev/null && break
             kill -0 "$SERVER_PID" 2>/dev/null || break
             sleep 0.1
         done
-        if grep -q '^listening' "$SERVER_LOG"; then
-            AUTHORITY=$(sed -n 's/.*authority-public-key \([^ ]*\).*/\1/p' "$SERVER_LOG" | head -1)
+        if grep -q '^\(pool \)\?listening' "$SERVER_LOG"; then
+            AUTHORITY=$(sed -n -e 's/.*authority-public-key \([^ ]*\).*/\1/p' \
+                -e 's/^authority public key: \([^ ]*\).*/\1/p' "$SERVER_LOG" | head -1)
             return
         fi
         echo "server $kind did not start on port $PORT (attempt $attempt):" >&2
@@ -80,11 +105,21 @@ loadtest() {
     local name=$1; shift
     local security=()
     [[ -n $AUTHORITY ]] && security=(--authority-public-key "$AUTHORITY")
-    taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json "${security[@]}" "$@" \
+    taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json --channel "$CHANNEL" "${security[@]}" "$@" \
         >"$OUT/$name.json" 2>"$OUT/$name.err" || true
 }
 
-for kind in io_uring epoll nio; do
+# server_counters KIND — the server's final counters as JSON (the pool's last status line, converted).
+server_counters() {
+    if [[ $1 == pool ]]; then
+        sed -n 's/^pool: .* \([0-9]*\) shares accepted, \([0-9]*\) rejected.*/{"sharesAccepted":\1,"sharesRejected":\2}/p' \
+            "$SERVER_LOG" | tail -1
+    else
+        tail -1 "$SERVER_LOG"
+    fi
+}
+
+for kind in $KINDS; do
     for noise in plain noise; do
         echo "== $kind, $noise" >&2
         start_server "$kind" "$noise"
@@ -93,13 +128,14 @@ for kind in io_uring epoll nio; do
         loadtest "handshakes-$kind-$noise" --connections "$HANDSHAKE_CONNECTIONS" --handshake-only --ramp-up 0 \
             --duration "$HANDSHAKE_DURATION"
         stop_server
-        tail -1 "$SERVER_LOG" >"$OUT/server-$kind-$noise.json"
+        server_counters "$kind" >"$OUT/server-$kind-$noise.json"
         # Idle-but-connected, on a fresh server (memory freed by the runs above would hide the cost): wait until it
         # holds all $IDLE connections (Noise handshakes take a while), read its RSS, then stop the load generator.
         start_server "$kind" "$noise" -idle
         sleep 0.5
         before=$(rss_kib "$SERVER_PID")
-        taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json ${AUTHORITY:+--authority-public-key "$AUTHORITY"} \
+        taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json --channel "$CHANNEL" \
+            ${AUTHORITY:+--authority-public-key "$AUTHORITY"} \
             --connections "$IDLE" --idle --ramp-up 2 --duration 60 --drain-timeout 0 \
             >"$OUT/idle-$kind-$noise.json" 2>"$OUT/idle-$kind-$noise.err" &
         idle_pid=$!
@@ -119,9 +155,9 @@ for kind in io_uring epoll nio; do
     done
 done
 
-python3 - "$OUT" "$IDLE" <<'PY'
+python3 - "$OUT" "$IDLE" "$KINDS" "$CHANNEL" <<'PY'
 import json, os, platform, subprocess, sys, datetime
-out, idle = sys.argv[1], int(sys.argv[2])
+out, idle, measured, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 def load(name):
     try:
         with open(os.path.join(out, name + ".json")) as f: return json.load(f)
@@ -132,7 +168,7 @@ def rss(kind, noise):
         if up < idle * 0.99: print(f"note: {kind} {noise}: only {up} of {idle} idle connections were up")
         return (after - before) * 10000 / max(up, 1) / 1024  # MiB per 10k
     except Exception: return None
-kinds = ["io_uring", "epoll", "nio"]
+kinds = ["io_uring", "epoll", "pool", "nio"]
 rows = []
 for noise in ["plain", "noise"]:
     shares = {k: load(f"shares-{k}-{noise}") for k in kinds}
@@ -144,22 +180,23 @@ for noise in ["plain", "noise"]:
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 print(f"date {datetime.datetime.now().isoformat(timespec='minutes')}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, "
-      f"kernel {platform.release()}; server on core 0, load generator on core 1")
+      f"kernel {platform.release()}; server on core 0, load generator on core 1; {channel} channels")
 def fmt(v, f): return "—" if v is None else f.format(v)
 def ratio(ours, nio, higher):
     if not ours or not nio: return "—"
     return f"{(ours / nio if higher else nio / ours):.2f}×"
-print("| metric | ours io_uring | ours epoll | NIO baseline | io_uring vs NIO | epoll vs NIO |")
-print("|---|---|---|---|---|---|")
+print("| metric | ours io_uring | ours epoll | sv2 pool | NIO baseline | io_uring vs NIO | epoll vs NIO | pool vs NIO |")
+print("|---|---|---|---|---|---|---|---|")
 for name, values, higher, f in rows:
-    print(f"| {name} | {fmt(values['io_uring'], f)} | {fmt(values['epoll'], f)} | {fmt(values['nio'], f)} | "
-          f"{ratio(values['io_uring'], values['nio'], higher)} | {ratio(values['epoll'], values['nio'], higher)} |")
+    print(f"| {name} | {fmt(values['io_uring'], f)} | {fmt(values['epoll'], f)} | {fmt(values['pool'], f)} | "
+          f"{fmt(values['nio'], f)} | {ratio(values['io_uring'], values['nio'], higher)} | "
+          f"{ratio(values['epoll'], values['nio'], higher)} | {ratio(values['pool'], values['nio'], higher)} |")
 lost = []
 for name in sorted(os.listdir(out)):
     if name.endswith(".json") and not name.startswith("server-"):
         r = load(name[:-5])
         if r and not r["nothingLost"]["passed"]: lost.append(f"{name[:-5]}: {'; '.join(r['nothingLost']['problems'])}")
-for kind in kinds:
+for kind in measured:
     for noise in ["plain", "noise"]:
         server = load(f"server-{kind}-{noise}")
         clients = sum((load(f"{run}-{kind}-{noise}") or {"counters": {"sharesAccepted": 0}})["counters"]["sharesAccepted"]

@@ -114,7 +114,8 @@ public final class LoadTest {
             sharesInFlight: configuration.sharesInFlight, rampUpSeconds: configuration.rampUp.seconds,
             durationSeconds: duration, handshakeOnly: configuration.handshakeOnly, idle: configuration.idle,
             sourceAddresses: configuration.sourceAddresses.addressCount(
-                forConnections: configuration.handshakeOnly ? counters.connectsStarted : configuration.connections))
+                forConnections: configuration.handshakeOnly ? counters.connectsStarted : configuration.connections),
+            channel: configuration.channelKind.rawValue)
         var report = LoadTestReport(
             date: date, setup: setup, elapsedSeconds: elapsed, counters: counters,
             handshakesPerSecond: handshakesPerSecond,

@@ -1,12 +1,17 @@
 public import Reactor
 public import Sv2Service
+import Sv2Mining
 
 /// What `sv2 loadtest` does: how many simulated miners, how fast, for how long.
 public struct LoadTestConfiguration: Sendable {
     /// The pool to drive.
     public var serverAddress: SocketAddress
-    /// Simulated miners (one TCP connection and one standard channel each).
+    /// Simulated miners (one TCP connection and one channel each).
     public var connections = 100
+    /// The type of channel each miner opens.
+    public var channelKind: LoadTestChannelKind = .standard
+    /// Extended channels: `min_extranonce_size` asked for (the miner rolls however many bytes the pool grants).
+    public var minimumExtranonceSize = 4
     /// Event loops (threads) the miners are spread over, round-robin.
     public var eventLoops = 1
     /// Reactor backend of the load generator's loops (`nil`: io_uring if available).
@@ -50,6 +55,9 @@ public struct LoadTestConfiguration: Sendable {
         guard sharesPerSecond >= 0, sharesPerSecond.isFinite else {
             throw .invalidConfiguration("shares per second must be ≥ 0")
         }
+        guard (0...Extranonce.maxLength).contains(minimumExtranonceSize) else {
+            throw .invalidConfiguration("minimum extranonce size must be within 0...32")
+        }
         guard sharesInFlight > 0, sharesInFlight <= 4096 else {
             throw .invalidConfiguration("shares in flight must be within 1...4096")
         }
@@ -60,4 +68,12 @@ public struct LoadTestConfiguration: Sendable {
             throw .invalidConfiguration("127.0.0.0/8 has too few addresses for \(connections) connections")
         }
     }
+}
+
+/// The channel type simulated miners open.
+public enum LoadTestChannelKind: String, Codable, Sendable, CaseIterable {
+    /// `OpenStandardMiningChannel`, `SubmitSharesStandard` (header-only mining).
+    case standard
+    /// `OpenExtendedMiningChannel`, `SubmitSharesExtended` with a rolled extranonce (the pool rebuilds the coinbase).
+    case extended
 }

@@ -14,11 +14,11 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
     public var peakConnectionsUp = 0
     /// Set-up connections that closed before the load test closed them.
     public var unexpectedCloses = 0
-    /// Channels opened (`OpenStandardMiningChannel.Success`).
+    /// Channels opened (`OpenStandardMiningChannel.Success` / `OpenExtendedMiningChannel.Success`).
     public var channelsOpened = 0
     /// Channel opens refused (`OpenMiningChannel.Error`).
     public var channelOpenFailures = 0
-    /// `SubmitSharesStandard` sent.
+    /// `SubmitSharesStandard` / `SubmitSharesExtended` sent.
     public var sharesSent = 0
     /// Shares acknowledged as accepted (sum of `new_submits_accepted_count`).
     public var sharesAccepted = 0
@@ -30,6 +30,8 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
     public var unmatchedAcknowledgements = 0
     /// `SubmitShares.Success` whose accepted count differs from the outstanding shares it covers.
     public var acknowledgementCountMismatches = 0
+    /// Upstream job messages a miner could not apply (unknown job, wrong job kind, oversized extranonce).
+    public var jobErrors = 0
     /// Rejections by error code.
     public var rejectionCodes: [String: Int] = [:]
 
@@ -56,6 +58,7 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
         sharesLostOnClose += other.sharesLostOnClose
         unmatchedAcknowledgements += other.unmatchedAcknowledgements
         acknowledgementCountMismatches += other.acknowledgementCountMismatches
+        jobErrors += other.jobErrors
         rejectionCodes.merge(other.rejectionCodes, uniquingKeysWith: +)
     }
 }

@@ -131,7 +131,12 @@ final class LoadTestWorker {
             guard due > 0 else { continue }
             for _ in 0..<due {
                 guard let share = client.mining.nextShare(now: now) else { break }
-                do { try client.send(share) } catch { break }
+                do {
+                    switch share {
+                    case .standard(let message): try client.send(message)
+                    case .extended(let message): try client.send(message)
+                    }
+                } catch { break }
             }
         }
     }

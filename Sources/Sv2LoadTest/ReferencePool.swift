@@ -2,9 +2,10 @@ public import Sv2Codec
 public import Sv2Mining
 public import Sv2Service
 
-/// The smallest pool worth load-testing: standard channels with the target the miner asks for, one job and one
-/// chain tip per channel, and every `SubmitSharesStandard` validated for real (header rebuilt and SHA-256d hashed,
-/// duplicates detected) with Sv2Mining's `ShareValidator`, then acknowledged one by one.
+/// The smallest pool worth load-testing: standard and extended channels with the target the miner asks for, one
+/// job and one chain tip per channel, and every `SubmitSharesStandard` / `SubmitSharesExtended` validated for real
+/// with Sv2Mining's `ShareValidator` (extended: coinbase rebuilt around the extranonce and hashed up a merkle path;
+/// both: header rebuilt and SHA-256d hashed, duplicates detected), then acknowledged one by one.
 ///
 /// It is the load test's default target until the full pool app is used, and the workload the SwiftNIO baseline
 /// in `Benchmarks/` reproduces.
@@ -20,8 +21,10 @@ public struct ReferencePool: Sv2MiningServerHandler {
 
     /// Channel index → validator (channel ids are index + 1; closed channels become nil, ids are not reused).
     private var channels: [ShareValidator?] = []
-    /// Channels opened.
+    /// Channels opened (standard and extended).
     public private(set) var channelsOpened = 0
+    /// Extended channels opened.
+    public private(set) var extendedChannelsOpened = 0
     /// Shares accepted.
     public private(set) var sharesAccepted = 0
     /// Shares rejected.
@@ -42,6 +45,79 @@ public struct ReferencePool: Sv2MiningServerHandler {
         return Hash256(bytes: bytes)!
     }
 
+    /// Rollable extranonce bytes granted to extended channels that ask for fewer.
+    public static let defaultExtranonceSize = 8
+    /// Bytes of the per-channel extranonce prefix (the channel id, big-endian).
+    public static let extranoncePrefixSize = 4
+
+    /// The coinbase every extended job is built around: BIP34 height push, the `Sv2/loadtest/` tag, then the
+    /// channel's prefix plus `rollable` extranonce bytes, one OP_TRUE output.
+    public static func coinbase(rollable: Int) -> Coinbase {
+        // 50 BTC to OP_TRUE: value (8 bytes LE), script length, script.
+        var output: [UInt8] = []
+        withUnsafeBytes(of: UInt64(5_000_000_000).littleEndian) { output.append(contentsOf: $0) }
+        output += [0x01, 0x51]
+        return try! Coinbase(
+            version: 2, scriptSigPrefix: [0x03, 0x40, 0x0d, 0x03], tag: Array("Sv2/loadtest/".utf8),
+            extranonceLength: extranoncePrefixSize + rollable, sequence: 0xffff_ffff, poolOutputs: [],
+            templateOutputs: output, templateOutputCount: 1, locktime: 0)
+    }
+
+    /// The coinbase's merkle path: two fixed siblings, as in a block with three or four transactions.
+    public static let merklePath: [Hash256] = [
+        Hash256(hex: String(repeating: "11", count: 32))!, Hash256(hex: String(repeating: "22", count: 32))!,
+    ]
+
+    public mutating func handle(_ open: OpenExtendedMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let requested = Int(open.minExtranonceSize)
+        guard requested <= Extranonce.maxLength - Self.extranoncePrefixSize else {
+            return try context.send(OpenMiningChannelError(
+                requestID: open.requestID, errorCode: "min-extranonce-size-too-large"))
+        }
+        let rollable = Swift.max(requested, Self.defaultExtranonceSize)
+        channels.append(nil)
+        let channelID = UInt32(channels.count)
+        let target = Target(open.maxTarget)
+        let prefix = Self.extranoncePrefix(channel: channelID)
+        let parts = Self.coinbase(rollable: rollable).parts(witness: false)
+        var validator = ShareValidator(maximumActiveJobs: 1, staleMemory: 1)
+        validator.activate(ShareJob(
+            extendedJobID: Self.jobID, version: Self.version, versionRollingAllowed: true, prevHash: Self.prevHash,
+            coinbasePrefix: parts.prefix, extranoncePrefix: Extranonce(bytes: prefix)!, extranonceSize: rollable,
+            coinbaseSuffix: parts.suffix, merklePath: Self.merklePath, nbits: Self.nbits, minNtime: Self.minNtime,
+            target: target), newChainTip: true)
+        channels[Int(channelID) - 1] = validator
+        channelsByConnection[context.connectionID, default: []].append(channelID)
+        channelsOpened += 1
+        extendedChannelsOpened += 1
+        try context.send(OpenExtendedMiningChannelSuccess(
+            requestID: open.requestID, channelID: channelID, target: open.maxTarget,
+            extranonceSize: UInt16(rollable), extranoncePrefix: prefix, groupChannelID: 0))
+        try context.send(NewExtendedMiningJob(
+            channelID: channelID, jobID: Self.jobID, minNtime: nil, version: Self.version,
+            versionRollingAllowed: true, merklePath: Self.merklePath.map { U256($0) },
+            coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix))
+        try context.send(SetNewPrevHash(
+            channelID: channelID, jobID: Self.jobID, prevHash: U256(Self.prevHash), minNtime: Self.minNtime,
+            nbits: Self.nbits))
+    }
+
+    public mutating func handle(_ share: SubmitSharesExtendedView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        // The view already limits the extranonce to 32 bytes; copying it into an `Extranonce` does not allocate.
+        try validate(
+            channelID: share.channelID, sequenceNumber: share.sequenceNumber,
+            Share(jobID: share.jobID, nonce: share.nonce, ntime: share.ntime, version: share.version,
+                  extranonce: Extranonce(copying: share.extranonce) ?? .empty),
+            context: context)
+    }
+
+    /// The extranonce prefix of channel `channelID` (its id, big-endian, so prefixes are distinct).
+    static func extranoncePrefix(channel channelID: UInt32) -> [UInt8] {
+        var prefix: [UInt8] = []
+        withUnsafeBytes(of: channelID.bigEndian) { prefix.append(contentsOf: $0) }
+        return prefix
+    }
+
     public mutating func handle(_ open: OpenStandardMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
         channels.append(nil)
         let channelID = UInt32(channels.count)
@@ -54,10 +130,9 @@ public struct ReferencePool: Sv2MiningServerHandler {
         channels[Int(channelID) - 1] = validator
         channelsByConnection[context.connectionID, default: []].append(channelID)
         channelsOpened += 1
-        var prefix: [UInt8] = []
-        withUnsafeBytes(of: channelID.bigEndian) { prefix.append(contentsOf: $0) }
         try context.send(OpenStandardMiningChannelSuccess(
-            requestID: open.requestID, channelID: channelID, target: open.maxTarget, extranoncePrefix: prefix,
+            requestID: open.requestID, channelID: channelID, target: open.maxTarget,
+            extranoncePrefix: Self.extranoncePrefix(channel: channelID),
             groupChannelID: 0))
         try context.send(NewMiningJob(
             channelID: channelID, jobID: Self.jobID, minNtime: nil, version: Self.version,
@@ -68,25 +143,31 @@ public struct ReferencePool: Sv2MiningServerHandler {
     }
 
     public mutating func handle(_ share: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
-        let index = Int(share.channelID) - 1
+        try validate(
+            channelID: share.channelID, sequenceNumber: share.sequenceNumber,
+            Share(jobID: share.jobID, nonce: share.nonce, ntime: share.ntime, version: share.version),
+            context: context)
+    }
+
+    /// Validates `share` on `channelID` and acknowledges it (success or error with the rejection code).
+    private mutating func validate(
+        channelID: UInt32, sequenceNumber: UInt32, _ share: Share, context: Sv2ServerContext
+    ) throws(Sv2ServiceError) {
+        let index = Int(channelID) - 1
         guard index >= 0, index < channels.count, channels[index] != nil else {
             sharesRejected += 1
             return try context.send(SubmitSharesError(
-                channelID: share.channelID, sequenceNumber: share.sequenceNumber,
-                errorCode: ShareRejection.invalidChannelID.code))
+                channelID: channelID, sequenceNumber: sequenceNumber, errorCode: ShareRejection.invalidChannelID.code))
         }
-        let outcome = channels[index]!.validate(Share(
-            jobID: share.jobID, nonce: share.nonce, ntime: share.ntime, version: share.version))
-        switch outcome {
+        switch channels[index]!.validate(share) {
         case .accepted, .blockFound:
             sharesAccepted += 1
             try context.send(SubmitSharesSuccess(
-                channelID: share.channelID, lastSequenceNumber: share.sequenceNumber, newSubmitsAcceptedCount: 1,
-                newSharesSum: 1))
+                channelID: channelID, lastSequenceNumber: sequenceNumber, newSubmitsAcceptedCount: 1, newSharesSum: 1))
         case .rejected(let rejection):
             sharesRejected += 1
             try context.send(SubmitSharesError(
-                channelID: share.channelID, sequenceNumber: share.sequenceNumber, errorCode: rejection.code))
+                channelID: channelID, sequenceNumber: sequenceNumber, errorCode: rejection.code))
         }
     }
 

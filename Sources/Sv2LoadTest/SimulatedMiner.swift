@@ -2,28 +2,23 @@ import Sv2Codec
 import Sv2Mining
 import Sv2Service
 
-/// One simulated miner: opens a standard channel asking for the easiest target, follows `NewMiningJob` /
-/// `SetNewPrevHash` / `SetTarget`, and builds shares whose header really meets the channel target (so the pool
-/// does real validation work). Acknowledgements are matched to send times for the latency histogram.
+/// One simulated miner: opens a standard or extended channel asking for the easiest target, follows the jobs,
+/// chain tips and targets with Sv2Mining's `MinerJobTracker`, and builds shares whose header really meets the
+/// channel target (so the pool does real validation work). On extended channels every share rolls a fresh
+/// extranonce of the granted size, so the pool rebuilds the coinbase and merkle root per share. Acknowledgements
+/// are matched to send times for the latency histogram.
 struct SimulatedMiner: Sv2MiningClientHandler {
-    /// A job whose header fields are all known.
-    struct Job {
-        var id: UInt32
-        var version: UInt32
-        var merkleRoot: Hash256
-    }
-
     unowned(unsafe) let worker: LoadTestWorker
     /// The miner's slot in its worker.
     let slot: Int
-    private var channelID: UInt32?
-    private var target = Target.max
-    private var activeJob: Job?
-    private var futureJob: Job?
-    private var prevHash: Hash256?
-    private var nbits: UInt32 = 0
-    private var minNtime: UInt32 = 0
+    private var tracker: MinerJobTracker?
     private var nonce: UInt32 = 0
+    private var ntime: UInt32 = 0
+    /// Counter written into the rolled extranonce (little-endian, truncated to the granted size).
+    private var extranonceCounter: UInt64 = 0
+    /// The rolled extranonce of the last share, reused in place: the message holding it is encoded and dropped
+    /// before the next share, so the buffer stays uniquely referenced and no share allocates.
+    private var rolled: [UInt8] = []
     private var clock = ShareClock()
     /// When the miner could first submit (rate mode paces from here).
     private(set) var miningSince: UInt64 = 0
@@ -36,43 +31,71 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     }
 
     /// Whether a share can be built (channel open, job and chain tip known).
-    var canSubmit: Bool { channelID != nil && activeJob != nil && prevHash != nil }
+    var canSubmit: Bool { tracker?.work != nil }
 
     /// Shares awaiting an acknowledgement.
     var outstanding: Int { clock.outstanding }
 
     // MARK: Shares
 
-    /// Builds the next valid share and records its send time; nil when no job is active.
-    mutating func nextShare(now: UInt64) -> SubmitSharesStandard? {
-        guard let channelID, let job = activeJob, let prevHash else { return nil }
+    /// Builds the next valid share and records its send time; nil when no job is active. Standard channels get a
+    /// `SubmitSharesStandard`, extended ones a `SubmitSharesExtended`.
+    mutating func nextShare(now: UInt64) -> LoadTestShare? {
+        // Read through the optional instead of binding `tracker`: a copy of it would retain every job it holds.
+        guard let work = tracker?.work, let channelID = tracker?.channelID else { return nil }
+        let isStandard = tracker?.kind == .standard
+        let extranonce = nextExtranonce(size: tracker?.extranonceSize ?? 0)
         var header = BlockHeader(
-            version: job.version, prevHash: prevHash, merkleRoot: job.merkleRoot, ntime: minNtime, nbits: nbits,
-            nonce: nonce)
+            version: work.version, prevHash: work.prevHash, merkleRoot: work.merkleRoot(extranonce: extranonce),
+            ntime: Swift.max(ntime, work.minNtime), nbits: work.nbits, nonce: nonce)
         // Search like a miner would; with the easy target the load test asks for, the first nonce qualifies.
         var attempts = 0
-        while !target.isMet(by: header.hash) {
+        while !work.target.isMet(by: header.hash) {
             header.nonce &+= 1
             attempts += 1
             // Roll ntime once the nonce space wraps, so shares stay distinct (duplicates would be rejected).
-            if header.nonce == 0 { header.ntime &+= 1; minNtime = header.ntime }
+            if header.nonce == 0 { header.ntime &+= 1 }
             if attempts == 1 << 16 { break }  // a hard target: submit anyway, the pool will reject it
         }
         nonce = header.nonce &+ 1
-        if nonce == 0 { minNtime &+= 1 }
+        ntime = header.ntime
+        if nonce == 0 { ntime &+= 1 }
         sharesSent += 1
         worker.counters.sharesSent += 1
         let sequence = clock.send(at: worker.loop.now)
-        return SubmitSharesStandard(
-            channelID: channelID, sequenceNumber: sequence, jobID: job.id, nonce: header.nonce, ntime: header.ntime,
-            version: header.version)
+        if isStandard {
+            return .standard(SubmitSharesStandard(
+                channelID: channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
+                ntime: header.ntime, version: header.version))
+        }
+        return .extended(SubmitSharesExtended(
+            channelID: channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
+            ntime: header.ntime, version: header.version, extranonce: rolled))
+    }
+
+    /// The next rolled extranonce (also left in ``rolled``): a per-miner counter, little-endian, in `size` bytes
+    /// (zero-padded past 8, truncated below).
+    private mutating func nextExtranonce(size: Int) -> Extranonce {
+        guard size > 0 else { return .empty }
+        if rolled.count != size { rolled = [UInt8](repeating: 0, count: size) }
+        extranonceCounter &+= 1
+        let counter = extranonceCounter
+        rolled.withUnsafeMutableBytes { buffer in
+            Swift.withUnsafeBytes(of: counter.littleEndian) { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source.prefix(Swift.min(8, size))))
+            }
+        }
+        return rolled.withUnsafeBytes { Extranonce(copying: $0)! }
     }
 
     /// Submits up to `count` shares through `context`.
     private mutating func submit(_ count: Int, context: Sv2ClientContext) throws(Sv2ServiceError) {
         for _ in 0..<count {
             guard worker.isSubmitting, let share = nextShare(now: worker.loop.now) else { return }
-            try context.send(share)
+            switch share {
+            case .standard(let message): try context.send(message)
+            case .extended(let message): try context.send(message)
+            }
         }
     }
 
@@ -88,21 +111,48 @@ struct SimulatedMiner: Sv2MiningClientHandler {
 
     mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
         worker.didSetUp(slot: slot)
-        guard !worker.configuration.handshakeOnly else { return }
-        try context.send(OpenStandardMiningChannel(
-            requestID: UInt32(truncatingIfNeeded: slot), userIdentity: "\(worker.configuration.userIdentity).\(slot)",
-            nominalHashRate: worker.configuration.nominalHashRate, maxTarget: .max))
+        let configuration = worker.configuration
+        guard !configuration.handshakeOnly else { return }
+        let requestID = UInt32(truncatingIfNeeded: slot)
+        let user = "\(configuration.userIdentity).\(slot)"
+        switch configuration.channelKind {
+        case .standard:
+            try context.send(OpenStandardMiningChannel(
+                requestID: requestID, userIdentity: user, nominalHashRate: configuration.nominalHashRate,
+                maxTarget: .max))
+        case .extended:
+            try context.send(OpenExtendedMiningChannel(
+                requestID: requestID, userIdentity: user, nominalHashRate: configuration.nominalHashRate,
+                maxTarget: .max, minExtranonceSize: UInt16(configuration.minimumExtranonceSize)))
+        }
     }
 
     mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
         worker.counters.sharesLostOnClose += clock.outstanding
     }
 
-    mutating func handle(_ message: OpenStandardMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        channelID = message.channelID
-        target = Target(message.target)
-        worker.counters.channelsOpened += 1
+    /// Counts an upstream message the tracker refused (unknown job, wrong job kind, oversized extranonce).
+    private func count(_ error: MinerJobError) {
+        worker.counters.jobErrors += 1
+    }
+
+    /// Starts a fresh nonce range after the work changed (new job or chain tip).
+    private mutating func workChanged(_ changed: Bool, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        if changed {
+            nonce = 0
+            ntime = 0
+        }
         try startMiningIfReady(context: context)
+    }
+
+    mutating func handle(_ message: OpenStandardMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        do throws(MinerJobError) { tracker = try MinerJobTracker(message) } catch { return count(error) }
+        worker.counters.channelsOpened += 1
+    }
+
+    mutating func handle(_ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        do throws(MinerJobError) { tracker = try MinerJobTracker(message) } catch { return count(error) }
+        worker.counters.channelsOpened += 1
     }
 
     mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
@@ -110,30 +160,31 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     }
 
     mutating func handle(_ message: NewMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        let job = Job(id: message.jobID, version: message.version, merkleRoot: Hash256(message.merkleRoot))
-        if let ntime = message.minNtime {
-            activeJob = job
-            minNtime = Swift.max(minNtime, ntime)
-            try startMiningIfReady(context: context)
-        } else {
-            futureJob = job
-        }
+        let changed: Bool
+        do throws(MinerJobError) { changed = try tracker?.receive(message) ?? false } catch { return count(error) }
+        try workChanged(changed, context: context)
+    }
+
+    mutating func handle(_ message: NewExtendedMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        let changed: Bool
+        do throws(MinerJobError) { changed = try tracker?.receive(message) ?? false } catch { return count(error) }
+        try workChanged(changed, context: context)
     }
 
     mutating func handle(_ message: SetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        prevHash = Hash256(message.prevHash)
-        nbits = message.nbits
-        minNtime = message.minNtime
-        nonce = 0
-        if let job = futureJob, job.id == message.jobID {
-            activeJob = job
-            futureJob = nil
-        }
-        try startMiningIfReady(context: context)
+        let changed: Bool
+        do throws(MinerJobError) { changed = try tracker?.receive(message) ?? false } catch { return count(error) }
+        try workChanged(changed, context: context)
     }
 
     mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        target = Target(message.maximumTarget)
+        tracker?.setTarget(Target(message.maximumTarget))
+    }
+
+    mutating func handle(_ message: SetExtranoncePrefixView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        guard let prefix = Extranonce(copying: message.extranoncePrefix) else { return count(.extranonceTooLong(
+            prefix: message.extranoncePrefix.count, rollable: tracker?.extranonceSize ?? 0)) }
+        do throws(MinerJobError) { _ = try tracker?.setExtranoncePrefix(prefix) } catch { return count(error) }
     }
 
     mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
@@ -160,12 +211,17 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     }
 
     mutating func handle(_ message: CloseChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        channelID = nil
+        tracker = nil
     }
 
-    mutating func handle(_ message: SetExtranoncePrefixView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
     mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
     mutating func handle(_ message: UpdateChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+}
+
+/// A share ready to send, on whichever channel type the miner opened.
+enum LoadTestShare {
+    case standard(SubmitSharesStandard)
+    case extended(SubmitSharesExtended)
 }
 
 extension Hash256 {

@@ -56,6 +56,11 @@ struct ConfigFile {
         try flag ?? value(key, "a number", { $0.double ?? $0.int.map(Double.init) }) ?? defaultValue
     }
 
+    /// Flag, else file, else `nil` (integers in the file are accepted too).
+    func optionalDouble(_ flag: Double?, _ key: String) throws -> Double? {
+        try flag ?? value(key, "a number", { $0.double ?? $0.int.map(Double.init) })
+    }
+
     /// Flag, else file, else `defaultValue`.
     func bool(_ flag: Bool?, _ key: String, default defaultValue: Bool) throws -> Bool {
         try flag ?? value(key, "true or false", { $0.bool }) ?? defaultValue

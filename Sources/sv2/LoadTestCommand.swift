@@ -13,11 +13,14 @@ struct LoadTestCommand: ParsableCommand {
         abstract: "Drive an Sv2 pool with simulated miners and check that no share is lost.",
         discussion: """
             `sv2 loadtest run` opens N connections (spread over K event loops and over as many 127.0.0.0/8 source \
-            addresses as needed), opens a standard channel on each asking for the easiest target, and submits valid \
-            shares against the jobs it receives. It prints progress once a second and a final table (or --json); \
+            addresses as needed), opens a standard or extended channel (--channel) on each asking for the easiest \
+            target, and submits valid shares against the jobs it receives (extended: a fresh extranonce per share, \
+            so the pool rebuilds the coinbase and merkle root). It prints progress once a second and a final table (or --json); \
             the exit status is 2 when a share went unacknowledged or a connection failed.
 
-            `sv2 loadtest serve` runs a minimal pool (one job per channel, every share validated) to point it at.
+            `sv2 loadtest serve` runs a minimal pool (standard and extended channels, one job per channel, every \
+            share validated) to point it at. The full pool works too: `sv2 pool --min-difficulty 1e-9 \
+            --max-difficulty 1e-9` pins a share difficulty the simulated miners meet at once.
             """,
         subcommands: [Run.self, Serve.self],
         defaultSubcommand: Run.self
@@ -32,6 +35,12 @@ struct LoadTestCommand: ParsableCommand {
 
         @Option(name: [.short, .long], help: "Simulated miners (connections).")
         var connections = 100
+
+        @Option(name: .long, help: "Channel type: standard or extended.")
+        var channel = "standard"
+
+        @Option(name: .long, help: "Extended channels: min_extranonce_size to ask for (the granted size is rolled).")
+        var extranonceSize = 4
 
         @Option(name: .long, help: "Event loops (threads) of the load generator.")
         var loops = 1
@@ -84,6 +93,11 @@ struct LoadTestCommand: ParsableCommand {
         func run() throws {
             var configuration = LoadTestConfiguration(serverAddress: try SocketAddress(parsing: target))
             configuration.connections = connections
+            guard let kind = LoadTestChannelKind(rawValue: channel.lowercased()) else {
+                throw ValidationError("unknown channel type \(channel) (standard or extended)")
+            }
+            configuration.channelKind = kind
+            configuration.minimumExtranonceSize = extranonceSize
             configuration.eventLoops = loops
             configuration.backend = try parseBackend(backend)
             if let authorityPublicKey {
@@ -118,7 +132,7 @@ struct LoadTestCommand: ParsableCommand {
     /// `sv2 loadtest serve`.
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the minimal reference pool (standard channels, one job, every share validated).",
+            abstract: "Run the minimal reference pool (standard and extended channels, one job, every share validated).",
             discussion: """
                 Prints `listening <address> pid <pid>` (and the authority public key when Noise is on) once ready, \
                 and its counters as one JSON line when it stops (SIGINT, SIGTERM or --seconds).

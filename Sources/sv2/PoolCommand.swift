@@ -20,6 +20,10 @@ struct PoolCommand: ParsableCommand {
             authority key is generated and its public key printed (give it to miners as --authority-key). \
             --no-noise serves plain, unencrypted Sv2.
 
+            Share difficulty: vardiff keeps each channel near --shares-per-minute within \
+            [--min-difficulty, --max-difficulty]; setting both to the same value pins it (a load test pins a tiny \
+            difficulty, e.g. 2.5e-10, so simulated miners meet the target with their first hash).
+
             Example:
               sv2 pool --listen 0.0.0.0:34254 --authority-secret-key mkDLTB… --payout-script 0014…
             """)
@@ -59,6 +63,15 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between vardiff decisions per channel (default 60).")
     var vardiffWindow: Double?
 
+    @Option(name: .long, help: "Easiest share difficulty handed out (default 1e-6); bounds initial targets and vardiff.")
+    var minDifficulty: Double?
+
+    @Option(name: .long, help: "Hardest share difficulty handed out (default unbounded); equal to --min-difficulty pins it.")
+    var maxDifficulty: Double?
+
+    @Option(name: .long, help: "Accepted shares per channel acknowledged together in one SubmitShares.Success (default 8).")
+    var ackBatchSize: Int?
+
     @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
     var nbits: String?
 
@@ -73,7 +86,8 @@ struct PoolCommand: ParsableCommand {
 
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
-        "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "nbits", "template-interval",
+        "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
+        "ack-batch-size", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -104,6 +118,12 @@ struct PoolCommand: ParsableCommand {
         pool.poolTag = try file.string(poolTag, "pool-tag", default: pool.poolTag)
         pool.sharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: pool.sharesPerMinute)
         pool.vardiffWindow = try file.double(vardiffWindow, "vardiff-window", default: pool.vardiffWindow)
+        pool.minimumDifficulty = try file.double(minDifficulty, "min-difficulty", default: pool.minimumDifficulty)
+        pool.maximumDifficulty = try file.optionalDouble(maxDifficulty, "max-difficulty") ?? pool.maximumDifficulty
+        pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
+        do throws(PoolError) { try pool.validate() } catch {
+            throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
+        }
         let source: PoolService.TemplateSource
         if let tp = try file.optionalString(tp, "tp") {
             source = .remote(

@@ -35,12 +35,13 @@ final class InProcessPool: @unchecked Sendable {
 
     var address: SocketAddress { server.localAddress! }
 
-    /// (accepted, rejected, channels opened) as the pool counted them.
-    func counts() -> (accepted: Int, rejected: Int, channels: Int) {
+    /// (accepted, rejected, channels opened, extended channels opened) as the pool counted them.
+    func counts() -> (accepted: Int, rejected: Int, channels: Int, extendedChannels: Int) {
         let result = UncheckedBox(Box())
         let done = DispatchSemaphore(value: 0)
         loop.execute { [self] in
-            result.value.counts = (server.mining.sharesAccepted, server.mining.sharesRejected, server.mining.channelsOpened)
+            let pool = server.mining
+            result.value.counts = (pool.sharesAccepted, pool.sharesRejected, pool.channelsOpened, pool.extendedChannelsOpened)
             done.signal()
         }
         done.wait()
@@ -55,7 +56,7 @@ final class InProcessPool: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + 5)
     }
 
-    private final class Box { var counts = (0, 0, 0) }
+    private final class Box { var counts = (0, 0, 0, 0) }
 }
 
 @Suite(.serialized, .timeLimit(.minutes(1)))
@@ -88,6 +89,52 @@ struct LoadTestRunTests {
         #expect(report.setup.sourceAddresses == 3)
         #expect(report.sharesAcceptedPerSecond > 0)
         #expect(progressLines >= 1)
+    }
+
+    @Test(arguments: [(ReactorBackend.epoll, false), (.ioUring, true)])
+    func extendedMinersLoseNothing(_ backend: ReactorBackend, noise: Bool) throws {
+        let pool = try InProcessPool(backend: backend, noise: noise)
+        defer { pool.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: pool.address)
+        configuration.connections = 30
+        configuration.eventLoops = 2
+        configuration.backend = backend
+        configuration.security = noise ? .noise(authority: pool.authority!.publicKey) : .plain
+        configuration.channelKind = .extended
+        configuration.minimumExtranonceSize = 12
+        configuration.sharesPerSecond = 0
+        configuration.sharesInFlight = 2
+        configuration.rampUp = .milliseconds(100)
+        configuration.duration = .milliseconds(700)
+        var report = try LoadTest(configuration: configuration).run()
+        let server = pool.counts()
+        report.check(serverAccepted: server.accepted, serverRejected: server.rejected)
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        #expect(report.setup.channel == "extended")
+        #expect(report.counters.channelsOpened == 30)
+        #expect(server.extendedChannels == 30)
+        #expect(report.counters.sharesSent > 60)
+        // The pool rebuilt every share's coinbase around its extranonce: a wrong merkle root would be rejected.
+        #expect(report.counters.sharesRejected == 0)
+        #expect(server.accepted == report.counters.sharesSent)
+        #expect(report.counters.jobErrors == 0)
+    }
+
+    @Test func extendedChannelAskingForTooMuchExtranonceIsRefused() throws {
+        let pool = try InProcessPool(backend: .epoll, noise: false)
+        defer { pool.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: pool.address)
+        configuration.connections = 2
+        configuration.channelKind = .extended
+        configuration.minimumExtranonceSize = 30  // 4-byte prefix + 30 > 32
+        configuration.rampUp = .zero
+        configuration.duration = .milliseconds(200)
+        configuration.drainTimeout = .zero
+        let report = try LoadTest(configuration: configuration).run()
+        #expect(!report.nothingLost.passed)
+        #expect(report.counters.channelOpenFailures == 2)
+        #expect(report.counters.sharesSent == 0)
+        #expect(pool.counts().channels == 0)
     }
 
     @Test func rateModeSubmitsAboutTheRequestedRate() throws {
