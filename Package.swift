@@ -95,11 +95,12 @@ let package = Package(
             path: "Examples/HelloSv2",
             swiftSettings: strictSettings
         ),
+        .target(name: "LoopTestSupport", dependencies: ["Reactor"], path: "Tests/LoopTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "Sv2CodecTests", dependencies: ["Sv2Codec"], resources: [.copy("Vectors")]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShims"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
-        .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims"]),
+        .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
-        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims"], resources: [.copy("Vectors")]),
+        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
     ]
 )

@@ -3,50 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 @testable import Reactor
-
-/// Runs an EventLoop on a dedicated thread for a test.
-final class LoopRunner: @unchecked Sendable {
-    let loop: EventLoop
-    private let finished = DispatchSemaphore(value: 0)
-    private(set) var runError: ReactorError?
-
-    init(_ backend: ReactorBackend, configure: (inout EventLoopConfiguration) -> Void = { _ in }) throws {
-        var configuration = EventLoopConfiguration(backend: backend)
-        configure(&configuration)
-        loop = try EventLoop(configuration: configuration)
-        let thread = Thread { [self] in
-            do throws(ReactorError) { try loop.run() } catch { runError = error }
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// Runs `body` on the loop thread and waits for its result.
-    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
-        let box = Box<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let body = body
-        loop.execute {
-            box.value = Result { try body() }
-            done.signal()
-        }
-        done.wait()
-        return try box.value!.get()
-    }
-
-    /// Stops the loop and waits (bounded) for run() to return. Returns false on timeout.
-    @discardableResult
-    func stop(grace: Duration = .milliseconds(500), wait seconds: Double = 5) -> Bool {
-        let loop = self.loop
-        loop.execute { loop.stop(gracePeriod: grace) }
-        return finished.wait(timeout: .now() + seconds) == .success
-    }
-}
-
-final class Box<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
+@_exported import LoopTestSupport
 
 /// Thread-safe recorder for values produced on the loop and awaited by the test thread.
 final class Probe<T>: @unchecked Sendable {

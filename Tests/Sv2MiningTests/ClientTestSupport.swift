@@ -7,68 +7,9 @@ import Sv2Codec
 import Sv2Service
 @testable import Sv2Mining
 
-/// Runs an EventLoop on its own thread for one test.
-final class ClientTestLoop: @unchecked Sendable {
-    let loop: EventLoop
-    private let finished = DispatchSemaphore(value: 0)
-
-    init() throws {
-        loop = try EventLoop()
-        let thread = Thread { [self] in
-            try? loop.run()
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// Runs `body` on the loop thread and waits for its result.
-    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
-        let box = ClientBox<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let body = body
-        loop.execute {
-            box.value = Result { try body() }
-            done.signal()
-        }
-        done.wait()
-        return try box.value!.get()
-    }
-
-    /// Parks the loop thread and runs `body` on the calling thread, so `#expect` inside is attributed to the running
-    /// test. Only for reading state (and plain mutations of test objects): nothing that starts I/O.
-    func inspect<T>(_ body: () throws -> T) rethrows -> T {
-        let parked = DispatchSemaphore(value: 0)
-        let resume = DispatchSemaphore(value: 0)
-        loop.execute {
-            parked.signal()
-            resume.wait()
-        }
-        parked.wait()
-        defer { resume.signal() }
-        return try body()
-    }
-
-    /// Polls `condition` on the loop thread until it holds or `timeout` seconds pass.
-    func wait(timeout: Double = 20, _ condition: @escaping () -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try sync(condition) { return true }
-            usleep(5_000)
-        }
-        return false
-    }
-
-    func stop() {
-        let loop = self.loop
-        loop.execute { loop.stop(gracePeriod: .milliseconds(200)) }
-        _ = finished.wait(timeout: .now() + 5)
-    }
-}
-
-final class ClientBox<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
+/// The client tests' names for the shared loop runner and box.
+typealias ClientTestLoop = LoopRunner
+typealias ClientBox = Box
 
 let clientLoopback = try! SocketAddress(ip: "127.0.0.1", port: 0)
 

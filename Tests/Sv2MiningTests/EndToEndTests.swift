@@ -11,7 +11,7 @@ import Testing
 @Suite("End to end: miners → proxy → pool → template source", .serialized)
 struct EndToEndTests {
     @Test func blocksReachTheTemplateSource() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let authority = try AuthorityKeyPair.generate()
         let proxyAuthority = try AuthorityKeyPair.generate()

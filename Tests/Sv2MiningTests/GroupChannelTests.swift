@@ -11,7 +11,7 @@ struct GroupChannelTests {
 
     @Test(arguments: [false, true])
     func channelsOfAConnectionShareOneAnnouncedGroup(extended: Bool) throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: PoolServiceTests.configuration(), templates: Self.templates)
         let miner = TestMinerState(extended: extended)
@@ -42,7 +42,7 @@ struct GroupChannelTests {
     }
 
     @Test func requiresStandardJobsGetsNoGroup() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: PoolServiceTests.configuration(), templates: Self.templates)
         let miner = TestMinerState(extended: false)
@@ -64,7 +64,7 @@ struct GroupChannelTests {
 
     @Test(arguments: [false, true])
     func closingTheGroupClosesItsMembers(extended: Bool) throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: PoolServiceTests.configuration(), templates: Self.templates)
         let serverErrors = TestBox<[Sv2ServiceError]>([])

@@ -21,7 +21,7 @@ struct PoolServiceTests {
 
     @Test(arguments: [false, true])
     func foundBlockReachesSubmitSolutionAndOldJobsGoStale(extended: Bool) throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: Self.configuration())
         let solutions = TestBox<[SubmitSolution]>([])
@@ -88,7 +88,7 @@ struct PoolServiceTests {
 
     @Test(arguments: [false, true])
     func duplicateShareIsRejected(extended: Bool) throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: Self.configuration(), templates: Self.hardNetwork)
         let miner = TestMinerState(extended: extended)
@@ -112,7 +112,7 @@ struct PoolServiceTests {
     }
 
     @Test func acknowledgementBatchesAddUp() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let configuration = Self.configuration {
             $0.ackBatchSize = 4
@@ -140,7 +140,7 @@ struct PoolServiceTests {
     }
 
     @Test func vardiffConvergesTowardTheShareRate() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let configuration = Self.configuration {
             $0.sharesPerMinute = 600  // 10 a second
@@ -186,7 +186,7 @@ struct PoolServiceTests {
     }
 
     @Test func customJobsAndWorkSelectionAreRefused() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: Self.configuration(), templates: Self.hardNetwork)
         let miner = TestMinerState(extended: true)
@@ -210,7 +210,7 @@ struct PoolServiceTests {
     }
 
     @Test func severalMinersAdvanceTheChainAndRefreshesChangeJobs() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(
             runner, configuration: Self.configuration(), templates: .init(refreshInterval: .milliseconds(100)))
@@ -236,7 +236,7 @@ struct PoolServiceTests {
     }
 
     @Test func embeddedProviderServesTransactionData() throws {
-        let runner = try LoopRunner()
+        let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let service = try startPool(runner, configuration: Self.configuration())
         let seen = TemplateWatcherState()

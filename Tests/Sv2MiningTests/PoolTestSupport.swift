@@ -1,60 +1,13 @@
 import Dispatch
+@_exported import LoopTestSupport
 import Foundation
 import Reactor
 import Sv2Codec
 import Sv2Service
 @testable import Sv2Mining
 
-/// Runs an EventLoop on its own thread for one test.
-final class LoopRunner: @unchecked Sendable {
-    let loop: EventLoop
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(_ configure: (inout EventLoopConfiguration) -> Void = { _ in }) throws {
-        var configuration = EventLoopConfiguration(backend: .epoll)
-        configure(&configuration)
-        loop = try EventLoop(configuration: configuration)
-        let thread = Thread { [self] in
-            try? loop.run()
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// Runs `body` on the loop thread and waits for its result.
-    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
-        let box = TestBox<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let body = body
-        loop.execute {
-            box.value = Result { try body() }
-            done.signal()
-        }
-        done.wait()
-        return try box.value!.get()
-    }
-
-    /// Polls `condition` on the loop thread until it holds or `timeout` passes.
-    func wait(timeout: Double = 20, _ condition: @escaping () -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try sync(condition) { return true }
-            usleep(5_000)
-        }
-        return false
-    }
-
-    func stop() {
-        let loop = self.loop
-        loop.execute { loop.stop(gracePeriod: .milliseconds(200)) }
-        _ = finished.wait(timeout: .now() + 5)
-    }
-}
-
-final class TestBox<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
+/// The pool tests' name for the shared `Box`.
+typealias TestBox = Box
 
 /// Decodes `message`'s own encoding as a view and passes it to `body` (views of test-built messages).
 func withView<M: Sv2Message, R>(of message: M, _ body: (M.View) throws -> R) throws -> R {

@@ -12,9 +12,9 @@ import Testing
 struct ShareFloodTests {
     @Test(arguments: [MinerConfiguration.ChannelType.standard, .extended])
     func minerShedsSharesWhileTheServerIsNotReading(channelType: MinerConfiguration.ChannelType) throws {
-        let poolRunner = try LoopRunner()
+        let poolRunner = try LoopRunner(.epoll)
         // A small write buffer cap so that a few seconds of stall are enough to reach it.
-        let minerRunner = try LoopRunner { $0.maxWriteBufferSize = 1 << 20 }
+        let minerRunner = try LoopRunner(.epoll) { $0.maxWriteBufferSize = 1 << 20 }
         defer {
             minerRunner.stop()
             poolRunner.stop()

@@ -2,59 +2,11 @@ import CShims
 import Dispatch
 import Foundation
 import Glibc
+@_exported import LoopTestSupport
 @testable import Reactor
 import Sv2Codec
 import Sv2Noise
 import Sv2Service
-
-/// Runs an EventLoop on its own thread for one test.
-final class LoopRunner: @unchecked Sendable {
-    let loop: EventLoop
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(_ backend: ReactorBackend) throws {
-        loop = try EventLoop(configuration: EventLoopConfiguration(backend: backend))
-        let thread = Thread { [self] in
-            try? loop.run()
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// Runs `body` on the loop thread and waits for its result.
-    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
-        let box = Box<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let body = body
-        loop.execute {
-            box.value = Result { try body() }
-            done.signal()
-        }
-        done.wait()
-        return try box.value!.get()
-    }
-
-    /// Polls `condition` on the loop thread until it holds or `timeout` passes.
-    func wait(timeout: Double = 10, _ condition: @escaping () -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try sync(condition) { return true }
-            usleep(5_000)
-        }
-        return false
-    }
-
-    func stop() {
-        let loop = self.loop
-        loop.execute { loop.stop(gracePeriod: .milliseconds(200)) }
-        _ = finished.wait(timeout: .now() + 5)
-    }
-}
-
-final class Box<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
 
 /// What the test pool saw (shared by reference so the test can read it on the loop thread).
 final class PoolState {
