@@ -64,6 +64,8 @@ final class UringDriver {
     }
 
     func startReading(_ connection: Connection) throws(ReactorError) {
+        // Never name a closed descriptor: its number may already belong to another socket of this process.
+        guard !connection.fdClosed else { return }
         let token = Token(.receive, generation: connection.generation, slot: connection.slot).raw
         let result = cshims_uring_prep_recv_multishot(ring, connection.fd, token)
         guard result == 0 else { throw .system(-result, "io_uring recv") }
@@ -79,7 +81,7 @@ final class UringDriver {
 
     /// Queues one send of everything pending, unless a send is already in flight (its completion continues).
     func flush(_ connection: Connection) {
-        guard connection.sendInFlight == 0 else { return }
+        guard connection.sendInFlight == 0, !connection.fdClosed else { return }
         guard !connection.writeBuffer.isEmpty else {
             connection.didDrainWrites()
             return
