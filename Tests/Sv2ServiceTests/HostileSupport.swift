@@ -116,6 +116,7 @@ final class HostileClient {
         var offset = 0
         while offset < count {
             let n = out.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress! + offset, count - offset, 0) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { throw HostileError.closed }
             offset += n
         }

@@ -140,8 +140,16 @@ struct RawSocket {
         var fd: Int32 = -1
         let result = address.withSockAddr { cshims_connect($0, $1, &fd) }
         guard result == 0 || result == -EINPROGRESS else { throw ReactorError.system(-result, "test connect") }
+        // Wait for the non-blocking connect to finish (retrying on EINTR), and make sure it succeeded: a socket
+        // whose connect failed would only show up later as a confusing EOF.
         var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        _ = poll(&pfd, 1, 5000)
+        var ready: Int32 = -1
+        repeat { ready = poll(&pfd, 1, 10_000) } while ready < 0 && errno == EINTR
+        let failure = cshims_socket_error(fd)
+        guard ready == 1, failure == 0 else {
+            Glibc.close(fd)
+            throw ReactorError.system(failure != 0 ? failure : ETIMEDOUT, "test connect to \(address)")
+        }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
