@@ -1,0 +1,1 @@
+../../../Tests/Sv2CodecTests/TestRNG+Values.swift
