@@ -127,6 +127,11 @@ public final class Sv2Client<
     // MARK: Lifecycle
 
     private func connected(_ connection: Connection) {
+        if let keepAlive = configuration.tcpKeepAlive {
+            do throws(ReactorError) { try connection.setKeepAlive(keepAlive) } catch {
+                logger.warning("TCP keepalive not set on the link to \(configuration.serverAddress): \(error)")
+            }
+        }
         let link = Sv2Link(
             connection: connection, phase: .awaitingSetup, maxFramePayload: configuration.maxFramePayload,
             now: eventLoop.now)

@@ -66,11 +66,20 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Easiest share difficulty handed out (default 1e-6); bounds initial targets and vardiff.")
     var minDifficulty: Double?
 
-    @Option(name: .long, help: "Hardest share difficulty handed out (default unbounded); equal to --min-difficulty pins it.")
+    @Option(name: .long, help: "Hardest share difficulty handed out, also the bound for UpdateChannel (default 1e15); equal to --min-difficulty pins it.")
     var maxDifficulty: Double?
 
     @Option(name: .long, help: "Accepted shares per channel acknowledged together in one SubmitShares.Success (default 8).")
     var ackBatchSize: Int?
+
+    @Option(name: .long, help: "Longest an accepted share waits for its acknowledgement, seconds (default 0.2).")
+    var ackInterval: Double?
+
+    @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default sv2-data/blocks).")
+    var blockJournal: String?
+
+    @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
+    var tpTimeout: Double?
 
     @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
     var nbits: String?
@@ -87,7 +96,7 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "nbits", "template-interval",
+        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -97,6 +106,8 @@ struct PoolCommand: ParsableCommand {
         var pool: PoolConfiguration
         var templateSource: PoolService.TemplateSource
         var authority: AuthorityPublicKey?
+        var blockJournalDirectory: String
+        var templateSourceTimeout: Duration?
     }
 
     func settings(_ file: ConfigFile) throws -> Settings {
@@ -121,6 +132,13 @@ struct PoolCommand: ParsableCommand {
         pool.minimumDifficulty = try file.double(minDifficulty, "min-difficulty", default: pool.minimumDifficulty)
         pool.maximumDifficulty = try file.optionalDouble(maxDifficulty, "max-difficulty") ?? pool.maximumDifficulty
         pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
+        let ackSeconds = try file.double(ackInterval, "ack-interval", default: 0.2)
+        guard ackSeconds.isFinite, ackSeconds > 0, ackSeconds <= 86_400 else {
+            throw ValidationError("--ack-interval must be a positive number of seconds (at most 86400)")
+        }
+        pool.ackInterval = .milliseconds(Int64(ackSeconds * 1000))
+        let silence = try file.double(tpTimeout, "tp-timeout", default: 300)
+        guard silence.isFinite, silence >= 0 else { throw ValidationError("--tp-timeout must be 0 or more seconds") }
         do throws(PoolError) { try pool.validate() } catch {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
@@ -141,7 +159,10 @@ struct PoolCommand: ParsableCommand {
             embedded.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil
             source = .embedded(embedded)
         }
-        return Settings(server: server, pool: pool, templateSource: source, authority: announced)
+        return Settings(
+            server: server, pool: pool, templateSource: source, authority: announced,
+            blockJournalDirectory: try file.string(blockJournal, "block-journal", default: "sv2-data/blocks"),
+            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil)
     }
 
     func run() throws {
@@ -149,6 +170,11 @@ struct PoolCommand: ParsableCommand {
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
         if let authority = settings.authority { print("authority public key: \(authority.base58Check)") }
+        let journal: BlockJournal
+        do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
+            throw ValidationError("cannot open the block journal: \(error)")
+        }
+        print("block journal: \(journal.path)")
         var service: PoolService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -158,6 +184,8 @@ struct PoolCommand: ParsableCommand {
                 let pool = try PoolService(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
                     eventLoop: loop)
+                pool.templateSourceTimeout = settings.templateSourceTimeout
+                pool.pool.blockJournal = journal
                 pool.pool.onBlockFound = { block in
                     print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
                 }
@@ -165,6 +193,7 @@ struct PoolCommand: ParsableCommand {
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
             },
+            shutdown: { service?.stop() },
             tearDown: { if let service { print(PoolCommand.status(service)) } })
     }
 
