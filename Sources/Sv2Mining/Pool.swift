@@ -555,6 +555,7 @@ public final class Pool {
     public func templateSourceLost() {
         guard templateSourceAvailable else { return }
         templateSourceAvailable = false
+        statistics.templateSourceLosses &+= 1
         logger.error("template source lost: no new work until it is back")
     }
 

@@ -39,6 +39,8 @@ public struct PoolStatistics: Sendable, Hashable {
     public var journalFailures: UInt64 = 0
     /// Channels whose duplicate filter filled, so their jobs were renewed above an ntime floor.
     public var duplicateFilterRollovers: UInt64 = 0
+    /// Times the template source was lost (closed, silent past its timeout, or unreachable).
+    public var templateSourceLosses: UInt64 = 0
     /// Templates received.
     public var templatesReceived: UInt64 = 0
     /// Chain tips (`SetNewPrevHash`) received.

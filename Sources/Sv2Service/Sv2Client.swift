@@ -201,6 +201,7 @@ public final class Sv2Client<
         core.statistics.errors += 1
         core.statistics.errorCounts[error.metricLabel, default: 0] += 1
         if !isReady { core.statistics.handshakeFailures += 1 }
+        if case .inactivityTimeout = error { core.statistics.inactivityTimeouts += 1 }
         logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(configuration.serverAddress)"])
         link.closeError = error
         link.phase = .closing
