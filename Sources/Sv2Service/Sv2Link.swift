@@ -30,8 +30,11 @@ final class Sv2Link {
     /// A decrypted header whose payload has not fully arrived yet (its ciphertext header was already consumed).
     var pendingHeader: Sv2FrameHeader?
     var lastActivity: UInt64
-    /// When the oldest incomplete frame started arriving (`nil`: no partial frame buffered).
+    /// When the incomplete frame now buffered started arriving (`nil`: no partial frame buffered). Reset by every
+    /// completed frame, so a peer whose reads always end mid-frame is judged frame by frame.
     var partialFrameSince: UInt64?
+    /// The one partial-frame deadline timer (re-armed lazily from `partialFrameSince`, never once per frame).
+    var partialFrameTimer: TimerHandle?
     var handshakeTimer: TimerHandle?
     var inactivityTimer: TimerHandle?
     /// Flags of the accepted SetupConnection (server) or of the Success (client).
@@ -59,12 +62,33 @@ final class Sv2Link {
 
     var isEncrypted: Bool { session != nil }
 
+    /// Largest payload accepted now: before SetupConnection completes only SetupConnection (or its answers) may
+    /// arrive, so a frame is at most `Sv2ServerConfiguration.preSetupMaxFramePayload` bytes, whatever
+    /// `maxFramePayload` allows afterwards — an unauthenticated peer cannot make us buffer 512 KiB.
+    var frameLimit: Int {
+        if case .ready = phase { return maxFramePayload }
+        return Swift.min(maxFramePayload, Sv2ServerConfiguration.preSetupMaxFramePayload)
+    }
+
+    /// Checks a header as soon as it is known, before any of its payload is buffered: the type must be one we know
+    /// and the length within `frameLimit`.
+    @inline(__always)
+    private func check(_ header: Sv2FrameHeader) throws(Sv2ServiceError) {
+        guard header.knownMessageType != nil else {
+            throw .unknownMessage(extensionType: header.extensionID, messageType: header.messageType)
+        }
+        let limit = frameLimit
+        guard header.payloadLength <= limit else { throw .frameTooLarge(length: header.payloadLength, limit: limit) }
+    }
+
     /// The next whole frame at `bytes[offset...]`, advancing `offset` past it; `nil` when more bytes are needed.
     /// The payload is plaintext in place (decrypted inside `bytes`) and valid until the read callback returns.
     @inline(__always)
     func nextFrame(_ bytes: UnsafeMutableRawBufferPointer, offset: inout Int) throws(Sv2ServiceError) -> Sv2Frame? {
         if session == nil {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            guard rest.count >= Sv2FrameHeader.size else { return nil }
+            try check(Sv2FrameHeader(loadingFrom: rest.baseAddress!))
             let frame: Sv2Frame?
             do { frame = try Sv2Frame.split(rest, maximumPayloadLength: maxFramePayload) } catch {
                 if case .lengthExceedsLimit(let length, let limit) = error.reason {
@@ -91,9 +115,7 @@ final class Sv2Link {
             do { try session!.decryptHeader(slice) } catch { throw .noise(error) }
             header = Sv2FrameHeader(loadingFrom: slice.baseAddress!)
             offset += NoiseSession.encryptedHeaderSize
-            guard header.payloadLength <= maxFramePayload else {
-                throw .frameTooLarge(length: header.payloadLength, limit: maxFramePayload)
-            }
+            try check(header)
             pendingHeader = header
         }
         let cipherLength = NoiseSession.encryptedSize(payloadLength: header.payloadLength) - NoiseSession.encryptedHeaderSize

@@ -142,6 +142,7 @@ public final class Sv2Server<
         }
         if let timer = link.handshakeTimer { eventLoop.cancel(timer) }
         if let timer = link.inactivityTimer { eventLoop.cancel(timer) }
+        if let timer = link.partialFrameTimer { eventLoop.cancel(timer) }
         let wasReady = link.setUpProtocol
         let closeReason: Sv2CloseReason =
             if let error = link.closeError { .error(error) }
@@ -179,6 +180,7 @@ public final class Sv2Server<
                     return offset
                 }
                 connections.statistics.framesIn += 1
+                link.partialFrameSince = nil
                 try process(frame, on: link)
             }
         } catch {
@@ -188,18 +190,31 @@ public final class Sv2Server<
     }
 
     /// A started frame must complete within `partialFrameTimeout`: each byte resets the inactivity clock, so without
-    /// this a peer trickling one byte a second would hold its connection (and buffer) forever.
+    /// this a peer trickling one byte a second would hold its connection (and buffer) forever. The clock restarts with
+    /// every completed frame (`received` clears `partialFrameSince`), so a peer whose reads always end mid-frame is
+    /// closed only when one frame takes too long. One timer per connection, re-armed lazily like the inactivity timer.
     private func trackPartialFrame(on link: Sv2Link, pending: Bool) {
         guard pending else {
             link.partialFrameSince = nil
             return
         }
         guard link.partialFrameSince == nil else { return }
-        let started = eventLoop.now
-        link.partialFrameSince = started
-        eventLoop.schedule(after: configuration.partialFrameTimeout) { [weak self, weak link] in
-            guard let self, let link, link.partialFrameSince == started else { return }
-            self.connections.fail(link, .frameTimeout)
+        link.partialFrameSince = eventLoop.now
+        if link.partialFrameTimer == nil { armPartialFrameTimer(link, after: configuration.partialFrameTimeout) }
+    }
+
+    private func armPartialFrameTimer(_ link: Sv2Link, after delay: Duration) {
+        link.partialFrameTimer = eventLoop.schedule(after: delay) { [weak self, weak link] in
+            guard let self, let link else { return }
+            link.partialFrameTimer = nil
+            guard link.phase != .closing, let since = link.partialFrameSince else { return }
+            let timeout = self.configuration.partialFrameTimeout
+            let age = Duration.nanoseconds(Int64(truncatingIfNeeded: self.eventLoop.now &- since))
+            if age >= timeout {
+                self.connections.fail(link, .frameTimeout)
+            } else {
+                self.armPartialFrameTimer(link, after: timeout - age)
+            }
         }
     }
 

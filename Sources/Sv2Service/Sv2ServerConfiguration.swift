@@ -32,6 +32,10 @@ public struct Sv2ServerConfiguration: Sendable {
     /// frame of this size must fit the event loop's `maxReadBufferSize` (checked when the service is created).
     public var maxFramePayload = 512 << 10
 
+    /// Largest frame payload accepted before SetupConnection completes: SetupConnection's own maximum (protocol,
+    /// versions, flags, port and five STR0_255 fields = 1,291 bytes). Applies to clients too (the answers are smaller).
+    public static let preSetupMaxFramePayload = 1 + 2 + 2 + 4 + 2 + 5 * 256
+
     /// Creates a configuration listening on `listenAddress`.
     public init(listenAddress: SocketAddress, noise: NoiseResponder.Identity? = nil) {
         self.listenAddress = listenAddress
