@@ -44,6 +44,13 @@ final class EpollDriver {
         guard result == 0 else { throw .system(-result, "epoll_ctl add listener \(listener.localAddress)") }
     }
 
+    /// Re-enables a listener paused for lack of descriptors (see ``EventLoop/acceptFailed(_:errno:)``).
+    func resumeAccepting(_ listener: Listener) {
+        guard !listener.isClosed else { return }
+        let token = Token(.listener, generation: listener.generation, slot: listener.slot).raw
+        _ = cshims_epoll_ctl(epollFD, EPOLL_CTL_MOD, listener.fd, UInt32(EPOLLIN.rawValue), token)
+    }
+
     func unregister(_ listener: Listener) {
         _ = cshims_epoll_ctl(epollFD, EPOLL_CTL_DEL, listener.fd, 0, 0)
     }
@@ -148,14 +155,16 @@ final class EpollDriver {
         var storage = sockaddr_storage()
         var length = socklen_t(0)
         // Bounded so one busy listener cannot starve the connections (level-triggered: the rest comes next round).
-        for _ in 0..<64 where !listener.isClosed {
+        for _ in 0..<64 where !listener.isClosed && !listener.acceptPaused {
             let fd = cshims_accept(listener.fd, &storage, &length)
             if fd >= 0 {
                 loop.accepted(fd, on: listener)
                 continue
             }
-            if fd != -EAGAIN {
-                loop.logger.warning("accept failed", metadata: ["errno": "\(-fd)", "listener": "\(listener.localAddress)"])
+            // Level-triggered: a listener left armed while descriptors are exhausted would wake every iteration.
+            if fd != -EAGAIN, loop.acceptFailed(listener, errno: -fd) {
+                let token = Token(.listener, generation: listener.generation, slot: listener.slot).raw
+                _ = cshims_epoll_ctl(epollFD, EPOLL_CTL_MOD, listener.fd, 0, token)
             }
             return
         }

@@ -37,6 +37,8 @@ public final class EventLoop: @unchecked Sendable {
     private var closeNotifications: [Connection] = []
     private var closeScratch: [Connection] = []
     private var deferred: [() -> Void] = []
+    private var nextIterationWork: [() -> Void] = []
+    private var nextIterationScratch: [() -> Void] = []
     private let incoming = Mutex<[@Sendable () -> Void]>([])
     private var incomingScratch: [@Sendable () -> Void] = []
     let wakeFD: Int32
@@ -46,6 +48,11 @@ public final class EventLoop: @unchecked Sendable {
     private var isRunning = false
     let writeBufferMinimum: Int
     let logger = Logger(label: "stratum.reactor")
+    /// Reactor warnings that can repeat at the kernel's pace (failed accepts) go through this limiter.
+    var warningLimiter = LogRateLimiter(linesPerInterval: 10, interval: .seconds(10))
+    private var warningSummaryScheduled = false
+    /// Loop iterations so far (one per wait for I/O); lets callers spread work "per iteration" (see ``nextIteration(_:)``).
+    public private(set) var iteration: UInt64 = 0
 
     private static let fallbackLogged = Atomic<Bool>(false)
 
@@ -138,12 +145,15 @@ public final class EventLoop: @unchecked Sendable {
                 if now > stopDeadline &+ 1_000_000_000 { break }
             }
             var timeout: UInt64? = timers.nanosecondsUntilNextTick(now: now)
-            if incoming.withLock({ !$0.isEmpty }) { timeout = 0 }
+            if !nextIterationWork.isEmpty || incoming.withLock({ !$0.isEmpty }) { timeout = 0 }
             switch driver! {
             case .uring(let d): try d.wait(timeoutNanoseconds: timeout)
             case .epoll(let d): try d.wait(timeoutNanoseconds: timeout)
             }
             deliverCloseNotifications()
+            // Work postponed to "the next iteration" runs once the loop has polled for I/O again.
+            iteration &+= 1
+            runNextIterationWork()
         }
     }
 
@@ -169,7 +179,8 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Runs `work` on the loop thread soon. Safe from any thread.
+    /// Runs `work` on the loop thread soon. Safe from any thread. Unbounded: for control messages (stop, setup,
+    /// configuration); producers of a stream of work use ``tryExecute(_:)`` and back off when it refuses.
     public nonisolated func execute(_ work: @escaping @Sendable () -> Void) {
         let wasEmpty = incoming.withLock { queue in
             let empty = queue.isEmpty
@@ -177,6 +188,39 @@ public final class EventLoop: @unchecked Sendable {
             return empty
         }
         if wasEmpty { _ = cshims_eventfd_signal(wakeFD) }
+    }
+
+    /// Like ``execute(_:)``, but refuses (returns false, `work` is dropped) while `maxPendingTasks` tasks from other
+    /// threads are already waiting: the loop is behind, and the producer should keep its work (or only the best of
+    /// it) and try again later instead of queueing without bound. Safe from any thread.
+    public nonisolated func tryExecute(_ work: @escaping @Sendable () -> Void) -> Bool {
+        let limit = configuration.maxPendingTasks
+        let outcome: Bool? = incoming.withLock { queue in
+            guard queue.count < limit else { return nil }
+            let empty = queue.isEmpty
+            queue.append(work)
+            return empty
+        }
+        guard let wasEmpty = outcome else { return false }
+        if wasEmpty { _ = cshims_eventfd_signal(wakeFD) }
+        return true
+    }
+
+    /// Tasks handed over from other threads and not yet run (a snapshot; safe from any thread).
+    public nonisolated var pendingTaskCount: Int { incoming.withLock { $0.count } }
+
+    /// Runs `body` on the loop thread in the next iteration, after the loop has polled for I/O once more: for work
+    /// that must be spread over iterations so that it cannot starve I/O (e.g. a bounded number of handshakes per
+    /// iteration). Loop-thread only.
+    public func nextIteration(_ body: @escaping () -> Void) {
+        nextIterationWork.append(body)
+    }
+
+    private func runNextIterationWork() {
+        guard !nextIterationWork.isEmpty else { return }
+        swap(&nextIterationWork, &nextIterationScratch)
+        for body in nextIterationScratch { body() }
+        nextIterationScratch.removeAll(keepingCapacity: true)
     }
 
     private func drainIncoming() {
@@ -259,8 +303,58 @@ public final class EventLoop: @unchecked Sendable {
         listeners.remove(slot: listener.slot)
     }
 
+    /// Called by the drivers when accepting on `listener` failed with `errno`. When the process (or system) is out of
+    /// descriptors or memory, retrying at once would fail again at once: accepting pauses on this listener with a
+    /// doubling backoff (`acceptBackoffInitial`…`acceptBackoffMaximum`) and resumes from a timer, so a shortage costs
+    /// one failed accept per pause instead of a spinning loop. Returns whether accepting was paused (the driver then
+    /// disarms the listener). Warnings go through the rate limiter either way.
+    func acceptFailed(_ listener: Listener, errno: Int32) -> Bool {
+        let exhausted = errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
+        if exhausted && !listener.isClosed && !isStopping {
+            let initial = configuration.acceptBackoffInitial.nanoseconds
+            let maximum = configuration.acceptBackoffMaximum.nanoseconds
+            listener.acceptBackoff = listener.acceptBackoff == 0 ? initial : Swift.min(listener.acceptBackoff &* 2, maximum)
+            listener.acceptPaused = true
+            listener.acceptPauses += 1
+        }
+        warnLimited("accept failed", metadata: [
+            "errno": "\(errno)", "listener": "\(listener.localAddress)",
+            "paused_ms": "\(listener.acceptPaused ? listener.acceptBackoff / 1_000_000 : 0)",
+        ])
+        guard listener.acceptPaused else { return false }
+        schedule(after: .nanoseconds(Int64(clamping: listener.acceptBackoff))) { [unowned(unsafe) self] in
+            guard listener.acceptPaused, !listener.isClosed, !self.isStopping else { return }
+            listener.acceptPaused = false
+            switch self.driver! {
+            case .uring(let d): d.resumeAccepting(listener)
+            case .epoll(let d): d.resumeAccepting(listener)
+            }
+        }
+        return true
+    }
+
+    /// Logs a reactor warning unless more than the limiter allows came recently; the suppressed ones are summed up in
+    /// one line when the limiter's window ends.
+    func warnLimited(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata) {
+        if warningLimiter.admit(now: now) {
+            logger.warning(message(), metadata: metadata())
+            return
+        }
+        guard !warningSummaryScheduled else { return }
+        warningSummaryScheduled = true
+        let delay = warningLimiter.nanosecondsUntilWindowEnds(now: now)
+        schedule(after: .nanoseconds(Int64(clamping: delay))) { [unowned(unsafe) self] in
+            self.warningSummaryScheduled = false
+            let suppressed = self.warningLimiter.takeSuppressed()
+            if suppressed > 0 {
+                self.logger.warning("suppressed \(suppressed) similar reactor warnings", metadata: ["suppressed": "\(suppressed)"])
+            }
+        }
+    }
+
     /// Called by the drivers for every accepted socket.
     func accepted(_ fd: Int32, on listener: Listener) {
+        listener.acceptBackoff = 0
         if isStopping || listener.isClosed {
             _ = cshims_close(fd)
             return

@@ -24,6 +24,14 @@ public struct EventLoopConfiguration: Sendable {
     /// A write buffer at least this full is sent immediately instead of at the end of the loop iteration.
     public var writeFlushThreshold = 64 * 1024
 
+    /// Most tasks other threads may have waiting for the loop through ``EventLoop/tryExecute(_:)`` (``EventLoop/execute(_:)``
+    /// is not bounded: it is for control messages). Producers refused at this bound back off.
+    public var maxPendingTasks = 4096
+    /// First pause of accepting after the process ran out of descriptors (EMFILE/ENFILE); doubles per failed retry.
+    public var acceptBackoffInitial: Duration = .milliseconds(10)
+    /// Longest pause of accepting while descriptors stay exhausted.
+    public var acceptBackoffMaximum: Duration = .seconds(1)
+
     /// Creates a configuration with default values.
     public init(backend: ReactorBackend? = nil) {
         self.backend = backend
@@ -46,6 +54,10 @@ public struct EventLoopConfiguration: Sendable {
         }
         guard ioUringEntries >= 64, ioUringEntries <= 32768 else { throw fail("ioUringEntries out of range") }
         guard writeFlushThreshold > 0 else { throw fail("writeFlushThreshold must be > 0") }
+        guard maxPendingTasks > 0 else { throw fail("maxPendingTasks must be > 0") }
+        guard acceptBackoffInitial > .zero, acceptBackoffMaximum >= acceptBackoffInitial else {
+            throw fail("accept backoff must be positive, maximum >= initial")
+        }
     }
 }
 

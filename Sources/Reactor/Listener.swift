@@ -10,6 +10,14 @@ public final class Listener {
     let generation: UInt32
     let onAccept: (Connection) -> (any ConnectionHandler)?
     var isClosed = false
+    /// Accepting is paused after the process ran out of descriptors (EMFILE/ENFILE); a timer resumes it.
+    var acceptPaused = false
+    /// The current pause in nanoseconds (0 after a successful accept: the next shortage starts small again).
+    var acceptBackoff: UInt64 = 0
+    /// io_uring: a multishot accept is armed in the kernel.
+    var acceptArmed = false
+    /// How many times accepting was paused for lack of descriptors or memory.
+    public internal(set) var acceptPauses = 0
 
     init(fd: Int32, localAddress: SocketAddress, loop: EventLoop, slot: UInt32, generation: UInt32,
          onAccept: @escaping (Connection) -> (any ConnectionHandler)?) {

@@ -15,6 +15,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     private let high: UInt64
     private let low: UInt64
     private let scopeID: UInt32
+    /// The 16 address bytes as two words, in memory order (IPv4: the first 4 bytes).
+    var rawBits: (UInt64, UInt64) { (high, low) }
 
     /// Creates an address from a numeric IP (`"127.0.0.1"`, `"::1"`, `"fe80::1%2"` is not supported) and a port.
     public init(ip: String, port: UInt16) throws(ReactorError) {

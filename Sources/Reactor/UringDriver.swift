@@ -56,6 +56,13 @@ final class UringDriver {
         let token = Token(.listener, generation: listener.generation, slot: listener.slot).raw
         let result = cshims_uring_prep_accept_multishot(ring, listener.fd, token)
         guard result == 0 else { throw .system(-result, "io_uring accept \(listener.localAddress)") }
+        listener.acceptArmed = true
+    }
+
+    /// Re-arms accepting after a pause for lack of descriptors (see ``EventLoop/acceptFailed(_:errno:)``).
+    func resumeAccepting(_ listener: Listener) {
+        guard !listener.acceptArmed, !listener.isClosed else { return }
+        try? register(listener)
     }
 
     func unregister(_ listener: Listener) {
@@ -139,12 +146,15 @@ final class UringDriver {
                 if cqe.res >= 0 { _ = cshims_close(cqe.res) }
                 return
             }
+            // A multishot accept ends with its first error (EMFILE included): re-arming at once would fail at once,
+            // so after a descriptor shortage the loop re-arms from its backoff timer instead.
+            if !more { listener.acceptArmed = false }
             if cqe.res >= 0 {
                 loop.accepted(cqe.res, on: listener)
             } else if cqe.res != -ECANCELED {
-                loop.logger.warning("accept failed", metadata: ["errno": "\(-cqe.res)", "listener": "\(listener.localAddress)"])
+                _ = loop.acceptFailed(listener, errno: -cqe.res)
             }
-            if !more && !listener.isClosed { try? register(listener) }
+            if !more && !listener.isClosed && !listener.acceptPaused { try? register(listener) }
         case .receive:
             receive(cqe, token: token, more: more)
         case .send:

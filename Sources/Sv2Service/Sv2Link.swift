@@ -46,6 +46,10 @@ final class Sv2Link {
     var groups: [UInt32: Set<UInt32>] = [:]
     /// The error that made this side close, reported to handlers as the close reason.
     var closeError: Sv2ServiceError?
+    /// Server: counted in the admission's handshakes in flight (accepted, not yet set up).
+    var handshakeInFlight = false
+    /// Server: a received act 1 waiting for a later loop iteration's handshake budget.
+    var queuedActOne: [UInt8]?
 
     init(connection: Connection, phase: Phase, maxFramePayload: Int, now: UInt64) {
         id = Sv2ConnectionID(connection.id)

@@ -35,6 +35,13 @@ public final class Sv2Server<
     public let connections: Sv2ServerConnections
     private var listener: Listener?
     private let metrics: Sv2ServiceMetrics
+    private let admission: Sv2Admission
+    /// Links whose act 1 waits for a later iteration's handshake budget (FIFO from `handshakeQueueHead`).
+    private var handshakeQueue: [Sv2Link] = []
+    private var handshakeQueueHead = 0
+    private var handshakeDrainScheduled = false
+    private var handshakeBudgetIteration: UInt64 = .max
+    private var handshakesThisIteration = 0
 
     /// Creates a server; nothing happens until `start()`.
     public init(
@@ -51,7 +58,11 @@ public final class Sv2Server<
         self.mining = mining
         self.jobDeclaration = jobDeclaration
         self.templateDistribution = templateDistribution
-        connections = Sv2ServerConnections(eventLoop: eventLoop, logger: logger)
+        connections = Sv2ServerConnections(
+            eventLoop: eventLoop, logger: logger,
+            logLimit: LogRateLimiter(
+                linesPerInterval: configuration.hostileLogLinesPerInterval, interval: configuration.hostileLogInterval))
+        admission = Sv2Admission(configuration: configuration)
         metrics = Sv2ServiceMetrics(prefix: "sv2_server")
     }
 
@@ -114,14 +125,20 @@ public final class Sv2Server<
 
     // MARK: Connection lifecycle
 
+    /// Admission control, before any crypto: a refused connection costs an accept and a close.
     private func accept(_ connection: Connection) -> (any ConnectionHandler)? {
-        guard connections.links.count < configuration.maxConnections else {
-            connections.statistics.connectionsRefused += 1
+        let source = connection.remoteAddress.sourceKey
+        let refusal: Sv2Admission.Refusal? =
+            connections.links.count >= configuration.maxConnections
+            ? .maxConnections : admission.admit(source, now: eventLoop.now)
+        if let refusal {
+            refuse(connection, refusal)
             return nil
         }
         let link = Sv2Link(
             connection: connection, phase: configuration.noise == nil ? .awaitingSetup : .noiseHandshake,
             maxFramePayload: configuration.maxFramePayload, now: eventLoop.now)
+        link.handshakeInFlight = true
         connections.links[link.id] = link
         connections.statistics.connectionsOpened += 1
         link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self, weak link] in
@@ -130,6 +147,28 @@ public final class Sv2Server<
             if link.sv2Protocol == nil { self.connections.fail(link, .handshakeTimeout) }
         }
         return ServerConnectionHandler(server: self, link: link)
+    }
+
+    private func refuse(_ connection: Connection, _ refusal: Sv2Admission.Refusal) {
+        var statistics = connections.statistics
+        statistics.connectionsRefused += 1
+        switch refusal {
+        case .maxConnections: statistics.refusedMaxConnections += 1
+        case .handshakesInFlight: statistics.refusedHandshakesInFlight += 1
+        case .sourceConnections: statistics.refusedSourceConnections += 1
+        case .sourceRate: statistics.refusedSourceRate += 1
+        }
+        connections.statistics = statistics
+        connections.warnAboutPeer(
+            "refusing connection: \(refusal.rawValue)",
+            metadata: ["remote": "\(connection.remoteAddress)", "refused": "\(refusal.rawValue)"])
+    }
+
+    /// The connection stops counting as a handshake in flight (set up, or closed before).
+    private func endHandshake(_ link: Sv2Link) {
+        guard link.handshakeInFlight else { return }
+        link.handshakeInFlight = false
+        admission.handshakeEnded()
     }
 
     fileprivate func closed(_ link: Sv2Link, reason: CloseReason) {
@@ -149,6 +188,9 @@ public final class Sv2Server<
             else if link.phase == .closing || reason == .closedLocally { .closedLocally }
             else { .peerClosed(reason) }
         link.phase = .closing
+        link.queuedActOne = nil
+        endHandshake(link)
+        admission.released(link.connection.remoteAddress.sourceKey)
         connections.links[link.id] = nil
         for channel in link.channels where connections.channelOwners[channel] == link.id {
             connections.channelOwners[channel] = nil
@@ -170,9 +212,15 @@ public final class Sv2Server<
         do throws(Sv2ServiceError) {
             while link.phase != .closing {
                 if link.phase == .noiseHandshake {
-                    guard bytes.count - offset >= NoiseResponder.actOneSize else { return offset }
-                    try respondToActOne(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + NoiseResponder.actOneSize)]), on: link)
+                    // Bytes after a queued act 1 stay buffered: an honest initiator waits for act 2.
+                    guard link.queuedActOne == nil, bytes.count - offset >= NoiseResponder.actOneSize else { return offset }
+                    let actOne = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + NoiseResponder.actOneSize)])
                     offset += NoiseResponder.actOneSize
+                    if handshakeQueueHead == handshakeQueue.count, takeHandshakeBudget() {
+                        try respondToActOne(actOne, on: link)
+                    } else {
+                        queueActOne(actOne, on: link)
+                    }
                     continue
                 }
                 guard let frame = try link.nextFrame(bytes, offset: &offset) else {
@@ -215,6 +263,63 @@ public final class Sv2Server<
             } else {
                 self.armPartialFrameTimer(link, after: timeout - age)
             }
+        }
+    }
+
+    /// One unit of the iteration's handshake budget (`maxHandshakesPerIteration`), if any is left.
+    private func takeHandshakeBudget() -> Bool {
+        if handshakeBudgetIteration != eventLoop.iteration {
+            handshakeBudgetIteration = eventLoop.iteration
+            handshakesThisIteration = 0
+        }
+        guard handshakesThisIteration < configuration.maxHandshakesPerIteration else { return false }
+        handshakesThisIteration += 1
+        return true
+    }
+
+    /// Keeps an act 1 for a later iteration (FIFO). The queue is bounded by `maxHandshakesInFlight`: every queued
+    /// link is a handshake in flight.
+    private func queueActOne(_ actOne: UnsafeRawBufferPointer, on link: Sv2Link) {
+        link.queuedActOne = Array(actOne)
+        handshakeQueue.append(link)
+        connections.statistics.handshakesDeferred += 1
+        scheduleHandshakeDrain()
+    }
+
+    private func scheduleHandshakeDrain() {
+        guard !handshakeDrainScheduled else { return }
+        handshakeDrainScheduled = true
+        eventLoop.nextIteration { [weak self] in self?.drainHandshakeQueue() }
+    }
+
+    /// Answers queued act 1s within this iteration's budget, oldest first; the rest wait for the next iteration.
+    private func drainHandshakeQueue() {
+        handshakeDrainScheduled = false
+        while handshakeQueueHead < handshakeQueue.count {
+            let link = handshakeQueue[handshakeQueueHead]
+            // Links closed while waiting cost no budget.
+            guard link.phase == .noiseHandshake, let actOne = link.queuedActOne else {
+                handshakeQueueHead += 1
+                continue
+            }
+            guard takeHandshakeBudget() else { break }
+            handshakeQueueHead += 1
+            link.queuedActOne = nil
+            var failure: Sv2ServiceError?
+            actOne.withUnsafeBytes { raw in
+                do throws(Sv2ServiceError) { try respondToActOne(raw, on: link) } catch { failure = error }
+            }
+            if let failure { connections.fail(link, failure) }
+        }
+        if handshakeQueueHead == handshakeQueue.count {
+            handshakeQueue.removeAll(keepingCapacity: handshakeQueue.count <= 1024)
+            handshakeQueueHead = 0
+        } else {
+            if handshakeQueueHead >= 1024 && handshakeQueueHead * 2 >= handshakeQueue.count {
+                handshakeQueue.removeFirst(handshakeQueueHead)
+                handshakeQueueHead = 0
+            }
+            scheduleHandshakeDrain()
         }
     }
 
@@ -298,6 +403,7 @@ public final class Sv2Server<
         try connections.send(SetupConnectionSuccess(usedVersion: usedVersion, flags: policy.successFlags), on: link)
         link.phase = .ready(sv2Protocol)
         link.setupFlags = request.flags
+        endHandshake(link)
         connections.statistics.setupsAccepted += 1
         if let timer = link.handshakeTimer {
             eventLoop.cancel(timer)

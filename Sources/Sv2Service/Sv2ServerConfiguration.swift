@@ -24,8 +24,28 @@ public struct Sv2ServerConfiguration: Sendable {
     public var inactivityTimeout: Duration = .seconds(120)
     /// Noise handshake plus SetupConnection must finish within this time (slowloris guard).
     public var handshakeTimeout: Duration = .seconds(10)
-    /// Connections beyond this are refused at accept.
+    /// Connections beyond this are refused at accept. Keep it below the process's descriptor limit (`sv2` apps
+    /// derive their default from it).
     public var maxConnections = 100_000
+    /// Connections accepted but not yet set up (Noise handshake + SetupConnection) beyond this are refused at accept,
+    /// before any crypto. Sized for a reconnect storm: at ~4,000 handshakes/s per loop, 20,000 in flight is five
+    /// seconds of handshake work, half the default `handshakeTimeout`.
+    public var maxHandshakesInFlight = 20_000
+    /// Most open connections from one source (an IPv4 address, or an IPv6 /64). Generous on purpose: thousands of
+    /// miners behind one NAT address are real (one address has ~28k source ports towards one server port anyway).
+    public var maxConnectionsPerSource = 10_000
+    /// New connections one source may open per second, sustained (token bucket refill rate)...
+    public var newConnectionsPerSourcePerSecond: Double = 1_000
+    /// ...and at once after being quiet (bucket size): a whole NAT'ed farm reconnecting after a pool restart passes.
+    public var newConnectionsPerSourceBurst = 10_000
+    /// Noise act 1 responses (ECDH + signature, ~250 µs each) computed per loop iteration; further act 1s wait for the
+    /// next iteration (FIFO), so a handshake flood delays established connections by at most this many responses.
+    public var maxHandshakesPerIteration = 4
+    /// Warning lines about closed or refused connections per `hostileLogInterval`; the rest are counted and summed
+    /// up in one "suppressed N" line per interval (a flood must not become a log flood).
+    public var hostileLogLinesPerInterval = 20
+    /// The window of `hostileLogLinesPerInterval`.
+    public var hostileLogInterval: Duration = .seconds(1)
     /// A frame that started arriving must be complete within this time (slow-sender guard after setup).
     public var partialFrameTimeout: Duration = .seconds(30)
     /// Largest accepted frame payload (the protocol allows 16 MiB; mining traffic needs a few KiB). A whole encrypted
@@ -46,6 +66,13 @@ public struct Sv2ServerConfiguration: Sendable {
     public func validate() throws(Sv2ServiceError) {
         guard minVersion <= maxVersion else { throw .invalidConfiguration("minVersion > maxVersion") }
         guard maxConnections > 0 else { throw .invalidConfiguration("maxConnections must be positive") }
+        guard maxHandshakesInFlight > 0, maxConnectionsPerSource > 0, newConnectionsPerSourceBurst > 0,
+              newConnectionsPerSourcePerSecond > 0, newConnectionsPerSourcePerSecond.isFinite
+        else { throw .invalidConfiguration("admission limits must be positive") }
+        guard maxHandshakesPerIteration > 0 else { throw .invalidConfiguration("maxHandshakesPerIteration must be positive") }
+        guard hostileLogLinesPerInterval >= 0, hostileLogInterval > .zero else {
+            throw .invalidConfiguration("hostile log limit must be >= 0 per positive interval")
+        }
         guard maxFramePayload >= 64, maxFramePayload <= 0xFF_FFFF else {
             throw .invalidConfiguration("maxFramePayload must be within 64...16777215")
         }

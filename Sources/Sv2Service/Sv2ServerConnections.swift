@@ -18,10 +18,39 @@ public final class Sv2ServerConnections {
     /// Called (loop thread) for every connection closed because of an error, after it was logged and counted —
     /// e.g. to ban an address that keeps sending garbage.
     public var errorObserver: ((Sv2ConnectionID, Sv2ServiceError) -> Void)?
+    /// Limits warnings about closed and refused connections (peers control how many there are).
+    private var logLimiter: LogRateLimiter
+    private var logSummaryScheduled = false
 
-    init(eventLoop: EventLoop, logger: Logger) {
+    init(eventLoop: EventLoop, logger: Logger,
+         logLimit: LogRateLimiter = LogRateLimiter(linesPerInterval: 20, interval: .seconds(1))) {
         self.eventLoop = eventLoop
         self.logger = logger
+        logLimiter = logLimit
+    }
+
+    /// Logs a warning caused by a peer, unless the rate limit is reached; suppressed lines are counted and summed up
+    /// in one "suppressed N" warning (metadata `suppressed`) when the limiter's window ends.
+    func warnAboutPeer(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata) {
+        let now = eventLoop.now
+        if logLimiter.admit(now: now) {
+            logger.warning(message(), metadata: metadata())
+            return
+        }
+        statistics.logLinesSuppressed += 1
+        guard !logSummaryScheduled else { return }
+        logSummaryScheduled = true
+        let delay = logLimiter.nanosecondsUntilWindowEnds(now: now)
+        eventLoop.schedule(after: .nanoseconds(Int64(clamping: delay))) { [weak self] in
+            guard let self else { return }
+            self.logSummaryScheduled = false
+            let suppressed = self.logLimiter.takeSuppressed()
+            if suppressed > 0 {
+                self.logger.warning(
+                    "suppressed \(suppressed) warnings about closed or refused connections (log rate limit)",
+                    metadata: ["suppressed": "\(suppressed)"])
+            }
+        }
     }
 
     /// Ids of the open connections (any phase).
@@ -150,7 +179,7 @@ public final class Sv2ServerConnections {
             if inHandshake { statistics.handshakeFailures += 1 }
         default: break
         }
-        logger.warning(
+        warnAboutPeer(
             "closing connection: \(error)",
             metadata: ["connection": "\(link.id)", "remote": "\(link.connection.remoteAddress)", "error": "\(error.metricLabel)"])
         link.closeError = error

@@ -5,8 +5,20 @@ public struct Sv2ServiceStatistics: Sendable, Equatable {
     public var connectionsOpened = 0
     /// Connections closed for any reason.
     public var connectionsClosed = 0
-    /// Connections refused because `maxConnections` was reached.
+    /// Connections refused at accept, for any reason (closed before any crypto); the fields below say why.
     public var connectionsRefused = 0
+    /// Of `connectionsRefused`: `maxConnections` reached.
+    public var refusedMaxConnections = 0
+    /// Of `connectionsRefused`: `maxHandshakesInFlight` reached.
+    public var refusedHandshakesInFlight = 0
+    /// Of `connectionsRefused`: the source already had `maxConnectionsPerSource` connections.
+    public var refusedSourceConnections = 0
+    /// Of `connectionsRefused`: the source's token bucket (`newConnectionsPerSource…`) was empty.
+    public var refusedSourceRate = 0
+    /// Noise act 1s answered in a later loop iteration because the iteration's handshake budget was spent.
+    public var handshakesDeferred = 0
+    /// Warning lines about closed or refused connections suppressed by the log rate limit.
+    public var logLinesSuppressed = 0
     /// Noise handshakes completed.
     public var handshakesCompleted = 0
     /// SetupConnection exchanges that succeeded.

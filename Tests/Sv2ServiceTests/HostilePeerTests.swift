@@ -296,7 +296,13 @@ struct FloodTests {
         }
         let stats = try harness.statistics()
         #expect(stats.errors("handshake_timeout") == total)
-        #expect(harness.logs.warnings("handshake_timeout") == total)
+        // Every close is logged or counted in a "suppressed N" summary (the log rate limit; summaries come at the end
+        // of each one-second window), and the log stays small: ~20 lines a second, not one per connection.
+        #expect(try harness.runner.wait(timeout: 10) {
+            harness.logs.warnings("handshake_timeout") + harness.logs.suppressed == total
+        }, "logged \(harness.logs.warnings("handshake_timeout")), suppressed \(harness.logs.suppressed) of \(total)")
+        #expect(stats.logLinesSuppressed == harness.logs.suppressed)
+        #expect(harness.logs.totalLines < 200, "\(harness.logs.totalLines) log lines for \(total) closes")
         #expect(stats.handshakesCompleted == 1 + (total + 1999) / 2000)  // the honest miner + one newcomer per wave
         usleep(200_000)
         let rssAfter = residentBytes()

@@ -18,18 +18,28 @@ final class LogRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [Entry] = []
     private var warningsByLabel: [String: Int] = [:]
+    private var suppressedLines = 0
+    private var linesSeen = 0
 
     var recent: [Entry] { lock.withLock { entries } }
 
     func append(_ entry: Entry) {
         lock.withLock {
+            linesSeen += 1
             if entries.count == 100 { entries.removeFirst() }
             entries.append(entry)
             if entry.level == .warning, let label = entry.metadata["error"]?.description {
                 warningsByLabel[label, default: 0] += 1
             }
+            if let count = entry.metadata["suppressed"].flatMap({ Int($0.description) }) { suppressedLines += count }
         }
     }
+
+    /// Lines the log rate limit suppressed, as announced by its "suppressed N" summaries.
+    var suppressed: Int { lock.withLock { suppressedLines } }
+
+    /// Every line logged so far, summaries included (the recorder keeps only the last 100 lines' text).
+    var totalLines: Int { lock.withLock { linesSeen } }
 
     /// Number of warning lines whose `error` metadata is `label`.
     func warnings(_ label: String) -> Int { lock.withLock { warningsByLabel[label] ?? 0 } }
