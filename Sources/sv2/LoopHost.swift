@@ -18,6 +18,27 @@ enum LoopHost {
         }
     }
 
+    /// Raises the soft descriptor limit (RLIMIT_NOFILE) to the hard limit, once, and returns the soft limit now in
+    /// force: every connection is a descriptor, and distributions start processes at 1,024.
+    static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            let wanted = limit
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit = wanted }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    /// Default `--max-connections`: below the descriptor limit (after raising it), keeping 1/16 of it (at least 64)
+    /// for listeners, upstream links, journals and the runtime, and at most 100,000. With connections capped below
+    /// the limit, a flood is refused at accept instead of running the process out of descriptors.
+    static func defaultMaxConnections() -> Int {
+        let limit = raiseDescriptorLimit()
+        return Swift.min(100_000, Swift.max(16, limit - Swift.max(64, limit / 16)))
+    }
+
     /// Creates the loop, calls `setUp` on it, runs until stopped; `statusEvery` calls `status` periodically.
     ///
     /// On Ctrl-C, SIGTERM or the deadline, `shutdown` runs on the loop first (an app flushes what it owes its
@@ -28,6 +49,7 @@ enum LoopHost {
         gracePeriod: Duration = .seconds(2),
         setUp: @escaping (EventLoop) throws -> Void, shutdown: (() -> Void)? = nil, tearDown: (() -> Void)? = nil
     ) throws {
+        _ = raiseDescriptorLimit()
         let loop = try EventLoop(configuration: EventLoopConfiguration(backend: backend))
         let stop = LoopOnly {
             shutdown?()

@@ -90,7 +90,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Close connections idle for this many seconds (default 120).")
     var inactivityTimeout: Double?
 
-    @Option(name: .long, help: "Maximum concurrent connections (default 100000).")
+    @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
     static let keys: Set<String> = RuntimeOptions.keys.union([
@@ -121,7 +121,7 @@ struct PoolCommand: ParsableCommand {
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34254"), option: "listen"),
             noise: identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
-        server.maxConnections = try file.int(maxConnections, "max-connections", default: 100_000)
+        server.maxConnections = try file.int(maxConnections, "max-connections", default: LoopHost.defaultMaxConnections())
         guard let script = Sv2Hex.decode(try file.string(payoutScript, "payout-script", default: "51")), !script.isEmpty else {
             throw ValidationError("--payout-script must be non-empty hex")
         }

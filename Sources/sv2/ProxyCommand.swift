@@ -56,9 +56,10 @@ struct ProxyCommand: ParsableCommand {
             authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
             noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false), certificateValidity: 3600
         ) { print("proxy authority public key: \($0.base58Check)") }
-        let downstream = Sv2ServerConfiguration(
+        var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34255"), option: "listen"),
             noise: identity)
+        downstream.maxConnections = LoopHost.defaultMaxConnections()
         let upstreamConfiguration = Sv2ClientConfiguration(
             serverAddress: try socketAddress(try file.string(upstream, "upstream", default: "127.0.0.1:34254"), option: "upstream"),
             sv2Protocol: .mining,

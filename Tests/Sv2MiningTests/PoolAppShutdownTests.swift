@@ -118,6 +118,9 @@ final class AppProcess: @unchecked Sendable {
 
     func signal(_ number: Int32) { Glibc.kill(process.processIdentifier, number) }
 
+    /// The child's process id.
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// The exit status once the process ended within `timeout` seconds; `nil` if it is still running.
     func waitForExit(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
