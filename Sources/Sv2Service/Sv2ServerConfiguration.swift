@@ -40,7 +40,7 @@ public struct Sv2ServerConfiguration: Sendable {
     public var newConnectionsPerSourceBurst = 10_000
     /// Noise act 1 responses (ECDH + signature, ~250 µs each) computed per loop iteration; further act 1s wait for the
     /// next iteration (FIFO), so a handshake flood delays established connections by at most this many responses.
-    public var maxHandshakesPerIteration = 4
+    public var maxHandshakesPerIteration = 1
     /// Warning lines about closed or refused connections per `hostileLogInterval`; the rest are counted and summed
     /// up in one "suppressed N" line per interval (a flood must not become a log flood).
     public var hostileLogLinesPerInterval = 20

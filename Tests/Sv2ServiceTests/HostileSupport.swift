@@ -95,8 +95,8 @@ final class HostileClient {
     private(set) var sent: [UInt8] = []
     private(set) var actOne: [UInt8] = []
 
-    init(server: SocketAddress, noise: Bool) throws {
-        socket = try RawSocket(connectingTo: server)
+    init(server: SocketAddress, noise: Bool, from source: SocketAddress? = nil) throws {
+        socket = try RawSocket(connectingTo: server, from: source)
         // Longer than RawSocket's 5 s: under ThreadSanitizer a loaded loop can take seconds to answer.
         var tv = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

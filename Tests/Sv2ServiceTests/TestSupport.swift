@@ -136,10 +136,18 @@ let transportMatrix: [(ReactorBackend, Bool)] = ReactorBackend.allCases.flatMap 
 struct RawSocket {
     let fd: Int32
 
-    init(connectingTo address: SocketAddress) throws {
+    /// Connects to `address`, from `source` (an address of 127.0.0.0/8, port 0) when given: tests use other loopback
+    /// addresses to look like other hosts to per-source limits.
+    init(connectingTo address: SocketAddress, from source: SocketAddress? = nil) throws {
         var fd: Int32 = -1
-        let result = address.withSockAddr { cshims_connect($0, $1, &fd) }
-        guard result == 0 || result == -EINPROGRESS else { throw ReactorError.system(-result, "test connect") }
+        let result = address.withSockAddr { remote, remoteLength in
+            guard let source else { return cshims_connect(remote, remoteLength, &fd) }
+            return source.withSockAddr { cshims_connect_from(remote, remoteLength, $0, $1, &fd) }
+        }
+        guard result == 0 || result == -EINPROGRESS else {
+            if fd >= 0 { Glibc.close(fd) }
+            throw ReactorError.system(-result, "test connect")
+        }
         // Wait for the non-blocking connect to finish (retrying on EINTR), and make sure it succeeded: a socket
         // whose connect failed would only show up later as a confusing EOF.
         var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
