@@ -19,6 +19,12 @@ public final class JobDeclaratorServer {
     /// Accepted jobs by the token of their `DeclareMiningJob.Success`.
     public private(set) var declaredJobs: [[UInt8]: DeclaredMiningJob] = [:]
     private var connections: [Sv2ConnectionID: ConnectionState] = [:]
+    /// Unused tokens one connection may hold; one more `AllocateMiningJobToken` closes the connection (the message has
+    /// no error answer). A JD client keeps a few in reserve.
+    public var maximumTokensPerConnection = 64
+    /// Declarations of one connection waiting for `ProvideMissingTransactions.Success`; one more is answered
+    /// `DeclareMiningJob.Error` `too-many-pending-declarations`.
+    public var maximumPendingDeclarationsPerConnection = 16
     private var nextToken: UInt64 = 1
     private let tokenSalt: UInt64
 
@@ -52,6 +58,9 @@ public final class JobDeclaratorServer {
     }
 
     func allocate(_ message: AllocateMiningJobTokenView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        if let state = connections[context.connectionID], state.tokens.count >= maximumTokensPerConnection {
+            throw .rejected("more than \(maximumTokensPerConnection) unused mining job tokens")
+        }
         let token = makeToken()
         connections[context.connectionID, default: ConnectionState()].tokens.insert(token)
         var outputs: [UInt8] = []
@@ -81,6 +90,9 @@ public final class JobDeclaratorServer {
             guard job.wtxids.count <= Int(UInt16.max) + 1 else {
                 return try reject(message.requestID, "invalid-job", context: context)
             }
+            let pending = connections[context.connectionID]?.pending
+            guard pending?[message.requestID] != nil || (pending?.count ?? 0) < maximumPendingDeclarationsPerConnection
+            else { return try reject(message.requestID, "too-many-pending-declarations", context: context) }
             connections[context.connectionID, default: ConnectionState()].pending[message.requestID] = (job, missing)
             statistics.missingTransactionRequests += 1
             return try context.send(ProvideMissingTransactions(requestID: message.requestID, unknownTxPositionList: missing))

@@ -208,6 +208,10 @@ public final class Pool {
         maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, connection: Sv2ConnectionID,
         reply: Reply
     ) throws(Sv2ServiceError) {
+        // Every channel costs a validator and a duplicate filter: one connection may not open them without bound.
+        if let owned = pools[connection], owned.channels.count >= configuration.maximumChannelsPerConnection {
+            return try refuse(requestID, "max-channels-per-connection-reached", reply)
+        }
         let hashrate = Double(nominalHashrate)
         guard hashrate.isFinite, hashrate >= 0 else { return try refuse(requestID, "invalid-nominal-hashrate", reply) }
         let maxTarget = WireConversions.target(wireMaxTarget)

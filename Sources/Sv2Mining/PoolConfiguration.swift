@@ -40,6 +40,11 @@ public struct PoolConfiguration: Sendable, Hashable {
     /// How long a submitted block may wait for the chain tip to move onto it before a pending sibling block on the
     /// same previous block is submitted too.
     public var blockAcknowledgementTimeout: Duration
+    /// Channels one connection may have open at once; further opens are answered `OpenMiningChannel.Error`
+    /// `max-channels-per-connection-reached`. Each channel holds a share validator and a duplicate filter (up to
+    /// `duplicateFilterCapacity` × 8 bytes), so this bounds what one connection can make the pool allocate. A miner
+    /// needs one channel; a proxy opening one upstream channel per downstream miner needs this raised.
+    public var maximumChannelsPerConnection = 1024
 
     /// Default ``maximumDifficulty``: 1e15. At 10 shares a minute that is a channel of ~7·10^20 H/s, several times
     /// today's whole network, while a share target that hard is still far easier than any hash can reach by
@@ -86,6 +91,9 @@ public struct PoolConfiguration: Sendable, Hashable {
 
     /// Checks the values are usable.
     public func validate() throws(PoolError) {
+        guard maximumChannelsPerConnection > 0 else {
+            throw .invalidConfiguration("maximumChannelsPerConnection must be positive")
+        }
         guard (1...8).contains(extranoncePrefixLength) else {
             throw .invalidConfiguration("extranoncePrefixLength must be 1...8")
         }

@@ -1,5 +1,7 @@
+import CShims
 import Foundation
-import Reactor
+import Glibc
+@testable import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
@@ -95,6 +97,53 @@ struct JobDeclarationTests {
         _ = server
     }
 
+    /// The server's per-connection maps are bounded: unused tokens (one more allocation closes the connection with a
+    /// typed error) and declarations waiting for missing transactions (one more is refused with a clear code).
+    @Test func perConnectionMapsAreBounded() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let jds = JobDeclaratorServer(coinbaseOutputs: [Self.payout])
+        jds.maximumTokensPerConnection = 4
+        jds.maximumPendingDeclarationsPerConnection = 2
+        let (server, _) = try Self.start(runner, jds: jds, clients: 0)
+        let address = try runner.sync { server.localAddress! }
+        let peer = try BlockingFramePeer(connectingTo: address)
+        defer { peer.close() }
+        try peer.send(SetupConnection(
+            protocolID: Sv2Protocol.jobDeclaration.rawValue, minVersion: 2, maxVersion: 2, flags: 0,
+            endpointHost: "127.0.0.1", endpointPort: 1, vendor: "test", hardwareVersion: "", firmware: "", deviceID: ""))
+        #expect(try peer.readFrame().header.knownMessageType == .setupConnectionSuccess)
+        var tokens: [[UInt8]] = []
+        for request in 1...3 {
+            try peer.send(AllocateMiningJobToken(userIdentifier: "u", requestID: UInt32(request)))
+            let (header, payload) = try peer.readFrame()
+            #expect(header.knownMessageType == .allocateMiningJobTokenSuccess)
+            tokens.append(try AllocateMiningJobTokenSuccess(decoding: payload).miningJobToken)
+        }
+        // Three declarations naming a transaction the server does not know: two wait, the third is refused.
+        let unknown = U256(limbs: (1, 2, 3, 4))
+        for (index, token) in tokens.enumerated() {
+            try peer.send(DeclareMiningJob(
+                requestID: UInt32(10 + index), miningJobToken: token, version: 1, coinbaseTxPrefix: [1],
+                coinbaseTxSuffix: [2], wtxidList: [unknown], excessData: []))
+            let (header, payload) = try peer.readFrame()
+            if index < 2 {
+                #expect(header.knownMessageType == .provideMissingTransactions)
+            } else {
+                #expect(header.knownMessageType == .declareMiningJobError)
+                #expect(try DeclareMiningJobError(decoding: payload).errorCode == "too-many-pending-declarations")
+            }
+        }
+        // Tokens: 4 may be held unused; the 5th allocation closes the connection.
+        // Declaring used the three tokens up; four unused ones may be held, a fifth allocation closes the connection.
+        for request in 20..<25 { try peer.send(AllocateMiningJobToken(userIdentifier: "u", requestID: UInt32(request))) }
+        var allocated = 0
+        while let (header, _) = try? peer.readFrame(), header.knownMessageType == .allocateMiningJobTokenSuccess { allocated += 1 }
+        #expect(allocated == 4)
+        #expect(try runner.wait { server.statistics.errors("rejected") == 1 && server.connections.count == 0 })
+        #expect(jds.statistics.rejections == ["too-many-pending-declarations": 1])
+    }
+
     @Test func pushedSolutionReachesTheServer() throws {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
@@ -115,4 +164,56 @@ struct JobDeclarationTests {
         }
         _ = server
     }
+}
+
+/// A plain (no Noise) Sv2 peer over a blocking socket, for driving a server message by message.
+struct BlockingFramePeer {
+    let fd: Int32
+
+    init(connectingTo address: SocketAddress) throws {
+        var fd: Int32 = -1
+        let result = address.withSockAddr { cshims_connect($0, $1, &fd) }
+        guard result == 0 || result == -EINPROGRESS else { throw ReactorError.system(-result, "test connect") }
+        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        var ready: Int32 = -1
+        repeat { ready = poll(&pfd, 1, 10_000) } while ready < 0 && errno == EINTR
+        guard ready == 1, cshims_socket_error(fd) == 0 else {
+            Glibc.close(fd)
+            throw ReactorError.system(ETIMEDOUT, "test connect")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        self.fd = fd
+    }
+
+    func send<M: Sv2Message>(_ message: M) throws {
+        let bytes = try message.encodedFrame()
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { cshims_send(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            guard n > 0 else { throw ReactorError.system(Int32(-n), "test send") }
+            offset += n
+        }
+    }
+
+    private func read(_ count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let n = out.withUnsafeMutableBytes { cshims_recv(fd, $0.baseAddress! + offset, count - offset) }
+            guard n > 0 else { throw ReactorError.system(n == 0 ? ECONNRESET : Int32(-n), "test receive") }
+            offset += n
+        }
+        return out
+    }
+
+    /// The next frame, or an error once the server closed the connection.
+    func readFrame() throws -> (header: Sv2FrameHeader, payload: [UInt8]) {
+        let headerBytes = try read(Sv2FrameHeader.size)
+        let header = headerBytes.withUnsafeBytes { Sv2FrameHeader(loadingFrom: $0.baseAddress!) }
+        return (header, try read(header.payloadLength))
+    }
+
+    func close() { Glibc.close(fd) }
 }

@@ -89,6 +89,25 @@ import Testing
         #expect(pool.openChannelCount == 0 && pool.statistics.channelsRefused == 6)
     }
 
+    @Test func channelsPerConnectionAreCapped() throws {
+        let pool = try Self.makePool { $0.maximumChannelsPerConnection = 3 }
+        func code(_ recorder: Recorder) -> String? { recorder.all(OpenMiningChannelError.self).first?.errorCode }
+        for request in 1...3 {
+            #expect(try Self.openStandard(pool, connection: 1, requestID: UInt32(request))
+                .all(OpenStandardMiningChannelSuccess.self).count == 1)
+        }
+        #expect(code(try Self.openExtended(pool, connection: 1, requestID: 4)) == "max-channels-per-connection-reached")
+        #expect(code(try Self.openStandard(pool, connection: 1, requestID: 5)) == "max-channels-per-connection-reached")
+        // Other connections are not affected; a closed connection's channels no longer count.
+        #expect(try Self.openStandard(pool, connection: 2).all(OpenStandardMiningChannelSuccess.self).count == 1)
+        pool.connectionClosed(Sv2ConnectionID(1))
+        #expect(try Self.openStandard(pool, connection: 1, requestID: 6).all(OpenStandardMiningChannelSuccess.self).count == 1)
+        #expect(pool.openChannelCount == 2 && pool.statistics.channelsRefused == 2)
+        var invalid = PoolConfiguration(payoutScript: testPayoutScript)
+        invalid.maximumChannelsPerConnection = 0
+        #expect(throws: PoolError.self) { try invalid.validate() }
+    }
+
     @Test func initialTargetFollowsSRIFormulaBoundedByMaxTarget() throws {
         let pool = try Self.makePool()
         let success = try #require(try Self.openStandard(pool, connection: 1, hashrate: 1e12)
