@@ -167,6 +167,8 @@ int cshims_uring_submit(cshims_uring *u) {
     return ret < 0 ? ret : 0;
 }
 
+unsigned cshims_uring_unsubmitted(cshims_uring *u) { return io_uring_sq_ready(&u->ring); }
+
 int cshims_uring_submit_and_wait(cshims_uring *u, int64_t timeout_ns) {
     if (u->pending_recycle) {
         io_uring_buf_ring_advance(u->br, u->pending_recycle);

@@ -12,6 +12,8 @@ final class UringDriver {
     private let wakeBuffer: UnsafeMutablePointer<UInt64>
     private var wakeFD: Int32 = -1
     private let bufferSize: Int
+    /// Descriptors of torn-down connections, closed once no prepared SQE can still name their numbers.
+    private var descriptorsToClose: [Int32] = []
 
     private static let cqeFlagBuffer = UInt32(CSHIMS_CQE_F_BUFFER)
     private static let cqeFlagMore = UInt32(CSHIMS_CQE_F_MORE)
@@ -32,6 +34,8 @@ final class UringDriver {
     }
 
     func destroy() {
+        for fd in descriptorsToClose { _ = cshims_close(fd) }
+        descriptorsToClose.removeAll()
         cshims_uring_destroy(ring)
         completions.deallocate()
         wakeBuffer.deallocate()
@@ -114,17 +118,29 @@ final class UringDriver {
             _ = cshims_uring_prep_cancel(ring, Token(.receive, generation: connection.generation, slot: connection.slot).raw, cancel)
             _ = cshims_uring_prep_cancel(ring, Token(.connect, generation: connection.generation, slot: connection.slot).raw, cancel)
         }
-        // Prepared-but-unsubmitted SQEs name the descriptor by number: the kernel resolves it at submission. Submit
-        // them now, while the number still means this socket — after close() it could already name a new one.
+        // Prepared-but-unsubmitted SQEs name the descriptor by number: the kernel resolves it at submission. The number
+        // must keep meaning this socket until every SQE prepared so far is in the kernel — after close() it could name
+        // a socket accepted a moment later. Usually the submit below takes them all and the descriptor goes at once;
+        // when it cannot (a full completion queue makes io_uring_enter refuse with EBUSY/EAGAIN), it goes after the
+        // loop's next successful submission instead of silently risking a stale request on a new connection.
+        descriptorsToClose.append(connection.fd)
+        closeDescriptorsOnceSubmitted()
+    }
+
+    /// Submits what is prepared and, when nothing is left unsubmitted, closes the descriptors waiting for that.
+    /// In-flight requests hold their own file reference, so closing does not disturb them.
+    private func closeDescriptorsOnceSubmitted() {
         _ = cshims_uring_submit(ring)
-        // In-flight requests hold their own file reference, so the descriptor can go now.
-        _ = cshims_close(connection.fd)
+        guard cshims_uring_unsubmitted(ring) == 0 else { return }
+        for fd in descriptorsToClose { _ = cshims_close(fd) }
+        descriptorsToClose.removeAll(keepingCapacity: true)
     }
 
     func wait(timeoutNanoseconds: UInt64?) throws(ReactorError) {
         let timeout = timeoutNanoseconds.map { Int64(clamping: Swift.max($0, 1)) } ?? -1
         let result = cshims_uring_submit_and_wait(ring, timeout)
         guard result == 0 else { throw .system(-result, "io_uring_enter") }
+        if !descriptorsToClose.isEmpty { closeDescriptorsOnceSubmitted() }
         loop.refreshNow()
         while true {
             let count = Int(cshims_uring_reap(ring, completions, UInt32(completionCapacity)))
@@ -193,7 +209,12 @@ final class UringDriver {
         guard !more else { return }
         connection.pendingOperations -= 1
         if rearm, connection.state == .open || connection.state == .closing {
-            try? startReading(connection)
+            // A connection left without a receive would never read again: a silent stall its peer only notices by
+            // timing out. Close it, with the reason, instead.
+            do throws(ReactorError) { try startReading(connection) } catch {
+                loop.warnLimited("io_uring: cannot re-arm a receive", metadata: ["errno": "\(error.errno)"])
+                loop.finishClose(connection, reason: .error(error.errno))
+            }
         }
         loop.releaseIfDone(connection)
     }

@@ -61,6 +61,8 @@ int cshims_uring_prep_cancel(cshims_uring *u, uint64_t target, uint64_t user_dat
 int cshims_uring_submit_and_wait(cshims_uring *u, int64_t timeout_ns);
 /// Hands the prepared SQEs to the kernel without waiting (0 or -errno).
 int cshims_uring_submit(cshims_uring *u);
+/// Prepared SQEs the kernel has not consumed yet (0: every prepared request was submitted).
+unsigned cshims_uring_unsubmitted(cshims_uring *u);
 /// Copies up to `max` completions into `out` and marks them seen. Returns the count.
 unsigned cshims_uring_reap(cshims_uring *u, cshims_cqe *out, unsigned max);
 /// Address of provided buffer `bid`.
