@@ -45,6 +45,8 @@ public final class Sv2Client<
     private var initiator: NoiseInitiator?
     private var handshakeTimer: TimerHandle?
     private var inactivityTimer: TimerHandle?
+    private var targetAddress: SocketAddress?
+    private var targetEndpoint: Endpoint?
 
     /// Creates a client; nothing happens until `connect()`.
     public init(
@@ -82,6 +84,20 @@ public final class Sv2Client<
     /// The connection id while connected.
     public var connectionID: Sv2ConnectionID? { link?.id }
 
+    /// The server of the current or last connection: ``connect(to:)``'s address, else the configuration's.
+    public var serverAddress: SocketAddress { targetAddress ?? configuration.serverAddress }
+
+    /// Connects to `address` instead of the configured server (failover, `Reconnect`); later ``connect()`` calls
+    /// keep using it. Loop thread only.
+    ///
+    /// `endpoint`, when given, is what SetupConnection announces as `endpoint_host`/`endpoint_port` (the name the
+    /// operator configured, not the resolved IP).
+    public func connect(to address: SocketAddress, endpoint: Endpoint? = nil) {
+        targetAddress = address
+        if let endpoint { targetEndpoint = endpoint }
+        connect()
+    }
+
     /// Connects, handshakes and sets up. Loop thread only; progress is reported through `state`.
     public func connect() {
         switch state {
@@ -90,14 +106,14 @@ public final class Sv2Client<
         }
         state = .connecting
         eventLoop.connect(
-            to: configuration.serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
+            to: serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
             handler: ClientConnectionHandler(client: self)
         ) { [weak self] result in
             guard let self else { return }
             switch result {
             case .success(let connection): self.connected(connection)
             case .failure(let error):
-                self.logger.warning("connect to \(self.configuration.serverAddress) failed: \(error)")
+                self.logger.warning("connect to \(self.serverAddress) failed: \(error)")
                 self.state = .closed(.error(.transport(error)))
             }
         }
@@ -129,7 +145,7 @@ public final class Sv2Client<
     private func connected(_ connection: Connection) {
         if let keepAlive = configuration.tcpKeepAlive {
             do throws(ReactorError) { try connection.setKeepAlive(keepAlive) } catch {
-                logger.warning("TCP keepalive not set on the link to \(configuration.serverAddress): \(error)")
+                logger.warning("TCP keepalive not set on the link to \(serverAddress): \(error)")
             }
         }
         let link = Sv2Link(
@@ -163,7 +179,12 @@ public final class Sv2Client<
     private func sendSetup(on link: Sv2Link) throws(Sv2ServiceError) {
         link.phase = .awaitingSetup
         state = .settingUp
-        try link.send(configuration.setupConnection)
+        var setup = configuration.setupConnection
+        if let targetEndpoint, targetEndpoint.host.utf8.count <= 255 {
+            setup.endpointHost = targetEndpoint.host
+            setup.endpointPort = targetEndpoint.port
+        }
+        try link.send(setup)
         core.statistics.framesOut += 1
     }
 
@@ -202,7 +223,7 @@ public final class Sv2Client<
         core.statistics.errorCounts[error.metricLabel, default: 0] += 1
         if !isReady { core.statistics.handshakeFailures += 1 }
         if case .inactivityTimeout = error { core.statistics.inactivityTimeouts += 1 }
-        logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(configuration.serverAddress)"])
+        logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(serverAddress)"])
         link.closeError = error
         link.phase = .closing
         if case .writeBufferFull = error { link.connection.abort() } else { link.connection.close() }
