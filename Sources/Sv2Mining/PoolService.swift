@@ -139,19 +139,10 @@ public final class PoolService {
             mining: NullSv2MiningClientHandler(), jobDeclaration: NullSv2JobDeclarationClientHandler(),
             templateDistribution: TemplateDistributionClient(pool: pool), logger: logger)
         templateClient = client
-        client.onStateChange = { [weak self, weak failover] state in
-            guard let self, let failover else { return }
-            switch state {
-            case .ready: failover.linkUp()
-            case .closed:
-                // Also when connecting failed (no connectionDidClose then): no new work until a source is back.
-                self.pool.templateSourceLost()
-                if !self.stopped { failover.linkDown() }
-            default: break
-            }
+        failover.drive(client) { [weak self] state in
+            // Also when connecting failed (no connectionDidClose then): no new work until a source is back.
+            if case .closed = state { self?.pool.templateSourceLost() }
         }
-        failover.connect = { [weak client] address, endpoint in client?.connect(to: address, endpoint: endpoint) }
-        failover.onSwitchToPrimary = { [weak client] in client?.close() }
         pool.onSolution = { [weak self] (solution) throws(Sv2ServiceError) in
             guard let client = self?.templateClient else { throw .notConnected }
             try client.send(solution)

@@ -35,6 +35,11 @@ public final class Sv2Client<
     public var templateDistribution: TemplateDistribution
     /// Called on every state change (loop thread).
     public var onStateChange: ((Sv2ClientState) -> Void)?
+    /// Called when the server sends `Reconnect`, with where to go (an empty host or zero port in the message mean
+    /// the current one). `nil`: the request is only logged. ``Sv2Failover/drive(_:onState:)`` sets it. The new
+    /// server must prove the same authority key (the client's security is unchanged), so a redirect cannot lead a
+    /// Noise client to an impostor.
+    public var onReconnectRequest: ((Endpoint) -> Void)?
     /// Where the client is.
     public private(set) var state = Sv2ClientState.idle {
         didSet { onStateChange?(state) }
@@ -280,7 +285,15 @@ public final class Sv2Client<
         case .common:
             if type == .reconnect {
                 let reconnect = try decode(ReconnectView.self, frame.payload)
-                logger.notice("server asked to reconnect to \(String(decoding: reconnect.newHost, as: UTF8.self)):\(reconnect.newPort)")
+                let host = String(decoding: reconnect.newHost, as: UTF8.self)
+                let current = targetEndpoint ?? Endpoint(serverAddress)
+                let target = Endpoint(
+                    host: host.isEmpty ? current.host : host, port: reconnect.newPort == 0 ? current.port : reconnect.newPort)
+                logger.notice("server asked to reconnect to \(target)")
+                if let onReconnectRequest {
+                    onReconnectRequest(target)
+                    return
+                }
             }
             guard sv2Protocol == .mining, type == .reconnect || type == .channelEndpointChanged else {
                 if type == .reconnect { return }

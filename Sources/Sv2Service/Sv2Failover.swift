@@ -206,3 +206,28 @@ private final class ProbeHandler: ConnectionHandler {
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int { bytes.count }
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {}
 }
+
+extension Sv2Failover {
+    /// Runs `client` through this failover: every attempt connects the client, its state changes report the link
+    /// up or down (then `onState` runs), a switch back to the first upstream closes it, and a server's `Reconnect`
+    /// redirects it. Call ``start()`` afterwards. Loop thread only.
+    public func drive<Mining, JobDeclaration, TemplateDistribution>(
+        _ client: Sv2Client<Mining, JobDeclaration, TemplateDistribution>,
+        onState: ((Sv2ClientState) -> Void)? = nil
+    ) {
+        connect = { [weak client] address, endpoint in client?.connect(to: address, endpoint: endpoint) }
+        onSwitchToPrimary = { [weak client] in client?.close() }
+        client.onReconnectRequest = { [weak self, weak client] endpoint in
+            self?.redirect(to: endpoint)
+            client?.close()
+        }
+        client.onStateChange = { [weak self] state in
+            switch state {
+            case .ready: self?.linkUp()
+            case .closed: self?.linkDown()
+            default: break
+            }
+            onState?(state)
+        }
+    }
+}

@@ -58,3 +58,53 @@ import Testing
         #expect(answers.isSubset(of: expected))
     }
 }
+
+/// A driven client over loopback (both backends, Noise on and off): a server restart is survived, `Reconnect`
+/// is followed, and the first upstream is preferred when it is back.
+@Suite struct FailoverLoopbackTests {
+    static let fast = ReconnectPolicy(
+        initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200), primaryRetryInterval: .milliseconds(100))
+
+    @Test(arguments: transportMatrix)
+    func aRestartedServerIsReconnectedAndReconnectRedirects(backend: ReactorBackend, noise: Bool) throws {
+        let runner = try LoopRunner(backend)
+        defer { _ = runner.stop() }
+        let first = PoolState(), second = PoolState()
+        let miner = MinerState()
+        let (serverA, serverB) = try runner.sync {
+            (try makeServer(runner.loop, noise: noise, state: first), try makeServer(runner.loop, noise: noise, state: second))
+        }
+        let addressA = try #require(runner.sync { serverA.localAddress })
+        let addressB = try #require(runner.sync { serverB.localAddress })
+        let (client, failover) = try runner.sync {
+            let client = try makeClient(runner.loop, server: addressA, noise: noise, miner: TestMiner(state: miner))
+            let failover = try Sv2Failover(endpoints: [Endpoint(addressA)], policy: Self.fast, eventLoop: runner.loop)
+            failover.drive(client)
+            failover.start()
+            return (client, failover)
+        }
+        #expect(try runner.wait { first.setUp.count == 1 && miner.channel != nil })
+
+        // The server goes away and comes back on the same port: the client reconnects by itself.
+        try runner.sync { serverA.stop() }
+        #expect(try runner.wait { miner.closedReason != nil })
+        let restarted = PoolState()
+        let serverA2 = try runner.sync {
+            try makeServer(runner.loop, noise: noise, state: restarted) { $0.listenAddress = addressA }
+        }
+        #expect(try runner.wait { restarted.setUp.count == 1 && failover.isUp })
+
+        // Reconnect (0x04) from the server moves the client to B (the same authority key is checked there).
+        try runner.sync {
+            let id = try #require(restarted.setUp.first)
+            try serverA2.connections.send(Reconnect(newHost: addressB.ip, newPort: addressB.port), to: id)
+        }
+        #expect(try runner.wait { second.setUp.count == 1 && failover.current == Endpoint(addressB) && failover.isUp })
+        try runner.sync {
+            failover.stop()
+            client.close()
+            serverA2.stop()
+            serverB.stop()
+        }
+    }
+}
