@@ -7,8 +7,9 @@ import Synchronization
 /// loop.
 ///
 /// Threading: `start`, `setWork`, `stop` and the `onShare` callback run on the loop thread. Workers only read
-/// the current work (lock-protected, fetched when the atomic generation counter moves) and post found shares with
-/// `eventLoop.execute {}` — the only way back into the loop. A worker checks the generation every
+/// the current work (lock-protected, fetched when the atomic generation counter moves) and post found shares to a
+/// bounded mailbox that one task at a time (`eventLoop.tryExecute {}`) drains on the loop — the loop never has more
+/// than one miner task queued, and while it is behind the mailbox keeps the best shares (and every block). A worker checks the generation every
 /// `chunkSize` nonces, so new work (e.g. after `SetNewPrevHash`) replaces stale work within milliseconds.
 ///
 /// Search order per work item: each worker owns a disjoint nonce range (`nonceSpan` nonces at `worker ·
@@ -76,7 +77,8 @@ public final class CPUMiner {
     /// Headers hashed by each worker (to check the split is even).
     public var hashesPerWorker: [UInt64] { board.counters.map { $0.hashes.load(ordering: .relaxed) } }
 
-    /// Shares dropped because ``CPUMinerConfiguration/maxQueuedShares`` were already waiting for the loop.
+    /// Shares not delivered because ``CPUMinerConfiguration/maxQueuedShares`` better ones were already waiting for the
+    /// loop (blocks are never dropped).
     public var droppedShares: UInt64 { board.dropped.load(ordering: .relaxed) }
 
     /// Whether the worker threads are running.
@@ -93,8 +95,18 @@ extension CPUMiner {
         let eventLoop: EventLoop
         let sink: LoopBound<(FoundShare) -> Void>
         let maxQueued: Int
-        let queued = Atomic<Int>(0)
         let dropped = Atomic<UInt64>(0)
+        /// Found shares waiting for the loop, and whether a drain task is already on its way there.
+        let mailbox = Mutex<Mailbox>(Mailbox())
+
+        /// At most one drain task per miner is ever queued on the loop: while the loop is behind, shares collect here
+        /// instead of as thousands of tasks in front of everything else the loop has to do.
+        struct Mailbox {
+            var shares: [FoundShare] = []
+            var drainQueued = false
+            /// Index of the worst (highest-hash) non-block share in `shares`, once the mailbox is full.
+            var worst: Int?
+        }
 
         init(workerCount: Int, maxQueued: Int, eventLoop: EventLoop, sink: LoopBound<(FoundShare) -> Void>) {
             counters = (0..<workerCount).map { _ in HashCounter() }
@@ -103,16 +115,54 @@ extension CPUMiner {
             self.sink = sink
         }
 
+        /// Worker side. While `maxQueued` shares already wait, only better ones get in (each replaces the worst
+        /// waiting one): the loop gets the best shares found meanwhile, not the first. Blocks always get in.
         func deliver(_ found: FoundShare) {
-            guard queued.add(1, ordering: .relaxed).newValue <= maxQueued else {
-                queued.subtract(1, ordering: .relaxed)
-                dropped.add(1, ordering: .relaxed)
-                return
+            let post: Bool = mailbox.withLock { box in
+                if found.isBlock || box.shares.count < maxQueued {
+                    box.shares.append(found)
+                } else {
+                    let worst = box.worst ?? Self.worstNonBlock(box.shares)
+                    box.worst = worst
+                    if let worst, found.hash.numericValue < box.shares[worst].hash.numericValue {
+                        box.shares[worst] = found
+                        box.worst = Self.worstNonBlock(box.shares)
+                    }
+                    dropped.add(1, ordering: .relaxed)
+                }
+                guard !box.drainQueued else { return false }
+                box.drainQueued = true
+                return true
             }
-            eventLoop.execute { [self] in
-                queued.subtract(1, ordering: .relaxed)
-                sink.value(found)
+            guard post else { return }
+            let drain: @Sendable () -> Void = { [self] in
+                var batch: [FoundShare] = []
+                mailbox.withLock { box in
+                    swap(&batch, &box.shares)
+                    box.worst = nil
+                    box.drainQueued = false
+                }
+                for share in batch { sink.value(share) }
             }
+            // The loop's queue is bounded: when it refuses, the next share found retries (the mailbox keeps the best
+            // meanwhile) — unless a block waits, which must not: control-class `execute` then.
+            if !eventLoop.tryExecute(drain) {
+                let hasBlock = mailbox.withLock { box in
+                    let block = box.shares.contains { $0.isBlock }
+                    if !block { box.drainQueued = false }
+                    return block
+                }
+                if hasBlock { eventLoop.execute(drain) }
+            }
+        }
+
+        private static func worstNonBlock(_ shares: [FoundShare]) -> Int? {
+            var worst: Int?
+            for index in shares.indices where !shares[index].isBlock {
+                if let current = worst, shares[current].hash.numericValue >= shares[index].hash.numericValue { continue }
+                worst = index
+            }
+            return worst
         }
     }
 
