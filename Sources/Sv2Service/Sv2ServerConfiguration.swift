@@ -32,8 +32,9 @@ public struct Sv2ServerConfiguration: Sendable {
     /// seconds of handshake work, half the default `handshakeTimeout`.
     public var maxHandshakesInFlight = 20_000
     /// Most open connections from one source (an IPv4 address, or an IPv6 /64). Generous on purpose: thousands of
-    /// miners behind one NAT address are real (one address has ~28k source ports towards one server port anyway).
-    public var maxConnectionsPerSource = 10_000
+    /// miners behind one NAT address are real, and `sv2 loadtest` puts 20,000 connections on each source address. One
+    /// IPv4 address has ~28k source ports towards one server port anyway; this keeps one host from holding more.
+    public var maxConnectionsPerSource = 25_000
     /// New connections one source may open per second, sustained (token bucket refill rate)...
     public var newConnectionsPerSourcePerSecond: Double = 1_000
     /// ...and at once after being quiet (bucket size): a whole NAT'ed farm reconnecting after a pool restart passes.
