@@ -15,6 +15,9 @@ final class Sv2ServiceMetrics {
     private let rejectedFrames: Counter
     private let errors: Counter
     private let active: Gauge
+    private let refusedByReason: [(KeyPath<Sv2ServiceStatistics, Int>, Counter)]
+    private let handshakesDeferred: Counter
+    private let logLinesSuppressed: Counter
     private let prefix: String
     private var errorsByKind: [String: Counter] = [:]
     private var last = Sv2ServiceStatistics()
@@ -32,6 +35,15 @@ final class Sv2ServiceMetrics {
         rejectedFrames = Counter(label: "\(prefix)_rejected_frames_total")
         errors = Counter(label: "\(prefix)_errors_total")
         active = Gauge(label: "\(prefix)_connections_active")
+        let refused = "\(prefix)_connections_refused_by_reason_total"
+        refusedByReason = [
+            (\.refusedMaxConnections, Counter(label: refused, dimensions: [("reason", "max_connections")])),
+            (\.refusedHandshakesInFlight, Counter(label: refused, dimensions: [("reason", "handshakes_in_flight")])),
+            (\.refusedSourceConnections, Counter(label: refused, dimensions: [("reason", "source_connections")])),
+            (\.refusedSourceRate, Counter(label: refused, dimensions: [("reason", "source_rate")])),
+        ]
+        handshakesDeferred = Counter(label: "\(prefix)_handshakes_deferred_total")
+        logLinesSuppressed = Counter(label: "\(prefix)_log_lines_suppressed_total")
     }
 
     func startExporting(on loop: EventLoop, statistics: @escaping () -> Sv2ServiceStatistics) {
@@ -60,6 +72,11 @@ final class Sv2ServiceMetrics {
         rejectedFrames.increment(by: now.rejectedFrames - last.rejectedFrames)
         errors.increment(by: now.errors - last.errors)
         active.record(now.connectionsActive)
+        for (field, counter) in refusedByReason where now[keyPath: field] != last[keyPath: field] {
+            counter.increment(by: now[keyPath: field] - last[keyPath: field])
+        }
+        handshakesDeferred.increment(by: now.handshakesDeferred - last.handshakesDeferred)
+        logLinesSuppressed.increment(by: now.logLinesSuppressed - last.logLinesSuppressed)
         for (kind, count) in now.errorCounts where count != last.errorCounts[kind] {
             let counter = errorsByKind[kind] ?? Counter(label: "\(prefix)_errors_by_kind_total", dimensions: [("kind", kind)])
             errorsByKind[kind] = counter
