@@ -57,6 +57,8 @@ public final class ProxyAggregator {
     private var inFlight: [InFlightShare] = []
     private var inFlightHead = 0
     private var builder = ShareBuilder()
+    /// How the upstream channel's SubmitShares.Success counts (spec deltas or SRI's totals).
+    public private(set) var upstreamSemantics = SubmitSuccessSemantics()
     private let logger: Logger
 
     private struct PendingOpen {
@@ -151,6 +153,7 @@ public final class ProxyAggregator {
         }
         upstreamChannel = tracker
         upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
+        upstreamSemantics = SubmitSuccessSemantics()
         statistics.upstreamChannelID = tracker.channelID
         statistics.upstreamExtranoncePrefix = tracker.extranoncePrefix
         statistics.upstreamExtranonceSize = size
@@ -210,19 +213,30 @@ public final class ProxyAggregator {
     }
 
     func upstreamAccepted(_ message: SubmitSharesSuccessView) {
-        statistics.upstreamAccepted += Int(message.newSubmitsAcceptedCount)
-        onEvent?(.upstreamAccepted(count: message.newSubmitsAcceptedCount))
         // Everything up to last_sequence_number not already rejected was accepted; split the ack per channel.
+        // The count comes from that progress, never from the message's count field: SRI's pool reports totals
+        // since the channel opened there (the spec says: since the last acknowledgement). Downstream always gets
+        // the spec's reading (per-batch counts), whatever the upstream sends.
         var perChannel: [UInt32: (last: UInt32, count: UInt32)] = [:]
+        var acknowledged: UInt32 = 0
         while inFlightHead < inFlight.count,
               Int32(bitPattern: inFlight[inFlightHead].upstreamSequence &- message.lastSequenceNumber) <= 0 {
             let entry = inFlight[inFlightHead]
             inFlightHead += 1
             if entry.settled { continue }
+            acknowledged &+= 1
             let previous = perChannel[entry.channelID]
             perChannel[entry.channelID] = (entry.downstreamSequence, (previous?.count ?? 0) + 1)
         }
         compactInFlight()
+        let wasCumulative = upstreamSemantics.isCumulative
+        _ = upstreamSemantics.interpret(
+            count: message.newSubmitsAcceptedCount, sum: message.newSharesSum, acknowledged: acknowledged)
+        if !wasCumulative && upstreamSemantics.isCumulative {
+            logger.notice("upstream reports cumulative share counts (totals since the channel opened); counting from sequence numbers")
+        }
+        statistics.upstreamAccepted += Int(acknowledged)
+        onEvent?(.upstreamAccepted(count: acknowledged))
         for (id, ack) in perChannel {
             guard let channel = channels[id] else { continue }
             sendDownstream(SubmitSharesSuccess(
