@@ -1,3 +1,5 @@
+import Glibc
+
 /// Validates the shares of one channel against its valid jobs, detecting duplicates.
 ///
 /// Check order follows SRI: stale job → unknown job → extranonce size → `ntime` → version bits → hash →
@@ -48,12 +50,18 @@ public struct ShareValidator: Sendable {
         jobs.append(job)
     }
 
-    /// Validates `share` and records it for duplicate detection when accepted.
+    /// Validates `share` against the system clock (`time(nil)`: a vDSO read, no allocation).
     public mutating func validate(_ share: Share) -> ShareOutcome {
+        validate(share, now: UInt32(truncatingIfNeeded: time(nil)))
+    }
+
+    /// Validates `share` and records it for duplicate detection when accepted; `now` (unix seconds, coarse is
+    /// fine) bounds `ntime` at the consensus limit, now + 2 hours.
+    public mutating func validate(_ share: Share, now: UInt32) -> ShareOutcome {
         guard let index = jobs.firstIndex(where: { $0.jobID == share.jobID }) else {
             return .rejected(isStale(share.jobID) ? .staleShare : .invalidJobID)
         }
-        switch jobs[index].check(share) {
+        switch jobs[index].check(share, now: now) {
         case .failure(let rejection):
             return .rejected(rejection)
         case .success(let (header, hash)):
