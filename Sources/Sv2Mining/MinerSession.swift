@@ -278,6 +278,9 @@ public final class MinerSession {
         } catch {
             // After a disconnect every share found until the workers stop lands here: not worth a line each.
             if error == .notConnected { logger.debug("share not sent: \(error)") } else { logger.warning("share not sent: \(error)") }
+            // Its sequence number is used up: no acknowledgement will count it as accepted.
+            builder.acknowledge(1)
+            acknowledgements.rejected(sequenceNumber: sequenceNumber)
             return
         }
         statistics.sharesSubmitted += 1

@@ -35,6 +35,12 @@ public struct PoolConfiguration: Sendable, Hashable {
     public var maximumActiveJobs: Int
     /// Duplicate-share table size per channel (slots; grows to this, then recycles).
     public var duplicateFilterCapacity: Int
+    /// Group the standard channels of a connection that accepts extended jobs (did not set
+    /// REQUIRES_STANDARD_JOBS, e.g. a proxy) into one group channel: announced with `SetGroupChannel`, and every job
+    /// sent ONCE to the group id as a `NewExtendedMiningJob` (+ `SetNewPrevHash`) instead of per channel. Off by
+    /// default. Extended channels are never grouped: peers gain nothing from it and SRI's translator_sv2 1.0.0
+    /// closes the connection on `SetGroupChannel`.
+    public var groupStandardChannels: Bool
 
     /// Creates a configuration; every value but the payout script has a usable default.
     public init(
@@ -42,7 +48,7 @@ public struct PoolConfiguration: Sendable, Hashable {
         extranoncePrefixLength: Int = 4, extranonceRollableLength: Int = 16, reservedExtranonceIDs: UInt64 = 0,
         vardiffWindow: Double = 60, vardiffMaxStep: Double = 4, minimumDifficulty: Double = 1e-6,
         maximumDifficulty: Double? = nil, ackBatchSize: Int = 8, ackInterval: Duration = .milliseconds(200),
-        maximumActiveJobs: Int = 8, duplicateFilterCapacity: Int = 1 << 14
+        maximumActiveJobs: Int = 8, duplicateFilterCapacity: Int = 1 << 14, groupStandardChannels: Bool = false
     ) {
         self.payoutScript = payoutScript
         self.poolTag = poolTag
@@ -58,6 +64,7 @@ public struct PoolConfiguration: Sendable, Hashable {
         self.ackInterval = ackInterval
         self.maximumActiveJobs = maximumActiveJobs
         self.duplicateFilterCapacity = duplicateFilterCapacity
+        self.groupStandardChannels = groupStandardChannels
     }
 
     /// Total extranonce bytes in the coinbase scriptSig (prefix + rollable part).

@@ -81,7 +81,7 @@ public struct ShareAcknowledgementCounter: Sendable {
         rejections.reserveCapacity(Self.rejectionCapacity)
     }
 
-    /// Records a `SubmitShares.Error` for `sequenceNumber`.
+    /// Records a `SubmitShares.Error` for `sequenceNumber` (or a share whose number was taken but never sent).
     public mutating func rejected(sequenceNumber: UInt32) {
         // Only rejections of shares no success has covered yet matter; errors come in submission order.
         guard sequenceNumber &- lastAcknowledged != 0, sequenceNumber &- lastAcknowledged < 1 << 31 else { return }

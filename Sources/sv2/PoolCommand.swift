@@ -72,6 +72,9 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Accepted shares per channel acknowledged together in one SubmitShares.Success (default 8).")
     var ackBatchSize: Int?
 
+    @Flag(name: .long, help: "Group the standard channels of connections that accept extended jobs (proxies): one group job per connection instead of one job per channel. Extended channels are never grouped.")
+    var groupStandardChannels = false
+
     @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
     var nbits: String?
 
@@ -87,7 +90,7 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "nbits", "template-interval",
+        "ack-batch-size", "group-standard-channels", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -121,6 +124,8 @@ struct PoolCommand: ParsableCommand {
         pool.minimumDifficulty = try file.double(minDifficulty, "min-difficulty", default: pool.minimumDifficulty)
         pool.maximumDifficulty = try file.optionalDouble(maxDifficulty, "max-difficulty") ?? pool.maximumDifficulty
         pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
+        pool.groupStandardChannels = try file.bool(
+            groupStandardChannels ? true : nil, "group-standard-channels", default: pool.groupStandardChannels)
         do throws(PoolError) { try pool.validate() } catch {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
