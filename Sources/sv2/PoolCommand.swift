@@ -42,8 +42,8 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds each per-connection certificate is valid (default 3600).")
     var certificateValidity: Int?
 
-    @Option(name: .long, help: "Template Provider address; omit to use the embedded template source.")
-    var tp: String?
+    @Option(name: .long, help: "Template Provider address (host:port; repeat for fail-over in order of preference); omit to use the embedded template source.")
+    var tp: [String] = []
 
     @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
     var tpAuthorityKey: String?
@@ -66,7 +66,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Easiest share difficulty handed out (default 1e-6); bounds initial targets and vardiff.")
     var minDifficulty: Double?
 
-    @Option(name: .long, help: "Hardest share difficulty handed out (default unbounded); equal to --min-difficulty pins it.")
+    @Option(name: .long, help: "Hardest share difficulty handed out, also the bound for UpdateChannel (default 1e15); equal to --min-difficulty pins it.")
     var maxDifficulty: Double?
 
     @Option(name: .long, help: "Accepted shares per channel acknowledged together in one SubmitShares.Success (default 8).")
@@ -74,6 +74,15 @@ struct PoolCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Group the standard channels of connections that accept extended jobs (proxies): one group job per connection instead of one job per channel. Extended channels are never grouped.")
     var groupStandardChannels = false
+
+    @Option(name: .long, help: "Longest an accepted share waits for its acknowledgement, seconds (default 0.2).")
+    var ackInterval: Double?
+
+    @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default sv2-data/blocks).")
+    var blockJournal: String?
+
+    @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
+    var tpTimeout: Double?
 
     @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
     var nbits: String?
@@ -90,8 +99,8 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "group-standard-channels", "nbits", "template-interval",
-        "inactivity-timeout", "max-connections",
+        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "group-standard-channels", "nbits",
+        "template-interval", "inactivity-timeout", "max-connections",
     ])
 
     /// Everything resolved from flags, file and defaults.
@@ -100,6 +109,8 @@ struct PoolCommand: ParsableCommand {
         var pool: PoolConfiguration
         var templateSource: PoolService.TemplateSource
         var authority: AuthorityPublicKey?
+        var blockJournalDirectory: String
+        var templateSourceTimeout: Duration?
     }
 
     func settings(_ file: ConfigFile) throws -> Settings {
@@ -126,13 +137,21 @@ struct PoolCommand: ParsableCommand {
         pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
         pool.groupStandardChannels = try file.bool(
             groupStandardChannels ? true : nil, "group-standard-channels", default: pool.groupStandardChannels)
+        let ackSeconds = try file.double(ackInterval, "ack-interval", default: 0.2)
+        guard ackSeconds.isFinite, ackSeconds > 0, ackSeconds <= 86_400 else {
+            throw ValidationError("--ack-interval must be a positive number of seconds (at most 86400)")
+        }
+        pool.ackInterval = .milliseconds(Int64(ackSeconds * 1000))
+        let silence = try file.double(tpTimeout, "tp-timeout", default: 300)
+        guard silence.isFinite, silence >= 0 else { throw ValidationError("--tp-timeout must be 0 or more seconds") }
         do throws(PoolError) { try pool.validate() } catch {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
         let source: PoolService.TemplateSource
-        if let tp = try file.optionalString(tp, "tp") {
-            source = .remote(
-                address: try socketAddress(tp, option: "tp"),
+        let providers = try file.strings(tp, "tp")
+        if !providers.isEmpty {
+            source = .failover(
+                endpoints: try providers.map { try endpoint($0, option: "tp") },
                 security: try clientSecurity(
                     authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
                     noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
@@ -146,7 +165,10 @@ struct PoolCommand: ParsableCommand {
             embedded.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil
             source = .embedded(embedded)
         }
-        return Settings(server: server, pool: pool, templateSource: source, authority: announced)
+        return Settings(
+            server: server, pool: pool, templateSource: source, authority: announced,
+            blockJournalDirectory: try file.string(blockJournal, "block-journal", default: "sv2-data/blocks"),
+            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil)
     }
 
     func run() throws {
@@ -154,6 +176,11 @@ struct PoolCommand: ParsableCommand {
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
         if let authority = settings.authority { print("authority public key: \(authority.base58Check)") }
+        let journal: BlockJournal
+        do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
+            throw ValidationError("cannot open the block journal: \(error)")
+        }
+        print("block journal: \(journal.path)")
         var service: PoolService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -163,6 +190,8 @@ struct PoolCommand: ParsableCommand {
                 let pool = try PoolService(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
                     eventLoop: loop)
+                pool.templateSourceTimeout = settings.templateSourceTimeout
+                pool.pool.blockJournal = journal
                 pool.pool.onBlockFound = { block in
                     print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
                 }
@@ -170,6 +199,7 @@ struct PoolCommand: ParsableCommand {
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
             },
+            shutdown: { service?.stop() },
             tearDown: { if let service { print(PoolCommand.status(service)) } })
     }
 
