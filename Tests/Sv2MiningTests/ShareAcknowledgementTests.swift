@@ -49,3 +49,31 @@ struct ShareAcknowledgementTests {
         #expect(counter.staleAcknowledgements == 2 && counter.accepted == 3)
     }
 }
+
+@Suite("Proxy: downstream acknowledgements in submission order")
+struct DownstreamAckQueueTests {
+    @Test func localAcknowledgementsWaitForEarlierForwardedShares() {
+        var queue = DownstreamAckQueue()
+        queue.append(0, .pending)   // forwarded to the pool
+        queue.append(1, .accepted)  // below the pool's target: the proxy accepts it itself
+        // Acknowledging 1 now would tell the miner share 0 was accepted too: held back.
+        #expect(queue.takeSettled() == nil)
+        queue.append(2, .pending)
+        let settled0 = queue.settle(0, .accepted)
+        #expect(settled0)
+        let first = queue.takeSettled()
+        #expect(first?.last == 1 && first?.count == 2)
+        // The pool rejects 2 (the miner got its error already): nothing to acknowledge; 3 then goes out alone.
+        let settled2 = queue.settle(2, .rejected)
+        #expect(settled2)
+        #expect(queue.takeSettled() == nil)
+        queue.append(3, .accepted)
+        let second = queue.takeSettled()
+        #expect(second?.last == 3 && second?.count == 1)
+        #expect(queue.count == 0)
+        // Settling something unknown or already settled changes nothing.
+        let again = queue.settle(3, .accepted)
+        let unknown = queue.settle(9, .rejected)
+        #expect(!again && !unknown)
+    }
+}
