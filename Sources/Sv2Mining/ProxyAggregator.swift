@@ -377,11 +377,15 @@ public final class ProxyAggregator {
         case .accepted(let accepted): hash = accepted
         case .blockFound(let block, _): hash = block
         }
+        let isBlock = outcome != .accepted(hash: hash)
         // Upstream trouble is not the miner's fault: answer the share, never close the miner's connection for it.
-        guard let tracker = upstreamChannel, let upstream else {
+        // A pool that stopped answering holds back this channel's acknowledgements: past the bound, refuse rather
+        // than queue without end (a block still goes up: it is worth more than the bound).
+        guard let tracker = upstreamChannel, let upstream,
+              isBlock || channel.acks.count < configuration.maxUnacknowledgedSharesPerChannel else {
+            if upstreamChannel != nil { statistics.sharesDroppedCongested += 1 }
             return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
         }
-        let isBlock = outcome != .accepted(hash: hash)
         guard isBlock || tracker.workTarget.isMet(by: hash) else {
             statistics.sharesAcceptedLocally += 1
             // Acknowledged in order: after any earlier share of the channel still waiting for the pool.

@@ -16,19 +16,21 @@ struct ProxyAggregatorTests {
     }
 
     /// Fake pool (upstream target 2^-18) ← proxy (downstream target 2^-16) ← `minerCount` one-thread miners.
-    static func start(minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false) throws -> Setup {
+    static func start(
+        minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false, maxUnacknowledged: Int = 4_096
+    ) throws -> Setup {
         let runner = try ClientTestLoop()
         let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 1 << 18))
         pool.ackBatch = ackBatch
         pool.cumulativeAcks = cumulativeAcks
         let (server, proxy) = try runner.sync { () -> (ClientTestPoolServer, ProxyAggregator) in
             let server = try startClientTestPool(runner.loop, state: pool)
-            let proxy = try ProxyAggregator.start(
-                configuration: ProxyConfiguration(
-                    downstream: Sv2ServerConfiguration(listenAddress: clientLoopback),
-                    upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-1",
-                    localPrefixLength: 2, downstreamTarget: clientTarget(oneIn: 1 << 16)),
-                eventLoop: runner.loop)
+            var configuration = ProxyConfiguration(
+                downstream: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-1",
+                localPrefixLength: 2, downstreamTarget: clientTarget(oneIn: 1 << 16))
+            configuration.maxUnacknowledgedSharesPerChannel = maxUnacknowledged
+            let proxy = try ProxyAggregator.start(configuration: configuration, eventLoop: runner.loop)
             return (server, proxy)
         }
         // Miners connect before the upstream channel is necessarily open: their opens wait for it.
@@ -130,6 +132,25 @@ struct ProxyAggregatorTests {
                 #expect(!acks.semantics.isCumulative && acks.semantics.inconsistentCount == 0)
                 #expect(acks.accepted == UInt64(miner.mining.session.statistics.sharesAccepted))
             }
+        }
+    }
+
+    /// A pool that does not answer holds back a channel's acknowledgements (they go out in order); past the bound
+    /// the proxy refuses further shares `upstream-unavailable` instead of queueing them, and the miner stays up.
+    @Test func unansweredUpstreamSharesAreBounded() throws {
+        let setup = try Self.start(minerCount: 1, ackBatch: 1_000_000, maxUnacknowledged: 3)
+        defer { try? Self.finish(setup) }
+        let (runner, proxy, miners) = (setup.runner, setup.proxy, setup.miners)
+        #expect(try runner.wait { miners[0].mining.session.statistics.rejections["upstream-unavailable", default: 0] >= 1 })
+        runner.inspect {
+            #expect(proxy.statistics.sharesForwarded >= 1 && proxy.statistics.sharesDroppedCongested >= 1)
+            #expect(miners[0].isReady)
+            // Only shares the proxy accepted itself before the first forwarded one were acknowledged; nothing behind
+            // the unanswered share, and the counts the miner got match its sequence numbers.
+            let session = miners[0].mining.session
+            #expect(proxy.statistics.upstreamAccepted == 0)
+            #expect(session.statistics.sharesAccepted <= proxy.statistics.sharesAcceptedLocally)
+            #expect(session.acknowledgements.semantics.inconsistentCount == 0)
         }
     }
 
