@@ -12,6 +12,9 @@ struct DownstreamAckQueue {
     private var sequences: [UInt32] = []
     private var states: [State] = []
     private var head = 0
+    /// Where the last settled share was + 1: upstream answers come in submission order, so the next one is
+    /// almost always here (keeps settling a batch linear, not quadratic).
+    private var hint = 0
 
     /// Shares awaiting their upstream answer or an earlier share's.
     var count: Int { sequences.count - head }
@@ -24,15 +27,18 @@ struct DownstreamAckQueue {
 
     /// Settles a pending share (upstream answer); false when it is not queued or not pending.
     mutating func settle(_ sequence: UInt32, _ state: State) -> Bool {
-        var index = head
-        while index < sequences.count {
-            if sequences[index] == sequence, states[index] == .pending {
-                states[index] = state
-                return true
-            }
-            index += 1
+        let start = Swift.max(head, Swift.min(hint, sequences.count))
+        if let index = find(sequence, in: start..<sequences.count) ?? find(sequence, in: head..<start) {
+            states[index] = state
+            hint = index + 1
+            return true
         }
         return false
+    }
+
+    private func find(_ sequence: UInt32, in range: Range<Int>) -> Int? {
+        for index in range where sequences[index] == sequence && states[index] == .pending { return index }
+        return nil
     }
 
     /// Pops the settled head: the last accepted sequence number and how many were accepted (nil if none).
@@ -50,9 +56,11 @@ struct DownstreamAckQueue {
             sequences.removeAll(keepingCapacity: true)
             states.removeAll(keepingCapacity: true)
             head = 0
+            hint = 0
         } else if head > 1024, head * 2 > sequences.count {
             sequences.removeFirst(head)
             states.removeFirst(head)
+            hint = Swift.max(0, hint - head)
             head = 0
         }
         return accepted > 0 ? (last, accepted) : nil

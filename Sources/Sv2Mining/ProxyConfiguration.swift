@@ -19,8 +19,10 @@ public struct ProxyConfiguration: Sendable {
     public var downstreamTarget: Target?
     /// Shares of one downstream channel that may wait for their acknowledgement (acknowledgements go out in
     /// submission order, so a share the pool has not answered holds back the ones after it). Past this the pool is
-    /// not answering: further shares are refused `upstream-unavailable`, never queued without bound.
-    public var maxUnacknowledgedSharesPerChannel: Int = 4_096
+    /// not answering: further shares are refused `upstream-unavailable`, never queued without bound. A CPU miner
+    /// on a tiny target keeps thousands of shares in flight within one acknowledgement interval: keep it generous
+    /// (5 bytes per share).
+    public var maxUnacknowledgedSharesPerChannel: Int = 65_536
 
     /// Creates a configuration.
     public init(

@@ -17,7 +17,7 @@ struct ProxyAggregatorTests {
 
     /// Fake pool (upstream target 2^-18) ← proxy (downstream target 2^-16) ← `minerCount` one-thread miners.
     static func start(
-        minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false, maxUnacknowledged: Int = 4_096
+        minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false, maxUnacknowledged: Int = 65_536
     ) throws -> Setup {
         let runner = try ClientTestLoop()
         let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 1 << 18))
