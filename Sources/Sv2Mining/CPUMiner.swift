@@ -9,7 +9,7 @@ import Synchronization
 /// Threading: `start`, `setWork`, `stop` and the `onShare` callback run on the loop thread. Workers only read
 /// the current work (lock-protected, fetched when the atomic generation counter moves) and post found shares to a
 /// bounded mailbox that one task at a time (`eventLoop.tryExecute {}`) drains on the loop — the loop never has more
-/// than one miner task queued, and while it is behind the mailbox keeps the best shares (and every block). A worker checks the generation every
+/// than one miner task queued, and while it is behind the mailbox keeps the best shares (blocks first). A worker checks the generation every
 /// `chunkSize` nonces, so new work (e.g. after `SetNewPrevHash`) replaces stale work within milliseconds.
 ///
 /// Search order per work item: each worker owns a disjoint nonce range (`nonceSpan` nonces at `worker ·
@@ -78,7 +78,7 @@ public final class CPUMiner {
     public var hashesPerWorker: [UInt64] { board.counters.map { $0.hashes.load(ordering: .relaxed) } }
 
     /// Shares not delivered because ``CPUMinerConfiguration/maxQueuedShares`` better ones were already waiting for the
-    /// loop (blocks are never dropped).
+    /// loop (a block is dropped only when that many blocks wait).
     public var droppedShares: UInt64 { board.dropped.load(ordering: .relaxed) }
 
     /// Whether the worker threads are running.
@@ -104,7 +104,7 @@ extension CPUMiner {
         struct Mailbox {
             var shares: [FoundShare] = []
             var drainQueued = false
-            /// Index of the worst (highest-hash) non-block share in `shares`, once the mailbox is full.
+            /// Index of the worst (highest-hash) share in `shares`, once the mailbox is full.
             var worst: Int?
         }
 
@@ -115,18 +115,21 @@ extension CPUMiner {
             self.sink = sink
         }
 
-        /// Worker side. While `maxQueued` shares already wait, only better ones get in (each replaces the worst
-        /// waiting one): the loop gets the best shares found meanwhile, not the first. Blocks always get in.
+        /// Worker side. While `maxQueued` shares already wait, only better ones get in (each replaces the waiting
+        /// share with the highest hash): the loop gets the best shares found meanwhile, not the first. A block's hash is
+        /// below the network target, under every non-block share's, so blocks displace shares and are only dropped
+        /// when `maxQueued` blocks already wait (regtest-easy networks).
         func deliver(_ found: FoundShare) {
             let post: Bool = mailbox.withLock { box in
-                if found.isBlock || box.shares.count < maxQueued {
+                if box.shares.count < maxQueued {
                     box.shares.append(found)
                 } else {
-                    let worst = box.worst ?? Self.worstNonBlock(box.shares)
-                    box.worst = worst
-                    if let worst, found.hash.numericValue < box.shares[worst].hash.numericValue {
+                    let worst = box.worst ?? Self.worst(box.shares)
+                    if found.hash.numericValue < box.shares[worst].hash.numericValue {
                         box.shares[worst] = found
-                        box.worst = Self.worstNonBlock(box.shares)
+                        box.worst = Self.worst(box.shares)
+                    } else {
+                        box.worst = worst
                     }
                     dropped.add(1, ordering: .relaxed)
                 }
@@ -156,10 +159,11 @@ extension CPUMiner {
             }
         }
 
-        private static func worstNonBlock(_ shares: [FoundShare]) -> Int? {
-            var worst: Int?
-            for index in shares.indices where !shares[index].isBlock {
-                if let current = worst, shares[current].hash.numericValue >= shares[index].hash.numericValue { continue }
+        /// Index of the share with the highest hash (`shares` is not empty).
+        private static func worst(_ shares: [FoundShare]) -> Int {
+            var worst = 0
+            for index in shares.indices.dropFirst()
+            where shares[index].hash.numericValue > shares[worst].hash.numericValue {
                 worst = index
             }
             return worst
