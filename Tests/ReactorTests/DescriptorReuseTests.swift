@@ -6,9 +6,18 @@ import Testing
 @testable import Reactor
 
 /// Echoes what it reads; closes after the echo when the first byte is odd (a server-side close racing the client's).
+/// A first byte with bit 2 set asks for 80 KiB (past the flush threshold, so a send is prepared at once) and an abort
+/// in the same callback: the prepared send must never reach whichever socket gets the descriptor number next.
 private final class EchoThenMaybeClose: ConnectionHandler {
+    static let burst = [UInt8](repeating: 0xEE, count: 80 << 10)
+
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
         guard bytes.count >= 64 else { return 0 }
+        if bytes[0] & 4 != 0 {
+            Self.burst.withUnsafeBytes { _ = connection.write($0) }
+            connection.abort()
+            return bytes.count
+        }
         connection.write(UnsafeRawBufferPointer(rebasing: bytes[0..<64]))
         if bytes[0] & 1 == 1 { connection.close() }
         return 64
@@ -20,41 +29,61 @@ private final class EchoThenMaybeClose: ConnectionHandler {
 /// process): no completion of an old connection may ever act on a new one.
 @Suite("Descriptor reuse", .serialized)
 struct DescriptorReuseTests {
-    /// 6,000 short connections in waves of 60 (the numbers of each wave's sockets are the previous wave's): each gets
-    /// exactly its own 64 bytes back, whoever closes first (server after its echo, client after reading it, or the
-    /// client with a reset), and the loop ends with no connection left.
+    /// 8,000 short connections from 4 threads at once (so sockets are created while the loop closes others: numbers
+    /// are reused within microseconds): each gets exactly its own 64 bytes back, whoever closes first (server after
+    /// its echo, client after reading it, the client with a reset, or the server aborting right after queueing an
+    /// 80 KiB send), and the loop ends with no connection left.
     @Test(arguments: backends)
     func thousandsOfShortConnectionsNeverCrossTalk(_ backend: ReactorBackend) throws {
         let runner = try LoopRunner(backend)
         defer { runner.stop() }
         let listener = try runner.sync { try runner.loop.listen(on: loopback) { _ in EchoThenMaybeClose() } }
-        var failures: [String] = []
-        var reusedNumbers = 0
-        var previousWave = Set<Int32>()
-        for wave in 0..<100 {
-            var clients: [BlockingSocket] = []
-            for _ in 0..<60 { clients.append(try BlockingSocket(connectingTo: listener.localAddress)) }
-            let numbers = Set(clients.map(\.fd))
-            reusedNumbers += numbers.intersection(previousWave).count
-            previousWave = numbers
-            for (index, client) in clients.enumerated() {
-                var message = pattern(64, seed: UInt8(truncatingIfNeeded: wave &* 61 &+ index))
-                message[0] = UInt8(index & 1) | UInt8(truncatingIfNeeded: wave << 1)
-                message[1] = UInt8(truncatingIfNeeded: index)
-                try client.send(message)
-            }
-            for (index, client) in clients.enumerated() {
-                var expected = pattern(64, seed: UInt8(truncatingIfNeeded: wave &* 61 &+ index))
-                expected[0] = UInt8(index & 1) | UInt8(truncatingIfNeeded: wave << 1)
-                expected[1] = UInt8(truncatingIfNeeded: index)
-                let echo = client.receive(64)
-                if echo != expected { failures.append("wave \(wave) client \(index): got \(echo.count) bytes, wrong: \(echo != expected)") }
-                if index % 5 == 0 { client.reset() } else { client.close() }
-            }
-            if failures.count > 10 { break }
+        let address = listener.localAddress
+        let failures = Box<[String]>([])
+        let reused = Box(0)
+        let lock = NSLock()
+        let group = DispatchGroup()
+        for thread in 0..<4 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                var seen = Set<Int32>()
+                for index in 0..<2_000 {
+                    if lock.withLock({ failures.value.count }) > 10 { return }
+                    guard let client = try? BlockingSocket(connectingTo: address) else {
+                        lock.withLock { failures.value.append("thread \(thread) #\(index): connect failed") }
+                        continue
+                    }
+                    if !seen.insert(client.fd).inserted { lock.withLock { reused.value += 1 } }
+                    let burst = index % 3 == 2
+                    var message = pattern(64, seed: UInt8(truncatingIfNeeded: index &* 7 &+ thread))
+                    message[0] = UInt8(index & 1) | (burst ? 4 : 0) | UInt8(truncatingIfNeeded: thread << 3)
+                    message[1] = UInt8(truncatingIfNeeded: index)
+                    message[2] = UInt8(truncatingIfNeeded: index >> 8)
+                    do { try client.send(message) } catch {
+                        lock.withLock { failures.value.append("thread \(thread) #\(index): send failed \(error)") }
+                        client.close()
+                        continue
+                    }
+                    if burst {
+                        _ = client.receiveAll()  // the burst, cut short by the abort
+                        client.close()
+                        continue
+                    }
+                    let echo = client.receive(64)
+                    if echo != message {
+                        lock.withLock {
+                            failures.value.append("thread \(thread) #\(index): \(echo.count) bytes, first \(echo.first.map { String($0, radix: 16) } ?? "-")")
+                        }
+                    }
+                    if index % 5 == 0 { client.reset() } else { client.close() }
+                }
+            }.start()
         }
-        #expect(failures.isEmpty, "\(failures.prefix(10))")
-        #expect(reusedNumbers > 1000, "descriptor numbers were not reused (\(reusedNumbers))")
+        #expect(group.wait(timeout: .now() + 120) == .success)
+        let found = lock.withLock { failures.value }
+        #expect(found.isEmpty, "\(found.prefix(10))")
+        #expect(lock.withLock { reused.value } > 1000, "descriptor numbers were not reused")
         #expect(try runner.wait(timeout: 20) { runner.loop.connections.count == 0 })
     }
 }
