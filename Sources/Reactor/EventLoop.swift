@@ -9,7 +9,9 @@ import Synchronization
 /// - An `EventLoop` belongs to the thread that calls ``run()``. Every API of `EventLoop`, ``Connection``,
 ///   ``Listener`` and every ``ConnectionHandler`` / timer / completion callback is **loop-thread only**,
 ///   with two exceptions:
-///   - ``execute(_:)`` may be called from any thread at any time (it wakes the loop through an eventfd);
+///   - ``execute(_:)`` may be called from any thread at any time (it wakes the loop through an eventfd), and so may
+///     ``tryExecute(_:)`` (bounded by `maxPendingTasks`: producers of streams of work use it and back off when it
+///     refuses) and ``pendingTaskCount``;
 ///   - before ``run()`` starts, the creating thread may call ``listen(on:backlog:onAccept:)``,
 ///     ``connect(to:from:timeout:handler:completion:)`` and ``schedule(after:_:)`` to set things up.
 /// - To stop a loop from another thread: `loop.execute { loop.stop() }`.
