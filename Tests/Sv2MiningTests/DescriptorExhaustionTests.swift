@@ -62,8 +62,10 @@ struct DescriptorExhaustionTests {
         let wall = Date().timeIntervalSince(wallStart)
         print("descriptor exhaustion (\(backend)): pool CPU \(String(format: "%.3f", cpu)) s over \(String(format: "%.2f", wall)) s")
         #expect(cpu < 0.3 * wall, "pool used \(cpu) s of CPU in \(wall) s while out of descriptors")
+        // Bounded by the rate limits (reactor: 10 per 10 s; service: 20 per second, should handshake timeouts of the
+        // accepted ones fall into the window on a slow machine), whatever the kernel's pace: without them, ~60,000.
         let floodLines = app.output.count - linesBefore
-        #expect(floodLines < 40, "\(floodLines) log lines during the shortage")
+        #expect(floodLines < 100, "\(floodLines) log lines during the shortage")
 
         // Descriptors come back: accepting resumes and an honest miner is served.
         for fd in sockets { Glibc.close(fd) }
@@ -82,6 +84,6 @@ struct DescriptorExhaustionTests {
         }
         #expect(try runner.wait(timeout: 30) { miner.activeJobID != nil }, "honest miner not served after the shortage")
         try runner.sync { client.close() }
-        #expect(app.output.count - linesBefore < 60, "\(app.output.count - linesBefore) log lines in total")
+        #expect(app.output.count - linesBefore < 300, "\(app.output.count - linesBefore) log lines in total")
     }
 }

@@ -19,7 +19,7 @@ struct AdmissionTests {
     func sourceRateLimit(backend: ReactorBackend) throws {
         let harness = try HostileHarness(backend: backend, noise: true) {
             $0.newConnectionsPerSourceBurst = 5
-            $0.newConnectionsPerSourcePerSecond = 0.1
+            $0.newConnectionsPerSourcePerSecond = 0.01  // one token per 100 s: none refills during the test
         }
         defer { harness.stop() }
         let sockets = try (0..<12).map { _ in try RawSocket(connectingTo: harness.address, from: loopbackSource(2)) }
