@@ -25,7 +25,8 @@ public typealias TranslatorUpstreamClient =
 ///   re-notify of the running job under a new id.
 ///
 /// Upstream loss answers every share still waiting (`upstream-unavailable`), sends `client.reconnect` to every
-/// device and closes them (they come back when the upstream is up again). Loop thread only.
+/// device and closes them (they come back when the upstream is up again). Loop thread only; keep the translator
+/// alive while it runs (devices and the upstream handler refer to it unowned), `stop()` closes both sides.
 public final class Sv2Translator {
     /// The configuration it was started with.
     public let configuration: TranslatorConfiguration
@@ -92,8 +93,8 @@ public final class Sv2Translator {
             jobDeclaration: NullSv2JobDeclarationClientHandler(),
             templateDistribution: NullSv2TemplateDistributionClientHandler(), logger: logger)
         do {
-            listener = try eventLoop.listen(on: configuration.listenAddress) { [unowned self] connection in
-                self.accept(connection)
+            listener = try eventLoop.listen(on: configuration.listenAddress) { [weak self] connection in
+                self?.accept(connection)
             }
         } catch {
             throw .invalidConfiguration("cannot listen on \(configuration.listenAddress): \(error)")
