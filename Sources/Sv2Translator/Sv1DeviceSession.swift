@@ -40,7 +40,7 @@ final class Sv1DeviceSession: ConnectionHandler {
     /// The target the last jobs were sent with.
     var target = Target.max
     /// Validates this device's shares against the jobs it was sent (at the difficulty of each).
-    var validator = ShareValidator(maximumActiveJobs: 8, staleMemory: 32)
+    var validator: ShareValidator
     /// Lines that failed to parse.
     var malformed = 0
     /// Counters for this device.
@@ -49,10 +49,13 @@ final class Sv1DeviceSession: ConnectionHandler {
     var upstreamAccepted: UInt64 = 0
     var upstreamRejected: UInt64 = 0
 
-    init(translator: Sv2Translator, connection: Connection, maxLineLength: Int) {
+    init(translator: Sv2Translator, connection: Connection, maxLineLength: Int, duplicateFilterCapacity: Int) {
         self.translator = translator
         self.connection = connection
         splitter = Sv1LineSplitter(maxLineLength: maxLineLength)
+        validator = ShareValidator(
+            maximumActiveJobs: 8, staleMemory: 32,
+            duplicateFilter: DuplicateShareFilter(initialCapacity: 64, maximumCapacity: duplicateFilterCapacity))
     }
 
     /// Whether the device can take jobs (subscribed with an extranonce).

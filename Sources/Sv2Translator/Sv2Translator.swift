@@ -49,8 +49,6 @@ public final class Sv2Translator {
     private var padding = 0
     private var upstreamGroupID: UInt32?
     private var jobBook = TranslatorJobBook()
-    /// The Sv1 id and line of the job devices mine now (sent to late subscribers).
-    private var currentJob: (id: UInt32, upstreamJobID: UInt32)?
     private var inFlight: [InFlightShare] = []
     private var inFlightHead = 0
     private var nextSequence: UInt32 = 0
@@ -145,7 +143,9 @@ public final class Sv2Translator {
             statistics.devicesRefused += 1
             return nil
         }
-        let device = Sv1DeviceSession(translator: self, connection: connection, maxLineLength: configuration.maxLineLength)
+        let device = Sv1DeviceSession(
+            translator: self, connection: connection, maxLineLength: configuration.maxLineLength,
+            duplicateFilterCapacity: configuration.duplicateFilterCapacity)
         devices[connection.id] = device
         statistics.devices = devices.count
         statistics.devicesAccepted += 1
@@ -259,19 +259,22 @@ public final class Sv2Translator {
     }
 
     /// Sends `job` to one device under a fresh Sv1 id (joining, retarget).
+    /// On a device whose duplicate filter rolled over, the job's `ntime` starts above everything accepted before.
     private func notify(_ device: Sv1DeviceSession, job: MinerJob, tip: MinerJobTracker.ChainTip, clean: Bool) {
         let id = jobBook.add(upstreamJobID: job.jobID, version: job.version)
-        guard let notify = Self.notify(job, id: id, tip: tip, clean: clean) else { return }
-        activate(device, job: job, id: id, tip: tip, clean: clean)
+        let floor = clean ? 0 : device.validator.ntimeFloor
+        guard let notify = Self.notify(job, id: id, tip: tip, clean: clean, ntimeFloor: floor) else { return }
+        activate(device, job: job, id: id, tip: tip, clean: clean, ntimeFloor: floor)
         device.send(Sv1Line.notify(notify))
     }
 
     /// Makes `job` (Sv1 id `id`) valid for `device` at its current target.
     private func activate(
-        _ device: Sv1DeviceSession, job: MinerJob, id: UInt32, tip: MinerJobTracker.ChainTip, clean: Bool
+        _ device: Sv1DeviceSession, job: MinerJob, id: UInt32, tip: MinerJobTracker.ChainTip, clean: Bool,
+        ntimeFloor: UInt32 = 0
     ) {
         guard case .extended(let prefix, let suffix, let path) = job.body else { return }
-        let minNtime = Swift.max(job.minNtime ?? tip.minNtime, tip.minNtime)
+        let minNtime = Swift.max(job.minNtime ?? tip.minNtime, tip.minNtime, ntimeFloor)
         device.validator.activate(
             ShareJob(
                 extendedJobID: id, version: job.version, versionRollingAllowed: job.versionRollingAllowed,
@@ -282,12 +285,14 @@ public final class Sv2Translator {
     }
 
     /// The `mining.notify` of an extended job on `tip`.
-    static func notify(_ job: MinerJob, id: UInt32, tip: MinerJobTracker.ChainTip, clean: Bool) -> Sv1Notify? {
+    static func notify(
+        _ job: MinerJob, id: UInt32, tip: MinerJobTracker.ChainTip, clean: Bool, ntimeFloor: UInt32 = 0
+    ) -> Sv1Notify? {
         guard case .extended(let prefix, let suffix, let path) = job.body else { return nil }
         return Sv1Notify(
             jobID: TranslatorJobBook.text(id), prevHash: tip.prevHash.bytes, coinbase1: prefix, coinbase2: suffix,
             merkleBranch: path.map(\.bytes), version: job.version, nbits: tip.nbits,
-            ntime: Swift.max(job.minNtime ?? tip.minNtime, tip.minNtime), cleanJobs: clean)
+            ntime: Swift.max(job.minNtime ?? tip.minNtime, tip.minNtime, ntimeFloor), cleanJobs: clean)
     }
 
     /// Sends the active upstream job to every mining device (built once).
@@ -295,12 +300,15 @@ public final class Sv2Translator {
         guard let tracker = upstreamChannel, let job = tracker.activeJob, let tip = tracker.chainTip else { return }
         let id = jobBook.add(upstreamJobID: job.jobID, version: job.version)
         guard let notify = Self.notify(job, id: id, tip: tip, clean: clean) else { return }
-        currentJob = (id, job.jobID)
         statistics.jobsNotified += 1
         var line = Sv1Line.notify(notify)
         line.withUTF8 { utf8 in
             let bytes = UnsafeRawBufferPointer(utf8)
             for device in devices.values where device.isMining {
+                if !clean, device.validator.ntimeFloor > notify.ntime {
+                    self.notify(device, job: job, tip: tip, clean: false)  // its own ntime floor
+                    continue
+                }
                 activate(device, job: job, id: id, tip: tip, clean: clean)
                 device.connection.write(bytes)
             }
@@ -368,6 +376,13 @@ public final class Sv2Translator {
         }
         let share = Share(jobID: jobID, nonce: submit.nonce, ntime: submit.ntime, version: version, extranonce: extranonce2)
         let outcome = device.validator.validate(share)
+        if device.validator.needsFreshJob, let tracker = upstreamChannel, let job = tracker.activeJob,
+           let tip = tracker.chainTip {
+            // The duplicate filter filled: every job of this device was retired (never forgetting a share).
+            // The running job comes again with an ntime above every share accepted so far.
+            statistics.jobRenewals += 1
+            notify(device, job: job, tip: tip, clean: false)
+        }
         let hash: Hash256
         switch outcome {
         case .rejected(let rejection):
@@ -534,7 +549,6 @@ public final class Sv2Translator {
         inFlightHead = 0
         upstreamChannel = nil
         allocator = nil
-        currentJob = nil
         statistics.upstreamChannelID = nil
         let reconnect = Sv1Line.reconnect()
         for device in Array(devices.values) {

@@ -32,6 +32,9 @@ public struct TranslatorConfiguration: Sendable {
     public var maxDevices: Int = 65_536
     /// Malformed lines a device may send before its connection is closed.
     public var maxMalformedLines: Int = 10
+    /// Duplicate-detection slots per device (8 bytes each, grown on demand up to this). When 3/4 full the
+    /// device's jobs are renewed with a later `ntime` floor instead of forgetting (see `ShareValidator`).
+    public var duplicateFilterCapacity: Int = 1 << 12
     /// Shares forwarded upstream and not yet answered, across all devices; beyond it a share is answered with an
     /// error (the upstream is not keeping up) rather than queued without bound.
     public var maxInFlightShares: Int = 65_536
@@ -59,6 +62,9 @@ public struct TranslatorConfiguration: Sendable {
         guard (1...4).contains(deviceIDLength) else { throw .invalidConfiguration("device id length must be 1…4") }
         guard maxLineLength >= 256, maxLineLength <= 1 << 20 else {
             throw .invalidConfiguration("max line length must be 256 B … 1 MiB")
+        }
+        guard duplicateFilterCapacity >= 16, duplicateFilterCapacity <= 1 << 20 else {
+            throw .invalidConfiguration("duplicate filter capacity must be 16 … 2^20")
         }
         guard maxDevices > 0, maxInFlightShares > 0, maxMalformedLines >= 0 else {
             throw .invalidConfiguration("limits must be positive")

@@ -25,6 +25,8 @@ public struct TranslatorStatistics: Sendable, Hashable {
     public var blocksFound: UInt64 = 0
     /// Jobs sent upstream → devices (one per activation, not per device).
     public var jobsNotified: UInt64 = 0
+    /// Times a device's duplicate filter filled and its running job was re-sent above an ntime floor.
+    public var jobRenewals: UInt64 = 0
     /// Difficulty changes made by vardiff.
     public var retargets: UInt64 = 0
     /// Lines that were not valid requests.

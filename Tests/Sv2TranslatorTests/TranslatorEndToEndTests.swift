@@ -125,6 +125,38 @@ struct TranslatorEndToEndTests {
         }
     }
 
+    /// A device's duplicate filter filling up never forgets a share: its jobs are retired and the running job
+    /// comes again with an ntime above every accepted share, and the device keeps getting shares accepted.
+    @Test func fullDuplicateFilterRenewsTheJobAndLosesNothing() throws {
+        let runner = try LoopRunner(.epoll)
+        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
+        defer {
+            runner.stop()
+            withExtendedLifetime(kept) {}
+        }
+        let service = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)  // no block: one chain tip
+        let translator = try startTestTranslator(runner, pool: service, authority: nil) {
+            $0.duplicateFilterCapacity = 16  // full at 12 shares
+        }
+        kept.value = [service, translator]
+        let device = try connectDevice(runner, to: translator)
+        defer { _ = try? runner.sync { device.close() } }
+        let (startNotifies, startNtime) = try runner.sync { (device.notifies, device.job!.ntime) }
+        for _ in 0..<10 {
+            try runner.sync { _ = device.mine(shares: 3) }
+            #expect(try runner.wait { device.accepted + device.rejected.values.reduce(0, +) == device.submitted })
+        }
+        runner.inspect {
+            #expect(device.submitted == 30)
+            // Shares sent before the renewed job arrived are stale (21); every other one is accepted.
+            #expect(Set(device.rejected.keys).isSubset(of: [21]), "\(device.rejected)")
+            #expect(device.accepted >= 24, "accepted \(device.accepted), \(device.rejected)")
+            #expect(translator.statistics.jobRenewals >= 2)
+            #expect(device.notifies >= startNotifies + 2)
+            #expect(device.job!.ntime > startNtime)
+        }
+    }
+
     /// 2,000 Sv1 connections through one translator: every device subscribes with its own extranonce1, submits
     /// one share, and every share is answered `true` (nothing lost).
     @Test func twoThousandDevicesNothingLost() throws {

@@ -14,13 +14,14 @@ let testDeviceDifficulty = 6e-8
 
 /// A pool (embedded template source, Noise when `authority` is given) whose channel target for the translator is
 /// easier than the devices' difficulty, so every device share goes upstream, and whose blocks cost about 65k
-/// hashes (nbits 0x1f00ffff) on a template with three transactions (a real merkle branch).
-func startTestPool(_ runner: LoopRunner, authority: AuthorityKeyPair?) throws -> PoolService {
+/// hashes (default nbits 0x1f00ffff; 0x1d00ffff makes them out of reach) on a template with three transactions (a
+/// real merkle branch).
+func startTestPool(_ runner: LoopRunner, authority: AuthorityKeyPair?, nbits: UInt32 = 0x1f00_ffff) throws -> PoolService {
     var pool = PoolConfiguration(payoutScript: [0x51])
     pool.sharesPerMinute = 600
     pool.minimumDifficulty = 1e-9
     var templates = EmbeddedTemplateProvider.Configuration(refreshInterval: nil)
-    templates.source.nbits = 0x1f00_ffff
+    templates.source.nbits = nbits
     templates.source.transactionCount = 3
     let identity = authority.map { NoiseResponder.Identity.freshStaticKeyPerConnection(authority: $0, certificateValidity: 600) }
     let service = try runner.sync {
