@@ -52,6 +52,8 @@ public final class Sv2Translator {
     private var inFlight: [InFlightShare] = []
     private var inFlightHead = 0
     private var nextSequence: UInt32 = 0
+    /// How the upstream counts in `SubmitShares.Success` (per message, or totals like SRI).
+    public private(set) var upstreamSemantics = SubmitSuccessSemantics()
     private var vardiffTimer: TimerHandle?
     private var nextSubscriptionID: UInt64 = 1
 
@@ -464,6 +466,7 @@ public final class Sv2Translator {
         deviceExtranonce2Size = Swift.min(configuration.extranonce2Size, size - idLength)
         padding = size - idLength - deviceExtranonce2Size
         upstreamChannel = tracker
+        upstreamSemantics = SubmitSuccessSemantics()
         upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
         statistics.upstreamChannelID = tracker.channelID
         logger.info(
@@ -498,14 +501,27 @@ public final class Sv2Translator {
         try updateUpstream(channel: message.channelID) { (tracker) throws(MinerJobError) in _ = tracker.setTarget(target) }
     }
 
-    func upstreamAccepted(lastSequenceNumber: UInt32) {
+    func upstreamAccepted(lastSequenceNumber: UInt32, count: UInt32, sum: UInt64) {
         // Count from last_sequence_number progress: pools differ on whether new_submits_accepted_count is per
         // message or cumulative (SRI), but "everything up to here not rejected was accepted" holds for both.
+        var acknowledged: UInt32 = 0
+        defer {
+            let wasCumulative = upstreamSemantics.isCumulative
+            let delta = upstreamSemantics.interpret(count: count, sum: sum, acknowledged: acknowledged)
+            if !wasCumulative, upstreamSemantics.isCumulative {
+                logger.notice("upstream reports SubmitShares.Success counts as totals (SRI); counting from sequence numbers")
+            }
+            if !delta.countAgreed {
+                statistics.upstreamInconsistentAcks += 1
+                logger.debug("upstream acknowledged \(acknowledged) shares, its count says otherwise (\(count))")
+            }
+        }
         while inFlightHead < inFlight.count,
               Int32(bitPattern: inFlight[inFlightHead].sequence &- lastSequenceNumber) <= 0 {
             let entry = inFlight[inFlightHead]
             inFlightHead += 1
             guard !entry.settled else { continue }
+            acknowledged &+= 1
             statistics.upstreamAccepted += 1
             if let device = devices[entry.device] {
                 device.upstreamAccepted += 1

@@ -17,6 +17,9 @@ public struct TranslatorStatistics: Sendable, Hashable {
     /// Forwarded shares the upstream accepted (counted from `last_sequence_number` progress, not from the
     /// possibly cumulative `new_submits_accepted_count`).
     public var upstreamAccepted: UInt64 = 0
+    /// Acknowledgements whose own count disagreed with the sequence progress in the upstream's reading (never
+    /// trusted: acks are mapped by sequence number).
+    public var upstreamInconsistentAcks: UInt64 = 0
     /// Forwarded shares the upstream rejected.
     public var upstreamRejected: UInt64 = 0
     /// Forwarded shares answered `upstream-unavailable` because the link went down first.

@@ -51,7 +51,9 @@ public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
 
     /// Acknowledgements, mapped back to devices by sequence number.
     public mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        translator.upstreamAccepted(lastSequenceNumber: message.lastSequenceNumber)
+        translator.upstreamAccepted(
+            lastSequenceNumber: message.lastSequenceNumber, count: message.newSubmitsAcceptedCount,
+            sum: message.newSharesSum)
     }
 
     /// A rejected share, relayed to its device.

@@ -65,6 +65,9 @@ struct TranslatorEndToEndTests {
             #expect(s.sharesForwarded == s.sharesValid)
             #expect(s.upstreamAccepted + s.upstreamRejected + s.upstreamLost == s.sharesForwarded)
             #expect(service.pool.statistics.sharesAccepted >= s.upstreamAccepted)
+            // Our pool acknowledges per message (spec): every ack's count matched the sequence progress.
+            #expect(!translator.upstreamSemantics.isCumulative)
+            #expect(s.upstreamInconsistentAcks == 0)
             let perDevice = translator.deviceShares.values.map(\.upstreamAccepted).sorted()
             #expect(perDevice == [UInt64(a.accepted), UInt64(b.accepted)].sorted())
             // Version rolling: a's shares carried many rolled versions and the pool accepted them.
