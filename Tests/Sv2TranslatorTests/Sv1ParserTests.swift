@@ -81,6 +81,12 @@ struct Sv1ParserTests {
         #expect(throws: Sv1RequestError.self) {
             try Sv1Request(line: #"{"id":1,"method":"mining.suggest_difficulty","params":[-1]}"#)
         }
+        // Nesting as deep as a capped line allows is refused, not a stack overflow.
+        #expect(throws: Sv1RequestError.self) { try Sv1Request(line: String(repeating: "[", count: 4096)) }
+        #expect(throws: Sv1RequestError.self) {
+            try Sv1Request(line: #"{"id":1,"method":"mining.submit","params":"# + String(repeating: "[", count: 4000)
+                + String(repeating: "]", count: 4000) + "}")
+        }
     }
 
     @Test func answersHaveTheShapesFirmwareExpects() {
