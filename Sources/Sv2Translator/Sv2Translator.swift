@@ -103,7 +103,9 @@ public final class Sv2Translator {
         if configuration.upstreamEndpoints.isEmpty {
             client.connect()
         } else {
-            let failover = try Sv2Failover(endpoints: configuration.upstreamEndpoints, eventLoop: eventLoop, logger: logger)
+            let failover = try Sv2Failover(
+                endpoints: configuration.upstreamEndpoints, policy: configuration.reconnectPolicy, eventLoop: eventLoop,
+                logger: logger)
             failover.drive(client)
             self.failover = failover
             failover.start()

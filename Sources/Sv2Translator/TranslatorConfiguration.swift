@@ -10,6 +10,8 @@ public struct TranslatorConfiguration: Sendable {
     /// Upstreams in failover order; when not empty, ``Sv2Failover`` drives the upstream link over them (with
     /// backoff, back to the first when it answers) instead of one connection to `upstream.serverAddress`.
     public var upstreamEndpoints: [Endpoint] = []
+    /// Backoff of the failover over ``upstreamEndpoints``.
+    public var reconnectPolicy = ReconnectPolicy()
     /// `user_identity` of the upstream extended channel.
     public var userIdentity: String
     /// Nominal hashrate announced for the upstream channel (H/s): the pool derives its first target from it.

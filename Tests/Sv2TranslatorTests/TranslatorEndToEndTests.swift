@@ -208,6 +208,41 @@ struct TranslatorEndToEndTests {
         }
     }
 
+    /// Fail-over: with two pools in order, the translator mines on the first; when it goes away, devices are sent
+    /// to reconnect, the translator moves to the second pool, and a reconnecting device's shares are accepted there.
+    @Test func failsOverToTheSecondPool() throws {
+        let runner = try LoopRunner(.epoll)
+        let kept = Box<[AnyObject]>([])
+        defer {
+            runner.stop()
+            withExtendedLifetime(kept) {}
+        }
+        let first = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
+        let second = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
+        kept.value = [first, second]
+        let endpoints = try runner.sync { [Endpoint(first.localAddress!), Endpoint(second.localAddress!)] }
+        let translator = try startTestTranslator(runner, pool: first, authority: nil) {
+            $0.upstreamEndpoints = endpoints
+            $0.reconnectPolicy = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200))
+        }
+        kept.value.append(translator)
+        let before = try connectDevice(runner, to: translator, worker: "before")
+        try runner.sync { _ = before.mine(shares: 3) }
+        #expect(try runner.wait { before.accepted == 3 })
+        #expect(try runner.sync { first.pool.statistics.sharesAccepted } >= 3)
+
+        try runner.sync { first.stop() }
+        #expect(try runner.wait { before.closed && before.reconnects == 1 })
+        let after = try connectDevice(runner, to: translator, worker: "after")
+        try runner.sync { _ = after.mine(shares: 3) }
+        #expect(try runner.wait { after.accepted == 3 })
+        runner.inspect {
+            #expect(translator.failover?.current == endpoints[1])
+            #expect(second.pool.statistics.sharesAccepted >= 3)
+            #expect(after.rejected.isEmpty)
+        }
+    }
+
     /// Upstream loss: every device gets `client.reconnect` and is closed; nothing waits forever.
     @Test func upstreamLossSendsDevicesAway() throws {
         let runner = try LoopRunner(.epoll)
