@@ -128,6 +128,35 @@ struct TranslatorEndToEndTests {
         }
     }
 
+    /// Per-device vardiff, the other way: a device that submits nothing gets an easier difficulty from the
+    /// translator's vardiff timer (one ×4 step per window), never below the minimum difficulty.
+    @Test func vardiffLowersTheDifficultyOfASilentDevice() throws {
+        let runner = try LoopRunner(.epoll)
+        let kept = Box<[AnyObject]>([])
+        defer {
+            runner.stop()
+            withExtendedLifetime(kept) {}
+        }
+        let service = try startTestPool(runner, authority: nil)
+        let translator = try startTestTranslator(runner, pool: service, authority: nil) {
+            $0.deviceHashrate = 1e6  // first difficulty well above the minimum
+            // 20 shares expected per 0.2 s window: a silent window is far outside Poisson noise (at the default
+            // 20/min a 0.2 s window expects 0.07 shares, and silence rightly changes nothing).
+            $0.sharesPerMinute = 6_000
+            $0.vardiffWindow = 0.2
+        }
+        kept.value = [service, translator]
+        let device = try connectDevice(runner, to: translator)
+        defer { _ = try? runner.sync { device.close() } }
+        #expect(try runner.wait { device.difficulties.count >= 3 })
+        runner.inspect {
+            let steps = zip(device.difficulties, device.difficulties.dropFirst())
+            #expect(steps.allSatisfy { $1 < $0 && $1 >= $0 / 4 * 0.9999 }, "\(device.difficulties)")
+            #expect(device.difficulties.allSatisfy { $0 >= testDeviceDifficulty * 0.9999 })
+            #expect(device.notifies >= 3)  // every new difficulty comes with the job again
+        }
+    }
+
     /// A device's duplicate filter filling up never forgets a share: its jobs are retired and the running job
     /// comes again with an ntime above every accepted share, and the device keeps getting shares accepted.
     @Test func fullDuplicateFilterRenewsTheJobAndLosesNothing() throws {
