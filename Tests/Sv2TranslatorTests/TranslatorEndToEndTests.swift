@@ -12,8 +12,9 @@ struct TranslatorEndToEndTests {
     /// Sv1 devices rolling version bits, through the translator over Noise to our pool: shares accepted by the
     /// pool and acknowledged back to the right device, and blocks found and accepted by the embedded template
     /// source.
-    @Test func sharesAndBlocksFlowThroughNoise() throws {
-        let runner = try LoopRunner(.epoll)
+    @Test(arguments: [ReactorBackend.epoll, .ioUring])
+    func sharesAndBlocksFlowThroughNoise(backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
         let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
         defer {
             runner.stop()
@@ -191,8 +192,9 @@ struct TranslatorEndToEndTests {
 
     /// 2,000 Sv1 connections through one translator: every device subscribes with its own extranonce1, submits
     /// one share, and every share is answered `true` (nothing lost).
-    @Test func twoThousandDevicesNothingLost() throws {
-        let runner = try LoopRunner(.epoll)
+    @Test(arguments: [ReactorBackend.epoll, .ioUring])
+    func twoThousandDevicesNothingLost(backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
         let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
         defer {
             runner.stop(wait: 20)

@@ -163,8 +163,9 @@ struct TranslatorMalformedInputTests {
         }
     }
 
-    @Test func oversizedLinesAndFloodsOfGarbageCloseOnlyThatConnection() throws {
-        let runner = try LoopRunner(.epoll)
+    @Test(arguments: [ReactorBackend.epoll, .ioUring])
+    func oversizedLinesAndFloodsOfGarbageCloseOnlyThatConnection(backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
         let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
         defer {
             runner.stop()
