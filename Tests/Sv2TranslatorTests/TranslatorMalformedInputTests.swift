@@ -116,6 +116,47 @@ struct TranslatorMalformedInputTests {
         }
     }
 
+    /// BIP310 `minimum-difficulty` raises a device's floor; `mining.suggest_difficulty` sets its first difficulty
+    /// (never below the translator's minimum).
+    @Test func minimumAndSuggestedDifficultyAreHonoured() throws {
+        let runner = try LoopRunner(.epoll)
+        let kept = Box<[AnyObject]>([])
+        defer {
+            runner.stop()
+            withExtendedLifetime(kept) {}
+        }
+        let service = try startTestPool(runner, authority: nil)
+        let translator = try startTestTranslator(runner, pool: service, authority: nil)
+        kept.value = [service, translator]
+        let floor = RawSv1Peer(), suggested = RawSv1Peer(), tooLow = RawSv1Peer()
+        kept.value += [floor, suggested, tooLow]
+        try runner.sync { for peer in [floor, suggested, tooLow] { peer.connect(runner.loop, to: translator.localAddress!) } }
+        #expect(try runner.wait { [floor, suggested, tooLow].allSatisfy { $0.connection != nil } })
+        try runner.sync {
+            floor.send(#"{"id":1,"method":"mining.configure","params":[["minimum-difficulty"],{"minimum-difficulty.value":0.000001}]}"# + "\n")
+            suggested.send(#"{"id":1,"method":"mining.suggest_difficulty","params":[0.0000005]}"# + "\n")
+            tooLow.send(#"{"id":1,"method":"mining.suggest_difficulty","params":[1e-12]}"# + "\n")
+            for peer in [floor, suggested, tooLow] {
+                peer.send(#"{"id":2,"method":"mining.subscribe","params":[]}"# + "\n")
+            }
+        }
+        #expect(try runner.wait { [floor, suggested, tooLow].allSatisfy { $0.lines.contains { $0.contains("set_difficulty") } } })
+        func firstDifficulty(_ peer: RawSv1Peer) throws -> Double {
+            var line = try #require(peer.lines.first { $0.contains("\"method\":\"mining.set_difficulty\"") })
+            guard case .setDifficulty(let value) = try line.withUTF8({ try Sv1ServerMessage(line: UnsafeRawBufferPointer($0)) })
+            else { throw TestFailure("not set_difficulty") }
+            return value
+        }
+        let (granted, a, b, c) = try runner.inspect { () throws -> (Bool, Double, Double, Double) in
+            (floor.answer("1")?.contains("\"minimum-difficulty\":true") == true, try firstDifficulty(floor),
+             try firstDifficulty(suggested), try firstDifficulty(tooLow))
+        }
+        #expect(granted)
+        #expect(abs(a / 0.000001 - 1) < 1e-6)
+        #expect(abs(b / 0.0000005 - 1) < 1e-6)
+        #expect(abs(c / testDeviceDifficulty - 1) < 1e-6)  // clamped to the translator's minimum
+    }
+
     @Test func duplicateAndLowDifficultySharesAreRefused() throws {
         let runner = try LoopRunner(.epoll)
         let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
