@@ -8,6 +8,8 @@ import PackageDescription
 //   Sv2Noise    – ElligatorSwift, Noise NX handshake, certificates, encrypted transport.
 //   Sv2Service  – Sv2Server / Sv2Client services with per-subprotocol handlers.
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
+//   Sv1         – Stratum V1 wire: line splitting (capped), JSON-RPC requests, answers and pushes (pure).
+//   Sv2Translator – `sv2 translator`: Sv1 devices on one Sv2 extended channel (plus a CPU Sv1 test device).
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
 //   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
@@ -26,6 +28,8 @@ let package = Package(
         .library(name: "Sv2Noise", targets: ["Sv2Noise"]),
         .library(name: "Sv2Service", targets: ["Sv2Service"]),
         .library(name: "Sv2Mining", targets: ["Sv2Mining"]),
+        .library(name: "Sv1", targets: ["Sv1"]),
+        .library(name: "Sv2Translator", targets: ["Sv2Translator"]),
         .executable(name: "sv2", targets: ["sv2"]),
     ],
     dependencies: [
@@ -65,6 +69,15 @@ let package = Package(
             dependencies: ["CShims", "Sv2Codec", "Sv2Service", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .target(name: "Sv1", swiftSettings: strictSettings),
+        .target(
+            name: "Sv2Translator",
+            dependencies: [
+                "Sv1", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Stratum",
             dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining"],
@@ -82,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv1", "Sv2Translator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -101,6 +114,10 @@ let package = Package(
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
+        .testTarget(
+            name: "Sv2TranslatorTests",
+            dependencies: ["Sv1", "Sv2Translator", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "LoopTestSupport"],
+            resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
     ]
 )
