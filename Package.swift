@@ -8,6 +8,8 @@ import PackageDescription
 //   Sv2Noise    – ElligatorSwift, Noise NX handshake, certificates, encrypted transport.
 //   Sv2Service  – Sv2Server / Sv2Client services with per-subprotocol handlers.
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
+//   CSQLite     – Debian's libsqlite3 (system library).
+//   Sv2Accounting – share ledger: accounting windows committed to SQLite on a writer thread; reports.
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
 //   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
@@ -26,6 +28,7 @@ let package = Package(
         .library(name: "Sv2Noise", targets: ["Sv2Noise"]),
         .library(name: "Sv2Service", targets: ["Sv2Service"]),
         .library(name: "Sv2Mining", targets: ["Sv2Mining"]),
+        .library(name: "Sv2Accounting", targets: ["Sv2Accounting"]),
         .executable(name: "sv2", targets: ["sv2"]),
     ],
     dependencies: [
@@ -65,6 +68,12 @@ let package = Package(
             dependencies: ["CShims", "Sv2Codec", "Sv2Service", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(
+            name: "Sv2Accounting",
+            dependencies: ["CSQLite", "Sv2Mining", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Stratum",
             dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining"],
@@ -82,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv2Accounting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -101,6 +110,7 @@ let package = Package(
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
+        .testTarget(name: "Sv2AccountingTests", dependencies: ["Sv2Accounting", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "CSQLite", "LoopTestSupport"]),
         .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
     ]
 )

@@ -50,6 +50,18 @@ public struct PoolStatistics: Sendable, Hashable {
     /// `SetTarget` messages sent (vardiff and UpdateChannel).
     public var targetUpdates: UInt64 = 0
 
+    /// Accounting windows handed to the ledger (only with a ``Pool/ledger``).
+    public var accountingWindows: UInt64 = 0
+    /// Accounting windows the ledger reported committed (their shares were acknowledged then).
+    public var accountingCommits: UInt64 = 0
+    /// Times the ledger's queue was found full (the pool then refuses shares until it catches up).
+    public var accountingBacklogs: UInt64 = 0
+    /// Shares refused with `accounting-backlog` while the ledger was behind.
+    public var accountingBacklogShares: UInt64 = 0
+    /// Seconds from a window's close to its commit being reported on the loop, for the latest commit: the delay
+    /// accounting adds to acknowledgements on top of the window itself.
+    public var accountingLastCommitLatency: Double = 0
+
     /// Creates zeroed counters.
     public init() {}
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
+import Sv2Accounting
 import Sv2Codec
 import Sv2Mining
 import Sv2Noise
@@ -78,6 +79,15 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default sv2-data/blocks).")
     var blockJournal: String?
 
+    @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:sv2-data/accounting.sqlite) or off. Shares are acknowledged only once committed there.")
+    var accounting: String?
+
+    @Option(name: .long, help: "This pool's name in the accounting rows (default: the host name).")
+    var nodeID: String?
+
+    @Option(name: .long, help: "Accounting windows queued for the database writer at most before shares are refused with accounting-backlog (default 64).")
+    var accountingQueue: Int?
+
     @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
     var tpTimeout: Double?
 
@@ -96,7 +106,7 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "nbits", "template-interval",
+        "ack-batch-size", "ack-interval", "block-journal", "accounting", "node-id", "accounting-queue", "tp-timeout", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -108,6 +118,9 @@ struct PoolCommand: ParsableCommand {
         var authority: AuthorityPublicKey?
         var blockJournalDirectory: String
         var templateSourceTimeout: Duration?
+        var accounting: AccountingLocation
+        var nodeID: String
+        var accountingQueue: Int
     }
 
     func settings(_ file: ConfigFile) throws -> Settings {
@@ -162,7 +175,48 @@ struct PoolCommand: ParsableCommand {
         return Settings(
             server: server, pool: pool, templateSource: source, authority: announced,
             blockJournalDirectory: try file.string(blockJournal, "block-journal", default: "sv2-data/blocks"),
-            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil)
+            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil,
+            accounting: try accountingLocation(file), nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
+            accountingQueue: try accountingQueueCapacity(file))
+    }
+
+    private func accountingLocation(_ file: ConfigFile) throws -> AccountingLocation {
+        let text = try file.string(accounting, "accounting", default: "sqlite:\(Self.defaultAccountingPath)")
+        do { return try AccountingLocation(parsing: text) } catch { throw ValidationError("--accounting: \(error)") }
+    }
+
+    private func accountingQueueCapacity(_ file: ConfigFile) throws -> Int {
+        let value = try file.int(accountingQueue, "accounting-queue", default: 64)
+        guard (1...100_000).contains(value) else { throw ValidationError("--accounting-queue must be 1...100000") }
+        return value
+    }
+
+    /// The default SQLite ledger, beside the default block journal.
+    static let defaultAccountingPath = "sv2-data/accounting.sqlite"
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "local" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "local" : name
+    }
+
+    /// Opens the ledger the settings name (`nil`: accounting off) and starts its writer.
+    static func openLedger(_ settings: Settings) throws -> ShareLedger? {
+        switch settings.accounting {
+        case .off:
+            return nil
+        case .postgres:
+            throw ValidationError("--accounting postgres://… is not available yet: use sqlite:PATH (see README, Operating a pool)")
+        case .sqlite(let path):
+            let store: SQLiteLedgerStore
+            do { store = try SQLiteLedgerStore(path: path, node: settings.nodeID) } catch {
+                throw ValidationError("cannot open the accounting database: \(error)")
+            }
+            let ledger = ShareLedger(store: store, capacity: settings.accountingQueue)
+            ledger.start()
+            return ledger
+        }
     }
 
     func run() throws {
@@ -175,6 +229,8 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal: \(error)")
         }
         print("block journal: \(journal.path)")
+        let ledger = try Self.openLedger(settings)
+        print("accounting: \(settings.accounting)")
         var service: PoolService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -186,6 +242,7 @@ struct PoolCommand: ParsableCommand {
                     eventLoop: loop)
                 pool.templateSourceTimeout = settings.templateSourceTimeout
                 pool.pool.blockJournal = journal
+                pool.pool.ledger = ledger
                 pool.pool.onBlockFound = { block in
                     print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
                 }
@@ -194,7 +251,10 @@ struct PoolCommand: ParsableCommand {
                 service = pool
             },
             shutdown: { service?.stop() },
-            tearDown: { if let service { print(PoolCommand.status(service)) } })
+            tearDown: {
+                if let service { print(PoolCommand.status(service)) }
+                ledger?.stop()
+            })
     }
 
     static func status(_ service: PoolService) -> String {
@@ -203,5 +263,6 @@ struct PoolCommand: ParsableCommand {
         return "pool: \(server.connectionsActive) connections, \(service.pool.openChannelCount) channels, "
             + "\(s.sharesAccepted) shares accepted, \(s.sharesRejected) rejected, \(s.blocksFound) blocks, "
             + "\(s.jobsSent) jobs sent"
+            + (service.pool.ledger == nil ? "" : ", \(s.accountingCommits) accounting commits (\(service.pool.uncommittedWindowCount) windows pending)")
     }
 }
