@@ -110,7 +110,8 @@ let package = Package(
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
-        .testTarget(name: "Sv2AccountingTests", dependencies: ["Sv2Accounting", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "CSQLite", "LoopTestSupport"]),
-        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
+        .target(name: "AccountingTestSupport", dependencies: ["Sv2Accounting", "Sv2Mining"], path: "Tests/AccountingTestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "Sv2AccountingTests", dependencies: ["Sv2Accounting", "Sv2Mining", "AccountingTestSupport"]),
+        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Accounting", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
     ]
 )

@@ -39,6 +39,22 @@ public final class LedgerReader {
         public var shares: [PayoutShare]
     }
 
+    /// One found block.
+    public struct BlockRow: Sendable, Hashable, Codable {
+        /// Block hash (explorer order, hex).
+        public var hash: String
+        /// Height (BIP34), when known.
+        public var height: UInt32?
+        /// The user whose share it was.
+        public var user: String
+        /// Coinbase value in satoshis, when known.
+        public var reward: UInt64?
+        /// `found`, `submitted`, `acknowledged`, `superseded` or `failed`.
+        public var state: String
+        /// Unix seconds it was found.
+        public var foundAt: UInt64
+    }
+
     private let connection: SQLiteConnection
 
     /// Opens the ledger at `path` read-only.
@@ -77,6 +93,23 @@ public final class LedgerReader {
             totals[user] = entry
         }
         return totals.values.sorted { $0.user < $1.user }
+    }
+
+    /// Found blocks since `sinceMilliseconds`, oldest first.
+    public func blocks(sinceMilliseconds: UInt64? = nil) throws(AccountingError) -> [BlockRow] {
+        let statement = try connection.prepare("""
+            SELECT hash, height, user_identity, reward, state, found_at FROM blocks WHERE found_at * 1000 >= ?1
+            ORDER BY found_at, hash
+            """)
+        statement.bind(1, LedgerSchema.column(sinceMilliseconds ?? 0))
+        var rows: [BlockRow] = []
+        while try statement.step() {
+            rows.append(BlockRow(
+                hash: statement.string(0), height: statement.isNull(1) ? nil : UInt32(clamping: statement.int64(1)),
+                user: statement.string(2), reward: statement.isNull(3) ? nil : UInt64(clamping: statement.int64(3)),
+                state: statement.string(4), foundAt: UInt64(clamping: statement.int64(5))))
+        }
+        return rows
     }
 
     /// Rejected shares by reason since `sinceMilliseconds`.

@@ -524,6 +524,11 @@ public final class Pool {
     /// Windows handed to the ledger whose shares wait for the commit to be acknowledged.
     public var uncommittedWindowCount: Int { awaitingCommit.count - awaitingHead }
 
+    /// True while the open window holds something (shares, rejections or block events) not yet handed over.
+    var hasOpenWindow: Bool {
+        !windowChannels.isEmpty || !closedRows.isEmpty || !windowBlocks.isEmpty || orphanRejections.contains { $0 != 0 }
+    }
+
     private func queueInWindow(_ index: Int) {
         guard !slots[index]!.windowQueued else { return }
         slots[index]!.windowQueued = true

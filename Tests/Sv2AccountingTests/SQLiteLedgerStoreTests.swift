@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Sv2Accounting
 import Sv2Mining
+import AccountingTestSupport
 
 /// The SQLite store and the reports read back from it (`sv2 accounting summary` / `pplns` use LedgerReader).
 @Suite struct SQLiteLedgerStoreTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Sv2Accounting
 import Sv2Mining
+import AccountingTestSupport
 
 /// The writer thread and its bounded queue.
 @Suite struct ShareLedgerTests {
@@ -71,12 +72,4 @@ import Sv2Mining
         // A stopped ledger takes nothing more (the pool would refuse shares rather than lose them).
         #expect(!ledger.record(Self.window(6)))
     }
-}
-
-/// Sequences reported to the commit handler (from the writer thread).
-final class Reported: @unchecked Sendable {
-    private let lock = NSLock()
-    private var list: [UInt64] = []
-    func append(_ value: UInt64) { lock.lock(); list.append(value); lock.unlock() }
-    var values: [UInt64] { lock.lock(); defer { lock.unlock() }; return list }
 }

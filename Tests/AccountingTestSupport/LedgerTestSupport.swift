@@ -1,9 +1,9 @@
 import Foundation
-import Sv2Accounting
-import Sv2Mining
+public import Sv2Accounting
+public import Sv2Mining
 
 /// A fresh SQLite path in a temporary directory (removed by `cleanUp`).
-func temporaryLedgerPath(_ name: String = "ledger") -> (path: String, cleanUp: () -> Void) {
+public func temporaryLedgerPath(_ name: String = "ledger") -> (path: String, cleanUp: () -> Void) {
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("sv2-accounting-\(name)-\(UInt64.random(in: 0...UInt64.max))").path
     return ("\(directory)/accounting.sqlite", { try? FileManager.default.removeItem(atPath: directory) })
@@ -11,24 +11,24 @@ func temporaryLedgerPath(_ name: String = "ledger") -> (path: String, cleanUp: (
 
 /// A real SQLite store behind a gate the test opens and closes (to hold commits back), and that can be told to
 /// fail its next commits (to exercise the writer's retry).
-final class GatedStore: LedgerStore, @unchecked Sendable {
-    let inner: SQLiteLedgerStore
+public final class GatedStore: LedgerStore, @unchecked Sendable {
+    public let inner: SQLiteLedgerStore
     private let condition = NSCondition()
     private var open = true
     private var failures = 0
     private(set) var attempts = 0
     private(set) var batches: [[UInt64]] = []
 
-    init(_ inner: SQLiteLedgerStore) { self.inner = inner }
+    public init(_ inner: SQLiteLedgerStore) { self.inner = inner }
 
-    func close() { condition.lock(); open = false; condition.unlock() }
-    func reopen() { condition.lock(); open = true; condition.broadcast(); condition.unlock() }
-    func failNext(_ count: Int) { condition.lock(); failures = count; condition.unlock() }
+    public func close() { condition.lock(); open = false; condition.unlock() }
+    public func reopen() { condition.lock(); open = true; condition.broadcast(); condition.unlock() }
+    public func failNext(_ count: Int) { condition.lock(); failures = count; condition.unlock() }
 
-    var committedBatches: [[UInt64]] { condition.lock(); defer { condition.unlock() }; return batches }
-    var attemptCount: Int { condition.lock(); defer { condition.unlock() }; return attempts }
+    public var committedBatches: [[UInt64]] { condition.lock(); defer { condition.unlock() }; return batches }
+    public var attemptCount: Int { condition.lock(); defer { condition.unlock() }; return attempts }
 
-    func commit(_ windows: ArraySlice<ShareWindow>) throws(AccountingError) {
+    public func commit(_ windows: ArraySlice<ShareWindow>) throws(AccountingError) {
         condition.lock()
         attempts += 1
         while !open { condition.wait() }
@@ -46,7 +46,7 @@ final class GatedStore: LedgerStore, @unchecked Sendable {
 }
 
 /// Polls `condition` every 5 ms for at most `timeout` seconds.
-func waitFor(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+public func waitFor(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try condition() { return true }
@@ -55,11 +55,20 @@ func waitFor(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> B
     return try condition()
 }
 
-func row(_ user: String, channel: UInt32, accepted: UInt64, difficulty: Double, rejected: [String: UInt64] = [:])
+public func row(_ user: String, channel: UInt32, accepted: UInt64, difficulty: Double, rejected: [String: UInt64] = [:])
     -> ShareWindowRow
 {
     ShareWindowRow(
         userIdentity: user, channelID: channel, accepted: accepted, difficulty: difficulty,
         credit: UInt64(difficulty.rounded()),
         rejected: ShareWindowRow.reasons.map { rejected[$0] ?? 0 })
+}
+
+/// Sequences reported to a ledger's commit handler (from the writer thread).
+public final class Reported: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [UInt64] = []
+    public init() {}
+    public func append(_ value: UInt64) { lock.lock(); list.append(value); lock.unlock() }
+    public var values: [UInt64] { lock.lock(); defer { lock.unlock() }; return list }
 }
