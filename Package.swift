@@ -10,6 +10,7 @@ import PackageDescription
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
 //   CSQLite     – Debian's libsqlite3 (system library).
 //   Sv2Accounting – share ledger: accounting windows committed to SQLite on a writer thread; reports.
+//   Sv2Metrics  – Prometheus /metrics on the Reactor loop (swift-prometheus as the swift-metrics backend).
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
 //   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -75,6 +77,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Sv2Metrics",
+            dependencies: [
+                "Reactor", "Sv2Service", "Sv2Mining", "Sv2Accounting",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Stratum",
             dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining"],
             swiftSettings: strictSettings
@@ -91,7 +103,9 @@ let package = Package(
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest", "Sv2Accounting",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv2Accounting", "Sv2Metrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -112,6 +126,14 @@ let package = Package(
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
         .target(name: "AccountingTestSupport", dependencies: ["Sv2Accounting", "Sv2Mining"], path: "Tests/AccountingTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "Sv2AccountingTests", dependencies: ["Sv2Accounting", "Sv2Mining", "AccountingTestSupport"]),
-        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Accounting", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
+        .testTarget(
+            name: "Sv2MiningTests",
+            dependencies: [
+                "Sv2Mining", "Sv2Accounting", "Sv2Metrics", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor",
+                "Sv2Noise", "CShims", "LoopTestSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Vectors")]),
     ]
 )

@@ -93,6 +93,8 @@ public final class Pool {
     static let maximumWindowBlocks = 4096
     /// False from ``templateSourceLost()`` until the next chain tip: no new work is handed out meanwhile.
     public private(set) var templateSourceAvailable = true
+    /// When the latest template arrived (``clock`` seconds; `nil` before the first), for its age in metrics.
+    public private(set) var lastTemplateTime: Double?
 
     /// The channels and group channel of one connection.
     private struct ConnectionChannels {
@@ -430,6 +432,7 @@ public final class Pool {
             // Not validated (so not in the duplicate filter): the miner may send it again once the ledger caught up.
             statistics.sharesRejected &+= 1
             statistics.accountingBacklogShares &+= 1
+            statistics.rejections[ShareWindowRow.reasons.count - 1] &+= 1
             slots[index]!.rejected &+= 1
             countRejection(index, reason: ShareWindowRow.reasons.count - 1)
             return try reply.send(SubmitSharesError(
@@ -495,6 +498,7 @@ public final class Pool {
         channelID: UInt32, sequence: UInt32, _ rejection: ShareRejection, reply: Reply
     ) throws(Sv2ServiceError) {
         statistics.sharesRejected &+= 1
+        statistics.rejections[rejection.reasonIndex] &+= 1
         switch rejection {
         case .staleShare: statistics.staleShares &+= 1
         case .duplicateShare: statistics.duplicateShares &+= 1
@@ -755,6 +759,7 @@ public final class Pool {
     public func receive(template: BlockTemplate) throws(PoolError) {
         let built = try PoolTemplate(template: template, configuration: configuration)
         statistics.templatesReceived += 1
+        lastTemplateTime = clock()
         templates[template.templateID] = built
         pruneTemplates()
         if template.futureTemplate {

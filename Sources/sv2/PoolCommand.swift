@@ -4,6 +4,7 @@ import Logging
 import Reactor
 import Sv2Accounting
 import Sv2Codec
+import Sv2Metrics
 import Sv2Mining
 import Sv2Noise
 import Sv2Service
@@ -88,6 +89,12 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Accounting windows queued for the database writer at most before shares are refused with accounting-backlog (default 64).")
     var accountingQueue: Int?
 
+    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9100).")
+    var metrics: String?
+
+    @Option(name: .long, help: "The server label of this pool's metrics (default pool).")
+    var metricsName: String?
+
     @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
     var tpTimeout: Double?
 
@@ -106,7 +113,7 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "ack-interval", "block-journal", "accounting", "node-id", "accounting-queue", "tp-timeout", "nbits", "template-interval",
+        "ack-batch-size", "ack-interval", "block-journal", "accounting", "node-id", "accounting-queue", "metrics", "metrics-name", "tp-timeout", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -135,6 +142,7 @@ struct PoolCommand: ParsableCommand {
             noise: identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 100_000)
+        server.metricsName = try file.string(metricsName, "metrics-name", default: "pool")
         guard let script = Sv2Hex.decode(try file.string(payoutScript, "payout-script", default: "51")), !script.isEmpty else {
             throw ValidationError("--payout-script must be non-empty hex")
         }
@@ -231,7 +239,9 @@ struct PoolCommand: ParsableCommand {
         print("block journal: \(journal.path)")
         let ledger = try Self.openLedger(settings)
         print("accounting: \(settings.accounting)")
+        let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         var service: PoolService?
+        var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             statusEvery: .seconds(10),
@@ -249,8 +259,15 @@ struct PoolCommand: ParsableCommand {
                 try pool.start()
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
+                if let metricsEndpoint {
+                    let exporter = PoolMetrics(service: pool, ledger: ledger)
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
+                }
             },
-            shutdown: { service?.stop() },
+            shutdown: {
+                metricsServer?.stop()
+                service?.stop()
+            },
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 ledger?.stop()
