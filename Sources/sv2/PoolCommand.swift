@@ -44,8 +44,8 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds each per-connection certificate is valid (default 3600).")
     var certificateValidity: Int?
 
-    @Option(name: .long, help: "Template Provider address; omit to use the embedded template source.")
-    var tp: String?
+    @Option(name: .long, help: "Template Provider address (host:port; repeat for fail-over in order of preference); omit to use the embedded template source.")
+    var tp: [String] = []
 
     @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
     var tpAuthorityKey: String?
@@ -164,9 +164,10 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
         let source: PoolService.TemplateSource
-        if let tp = try file.optionalString(tp, "tp") {
-            source = .remote(
-                address: try socketAddress(tp, option: "tp"),
+        let providers = try file.strings(tp, "tp")
+        if !providers.isEmpty {
+            source = .failover(
+                endpoints: try providers.map { try endpoint($0, option: "tp") },
                 security: try clientSecurity(
                     authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
                     noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
