@@ -54,6 +54,14 @@ struct PoolLedgerTests {
         }
     }
 
+    @Test func rejectionReasonsIndexTheirOwnCode() {
+        #expect(ShareWindowRow.reasons.count == ShareRejection.allCases.count + 1)
+        for rejection in ShareRejection.allCases {
+            #expect(ShareWindowRow.reasons[rejection.reasonIndex] == rejection.code)
+        }
+        #expect(ShareWindowRow.reasons.last == Pool.accountingBacklogCode)
+    }
+
     @Test func sharesAreAcknowledgedOnlyAfterTheirWindowIsCommitted() throws {
         let setup = try Self.start()
         defer { setup.tearDown() }
