@@ -8,8 +8,9 @@ import PackageDescription
 //   Sv2Noise    – ElligatorSwift, Noise NX handshake, certificates, encrypted transport.
 //   Sv2Service  – Sv2Server / Sv2Client services with per-subprotocol handlers.
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
-//   CSQLite     – Debian's libsqlite3 (system library).
-//   Sv2Accounting – share ledger: accounting windows committed to SQLite on a writer thread; reports.
+//   CSQLite, CPostgres – Debian's libsqlite3 and libpq (system libraries).
+//   Sv2Accounting – share ledger: accounting windows committed to SQLite on a writer thread, replicated to
+//                 PostgreSQL; reports.
 //   Sv2Metrics  – Prometheus /metrics on the Reactor loop (swift-prometheus as the swift-metrics backend).
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
@@ -71,9 +72,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
         .target(
             name: "Sv2Accounting",
-            dependencies: ["CSQLite", "Sv2Mining", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "CPostgres", "Sv2Mining", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(

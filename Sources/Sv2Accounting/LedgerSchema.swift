@@ -48,6 +48,16 @@ enum LedgerSchema {
         """,
     ]
 
+    /// PostgreSQL only: each node's high-water mark, written in the same transaction as the rows it covers.
+    static let postgresStatements = [
+        """
+        CREATE TABLE IF NOT EXISTS sv2_replication (
+            node TEXT PRIMARY KEY,
+            window_end_ms BIGINT NOT NULL,
+            blocks_updated_at BIGINT NOT NULL)
+        """,
+    ]
+
     /// A `UInt64` counter as a signed 64-bit column value (saturating: sums are never wrapped).
     static func column(_ value: UInt64) -> Int64 { Int64(clamping: value) }
 }

@@ -5,9 +5,10 @@ import Glibc
 /// The default ledger store: a SQLite file (Debian's libsqlite3) in WAL mode with `synchronous=FULL`, so a
 /// returned ``commit(_:)`` survives a crash of the process and of the machine.
 ///
-/// Rows of the same key are added up (`ON CONFLICT … DO UPDATE SET accepted = accepted + excluded.accepted`):
-/// a window's key is its close time, strictly increasing within a run, and a restart within the same millisecond
-/// still counts every share once.
+/// A window's key is its close time (`window_end_ms`), kept strictly increasing per node across restarts too: a
+/// window closing at or before the newest stored one (a clock stepped back, a restart within the same
+/// millisecond) is stored just after it. PostgreSQL replication relies on that order. Rows of an equal key would
+/// be added up (`ON CONFLICT … DO UPDATE SET accepted = accepted + excluded.accepted`), never replaced.
 public final class SQLiteLedgerStore: LedgerStore {
     /// The database file.
     public let path: String
@@ -18,6 +19,8 @@ public final class SQLiteLedgerStore: LedgerStore {
     private let upsertRejection: SQLiteStatement
     private let insertBlock: SQLiteStatement
     private let updateBlock: SQLiteStatement
+    /// The newest stored window key of this node.
+    private var lastEnd: Int64
 
     /// Opens or creates the database at `path` (its directory is created, mode 0700) and its tables.
     public init(path: String, node: String = "local") throws(AccountingError) {
@@ -47,22 +50,29 @@ public final class SQLiteLedgerStore: LedgerStore {
             ON CONFLICT (hash) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
             """)
         updateBlock = try connection.prepare("UPDATE blocks SET state = ?2, updated_at = ?3 WHERE hash = ?1")
+        let newest = try connection.prepare("SELECT coalesce(max(window_end_ms), 0) FROM share_windows WHERE node = ?1")
+        newest.bind(1, node)
+        lastEnd = try newest.step() ? newest.int64(0) : 0
     }
 
     /// Writes the windows in one transaction (`BEGIN IMMEDIATE` … `COMMIT`, durable on return).
     public func commit(_ windows: ArraySlice<ShareWindow>) throws(AccountingError) {
         try connection.execute("BEGIN IMMEDIATE")
         do throws(AccountingError) {
-            for window in windows { try write(window) }
+            var end = lastEnd
+            for window in windows {
+                end = Swift.max(LedgerSchema.column(window.endMilliseconds), end &+ 1)
+                try write(window, end: end)
+            }
             try connection.execute("COMMIT")
+            lastEnd = end
         } catch {
             try? connection.execute("ROLLBACK")
             throw error
         }
     }
 
-    private func write(_ window: ShareWindow) throws(AccountingError) {
-        let end = LedgerSchema.column(window.endMilliseconds)
+    private func write(_ window: ShareWindow, end: Int64) throws(AccountingError) {
         for row in window.rows {
             upsertWindow.bind(1, node)
             upsertWindow.bind(2, end)

@@ -479,10 +479,7 @@ public final class Pool {
         statistics.acceptedWork += credit.difficulty
         if ledger != nil {
             // Acknowledged when the window holding it is committed (windowsCommitted), not before.
-            slots[index]!.windowAccepted &+= 1
-            slots[index]!.windowDifficulty += credit.difficulty
-            slots[index]!.windowCredit = ShareCredit.adding(credit.weight, to: slots[index]!.windowCredit)
-            queueInWindow(index)
+            if slots[index]!.addToWindow(credit) { windowChannels.append(slots[index]!.id) }
             return
         }
         if flushNow {
@@ -924,6 +921,16 @@ extension PoolChannel {
         ShareWindowRow(
             userIdentity: userIdentity, channelID: id, accepted: windowAccepted, difficulty: windowDifficulty,
             credit: windowCredit, rejected: windowRejected)
+    }
+
+    /// Counts an accepted share in this window; `true` when the channel is new in the window (queue it).
+    mutating func addToWindow(_ credit: ShareCredit) -> Bool {
+        windowAccepted &+= 1
+        windowDifficulty += credit.difficulty
+        windowCredit = ShareCredit.adding(credit.weight, to: windowCredit)
+        guard !windowQueued else { return false }
+        windowQueued = true
+        return true
     }
 
     /// Zeroes this window's totals.

@@ -11,15 +11,17 @@ struct AccountingCommand: ParsableCommand {
 
     /// Where the ledger is.
     struct Source: ParsableArguments {
-        @Option(name: .long, help: "The ledger: sqlite:PATH or a path (default sqlite:sv2-data/accounting.sqlite).")
+        @Option(name: .long, help: "The ledger: sqlite:PATH or a path (default sqlite:sv2-data/accounting.sqlite); summary also reads postgres://… (every node).")
         var accounting: String?
 
-        func reader() throws -> LedgerReader {
-            let location: AccountingLocation
-            do { location = try AccountingLocation(parsing: accounting ?? "sqlite:\(PoolCommand.defaultAccountingPath)") }
+        func location() throws -> AccountingLocation {
+            do { return try AccountingLocation(parsing: accounting ?? "sqlite:\(PoolCommand.defaultAccountingPath)") }
             catch { throw ValidationError("--accounting: \(error)") }
-            guard case .sqlite(let path) = location else {
-                throw ValidationError("--accounting: reports read a SQLite ledger (sqlite:PATH)")
+        }
+
+        func reader() throws -> LedgerReader {
+            guard case .sqlite(let path) = try location() else {
+                throw ValidationError("--accounting: this report reads a SQLite ledger (sqlite:PATH)")
             }
             guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no ledger at \(path)") }
             do { return try LedgerReader(path: path) } catch { throw ValidationError("cannot open \(path): \(error)") }
@@ -41,10 +43,18 @@ struct AccountingCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            let reader = try source.reader()
             let sinceMilliseconds = try since.map { try AccountingCommand.milliseconds(since: $0) }
-            let totals = try reader.summary(sinceMilliseconds: sinceMilliseconds)
-            let rejections = try reader.rejections(sinceMilliseconds: sinceMilliseconds)
+            let totals: [LedgerReader.UserTotals]
+            var rejections: [String: UInt64] = [:]
+            if case .postgres(let url) = try source.location() {
+                do { totals = try PostgresLedgerReader(url: url).summary(sinceMilliseconds: sinceMilliseconds) } catch {
+                    throw ValidationError("PostgreSQL: \(error)")
+                }
+            } else {
+                let reader = try source.reader()
+                totals = try reader.summary(sinceMilliseconds: sinceMilliseconds)
+                rejections = try reader.rejections(sinceMilliseconds: sinceMilliseconds)
+            }
             if json {
                 struct Output: Encodable {
                     var since: UInt64?

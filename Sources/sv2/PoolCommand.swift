@@ -80,8 +80,11 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default sv2-data/blocks).")
     var blockJournal: String?
 
-    @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:sv2-data/accounting.sqlite) or off. Shares are acknowledged only once committed there.")
+    @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:sv2-data/accounting.sqlite), postgres://USER@HOST:PORT/DB (the local SQLite file, replicated there), or off. Shares are acknowledged only once committed locally.")
     var accounting: String?
+
+    @Option(name: .long, help: "With --accounting postgres://…: the local SQLite file replicated to PostgreSQL (default sv2-data/accounting.sqlite).")
+    var accountingFile: String?
 
     @Option(name: .long, help: "This pool's name in the accounting rows (default: the host name).")
     var nodeID: String?
@@ -113,7 +116,7 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "ack-interval", "block-journal", "accounting", "node-id", "accounting-queue", "metrics", "metrics-name", "tp-timeout", "nbits", "template-interval",
+        "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue", "metrics", "metrics-name", "tp-timeout", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -126,6 +129,7 @@ struct PoolCommand: ParsableCommand {
         var blockJournalDirectory: String
         var templateSourceTimeout: Duration?
         var accounting: AccountingLocation
+        var accountingFile: String
         var nodeID: String
         var accountingQueue: Int
     }
@@ -185,7 +189,9 @@ struct PoolCommand: ParsableCommand {
             server: server, pool: pool, templateSource: source, authority: announced,
             blockJournalDirectory: try file.string(blockJournal, "block-journal", default: "sv2-data/blocks"),
             templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil,
-            accounting: try accountingLocation(file), nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
+            accounting: try accountingLocation(file),
+            accountingFile: try file.string(accountingFile, "accounting-file", default: Self.defaultAccountingPath),
+            nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
             accountingQueue: try accountingQueueCapacity(file))
     }
 
@@ -210,22 +216,28 @@ struct PoolCommand: ParsableCommand {
         return name.isEmpty ? "local" : name
     }
 
-    /// Opens the ledger the settings name (`nil`: accounting off) and starts its writer.
-    static func openLedger(_ settings: Settings) throws -> ShareLedger? {
+    /// Opens the ledger the settings name (`nil`: accounting off) and starts its writer, and with PostgreSQL the
+    /// replicator of the local file.
+    static func openLedger(_ settings: Settings) throws -> (ledger: ShareLedger, replicator: PostgresReplicator?)? {
+        let path: String
+        var replicator: PostgresReplicator?
         switch settings.accounting {
         case .off:
             return nil
-        case .postgres:
-            throw ValidationError("--accounting postgres://… is not available yet: use sqlite:PATH (see README, Operating a pool)")
-        case .sqlite(let path):
-            let store: SQLiteLedgerStore
-            do { store = try SQLiteLedgerStore(path: path, node: settings.nodeID) } catch {
-                throw ValidationError("cannot open the accounting database: \(error)")
-            }
-            let ledger = ShareLedger(store: store, capacity: settings.accountingQueue)
-            ledger.start()
-            return ledger
+        case .postgres(let url):
+            path = settings.accountingFile
+            replicator = PostgresReplicator(sqlitePath: path, node: settings.nodeID, url: url)
+        case .sqlite(let file):
+            path = file
         }
+        let store: SQLiteLedgerStore
+        do { store = try SQLiteLedgerStore(path: path, node: settings.nodeID) } catch {
+            throw ValidationError("cannot open the accounting database: \(error)")
+        }
+        let ledger = ShareLedger(store: store, capacity: settings.accountingQueue)
+        ledger.start()
+        replicator?.start()
+        return (ledger, replicator)
     }
 
     func run() throws {
@@ -238,8 +250,13 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal: \(error)")
         }
         print("block journal: \(journal.path)")
-        let ledger = try Self.openLedger(settings)
-        print("accounting: \(settings.accounting)")
+        let accounting = try Self.openLedger(settings)
+        let ledger = accounting?.ledger
+        if case .postgres = settings.accounting {
+            print("accounting: \(settings.accounting) (local sqlite:\(settings.accountingFile), node \(settings.nodeID))")
+        } else {
+            print("accounting: \(settings.accounting)")
+        }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         var service: PoolService?
         var metricsServer: MetricsHTTPServer?
@@ -272,6 +289,7 @@ struct PoolCommand: ParsableCommand {
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 ledger?.stop()
+                accounting?.replicator?.stop()
             })
     }
 

@@ -19,7 +19,8 @@ import AccountingTestSupport
                                  reward: 5_000_000_000),
             ]),
         ][...])
-        // Same key again (a restart within one millisecond): added, not replaced. Then the block settles.
+        // A window closing at the same millisecond (a restart, a clock stepped back) is stored just after the
+        // newest one: nothing replaced, keys still increasing. Then the block settles.
         try store.commit([
             ShareWindow(sequence: 2, endMilliseconds: 1_000, rows: [
                 row("alice.1", channel: 1, accepted: 2, difficulty: 1.5, rejected: ["stale-share": 1, "accounting-backlog": 4]),
@@ -34,9 +35,14 @@ import AccountingTestSupport
         #expect(totals[1].accepted == 5 && totals[1].difficulty == 12 && totals[1].blocks == 1)
         #expect(totals[1].reward == 5_000_000_000)
         #expect(try reader.rejections() == ["stale-share": 3, "accounting-backlog": 4])
-        // --since excludes the older window.
+        // --since excludes the older windows (1000 and 1001).
         let recent = try reader.summary(sinceMilliseconds: 1_500)
         #expect(recent.count == 1 && recent[0].user == "bob" && recent[0].accepted == 4)
+        #expect(try reader.summary(sinceMilliseconds: 1_001).first { $0.user == "alice.1" }?.accepted == 2)
+        // A store opened again continues after the newest key.
+        let reopened = try SQLiteLedgerStore(path: path, node: "n1")
+        try reopened.commit([ShareWindow(sequence: 1, endMilliseconds: 5, rows: [row("carol", channel: 9, accepted: 1, difficulty: 1)], blocks: [])][...])
+        #expect(try reader.summary(sinceMilliseconds: 2_001).map(\.user) == ["carol"])
     }
 
     @Test func pplnsTakesTheNewestDifficultyAndProratesTheOldestWindow() throws {

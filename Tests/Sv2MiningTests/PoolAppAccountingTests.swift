@@ -21,17 +21,21 @@ struct PoolAppAccountingTests {
         let database: String
     }
 
-    static func start(_ directory: String) throws -> Running {
+    /// Starts `sv2 pool` with its ledger in `directory` (SQLite; with `postgres`, the same file replicated there)
+    /// and connects one test miner.
+    static func start(_ directory: String, postgres: String? = nil, node: String = "kill-test") throws -> Running {
         let database = "\(directory)/accounting.sqlite"
+        let accounting = postgres.map { ["--accounting", $0, "--accounting-file", database] }
+            ?? ["--accounting", "sqlite:\(database)"]
         let app = try AppProcess(try PoolAppShutdownTests.sv2Executable(), [
             "pool", "--listen", "127.0.0.1:0", "--no-noise", "--ack-batch-size", "4", "--ack-interval", "0.02",
             "--min-difficulty", "\(difficulty)", "--max-difficulty", "\(difficulty)", "--nbits", "1d00ffff",
-            "--template-interval", "0", "--block-journal", "\(directory)/blocks", "--accounting", "sqlite:\(database)",
-            "--node-id", "kill-test", "--log-level", "warning", "--backend", "epoll",
-        ])
+            "--template-interval", "0", "--block-journal", "\(directory)/blocks",
+            "--node-id", node, "--log-level", "warning", "--backend", "epoll",
+        ] + accounting)
         let listening = try #require(try app.waitForLine(containing: "pool listening on"))
         let port = try #require(listening.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
-        #expect(app.output.contains("accounting: sqlite:\(database)"))
+        #expect(app.output.contains { $0.hasPrefix("accounting: ") && $0.contains("sqlite:\(database)") })
         let runner = try LoopRunner(.epoll)
         let miner = TestMinerState(extended: false)
         let client = try runner.sync {
