@@ -95,13 +95,14 @@ extension ShareRejection {
         switch self {
         case .invalidChannelID: 0
         case .invalidShare: 1
-        case .staleShare: 2
-        case .invalidJobID: 3
-        case .difficultyTooLow: 4
-        case .duplicateShare: 5
-        case .badExtranonceSize: 6
-        case .versionRollingNotAllowed: 7
-        case .invalidNonRollableVersionBit: 8
+        case .ntimeTooFarInFuture: 2
+        case .staleShare: 3
+        case .invalidJobID: 4
+        case .difficultyTooLow: 5
+        case .duplicateShare: 6
+        case .badExtranonceSize: 7
+        case .versionRollingNotAllowed: 8
+        case .invalidNonRollableVersionBit: 9
         }
     }
 }
