@@ -199,6 +199,59 @@ struct PoolMetricsTests {
         _ = client
     }
 
+    @Test func templateProviderSeriesMove() throws {
+        let name = TestMetrics.uniqueName("tp")
+        let runner = try LoopRunner(.epoll)
+        defer { _ = runner.stop() }
+        let (provider, http) = try runner.sync { () -> (TemplateProviderService, MetricsHTTPServer) in
+            var server = Sv2ServerConfiguration(listenAddress: loopbackAddress)
+            server.metricsName = name
+            let provider = try TemplateProviderService(
+                provider: .init(source: .init(nbits: 0x207f_ffff), refreshInterval: nil), server: server,
+                eventLoop: runner.loop)
+            try provider.start()
+            let exporter = TemplateProviderMetrics(service: provider)
+            let http = MetricsHTTPServer(registry: TestMetrics.registry, eventLoop: runner.loop)
+            http.addRefresher { exporter.export() }
+            try http.start(on: loopbackAddress)
+            return (provider, http)
+        }
+        let port = try #require(runner.inspect { http.localAddress?.port })
+        let T = ["server": name]
+        var scrape = try TestMetrics.scrape(port: port)
+        #expect(scrape.value("sv2_template_provider_connections", T) == 0)
+        #expect(scrape.value("sv2_template_provider_blocks_accepted_total", T) == 0)
+        let height = try #require(scrape.value("sv2_template_provider_height", T))
+
+        // A pool on it (remote template source) and a miner whose share is a block.
+        let pool = try runner.sync { () -> PoolService in
+            let pool = try PoolService(
+                configuration: PoolServiceTests.configuration {
+                    $0.minimumDifficulty = 2.5e-10
+                    $0.maximumDifficulty = 2.5e-10
+                },
+                server: Sv2ServerConfiguration(listenAddress: loopbackAddress),
+                templateSource: .remote(address: provider.localAddress!, security: .plain), eventLoop: runner.loop)
+            try pool.start()
+            return pool
+        }
+        #expect(try runner.wait { pool.pool.chainTip != nil })
+        let miner = TestMinerState(extended: false)
+        let client = try connectMiner(runner, to: pool, state: miner)
+        try runner.sync {
+            let network = Target(compact: miner.nbits)!
+            try client.send(try #require(miner.findShare(meeting: network)).fields.standard)
+        }
+        #expect(try runner.wait { provider.state.acceptedBlocks.count == 1 })
+        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_template_provider_blocks_accepted_total", T) == 1 }
+        #expect(scrape.value("sv2_template_provider_height", T) == height + 1)
+        #expect(scrape.value("sv2_template_provider_connections", T) == 1)
+        #expect(scrape.value("sv2_template_provider_solutions_rejected_total", T) == 0)
+        #expect(scrape.value("sv2_server_setups_accepted_total", T) == 1)
+        #expect(scrape.value("sv2_server_frames_in_total", T).map { $0 >= 2 } == true)
+        _ = client
+    }
+
     @Test func theResponderAnswersOnlyGETMetrics() throws {
         let runner = try LoopRunner(.epoll)
         defer { _ = runner.stop() }
