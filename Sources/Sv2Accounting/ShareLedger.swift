@@ -151,6 +151,7 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
             condition.lock()
             queue.removeFirst(batch.count)
             committedSequence = last
+            counters.committedThroughMilliseconds = batch.last!.endMilliseconds
             counters.commits &+= 1
             counters.committedWindows &+= UInt64(batch.count)
             counters.committedRows &+= UInt64(batch.reduce(0) { $0 + $1.rows.count })
@@ -188,6 +189,8 @@ public struct ShareLedgerStatistics: Sendable, Hashable {
     public var queueDepth = 0
     /// The newest committed window's sequence.
     public var committedSequence: UInt64 = 0
+    /// The newest committed window's close time (Unix ms).
+    public var committedThroughMilliseconds: UInt64 = 0
     /// Age of the oldest uncommitted window, seconds (0 when the queue is empty): how far the ledger lags.
     public var lagSeconds: Double = 0
 

@@ -13,7 +13,9 @@ public import Sv2Mining
 /// `template_age_seconds`, `template_source_up`, `template_source_losses_total`, `jobs_sent_total`,
 /// `accounting_queue_depth`, `accounting_lag_seconds`, `accounting_uncommitted_windows`,
 /// `accounting_commits_total`, `accounting_commit_latency_seconds`, `accounting_failed_commits_total`,
-/// `accounting_backlog_shares_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
+/// `accounting_backlog_shares_total`; with PostgreSQL replication `accounting_replication_lag_seconds` (newest
+/// committed window minus newest replicated one), `accounting_replicated_windows_total`,
+/// `accounting_replication_failures_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
 /// setups, frames, errors by kind).
 public final class PoolMetrics {
     private let service: PoolService
@@ -44,14 +46,20 @@ public final class PoolMetrics {
     private var commitLatency: GaugeExport
     private var failedCommits: DeltaCounter
     private var backlogShares: DeltaCounter
+    private let replicator: PostgresReplicator?
+    private var replicationLag: GaugeExport
+    private var replicatedWindows: DeltaCounter
+    private var replicationFailures: DeltaCounter
 
     /// The `server` label value.
     public let name: String
 
-    /// Creates the series for `service` (and its `ledger`, if accounting is on). Any thread; export on the loop.
-    public init(service: PoolService, ledger: ShareLedger? = nil) {
+    /// Creates the series for `service` (and its `ledger`, if accounting is on, and its PostgreSQL `replicator`).
+    /// Any thread; export on the loop.
+    public init(service: PoolService, ledger: ShareLedger? = nil, replicator: PostgresReplicator? = nil) {
         self.service = service
         self.ledger = ledger
+        self.replicator = replicator
         name = service.server.metricsName
         let server = [("server", name)]
         func counter(_ suffix: String) -> DeltaCounter { DeltaCounter("sv2_pool_\(suffix)", server) }
@@ -82,6 +90,9 @@ public final class PoolMetrics {
         commitLatency = gauge("accounting_commit_latency_seconds")
         failedCommits = counter("accounting_failed_commits_total")
         backlogShares = counter("accounting_backlog_shares_total")
+        replicationLag = gauge("accounting_replication_lag_seconds")
+        replicatedWindows = counter("accounting_replicated_windows_total")
+        replicationFailures = counter("accounting_replication_failures_total")
     }
 
     /// Reads every counter and records it. Loop thread only.
@@ -120,6 +131,14 @@ public final class PoolMetrics {
             queueDepth.set(l.queueDepth)
             lag.set(l.lagSeconds)
             failedCommits.update(l.failedCommits)
+            if let replicator {
+                let r = replicator.statistics
+                let behind = l.committedThroughMilliseconds > r.replicatedThroughMilliseconds
+                    ? l.committedThroughMilliseconds - r.replicatedThroughMilliseconds : 0
+                replicationLag.set(Double(behind) / 1000)
+                replicatedWindows.update(r.copiedWindows)
+                replicationFailures.update(r.failedPasses)
+            }
         }
     }
 }

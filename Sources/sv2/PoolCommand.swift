@@ -284,7 +284,7 @@ struct PoolCommand: ParsableCommand {
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
                 if let metricsEndpoint {
-                    let exporter = PoolMetrics(service: pool, ledger: ledger)
+                    let exporter = PoolMetrics(service: pool, ledger: ledger, replicator: accounting?.replicator)
                     metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
                 }
             },

@@ -23,7 +23,9 @@ struct PoolAppAccountingTests {
 
     /// Starts `sv2 pool` with its ledger in `directory` (SQLite; with `postgres`, the same file replicated there)
     /// and connects one test miner.
-    static func start(_ directory: String, postgres: String? = nil, node: String = "kill-test") throws -> Running {
+    static func start(
+        _ directory: String, postgres: String? = nil, node: String = "kill-test", extra: [String] = []
+    ) throws -> Running {
         let database = "\(directory)/accounting.sqlite"
         let accounting = postgres.map { ["--accounting", $0, "--accounting-file", database] }
             ?? ["--accounting", "sqlite:\(database)"]
@@ -32,7 +34,7 @@ struct PoolAppAccountingTests {
             "--min-difficulty", "\(difficulty)", "--max-difficulty", "\(difficulty)", "--nbits", "1d00ffff",
             "--template-interval", "0", "--block-journal", "\(directory)/blocks",
             "--node-id", node, "--log-level", "warning", "--backend", "epoll",
-        ] + accounting)
+        ] + accounting + extra)
         let listening = try #require(try app.waitForLine(containing: "pool listening on"))
         let port = try #require(listening.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
         #expect(app.output.contains { $0.hasPrefix("accounting: ") && $0.contains("sqlite:\(database)") })

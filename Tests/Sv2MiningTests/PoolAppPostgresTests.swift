@@ -25,8 +25,14 @@ struct PoolAppPostgresTests {
         let node = PostgresTestServer.uniqueNode("outage")
         let forwarder = try TCPForwarder(target: try PostgresTestServer.port())
         defer { forwarder.stop() }
-        let running = try App.start(directory, postgres: try PostgresTestServer.url(throughPort: forwarder.port), node: node)
+        let running = try App.start(
+            directory, postgres: try PostgresTestServer.url(throughPort: forwarder.port), node: node,
+            extra: ["--metrics", "127.0.0.1:0"])
         defer { running.app.kill(); _ = running.runner.stop() }
+        let metricsLine = try #require(try running.app.waitForLine(containing: "metrics on http://"))
+        let metricsPort = try #require(
+            metricsLine.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
+        let pool = ["server": "pool"]
         let reader = try PostgresLedgerReader(url: try #require(PostgresTestServer.url))
         let miner = running.miner
 
@@ -43,8 +49,14 @@ struct PoolAppPostgresTests {
         }
         let (count, credit) = Self.acknowledged(running)
         #expect(count == 800 && running.runner.inspect { miner.errors.isEmpty })
-        // ... PostgreSQL has only what it had ...
+        // ... PostgreSQL has only what it had, and the pool's metrics say replication is failing and behind ...
         #expect(try reader.summary(node: node).first?.accepted == 300)
+        var scrape = try TestMetrics.scrape(port: metricsPort, timeout: 60) {
+            ($0.value("sv2_pool_accounting_replication_failures_total", pool) ?? 0) >= 1
+                && ($0.value("sv2_pool_accounting_replication_lag_seconds", pool) ?? 0) > 0
+        }
+        #expect((scrape.value("sv2_pool_accounting_replication_lag_seconds", pool) ?? 0) > 0)
+        let copiedBefore = try #require(scrape.value("sv2_pool_accounting_replicated_windows_total", pool))
 
         // ... and gets all of it once it is back.
         forwarder.bringUp()
@@ -52,6 +64,11 @@ struct PoolAppPostgresTests {
         let totals = try #require(try reader.summary(node: node).first)
         #expect(totals.user == "tester.std" && totals.credit == credit)
         #expect(abs(totals.difficulty - 800 * App.difficulty) <= 1e-6 * App.difficulty)
+        scrape = try TestMetrics.scrape(port: metricsPort, timeout: 60) {
+            $0.value("sv2_pool_accounting_replication_lag_seconds", pool) == 0
+        }
+        #expect(scrape.value("sv2_pool_accounting_replication_lag_seconds", pool) == 0)
+        #expect(scrape.value("sv2_pool_accounting_replicated_windows_total", pool).map { $0 > copiedBefore } == true)
     }
 
     @Test func twoPoolsOnOneDatabaseAddUp() throws {
