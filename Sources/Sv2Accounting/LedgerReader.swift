@@ -129,6 +129,15 @@ public final class LedgerReader {
             SELECT window_end_ms, user_identity, sum(difficulty) FROM share_windows WHERE accepted > 0
             GROUP BY window_end_ms, user_identity ORDER BY window_end_ms DESC, user_identity
             """)
+        return try Self.split(window: window) { () throws(AccountingError) in
+            try statement.step() ? (statement.int64(0), statement.string(1), statement.double(2)) : nil
+        }
+    }
+
+    /// The PPLNS walk over (window end, user, difficulty) rows given newest window first (SQLite or PostgreSQL).
+    static func split(
+        window: Double, next: () throws(AccountingError) -> (end: Int64, user: String, difficulty: Double)?
+    ) throws(AccountingError) -> PayoutSplit {
         var byUser: [String: Double] = [:]
         var covered = 0.0
         var pending: [(String, Double)] = []
@@ -140,11 +149,10 @@ public final class LedgerReader {
             covered += sum * scale
             pending.removeAll()
         }
-        while covered < window, try statement.step() {
-            let end = statement.int64(0)
-            if pendingEnd != end { settle(); pendingEnd = end }
+        while covered < window, let row = try next() {
+            if pendingEnd != row.end { settle(); pendingEnd = row.end }
             if covered >= window { break }
-            pending.append((statement.string(1), statement.double(2)))
+            pending.append((row.user, row.difficulty))
         }
         settle()
         let shares = byUser.map { PayoutShare(user: $0.key, difficulty: $0.value, fraction: covered > 0 ? $0.value / covered : 0) }

@@ -11,7 +11,7 @@ struct AccountingCommand: ParsableCommand {
 
     /// Where the ledger is.
     struct Source: ParsableArguments {
-        @Option(name: .long, help: "The ledger: sqlite:PATH or a path (default sqlite:sv2-data/accounting.sqlite); summary also reads postgres://… (every node).")
+        @Option(name: .long, help: "The ledger: sqlite:PATH or a path (default sqlite:sv2-data/accounting.sqlite), or postgres://… (every node's rows).")
         var accounting: String?
 
         func location() throws -> AccountingLocation {
@@ -98,7 +98,14 @@ struct AccountingCommand: ParsableCommand {
         }
 
         func run() throws {
-            let split = try source.reader().pplns(window: window)
+            let split: LedgerReader.PayoutSplit
+            if case .postgres(let url) = try source.location() {
+                do { split = try PostgresLedgerReader(url: url).pplns(window: window) } catch {
+                    throw ValidationError("PostgreSQL: \(error)")
+                }
+            } else {
+                split = try source.reader().pplns(window: window)
+            }
             if json { return try AccountingCommand.printJSON(split) }
             print("PPLNS over \(split.covered) of \(split.window) difficulty")
             for share in split.shares {

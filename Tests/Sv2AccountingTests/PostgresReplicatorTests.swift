@@ -52,6 +52,9 @@ struct PostgresReplicatorTests {
         #expect(totals == local)
         #expect(totals.first { $0.user == "alice" }?.difficulty == 3.5 + 38 * 0.5)
         #expect(totals.first { $0.user == "alice" }?.blocks == 1 && totals.first { $0.user == "alice" }?.reward == 625_000_000)
+        // PPLNS over PostgreSQL (this node's rows) splits like the node's own file.
+        #expect(try reader.pplns(window: 10, node: node) == LedgerReader(path: path).pplns(window: 10))
+        #expect(try reader.pplns(window: 1e9, node: node).covered == 24.5)
         // The mark is the newest window with rows (window 41 only moved the block).
         #expect(try reader.nodes()[node] == 40_000)
     }
