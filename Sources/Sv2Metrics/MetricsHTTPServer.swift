@@ -4,7 +4,9 @@ public import Logging
 
 /// A tiny HTTP/1.1 responder for Prometheus scrapes on a Reactor event loop: `GET /metrics` answers the
 /// registry's text exposition (format 0.0.4); anything else gets a short error. One request per connection
-/// (`Connection: close`), requests bounded to 8 KiB, no web framework. Loop thread only.
+/// (`Connection: close`), requests bounded to 8 KiB, at most 64 connections at once, each closed after
+/// ``connectionLifetime`` (10 s) whatever it did (a client that never sends a request holds nothing for long). No web framework. Loop thread
+/// only.
 ///
 /// Before each scrape the ``addRefresher(_:)`` closures run on the loop thread, so exporters can turn the
 /// services' plain counters into metric values exactly when they are read (nothing runs per share).
@@ -23,11 +25,21 @@ public final class MetricsHTTPServer {
 
     /// Largest request accepted (request line + headers).
     static let maximumRequestSize = 8192
+    /// Connections served at once (more are refused).
+    static let maximumConnections = 64
+    /// Longest a connection may stay open (default 10 s).
+    public let connectionLifetime: Duration
+    /// Connections open now.
+    public private(set) var openConnections = 0
 
     /// Creates a responder for `registry` on `eventLoop` (nothing listens until ``start(on:)``).
-    public init(registry: PrometheusCollectorRegistry, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.metrics")) {
+    public init(
+        registry: PrometheusCollectorRegistry, eventLoop: EventLoop, connectionLifetime: Duration = .seconds(10),
+        logger: Logger = Logger(label: "stratum.metrics")
+    ) {
         self.registry = registry
         self.eventLoop = eventLoop
+        self.connectionLifetime = connectionLifetime
         self.logger = logger
     }
 
@@ -37,9 +49,15 @@ public final class MetricsHTTPServer {
     /// Starts listening on `address`. Loop thread only.
     public func start(on address: SocketAddress) throws(ReactorError) {
         guard listener == nil else { return }
-        listener = try eventLoop.listen(on: address, backlog: 64) { [weak self] _ in
-            guard let self else { return nil }
-            return MetricsHTTPConnection(server: self)
+        listener = try eventLoop.listen(on: address, backlog: 64) { [weak self] connection in
+            guard let self, self.openConnections < Self.maximumConnections else { return nil }
+            self.openConnections += 1
+            let handler = MetricsHTTPConnection(server: self)
+            handler.deadline = self.eventLoop.schedule(after: self.connectionLifetime) { [weak handler] in
+                guard let handler, !handler.isClosed else { return }
+                connection.abort()
+            }
+            return handler
         }
         logger.info("metrics on http://\(listener!.localAddress)/metrics")
     }
@@ -71,6 +89,8 @@ public final class MetricsHTTPServer {
         return Array(head.utf8) + (parts[0].elementsEqual("HEAD".utf8) ? [] : body)
     }
 
+    func connectionClosed() { openConnections -= 1 }
+
     func error(_ status: Int, _ reason: String) -> [UInt8] {
         badRequests &+= 1
         let body = "\(status) \(reason)\n"
@@ -84,6 +104,8 @@ final class MetricsHTTPConnection: ConnectionHandler {
     private unowned let server: MetricsHTTPServer
     private var head: [UInt8] = []
     private var answered = false
+    var deadline: TimerHandle?
+    private(set) var isClosed = false
 
     init(server: MetricsHTTPServer) { self.server = server }
 
@@ -115,5 +137,9 @@ final class MetricsHTTPConnection: ConnectionHandler {
         return nil
     }
 
-    func connection(_ connection: Connection, didCloseWith reason: CloseReason) {}
+    func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
+        isClosed = true
+        if let deadline { server.eventLoop.cancel(deadline) }
+        server.connectionClosed()
+    }
 }

@@ -59,7 +59,12 @@ public final class Pool {
     /// new shares are answered `SubmitShares.Error` ``accountingBacklogCode`` (not validated, not credited) until
     /// a commit makes room. Set it before the pool is attached to its server, or from the loop thread.
     public var ledger: (any PoolLedger)? {
-        didSet { wireLedger() }
+        didSet {
+            // Shares accepted before the ledger was set are acknowledged as before; everything after waits for
+            // its window's commit.
+            if oldValue == nil, ledger != nil { flushPendingAcks() }
+            wireLedger()
+        }
     }
     /// The `SubmitShares.Error` code for shares refused while the ledger is behind.
     public static let accountingBacklogCode = "accounting-backlog"

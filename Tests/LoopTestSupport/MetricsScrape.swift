@@ -95,3 +95,40 @@ public enum MetricsScrapeError: Error {
     case system(String, Int32)
     case malformed(String)
 }
+
+/// A bare TCP client to `127.0.0.1:port` that sends nothing (a slow or silent peer).
+public final class TCPTestClient {
+    private let fd: Int32
+
+    /// Connects (blocking, bounded by the kernel's connect timeout on loopback).
+    public init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw MetricsScrapeError.system("connect", errno)
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Waits (bounded) until the peer closes the connection (a read returns end of stream or an error).
+    public func waitForClose(timeout: Double) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let ready = poll(&entry, 1, 100)
+            guard ready > 0 else { continue }
+            var byte: UInt8 = 0
+            let count = recv(fd, &byte, 1, 0)
+            if count <= 0 { return true }
+        }
+        return false
+    }
+}

@@ -135,7 +135,9 @@ struct PoolMetricsTests {
         #expect(scrape.value("sv2_pool_accounting_lag_seconds", A) == 0)
         #expect(scrape.value("sv2_pool_accounting_uncommitted_windows", A) == 0)
         #expect(scrape.value("sv2_pool_accounting_commit_latency_seconds", A).map { $0 > 0 } == true)
-        #expect(scrape.value("sv2_pool_acks_sent_total", A).map { $0 >= 2 } == true)
+        // One ack per window, or one for both when window 2 was handed over before window 1's commit reached the
+        // loop (a channel's sealed acknowledgements merge; the miner got both shares acknowledged either way).
+        #expect(scrape.value("sv2_pool_acks_sent_total", A).map { $0 >= 1 && $0 <= 2 } == true)
 
         // A share on a job never issued: rejected by its reason.
         try runner.sync {
@@ -270,6 +272,23 @@ struct PoolMetricsTests {
         let huge = "GET /metrics HTTP/1.1\r\nX: " + String(repeating: "a", count: 10_000) + "\r\n\r\n"
         #expect(try MetricsScrape.get(port: port, request: huge).status == 431)
         #expect(runner.inspect { http.scrapes == 2 && http.badRequests == 4 })
+    }
+
+    @Test func aSilentConnectionIsClosedAndDoesNotBlockScrapes() throws {
+        let runner = try LoopRunner(.epoll)
+        defer { _ = runner.stop() }
+        let http = try runner.sync { () -> MetricsHTTPServer in
+            let http = MetricsHTTPServer(
+                registry: TestMetrics.registry, eventLoop: runner.loop, connectionLifetime: .milliseconds(300))
+            try http.start(on: loopbackAddress)
+            return http
+        }
+        let port = try #require(runner.inspect { http.localAddress?.port })
+        // A client that connects and never sends: scrapes still work meanwhile, and the server closes it.
+        let silent = try TCPTestClient(port: port)
+        #expect(try MetricsScrape.get(port: port).status == 200)
+        #expect(silent.waitForClose(timeout: 20))
+        #expect(try runner.wait { http.openConnections == 0 })
     }
 
     @Test func proxySeriesMove() throws {
