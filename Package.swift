@@ -10,6 +10,10 @@ import PackageDescription
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
 //   Sv1         – Stratum V1 wire: line splitting (capped), JSON-RPC requests, answers and pushes (pure).
 //   Sv2Translator – `sv2 translator`: Sv1 devices on one Sv2 extended channel (plus a CPU Sv1 test device).
+//   CSQLite, CPostgres – Debian's libsqlite3 and libpq (system libraries).
+//   Sv2Accounting – share ledger: accounting windows committed to SQLite on a writer thread, replicated to
+//                 PostgreSQL; reports.
+//   Sv2Metrics  – Prometheus /metrics on the Reactor loop (swift-prometheus as the swift-metrics backend).
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
 //   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
@@ -30,6 +34,7 @@ let package = Package(
         .library(name: "Sv2Mining", targets: ["Sv2Mining"]),
         .library(name: "Sv1", targets: ["Sv1"]),
         .library(name: "Sv2Translator", targets: ["Sv2Translator"]),
+        .library(name: "Sv2Accounting", targets: ["Sv2Accounting"]),
         .executable(name: "sv2", targets: ["sv2"]),
     ],
     dependencies: [
@@ -38,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -69,6 +75,23 @@ let package = Package(
             dependencies: ["CShims", "Sv2Codec", "Sv2Service", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
+        .target(
+            name: "Sv2Accounting",
+            dependencies: ["CSQLite", "CPostgres", "Sv2Mining", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Sv2Metrics",
+            dependencies: [
+                "Reactor", "Sv2Service", "Sv2Mining", "Sv2Accounting",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(name: "Sv1", swiftSettings: strictSettings),
         .target(
             name: "Sv2Translator",
@@ -95,7 +118,9 @@ let package = Package(
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest", "Sv1", "Sv2Translator",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv1", "Sv2Translator", "Sv2Accounting", "Sv2Metrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -118,6 +143,16 @@ let package = Package(
             name: "Sv2TranslatorTests",
             dependencies: ["Sv1", "Sv2Translator", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "LoopTestSupport"],
             resources: [.copy("Vectors")]),
-        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
+        .target(name: "AccountingTestSupport", dependencies: ["Sv2Accounting", "Sv2Mining"], path: "Tests/AccountingTestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "Sv2AccountingTests", dependencies: ["Sv2Accounting", "Sv2Mining", "AccountingTestSupport"]),
+        .testTarget(
+            name: "Sv2MiningTests",
+            dependencies: [
+                "Sv2Mining", "Sv2Accounting", "Sv2Metrics", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor",
+                "Sv2Noise", "CShims", "LoopTestSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Vectors")]),
     ]
 )

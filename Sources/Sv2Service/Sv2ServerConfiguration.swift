@@ -52,6 +52,9 @@ public struct Sv2ServerConfiguration: Sendable {
     /// Largest accepted frame payload (the protocol allows 16 MiB; mining traffic needs a few KiB). A whole encrypted
     /// frame of this size must fit the event loop's `maxReadBufferSize` (checked when the service is created).
     public var maxFramePayload = 512 << 10
+    /// The `server` dimension of this server's swift-metrics series (`nil`: a name unique in the process, so two
+    /// servers never merge their counters).
+    public var metricsName: String?
 
     /// Largest frame payload accepted before SetupConnection completes: SetupConnection's own maximum (protocol,
     /// versions, flags, port and five STR0_255 fields = 1,291 bytes). Applies to clients too (the answers are smaller).
