@@ -76,8 +76,16 @@ public final class CPUMiner {
     /// Headers hashed by each worker (to check the split is even).
     public var hashesPerWorker: [UInt64] { board.counters.map { $0.hashes.load(ordering: .relaxed) } }
 
-    /// Shares dropped because ``CPUMinerConfiguration/maxQueuedShares`` were already waiting for the loop.
+    /// Shares dropped because ``CPUMinerConfiguration/maxQueuedShares`` were already waiting for the loop (never
+    /// blocks: they have a quota of their own).
     public var droppedShares: UInt64 { board.dropped.load(ordering: .relaxed) }
+
+    /// Headers the workers found that also meet the network target, delivered or not. Any thread.
+    public var blocksFound: UInt64 { board.blocksFound.load(ordering: .relaxed) }
+
+    /// Blocks dropped because ``CPUMinerConfiguration/maxQueuedShares`` other blocks were already waiting for the
+    /// loop (only conceivable at a test network's target with a stalled loop). Any thread.
+    public var droppedBlocks: UInt64 { board.droppedBlocks.load(ordering: .relaxed) }
 
     /// Whether the worker threads are running.
     public var isRunning: Bool { !threads.isEmpty }
@@ -95,6 +103,10 @@ extension CPUMiner {
         let maxQueued: Int
         let queued = Atomic<Int>(0)
         let dropped = Atomic<UInt64>(0)
+        /// Blocks have a quota of their own, so ordinary shares filling theirs never crowd one out.
+        let queuedBlocks = Atomic<Int>(0)
+        let droppedBlocks = Atomic<UInt64>(0)
+        let blocksFound = Atomic<UInt64>(0)
 
         init(workerCount: Int, maxQueued: Int, eventLoop: EventLoop, sink: LoopBound<(FoundShare) -> Void>) {
             counters = (0..<workerCount).map { _ in HashCounter() }
@@ -104,6 +116,21 @@ extension CPUMiner {
         }
 
         func deliver(_ found: FoundShare) {
+            if found.isBlock {
+                blocksFound.add(1, ordering: .relaxed)
+                // Still bounded (a stalled loop must not grow the queue forever), but only by other blocks: at a
+                // real network target this many blocks never wait at once.
+                guard queuedBlocks.add(1, ordering: .relaxed).newValue <= maxQueued else {
+                    queuedBlocks.subtract(1, ordering: .relaxed)
+                    droppedBlocks.add(1, ordering: .relaxed)
+                    return
+                }
+                eventLoop.execute { [self] in
+                    queuedBlocks.subtract(1, ordering: .relaxed)
+                    sink.value(found)
+                }
+                return
+            }
             guard queued.add(1, ordering: .relaxed).newValue <= maxQueued else {
                 queued.subtract(1, ordering: .relaxed)
                 dropped.add(1, ordering: .relaxed)
