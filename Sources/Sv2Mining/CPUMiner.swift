@@ -116,8 +116,9 @@ extension CPUMiner {
         }
 
         func deliver(_ found: FoundShare) {
-            if found.isBlock {
-                blocksFound.add(1, ordering: .relaxed)
+            let isBlock = found.isBlock
+            if isBlock { blocksFound.add(1, ordering: .relaxed) }
+            if isBlock {
                 // Still bounded (a stalled loop must not grow the queue forever), but only by other blocks: at a
                 // real network target this many blocks never wait at once.
                 guard queuedBlocks.add(1, ordering: .relaxed).newValue <= maxQueued else {
