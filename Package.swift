@@ -10,6 +10,7 @@ import PackageDescription
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
+//   Sv2AppSupport – what the apps keep on disk: the data directory, key files (mode 0600), certificate validity.
 //   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -79,10 +80,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(name: "Sv2AppSupport", dependencies: ["Sv2Noise", "Sv2Codec"], swiftSettings: strictSettings),
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv2AppSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -101,6 +103,8 @@ let package = Package(
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
+        .testTarget(name: "Sv2AppSupportTests", dependencies: ["Sv2AppSupport", "Sv2Noise"]),
+        .testTarget(name: "sv2Tests", dependencies: ["sv2", "Sv2AppSupport", "Sv2Noise", "Sv2Mining", "Sv2Service", "Reactor", "LoopTestSupport"]),
         .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
     ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
+import Sv2AppSupport
 import Sv2Codec
 import Sv2Mining
 import Sv2Noise
@@ -16,16 +17,22 @@ struct PoolCommand: ParsableCommand {
             Templates come from a Template Provider (--tp HOST:PORT, e.g. Bitcoin Core's sv2-tp) or, by default, \
             from the embedded regtest-style generator, so the pool runs on a fresh machine with nothing else.
 
-            Noise: with --authority-secret-key the pool signs its certificates with that key; without it a fresh \
-            authority key is generated and its public key printed (give it to miners as --authority-key). \
+            Noise: the pool signs a certificate per connection with its authority secret key, taken from \
+            --authority-secret-key-file FILE, $SV2_AUTHORITY_SECRET_KEY or --authority-secret-key (visible in ps); \
+            without any of them the key is kept in the data directory (--data-dir, file pool-authority-secret-key, \
+            mode 600): created on the first start, reused on every restart, so miners pinned to its public key (printed \
+            at start; give it to miners as --authority-key) reconnect. --server-key-file FILE uses a persistent key and \
+            certificate from `sv2 keys certificate` instead (the authority secret key then stays offline). \
             --no-noise serves plain, unencrypted Sv2.
+
+            Payout: with --tp (a real network) --payout-script is required; the embedded source defaults to OP_TRUE.
 
             Share difficulty: vardiff keeps each channel near --shares-per-minute within \
             [--min-difficulty, --max-difficulty]; setting both to the same value pins it (a load test pins a tiny \
             difficulty, e.g. 2.5e-10, so simulated miners meet the target with their first hash).
 
             Example:
-              sv2 pool --listen 0.0.0.0:34254 --authority-secret-key mkDLTB… --payout-script 0014…
+              sv2 pool --listen 0.0.0.0:34254 --tp 127.0.0.1:8442 --tp-no-noise --payout-script 0014…
             """)
 
     @OptionGroup var runtime: RuntimeOptions
@@ -33,8 +40,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1:34254).")
     var listen: String?
 
-    @Option(name: .long, help: "Authority secret key (base58check, from `sv2 keys authority`).")
-    var authoritySecretKey: String?
+    @OptionGroup var serverKeys: ServerKeyOptions
 
     @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
     var noNoise = false
@@ -51,7 +57,7 @@ struct PoolCommand: ParsableCommand {
     @Flag(name: .long, help: "Connect to the Template Provider without Noise.")
     var tpNoNoise = false
 
-    @Option(name: .long, help: "Payout scriptPubKey in hex (default 51 = OP_TRUE, for regtest).")
+    @Option(name: .long, help: "Payout scriptPubKey in hex (required with --tp; embedded source default 51 = OP_TRUE).")
     var payoutScript: String?
 
     @Option(name: .long, help: "Pool tag written into coinbases as Sv2/<tag>/ (default swift-stratum).")
@@ -84,8 +90,8 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default 100000).")
     var maxConnections: Int?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union([
-        "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+        "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
         "ack-batch-size", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
@@ -96,22 +102,42 @@ struct PoolCommand: ParsableCommand {
         var server: Sv2ServerConfiguration
         var pool: PoolConfiguration
         var templateSource: PoolService.TemplateSource
+        /// The authority public key miners pin (nil without Noise).
         var authority: AuthorityPublicKey?
+        /// Where the authority key or certificate came from (never the key).
+        var keyOrigin: String?
+        /// Printed at start.
+        var warnings: [String]
+        /// Where state that outlives the process is kept (created mode 700).
+        var dataDirectory: DataDirectory
     }
 
-    func settings(_ file: ConfigFile) throws -> Settings {
-        var announced: AuthorityPublicKey?
-        let identity = try serverIdentity(
-            authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
-            noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
-            certificateValidity: UInt32(try file.int(certificateValidity, "certificate-validity", default: 3600))
-        ) { announced = $0 }
+    func settings(
+        _ file: ConfigFile, environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: UInt64 = UInt64(Date().timeIntervalSince1970)
+    ) throws -> Settings {
+        let dataDirectory = try serverKeys.dataDirectory(file, environment: environment)
+        let validity: UInt32
+        do { validity = try CertificateValidity.seconds(try file.int(certificateValidity, "certificate-validity", default: 3600)) } catch {
+            throw ValidationError("\(error)")
+        }
+        let keys = try serverKeys.resolve(
+            file, app: "pool", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: validity, environment: environment, now: now)
         var server = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34254"), option: "listen"),
-            noise: identity)
+            noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 100_000)
-        guard let script = Sv2Hex.decode(try file.string(payoutScript, "payout-script", default: "51")), !script.isEmpty else {
+        let tpAddress = try file.optionalString(tp, "tp")
+        let scriptText = try file.optionalString(payoutScript, "payout-script")
+        // OP_TRUE pays whoever spends it first: fine for the embedded regtest-style source, never on a real network.
+        if tpAddress != nil, scriptText == nil {
+            throw ValidationError(
+                "--payout-script is required with --tp: the default (51, OP_TRUE) would let anyone take the block reward; "
+                + "give the pool's scriptPubKey in hex, e.g. 0014<20-byte key hash> for P2WPKH")
+        }
+        guard let script = Sv2Hex.decode(scriptText ?? "51"), !script.isEmpty else {
             throw ValidationError("--payout-script must be non-empty hex")
         }
         var pool = PoolConfiguration(payoutScript: script)
@@ -125,7 +151,7 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
         let source: PoolService.TemplateSource
-        if let tp = try file.optionalString(tp, "tp") {
+        if let tp = tpAddress {
             source = .remote(
                 address: try socketAddress(tp, option: "tp"),
                 security: try clientSecurity(
@@ -141,14 +167,20 @@ struct PoolCommand: ParsableCommand {
             embedded.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil
             source = .embedded(embedded)
         }
-        return Settings(server: server, pool: pool, templateSource: source, authority: announced)
+        return Settings(
+            server: server, pool: pool, templateSource: source, authority: keys.authority, keyOrigin: keys.origin,
+            warnings: keys.warnings, dataDirectory: dataDirectory)
     }
 
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
-        if let authority = settings.authority { print("authority public key: \(authority.base58Check)") }
+        for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
+        print("data directory: \(settings.dataDirectory.path)")
+        if let authority = settings.authority {
+            print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
+        }
         var service: PoolService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
