@@ -137,7 +137,17 @@ struct KeysCommand: ParsableCommand {
 
         @OptionGroup var authority: AuthorityInput
 
+        @Argument(help: "The authority secret key (the old form, visible in ps; also kept so that it is never echoed back as an unexpected argument).")
+        var secretKey: String?
+
         func run() throws {
+            var authority = authority
+            if let secretKey {
+                guard authority.authoritySecretKey == nil else {
+                    throw ValidationError("give the authority secret key once")
+                }
+                authority.authoritySecretKey = secretKey
+            }
             let pair = try authority.pair(environment: ProcessInfo.processInfo.environment)
             print("authority-public-key = \"\(pair.publicKey.base58Check)\"")
         }
