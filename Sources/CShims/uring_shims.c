@@ -330,6 +330,18 @@ int cshims_set_nodelay(int fd) {
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ? -errno : 0;
 }
 
+int cshims_set_keepalive(int fd, int idle_seconds, int interval_seconds, int count) {
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_seconds, sizeof idle_seconds) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_seconds, sizeof interval_seconds) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) < 0) return -errno;
+    /* Unacknowledged data counts too: a peer that vanished while we were sending is noticed in the same time. */
+    unsigned int user_timeout_ms = (unsigned int)(idle_seconds + interval_seconds * count) * 1000u;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms) < 0) return -errno;
+    return 0;
+}
+
 int cshims_set_linger_zero(int fd) {
     struct linger l = {1, 0};
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0 ? -errno : 0;

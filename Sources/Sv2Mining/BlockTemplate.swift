@@ -43,3 +43,25 @@ public struct BlockTemplate: Hashable, Sendable {
         self.merklePath = merklePath
     }
 }
+
+extension BlockTemplate {
+    /// The block height the coinbase prefix commits to (BIP34: the scriptSig starts with the height as a minimally
+    /// encoded script number), or `nil` when the prefix does not start with such a push.
+    public var bip34Height: UInt32? {
+        guard let first = coinbasePrefix.first else { return nil }
+        switch first {
+        case 0x00: return 0
+        case 0x51...0x60: return UInt32(first - 0x50)  // OP_1 … OP_16
+        case 0x01...0x04:
+            let length = Int(first)
+            guard coinbasePrefix.count > length else { return nil }
+            let bytes = coinbasePrefix[1...length]
+            // A script number is little-endian with a sign bit in the top byte; heights are positive.
+            guard bytes.last! & 0x80 == 0 else { return nil }
+            var height: UInt32 = 0
+            for (shift, byte) in bytes.enumerated() { height |= UInt32(byte) << (8 * UInt32(shift)) }
+            return height
+        default: return nil
+        }
+    }
+}

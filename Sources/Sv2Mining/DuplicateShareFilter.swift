@@ -2,9 +2,11 @@
 ///
 /// The fingerprint is the first 8 bytes of the share's header hash: identical shares hash identically, and two
 /// different shares collide with probability ~n/2^64. Open addressing with linear probing over a power-of-two
-/// table that doubles (allocating) only while warming up to `maximumCapacity`; at that size, once 3/4 full it is
-/// cleared (losing older entries) instead of growing. ``removeAll()`` keeps the storage, so a channel's table
-/// is reused across chain tips.
+/// table that doubles (allocating) only while warming up to `maximumCapacity`. The filter never forgets on its
+/// own: a filter that forgot could be replayed for credit. Once ``isFull`` its owner must end the lifetime of
+/// everything the filter covers (``ShareValidator`` retires the channel's jobs and raises its `ntime` floor, so no
+/// earlier header can be submitted again) and only then call ``removeAll()``. ``removeAll()`` keeps the storage,
+/// so a channel's table is reused across chain tips.
 public struct DuplicateShareFilter: Sendable {
     private var slots: [UInt64]
     private var count = 0
@@ -22,7 +24,18 @@ public struct DuplicateShareFilter: Sendable {
     /// Number of fingerprints held.
     public var storedCount: Int { count }
 
+    /// Fingerprints the filter holds at most before ``isFull`` (3/4 of ``maximumCapacity``).
+    public var limit: Int { maximumCapacity / 4 * 3 }
+
+    /// True once the filter holds ``limit`` fingerprints: the owner must end the lifetime of the shares it covers
+    /// and call ``removeAll()`` before inserting more.
+    public var isFull: Bool { count >= limit }
+
     /// Inserts the fingerprint of `hash`; returns `false` if it was already present (a duplicate).
+    ///
+    /// Inserting into a full filter still records the share (the table grows past ``maximumCapacity``): answering
+    /// "new" for a share the filter cannot remember would let it be credited twice. ``ShareValidator`` never lets
+    /// it come to that.
     @inlinable public mutating func insert(_ hash: Hash256) -> Bool {
         insert(fingerprint: hash.w0)
     }
@@ -30,12 +43,15 @@ public struct DuplicateShareFilter: Sendable {
     @usableFromInline mutating func insert(fingerprint raw: UInt64) -> Bool {
         let fingerprint = raw == 0 ? 1 : raw // 0 marks an empty slot
         if contains(fingerprint) { return false }
-        // Make room only for a genuinely new entry, so a full table still reports duplicates.
-        if (count + 1) * 4 > slots.count * 3 {
-            if slots.count < maximumCapacity { grow() } else { removeAll() }
-        }
+        // Make room only for a genuinely new entry; keep the load factor at most 3/4 so probes stay short.
+        if (count + 1) * 4 > slots.count * 3 { grow() }
         store(fingerprint)
         return true
+    }
+
+    /// Whether the fingerprint of `hash` is held (a share with this hash would be a duplicate).
+    public func contains(_ hash: Hash256) -> Bool {
+        contains(hash.w0 == 0 ? 1 : hash.w0)
     }
 
     private func contains(_ fingerprint: UInt64) -> Bool {

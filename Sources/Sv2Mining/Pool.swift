@@ -32,14 +32,22 @@ public final class Pool {
     public let logger: Logger
     /// Counters.
     public private(set) var statistics = PoolStatistics()
-    /// Called with `SubmitSolution` (full coinbase with witness) for every block found: the template source hook.
-    /// Only the first block on each previous block is submitted (the rest are counted as
-    /// ``PoolStatistics/redundantBlocks``).
-    public var onSolution: ((SubmitSolution) -> Void)?
-    /// Called for every block submitted (after ``onSolution``), e.g. to print it.
+    /// Called with `SubmitSolution` (full coinbase with witness) to hand a found block to the template source; it
+    /// throws when the source cannot take it now (not connected, send failed), and the block stays pending.
+    ///
+    /// Found blocks are journaled (``blockJournal``) before they are submitted and kept until the chain tip settles
+    /// them; one submission per previous block is in flight at a time (see ``FoundBlockBook``). A block found while
+    /// no template source is connected is submitted when one is back and still builds on the same previous block.
+    public var onSolution: ((SubmitSolution) throws(Sv2ServiceError) -> Void)?
+    /// Called for every block found (after it was journaled, before it is submitted), e.g. to print it.
     public var onBlockFound: ((FoundBlock) -> Void)?
+    /// Where found blocks are recorded before anything else happens to them (`nil`: not journaled). A journal that
+    /// fails to write is logged and counted; the block is still submitted.
+    public var blockJournal: (any BlockJournaling)?
     /// Monotonic seconds for vardiff (the loop's clock once attached; injectable for tests).
     public var clock: () -> Double
+    /// Unix time in seconds, for the block journal (injectable for tests).
+    public var wallClock: () -> UInt64 = { UInt64(Glibc.time(nil)) }
     /// The chain tip jobs are built on (`nil` until the template source sent one).
     public private(set) var chainTip: TemplateChainTip?
 
@@ -59,8 +67,9 @@ public final class Pool {
     private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
     private var allocator: ExtranonceAllocator
     private var pendingAcks: [UInt32] = []
-    /// The previous-block hash of the last block handed to ``onSolution``.
-    private var solvedPrevHash: Hash256?
+    private var blocks = FoundBlockBook()
+    /// False from ``templateSourceLost()`` until the next chain tip: no new work is handed out meanwhile.
+    public private(set) var templateSourceAvailable = true
 
     /// The channels and group channel of one connection.
     private struct ConnectionChannels {
@@ -124,6 +133,7 @@ public final class Pool {
     /// attached; call it yourself when driving the pool without a loop.
     public func tick(now: Double) {
         flushPendingAcks()
+        submitBlocks(now: now)
         let sweepInterval = Swift.min(1, configuration.vardiffWindow / 4)
         guard now - lastSweep >= sweepInterval else { return }
         lastSweep = now
@@ -262,7 +272,8 @@ public final class Pool {
         if grouped { try reply.send(SetGroupChannel(groupChannelID: groupID, channelIDs: [id])) }
         logger.debug("channel \(id) opened (\(kind), user \(user), target difficulty \(channel.difficulty))")
         // The first job on a channel is a future job activated right away by SetNewPrevHash.
-        if let tip = chainTip, let templateID = currentTemplateID, let template = templates[templateID] {
+        if templateSourceAvailable, let tip = chainTip, let templateID = currentTemplateID,
+           let template = templates[templateID] {
             let jobID = try sendJob(template, channelIndex: index, future: true, reply: reply)
             try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: reply)
         }
@@ -383,18 +394,39 @@ public final class Pool {
         case .accepted:
             try accept(index, sequence: sequence, reply: reply)
         case .blockFound(let hash, let header):
-            try accept(index, sequence: sequence, reply: reply)
-            foundBlock(index, share: share, hash: hash, header: header)
+            // The block is journaled and submitted before the share is acknowledged: a failing acknowledgement
+            // (full write buffer, peer gone) must not take the block with it.
+            if foundBlock(index, share: share, hash: hash, header: header) {
+                try accept(index, sequence: sequence, reply: reply)
+            } else {
+                slots[index]!.rejected &+= 1
+                try reject(channelID: channelID, sequence: sequence, .duplicateShare, reply: reply)
+            }
         case .rejected(let rejection):
             slots[index]!.rejected &+= 1
             try reject(channelID: channelID, sequence: sequence, rejection, reply: reply)
         }
+        if slots[index]!.validator.needsFreshJob { try sendFreshJob(index, reply: reply) }
+    }
+
+    /// The channel's duplicate filter filled and its jobs were retired: a new job from the current template, with
+    /// `min_ntime` at the validator's floor (so no header accepted before can be submitted again).
+    private func sendFreshJob<Reply: PoolReplySink>(_ index: Int, reply: Reply) throws(Sv2ServiceError) {
+        statistics.duplicateFilterRollovers &+= 1
+        logger.info("channel \(slots[index]!.id): duplicate filter full, jobs renewed above ntime \(slots[index]!.validator.ntimeFloor)")
+        guard templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
+              let template = templates[templateID]
+        else { return }
+        _ = try sendJob(template, channelIndex: index, future: false, reply: reply)
     }
 
     private func accept<Reply: PoolReplySink>(_ index: Int, sequence: UInt32, reply: Reply) throws(Sv2ServiceError) {
-        let flushNow = slots[index]!.recordAccepted(sequence: sequence, batchSize: configuration.ackBatchSize)
+        // Credit at the target the share was validated against (its job's), never the channel's current one.
+        let credit = slots[index]!.validator.lastCredit
+        let flushNow = slots[index]!.recordAccepted(
+            sequence: sequence, weight: credit.weight, batchSize: configuration.ackBatchSize)
         statistics.sharesAccepted &+= 1
-        statistics.acceptedWork += slots[index]!.difficulty
+        statistics.acceptedWork += credit.difficulty
         if flushNow {
             try reply.send(slots[index]!.takeAck())
             statistics.acksSent &+= 1
@@ -416,6 +448,10 @@ public final class Pool {
         try reply.send(SubmitSharesError(channelID: channelID, sequenceNumber: sequence, errorCode: rejection.code))
     }
 
+    /// Sends every pending batched acknowledgement now (e.g. before shutting down, so no accepted share goes
+    /// unacknowledged).
+    public func flushAcknowledgements() { flushPendingAcks() }
+
     private func flushPendingAcks() {
         guard !pendingAcks.isEmpty else { return }
         for id in pendingAcks {
@@ -430,37 +466,97 @@ public final class Pool {
         pendingAcks.removeAll(keepingCapacity: true)
     }
 
-    private func foundBlock(_ index: Int, share: Share, hash: Hash256, header: BlockHeader) {
-        statistics.blocksFound += 1
-        // A second block on the same previous block is only a competing sibling of the one already submitted: the
-        // template source moves on with the first. At a very easy network target miners find thousands a second,
-        // and submitting them all floods (and overflows) the template source connection.
-        guard header.prevHash != solvedPrevHash else {
-            statistics.redundantBlocks += 1
-            return
+    /// Records, journals and submits a found block; `false` for a true duplicate (a block already handled).
+    private func foundBlock(_ index: Int, share: Share, hash: Hash256, header: BlockHeader) -> Bool {
+        guard !blocks.contains(hash) else {
+            statistics.duplicateBlocks &+= 1
+            return false
         }
+        statistics.blocksFound &+= 1
         let channel = slots[index]!
-        guard let templateID = channel.templateID(ofJob: share.jobID), let template = templates[templateID],
-              let extranonce = channel.extranoncePrefix.appending(share.extranonce)
-        else {
-            logger.error("block \(hash) found on channel \(channel.id) but its template is gone")
-            return
+        let templateID = channel.templateID(ofJob: share.jobID)
+        let template = templateID.flatMap { templates[$0] }
+        guard let templateID, let template, let extranonce = channel.extranoncePrefix.appending(share.extranonce) else {
+            // Cannot happen while templates outlive their jobs; if it does, the header is all there is to keep.
+            let record = FoundBlock(
+                hash: hash, header: header, templateID: templateID ?? 0, channelID: channel.id,
+                userIdentity: channel.userIdentity, coinbaseTransaction: [])
+            logger.critical("block \(hash) found on channel \(channel.id) but its template is gone: not submitted")
+            _ = blocks.add(.init(block: record, solution: nil, state: .failed))
+            journal(.init(event: .found, hash: hash, time: wallClock(), block: record))
+            journal(.init(event: .failed, hash: hash, time: wallClock(), reason: "template gone"))
+            statistics.blocksFailed &+= 1
+            onBlockFound?(record)
+            return true
         }
         let transaction = template.coinbase.transaction(extranonce: extranonce, witness: true)
         let solution = SubmitSolution(
             templateID: templateID, version: header.version, headerTimestamp: header.ntime,
             headerNonce: header.nonce, coinbaseTx: transaction)
-        solvedPrevHash = header.prevHash
-        logger.notice("block found: \(hash) by \(channel.userIdentity) (channel \(channel.id), template \(templateID))")
-        if let onSolution {
-            onSolution(solution)
-            statistics.solutionsSubmitted += 1
-        } else {
-            logger.warning("no template source to submit block \(hash) to")
-        }
-        onBlockFound?(FoundBlock(
+        let record = FoundBlock(
             hash: hash, header: header, templateID: templateID, channelID: channel.id,
-            userIdentity: channel.userIdentity, coinbaseTransaction: transaction))
+            userIdentity: channel.userIdentity, coinbaseTransaction: transaction)
+        guard blocks.add(.init(block: record, solution: solution, state: .found)) else {
+            // A flood of siblings at a trivial network target (regtest): enough of them are kept already.
+            statistics.redundantBlocks &+= 1
+            return true
+        }
+        journal(.init(
+            event: .found, hash: hash, time: wallClock(), block: record, height: template.template.bip34Height))
+        logger.notice("block found: \(hash) by \(channel.userIdentity) (channel \(channel.id), template \(templateID))")
+        onBlockFound?(record)
+        submitBlocks(now: clock())
+        return true
+    }
+
+    /// Submits what is pending on the current chain tip (one submission in flight per previous block).
+    private func submitBlocks(now: Double) {
+        guard templateSourceAvailable, let prevHash = chainTip?.prevHash else { return }
+        let timeout = Self.seconds(configuration.blockAcknowledgementTimeout)
+        while let index = blocks.nextToSubmit(prevHash: prevHash, now: now, timeout: timeout) {
+            let entry = blocks.entries[index]
+            guard let onSolution else {
+                logger.warning("no template source to submit block \(entry.block.hash) to")
+                return
+            }
+            do throws(Sv2ServiceError) {
+                try onSolution(entry.solution!)
+            } catch {
+                statistics.submissionFailures &+= 1
+                logger.error("block \(entry.block.hash) not submitted (kept, retried when the template source is back): \(error)")
+                return
+            }
+            blocks.markSubmitted(index, now: now)
+            statistics.solutionsSubmitted &+= 1
+            journal(.init(event: .submitted, hash: entry.block.hash, time: wallClock()))
+        }
+    }
+
+    private func journal(_ entry: BlockJournalEntry) {
+        guard let blockJournal else { return }
+        do throws(BlockJournalError) { try blockJournal.append(entry) } catch {
+            statistics.journalFailures &+= 1
+            logger.critical("block \(entry.hash) (\(entry.event.rawValue)) not journaled: \(error)")
+        }
+    }
+
+    /// Found blocks not yet settled by the chain tip (pending or submitted).
+    public var unsettledBlockCount: Int { blocks.unsettledCount }
+
+    /// The template source's link came up: blocks handed to the previous link may have died with it, so they
+    /// are submitted again once the source announces a chain tip they still build on.
+    public func templateSourceConnected() {
+        blocks.resubmitAfterReconnect()
+    }
+
+    /// The template source's link is gone or silent: no new work is handed out (no job for new channels, no new
+    /// job after a retarget) until a template source sends a chain tip again. Shares on jobs already out are still
+    /// validated, and found blocks are kept for when the source is back.
+    public func templateSourceLost() {
+        guard templateSourceAvailable else { return }
+        templateSourceAvailable = false
+        statistics.templateSourceLosses &+= 1
+        logger.error("template source lost: no new work until it is back")
     }
 
     // MARK: Templates and jobs
@@ -476,7 +572,7 @@ public final class Pool {
             forEachChannel { (index, sink) throws(Sv2ServiceError) in
                 _ = try sendJob(built, channelIndex: index, future: true, reply: sink)
             }
-        } else if chainTip != nil {
+        } else if chainTip != nil, templateSourceAvailable {
             currentTemplateID = template.templateID
             forEachChannel { (index, sink) throws(Sv2ServiceError) in
                 _ = try sendJob(built, channelIndex: index, future: false, reply: sink)
@@ -493,6 +589,18 @@ public final class Pool {
         chainTip = tip
         currentTemplateID = tip.templateID
         templates = [tip.templateID: template]
+        templateSourceAvailable = true
+        for (block, state) in blocks.settle(tip: tip.prevHash) {
+            switch state {
+            case .acknowledged:
+                statistics.blocksAcknowledged &+= 1
+                logger.notice("block \(block.hash) taken: it is the new chain tip")
+            default:
+                statistics.blocksSuperseded &+= 1
+                logger.warning("block \(block.hash) superseded by chain tip \(tip.prevHash)")
+            }
+            journal(.init(event: state, hash: block.hash, time: wallClock()))
+        }
         forEachChannel { (index, sink) throws(Sv2ServiceError) in
             var jobID = slots[index]!.futureJob(for: tip.templateID)
             if jobID == nil { jobID = try sendJob(template, channelIndex: index, future: true, reply: sink) }
@@ -500,6 +608,7 @@ public final class Pool {
             try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: sink)
         }
         logger.info("new chain tip \(tip.prevHash) (template \(tip.templateID), \(channelCount) channels)")
+        submitBlocks(now: clock())
     }
 
     private func pruneTemplates() {
@@ -516,7 +625,8 @@ public final class Pool {
         let jobID = nextJobID
         nextJobID = nextJobID == .max ? 1 : nextJobID + 1
         let channel = slots[index]!
-        let minNtime = future ? nil : chainTip?.headerTimestamp
+        // After a duplicate-filter rollover the channel's shares must be above its ntime floor: say so in the job.
+        let minNtime = future ? nil : chainTip.map { Swift.max($0.headerTimestamp, channel.validator.ntimeFloor) }
         var root: Hash256?
         switch channel.kind {
         case .extended:
@@ -555,14 +665,14 @@ public final class Pool {
     /// New target for a channel: `SetTarget`, then a fresh job at that target (jobs keep the target they were
     /// activated with, so the miner switches to work that is validated at the new one).
     private func retarget(_ index: Int, to target: Target) {
-        slots[index]!.updateWeight()
         let channel = slots[index]!
         statistics.targetUpdates += 1
         logger.debug("channel \(channel.id): difficulty \(channel.difficulty)")
         let sink = ConnectionSink(connections: connections, connection: channel.connection)
         do throws(Sv2ServiceError) {
             try sink.send(SetTarget(channelID: channel.id, maximumTarget: WireConversions.u256(target)))
-            if chainTip != nil, let templateID = currentTemplateID, let template = templates[templateID] {
+            if templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
+               let template = templates[templateID] {
                 _ = try sendJob(template, channelIndex: index, future: false, reply: sink)
             }
         } catch {
@@ -609,11 +719,11 @@ private struct ConnectionSink: PoolReplySink {
 }
 
 extension PoolChannel {
-    /// Counts an accepted share for the next acknowledgement; `true` when the batch is full.
-    mutating func recordAccepted(sequence: UInt32, batchSize: Int) -> Bool {
+    /// Counts an accepted share worth `weight` for the next acknowledgement; `true` when the batch is full.
+    mutating func recordAccepted(sequence: UInt32, weight: UInt64, batchSize: Int) -> Bool {
         accepted &+= 1
         pendingCount &+= 1
-        pendingSum &+= shareWeight
+        pendingSum = ShareCredit.adding(weight, to: pendingSum)
         lastSequence = sequence
         vardiff.recordShare()
         return Int(pendingCount) >= batchSize

@@ -33,9 +33,6 @@ struct PoolChannel {
     let rollableLength: Int
     var vardiff: Vardiff
     var validator: ShareValidator
-    /// Difficulty of the current target, as acknowledged per share in `new_shares_sum` (at least 1).
-    var shareWeight: UInt64
-    var difficulty: Double
 
     // Acknowledgement batching.
     var pendingCount: UInt32 = 0
@@ -62,17 +59,13 @@ struct PoolChannel {
         self.vardiff = vardiff
         self.validator = validator
         self.jobs = [JobRecord](repeating: JobRecord(), count: PoolChannel.jobMemory)
-        self.shareWeight = 1
-        self.difficulty = 0
-        updateWeight()
     }
 
+    /// The target new jobs get (shares are credited at their own job's target: ``ShareJob/credit``).
     var target: Target { vardiff.target }
 
-    mutating func updateWeight() {
-        difficulty = vardiff.target.difficulty
-        shareWeight = UInt64(Swift.min(Swift.max(difficulty.rounded(), 1), 0x1p63))
-    }
+    /// The difficulty of ``target`` (for logs).
+    var difficulty: Double { vardiff.target.difficulty }
 
     mutating func record(jobID: UInt32, templateID: UInt64, isFuture: Bool) {
         jobs[nextJobSlot] = JobRecord(jobID: jobID, templateID: templateID, isFuture: isFuture, isValid: true)

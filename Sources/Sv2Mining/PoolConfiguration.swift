@@ -25,7 +25,8 @@ public struct PoolConfiguration: Sendable, Hashable {
     public var vardiffMaxStep: Double
     /// Easiest share difficulty handed out (bounds vardiff and initial targets; protects the share budget).
     public var minimumDifficulty: Double
-    /// Hardest share difficulty handed out (`nil`: unbounded).
+    /// Hardest share difficulty handed out, also bounding what `UpdateChannel` can ask for (`nil`: unbounded).
+    /// The default, ``defaultMaximumDifficulty``, suits any real hardware.
     public var maximumDifficulty: Double?
     /// Accepted shares per channel acknowledged together in one `SubmitShares.Success` (1 = ack every share).
     public var ackBatchSize: Int
@@ -33,16 +34,26 @@ public struct PoolConfiguration: Sendable, Hashable {
     public var ackInterval: Duration
     /// Jobs of one chain tip that stay valid together per channel (older ones answer `stale-share`).
     public var maximumActiveJobs: Int
-    /// Duplicate-share table size per channel (slots; grows to this, then recycles).
+    /// Duplicate-share table size per channel (slots, 8 bytes each; grows to this). When it is 3/4 full the
+    /// channel's jobs are renewed above an ntime floor rather than the table forgetting (see ``ShareValidator``).
     public var duplicateFilterCapacity: Int
+    /// How long a submitted block may wait for the chain tip to move onto it before a pending sibling block on the
+    /// same previous block is submitted too.
+    public var blockAcknowledgementTimeout: Duration
+
+    /// Default ``maximumDifficulty``: 1e15. At 10 shares a minute that is a channel of ~7·10^20 H/s, several times
+    /// today's whole network, while a share target that hard is still far easier than any hash can reach by
+    /// rounding; it keeps `UpdateChannel` with an absurd hashrate from producing a meaningless target.
+    public static let defaultMaximumDifficulty = 1e15
 
     /// Creates a configuration; every value but the payout script has a usable default.
     public init(
         payoutScript: [UInt8], poolTag: String = "swift-stratum", sharesPerMinute: Double = 10,
         extranoncePrefixLength: Int = 4, extranonceRollableLength: Int = 16, reservedExtranonceIDs: UInt64 = 0,
         vardiffWindow: Double = 60, vardiffMaxStep: Double = 4, minimumDifficulty: Double = 1e-6,
-        maximumDifficulty: Double? = nil, ackBatchSize: Int = 8, ackInterval: Duration = .milliseconds(200),
-        maximumActiveJobs: Int = 8, duplicateFilterCapacity: Int = 1 << 14
+        maximumDifficulty: Double? = PoolConfiguration.defaultMaximumDifficulty, ackBatchSize: Int = 8,
+        ackInterval: Duration = .milliseconds(200), maximumActiveJobs: Int = 8, duplicateFilterCapacity: Int = 1 << 16,
+        blockAcknowledgementTimeout: Duration = .seconds(5)
     ) {
         self.payoutScript = payoutScript
         self.poolTag = poolTag
@@ -58,6 +69,7 @@ public struct PoolConfiguration: Sendable, Hashable {
         self.ackInterval = ackInterval
         self.maximumActiveJobs = maximumActiveJobs
         self.duplicateFilterCapacity = duplicateFilterCapacity
+        self.blockAcknowledgementTimeout = blockAcknowledgementTimeout
     }
 
     /// Total extranonce bytes in the coinbase scriptSig (prefix + rollable part).
@@ -98,6 +110,12 @@ public struct PoolConfiguration: Sendable, Hashable {
             throw .invalidConfiguration("ackBatchSize must be at least 1 and ackInterval positive")
         }
         guard maximumActiveJobs >= 1 else { throw .invalidConfiguration("maximumActiveJobs must be at least 1") }
+        guard duplicateFilterCapacity >= 8, duplicateFilterCapacity <= 1 << 26 else {
+            throw .invalidConfiguration("duplicateFilterCapacity must be 8...2^26")
+        }
+        guard blockAcknowledgementTimeout > .zero else {
+            throw .invalidConfiguration("blockAcknowledgementTimeout must be positive")
+        }
         guard payoutScript.count <= 10_000 else { throw .invalidConfiguration("payoutScript is too long") }
         let tagPush = coinbaseTag.isEmpty ? 0 : Script.push(coinbaseTag).count
         // Worst case BIP34 prefix (≤ 8 bytes) + tag push + extranonce push must fit a 100-byte scriptSig.

@@ -47,6 +47,11 @@ public final class PoolService {
     public private(set) var templateClient: TemplateClient?
     /// Delay before reconnecting to a lost template source.
     public var reconnectDelay: Duration = .seconds(2)
+    /// The template source is declared lost when it sends nothing for this long (`nil`: never). The Template
+    /// Distribution protocol has no ping, so silence is the only sign of a provider that hangs; one that vanished
+    /// is noticed sooner by TCP keepalive. A live provider sends a template at least on every block and fee
+    /// change, so the default leaves a wide margin; a false alarm only costs a reconnect. Set before ``start()``.
+    public var templateSourceTimeout: Duration? = .seconds(300)
     /// The loop everything runs on.
     public let eventLoop: EventLoop
     private let templateSource: TemplateSource
@@ -111,24 +116,23 @@ public final class PoolService {
             templateAddress = address
             security = remoteSecurity
         }
+        var clientConfiguration = Sv2ClientConfiguration(
+            serverAddress: templateAddress, sv2Protocol: .templateDistribution, security: security)
+        clientConfiguration.inactivityTimeout = templateSourceTimeout
         let client = try server.makeSiblingClient(
-            configuration: Sv2ClientConfiguration(
-                serverAddress: templateAddress, sv2Protocol: .templateDistribution, security: security),
+            configuration: clientConfiguration,
             mining: NullSv2MiningClientHandler(), jobDeclaration: NullSv2JobDeclarationClientHandler(),
             templateDistribution: TemplateDistributionClient(pool: pool), logger: logger)
         templateClient = client
         client.onStateChange = { [weak self] state in
-            guard case .closed = state else { return }
-            self?.scheduleReconnect()
+            guard case .closed = state, let self else { return }
+            // Also when connecting failed (no connectionDidClose then): no new work until a source is back.
+            self.pool.templateSourceLost()
+            self.scheduleReconnect()
         }
-        pool.onSolution = { [weak self] solution in
-            guard let self else { return }
-            do throws(Sv2ServiceError) {
-                guard let client = self.templateClient else { throw .notConnected }
-                try client.send(solution)
-            } catch {
-                self.logger.error("could not submit solution for template \(solution.templateID): \(error)")
-            }
+        pool.onSolution = { [weak self] (solution) throws(Sv2ServiceError) in
+            guard let client = self?.templateClient else { throw .notConnected }
+            try client.send(solution)
         }
         try server.start()
         pool.attach(to: server.connections)
@@ -144,9 +148,11 @@ public final class PoolService {
         }
     }
 
-    /// Stops everything (connections are flushed and closed). Loop thread only.
+    /// Stops everything: pending batched acknowledgements are sent first, then connections are flushed and
+    /// closed. Loop thread only.
     public func stop() {
         stopped = true
+        pool.flushAcknowledgements()
         server.stop()
         templateClient?.close()
         templateProviderServer?.stop()

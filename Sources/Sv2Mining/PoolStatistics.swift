@@ -14,16 +14,33 @@ public struct PoolStatistics: Sendable, Hashable {
     public var staleShares: UInt64 = 0
     /// Shares rejected as `duplicate-share`.
     public var duplicateShares: UInt64 = 0
-    /// Sum of the difficulty of accepted shares (the channel target's difficulty, as acknowledged).
+    /// Sum of the difficulty of accepted shares, each at the target of the job it was validated against.
     public var acceptedWork: Double = 0
     /// `SubmitShares.Success` messages sent.
     public var acksSent: UInt64 = 0
     /// Blocks found (shares meeting the network target).
     public var blocksFound: UInt64 = 0
-    /// Blocks not submitted because a block on the same previous block already was (see ``Pool/onSolution``).
+    /// Sibling blocks only counted, not kept: more than the kept maximum on one previous block were found (a flood
+    /// at a trivial network target; see ``Pool/onSolution``).
     public var redundantBlocks: UInt64 = 0
+    /// Shares repeating a block already handled (rejected as `duplicate-share`, not credited again).
+    public var duplicateBlocks: UInt64 = 0
     /// `SubmitSolution` messages handed to the template source hook.
     public var solutionsSubmitted: UInt64 = 0
+    /// Submissions the template source hook refused (not connected, send failed): the block stayed pending.
+    public var submissionFailures: UInt64 = 0
+    /// Blocks the chain tip moved onto (the template source took them).
+    public var blocksAcknowledged: UInt64 = 0
+    /// Blocks overtaken by a chain tip on another block before they were taken.
+    public var blocksSuperseded: UInt64 = 0
+    /// Blocks that could not be submitted at all (template gone).
+    public var blocksFailed: UInt64 = 0
+    /// Block journal writes that failed (the block was still submitted; see the log).
+    public var journalFailures: UInt64 = 0
+    /// Channels whose duplicate filter filled, so their jobs were renewed above an ntime floor.
+    public var duplicateFilterRollovers: UInt64 = 0
+    /// Times the template source was lost (closed, silent past its timeout, or unreachable).
+    public var templateSourceLosses: UInt64 = 0
     /// Templates received.
     public var templatesReceived: UInt64 = 0
     /// Chain tips (`SetNewPrevHash`) received.

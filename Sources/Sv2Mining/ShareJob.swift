@@ -23,6 +23,8 @@ public struct ShareJob: Sendable {
     public let target: Target
     /// Network target from `nbits`: a share at or below it is a block.
     public let blockTarget: Target
+    /// What an accepted share on this job is credited: the difficulty of ``target``, fixed with the job.
+    public let credit: ShareCredit
     let coinbase: ExtendedCoinbase?
 
     /// The per-share part of an extended job.
@@ -54,6 +56,7 @@ public struct ShareJob: Sendable {
         self.minNtime = minNtime
         self.target = target
         self.blockTarget = Target(compact: nbits) ?? Target(.zero)
+        self.credit = ShareCredit(target: target)
         self.merkleRoot = merkleRoot
         self.coinbase = nil
     }
@@ -78,6 +81,7 @@ public struct ShareJob: Sendable {
         self.minNtime = minNtime
         self.target = target
         self.blockTarget = Target(compact: nbits) ?? Target(.zero)
+        self.credit = ShareCredit(target: target)
         self.merkleRoot = .zero
         let midstate = extranoncePrefix.withUnsafeBytes { SHA256Midstate(absorbing: coinbasePrefix, $0) }
         self.coinbase = ExtendedCoinbase(

@@ -5,21 +5,46 @@
 /// template adds a job without invalidating the previous one); a new chain tip makes them all stale and clears
 /// the duplicate filter. Fingerprints come from the header hash, which covers the job's merkle root, so one
 /// filter serves all jobs of a tip. Validating a share does not allocate.
+///
+/// Duplicates are rejected for as long as the job they belong to is valid. The filter's memory is bounded by
+/// ending that lifetime, never by forgetting: when the filter fills up (``DuplicateShareFilter/isFull``), every job
+/// of the channel is retired, the filter is cleared, and ``ntimeFloor`` is raised above the highest `ntime` ever
+/// accepted on this tip, so no header accepted before can be valid again. ``needsFreshJob`` then tells the owner
+/// to send a new job whose `min_ntime` is at least ``ntimeFloor``.
+///
+/// Blocks are never lost to bookkeeping: a share on a job retired during the current tip is still hashed, and if
+/// it meets the network target it is reported as ``ShareOutcome/blockFound(hash:header:)`` (the header is valid
+/// for the network whatever the pool thinks of the job); otherwise it is `stale-share`.
 public struct ShareValidator: Sendable {
     /// Jobs kept valid at once per chain tip; adding more retires the oldest as stale.
     public let maximumActiveJobs: Int
     private var jobs: [ShareJob] = []
+    // Jobs retired during the current chain tip, newest last: still checked for blocks. Bounded by staleMemory.
+    private var retired: [ShareJob] = []
     // Recently retired job ids, to answer `stale-share` instead of `invalid-job-id`. Fixed size ring.
     private var staleIDs: [UInt32]
     private var staleValid: [Bool]
     private var staleNext = 0
     private var seen: DuplicateShareFilter
+    private var highestAcceptedNtime: UInt32 = 0
+
+    /// Shares must have `ntime` at least this (0 until the duplicate filter first filled on this chain tip).
+    public private(set) var ntimeFloor: UInt32 = 0
+    /// True after the duplicate filter filled and every job was retired, until the next ``activate(_:newChainTip:)``:
+    /// the channel has no valid job and needs a fresh one (with `min_ntime` ≥ ``ntimeFloor``).
+    public private(set) var needsFreshJob = false
+    /// The credit of the last share reported accepted (or a block): the difficulty of the job target it was
+    /// validated against. Read it right after ``validate(_:)``.
+    public private(set) var lastCredit = ShareCredit(target: .max)
+    /// How many times the duplicate filter filled and the channel's jobs were retired.
+    public private(set) var rollovers: UInt64 = 0
 
     /// Creates a validator.
     ///
     /// - Parameters:
     ///   - maximumActiveJobs: jobs valid at once for one chain tip.
-    ///   - staleMemory: how many retired job ids are remembered as stale.
+    ///   - staleMemory: how many retired job ids are remembered as stale (and how many retired jobs of the current
+    ///     tip are still checked for blocks).
     ///   - duplicateFilter: the duplicate-detection table (sized for the shares expected per chain tip).
     public init(
         maximumActiveJobs: Int = 8, staleMemory: Int = 64,
@@ -38,21 +63,26 @@ public struct ShareValidator: Sendable {
     /// Makes `job` valid. With `newChainTip` every earlier job becomes stale and duplicates are forgotten.
     public mutating func activate(_ job: ShareJob, newChainTip: Bool) {
         if newChainTip {
-            for old in jobs { retire(old.jobID) }
+            for old in jobs { retireID(old.jobID) }
             jobs.removeAll(keepingCapacity: true)
+            retired.removeAll(keepingCapacity: true)
             seen.removeAll()
+            highestAcceptedNtime = 0
+            ntimeFloor = 0
         } else if jobs.count >= maximumActiveJobs {
-            retire(jobs.removeFirst().jobID)
+            retire(jobs.removeFirst())
         }
         jobs.removeAll { $0.jobID == job.jobID }
         jobs.append(job)
+        needsFreshJob = false
     }
 
     /// Validates `share` and records it for duplicate detection when accepted.
     public mutating func validate(_ share: Share) -> ShareOutcome {
         guard let index = jobs.firstIndex(where: { $0.jobID == share.jobID }) else {
-            return .rejected(isStale(share.jobID) ? .staleShare : .invalidJobID)
+            return validateOnRetiredJob(share)
         }
+        guard share.ntime >= ntimeFloor else { return .rejected(.invalidShare) }
         switch jobs[index].check(share) {
         case .failure(let rejection):
             return .rejected(rejection)
@@ -60,15 +90,54 @@ public struct ShareValidator: Sendable {
             let job = jobs[index]
             if job.blockTarget.isMet(by: hash) {
                 guard seen.insert(hash) else { return .rejected(.duplicateShare) }
+                recordAccepted(share, credit: job.credit)
                 return .blockFound(hash: hash, header: header)
             }
             guard job.target.isMet(by: hash) else { return .rejected(.difficultyTooLow) }
             guard seen.insert(hash) else { return .rejected(.duplicateShare) }
+            recordAccepted(share, credit: job.credit)
             return .accepted(hash: hash)
         }
     }
 
-    private mutating func retire(_ jobID: UInt32) {
+    /// A share whose job is not active: a block if it is one on a job retired during this tip, else stale/unknown.
+    private mutating func validateOnRetiredJob(_ share: Share) -> ShareOutcome {
+        guard let job = retired.last(where: { $0.jobID == share.jobID }) else {
+            return .rejected(isStale(share.jobID) ? .staleShare : .invalidJobID)
+        }
+        guard case .success(let (header, hash)) = job.check(share), job.blockTarget.isMet(by: hash) else {
+            return .rejected(.staleShare)
+        }
+        guard !seen.contains(hash) else { return .rejected(.duplicateShare) }
+        _ = seen.insert(hash)
+        recordAccepted(share, credit: job.credit)
+        return .blockFound(hash: hash, header: header)
+    }
+
+    private mutating func recordAccepted(_ share: Share, credit: ShareCredit) {
+        lastCredit = credit
+        if share.ntime > highestAcceptedNtime { highestAcceptedNtime = share.ntime }
+        if seen.isFull { rollOver() }
+    }
+
+    /// Ends the lifetime of everything the full duplicate filter covers (see the type's documentation).
+    private mutating func rollOver() {
+        for job in jobs { retire(job) }
+        jobs.removeAll(keepingCapacity: true)
+        seen.removeAll()
+        // Every header accepted so far has ntime ≤ highestAcceptedNtime; none can be valid again.
+        ntimeFloor = highestAcceptedNtime == .max ? .max : highestAcceptedNtime + 1
+        needsFreshJob = true
+        rollovers &+= 1
+    }
+
+    private mutating func retire(_ job: ShareJob) {
+        retireID(job.jobID)
+        if retired.count >= staleIDs.count { retired.removeFirst() }
+        retired.append(job)
+    }
+
+    private mutating func retireID(_ jobID: UInt32) {
         staleIDs[staleNext] = jobID
         staleValid[staleNext] = true
         staleNext = (staleNext + 1) % staleIDs.count

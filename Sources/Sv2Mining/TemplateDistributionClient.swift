@@ -21,14 +21,17 @@ public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
     /// Announces the space the pool's outputs need; the template provider answers with its current template.
     public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
         pool.logger.info("template source connected")
+        pool.templateSourceConnected()
         try context.send(CoinbaseOutputConstraints(
             coinbaseOutputMaxAdditionalSize: pool.configuration.coinbaseOutputMaxAdditionalSize,
             coinbaseOutputMaxAdditionalSigops: coinbaseOutputMaxAdditionalSigops))
     }
 
-    /// Logs the loss of the template source (the pool keeps its last jobs).
+    /// The template source is gone (closed, or silent past the inactivity timeout): the pool hands out no new work
+    /// until a source sends a chain tip again; shares on the jobs already out are still validated.
     public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
         pool.logger.warning("template source disconnected: \(reason)")
+        pool.templateSourceLost()
     }
 
     /// Feeds a template to the pool; an unusable one is logged and skipped (the connection stays up).

@@ -127,6 +127,11 @@ public final class Sv2Client<
     // MARK: Lifecycle
 
     private func connected(_ connection: Connection) {
+        if let keepAlive = configuration.tcpKeepAlive {
+            do throws(ReactorError) { try connection.setKeepAlive(keepAlive) } catch {
+                logger.warning("TCP keepalive not set on the link to \(configuration.serverAddress): \(error)")
+            }
+        }
         let link = Sv2Link(
             connection: connection, phase: .awaitingSetup, maxFramePayload: configuration.maxFramePayload,
             now: eventLoop.now)
@@ -196,6 +201,7 @@ public final class Sv2Client<
         core.statistics.errors += 1
         core.statistics.errorCounts[error.metricLabel, default: 0] += 1
         if !isReady { core.statistics.handshakeFailures += 1 }
+        if case .inactivityTimeout = error { core.statistics.inactivityTimeouts += 1 }
         logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(configuration.serverAddress)"])
         link.closeError = error
         link.phase = .closing

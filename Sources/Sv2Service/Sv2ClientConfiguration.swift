@@ -45,6 +45,9 @@ public struct Sv2ClientConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(10)
     /// Close if the server sends nothing for this long (`nil`: never).
     public var inactivityTimeout: Duration? = nil
+    /// TCP keepalive on the connection, so a server that vanished (host down, route blackholed) is noticed even
+    /// when the protocol has no traffic to wait for (`nil`: the kernel's defaults, i.e. hours).
+    public var tcpKeepAlive: TCPKeepAlive? = TCPKeepAlive()
     /// Largest accepted frame payload; a whole encrypted frame of this size must fit the event loop's
     /// `maxReadBufferSize` (checked when the client is created).
     public var maxFramePayload = 512 << 10

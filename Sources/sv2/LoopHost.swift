@@ -19,18 +19,27 @@ enum LoopHost {
     }
 
     /// Creates the loop, calls `setUp` on it, runs until stopped; `statusEvery` calls `status` periodically.
+    ///
+    /// On Ctrl-C, SIGTERM or the deadline, `shutdown` runs on the loop first (an app flushes what it owes its
+    /// peers there, e.g. a pool's batched acknowledgements, and closes its services gracefully); then the loop
+    /// stops, giving connections `gracePeriod` to drain their writes.
     static func run(
         backend: ReactorBackend?, duration: Double?, statusEvery: Duration? = nil, status: (() -> Void)? = nil,
-        setUp: @escaping (EventLoop) throws -> Void, tearDown: (() -> Void)? = nil
+        gracePeriod: Duration = .seconds(2),
+        setUp: @escaping (EventLoop) throws -> Void, shutdown: (() -> Void)? = nil, tearDown: (() -> Void)? = nil
     ) throws {
         let loop = try EventLoop(configuration: EventLoopConfiguration(backend: backend))
+        let stop = LoopOnly {
+            shutdown?()
+            loop.stop(gracePeriod: gracePeriod)
+        }
         // Signals arrive on a dispatch queue; `execute` is the loop's only cross-thread door.
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         var sources: [any DispatchSourceSignal] = []
         for number in [SIGINT, SIGTERM] {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { loop.execute { loop.stop(gracePeriod: .milliseconds(500)) } }
+            source.setEventHandler { loop.execute { stop.body() } }
             source.resume()
             sources.append(source)
         }
@@ -38,11 +47,17 @@ enum LoopHost {
         // The loop runs on this thread, so setting up here, before `run()`, is setting up on the loop thread.
         try setUp(loop)
         if let duration {
-            loop.schedule(after: .milliseconds(Int64(duration * 1000))) { loop.stop(gracePeriod: .milliseconds(500)) }
+            loop.schedule(after: .milliseconds(Int64(duration * 1000))) { stop.body() }
         }
         if let statusEvery, let status { schedule(status, every: statusEvery, on: loop) }
         try loop.run()
         tearDown?()
+    }
+
+    /// A closure that is only ever called on the loop thread, handed through `execute` (which wants `Sendable`).
+    private final class LoopOnly: @unchecked Sendable {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
 
     private static func schedule(_ body: @escaping () -> Void, every interval: Duration, on loop: EventLoop) {

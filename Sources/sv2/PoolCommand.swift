@@ -72,11 +72,20 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Easiest share difficulty handed out (default 1e-6); bounds initial targets and vardiff.")
     var minDifficulty: Double?
 
-    @Option(name: .long, help: "Hardest share difficulty handed out (default unbounded); equal to --min-difficulty pins it.")
+    @Option(name: .long, help: "Hardest share difficulty handed out, also the bound for UpdateChannel (default 1e15); equal to --min-difficulty pins it.")
     var maxDifficulty: Double?
 
     @Option(name: .long, help: "Accepted shares per channel acknowledged together in one SubmitShares.Success (default 8).")
     var ackBatchSize: Int?
+
+    @Option(name: .long, help: "Longest an accepted share waits for its acknowledgement, seconds (default 0.2).")
+    var ackInterval: Double?
+
+    @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default DATA_DIR/blocks, see --data-dir).")
+    var blockJournal: String?
+
+    @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
+    var tpTimeout: Double?
 
     @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
     var nbits: String?
@@ -93,7 +102,7 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "nbits", "template-interval",
+        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "nbits", "template-interval",
         "inactivity-timeout", "max-connections",
     ])
 
@@ -108,15 +117,21 @@ struct PoolCommand: ParsableCommand {
         var keyOrigin: String?
         /// Printed at start.
         var warnings: [String]
-        /// Where state that outlives the process is kept (created mode 700).
-        var dataDirectory: DataDirectory
+        /// The data directory, when something is kept there (the authority key, the default block journal).
+        var dataDirectory: String?
+        var blockJournalDirectory: String
+        var templateSourceTimeout: Duration?
     }
 
     func settings(
         _ file: ConfigFile, environment: [String: String] = ProcessInfo.processInfo.environment,
         now: UInt64 = UInt64(Date().timeIntervalSince1970)
     ) throws -> Settings {
-        let dataDirectory = try serverKeys.dataDirectory(file, environment: environment)
+        // The data directory is created only when something is kept there: the authority key (no other source
+        // given) or the block journal (no --block-journal).
+        let dataDirectory = try serverKeys.dataDirectoryPath(file, environment: environment)
+        let journalFlag = try file.optionalString(blockJournal, "block-journal")
+        let journalDirectory = try journalFlag ?? serverKeys.dataDirectory(file, environment: environment).file("blocks")
         let validity: UInt32
         do { validity = try CertificateValidity.seconds(try file.int(certificateValidity, "certificate-validity", default: 3600)) } catch {
             throw ValidationError("\(error)")
@@ -124,6 +139,7 @@ struct PoolCommand: ParsableCommand {
         let keys = try serverKeys.resolve(
             file, app: "pool", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
             certificateValidity: validity, environment: environment, now: now)
+        let usesDataDirectory = journalFlag == nil || keys.usesDataDirectory
         var server = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34254"), option: "listen"),
             noise: keys.identity)
@@ -147,6 +163,13 @@ struct PoolCommand: ParsableCommand {
         pool.minimumDifficulty = try file.double(minDifficulty, "min-difficulty", default: pool.minimumDifficulty)
         pool.maximumDifficulty = try file.optionalDouble(maxDifficulty, "max-difficulty") ?? pool.maximumDifficulty
         pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
+        let ackSeconds = try file.double(ackInterval, "ack-interval", default: 0.2)
+        guard ackSeconds.isFinite, ackSeconds > 0, ackSeconds <= 86_400 else {
+            throw ValidationError("--ack-interval must be a positive number of seconds (at most 86400)")
+        }
+        pool.ackInterval = .milliseconds(Int64(ackSeconds * 1000))
+        let silence = try file.double(tpTimeout, "tp-timeout", default: 300)
+        guard silence.isFinite, silence >= 0 else { throw ValidationError("--tp-timeout must be 0 or more seconds") }
         do throws(PoolError) { try pool.validate() } catch {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
@@ -169,7 +192,9 @@ struct PoolCommand: ParsableCommand {
         }
         return Settings(
             server: server, pool: pool, templateSource: source, authority: keys.authority, keyOrigin: keys.origin,
-            warnings: keys.warnings, dataDirectory: dataDirectory)
+            warnings: keys.warnings, dataDirectory: usesDataDirectory ? dataDirectory : nil,
+            blockJournalDirectory: journalDirectory,
+            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil)
     }
 
     func run() throws {
@@ -177,10 +202,15 @@ struct PoolCommand: ParsableCommand {
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
         for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
-        print("data directory: \(settings.dataDirectory.path)")
+        if let dataDirectory = settings.dataDirectory { print("data directory: \(dataDirectory)") }
         if let authority = settings.authority {
             print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
         }
+        let journal: BlockJournal
+        do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
+            throw ValidationError("cannot open the block journal: \(error)")
+        }
+        print("block journal: \(journal.path)")
         var service: PoolService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -190,6 +220,8 @@ struct PoolCommand: ParsableCommand {
                 let pool = try PoolService(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
                     eventLoop: loop)
+                pool.templateSourceTimeout = settings.templateSourceTimeout
+                pool.pool.blockJournal = journal
                 pool.pool.onBlockFound = { block in
                     print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
                 }
@@ -197,6 +229,7 @@ struct PoolCommand: ParsableCommand {
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
             },
+            shutdown: { service?.stop() },
             tearDown: { if let service { print(PoolCommand.status(service)) } })
     }
 

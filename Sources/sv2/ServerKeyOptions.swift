@@ -35,11 +35,18 @@ struct ServerKeyOptions: ParsableArguments {
         var origin: String?
         /// Printed once at start (e.g. a secret given on the command line).
         var warnings: [String] = []
+        /// Whether the key is kept in the data directory.
+        var usesDataDirectory = false
+    }
+
+    /// The data directory's path (nothing created).
+    func dataDirectoryPath(_ file: ConfigFile, environment: [String: String]) throws -> String {
+        try file.string(dataDir, "data-dir", default: DataDirectory.defaultPath(environment: environment))
     }
 
     /// The data directory (created mode 0700 when missing).
     func dataDirectory(_ file: ConfigFile, environment: [String: String]) throws -> DataDirectory {
-        let path = try file.string(dataDir, "data-dir", default: DataDirectory.defaultPath(environment: environment))
+        let path = try dataDirectoryPath(file, environment: environment)
         do { return try DataDirectory(path: path) } catch { throw ValidationError("--data-dir: \(error)") }
     }
 
@@ -79,6 +86,7 @@ struct ServerKeyOptions: ParsableArguments {
             var resolved = Resolved(
                 identity: .freshStaticKeyPerConnection(authority: secret.pair, certificateValidity: certificateValidity),
                 authority: secret.pair.publicKey, origin: secret.originDescription)
+            if case .dataDirectory = secret.origin { resolved.usesDataDirectory = true }
             if authoritySecretKey != nil { resolved.warnings.append(AuthoritySecret.argumentWarning) }
             return resolved
         } catch let error as AppSupportError {

@@ -51,6 +51,7 @@ struct BlockUnderCongestionTests {
             poolRunner.stop()
         }
         let pool = ClientTestPoolState(shareTarget: .max, nbits: Self.network)
+        pool.maximumDuplicates = 1 << 22  // the whole backlog fits one tip: accepted, not rejected as stale
         let server = try poolRunner.sync { try startClientTestPool(poolRunner.loop, state: pool) }
         let client = try minerRunner.sync {
             let client = try MinerSession.makeClient(
@@ -128,30 +129,50 @@ struct BlockUnderCongestionTests {
             poolRunner.stop()
         }
         let pool = ClientTestPoolState(shareTarget: .max, nbits: Self.network)
+        // Every forwarded share lands on the proxy's one upstream channel: room for all of them on one tip, so the
+        // pool accepts the whole backlog rather than rejecting most of it as stale.
+        pool.maximumDuplicates = 1 << 22
         let server = try poolRunner.sync { try startClientTestPool(poolRunner.loop, state: pool) }
-        let miner = TestMinerState(extended: false)
-        let (proxy, client) = try proxyRunner.sync { () -> (ProxyAggregator, TestMinerClient) in
-            let proxy = try ProxyAggregator.start(
+        let proxy = try proxyRunner.sync {
+            try ProxyAggregator.start(
                 configuration: ProxyConfiguration(
                     downstream: Sv2ServerConfiguration(listenAddress: clientLoopback),
                     upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-congested",
                     downstreamTarget: .max),
                 eventLoop: proxyRunner.loop)
-            let client = try TestMinerClient(
-                configuration: clientTestConfiguration(proxy.localAddress!), eventLoop: proxyRunner.loop,
-                mining: TestMiner(state: miner), jobDeclaration: NullSv2JobDeclarationClientHandler(),
-                templateDistribution: NullSv2TemplateDistributionClientHandler())
-            client.connect()
-            return (proxy, client)
         }
-        defer { _ = try? proxyRunner.sync { client.close(); proxy.stop() } }
-        #expect(try proxyRunner.wait { miner.activeJobID != nil && proxy.statistics.openChannels == 1 })
+        var clients: [TestMinerClient] = []
+        defer { _ = try? proxyRunner.sync { clients.forEach { $0.close() }; proxy.stop() } }
+        /// A test miner on the proxy, its channel open with a job.
+        func connectMiner() throws -> (TestMinerState, TestMinerClient) {
+            let miner = TestMinerState(extended: false)
+            let client = try proxyRunner.sync {
+                let client = try TestMinerClient(
+                    configuration: clientTestConfiguration(proxy.localAddress!), eventLoop: proxyRunner.loop,
+                    mining: TestMiner(state: miner), jobDeclaration: NullSv2JobDeclarationClientHandler(),
+                    templateDistribution: NullSv2TemplateDistributionClientHandler())
+                client.connect()
+                return client
+            }
+            clients.append(client)
+            let expected = clients.count
+            #expect(try proxyRunner.wait { miner.activeJobID != nil && proxy.statistics.openChannels == expected })
+            return (miner, client)
+        }
+        var (miner, client) = try connectMiner()
 
         let release = Self.stall(poolRunner)
-        // Ordinary shares (every hash meets both share targets) until the proxy sheds one.
+        // Ordinary shares (every hash meets both share targets) until the proxy sheds one. A channel's validator
+        // takes 49 152 shares per chain tip before retiring its jobs (its duplicate filter is full), so each miner
+        // sends at most 40 000 and the next one takes over.
         var sent = 0
+        var sentByThisMiner = 0
         while sent < Self.maxFloodShares, try proxyRunner.sync({ proxy.statistics.sharesDroppedCongested == 0 }) {
-            let count = try proxyRunner.sync { () -> Int in
+            if sentByThisMiner >= 40_000 {
+                (miner, client) = try connectMiner()
+                sentByThisMiner = 0
+            }
+            let count = try proxyRunner.sync { [miner, client] () -> Int in
                 var count = 0
                 for _ in 0..<2000 {
                     guard let (fields, hash) = miner.findShare(meeting: .max, maxTries: 1) else { continue }
@@ -162,12 +183,14 @@ struct BlockUnderCongestionTests {
                 return count
             }
             sent += count
+            sentByThisMiner += count
             // Bounded by what was sent: the proxy has read the batch before the next one (the test miner's own
             // write buffer never fills).
             let expected = sent
             #expect(try proxyRunner.wait { proxy.statistics.sharesReceived == expected })
         }
         #expect(try proxyRunner.sync { proxy.statistics.sharesDroppedCongested } > 0, "no shedding after \(sent) shares")
+        #expect(try proxyRunner.sync { proxy.statistics.rejections.isEmpty || proxy.statistics.rejections.keys.allSatisfy { $0 == "upstream-unavailable" } })
 
         // A block, then more ordinary shares: the shares are answered upstream-unavailable, the block is forwarded.
         let (block, _) = try #require(miner.findShare(meeting: Self.networkTarget))

@@ -25,12 +25,14 @@ final class ClientTestPoolState {
         let id: UInt32
         let prefix: Extranonce
         let extranonceSize: Int?  // nil: standard
-        var validator = ShareValidator()
+        var validator: ShareValidator
     }
 
     var shareTarget: Target
     var nbits: UInt32
     var versionRollingAllowed = true
+    /// Duplicate-filter capacity of each channel's validator (a flood of more shares per tip needs more).
+    var maximumDuplicates = 1 << 16
     var connections: Sv2ServerConnections?
     var allocator = try! ExtranonceAllocator(localLength: 4, totalLength: 16)
     var channels: [UInt32: Channel] = [:]
@@ -111,7 +113,9 @@ final class ClientTestPoolState {
 
     func open(user: String, extranonceSize: Int?, connection: Sv2ConnectionID) -> Channel {
         let prefix = try! allocator.allocate()
-        let channel = Channel(connection: connection, id: nextChannel, prefix: prefix, extranonceSize: extranonceSize)
+        let channel = Channel(
+            connection: connection, id: nextChannel, prefix: prefix, extranonceSize: extranonceSize,
+            validator: ShareValidator(duplicateFilter: DuplicateShareFilter(maximumCapacity: maximumDuplicates)))
         channels[channel.id] = channel
         nextChannel += 1
         opened.append((user, prefix))

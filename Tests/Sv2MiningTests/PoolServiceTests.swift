@@ -28,9 +28,9 @@ struct PoolServiceTests {
         let provider = try #require(service.embeddedTemplateProvider)
         let (template, tip) = try runner.sync {
             let forward = service.pool.onSolution
-            service.pool.onSolution = { solution in
+            service.pool.onSolution = { (solution) throws(Sv2ServiceError) in
                 solutions.value.append(solution)
-                forward?(solution)
+                try forward?(solution)
             }
             return (provider.source.template, provider.source.chainTip)
         }

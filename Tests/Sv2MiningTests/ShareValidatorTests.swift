@@ -180,18 +180,47 @@ import Testing
         ])
     }
 
-    @Test func duplicateFilterGrowsThenRecycles() {
+    @Test func duplicateFilterGrowsAndNeverForgetsOnItsOwn() {
         var filter = DuplicateShareFilter(initialCapacity: 8, maximumCapacity: 64)
         var rng = SplitMix64(state: 99)
         let hashes = (0..<48).map { _ in Hash256(bytes: rng.bytes(32))! }
         for hash in hashes { #expect(insert(&filter, hash)) }
         for hash in hashes { #expect(!insert(&filter, hash)) }
-        #expect(filter.storedCount == 48)
-        // The 49th entry would pass 3/4 of the 64-slot maximum: the table is recycled.
+        #expect(filter.storedCount == 48 && filter.isFull)
+        // Past 3/4 of the maximum the owner was told to end the shares' lifetime; until it does, the filter keeps
+        // remembering (it used to clear itself here, letting every earlier share be replayed for credit).
         #expect(insert(&filter, Hash256(bytes: rng.bytes(32))!))
-        #expect(filter.storedCount == 1)
+        #expect(filter.storedCount == 49)
+        for hash in hashes { #expect(!insert(&filter, hash)) }
         filter.removeAll()
         #expect(insert(&filter, hashes[0]))
+    }
+
+    /// When the filter fills, the validator retires every job, raises its ntime floor above everything accepted
+    /// and asks for a fresh job; a block on a retired job of the same tip is still reported as a block.
+    @Test func fullFilterRetiresJobsAndRaisesTheNtimeFloor() throws {
+        var validator = ShareValidator(duplicateFilter: DuplicateShareFilter(initialCapacity: 8, maximumCapacity: 8))
+        let (job, _) = try Self.extendedJob(id: 1)
+        validator.activate(job, newChainTip: true)
+        var accepted: [Share] = []
+        var counter: UInt64 = 0
+        while accepted.count < 6, counter < 100_000 {
+            counter += 1
+            let share = Share(jobID: 1, nonce: UInt32(counter), ntime: Self.minNtime + UInt32(accepted.count),
+                              version: Self.version, extranonce: Self.rolled(UInt8(truncatingIfNeeded: counter)))
+            if submit(&validator, share).isAccepted { accepted.append(share) }
+        }
+        try #require(accepted.count == 6)
+        #expect(validator.needsFreshJob && validator.rollovers == 1)
+        #expect(validator.ntimeFloor == Self.minNtime + 6)
+        #expect(validator.activeJobIDs.isEmpty)
+        for share in accepted { #expect(submit(&validator, share) == .rejected(.staleShare)) }
+        let (next, _) = try Self.extendedJob(id: 2)
+        validator.activate(next, newChainTip: false)
+        #expect(!validator.needsFreshJob)
+        var replay = accepted[0]
+        replay.jobID = 2
+        #expect(submit(&validator, replay) == .rejected(.invalidShare))
     }
 }
 

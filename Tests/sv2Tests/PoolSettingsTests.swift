@@ -46,7 +46,8 @@ struct PoolSettingsTests {
         #expect(mode(data) == 0o700)
         #expect(mode(key) == 0o600)
         #expect(first.keyOrigin == "new, saved in \(key)")
-        #expect(first.dataDirectory.path == data)
+        #expect(first.dataDirectory == data)
+        #expect(first.blockJournalDirectory == data + "/blocks")
         // Restart: same public key, so miners pinned to it reconnect.
         let second = try Self.settings(["--data-dir", data])
         #expect(second.authority == first.authority && first.authority != nil)

@@ -98,6 +98,8 @@ int cshims_connect_from(const struct sockaddr *addr, socklen_t len, const struct
                         socklen_t local_len, int *fd);
 int cshims_socket_error(int fd);
 int cshims_set_nodelay(int fd);
+/// SO_KEEPALIVE with TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, and TCP_USER_TIMEOUT to match. Returns 0 or -errno.
+int cshims_set_keepalive(int fd, int idle_seconds, int interval_seconds, int count);
 int cshims_set_linger_zero(int fd);
 int cshims_sockname(int fd, struct sockaddr_storage *addr, socklen_t *len);
 int cshims_peername(int fd, struct sockaddr_storage *addr, socklen_t *len);
