@@ -9,7 +9,8 @@ public enum SecretFile {
     /// Reads `path`: a regular file (symlinks are followed) owned by the current user and not accessible to group
     /// or others, at most ``maxSize`` bytes.
     public static func read(_ path: String) throws(AppSupportError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking: a FIFO planted as the key file is then refused below instead of hanging the open.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .system(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
         var info = stat()

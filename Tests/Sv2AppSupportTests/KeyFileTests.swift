@@ -89,6 +89,10 @@ struct KeyFileTests {
         write("authority-public-key = \"\(other.publicKey)\"\nauthority-secret-key = \"\(pair.secretKeyBase58Check)\"\n",
               to: mismatched, permissions: 0o600)
         #expect(throws: AppSupportError.self) { try AuthorityKeyFile.load(mismatched) }
+        // A FIFO planted as a key file is refused without blocking on the open.
+        let fifo = temporary.file("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: AppSupportError.wrongKind(path: fifo, expected: "a regular file")) { try SecretFile.read(fifo) }
         // A bare key (one line) is read too.
         let bare = temporary.file("bare")
         write("\(pair.secretKeyBase58Check)\n", to: bare, permissions: 0o600)
