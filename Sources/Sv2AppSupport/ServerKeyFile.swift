@@ -74,3 +74,15 @@ public struct ServerKeyFile: Sendable {
         }
     }
 }
+
+// The static secret key never reaches a log line or a test failure message through the default reflection.
+extension ServerKeyFile: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// Public parts only.
+    public var description: String {
+        "ServerKeyFile(authority \(authority), static key <redacted>, certificate valid \(certificate.validFrom)...\(certificate.notValidAfter))"
+    }
+    /// Same as ``description``.
+    public var debugDescription: String { description }
+    /// The description only.
+    public var customMirror: Mirror { Mirror(self, children: ["serverKey": description]) }
+}

@@ -192,4 +192,29 @@ struct KeyFileTests {
             of: authority.publicKey.base58Check, with: other.publicKey.base58Check), to: forged, permissions: 0o600)
         #expect(throws: AppSupportError.self) { try ServerKeyFile.load(forged, now: 1_700_000_100) }
     }
+
+    @Test func secretsDoNotShowInDescriptionsOrDumps() throws {
+        let pair = try AuthorityKeyPair.generate()
+        let server = try ServerKeyFile.make(authority: pair, validFrom: 1_700_000_000, notValidAfter: 1_800_000_000)
+        let identities: [NoiseResponder.Identity] = [
+            .freshStaticKeyPerConnection(authority: pair, certificateValidity: 60), try server.identity(),
+        ]
+        let secret = try AuthoritySecret.resolve(
+            argument: pair.secretKeyBase58Check, file: nil, environment: [:],
+            dataDirectoryFile: { () throws(AppSupportError) -> String in "" }, comment: [])
+        let values: [Any] = [pair, server, secret, identities[0], identities[1]]
+        // Secret forms: base58check, hex, and the byte list the default reflection would print.
+        let forbidden = [pair.secretKeyBase58Check, hex(pair.secretKey), "\(pair.secretKey)", hex(server.secretKey),
+                         "\(server.secretKey)", "\(pair.secretKey.prefix(4))".dropLast().description]
+        for value in values {
+            var dumped = ""
+            dump(value, to: &dumped)
+            for text in [String(describing: value), String(reflecting: value), dumped] {
+                for secretForm in forbidden { #expect(!text.contains(secretForm), "\(type(of: value)) shows a secret") }
+            }
+        }
+        #expect(String(describing: pair).contains(pair.publicKey.base58Check))
+    }
+
+    private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 }
