@@ -25,6 +25,9 @@ public final class PoolService {
         case embedded(EmbeddedTemplateProvider.Configuration)
         /// A Template Provider (e.g. Bitcoin Core's sv2-tp) at `address`.
         case remote(address: SocketAddress, security: Sv2ClientConfiguration.Security)
+        /// Template Providers in order of preference (host names allowed): the pool fails over down the list and
+        /// returns to the first when it is back (see ``Sv2Failover``).
+        case failover(endpoints: [Endpoint], security: Sv2ClientConfiguration.Security)
     }
 
     /// The pool's Mining server.
@@ -45,8 +48,10 @@ public final class PoolService {
     public let templateProviderServer: TemplateProviderServer?
     /// The Template Distribution client (created by ``start()``).
     public private(set) var templateClient: TemplateClient?
-    /// Delay before reconnecting to a lost template source.
-    public var reconnectDelay: Duration = .seconds(2)
+    /// How the template link reconnects and fails over. Set before ``start()``.
+    public var reconnectPolicy = ReconnectPolicy()
+    /// The template link's reconnect/failover state (created by ``start()``).
+    public private(set) var templateFailover: Sv2Failover?
     /// The template source is declared lost when it sends nothing for this long (`nil`: never). The Template
     /// Distribution protocol has no ping, so silence is the only sign of a provider that hangs; one that vanished
     /// is noticed sooner by TCP keepalive. A live provider sends a template at least on every block and fee
@@ -102,7 +107,7 @@ public final class PoolService {
     public func start() throws(Sv2ServiceError) {
         guard templateClient == nil else { return }
         stopped = false
-        let templateAddress: SocketAddress
+        let endpoints: [Endpoint]
         let security: Sv2ClientConfiguration.Security
         switch templateSource {
         case .embedded:
@@ -110,25 +115,33 @@ public final class PoolService {
             try provider.start()
             provider.templateDistribution.state.attach(to: provider.connections)
             guard let address = provider.localAddress else { throw .notConnected }
-            templateAddress = address
+            endpoints = [Endpoint(address)]
             security = .plain
         case .remote(let address, let remoteSecurity):
-            templateAddress = address
+            endpoints = [Endpoint(address)]
+            security = remoteSecurity
+        case .failover(let list, let remoteSecurity):
+            endpoints = list
             security = remoteSecurity
         }
+        let failover = try Sv2Failover(
+            endpoints: endpoints, policy: reconnectPolicy, eventLoop: eventLoop,
+            logger: Logger(label: "stratum.pool.template-link"))
+        templateFailover = failover
+        // The configured address is a placeholder: every attempt names its resolved address (connect(to:)).
+        let placeholder: SocketAddress
+        if let numeric = endpoints[0].numericAddress { placeholder = numeric } else { placeholder = try Self.loopback() }
         var clientConfiguration = Sv2ClientConfiguration(
-            serverAddress: templateAddress, sv2Protocol: .templateDistribution, security: security)
+            serverAddress: placeholder, sv2Protocol: .templateDistribution, security: security)
         clientConfiguration.inactivityTimeout = templateSourceTimeout
         let client = try server.makeSiblingClient(
             configuration: clientConfiguration,
             mining: NullSv2MiningClientHandler(), jobDeclaration: NullSv2JobDeclarationClientHandler(),
             templateDistribution: TemplateDistributionClient(pool: pool), logger: logger)
         templateClient = client
-        client.onStateChange = { [weak self] state in
-            guard case .closed = state, let self else { return }
+        failover.drive(client) { [weak self] state in
             // Also when connecting failed (no connectionDidClose then): no new work until a source is back.
-            self.pool.templateSourceLost()
-            self.scheduleReconnect()
+            if case .closed = state { self?.pool.templateSourceLost() }
         }
         pool.onSolution = { [weak self] (solution) throws(Sv2ServiceError) in
             guard let client = self?.templateClient else { throw .notConnected }
@@ -136,16 +149,7 @@ public final class PoolService {
         }
         try server.start()
         pool.attach(to: server.connections)
-        client.connect()
-    }
-
-    private func scheduleReconnect() {
-        guard !stopped else { return }
-        eventLoop.schedule(after: reconnectDelay) { [weak self] in
-            guard let self, !self.stopped, let client = self.templateClient else { return }
-            self.logger.info("reconnecting to the template source")
-            client.connect()
-        }
+        failover.start()
     }
 
     /// Stops everything: pending batched acknowledgements are sent first, then connections are flushed and
@@ -153,6 +157,7 @@ public final class PoolService {
     public func stop() {
         stopped = true
         pool.flushAcknowledgements()
+        templateFailover?.stop()
         server.stop()
         templateClient?.close()
         templateProviderServer?.stop()

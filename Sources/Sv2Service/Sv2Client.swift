@@ -35,6 +35,11 @@ public final class Sv2Client<
     public var templateDistribution: TemplateDistribution
     /// Called on every state change (loop thread).
     public var onStateChange: ((Sv2ClientState) -> Void)?
+    /// Called when the server sends `Reconnect`, with where to go (an empty host or zero port in the message mean
+    /// the current one). `nil`: the request is only logged. ``Sv2Failover/drive(_:onState:)`` sets it. The new
+    /// server must prove the same authority key (the client's security is unchanged), so a redirect cannot lead a
+    /// Noise client to an impostor.
+    public var onReconnectRequest: ((Endpoint) -> Void)?
     /// Where the client is.
     public private(set) var state = Sv2ClientState.idle {
         didSet { onStateChange?(state) }
@@ -45,6 +50,8 @@ public final class Sv2Client<
     private var initiator: NoiseInitiator?
     private var handshakeTimer: TimerHandle?
     private var inactivityTimer: TimerHandle?
+    private var targetAddress: SocketAddress?
+    private var targetEndpoint: Endpoint?
 
     /// Creates a client; nothing happens until `connect()`.
     public init(
@@ -82,6 +89,20 @@ public final class Sv2Client<
     /// The connection id while connected.
     public var connectionID: Sv2ConnectionID? { link?.id }
 
+    /// The server of the current or last connection: ``connect(to:)``'s address, else the configuration's.
+    public var serverAddress: SocketAddress { targetAddress ?? configuration.serverAddress }
+
+    /// Connects to `address` instead of the configured server (failover, `Reconnect`); later ``connect()`` calls
+    /// keep using it. Loop thread only.
+    ///
+    /// `endpoint`, when given, is what SetupConnection announces as `endpoint_host`/`endpoint_port` (the name the
+    /// operator configured, not the resolved IP).
+    public func connect(to address: SocketAddress, endpoint: Endpoint? = nil) {
+        targetAddress = address
+        if let endpoint { targetEndpoint = endpoint }
+        connect()
+    }
+
     /// Connects, handshakes and sets up. Loop thread only; progress is reported through `state`.
     public func connect() {
         switch state {
@@ -90,14 +111,14 @@ public final class Sv2Client<
         }
         state = .connecting
         eventLoop.connect(
-            to: configuration.serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
+            to: serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
             handler: ClientConnectionHandler(client: self)
         ) { [weak self] result in
             guard let self else { return }
             switch result {
             case .success(let connection): self.connected(connection)
             case .failure(let error):
-                self.logger.warning("connect to \(self.configuration.serverAddress) failed: \(error)")
+                self.logger.warning("connect to \(self.serverAddress) failed: \(error)")
                 self.state = .closed(.error(.transport(error)))
             }
         }
@@ -129,7 +150,7 @@ public final class Sv2Client<
     private func connected(_ connection: Connection) {
         if let keepAlive = configuration.tcpKeepAlive {
             do throws(ReactorError) { try connection.setKeepAlive(keepAlive) } catch {
-                logger.warning("TCP keepalive not set on the link to \(configuration.serverAddress): \(error)")
+                logger.warning("TCP keepalive not set on the link to \(serverAddress): \(error)")
             }
         }
         let link = Sv2Link(
@@ -163,7 +184,12 @@ public final class Sv2Client<
     private func sendSetup(on link: Sv2Link) throws(Sv2ServiceError) {
         link.phase = .awaitingSetup
         state = .settingUp
-        try link.send(configuration.setupConnection)
+        var setup = configuration.setupConnection
+        if let targetEndpoint, targetEndpoint.host.utf8.count <= 255 {
+            setup.endpointHost = targetEndpoint.host
+            setup.endpointPort = targetEndpoint.port
+        }
+        try link.send(setup)
         core.statistics.framesOut += 1
     }
 
@@ -202,7 +228,7 @@ public final class Sv2Client<
         core.statistics.errorCounts[error.metricLabel, default: 0] += 1
         if !isReady { core.statistics.handshakeFailures += 1 }
         if case .inactivityTimeout = error { core.statistics.inactivityTimeouts += 1 }
-        logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(configuration.serverAddress)"])
+        logger.warning("closing connection: \(error)", metadata: ["connection": "\(link.id)", "server": "\(serverAddress)"])
         link.closeError = error
         link.phase = .closing
         if case .writeBufferFull = error { link.connection.abort() } else { link.connection.close() }
@@ -259,7 +285,15 @@ public final class Sv2Client<
         case .common:
             if type == .reconnect {
                 let reconnect = try decode(ReconnectView.self, frame.payload)
-                logger.notice("server asked to reconnect to \(String(decoding: reconnect.newHost, as: UTF8.self)):\(reconnect.newPort)")
+                let host = String(decoding: reconnect.newHost, as: UTF8.self)
+                let current = targetEndpoint ?? Endpoint(serverAddress)
+                let target = Endpoint(
+                    host: host.isEmpty ? current.host : host, port: reconnect.newPort == 0 ? current.port : reconnect.newPort)
+                logger.notice("server asked to reconnect to \(target)")
+                if let onReconnectRequest {
+                    onReconnectRequest(target)
+                    return
+                }
             }
             guard sv2Protocol == .mining, type == .reconnect || type == .channelEndpointChanged else {
                 if type == .reconnect { return }

@@ -47,6 +47,13 @@ func socketAddress(_ text: String, option: String) throws -> SocketAddress {
     }
 }
 
+/// An upstream: `host:port` (a name is resolved off the loop, again on every reconnect) or `[v6]:port`.
+func endpoint(_ text: String, option: String) throws -> Endpoint {
+    do { return try Endpoint(parsing: text) } catch {
+        throw ValidationError("--\(option): \(text) is not an upstream address (host:port, 1.2.3.4:port or [v6]:port)")
+    }
+}
+
 /// The client side's security from `--…authority-key` / `--…no-noise`.
 func clientSecurity(authorityKey: String?, noNoise: Bool, option: String) throws -> Sv2ClientConfiguration.Security {
     if noNoise { return .plain }

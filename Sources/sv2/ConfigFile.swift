@@ -43,6 +43,17 @@ struct ConfigFile {
         try flag ?? value(key, "a string", { $0.string }) ?? defaultValue
     }
 
+    /// Flags (repeatable option), else the file's string or array of strings, else empty.
+    func strings(_ flags: [String], _ key: String) throws -> [String] {
+        guard flags.isEmpty else { return flags }
+        guard let raw = table?[key] else { return [] }
+        if let single = raw.string { return [single] }
+        guard let array = raw.array?.map({ $0.string }), array.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("config file \(path): `\(key)` must be a string or an array of strings")
+        }
+        return array.compactMap { $0 }
+    }
+
     /// Flag, else file, else `nil`.
     func optionalString(_ flag: String?, _ key: String) throws -> String? {
         try flag ?? value(key, "a string", { $0.string })

@@ -48,8 +48,8 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds each per-connection certificate is valid (default 3600).")
     var certificateValidity: Int?
 
-    @Option(name: .long, help: "Template Provider address; omit to use the embedded template source.")
-    var tp: String?
+    @Option(name: .long, help: "Template Provider address (host:port; repeat for fail-over in order of preference); omit to use the embedded template source.")
+    var tp: [String] = []
 
     @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
     var tpAuthorityKey: String?
@@ -145,10 +145,10 @@ struct PoolCommand: ParsableCommand {
             noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 100_000)
-        let tpAddress = try file.optionalString(tp, "tp")
+        let providers = try file.strings(tp, "tp")
         let scriptText = try file.optionalString(payoutScript, "payout-script")
         // OP_TRUE pays whoever spends it first: fine for the embedded regtest-style source, never on a real network.
-        if tpAddress != nil, scriptText == nil {
+        if !providers.isEmpty, scriptText == nil {
             throw ValidationError(
                 "--payout-script is required with --tp: the default (51, OP_TRUE) would let anyone take the block reward; "
                 + "give the pool's scriptPubKey in hex, e.g. 0014<20-byte key hash> for P2WPKH")
@@ -174,9 +174,9 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
         let source: PoolService.TemplateSource
-        if let tp = tpAddress {
-            source = .remote(
-                address: try socketAddress(tp, option: "tp"),
+        if !providers.isEmpty {
+            source = .failover(
+                endpoints: try providers.map { try endpoint($0, option: "tp") },
                 security: try clientSecurity(
                     authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
                     noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
