@@ -16,6 +16,10 @@ TEST_OUT = os.path.join(ROOT, "Tests", "Sv2CodecTests", "Generated")
 
 # (SwiftName, WireName, group, extension_type, msg_type, channel_msg, direction, fields)
 # fields: "wire_name:TYPE" ; an optional "=swiftName" after the wire name overrides the Swift property name.
+# "wire_name:TYPE|absent=VALUE" marks an OPTIONAL TRAILING field: a field that some deployed peers do not send
+# because their spec revision predates it (see Docs/Interoperability.md). It must be a scalar and come after
+# every other field; when the payload ends right before it, decoding gives VALUE and `hasSwiftName` is false; a
+# partial field is still a truncation error. Encoding always writes it (we send the current layout).
 M = []
 def msg(name, wire, group, ext, typ, ch, direction, *fields, doc=""):
     M.append(dict(name=name, wire=wire, group=group, ext=ext, typ=typ, ch=ch, dir=direction, fields=fields, doc=doc))
@@ -47,7 +51,9 @@ msg("OpenExtendedMiningChannel", "OpenExtendedMiningChannel", MI, 0, 0x13, False
     "min_extranonce_size:U16", doc="Requests an extended mining channel (the client rolls part of the extranonce).")
 msg("OpenExtendedMiningChannelSuccess", "OpenExtendedMiningChannel.Success", MI, 0, 0x14, False, "server → client",
     "request_id:U32", "channel_id:U32", "target:U256", "extranonce_size:U16", "extranonce_prefix:B0_32",
-    "group_channel_id:U32", doc="An extended channel was opened.")
+    # Added by sv2-spec PR #162 (2025-11) / SRI PR #2044; SRI pool_sv2 0.1.3 and earlier end before it.
+    "group_channel_id:U32|absent=0",
+    doc="An extended channel was opened. `group_channel_id` is absent in the pre-2025-11 layout (0: no group).")
 msg("NewMiningJob", "NewMiningJob", MI, 0, 0x15, True, "server → client",
     "channel_id:U32", "job_id:U32", "min_ntime:OPTION_U32", "version:U32", "merkle_root:U256",
     doc="A job for a standard channel (merkle root precomputed). `minNtime == nil` means a future job.")
@@ -114,8 +120,10 @@ msg("PushSolution", "PushSolution", JD, 0, 0x60, False, "client → server",
     doc="A block found on a declared job, so the JDS can propagate it too.")
 
 msg("CoinbaseOutputConstraints", "CoinbaseOutputConstraints", TD, 0, 0x70, False, "client → server",
-    "coinbase_output_max_additional_size:U32", "coinbase_output_max_additional_sigops:U16",
-    doc="How many bytes and sigops the client will add to the coinbase.")
+    # The sigops field was added by sv2-spec PR #86 (2024-06; the message was CoinbaseOutputDataSize before): an
+    # older client sends only the size. 400 is Bitcoin Core's default coinbase sigops reservation.
+    "coinbase_output_max_additional_size:U32", "coinbase_output_max_additional_sigops:U16|absent=400",
+    doc="How many bytes and sigops the client will add to the coinbase (older clients send only the size).")
 msg("NewTemplate", "NewTemplate", TD, 0, 0x71, False, "server → client",
     "template_id:U64", "future_template:BOOL", "version:U32", "coinbase_tx_version:U32", "coinbase_prefix:B0_255",
     "coinbase_tx_input_sequence:U32", "coinbase_tx_value_remaining:U64", "coinbase_tx_outputs_count:U32",
@@ -168,9 +176,23 @@ def parse_fields(m):
         if f == "@trailing":
             continue
         name, typ = f.split(":")
+        typ, _, absent = typ.partition("|absent=")
         wire, _, swift = name.partition("=")
-        out.append(dict(wire=wire, swift=swift or camel(wire), type=typ))
+        out.append(dict(wire=wire, swift=swift or camel(wire), type=typ, absent=absent or None))
+    # Optional trailing fields: scalars only, after every required field, never with extension data (whose
+    # presence would make "absent" ambiguous).
+    seen_optional = False
+    for f in out:
+        if f["absent"] is not None:
+            assert f["type"] in SCALAR, "%s.%s: only scalars can be optional trailing fields" % (m["name"], f["wire"])
+            assert "@trailing" not in m["fields"], "%s: optional trailing field and extension data" % m["name"]
+            seen_optional = True
+        else:
+            assert not seen_optional, "%s.%s: required field after an optional trailing one" % (m["name"], f["wire"])
     return out
+
+def has_name(f):
+    return "has" + f["swift"][:1].upper() + f["swift"][1:]
 
 def owned_type(t):
     if t in SCALAR: return SCALAR[t][0]
@@ -290,6 +312,13 @@ def gen_message(m):
     L.append("    /// The owned message type.")
     L.append("    public typealias Message = %s" % m["name"])
     for f in fields:
+        if f["absent"] is not None:
+            L.append("    /// `%s` (%s); `%s` when the sender's layout ends before it (see `%s`)." % (
+                f["wire"], type_doc(f["type"]), f["absent"], has_name(f)))
+            L.append("    public let %s: %s" % (f["swift"], view_type(f["type"])))
+            L.append("    /// Whether the payload carried `%s` (older layouts end before it)." % f["wire"])
+            L.append("    public let %s: Bool" % has_name(f))
+            continue
         L.append("    /// `%s` (%s)." % (f["wire"], type_doc(f["type"])))
         L.append("    public let %s: %s" % (f["swift"], view_type(f["type"])))
     L.append("    /// Bytes after the known fields (extension TLVs); usually empty.")
@@ -298,7 +327,14 @@ def gen_message(m):
     L.append("    /// Decodes `payload` in place; every length is checked against the payload.")
     L.append("    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {")
     L.append("        var reader = Sv2Reader(payload, message: .%s)" % case)
-    for f in fields: L.append("        %s = %s" % (f["swift"], read_expr(f)))
+    for f in fields:
+        if f["absent"] is not None:
+            # Absent only if the payload ends exactly here; a partial field is a truncation error.
+            L.append("        %s = reader.remainingCount > 0" % has_name(f))
+            L.append("        %s = try %s ? %s : %s" % (
+                f["swift"], has_name(f), read_expr(f).replace("try ", "", 1), f["absent"]))
+            continue
+        L.append("        %s = %s" % (f["swift"], read_expr(f)))
     L.append("        trailingBytes = reader.remainingBytes")
     L.append("    }")
     L.append("}")
@@ -410,6 +446,14 @@ def gen_random():
         L.append("        %s(%s)" % (m["name"], ",\n            ".join(args)))
         L.append("    }")
         L.append("}")
+    L.append("")
+    L.append("/// Messages with optional trailing fields (older layouts end before them): how many bytes those fields take.")
+    L.append("/// A payload cut exactly there still decodes, as the older layout.")
+    L.append("let optionalTrailingBytes: [Sv2MessageType: Int] = [")
+    for m in M:
+        n = sum(SCALAR[f["type"]][1] for f in parse_fields(m) if f["absent"] is not None)
+        if n: L.append("    .%s: %d," % (lower_first(m["name"]), n))
+    L.append("]")
     L.append("")
     L.append("/// Runs `check` with the Swift type of `type` (generic test bodies over every message).")
     L.append("func withMessageType(_ type: Sv2MessageType, _ check: some RandomMessageCheck) throws {")

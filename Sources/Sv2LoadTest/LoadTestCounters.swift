@@ -20,7 +20,8 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
     public var channelOpenFailures = 0
     /// `SubmitSharesStandard` / `SubmitSharesExtended` sent.
     public var sharesSent = 0
-    /// Shares acknowledged as accepted (sum of `new_submits_accepted_count`).
+    /// Shares acknowledged as accepted, counted from `last_sequence_number` progress (not from
+    /// `new_submits_accepted_count`, which some pools report cumulatively).
     public var sharesAccepted = 0
     /// Shares rejected (`SubmitShares.Error`).
     public var sharesRejected = 0
@@ -28,8 +29,11 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
     public var sharesLostOnClose = 0
     /// Acknowledgements naming a sequence number that was not outstanding.
     public var unmatchedAcknowledgements = 0
-    /// `SubmitShares.Success` whose accepted count differs from the outstanding shares it covers.
+    /// `SubmitShares.Success` whose accepted count differs from the outstanding shares it covers (in the channel's
+    /// reading: per batch as the spec says, or cumulative as SRI's pool sends).
     public var acknowledgementCountMismatches = 0
+    /// Channels whose pool reported cumulative counts (totals since the channel opened, SRI) instead of deltas.
+    public var cumulativeCountChannels = 0
     /// Upstream job messages a miner could not apply (unknown job, wrong job kind, oversized extranonce).
     public var jobErrors = 0
     /// Rejections by error code.
@@ -58,6 +62,7 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
         sharesLostOnClose += other.sharesLostOnClose
         unmatchedAcknowledgements += other.unmatchedAcknowledgements
         acknowledgementCountMismatches += other.acknowledgementCountMismatches
+        cumulativeCountChannels += other.cumulativeCountChannels
         jobErrors += other.jobErrors
         rejectionCodes.merge(other.rejectionCodes, uniquingKeysWith: +)
     }

@@ -117,7 +117,10 @@ public struct LoadTestReport: Codable, Sendable {
             ("handshakes", "\(c.handshakesCompleted) completed, \(rate(handshakesPerSecond))/s; failed: connect "
                 + "\(c.connectFailures), handshake \(c.handshakeFailures)"),
             ("shares", "sent \(c.sharesSent), accepted \(c.sharesAccepted), rejected \(c.sharesRejected), "
-                + "unacknowledged \(c.sharesOutstanding)"),
+                + "unacknowledged \(c.sharesOutstanding)"
+                + (c.cumulativeCountChannels > 0
+                    ? " (\(c.cumulativeCountChannels) channels' pool counts were cumulative; counted from sequence numbers)"
+                    : "")),
             ("shares/s", "sent \(rate(sharesSentPerSecond)), accepted \(rate(sharesAcceptedPerSecond)) (measured phase)"),
             ("ack latency", "p50 \(ms(l.p50))  p90 \(ms(l.p90))  p99 \(ms(l.p99))  p99.9 \(ms(l.p999))  max \(ms(l.max))"
                 + "  (\(l.count) samples)"),

@@ -20,6 +20,8 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     /// before the next share, so the buffer stays uniquely referenced and no share allocates.
     private var rolled: [UInt8] = []
     private var clock = ShareClock()
+    /// How this channel's SubmitShares.Success counts (spec deltas or SRI's cumulative totals).
+    private(set) var semantics = SubmitSuccessSemantics()
     /// When the miner could first submit (rate mode paces from here).
     private(set) var miningSince: UInt64 = 0
     /// Shares submitted so far.
@@ -188,14 +190,21 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     }
 
     mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        let accepted = Int(message.newSubmitsAcceptedCount)
-        worker.counters.sharesAccepted += accepted
         let worker = self.worker
+        // Accepted shares are the outstanding ones last_sequence_number covers (rejected ones left the clock
+        // already). The message's own count is only cross-checked: SRI's pool sends totals since the channel
+        // opened where the spec says "since the last acknowledgement" (`SubmitSuccessSemantics` tells them apart).
         guard let acknowledged = clock.acknowledge(through: message.lastSequenceNumber, at: worker.loop.now, { worker.record(latency: $0) }) else {
             worker.counters.unmatchedAcknowledgements += 1
             return
         }
-        if acknowledged != accepted { worker.counters.acknowledgementCountMismatches += 1 }
+        worker.counters.sharesAccepted += acknowledged
+        let wasCumulative = semantics.isCumulative
+        let delta = semantics.interpret(
+            count: message.newSubmitsAcceptedCount, sum: message.newSharesSum,
+            acknowledged: UInt32(truncatingIfNeeded: acknowledged))
+        if !delta.countAgreed { worker.counters.acknowledgementCountMismatches += 1 }
+        if !wasCumulative && semantics.isCumulative { worker.counters.cumulativeCountChannels += 1 }
         if worker.configuration.sharesPerSecond == 0 { try submit(acknowledged, context: context) }
     }
 

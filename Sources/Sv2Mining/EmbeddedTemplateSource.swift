@@ -41,7 +41,16 @@ public struct EmbeddedTemplateSource: Sendable {
         case notOnTip(expected: Hash256, got: Hash256)
         /// The header hash is above the network target.
         case insufficientWork(hash: Hash256)
+        /// The header time is not above the median of the last 11 blocks' (Bitcoin Core: `time-too-old`).
+        case timeTooOld(ntime: UInt32, minimum: UInt32)
+        /// The header time is more than 2 hours past `now` (Bitcoin Core: `time-too-new`).
+        case timeTooNew(ntime: UInt32, maximum: UInt32)
     }
+
+    /// How far past the current time a block's ntime may be (consensus: `MAX_FUTURE_BLOCK_TIME`, 2 hours).
+    public static let maxFutureBlockTime: UInt32 = 7_200
+    /// Blocks in the median-time-past window (consensus: 11).
+    public static let medianTimeSpan = 11
 
     /// The configuration in use.
     public let configuration: Configuration
@@ -56,16 +65,23 @@ public struct EmbeddedTemplateSource: Sendable {
     /// The fake transactions of ``template`` serialized (block order, coinbase excluded); hashing one gives its
     /// txid. What `RequestTransactionData.Success` returns.
     public private(set) var transactions: [[UInt8]] = []
+    /// Header times of the last (up to 11) blocks, oldest first: the median-time-past window.
+    public private(set) var recentBlockTimes: [UInt32]
     private var nextTemplateID: UInt64 = 1
     private var revision: UInt32 = 0
 
     /// Starts at `height` on top of `prevHash` (e.g. regtest genesis at height 1), stamping `now`.
+    ///
+    /// The starting tip's history is not known; it is taken as 11 blocks stamped one second before `now`, so the
+    /// first min_ntime (median time past + 1) is `now` and the window behaves like a chain's from the start.
     public init(configuration: Configuration = Configuration(), height: UInt32 = 1, prevHash: Hash256, now: UInt32) {
         self.configuration = configuration
         self.height = height
+        recentBlockTimes = [UInt32](repeating: Swift.max(now, 1) - 1, count: Self.medianTimeSpan)
         let target = Target(compact: configuration.nbits) ?? .max
         chainTip = TemplateChainTip(
-            templateID: 0, prevHash: prevHash, headerTimestamp: now, nbits: configuration.nbits, target: target)
+            templateID: 0, prevHash: prevHash, headerTimestamp: Self.minimumTime(after: recentBlockTimes),
+            nbits: configuration.nbits, target: target)
         template = BlockTemplate(
             templateID: 0, futureTemplate: true, version: 0, coinbaseTxVersion: 2, coinbasePrefix: [],
             coinbaseTxInputSequence: 0, coinbaseTxValueRemaining: 0, coinbaseTxOutputsCount: 0, coinbaseTxOutputs: [],
@@ -88,8 +104,21 @@ public struct EmbeddedTemplateSource: Sendable {
         return template
     }
 
-    /// Takes a found block: checks it extends the tip and meets the target, then advances to the next height.
+    /// The consensus minimum header time of the next block: the median of `times` (the last up to 11 block
+    /// times, Bitcoin Core's `GetMedianTimePast`) + 1.
+    public static func minimumTime(after times: [UInt32]) -> UInt32 {
+        guard !times.isEmpty else { return 0 }
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        return median == .max ? .max : median + 1
+    }
+
+    /// Takes a found block: checks it extends the tip, meets the target and has a consensus-valid time (above
+    /// the median time past, at most 2 hours past `now`), then advances to the next height.
     ///
+    /// The next chain tip's `header_timestamp` (the pool's min_ntime) is the new median time past + 1, like
+    /// Bitcoin Core's `mintime`: NOT the found block's time + 1, which runs ahead of every clock once a miner with
+    /// a fast clock (SRI's mining_device adds 60 s) finds blocks in a row.
     /// Returns the new future template and the chain tip that activates it (send both, in that order).
     public mutating func submit(
         _ header: BlockHeader, now: UInt32
@@ -99,11 +128,17 @@ public struct EmbeddedTemplateSource: Sendable {
         }
         let hash = header.hash
         guard chainTip.target.isMet(by: hash) else { throw .insufficientWork(hash: hash) }
+        let minimum = Self.minimumTime(after: recentBlockTimes)
+        guard header.ntime >= minimum else { throw .timeTooOld(ntime: header.ntime, minimum: minimum) }
+        let maximum = now > .max - Self.maxFutureBlockTime ? .max : now + Self.maxFutureBlockTime
+        guard header.ntime <= maximum else { throw .timeTooNew(ntime: header.ntime, maximum: maximum) }
+        recentBlockTimes.append(header.ntime)
+        if recentBlockTimes.count > Self.medianTimeSpan { recentBlockTimes.removeFirst() }
         height += 1
         revision = 0
         makeTemplate(future: true)
         chainTip = TemplateChainTip(
-            templateID: template.templateID, prevHash: hash, headerTimestamp: Swift.max(now, header.ntime &+ 1),
+            templateID: template.templateID, prevHash: hash, headerTimestamp: Self.minimumTime(after: recentBlockTimes),
             nbits: configuration.nbits, target: chainTip.target)
         return (template, chainTip)
     }

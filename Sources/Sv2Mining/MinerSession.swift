@@ -36,6 +36,8 @@ public final class MinerSession {
     public var onEvent: ((MinerEvent) -> Void)?
     /// The share builder (sequence numbers, pending count).
     public private(set) var builder = ShareBuilder()
+    /// Accepted shares counted from `last_sequence_number` progress (the upstream's count may be cumulative).
+    public private(set) var acknowledgements = ShareAcknowledgementCounter()
     private var cpu: CPUMiner?
     private var groupChannelID: UInt32?
     private var sendStandard: ((SubmitSharesStandard) throws(Sv2ServiceError) -> Void)?
@@ -135,6 +137,7 @@ public final class MinerSession {
     func channelOpened(_ tracker: MinerJobTracker, groupChannelID: UInt32) throws(Sv2ServiceError) {
         self.tracker = tracker
         self.groupChannelID = groupChannelID == 0 ? nil : groupChannelID
+        acknowledgements = ShareAcknowledgementCounter(firstSequenceNumber: builder.nextSequenceNumber)
         statistics.channelID = tracker.channelID
         statistics.extranoncePrefix = tracker.extranoncePrefix
         statistics.target = tracker.target
@@ -169,16 +172,25 @@ public final class MinerSession {
     func countPrevHash() { statistics.prevHashesReceived += 1 }
 
     func sharesAccepted(_ message: SubmitSharesSuccessView) {
-        builder.acknowledge(message.newSubmitsAcceptedCount)
-        statistics.sharesAccepted += Int(message.newSubmitsAcceptedCount)
-        statistics.acceptedWork &+= message.newSharesSum
-        onEvent?(.sharesAccepted(
-            count: message.newSubmitsAcceptedCount, lastSequenceNumber: message.lastSequenceNumber))
+        let wasCumulative = acknowledgements.semantics.isCumulative
+        let delta = acknowledgements.succeeded(
+            lastSequenceNumber: message.lastSequenceNumber, count: message.newSubmitsAcceptedCount,
+            sum: message.newSharesSum)
+        if !wasCumulative && acknowledgements.semantics.isCumulative {
+            logger.notice("upstream reports cumulative share counts (totals since the channel opened); counting from sequence numbers")
+        } else if !delta.countAgreed {
+            logger.debug("SubmitShares.Success up to \(message.lastSequenceNumber) counts \(message.newSubmitsAcceptedCount), sequence numbers say \(delta.accepted)")
+        }
+        builder.acknowledge(delta.accepted)
+        statistics.sharesAccepted += Int(delta.accepted)
+        statistics.acceptedWork &+= delta.work
+        onEvent?(.sharesAccepted(count: delta.accepted, lastSequenceNumber: message.lastSequenceNumber))
     }
 
     func shareRejected(_ message: SubmitSharesErrorView) {
         let code = String(decoding: message.errorCode, as: UTF8.self)
         builder.acknowledge(1)
+        acknowledgements.rejected(sequenceNumber: message.sequenceNumber)
         statistics.sharesRejected += 1
         statistics.rejections[code, default: 0] += 1
         logger.notice("share \(message.sequenceNumber) rejected: \(code)")
@@ -287,6 +299,9 @@ public final class MinerSession {
             }
             // After a disconnect every share found until the workers stop lands here: not worth a line each.
             if error == .notConnected { logger.debug("share not sent: \(error)") } else { logger.warning("share not sent: \(error)") }
+            // Its sequence number is used up: no acknowledgement will count it as accepted.
+            builder.acknowledge(1)
+            acknowledgements.rejected(sequenceNumber: sequenceNumber)
             return
         }
         statistics.sharesSubmitted += 1

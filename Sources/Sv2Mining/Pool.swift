@@ -18,9 +18,12 @@ import Glibc
 /// activates (all other jobs go stale); other templates become jobs active at once. Version rolling is always
 /// allowed with the `0x1fffffe0` mask.
 ///
-/// Group channels: the channels of one connection form one group (its id from the channel id space), named in
-/// every Open…Success and announced with `SetGroupChannel` as channels join; `CloseChannel` on the group id closes
-/// all members. Connections that set REQUIRES_STANDARD_JOBS get no group (group id 0), as the spec asks.
+/// Group channels (``PoolConfiguration/groupStandardChannels``, off by default): the standard channels of a
+/// connection that did not set REQUIRES_STANDARD_JOBS form one group (its id from the channel id space), named in
+/// their Open…Success and announced with `SetGroupChannel` as channels join; every later job is sent once to the
+/// group id (`NewExtendedMiningJob`, then `SetNewPrevHash`), each member mining it with its own extranonce prefix;
+/// `CloseChannel` on the group id closes all members. Extended channels are never grouped (group id 0, no
+/// `SetGroupChannel`): a peer gains nothing from it and SRI's translator_sv2 1.0.0 terminates on it.
 ///
 /// The share path (``submit(_:reply:)-…``) does not allocate: the channel is an array slot, the share is
 /// validated by its ``ShareValidator``, and `SubmitShares.Success` is batched — sent when ``PoolConfiguration/
@@ -177,11 +180,14 @@ public final class Pool {
         if setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0 {
             return try refuse(request.requestID, "standard-channels-not-supported-for-custom-work", reply)
         }
-        // SetGroupChannel is only for connections that accept extended jobs (spec: not with REQUIRES_STANDARD_JOBS).
+        // SetGroupChannel is only for connections that accept extended jobs (spec: not with REQUIRES_STANDARD_JOBS):
+        // group jobs are NewExtendedMiningJob.
         try open(
             kind: .standard, requestID: request.requestID, userIdentity: request.userIdentity,
             nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget, minExtranonceSize: 0,
-            grouped: setupFlags & Sv2SetupFlags.Mining.requiresStandardJobs == 0, connection: connection, reply: reply)
+            grouped: configuration.groupStandardChannels
+                && setupFlags & Sv2SetupFlags.Mining.requiresStandardJobs == 0,
+            connection: connection, reply: reply)
     }
 
     /// Handles `OpenExtendedMiningChannel` from `connection` (see ``openStandardChannel(_:connection:setupFlags:reply:)``).
@@ -194,7 +200,7 @@ public final class Pool {
         try open(
             kind: .extended, requestID: request.requestID, userIdentity: request.userIdentity,
             nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget,
-            minExtranonceSize: Int(request.minExtranonceSize), grouped: true, connection: connection, reply: reply)
+            minExtranonceSize: Int(request.minExtranonceSize), grouped: false, connection: connection, reply: reply)
     }
 
     private func refuse<Reply: PoolReplySink>(_ requestID: UInt32, _ code: String, _ reply: Reply) throws(Sv2ServiceError) {
@@ -245,10 +251,11 @@ public final class Pool {
         let validator = ShareValidator(
             maximumActiveJobs: configuration.maximumActiveJobs,
             duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
-        let channel = PoolChannel(
+        var channel = PoolChannel(
             id: id, connection: connection, kind: kind, userIdentity: user, allocatedPrefix: allocated,
             extranoncePrefix: prefix, rollableLength: kind == .extended ? configuration.extranonceRollableLength : 0,
             vardiff: vardiff, validator: validator)
+        channel.groupID = groupID
         let index = Int(id) - 1
         while slots.count <= index { slots.append(nil) }
         slots[index] = channel
@@ -271,7 +278,8 @@ public final class Pool {
         // new member. SetGroupChannel associates the listed channels, so one id at a time keeps it O(1).
         if grouped { try reply.send(SetGroupChannel(groupChannelID: groupID, channelIDs: [id])) }
         logger.debug("channel \(id) opened (\(kind), user \(user), target difficulty \(channel.difficulty))")
-        // The first job on a channel is a future job activated right away by SetNewPrevHash.
+        // The first job on a channel is a future job activated right away by SetNewPrevHash (addressed to the
+        // channel itself even in a group: later jobs go to the group).
         if templateSourceAvailable, let tip = chainTip, let templateID = currentTemplateID,
            let template = templates[templateID] {
             let jobID = try sendJob(template, channelIndex: index, future: true, reply: reply)
@@ -328,11 +336,14 @@ public final class Pool {
 
     /// Handles `CloseChannel` (a group channel id closes all its members; a later channel gets a new group).
     public func closeChannel(_ request: CloseChannelView, connection: Sv2ConnectionID) {
-        if let owned = pools[connection], let groupID = owned.groupID, groupID == request.channelID {
-            for id in owned.channels { free(id, connection: nil) }
-            pools[connection] = nil
+        if var owned = pools[connection], let groupID = owned.groupID, groupID == request.channelID {
+            let members = groupMembers(owned)
+            for id in members { free(id, connection: nil) }
+            owned.channels.removeAll { members.contains($0) }
+            owned.groupID = nil
+            pools[connection] = owned
             freedChannelIDs.append(groupID)
-            logger.debug("group \(groupID) closed (\(owned.channels.count) channels)")
+            logger.debug("group \(groupID) closed (\(members.count) channels)")
             return
         }
         guard let channel = channel(request.channelID), channel.connection == connection else { return }
@@ -568,15 +579,15 @@ public final class Pool {
         statistics.templatesReceived += 1
         templates[template.templateID] = built
         pruneTemplates()
-        if template.futureTemplate {
-            forEachChannel { (index, sink) throws(Sv2ServiceError) in
-                _ = try sendJob(built, channelIndex: index, future: true, reply: sink)
-            }
-        } else if chainTip != nil, templateSourceAvailable {
-            currentTemplateID = template.templateID
-            forEachChannel { (index, sink) throws(Sv2ServiceError) in
-                _ = try sendJob(built, channelIndex: index, future: false, reply: sink)
-            }
+        let future = template.futureTemplate
+        guard future || (chainTip != nil && templateSourceAvailable) else { return }
+        if !future { currentTemplateID = template.templateID }
+        forEachChannel { (index, sink) throws(Sv2ServiceError) in
+            guard slots[index]!.groupID == 0 else { return }  // gets the group's job below
+            _ = try sendJob(built, channelIndex: index, future: future, reply: sink)
+        }
+        forEachGroup { (groupID, members, sink) throws(Sv2ServiceError) in
+            _ = try sendGroupJob(built, groupID: groupID, members: members, future: future, reply: sink)
         }
         logger.debug("template \(template.templateID) (future: \(template.futureTemplate)) → \(channelCount) channels")
     }
@@ -602,10 +613,30 @@ public final class Pool {
             journal(.init(event: state, hash: block.hash, time: wallClock()))
         }
         forEachChannel { (index, sink) throws(Sv2ServiceError) in
+            guard slots[index]!.groupID == 0 else { return }  // activated through the group below
             var jobID = slots[index]!.futureJob(for: tip.templateID)
             if jobID == nil { jobID = try sendJob(template, channelIndex: index, future: true, reply: sink) }
             guard let jobID else { return }
             try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: sink)
+        }
+        forEachGroup { (groupID, members, sink) throws(Sv2ServiceError) in
+            // The group's future job, if every member has it (one that joined since got its own first job).
+            var jobID = slots[Int(members[0]) - 1]!.futureJob(for: tip.templateID)
+            if let shared = jobID, members.contains(where: { slots[Int($0) - 1]!.futureJob(for: tip.templateID) != shared }) {
+                jobID = nil
+            }
+            if jobID == nil {
+                jobID = try sendGroupJob(template, groupID: groupID, members: members, future: true, reply: sink)
+            }
+            guard let activeID = jobID else { return }
+            for id in members {
+                let index = Int(id) - 1
+                slots[index]!.validator.activate(
+                    template.shareJob(for: slots[index]!, jobID: activeID, merkleRoot: nil, tip: tip), newChainTip: true)
+            }
+            try sink.send(SetNewPrevHash(
+                channelID: groupID, jobID: activeID, prevHash: WireConversions.u256(tip.prevHash),
+                minNtime: tip.headerTimestamp, nbits: tip.nbits))
         }
         logger.info("new chain tip \(tip.prevHash) (template \(tip.templateID), \(channelCount) channels)")
         submitBlocks(now: clock())
@@ -648,6 +679,51 @@ public final class Pool {
             slots[index]!.validator.activate(job, newChainTip: false)
         }
         return jobID
+    }
+
+    /// Sends one `NewExtendedMiningJob` for `template` to a group: every member (a standard channel) mines it with
+    /// its own extranonce prefix as the whole extranonce. Returns the job id, shared by the members.
+    private func sendGroupJob<Reply: PoolReplySink>(
+        _ template: PoolTemplate, groupID: UInt32, members: [UInt32], future: Bool, reply: Reply
+    ) throws(Sv2ServiceError) -> UInt32 {
+        let jobID = nextJobID
+        nextJobID = nextJobID == .max ? 1 : nextJobID + 1
+        // Above every member's ntime floor (see sendJob).
+        let floor = members.reduce(UInt32(0)) { Swift.max($0, slots[Int($1) - 1]!.validator.ntimeFloor) }
+        try reply.send(NewExtendedMiningJob(
+            channelID: groupID, jobID: jobID, minNtime: future ? nil : chainTip.map { Swift.max($0.headerTimestamp, floor) },
+            version: template.template.version, versionRollingAllowed: true, merklePath: template.wirePath,
+            coinbaseTxPrefix: template.stripped.prefix, coinbaseTxSuffix: template.stripped.suffix))
+        statistics.jobsSent += 1
+        for id in members {
+            let index = Int(id) - 1
+            slots[index]!.record(jobID: jobID, templateID: template.template.templateID, isFuture: future)
+            if !future, let tip = chainTip {
+                slots[index]!.validator.activate(
+                    template.shareJob(for: slots[index]!, jobID: jobID, merkleRoot: nil, tip: tip), newChainTip: false)
+            }
+        }
+        return jobID
+    }
+
+    /// The open channels of `owned` that get their jobs through its group.
+    private func groupMembers(_ owned: ConnectionChannels) -> [UInt32] {
+        guard let groupID = owned.groupID else { return [] }
+        return owned.channels.filter { slots[Int($0) - 1]?.groupID == groupID }
+    }
+
+    /// Runs `body` for every group with members; a connection whose send fails is closed.
+    private func forEachGroup(_ body: (UInt32, [UInt32], ConnectionSink) throws(Sv2ServiceError) -> Void) {
+        for (connection, owned) in pools {
+            guard let groupID = owned.groupID else { continue }
+            let members = groupMembers(owned)
+            guard !members.isEmpty else { continue }
+            do throws(Sv2ServiceError) {
+                try body(groupID, members, ConnectionSink(connections: connections, connection: connection))
+            } catch {
+                sendFailed(connection, error)
+            }
+        }
     }
 
     /// Activates a future job with `SetNewPrevHash`; earlier jobs of the channel become stale.

@@ -31,6 +31,8 @@ struct PoolChannel {
     let extranoncePrefix: Extranonce
     /// Extranonce bytes the channel rolls (0 for standard channels).
     let rollableLength: Int
+    /// The group channel whose jobs this (standard) channel gets, or 0: jobs addressed to the channel itself.
+    var groupID: UInt32 = 0
     var vardiff: Vardiff
     var validator: ShareValidator
 

@@ -37,6 +37,12 @@ public struct PoolConfiguration: Sendable, Hashable {
     /// Duplicate-share table size per channel (slots, 8 bytes each; grows to this). When it is 3/4 full the
     /// channel's jobs are renewed above an ntime floor rather than the table forgetting (see ``ShareValidator``).
     public var duplicateFilterCapacity: Int
+    /// Group the standard channels of a connection that accepts extended jobs (did not set
+    /// REQUIRES_STANDARD_JOBS, e.g. a proxy) into one group channel: announced with `SetGroupChannel`, and every job
+    /// sent ONCE to the group id as a `NewExtendedMiningJob` (+ `SetNewPrevHash`) instead of per channel. Off by
+    /// default. Extended channels are never grouped: peers gain nothing from it and SRI's translator_sv2 1.0.0
+    /// closes the connection on `SetGroupChannel`.
+    public var groupStandardChannels: Bool
     /// How long a submitted block may wait for the chain tip to move onto it before a pending sibling block on the
     /// same previous block is submitted too.
     public var blockAcknowledgementTimeout: Duration
@@ -53,7 +59,7 @@ public struct PoolConfiguration: Sendable, Hashable {
         vardiffWindow: Double = 60, vardiffMaxStep: Double = 4, minimumDifficulty: Double = 1e-6,
         maximumDifficulty: Double? = PoolConfiguration.defaultMaximumDifficulty, ackBatchSize: Int = 8,
         ackInterval: Duration = .milliseconds(200), maximumActiveJobs: Int = 8, duplicateFilterCapacity: Int = 1 << 16,
-        blockAcknowledgementTimeout: Duration = .seconds(5)
+        blockAcknowledgementTimeout: Duration = .seconds(5), groupStandardChannels: Bool = false
     ) {
         self.payoutScript = payoutScript
         self.poolTag = poolTag
@@ -70,6 +76,7 @@ public struct PoolConfiguration: Sendable, Hashable {
         self.maximumActiveJobs = maximumActiveJobs
         self.duplicateFilterCapacity = duplicateFilterCapacity
         self.blockAcknowledgementTimeout = blockAcknowledgementTimeout
+        self.groupStandardChannels = groupStandardChannels
     }
 
     /// Total extranonce bytes in the coinbase scriptSig (prefix + rollable part).

@@ -19,8 +19,10 @@ public typealias ProxyUpstreamClient =
 ///   with that channel's prefix gives its merkle root); `SetNewPrevHash` is relayed per channel. Job ids are kept.
 /// - Shares: validated locally against the downstream target (with the exact header the pool will rebuild); a
 ///   valid share that also meets the upstream target becomes a `SubmitSharesExtended` (extranonce = the channel's
-///   `local id ‖ padding`), the rest are acknowledged by the proxy. The pool's acknowledgements (batched or not)
-///   are split per downstream channel and relayed; its errors go to the miner whose share it was. A share the
+///   `local id ‖ padding`), the rest are acknowledged by the proxy. The pool's acknowledgements (batched or not,
+///   per-batch or cumulative counts) are counted from sequence numbers, split per downstream channel and relayed
+///   in each channel's submission order with per-batch counts (`DownstreamAckQueue`); its errors go to the miner
+///   whose share it was. A share the
 ///   upstream link cannot take (closed, or more than 1 MiB already waiting) is answered `upstream-unavailable`:
 ///   upstream trouble never closes a miner's connection. A share that meets the network target (a block) is never
 ///   shed for congestion: it is forwarded past the 1 MiB mark, into headroom ordinary shares never use.
@@ -58,6 +60,8 @@ public final class ProxyAggregator {
     private var inFlight: [InFlightShare] = []
     private var inFlightHead = 0
     private var builder = ShareBuilder()
+    /// How the upstream channel's SubmitShares.Success counts (spec deltas or SRI's totals).
+    public private(set) var upstreamSemantics = SubmitSuccessSemantics()
     private let logger: Logger
 
     private struct PendingOpen {
@@ -152,6 +156,7 @@ public final class ProxyAggregator {
         }
         upstreamChannel = tracker
         upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
+        upstreamSemantics = SubmitSuccessSemantics()
         statistics.upstreamChannelID = tracker.channelID
         statistics.upstreamExtranoncePrefix = tracker.extranoncePrefix
         statistics.upstreamExtranonceSize = size
@@ -211,25 +216,44 @@ public final class ProxyAggregator {
     }
 
     func upstreamAccepted(_ message: SubmitSharesSuccessView) {
-        statistics.upstreamAccepted += Int(message.newSubmitsAcceptedCount)
-        onEvent?(.upstreamAccepted(count: message.newSubmitsAcceptedCount))
         // Everything up to last_sequence_number not already rejected was accepted; split the ack per channel.
-        var perChannel: [UInt32: (last: UInt32, count: UInt32)] = [:]
+        // The count comes from that progress, never from the message's count field: SRI's pool reports totals
+        // since the channel opened there (the spec says: since the last acknowledgement). Downstream always gets
+        // the spec's reading (per-batch counts), whatever the upstream sends.
+        var touched: Set<UInt32> = []
+        var acknowledged: UInt32 = 0
         while inFlightHead < inFlight.count,
               Int32(bitPattern: inFlight[inFlightHead].upstreamSequence &- message.lastSequenceNumber) <= 0 {
             let entry = inFlight[inFlightHead]
             inFlightHead += 1
             if entry.settled { continue }
-            let previous = perChannel[entry.channelID]
-            perChannel[entry.channelID] = (entry.downstreamSequence, (previous?.count ?? 0) + 1)
+            acknowledged &+= 1
+            if channels[entry.channelID]?.acks.settle(entry.downstreamSequence, .accepted) == true {
+                touched.insert(entry.channelID)
+            }
         }
         compactInFlight()
-        for (id, ack) in perChannel {
-            guard let channel = channels[id] else { continue }
-            sendDownstream(SubmitSharesSuccess(
-                channelID: id, lastSequenceNumber: ack.last, newSubmitsAcceptedCount: ack.count,
-                newSharesSum: UInt64(ack.count) * channel.shareWeight), to: channel.connection)
+        let wasCumulative = upstreamSemantics.isCumulative
+        _ = upstreamSemantics.interpret(
+            count: message.newSubmitsAcceptedCount, sum: message.newSharesSum, acknowledged: acknowledged)
+        if !wasCumulative && upstreamSemantics.isCumulative {
+            logger.notice("upstream reports cumulative share counts (totals since the channel opened); counting from sequence numbers")
         }
+        statistics.upstreamAccepted += Int(acknowledged)
+        onEvent?(.upstreamAccepted(count: acknowledged))
+        for id in touched.sorted() { flushAcks(channel: id) }
+    }
+
+    /// Sends one `SubmitShares.Success` for the channel's settled shares at the head of its queue (spec reading:
+    /// the accepted shares since the previous acknowledgement, up to the last of them).
+    private func flushAcks(channel id: UInt32) {
+        guard var channel = channels[id] else { return }
+        let settled = channel.acks.takeSettled()
+        channels[id] = channel
+        guard let settled else { return }
+        sendDownstream(SubmitSharesSuccess(
+            channelID: id, lastSequenceNumber: settled.last, newSubmitsAcceptedCount: settled.count,
+            newSharesSum: UInt64(settled.count) * channel.shareWeight), to: channel.connection)
     }
 
     func upstreamRejected(_ message: SubmitSharesErrorView) {
@@ -243,10 +267,13 @@ public final class ProxyAggregator {
         let entry = inFlight[index]
         logger.notice("pool rejected share \(entry.downstreamSequence) of channel \(entry.channelID): \(code)")
         onEvent?(.upstreamRejected(channelID: entry.channelID, code: code))
-        guard let channel = channels[entry.channelID] else { return }
+        guard var channel = channels[entry.channelID] else { return }
+        _ = channel.acks.settle(entry.downstreamSequence, .rejected)
+        channels[entry.channelID] = channel
         sendDownstream(SubmitSharesError(
             channelID: entry.channelID, sequenceNumber: entry.downstreamSequence, errorCode: code),
             to: channel.connection)
+        flushAcks(channel: entry.channelID)
     }
 
     private func updateUpstream(
@@ -351,9 +378,13 @@ public final class ProxyAggregator {
         case .accepted(let accepted): hash = accepted
         case .blockFound(let block, _): hash = block
         }
-        // Upstream trouble is not the miner's fault: answer the share, never close the miner's connection for it.
         let isBlock = outcome != .accepted(hash: hash)
-        guard let tracker = upstreamChannel, let upstream else {
+        // Upstream trouble is not the miner's fault: answer the share, never close the miner's connection for it.
+        // A pool that stopped answering holds back this channel's acknowledgements: past the bound, refuse rather
+        // than queue without end (a block still goes up: it is worth more than the bound).
+        guard let tracker = upstreamChannel, let upstream,
+              isBlock || channel.acks.count < configuration.maxUnacknowledgedSharesPerChannel else {
+            if upstreamChannel != nil { statistics.sharesDroppedCongested += 1 }
             if isBlock {
                 statistics.blocksNotForwarded += 1
                 logger.error("BLOCK NOT FORWARDED (no upstream channel): hash \(hash), downstream channel \(message.channelID)")
@@ -362,9 +393,9 @@ public final class ProxyAggregator {
         }
         guard isBlock || tracker.workTarget.isMet(by: hash) else {
             statistics.sharesAcceptedLocally += 1
-            try context.send(SubmitSharesSuccess(
-                channelID: message.channelID, lastSequenceNumber: message.sequenceNumber, newSubmitsAcceptedCount: 1,
-                newSharesSum: channel.shareWeight))
+            // Acknowledged in order: after any earlier share of the channel still waiting for the pool.
+            channels[message.channelID]?.acks.append(message.sequenceNumber, .accepted)
+            flushAcks(channel: message.channelID)
             return
         }
         // A share flood can outrun the upstream link; shed it here rather than overflow the write buffer (which
@@ -405,6 +436,7 @@ public final class ProxyAggregator {
             return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
         }
         _ = builder.extended(channelID: tracker.channelID, share: share)  // advances the sequence number
+        channels[message.channelID]?.acks.append(message.sequenceNumber, .pending)
         inFlight.append(InFlightShare(
             upstreamSequence: upstreamSequence, channelID: message.channelID,
             downstreamSequence: message.sequenceNumber))

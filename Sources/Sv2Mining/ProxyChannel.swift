@@ -22,6 +22,8 @@ struct ProxyChannel {
     let target: Target
     /// Validates the miner's shares against the jobs as this channel sees them.
     var validator = ShareValidator()
+    /// The channel's shares in submission order until their acknowledgement can go out in order.
+    var acks = DownstreamAckQueue()
 
     /// `new_shares_sum` contribution of one accepted share (its target's difficulty, at least 1).
     var shareWeight: UInt64 { UInt64(Swift.max(1, target.difficulty.rounded())) }

@@ -17,6 +17,12 @@ public struct ProxyConfiguration: Sendable {
     public var downstreamSharesPerMinute: Double
     /// A fixed target for every downstream channel instead (still bounded by each miner's `max_target`).
     public var downstreamTarget: Target?
+    /// Shares of one downstream channel that may wait for their acknowledgement (acknowledgements go out in
+    /// submission order, so a share the pool has not answered holds back the ones after it). Past this the pool is
+    /// not answering: further shares are refused `upstream-unavailable`, never queued without bound. A CPU miner
+    /// on a tiny target keeps thousands of shares in flight within one acknowledgement interval: keep it generous
+    /// (5 bytes per share).
+    public var maxUnacknowledgedSharesPerChannel: Int = 65_536
 
     /// Creates a configuration.
     public init(
@@ -42,6 +48,9 @@ public struct ProxyConfiguration: Sendable {
         guard userIdentity.utf8.count <= 255 else { throw .invalidConfiguration("userIdentity is longer than 255 bytes") }
         guard downstreamSharesPerMinute.isFinite, downstreamSharesPerMinute > 0 else {
             throw .invalidConfiguration("downstreamSharesPerMinute must be positive")
+        }
+        guard maxUnacknowledgedSharesPerChannel >= 1 else {
+            throw .invalidConfiguration("maxUnacknowledgedSharesPerChannel must be at least 1")
         }
         guard nominalHashrate.isFinite, nominalHashrate >= 0 else {
             throw .invalidConfiguration("nominalHashrate must be finite and non-negative")

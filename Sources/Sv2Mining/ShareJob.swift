@@ -111,11 +111,20 @@ public struct ShareJob: Sendable {
             ntime: share.ntime, nbits: nbits, nonce: share.nonce)
     }
 
+    /// How far past the current time a share's ntime may be: the consensus limit for block times (2 hours).
+    public static let maxFutureNtime: UInt32 = 7_200
+
     /// Checks everything about `share` except duplicates; on success returns the header and its hash.
-    func check(_ share: Share) -> Result<(BlockHeader, Hash256), ShareRejection> {
+    ///
+    /// `ntime` must lie in the consensus range: from the job's `min_ntime` up to `now` (unix seconds, coarse is
+    /// fine) + 2 hours. Anything stricter rejects real devices (SRI's mining_device runs its clock 60 s ahead).
+    func check(_ share: Share, now: UInt32) -> Result<(BlockHeader, Hash256), ShareRejection> {
         let expectedExtranonce = coinbase?.extranonceSize ?? 0
         guard share.extranonce.count == expectedExtranonce else { return .failure(.badExtranonceSize) }
         guard share.ntime >= minNtime else { return .failure(.invalidShare) }
+        guard share.ntime <= (now > .max - Self.maxFutureNtime ? .max : now + Self.maxFutureNtime) else {
+            return .failure(.ntimeTooFarInFuture)
+        }
         if (share.version ^ version) & ~versionMask != 0 {
             return .failure(versionMask == 0 ? .versionRollingNotAllowed : .invalidNonRollableVersionBit)
         }

@@ -2,8 +2,11 @@
 public enum ShareRejection: String, Error, Hashable, Sendable, CaseIterable, CustomStringConvertible {
     /// The channel does not exist (checked by the channel layer, before a validator is involved).
     case invalidChannelID = "invalid-channel-id"
-    /// Malformed share not covered by a more specific code (here: `ntime` below the job's `min_ntime`).
+    /// Malformed share not covered by a more specific code (here: `ntime` below the job's `min_ntime`, as SRI).
     case invalidShare = "invalid-share"
+    /// `ntime` beyond the consensus limit: more than 2 hours past the validator's current time (a block with it
+    /// would be refused by every node, so the share proves no useful work).
+    case ntimeTooFarInFuture = "ntime-too-far-in-future"
     /// The job belonged to an earlier chain tip.
     case staleShare = "stale-share"
     /// The job id was never issued on this channel.

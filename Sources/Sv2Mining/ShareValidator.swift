@@ -1,3 +1,5 @@
+import Glibc
+
 /// Validates the shares of one channel against its valid jobs, detecting duplicates.
 ///
 /// Check order follows SRI: stale job → unknown job → extranonce size → `ntime` → version bits → hash →
@@ -77,13 +79,19 @@ public struct ShareValidator: Sendable {
         needsFreshJob = false
     }
 
-    /// Validates `share` and records it for duplicate detection when accepted.
+    /// Validates `share` against the system clock (`time(nil)`: a vDSO read, no allocation).
     public mutating func validate(_ share: Share) -> ShareOutcome {
+        validate(share, now: UInt32(truncatingIfNeeded: time(nil)))
+    }
+
+    /// Validates `share` and records it for duplicate detection when accepted; `now` (unix seconds, coarse is
+    /// fine) bounds `ntime` at the consensus limit, now + 2 hours.
+    public mutating func validate(_ share: Share, now: UInt32) -> ShareOutcome {
         guard let index = jobs.firstIndex(where: { $0.jobID == share.jobID }) else {
-            return validateOnRetiredJob(share)
+            return validateOnRetiredJob(share, now: now)
         }
         guard share.ntime >= ntimeFloor else { return .rejected(.invalidShare) }
-        switch jobs[index].check(share) {
+        switch jobs[index].check(share, now: now) {
         case .failure(let rejection):
             return .rejected(rejection)
         case .success(let (header, hash)):
@@ -101,11 +109,11 @@ public struct ShareValidator: Sendable {
     }
 
     /// A share whose job is not active: a block if it is one on a job retired during this tip, else stale/unknown.
-    private mutating func validateOnRetiredJob(_ share: Share) -> ShareOutcome {
+    private mutating func validateOnRetiredJob(_ share: Share, now: UInt32) -> ShareOutcome {
         guard let job = retired.last(where: { $0.jobID == share.jobID }) else {
             return .rejected(isStale(share.jobID) ? .staleShare : .invalidJobID)
         }
-        guard case .success(let (header, hash)) = job.check(share), job.blockTarget.isMet(by: hash) else {
+        guard case .success(let (header, hash)) = job.check(share, now: now), job.blockTarget.isMet(by: hash) else {
             return .rejected(.staleShare)
         }
         guard !seen.contains(hash) else { return .rejected(.duplicateShare) }

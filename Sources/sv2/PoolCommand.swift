@@ -78,6 +78,9 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Accepted shares per channel acknowledged together in one SubmitShares.Success (default 8).")
     var ackBatchSize: Int?
 
+    @Flag(name: .long, help: "Group the standard channels of connections that accept extended jobs (proxies): one group job per connection instead of one job per channel. Extended channels are never grouped.")
+    var groupStandardChannels = false
+
     @Option(name: .long, help: "Longest an accepted share waits for its acknowledgement, seconds (default 0.2).")
     var ackInterval: Double?
 
@@ -102,8 +105,8 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "nbits", "template-interval",
-        "inactivity-timeout", "max-connections",
+        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "group-standard-channels", "nbits",
+        "template-interval", "inactivity-timeout", "max-connections",
     ])
 
     /// Everything resolved from flags, file and defaults.
@@ -163,6 +166,8 @@ struct PoolCommand: ParsableCommand {
         pool.minimumDifficulty = try file.double(minDifficulty, "min-difficulty", default: pool.minimumDifficulty)
         pool.maximumDifficulty = try file.optionalDouble(maxDifficulty, "max-difficulty") ?? pool.maximumDifficulty
         pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
+        pool.groupStandardChannels = try file.bool(
+            groupStandardChannels ? true : nil, "group-standard-channels", default: pool.groupStandardChannels)
         let ackSeconds = try file.double(ackInterval, "ack-interval", default: 0.2)
         guard ackSeconds.isFinite, ackSeconds > 0, ackSeconds <= 86_400 else {
             throw ValidationError("--ack-interval must be a positive number of seconds (at most 86400)")

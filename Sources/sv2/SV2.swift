@@ -12,6 +12,9 @@ struct SV2: ParsableCommand {
 
             Start with `sv2 demo`: a pool on the embedded template source plus CPU miners in one process.
             """,
-        subcommands: [DemoCommand.self, PoolCommand.self, MinerCommand.self, ProxyCommand.self, KeysCommand.self, LoadTestCommand.self]
+        subcommands: [
+            DemoCommand.self, PoolCommand.self, TemplateProviderCommand.self, MinerCommand.self, ProxyCommand.self,
+            KeysCommand.self, LoadTestCommand.self,
+        ]
     )
 }

@@ -224,3 +224,60 @@ struct RejectOddShares: Sv2MiningServerHandler {
         }
     }
 }
+
+/// Opens channels like the reference pool, rejects every third share and acknowledges the others the way SRI's
+/// pool_sv2 0.1.3 does: `new_submits_accepted_count` / `new_shares_sum` are totals since the channel opened.
+struct CumulativeCountsPool: Sv2MiningServerHandler {
+    var inner = RejectOddShares()
+    var acceptedPerChannel: [UInt32: UInt32] = [:]
+    var accepted = 0
+
+    mutating func handle(_ open: OpenStandardMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        try inner.handle(open, context: context)
+    }
+
+    mutating func handle(_ share: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        if share.sequenceNumber % 3 == 2 {
+            try context.send(SubmitSharesError(channelID: share.channelID, sequenceNumber: share.sequenceNumber,
+                                               errorCode: "difficulty-too-low"))
+            return
+        }
+        accepted += 1
+        let total = acceptedPerChannel[share.channelID, default: 0] + 1
+        acceptedPerChannel[share.channelID] = total
+        try context.send(SubmitSharesSuccess(channelID: share.channelID, lastSequenceNumber: share.sequenceNumber,
+                                             newSubmitsAcceptedCount: total, newSharesSum: UInt64(total) * 10))
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct CumulativeAcknowledgementTests {
+    @Test func cumulativeCountsAreNotTakenAsDeltas() throws {
+        let loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
+        let server = try Sv2Server(
+            configuration: Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0)),
+            eventLoop: loop, mining: CumulativeCountsPool(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
+            templateDistribution: NullSv2TemplateDistributionServerHandler())
+        try server.start()
+        let finished = DispatchSemaphore(value: 0)
+        let box = UncheckedBox(loop)
+        Thread { try? box.value.run(); finished.signal() }.start()
+        defer {
+            box.value.execute { box.value.stop(gracePeriod: .milliseconds(100)) }
+            _ = finished.wait(timeout: .now() + 5)
+        }
+        var configuration = LoadTestConfiguration(serverAddress: server.localAddress!)
+        configuration.connections = 3
+        configuration.sharesPerSecond = 0
+        configuration.sharesInFlight = 3
+        configuration.rampUp = .zero
+        configuration.duration = .milliseconds(300)
+        let report = try LoadTest(configuration: configuration).run()
+        // Counted from sequence numbers: accepted + rejected == sent, exactly; the totals would inflate it.
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        #expect(report.counters.sharesAccepted + report.counters.sharesRejected == report.counters.sharesSent)
+        #expect(report.counters.sharesAccepted > 10 && report.counters.sharesRejected > 5)
+        #expect(report.counters.cumulativeCountChannels == 3)
+        #expect(report.counters.acknowledgementCountMismatches == 0)
+    }
+}

@@ -51,6 +51,9 @@ final class ClientTestPoolState {
     var ackBatch = 1
     var unacked: [Sv2ConnectionID: (channel: UInt32, last: UInt32, count: UInt32)] = [:]
     var successMessages = 0
+    /// Report counts and sums as totals since the channel opened, like SRI's pool_sv2 0.1.3 (not per batch).
+    var cumulativeAcks = false
+    var acceptedPerChannel: [UInt32: UInt32] = [:]
 
     init(shareTarget: Target, nbits: UInt32 = 0x1d00_ffff) {
         self.shareTarget = shareTarget
@@ -191,9 +194,12 @@ struct ClientTestPool: Sv2MiningServerHandler {
             }
             state.unacked[context.connectionID] = nil
             state.successMessages += 1
+            let total = state.acceptedPerChannel[channel, default: 0] + pending.count
+            state.acceptedPerChannel[channel] = total
+            let count = state.cumulativeAcks ? total : pending.count
             try context.send(SubmitSharesSuccess(
-                channelID: channel, lastSequenceNumber: sequence, newSubmitsAcceptedCount: pending.count,
-                newSharesSum: UInt64(pending.count)))
+                channelID: channel, lastSequenceNumber: sequence, newSubmitsAcceptedCount: count,
+                newSharesSum: UInt64(count)))
         }
     }
 }

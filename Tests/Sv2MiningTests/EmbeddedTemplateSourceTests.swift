@@ -59,10 +59,65 @@ import Testing
             let (template, tip) = try source.submit(header, now: 1_700_000_000)
             #expect(tip.prevHash == header.hash)
             #expect(tip.templateID == template.templateID && template.futureTemplate)
-            #expect(tip.headerTimestamp > header.ntime)
+            // min_ntime is the median of the last 11 block times + 1 (Bitcoin Core's mintime).
+            #expect(tip.headerTimestamp == EmbeddedTemplateSource.minimumTime(after: source.recentBlockTimes))
+            #expect(tip.headerTimestamp > source.recentBlockTimes.sorted()[source.recentBlockTimes.count / 2])
         }
         #expect(source.height == 51 && source.template.templateID == 51)
         #expect(clock.now - started < .seconds(1))
+    }
+
+    /// Mines the current template with `ntime` (a device's own clock), whatever the tip's header_timestamp says.
+    static func mine(_ source: EmbeddedTemplateSource, ntime: UInt32) throws -> BlockHeader {
+        var header = try mine(source)
+        header.ntime = ntime
+        header.nonce = 0
+        while !source.chainTip.target.isMet(by: header.hash) { header.nonce += 1 }
+        return header
+    }
+
+    @Test func medianTimePast() {
+        #expect(EmbeddedTemplateSource.minimumTime(after: [5]) == 6)
+        #expect(EmbeddedTemplateSource.minimumTime(after: [9, 1, 5]) == 6)
+        // Eleven times, unsorted: the median is the 6th smallest.
+        #expect(EmbeddedTemplateSource.minimumTime(after: [11, 1, 10, 2, 9, 3, 8, 4, 7, 5, 6]) == 7)
+        #expect(EmbeddedTemplateSource.minimumTime(after: [.max]) == .max)
+    }
+
+    /// SRI's mining_device stamps its own clock + 60 s and ignores min_ntime. Finding 3 blocks a second, every one
+    /// of them must stay consensus-valid and every later share's ntime must stay at or above min_ntime. With the
+    /// old rule (previous block's ntime + 1) the second block of each second was below min_ntime, and min_ntime ran
+    /// ahead of the device's clock.
+    @Test func deviceWithFastClockKeepsFindingBlocks() throws {
+        let start: UInt32 = 1_700_000_000
+        var source = EmbeddedTemplateSource(prevHash: Self.regtestGenesis, now: start)
+        #expect(source.chainTip.headerTimestamp == start)
+        for block in 0..<90 {
+            let clock = start + UInt32(block / 3)  // 3 blocks per second
+            let deviceTime = clock + 60
+            #expect(deviceTime >= source.chainTip.headerTimestamp, "block \(block): min_ntime ran ahead of the device")
+            let header = try Self.mine(source, ntime: deviceTime)
+            let (_, tip) = try source.submit(header, now: clock)
+            #expect(tip.headerTimestamp <= deviceTime + 1)
+        }
+        #expect(source.height == 91)
+        #expect(source.recentBlockTimes.count == EmbeddedTemplateSource.medianTimeSpan)
+    }
+
+    @Test func blockTimesOutsideConsensusRangeAreRefused() throws {
+        let start: UInt32 = 1_700_000_000
+        var source = EmbeddedTemplateSource(prevHash: Self.regtestGenesis, now: start)
+        let old = try Self.mine(source, ntime: start - 1)
+        #expect(throws: EmbeddedTemplateSource.BlockError.timeTooOld(ntime: start - 1, minimum: start)) {
+            try source.submit(old, now: start)
+        }
+        let future = try Self.mine(source, ntime: start + 7_201)
+        #expect(throws: EmbeddedTemplateSource.BlockError.timeTooNew(ntime: start + 7_201, maximum: start + 7_200)) {
+            try source.submit(future, now: start)
+        }
+        let edge = try Self.mine(source, ntime: start + 7_200)
+        _ = try source.submit(edge, now: start)
+        #expect(source.height == 2)
     }
 
     @Test func rejectsBlocksOffTipOrWithoutWork() throws {

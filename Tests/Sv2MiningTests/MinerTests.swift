@@ -256,6 +256,37 @@ struct MinerSessionTests {
         _ = handles
     }
 
+    /// SRI's pool_sv2 0.1.3 sends totals since the channel opened in SubmitShares.Success; the miner counts
+    /// accepted shares from sequence numbers instead (taking the totals as deltas inflated the counter).
+    @Test func cumulativeAcknowledgementsAreNotInflated() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 65536))
+        pool.cumulativeAcks = true
+        let (server, client) = try runner.sync { () -> (ClientTestPoolServer, MinerClient) in
+            let server = try startClientTestPool(runner.loop, state: pool)
+            let client = try MinerSession.makeClient(
+                configuration: MinerConfiguration(
+                    userIdentity: "alice", channelType: .extended, minExtranonceSize: 4,
+                    cpu: CPUMinerConfiguration(workerCount: 1)),
+                server: clientTestConfiguration(server.localAddress!), eventLoop: runner.loop)
+            client.connect()
+            return (server, client)
+        }
+        defer { withExtendedLifetime(server) {} }
+        #expect(try runner.wait { pool.successMessages >= 5 })
+        try runner.sync { client.mining.session.stop() }
+        #expect(try runner.wait { client.mining.session.statistics.sharesAccepted == pool.totalAccepted })
+        runner.inspect {
+            let session = client.mining.session
+            #expect(session.acknowledgements.semantics.isCumulative)
+            #expect(session.acknowledgements.semantics.inconsistentCount == 0)
+            #expect(session.statistics.acceptedWork == UInt64(pool.totalAccepted))
+            #expect(session.builder.pending == 0)
+            client.close()
+        }
+    }
+
     @Test func standardChannelSharesAreAccepted() throws {
         try Self.run(channelType: .standard, accepted: 10) { runner, _, client in
             // Hashrate is reported while running.

@@ -61,6 +61,9 @@ final class TestMinerState {
     /// `SetGroupChannel` messages as received.
     var groupAnnouncements: [(group: UInt32, channels: [UInt32])] = []
     var closeReason: Sv2CloseReason?
+    /// Channel ids that jobs (`NewMiningJob` or `NewExtendedMiningJob`) and `SetNewPrevHash` were addressed to.
+    var jobAddresses: [(channel: UInt32, extended: Bool)] = []
+    var prevHashAddresses: [UInt32] = []
     var customJobErrors: [String] = []
     var targets: [Target] = []
     var nextSequence: UInt32 = 0
@@ -78,9 +81,12 @@ final class TestMinerState {
         let goal = target ?? self.target
         var extranonce: [UInt8] = []
         let root: Hash256
-        if extended {
-            extranonceCounter += 1
-            extranonce = (0..<extranonceSize).map { UInt8(truncatingIfNeeded: extranonceCounter >> (8 * UInt64($0 % 8))) }
+        if extended || job.merkleRoot == nil {
+            // Extended jobs: a standard channel of a group mines them with its prefix as the whole extranonce.
+            if extended { extranonceCounter += 1 }
+            extranonce = (0..<(extended ? extranonceSize : 0)).map {
+                UInt8(truncatingIfNeeded: extranonceCounter >> (8 * UInt64($0 % 8)))
+            }
             let txid = SHA256d.hash(job.coinbasePrefix + extranoncePrefix + extranonce + job.coinbaseSuffix)
             root = MerkleRoot.compute(coinbaseTxid: txid, path: job.merklePath)
         } else {
@@ -170,6 +176,7 @@ struct TestMiner: Sv2MiningClientHandler {
 
     mutating func handle(_ message: NewMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         state.jobs[message.jobID] = .init(version: message.version, merkleRoot: WireConversions.hash(message.merkleRoot))
+        state.jobAddresses.append((message.channelID, false))
         if message.minNtime != nil { state.activeJobID = message.jobID }
     }
 
@@ -177,11 +184,13 @@ struct TestMiner: Sv2MiningClientHandler {
         state.jobs[message.jobID] = .init(
             version: message.version, coinbasePrefix: Array(message.coinbaseTxPrefix),
             coinbaseSuffix: Array(message.coinbaseTxSuffix), merklePath: message.merklePath.map(WireConversions.hash))
+        state.jobAddresses.append((message.channelID, true))
         if message.minNtime != nil { state.activeJobID = message.jobID }
     }
 
     mutating func handle(_ message: SetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         state.activeJobID = message.jobID
+        state.prevHashAddresses.append(message.channelID)
         state.prevHash = WireConversions.hash(message.prevHash)
         state.nbits = message.nbits
         state.minNtime = message.minNtime

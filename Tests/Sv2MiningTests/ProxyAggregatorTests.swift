@@ -16,18 +16,21 @@ struct ProxyAggregatorTests {
     }
 
     /// Fake pool (upstream target 2^-18) ← proxy (downstream target 2^-16) ← `minerCount` one-thread miners.
-    static func start(minerCount: Int, ackBatch: Int = 1) throws -> Setup {
+    static func start(
+        minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false, maxUnacknowledged: Int = 65_536
+    ) throws -> Setup {
         let runner = try ClientTestLoop()
         let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 1 << 18))
         pool.ackBatch = ackBatch
+        pool.cumulativeAcks = cumulativeAcks
         let (server, proxy) = try runner.sync { () -> (ClientTestPoolServer, ProxyAggregator) in
             let server = try startClientTestPool(runner.loop, state: pool)
-            let proxy = try ProxyAggregator.start(
-                configuration: ProxyConfiguration(
-                    downstream: Sv2ServerConfiguration(listenAddress: clientLoopback),
-                    upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-1",
-                    localPrefixLength: 2, downstreamTarget: clientTarget(oneIn: 1 << 16)),
-                eventLoop: runner.loop)
+            var configuration = ProxyConfiguration(
+                downstream: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-1",
+                localPrefixLength: 2, downstreamTarget: clientTarget(oneIn: 1 << 16))
+            configuration.maxUnacknowledgedSharesPerChannel = maxUnacknowledged
+            let proxy = try ProxyAggregator.start(configuration: configuration, eventLoop: runner.loop)
             return (server, proxy)
         }
         // Miners connect before the upstream channel is necessarily open: their opens wait for it.
@@ -104,6 +107,50 @@ struct ProxyAggregatorTests {
         runner.inspect {
             #expect(proxy.statistics.upstreamAccepted == pool.successMessages * 4)
             #expect(pool.rejections.isEmpty)
+        }
+    }
+
+    /// SRI's pool reports totals since the channel opened; the proxy counts from sequence numbers and gives its
+    /// miners per-batch counts (the spec's reading).
+    @Test func cumulativeUpstreamCountsBecomeDeltasDownstream() throws {
+        let setup = try Self.start(minerCount: 2, ackBatch: 2, cumulativeAcks: true)
+        defer { try? Self.finish(setup) }
+        let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
+        #expect(try runner.wait { pool.successMessages >= 4 })
+        try runner.sync { for miner in miners { miner.mining.session.stop() } }
+        #expect(try runner.wait {
+            let relayed = miners.reduce(0) { $0 + $1.mining.session.statistics.sharesAccepted }
+            return relayed == proxy.statistics.sharesAcceptedLocally + proxy.statistics.upstreamAccepted
+        })
+        runner.inspect {
+            #expect(proxy.upstreamSemantics.isCumulative)
+            #expect(proxy.statistics.upstreamAccepted == pool.successMessages * 2)
+            #expect(proxy.statistics.upstreamAccepted == pool.totalAccepted - pool.unacked.values.reduce(0) { $0 + Int($1.count) })
+            for miner in miners {
+                // Downstream sees the spec's per-batch counts: never cumulative, always matching the sequence numbers.
+                let acks = miner.mining.session.acknowledgements
+                #expect(!acks.semantics.isCumulative && acks.semantics.inconsistentCount == 0)
+                #expect(acks.accepted == UInt64(miner.mining.session.statistics.sharesAccepted))
+            }
+        }
+    }
+
+    /// A pool that does not answer holds back a channel's acknowledgements (they go out in order); past the bound
+    /// the proxy refuses further shares `upstream-unavailable` instead of queueing them, and the miner stays up.
+    @Test func unansweredUpstreamSharesAreBounded() throws {
+        let setup = try Self.start(minerCount: 1, ackBatch: 1_000_000, maxUnacknowledged: 3)
+        defer { try? Self.finish(setup) }
+        let (runner, proxy, miners) = (setup.runner, setup.proxy, setup.miners)
+        #expect(try runner.wait { miners[0].mining.session.statistics.rejections["upstream-unavailable", default: 0] >= 1 })
+        runner.inspect {
+            #expect(proxy.statistics.sharesForwarded >= 1 && proxy.statistics.sharesDroppedCongested >= 1)
+            #expect(miners[0].isReady)
+            // Only shares the proxy accepted itself before the first forwarded one were acknowledged; nothing behind
+            // the unanswered share, and the counts the miner got match its sequence numbers.
+            let session = miners[0].mining.session
+            #expect(proxy.statistics.upstreamAccepted == 0)
+            #expect(session.statistics.sharesAccepted <= proxy.statistics.sharesAcceptedLocally)
+            #expect(session.acknowledgements.semantics.inconsistentCount == 0)
         }
     }
 

@@ -114,6 +114,28 @@ import Testing
         #expect(validator.activeJobIDs == [2])
     }
 
+    /// ntime is accepted from min_ntime up to the consensus limit, now + 2 h, with the current time passed in;
+    /// beyond it the share is refused with its own code.
+    @Test func ntimeUpToTwoHoursPastNowIsAccepted() throws {
+        let (job, coinbase) = try Self.extendedJob(target: .max)
+        var validator = ShareValidator()
+        validator.activate(job, newChainTip: true)
+        let now = Self.minNtime + 100
+        var share = Self.findShare(coinbase, nbits: 0x1d00_ffff, target: .max, meeting: true)
+        share.ntime = now + 60  // a device whose clock runs a minute ahead (SRI's mining_device)
+        #expect(validator.validate(share, now: now).isAccepted)
+        share.ntime = now + ShareJob.maxFutureNtime
+        #expect(validator.validate(share, now: now).isAccepted)
+        share.ntime = now + ShareJob.maxFutureNtime + 1
+        #expect(validator.validate(share, now: now) == .rejected(.ntimeTooFarInFuture))
+        #expect(ShareRejection.ntimeTooFarInFuture.code == "ntime-too-far-in-future")
+        // The same share is fine an hour later: the bound moves with the clock passed in.
+        #expect(validator.validate(share, now: now + 3_600).isAccepted)
+        // No overflow near the end of UInt32 time.
+        share.ntime = .max
+        #expect(validator.validate(share, now: .max - 10).isAccepted)
+    }
+
     @Test func blockDetectionMatchesIndependentHash() throws {
         // Regtest nbits: about half of all hashes are blocks.
         let nbits: UInt32 = 0x207f_ffff
@@ -174,10 +196,12 @@ import Testing
     }
 
     @Test func errorCodesMatchSRISpelling() {
-        #expect(ShareRejection.allCases.map(\.code) == [
+        #expect(ShareRejection.allCases.map(\.code).filter { $0 != "ntime-too-far-in-future" } == [
             "invalid-channel-id", "invalid-share", "stale-share", "invalid-job-id", "difficulty-too-low",
             "duplicate-share", "bad-extranonce-size", "version-rolling-not-allowed", "invalid-non-rollable-version-bit",
         ])
+        // Ours: SRI has no upper bound on ntime, so no code for it.
+        #expect(ShareRejection.allCases.count == 10)
     }
 
     @Test func duplicateFilterGrowsAndNeverForgetsOnItsOwn() {

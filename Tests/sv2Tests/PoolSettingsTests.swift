@@ -106,4 +106,21 @@ struct PoolSettingsTests {
         #expect(mode(data + "/proxy-authority-secret-key") == 0o600)
         #expect(try start().authority == first.authority)
     }
+
+    @Test func theTemplateProviderKeepsItsOwnKeyInTheDataDirectory() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let data = directory.file("data")
+        func start() throws -> TemplateProviderCommand.Settings {
+            try TemplateProviderCommand.parse(["--data-dir", data]).settings(
+                try ConfigFile(path: nil, allowedKeys: TemplateProviderCommand.keys), environment: [:])
+        }
+        let first = try start()
+        let key = data + "/template-provider-authority-secret-key"
+        #expect(mode(key) == 0o600)
+        let second = try start()
+        #expect(first.authority != nil && second.authority == first.authority)
+        chmod(key, 0o604)
+        #expect(throws: (any Error).self) { try start() }
+    }
 }

@@ -399,6 +399,13 @@ extension RequestExtensionsError: RandomMessage {
     }
 }
 
+/// Messages with optional trailing fields (older layouts end before them): how many bytes those fields take.
+/// A payload cut exactly there still decodes, as the older layout.
+let optionalTrailingBytes: [Sv2MessageType: Int] = [
+    .openExtendedMiningChannelSuccess: 4,
+    .coinbaseOutputConstraints: 2,
+]
+
 /// Runs `check` with the Swift type of `type` (generic test bodies over every message).
 func withMessageType(_ type: Sv2MessageType, _ check: some RandomMessageCheck) throws {
     switch type {
