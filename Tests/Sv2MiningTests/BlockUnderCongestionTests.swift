@@ -112,7 +112,7 @@ struct BlockUnderCongestionTests {
 
         // The pool reads again: the block is among the shares it validates, on the same connection.
         release.signal()
-        #expect(try poolRunner.wait(timeout: 60) {
+        #expect(try poolRunner.wait(timeout: 120) {
             pool.blocks >= 1 && pool.acceptedShares.contains { $0.share.nonce == blockNonce && $0.share.ntime == job.minNtime }
         })
         minerRunner.inspect {
@@ -218,7 +218,7 @@ struct BlockUnderCongestionTests {
 
         // The pool reads again: the block is among the shares it validates, and the miner gets no error for it.
         release.signal()
-        #expect(try poolRunner.wait(timeout: 60) {
+        #expect(try poolRunner.wait(timeout: 120) {
             pool.blocks >= 1 && pool.acceptedShares.contains { $0.share.nonce == block.nonce && $0.share.ntime == block.ntime }
         })
         proxyRunner.inspect {
