@@ -244,11 +244,17 @@ public final class MinerSession {
     /// Submits a share a worker found (internal so tests can hand in a share exactly as a worker would).
     func found(_ found: FoundShare) {
         statistics.sharesFound += 1
-        guard let tracker, tracker.isCurrent(jobID: found.share.jobID, prevHash: found.job.prevHash) else {
+        let isBlock = found.isBlock
+        // A share of a replaced job is late; a block of a replaced job on the same chain tip is still a block (the
+        // pool keeps a tip's recent jobs valid, and checks its retired ones for blocks): it goes out.
+        guard let tracker,
+              tracker.isCurrent(jobID: found.share.jobID, prevHash: found.job.prevHash)
+                || (isBlock && tracker.chainTip?.prevHash == found.job.prevHash)
+        else {
             statistics.staleSharesDropped += 1
+            if isBlock { logger.notice("block on a previous chain tip dropped (stale): \(found.hash)") }
             return
         }
-        let isBlock = found.isBlock
         guard isBlock || tracker.workTarget.isMet(by: found.hash) else {
             statistics.staleSharesDropped += 1  // mined against a target that has since become harder
             return

@@ -71,14 +71,15 @@ final class ClientTestPoolState {
         return coinbase.parts(witness: false)
     }
 
-    /// Sends the current job (future) + SetNewPrevHash to one channel and activates it in its validator.
-    func sendJob(to channelID: UInt32) throws {
+    /// Sends the current job (future) + SetNewPrevHash to one channel and activates it in its validator; with
+    /// `sameTip`, the job alone, active at once on the current tip (earlier jobs stay valid).
+    func sendJob(to channelID: UInt32, sameTip: Bool = false) throws {
         guard var channel = channels[channelID], let connections else { return }
         let parts = coinbaseParts(extranonceLength: channel.prefix.count + (channel.extranonceSize ?? 0))
         let job: ShareJob
         if let size = channel.extranonceSize {
             try connections.send(NewExtendedMiningJob(
-                channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                channelID: channelID, jobID: jobID, minNtime: sameTip ? minNtime : nil, version: 0x2000_0000,
                 versionRollingAllowed: versionRollingAllowed, merklePath: merklePath.map(WireConversions.u256),
                 coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix), to: channel.connection)
             job = ShareJob(
@@ -94,17 +95,25 @@ final class ClientTestPoolState {
                 target: shareTarget
             ).merkleRoot(extranonce: .empty)
             try connections.send(NewMiningJob(
-                channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                channelID: channelID, jobID: jobID, minNtime: sameTip ? minNtime : nil, version: 0x2000_0000,
                 merkleRoot: WireConversions.u256(root)), to: channel.connection)
             job = ShareJob(
                 standardJobID: jobID, version: 0x2000_0000, prevHash: prevHash, merkleRoot: root, nbits: nbits,
                 minNtime: minNtime, target: shareTarget)
         }
-        try connections.send(SetNewPrevHash(
-            channelID: channelID, jobID: jobID, prevHash: WireConversions.u256(prevHash), minNtime: minNtime, nbits: nbits),
-            to: channel.connection)
-        channel.validator.activate(job, newChainTip: true)
+        if !sameTip {
+            try connections.send(SetNewPrevHash(
+                channelID: channelID, jobID: jobID, prevHash: WireConversions.u256(prevHash), minNtime: minNtime,
+                nbits: nbits), to: channel.connection)
+        }
+        channel.validator.activate(job, newChainTip: !sameTip)
         channels[channelID] = channel
+    }
+
+    /// A new job for every channel on the same chain tip (a template refresh).
+    func newJobOnSameTip() throws {
+        jobID += 1
+        for id in channels.keys.sorted() { try sendJob(to: id, sameTip: true) }
     }
 
     /// A new chain tip with a new job for every channel.
