@@ -8,6 +8,12 @@ import PackageDescription
 //   Sv2Noise    – ElligatorSwift, Noise NX handshake, certificates, encrypted transport.
 //   Sv2Service  – Sv2Server / Sv2Client services with per-subprotocol handlers.
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
+//   Sv1         – Stratum V1 wire: line splitting (capped), JSON-RPC requests, answers and pushes (pure).
+//   Sv2Translator – `sv2 translator`: Sv1 devices on one Sv2 extended channel (plus a CPU Sv1 test device).
+//   CSQLite, CPostgres – Debian's libsqlite3 and libpq (system libraries).
+//   Sv2Accounting – share ledger: accounting windows committed to SQLite on a writer thread, replicated to
+//                 PostgreSQL; reports.
+//   Sv2Metrics  – Prometheus /metrics on the Reactor loop (swift-prometheus as the swift-metrics backend).
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
 //   Sv2AppSupport – what the apps keep on disk: the data directory, key files (mode 0600), certificate validity.
@@ -27,6 +33,9 @@ let package = Package(
         .library(name: "Sv2Noise", targets: ["Sv2Noise"]),
         .library(name: "Sv2Service", targets: ["Sv2Service"]),
         .library(name: "Sv2Mining", targets: ["Sv2Mining"]),
+        .library(name: "Sv1", targets: ["Sv1"]),
+        .library(name: "Sv2Translator", targets: ["Sv2Translator"]),
+        .library(name: "Sv2Accounting", targets: ["Sv2Accounting"]),
         .executable(name: "sv2", targets: ["sv2"]),
     ],
     dependencies: [
@@ -35,6 +44,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -66,6 +76,32 @@ let package = Package(
             dependencies: ["CShims", "Sv2Codec", "Sv2Service", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
+        .target(
+            name: "Sv2Accounting",
+            dependencies: ["CSQLite", "CPostgres", "Sv2Mining", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Sv2Metrics",
+            dependencies: [
+                "Reactor", "Sv2Service", "Sv2Mining", "Sv2Accounting",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "Sv1", swiftSettings: strictSettings),
+        .target(
+            name: "Sv2Translator",
+            dependencies: [
+                "Sv1", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Stratum",
             dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining"],
@@ -84,7 +120,9 @@ let package = Package(
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest", "Sv2AppSupport",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv2AppSupport", "Sv1", "Sv2Translator", "Sv2Accounting", "Sv2Metrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -105,6 +143,20 @@ let package = Package(
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
         .testTarget(name: "Sv2AppSupportTests", dependencies: ["Sv2AppSupport", "Sv2Noise"]),
         .testTarget(name: "sv2Tests", dependencies: ["sv2", "Sv2AppSupport", "Sv2Noise", "Sv2Mining", "Sv2Service", "Reactor", "LoopTestSupport"]),
-        .testTarget(name: "Sv2MiningTests", dependencies: ["Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CShims", "LoopTestSupport"], resources: [.copy("Vectors")]),
+        .testTarget(
+            name: "Sv2TranslatorTests",
+            dependencies: ["Sv1", "Sv2Translator", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "LoopTestSupport"],
+            resources: [.copy("Vectors")]),
+        .target(name: "AccountingTestSupport", dependencies: ["Sv2Accounting", "Sv2Mining"], path: "Tests/AccountingTestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "Sv2AccountingTests", dependencies: ["Sv2Accounting", "Sv2Mining", "AccountingTestSupport"]),
+        .testTarget(
+            name: "Sv2MiningTests",
+            dependencies: [
+                "Sv2Mining", "Sv2Accounting", "Sv2Metrics", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor",
+                "Sv2Noise", "CShims", "LoopTestSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Vectors")]),
     ]
 )

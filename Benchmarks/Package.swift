@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Sv2Mining", package: root),
+                .product(name: "Sv2Accounting", package: root),
                 .product(name: "Sv2Codec", package: root),
                 .product(name: "Sv2Service", package: root),
             ],

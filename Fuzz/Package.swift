@@ -25,6 +25,8 @@ let package = Package(
         .executableTarget(name: "FuzzHandshake", dependencies: ["FuzzSupport", "FuzzDriver"]),
         .executableTarget(name: "FuzzTransport", dependencies: ["FuzzSupport", "FuzzDriver"]),
         .executableTarget(name: "FuzzRoundTrip", dependencies: ["FuzzSupport", "FuzzDriver"]),
+        .executableTarget(
+            name: "FuzzSv1", dependencies: ["FuzzSupport", "FuzzDriver", .product(name: "Sv1", package: root)]),
         // Writes the seed corpus (built without fuzzer flags).
         .executableTarget(name: "CorpusGenerator", dependencies: ["FuzzSupport"]),
     ]

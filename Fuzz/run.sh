@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzFrames FuzzHandshake FuzzTransport FuzzRoundTrip)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzFrames FuzzHandshake FuzzTransport FuzzRoundTrip FuzzSv1)
 
 # Swift's own crash backtracer and ASan's reporter fight over the crashing thread; let ASan/libFuzzer report.
 export SWIFT_BACKTRACE=enable=no

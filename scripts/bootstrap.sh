@@ -3,7 +3,7 @@
 # Safe to run repeatedly; needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
-for pkg in liburing-dev libsecp256k1-dev libssl-dev pkg-config; do
+for pkg in liburing-dev libsecp256k1-dev libssl-dev libsqlite3-dev libpq-dev pkg-config; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

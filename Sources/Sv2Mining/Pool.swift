@@ -53,6 +53,23 @@ public final class Pool {
     public var wallClock: () -> UInt64 = { UInt64(Glibc.time(nil)) }
     /// The chain tip jobs are built on (`nil` until the template source sent one).
     public private(set) var chainTip: TemplateChainTip?
+    /// Share accounting (`nil`: none, acknowledgements are batched as before). With a ledger, every tick closes an
+    /// accounting window (see ``ShareWindow``) and hands it to the ledger; the window's shares are acknowledged
+    /// only once the ledger reports it committed ("acknowledged means durable"). When the ledger's queue is full,
+    /// new shares are answered `SubmitShares.Error` ``accountingBacklogCode`` (not validated, not credited) until
+    /// a commit makes room. Set it before the pool is attached to its server, or from the loop thread.
+    public var ledger: (any PoolLedger)? {
+        didSet {
+            // Shares accepted before the ledger was set are acknowledged as before; everything after waits for
+            // its window's commit.
+            if oldValue == nil, ledger != nil { flushPendingAcks() }
+            wireLedger()
+        }
+    }
+    /// The `SubmitShares.Error` code for shares refused while the ledger is behind.
+    public static let accountingBacklogCode = "accounting-backlog"
+    /// True while the ledger's queue is full: new shares are refused with ``accountingBacklogCode``.
+    public private(set) var accountingBacklog = false
 
     private var connections: Sv2ServerConnections?
     private var tickTimer: TimerHandle?
@@ -71,8 +88,21 @@ public final class Pool {
     private var allocator: ExtranonceAllocator
     private var pendingAcks: [UInt32] = []
     private var blocks = FoundBlockBook()
+    // Accounting (only with a ledger).
+    private var windowChannels: [UInt32] = []
+    private var closedRows: [ShareWindowRow] = []
+    private var orphanRejections = [UInt64](repeating: 0, count: ShareWindowRow.reasons.count)
+    private var windowBlocks: [ShareWindowBlock] = []
+    private var awaitingCommit: [(sequence: UInt64, closedAt: Double, channels: [UInt32])] = []
+    private var awaitingHead = 0
+    private var nextWindowSequence: UInt64 = 1
+    private var lastWindowEnd: UInt64 = 0
+    /// At most this many block events wait in one open window (blocks are journaled as well; see Docs/Operating.md).
+    static let maximumWindowBlocks = 4096
     /// False from ``templateSourceLost()`` until the next chain tip: no new work is handed out meanwhile.
     public private(set) var templateSourceAvailable = true
+    /// When the latest template arrived (``clock`` seconds; `nil` before the first), for its age in metrics.
+    public private(set) var lastTemplateTime: Double?
 
     /// The channels and group channel of one connection.
     private struct ConnectionChannels {
@@ -114,6 +144,16 @@ public final class Pool {
         clock = { [unowned loop] in Double(loop.now) / 1e9 }
         lastSweep = clock()
         scheduleTick()
+        wireLedger()
+    }
+
+    /// Lets the ledger's writer report commits to this pool on its loop (the writer runs on its own thread).
+    private func wireLedger() {
+        guard let ledger, let loop = connections?.eventLoop else { return }
+        let target = PoolReference(self)
+        ledger.setCommitHandler { sequence in
+            loop.execute { target.pool?.windowsCommitted(through: sequence) }
+        }
     }
 
     /// Stops the tick and forgets the server connections.
@@ -135,7 +175,7 @@ public final class Pool {
     /// Periodic work: flushes partial acknowledgement batches and runs vardiff. Called by the pool's timer once
     /// attached; call it yourself when driving the pool without a loop.
     public func tick(now: Double) {
-        flushPendingAcks()
+        if ledger != nil { closeWindow(now: now) } else { flushPendingAcks() }
         submitBlocks(now: now)
         let sweepInterval = Swift.min(1, configuration.vardiffWindow / 4)
         guard now - lastSweep >= sweepInterval else { return }
@@ -360,6 +400,8 @@ public final class Pool {
     private func free(_ id: UInt32, connection: Sv2ConnectionID?) {
         let index = Int(id) - 1
         guard let channel = slots[index] else { return }
+        // Shares of the open window outlive their channel: they still go into the window's rows.
+        if channel.windowQueued { closedRows.append(channel.windowRow) }
         slots[index] = nil
         channelCount -= 1
         statistics.channelsClosed += 1
@@ -399,7 +441,18 @@ public final class Pool {
     ) throws(Sv2ServiceError) {
         let index = Int(channelID) &- 1
         guard index >= 0, index < slots.count, slots[index] != nil else {
+            if ledger != nil { orphanRejections[ShareRejection.invalidChannelID.reasonIndex] &+= 1 }
             return try reject(channelID: channelID, sequence: sequence, .invalidChannelID, reply: reply)
+        }
+        if accountingBacklog {
+            // Not validated (so not in the duplicate filter): the miner may send it again once the ledger caught up.
+            statistics.sharesRejected &+= 1
+            statistics.accountingBacklogShares &+= 1
+            statistics.rejections[ShareWindowRow.reasons.count - 1] &+= 1
+            slots[index]!.rejected &+= 1
+            countRejection(index, reason: ShareWindowRow.reasons.count - 1)
+            return try reply.send(SubmitSharesError(
+                channelID: channelID, sequenceNumber: sequence, errorCode: Self.accountingBacklogCode))
         }
         switch slots[index]!.validator.validate(share) {
         case .accepted:
@@ -411,10 +464,12 @@ public final class Pool {
                 try accept(index, sequence: sequence, reply: reply)
             } else {
                 slots[index]!.rejected &+= 1
+                countRejection(index, reason: ShareRejection.duplicateShare.reasonIndex)
                 try reject(channelID: channelID, sequence: sequence, .duplicateShare, reply: reply)
             }
         case .rejected(let rejection):
             slots[index]!.rejected &+= 1
+            countRejection(index, reason: rejection.reasonIndex)
             try reject(channelID: channelID, sequence: sequence, rejection, reply: reply)
         }
         if slots[index]!.validator.needsFreshJob { try sendFreshJob(index, reply: reply) }
@@ -438,6 +493,11 @@ public final class Pool {
             sequence: sequence, weight: credit.weight, batchSize: configuration.ackBatchSize)
         statistics.sharesAccepted &+= 1
         statistics.acceptedWork += credit.difficulty
+        if ledger != nil {
+            // Acknowledged when the window holding it is committed (windowsCommitted), not before.
+            if slots[index]!.addToWindow(credit) { windowChannels.append(slots[index]!.id) }
+            return
+        }
         if flushNow {
             try reply.send(slots[index]!.takeAck())
             statistics.acksSent &+= 1
@@ -451,6 +511,7 @@ public final class Pool {
         channelID: UInt32, sequence: UInt32, _ rejection: ShareRejection, reply: Reply
     ) throws(Sv2ServiceError) {
         statistics.sharesRejected &+= 1
+        statistics.rejections[rejection.reasonIndex] &+= 1
         switch rejection {
         case .staleShare: statistics.staleShares &+= 1
         case .duplicateShare: statistics.duplicateShares &+= 1
@@ -460,8 +521,132 @@ public final class Pool {
     }
 
     /// Sends every pending batched acknowledgement now (e.g. before shutting down, so no accepted share goes
-    /// unacknowledged).
-    public func flushAcknowledgements() { flushPendingAcks() }
+    /// unacknowledged). With a ledger: closes the open window and waits (blocking the loop thread, at most
+    /// `timeout`) until the ledger committed it, then acknowledges; shares of windows not committed by then stay
+    /// unacknowledged.
+    public func flushAcknowledgements(timeout: Duration = .seconds(5)) {
+        guard let ledger else { return flushPendingAcks() }
+        closeWindow(now: clock())
+        guard awaitingHead < awaitingCommit.count else { return }
+        let last = awaitingCommit[awaitingCommit.count - 1].sequence
+        if ledger.waitUntilCommitted(last, timeout: timeout) {
+            windowsCommitted(through: last)
+        } else {
+            logger.error("accounting: windows up to \(last) not committed within \(timeout): their shares stay unacknowledged")
+        }
+    }
+
+    // MARK: Accounting
+
+    /// Windows handed to the ledger whose shares wait for the commit to be acknowledged.
+    public var uncommittedWindowCount: Int { awaitingCommit.count - awaitingHead }
+
+    /// True while the open window holds something (shares, rejections or block events) not yet handed over.
+    var hasOpenWindow: Bool {
+        !windowChannels.isEmpty || !closedRows.isEmpty || !windowBlocks.isEmpty || orphanRejections.contains { $0 != 0 }
+    }
+
+    private func queueInWindow(_ index: Int) {
+        guard !slots[index]!.windowQueued else { return }
+        slots[index]!.windowQueued = true
+        windowChannels.append(slots[index]!.id)
+    }
+
+    private func countRejection(_ index: Int, reason: Int) {
+        guard ledger != nil else { return }
+        slots[index]!.windowRejected[reason] &+= 1
+        queueInWindow(index)
+    }
+
+    /// Hands the open window to the ledger and seals its acknowledgements; a full ledger leaves everything open
+    /// (the counters keep accumulating) and turns on the backlog refusal until a later call succeeds.
+    private func closeWindow(now: Double) {
+        guard let ledger else { return }
+        let orphans = orphanRejections.contains { $0 != 0 }
+        guard !windowChannels.isEmpty || !closedRows.isEmpty || !windowBlocks.isEmpty || orphans else {
+            accountingBacklog = false
+            return
+        }
+        var rows = closedRows
+        rows.reserveCapacity(closedRows.count + windowChannels.count + 1)
+        var included: [UInt32] = []
+        included.reserveCapacity(windowChannels.count)
+        for id in windowChannels {
+            let index = Int(id) - 1
+            guard index < slots.count, slots[index] != nil, slots[index]!.windowQueued else { continue }
+            slots[index]!.windowQueued = false
+            rows.append(slots[index]!.windowRow)
+            included.append(id)
+        }
+        if orphans {
+            rows.append(ShareWindowRow(
+                userIdentity: "", channelID: 0, accepted: 0, difficulty: 0, credit: 0, rejected: orphanRejections))
+        }
+        let end = Swift.max(lastWindowEnd &+ 1, Self.unixMilliseconds())
+        let sequence = nextWindowSequence
+        guard ledger.record(ShareWindow(sequence: sequence, endMilliseconds: end, rows: rows, blocks: windowBlocks))
+        else {
+            for id in included { slots[Int(id) - 1]!.windowQueued = true }
+            if !accountingBacklog {
+                statistics.accountingBacklogs &+= 1
+                logger.warning("accounting: the ledger's queue is full; shares are refused (\(Self.accountingBacklogCode)) until it catches up")
+            }
+            accountingBacklog = true
+            return
+        }
+        if accountingBacklog { logger.notice("accounting: the ledger caught up; taking shares again") }
+        accountingBacklog = false
+        nextWindowSequence &+= 1
+        lastWindowEnd = end
+        statistics.accountingWindows &+= 1
+        var sealed: [UInt32] = []
+        for id in included {
+            let index = Int(id) - 1
+            slots[index]!.resetWindow()
+            if slots[index]!.sealPendingAck(window: sequence) { sealed.append(id) }
+        }
+        windowChannels.removeAll(keepingCapacity: true)
+        closedRows.removeAll(keepingCapacity: true)
+        windowBlocks.removeAll(keepingCapacity: true)
+        if orphans { for i in orphanRejections.indices { orphanRejections[i] = 0 } }
+        awaitingCommit.append((sequence, now, sealed))
+    }
+
+    /// The ledger committed windows up to `sequence` (in order): their shares are acknowledged now. Loop thread
+    /// (the ledger's commit handler hops here with `execute`).
+    public func windowsCommitted(through sequence: UInt64) {
+        let now = clock()
+        while awaitingHead < awaitingCommit.count, awaitingCommit[awaitingHead].sequence <= sequence {
+            let entry = awaitingCommit[awaitingHead]
+            awaitingHead += 1
+            statistics.accountingCommits &+= 1
+            statistics.accountingLastCommitLatency = Swift.max(0, now - entry.closedAt)
+            for id in entry.channels {
+                let index = Int(id) - 1
+                guard index < slots.count, slots[index] != nil, slots[index]!.sealedCount > 0,
+                      slots[index]!.sealedWindow <= sequence
+                else { continue }
+                let ack = slots[index]!.takeSealedAck()
+                deliver(ack, to: slots[index]!.connection)
+                statistics.acksSent &+= 1
+            }
+        }
+        if awaitingHead == awaitingCommit.count {
+            awaitingCommit.removeAll(keepingCapacity: true)
+            awaitingHead = 0
+        } else if awaitingHead > 1024 {
+            awaitingCommit.removeFirst(awaitingHead)
+            awaitingHead = 0
+        }
+        // A commit made room: close the held window at once rather than at the next tick.
+        if accountingBacklog { closeWindow(now: now) }
+    }
+
+    static func unixMilliseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) &* 1000 &+ UInt64(spec.tv_nsec / 1_000_000)
+    }
 
     private func flushPendingAcks() {
         guard !pendingAcks.isEmpty else { return }
@@ -512,8 +697,9 @@ public final class Pool {
             statistics.redundantBlocks &+= 1
             return true
         }
-        journal(.init(
-            event: .found, hash: hash, time: wallClock(), block: record, height: template.template.bip34Height))
+        journal(
+            .init(event: .found, hash: hash, time: wallClock(), block: record, height: template.template.bip34Height),
+            reward: template.template.coinbaseTxValueRemaining)
         logger.notice("block found: \(hash) by \(channel.userIdentity) (channel \(channel.id), template \(templateID))")
         onBlockFound?(record)
         submitBlocks(now: clock())
@@ -543,7 +729,16 @@ public final class Pool {
         }
     }
 
-    private func journal(_ entry: BlockJournalEntry) {
+    private func journal(_ entry: BlockJournalEntry, reward: UInt64? = nil) {
+        if ledger != nil {
+            if windowBlocks.count < Self.maximumWindowBlocks {
+                windowBlocks.append(ShareWindowBlock(
+                    hash: entry.hash.displayHex, state: entry.event.rawValue, time: entry.time, height: entry.height,
+                    userIdentity: entry.block?.userIdentity, channelID: entry.block?.channelID, reward: reward))
+            } else {
+                logger.critical("accounting: block \(entry.hash) (\(entry.event.rawValue)) not recorded: too many block events waiting (it is in the block journal)")
+            }
+        }
         guard let blockJournal else { return }
         do throws(BlockJournalError) { try blockJournal.append(entry) } catch {
             statistics.journalFailures &+= 1
@@ -577,6 +772,7 @@ public final class Pool {
     public func receive(template: BlockTemplate) throws(PoolError) {
         let built = try PoolTemplate(template: template, configuration: configuration)
         statistics.templatesReceived += 1
+        lastTemplateTime = clock()
         templates[template.templateID] = built
         pruneTemplates()
         let future = template.futureTemplate
@@ -794,7 +990,62 @@ private struct ConnectionSink: PoolReplySink {
     }
 }
 
+/// A weak reference to a pool that can cross to the ledger's writer thread (it is only dereferenced on the loop).
+private final class PoolReference: @unchecked Sendable {
+    weak var pool: Pool?
+    init(_ pool: Pool) { self.pool = pool }
+}
+
 extension PoolChannel {
+    /// This window's row.
+    var windowRow: ShareWindowRow {
+        ShareWindowRow(
+            userIdentity: userIdentity, channelID: id, accepted: windowAccepted, difficulty: windowDifficulty,
+            credit: windowCredit, rejected: windowRejected)
+    }
+
+    /// Counts an accepted share in this window; `true` when the channel is new in the window (queue it).
+    mutating func addToWindow(_ credit: ShareCredit) -> Bool {
+        windowAccepted &+= 1
+        windowDifficulty += credit.difficulty
+        windowCredit = ShareCredit.adding(credit.weight, to: windowCredit)
+        guard !windowQueued else { return false }
+        windowQueued = true
+        return true
+    }
+
+    /// Zeroes this window's totals.
+    mutating func resetWindow() {
+        windowAccepted = 0
+        windowDifficulty = 0
+        windowCredit = 0
+        for i in windowRejected.indices { windowRejected[i] = 0 }
+    }
+
+    /// Moves the pending acknowledgement into the sealed one (held until `window` is committed); `true` if any.
+    mutating func sealPendingAck(window: UInt64) -> Bool {
+        guard pendingCount > 0 else { return sealedCount > 0 }
+        let (count, overflow) = sealedCount.addingReportingOverflow(pendingCount)
+        sealedCount = overflow ? .max : count
+        sealedSum = ShareCredit.adding(pendingSum, to: sealedSum)
+        sealedSequence = lastSequence
+        sealedWindow = window
+        pendingCount = 0
+        pendingSum = 0
+        return true
+    }
+
+    /// The acknowledgement of the sealed shares; resets it.
+    mutating func takeSealedAck() -> SubmitSharesSuccess {
+        let ack = SubmitSharesSuccess(
+            channelID: id, lastSequenceNumber: sealedSequence, newSubmitsAcceptedCount: sealedCount,
+            newSharesSum: sealedSum)
+        sealedCount = 0
+        sealedSum = 0
+        sealedWindow = 0
+        return ack
+    }
+
     /// Counts an accepted share worth `weight` for the next acknowledgement; `true` when the batch is full.
     mutating func recordAccepted(sequence: UInt32, weight: UInt64, batchSize: Int) -> Bool {
         accepted &+= 1

@@ -42,6 +42,20 @@ struct PoolChannel {
     var lastSequence: UInt32 = 0
     var ackQueued = false
 
+    // Accounting (only with a ledger): this window's totals, and the acknowledgement sealed into windows that are
+    // handed to the ledger but not committed yet (released by ``Pool/windowsCommitted(through:)``).
+    var windowAccepted: UInt64 = 0
+    var windowDifficulty: Double = 0
+    var windowCredit: UInt64 = 0
+    /// Rejections of this window by ``ShareWindowRow/reasons`` index (allocated at open, not per share).
+    var windowRejected: [UInt64]
+    var windowQueued = false
+    var sealedCount: UInt32 = 0
+    var sealedSum: UInt64 = 0
+    var sealedSequence: UInt32 = 0
+    /// The window holding the newest sealed share (0: nothing sealed).
+    var sealedWindow: UInt64 = 0
+
     var jobs: [JobRecord]
     var nextJobSlot = 0
     var accepted: UInt64 = 0
@@ -61,6 +75,7 @@ struct PoolChannel {
         self.vardiff = vardiff
         self.validator = validator
         self.jobs = [JobRecord](repeating: JobRecord(), count: PoolChannel.jobMemory)
+        self.windowRejected = [UInt64](repeating: 0, count: ShareWindowRow.reasons.count)
     }
 
     /// The target new jobs get (shares are credited at their own job's target: ``ShareJob/credit``).

@@ -79,7 +79,7 @@ public final class PoolService {
             templateDistribution: NullSv2TemplateDistributionServerHandler(), logger: logger)
         if case .embedded(let embedded) = templateSource {
             templateProviderServer = try TemplateProviderServer(
-                configuration: Sv2ServerConfiguration(listenAddress: try Self.loopback()), eventLoop: eventLoop,
+                configuration: Self.providerConfiguration(named: serverConfiguration.metricsName), eventLoop: eventLoop,
                 mining: NullSv2MiningServerHandler(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
                 templateDistribution: EmbeddedTemplateProvider(configuration: embedded),
                 logger: Logger(label: "stratum.template-source"))
@@ -93,6 +93,13 @@ public final class PoolService {
 
     private static func loopback() throws(Sv2ServiceError) -> SocketAddress {
         do { return try SocketAddress(ip: "127.0.0.1", port: 0) } catch { throw .transport(error) }
+    }
+
+    /// The embedded provider's server: metrics named after the pool's (`<name>-template-provider`).
+    private static func providerConfiguration(named name: String?) throws(Sv2ServiceError) -> Sv2ServerConfiguration {
+        var configuration = Sv2ServerConfiguration(listenAddress: try loopback())
+        configuration.metricsName = name.map { "\($0)-template-provider" }
+        return configuration
     }
 
     /// The embedded template source's state (accepted blocks, current template), if embedded.

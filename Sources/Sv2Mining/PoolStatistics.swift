@@ -14,6 +14,9 @@ public struct PoolStatistics: Sendable, Hashable {
     public var staleShares: UInt64 = 0
     /// Shares rejected as `duplicate-share`.
     public var duplicateShares: UInt64 = 0
+    /// Shares rejected, by reason: indexed like ``ShareWindowRow/reasons`` (every ``ShareRejection`` code, then
+    /// `accounting-backlog`).
+    public var rejections = [UInt64](repeating: 0, count: ShareWindowRow.reasons.count)
     /// Sum of the difficulty of accepted shares, each at the target of the job it was validated against.
     public var acceptedWork: Double = 0
     /// `SubmitShares.Success` messages sent.
@@ -49,6 +52,18 @@ public struct PoolStatistics: Sendable, Hashable {
     public var jobsSent: UInt64 = 0
     /// `SetTarget` messages sent (vardiff and UpdateChannel).
     public var targetUpdates: UInt64 = 0
+
+    /// Accounting windows handed to the ledger (only with a ``Pool/ledger``).
+    public var accountingWindows: UInt64 = 0
+    /// Accounting windows the ledger reported committed (their shares were acknowledged then).
+    public var accountingCommits: UInt64 = 0
+    /// Times the ledger's queue was found full (the pool then refuses shares until it catches up).
+    public var accountingBacklogs: UInt64 = 0
+    /// Shares refused with `accounting-backlog` while the ledger was behind.
+    public var accountingBacklogShares: UInt64 = 0
+    /// Seconds from a window's close to its commit being reported on the loop, for the latest commit: the delay
+    /// accounting adds to acknowledgements on top of the window itself.
+    public var accountingLastCommitLatency: Double = 0
 
     /// Creates zeroed counters.
     public init() {}

@@ -52,7 +52,8 @@ public final class Sv2Server<
         self.jobDeclaration = jobDeclaration
         self.templateDistribution = templateDistribution
         connections = Sv2ServerConnections(eventLoop: eventLoop, logger: logger)
-        metrics = Sv2ServiceMetrics(prefix: "sv2_server")
+        metrics = Sv2ServiceMetrics(
+            prefix: "sv2_server", name: configuration.metricsName ?? Sv2ServiceMetrics.uniqueName())
     }
 
     /// A whole frame (encrypted, at the configured maximum) must fit the loop's per-connection read buffer, because
@@ -89,6 +90,13 @@ public final class Sv2Server<
 
     /// Counters (connections, frames, errors).
     public var statistics: Sv2ServiceStatistics { connections.statistics }
+
+    /// The `server` dimension of this server's metrics (``Sv2ServerConfiguration/metricsName`` or a unique name).
+    public var metricsName: String { metrics.name }
+
+    /// Exports the statistics to swift-metrics now (they are also exported once a second while listening), e.g.
+    /// right before a scrape. Loop thread only.
+    public func exportMetrics() { metrics.export(connections.statistics) }
 
     /// Stops accepting and closes every connection (pending writes are flushed first).
     public func stop() {

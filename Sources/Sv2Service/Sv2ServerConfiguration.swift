@@ -31,6 +31,9 @@ public struct Sv2ServerConfiguration: Sendable {
     /// Largest accepted frame payload (the protocol allows 16 MiB; mining traffic needs a few KiB). A whole encrypted
     /// frame of this size must fit the event loop's `maxReadBufferSize` (checked when the service is created).
     public var maxFramePayload = 512 << 10
+    /// The `server` dimension of this server's swift-metrics series (`nil`: a name unique in the process, so two
+    /// servers never merge their counters).
+    public var metricsName: String?
 
     /// Creates a configuration listening on `listenAddress`.
     public init(listenAddress: SocketAddress, noise: NoiseResponder.Identity? = nil) {

@@ -25,6 +25,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Miners connected through the proxy (standard channels; default 2; 0 = no proxy).")
     var proxyMiners = 2
 
+    @Option(name: .long, help: "Stratum V1 CPU devices behind a translator (default 1; 0 = no translator).")
+    var sv1Miners = 1
+
     @Option(name: .long, help: "Worker threads per miner (default 1).")
     var threads = 1
 
@@ -69,6 +72,7 @@ struct DemoCommand: ParsableCommand {
 
         var service: PoolService?
         var proxy: ProxyAggregator?
+        var sv1: DemoSv1?
         var clients: [MinerClient] = []
         let started = Date()
         func stamp() -> String { String(format: "[%5.1fs]", Date().timeIntervalSince(started)) }
@@ -83,6 +87,7 @@ struct DemoCommand: ParsableCommand {
                 if let service {
                     print("\(stamp()) \(PoolCommand.status(service)), miners \(String(format: "%.1f", rate / 1e6)) MH/s")
                 }
+                if let sv1 { print("\(stamp()) \(TranslatorCommand.status(sv1.translator))") }
             },
             setUp: { loop in
                 let pooled = try PoolService(
@@ -117,6 +122,10 @@ struct DemoCommand: ParsableCommand {
                 for index in 0..<miners {
                     try startMiner("miner\(index + 1)", index % 2 == 0 ? .standard : .extended, poolAddress, security)
                 }
+                if sv1Miners > 0 {
+                    sv1 = try DemoSv1(loop: loop, pool: poolAddress, security: security, count: sv1Miners)
+                    print("\(stamp()) translator listening on \(sv1!.translator.localAddress!) for \(sv1Miners) Sv1 device(s)")
+                }
                 if proxyMiners > 0 {
                     let proxyAuthority = try AuthorityKeyPair.generate()
                     var configuration = ProxyConfiguration(
@@ -138,6 +147,7 @@ struct DemoCommand: ParsableCommand {
             },
             tearDown: {
                 for client in clients { client.mining.session.stop() }
+                sv1?.stop()
                 print("\n== summary after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
                 if let service {
                     print(PoolCommand.status(service))
@@ -147,6 +157,7 @@ struct DemoCommand: ParsableCommand {
                     }
                 }
                 if let proxy { print(ProxyCommand.status(proxy)) }
+                if let sv1 { print(TranslatorCommand.status(sv1.translator)); sv1.deviceLines.forEach { print($0) } }
                 for client in clients {
                     let s = client.mining.session.statistics
                     print("\(client.mining.session.configuration.userIdentity): \(s.sharesAccepted) accepted, "

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
+import Sv2Accounting
 import Sv2AppSupport
 import Sv2Codec
+import Sv2Metrics
 import Sv2Mining
 import Sv2Noise
 import Sv2Service
@@ -87,6 +89,24 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default DATA_DIR/blocks, see --data-dir).")
     var blockJournal: String?
 
+    @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:sv2-data/accounting.sqlite), postgres://USER@HOST:PORT/DB (the local SQLite file, replicated there), or off. Shares are acknowledged only once committed locally.")
+    var accounting: String?
+
+    @Option(name: .long, help: "With --accounting postgres://…: the local SQLite file replicated to PostgreSQL (default sv2-data/accounting.sqlite).")
+    var accountingFile: String?
+
+    @Option(name: .long, help: "This pool's name in the accounting rows (default: the host name).")
+    var nodeID: String?
+
+    @Option(name: .long, help: "Accounting windows queued for the database writer at most before shares are refused with accounting-backlog (default 64).")
+    var accountingQueue: Int?
+
+    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9100).")
+    var metrics: String?
+
+    @Option(name: .long, help: "The server label of this pool's metrics (default pool).")
+    var metricsName: String?
+
     @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
     var tpTimeout: Double?
 
@@ -105,7 +125,8 @@ struct PoolCommand: ParsableCommand {
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "ack-interval", "block-journal", "tp-timeout", "group-standard-channels", "nbits",
+        "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
+        "metrics", "metrics-name", "tp-timeout", "group-standard-channels", "nbits",
         "template-interval", "inactivity-timeout", "max-connections",
     ])
 
@@ -124,6 +145,10 @@ struct PoolCommand: ParsableCommand {
         var dataDirectory: String?
         var blockJournalDirectory: String
         var templateSourceTimeout: Duration?
+        var accounting: AccountingLocation
+        var accountingFile: String
+        var nodeID: String
+        var accountingQueue: Int
     }
 
     func settings(
@@ -148,6 +173,7 @@ struct PoolCommand: ParsableCommand {
             noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 100_000)
+        server.metricsName = try file.string(metricsName, "metrics-name", default: "pool")
         let providers = try file.strings(tp, "tp")
         let scriptText = try file.optionalString(payoutScript, "payout-script")
         // OP_TRUE pays whoever spends it first: fine for the embedded regtest-style source, never on a real network.
@@ -199,7 +225,56 @@ struct PoolCommand: ParsableCommand {
             server: server, pool: pool, templateSource: source, authority: keys.authority, keyOrigin: keys.origin,
             warnings: keys.warnings, dataDirectory: usesDataDirectory ? dataDirectory : nil,
             blockJournalDirectory: journalDirectory,
-            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil)
+            templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil,
+            accounting: try accountingLocation(file),
+            accountingFile: try file.string(accountingFile, "accounting-file", default: Self.defaultAccountingPath),
+            nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
+            accountingQueue: try accountingQueueCapacity(file))
+    }
+
+    private func accountingLocation(_ file: ConfigFile) throws -> AccountingLocation {
+        let text = try file.string(accounting, "accounting", default: "sqlite:\(Self.defaultAccountingPath)")
+        do { return try AccountingLocation(parsing: text) } catch { throw ValidationError("--accounting: \(error)") }
+    }
+
+    private func accountingQueueCapacity(_ file: ConfigFile) throws -> Int {
+        let value = try file.int(accountingQueue, "accounting-queue", default: 64)
+        guard (1...100_000).contains(value) else { throw ValidationError("--accounting-queue must be 1...100000") }
+        return value
+    }
+
+    /// The default SQLite ledger, beside the default block journal.
+    static let defaultAccountingPath = "sv2-data/accounting.sqlite"
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "local" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "local" : name
+    }
+
+    /// Opens the ledger the settings name (`nil`: accounting off) and starts its writer, and with PostgreSQL the
+    /// replicator of the local file.
+    static func openLedger(_ settings: Settings) throws -> (ledger: ShareLedger, replicator: PostgresReplicator?)? {
+        let path: String
+        var replicator: PostgresReplicator?
+        switch settings.accounting {
+        case .off:
+            return nil
+        case .postgres(let url):
+            path = settings.accountingFile
+            replicator = PostgresReplicator(sqlitePath: path, node: settings.nodeID, url: url)
+        case .sqlite(let file):
+            path = file
+        }
+        let store: SQLiteLedgerStore
+        do { store = try SQLiteLedgerStore(path: path, node: settings.nodeID) } catch {
+            throw ValidationError("cannot open the accounting database: \(error)")
+        }
+        let ledger = ShareLedger(store: store, capacity: settings.accountingQueue)
+        ledger.start()
+        replicator?.start()
+        return (ledger, replicator)
     }
 
     func run() throws {
@@ -216,7 +291,16 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal: \(error)")
         }
         print("block journal: \(journal.path)")
+        let accounting = try Self.openLedger(settings)
+        let ledger = accounting?.ledger
+        if case .postgres = settings.accounting {
+            print("accounting: \(settings.accounting) (local sqlite:\(settings.accountingFile), node \(settings.nodeID))")
+        } else {
+            print("accounting: \(settings.accounting)")
+        }
+        let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         var service: PoolService?
+        var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             statusEvery: .seconds(10),
@@ -227,15 +311,27 @@ struct PoolCommand: ParsableCommand {
                     eventLoop: loop)
                 pool.templateSourceTimeout = settings.templateSourceTimeout
                 pool.pool.blockJournal = journal
+                pool.pool.ledger = ledger
                 pool.pool.onBlockFound = { block in
                     print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
                 }
                 try pool.start()
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
+                if let metricsEndpoint {
+                    let exporter = PoolMetrics(service: pool, ledger: ledger, replicator: accounting?.replicator)
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
+                }
             },
-            shutdown: { service?.stop() },
-            tearDown: { if let service { print(PoolCommand.status(service)) } })
+            shutdown: {
+                metricsServer?.stop()
+                service?.stop()
+            },
+            tearDown: {
+                if let service { print(PoolCommand.status(service)) }
+                ledger?.stop()
+                accounting?.replicator?.stop()
+            })
     }
 
     static func status(_ service: PoolService) -> String {
@@ -244,5 +340,6 @@ struct PoolCommand: ParsableCommand {
         return "pool: \(server.connectionsActive) connections, \(service.pool.openChannelCount) channels, "
             + "\(s.sharesAccepted) shares accepted, \(s.sharesRejected) rejected, \(s.blocksFound) blocks, "
             + "\(s.jobsSent) jobs sent"
+            + (service.pool.ledger == nil ? "" : ", \(s.accountingCommits) accounting commits (\(service.pool.uncommittedWindowCount) windows pending)")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
+import Sv2Metrics
 import Sv2Mining
 import Sv2Service
 
@@ -47,9 +48,15 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .long, help: "Target shares per minute per miner (default 6).")
     var sharesPerMinute: Double?
 
+    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9101).")
+    var metrics: String?
+
+    @Option(name: .long, help: "The server label of this proxy's metrics (default proxy).")
+    var metricsName: String?
+
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
         "listen", "no-noise", "upstream", "upstream-authority-key", "upstream-no-noise",
-        "user", "shares-per-minute",
+        "user", "shares-per-minute", "metrics", "metrics-name",
     ])
 
     func run() throws {
@@ -63,9 +70,12 @@ struct ProxyCommand: ParsableCommand {
         if let authority = keys.authority {
             print("proxy authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
         }
-        let downstream = Sv2ServerConfiguration(
+        var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34255"), option: "listen"),
             noise: keys.identity)
+        let metricsLabel = try file.string(metricsName, "metrics-name", default: "proxy")
+        downstream.metricsName = metricsLabel
+        let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         let upstreamConfiguration = Sv2ClientConfiguration(
             serverAddress: try socketAddress(try file.string(upstream, "upstream", default: "127.0.0.1:34254"), option: "upstream"),
             sv2Protocol: .mining,
@@ -78,6 +88,7 @@ struct ProxyCommand: ParsableCommand {
             userIdentity: try file.string(user, "user", default: "sv2-proxy"))
         configuration.downstreamSharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: 6)
         var proxy: ProxyAggregator?
+        var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             statusEvery: .seconds(10), status: { if let proxy { print(ProxyCommand.status(proxy)) } },
@@ -85,7 +96,12 @@ struct ProxyCommand: ParsableCommand {
                 let started = try ProxyAggregator.start(configuration: configuration, eventLoop: loop)
                 print("proxy listening on \(started.localAddress.map { "\($0)" } ?? "?"), upstream \(upstreamConfiguration.serverAddress)")
                 proxy = started
+                if let metricsEndpoint {
+                    let exporter = ProxyMetrics(proxy: started, name: metricsLabel)
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
+                }
             },
+            shutdown: { metricsServer?.stop() },
             tearDown: { if let proxy { print(ProxyCommand.status(proxy)) } })
     }
 

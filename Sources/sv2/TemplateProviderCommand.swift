@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Reactor
 import Sv2AppSupport
+import Sv2Metrics
 import Sv2Mining
 import Sv2Noise
 import Sv2Service
@@ -54,9 +55,15 @@ struct TemplateProviderCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default 1000).")
     var maxConnections: Int?
 
+    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9102).")
+    var metrics: String?
+
+    @Option(name: .long, help: "The server label of these metrics (default template-provider).")
+    var metricsName: String?
+
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "nbits", "template-interval",
-        "inactivity-timeout", "max-connections",
+        "inactivity-timeout", "max-connections", "metrics", "metrics-name",
     ])
 
     /// Everything resolved from flags, file and defaults.
@@ -86,6 +93,7 @@ struct TemplateProviderCommand: ParsableCommand {
             noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 1000)
+        server.metricsName = try file.string(metricsName, "metrics-name", default: "template-provider")
         var provider = EmbeddedTemplateProvider.Configuration()
         guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16), Target(compact: bits) != nil else {
             throw ValidationError("--nbits must be a valid compact target in hex, e.g. 1d3fffff or 207fffff")
@@ -106,7 +114,9 @@ struct TemplateProviderCommand: ParsableCommand {
         if let authority = settings.authority {
             print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
         }
+        let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         var service: TemplateProviderService?
+        var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             statusEvery: .seconds(10),
@@ -120,7 +130,12 @@ struct TemplateProviderCommand: ParsableCommand {
                 try provider.start()
                 print("template provider listening on \(provider.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = provider
+                if let metricsEndpoint {
+                    let exporter = TemplateProviderMetrics(service: provider)
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
+                }
             },
+            shutdown: { metricsServer?.stop() },
             tearDown: { if let service { print(TemplateProviderCommand.status(service)) } })
     }
 

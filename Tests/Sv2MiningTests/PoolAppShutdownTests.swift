@@ -7,7 +7,8 @@ import Testing
 @testable import Sv2Mining
 
 /// The `sv2 pool` app itself, as a child process: SIGTERM with acknowledgements pending sends them before it exits
-/// (issue 12, item 9), and it prints where its block journal is.
+/// (issue 12, item 9; with its SQLite ledger on, so the last window is committed first), and it prints where its
+/// block journal is.
 @Suite struct PoolAppShutdownTests {
     /// The `sv2` executable built beside this test bundle (`swift build --build-tests` / `swift test` build it).
     static func sv2Executable() throws -> String {
@@ -27,7 +28,8 @@ import Testing
         let app = try AppProcess(try Self.sv2Executable(), [
             "pool", "--listen", "127.0.0.1:0", "--no-noise", "--ack-batch-size", "1000", "--ack-interval", "3600",
             "--min-difficulty", "1e-9", "--max-difficulty", "1e-9", "--nbits", "1d00ffff", "--template-interval", "0",
-            "--block-journal", journalDirectory, "--log-level", "warning", "--backend", "epoll",
+            "--block-journal", journalDirectory, "--accounting", "sqlite:\(journalDirectory)/accounting.sqlite",
+            "--log-level", "warning", "--backend", "epoll",
         ])
         defer { app.kill() }
         let listening = try #require(try app.waitForLine(containing: "pool listening on"))

@@ -1,4 +1,6 @@
 import Benchmark
+import Foundation
+import Sv2Accounting
 import Sv2Codec
 import Sv2Mining
 import Sv2Service
@@ -84,6 +86,65 @@ let benchmarks: @Sendable () -> Void = {
             precondition(bench.pool.statistics.sharesRejected == 0, "benchmark shares must be valid")
         }
     }
+
+    poolAccountingBenchmarks(metrics)
+}
+
+/// The last window sequence the ledger's writer reported committed (written by the writer thread, read by the
+/// benchmark thread, which plays the pool's loop).
+final class CommittedSequence: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+    func set(_ sequence: UInt64) { lock.lock(); value = sequence; lock.unlock() }
+    func get() -> UInt64 { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// Pool shares with accounting off and on (SQLite, WAL, synchronous=FULL), in the same run. The pool's tick (window
+/// close with accounting, the plain ack flush without) runs every 200 ms of wall-clock time as on a live pool
+/// (checked every 4096 shares), and commits are handed back to the pool as its loop would.
+func poolAccountingBenchmarks(_ metrics: [BenchmarkMetric]) {
+    for accounting in [false, true] {
+        let name = "Pool share (standard), accounting \(accounting ? "on: SQLite ledger" : "off")"
+        // A million shares per sample (~0.3 s): long enough for the 200 ms tick to close windows and the writer
+        // to commit them while the pool works, so the writer thread's cost is in the measurement.
+        Benchmark(name, configuration: .init(metrics: metrics, scalingFactor: .mega, maxDuration: .seconds(6))) { benchmark in
+            // A duplicate table big enough for a million shares on one channel (no job rollover mid-sample).
+            let bench = try PoolShareBench(extended: false, duplicateFilterCapacity: 1 << 22)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sv2-bench-\(UInt64.random(in: 0...UInt64.max))")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var ledger: ShareLedger?
+            let committed = CommittedSequence()
+            if accounting {
+                let store = try SQLiteLedgerStore(path: directory.appendingPathComponent("accounting.sqlite").path)
+                let started = ShareLedger(store: store, capacity: 1024)
+                started.setCommitHandler { committed.set($0) }
+                started.start()
+                bench.pool.ledger = started
+                ledger = started
+            }
+            let clock = ContinuousClock()
+            var lastTick = clock.now
+            var now = 0.0
+            var count = 0
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                bench.submitNext()
+                count &+= 1
+                if count & 4095 == 0 {
+                    if accounting { bench.pool.windowsCommitted(through: committed.get()) }
+                    if clock.now - lastTick >= .milliseconds(200) {
+                        lastTick = clock.now
+                        now += 0.2
+                        bench.pool.tick(now: now)
+                    }
+                }
+            }
+            benchmark.stopMeasurement()
+            ledger?.stop()
+            precondition(bench.pool.statistics.sharesRejected == 0, "benchmark shares must be valid (no backlog)")
+            precondition(!accounting || bench.pool.statistics.accountingCommits >= 1, "windows must have been committed")
+        }
+    }
 }
 
 /// Encodes replies into one reusable buffer (as the connection's write buffer would), no allocation.
@@ -126,11 +187,11 @@ final class PoolShareBench {
     let payloadLength: Int
     let sink: BufferSink
 
-    init(extended: Bool) throws {
+    init(extended: Bool, duplicateFilterCapacity: Int = 1 << 16) throws {
         var configuration = PoolConfiguration(payoutScript: [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20))
         configuration.minimumDifficulty = 1e-12 // every hash is a share: the path under test is accept + ack
         configuration.ackBatchSize = 8
-        configuration.duplicateFilterCapacity = 1 << 16
+        configuration.duplicateFilterCapacity = duplicateFilterCapacity
         let pool = try Pool(configuration: configuration)
         self.pool = pool
         self.extended = extended

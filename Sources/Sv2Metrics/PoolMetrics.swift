@@ -1,0 +1,144 @@
+public import Sv2Accounting
+public import Sv2Mining
+
+/// Exports a ``PoolService`` (pool counters, its servers, its ledger) to swift-metrics, every series labelled
+/// `server="<name>"` (the Mining server's ``Sv2Service/Sv2Server/metricsName``), so two pools in one process stay
+/// apart. Call ``export()`` on the pool's loop thread, e.g. as a ``MetricsHTTPServer`` refresher: nothing is
+/// recorded per share; the pool's plain counters are read at scrape time.
+///
+/// Series (prefix `sv2_pool_`): `connections`, `channels`, `shares_accepted_total`,
+/// `shares_rejected_total{reason}`, `difficulty_accepted_total`, `acks_sent_total`, `blocks_found_total`,
+/// `blocks_submitted_total`, `block_submission_failures_total`, `blocks_failed_total`, `blocks_acknowledged_total`,
+/// `blocks_superseded_total`, `blocks_unsettled`, `block_journal_failures_total`, `templates_received_total`,
+/// `template_age_seconds`, `template_source_up`, `template_source_losses_total`, `jobs_sent_total`,
+/// `accounting_queue_depth`, `accounting_lag_seconds`, `accounting_uncommitted_windows`,
+/// `accounting_commits_total`, `accounting_commit_latency_seconds`, `accounting_failed_commits_total`,
+/// `accounting_backlog_shares_total`; with PostgreSQL replication `accounting_replication_lag_seconds` (newest
+/// committed window minus newest replicated one), `accounting_replicated_windows_total`,
+/// `accounting_replication_failures_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
+/// setups, frames, errors by kind).
+public final class PoolMetrics {
+    private let service: PoolService
+    private let ledger: ShareLedger?
+    private var connections: GaugeExport
+    private var channels: GaugeExport
+    private var accepted: DeltaCounter
+    private var rejected: [DeltaCounter]
+    private var difficulty: DeltaFloatCounter
+    private var acks: DeltaCounter
+    private var blocksFound: DeltaCounter
+    private var blocksSubmitted: DeltaCounter
+    private var submissionFailures: DeltaCounter
+    private var blocksFailed: DeltaCounter
+    private var blocksAcknowledged: DeltaCounter
+    private var blocksSuperseded: DeltaCounter
+    private var blocksUnsettled: GaugeExport
+    private var journalFailures: DeltaCounter
+    private var templates: DeltaCounter
+    private var templateAge: GaugeExport
+    private var templateSourceUp: GaugeExport
+    private var templateSourceLosses: DeltaCounter
+    private var jobs: DeltaCounter
+    private var queueDepth: GaugeExport
+    private var lag: GaugeExport
+    private var uncommitted: GaugeExport
+    private var commits: DeltaCounter
+    private var commitLatency: GaugeExport
+    private var failedCommits: DeltaCounter
+    private var backlogShares: DeltaCounter
+    private let replicator: PostgresReplicator?
+    private var replicationLag: GaugeExport
+    private var replicatedWindows: DeltaCounter
+    private var replicationFailures: DeltaCounter
+
+    /// The `server` label value.
+    public let name: String
+
+    /// Creates the series for `service` (and its `ledger`, if accounting is on, and its PostgreSQL `replicator`).
+    /// Any thread; export on the loop.
+    public init(service: PoolService, ledger: ShareLedger? = nil, replicator: PostgresReplicator? = nil) {
+        self.service = service
+        self.ledger = ledger
+        self.replicator = replicator
+        name = service.server.metricsName
+        let server = [("server", name)]
+        func counter(_ suffix: String) -> DeltaCounter { DeltaCounter("sv2_pool_\(suffix)", server) }
+        func gauge(_ suffix: String) -> GaugeExport { GaugeExport("sv2_pool_\(suffix)", server) }
+        connections = gauge("connections")
+        channels = gauge("channels")
+        accepted = counter("shares_accepted_total")
+        rejected = ShareWindowRow.reasons.map { DeltaCounter("sv2_pool_shares_rejected_total", server + [("reason", $0)]) }
+        difficulty = DeltaFloatCounter("sv2_pool_difficulty_accepted_total", server)
+        acks = counter("acks_sent_total")
+        blocksFound = counter("blocks_found_total")
+        blocksSubmitted = counter("blocks_submitted_total")
+        submissionFailures = counter("block_submission_failures_total")
+        blocksFailed = counter("blocks_failed_total")
+        blocksAcknowledged = counter("blocks_acknowledged_total")
+        blocksSuperseded = counter("blocks_superseded_total")
+        blocksUnsettled = gauge("blocks_unsettled")
+        journalFailures = counter("block_journal_failures_total")
+        templates = counter("templates_received_total")
+        templateAge = gauge("template_age_seconds")
+        templateSourceUp = gauge("template_source_up")
+        templateSourceLosses = counter("template_source_losses_total")
+        jobs = counter("jobs_sent_total")
+        queueDepth = gauge("accounting_queue_depth")
+        lag = gauge("accounting_lag_seconds")
+        uncommitted = gauge("accounting_uncommitted_windows")
+        commits = counter("accounting_commits_total")
+        commitLatency = gauge("accounting_commit_latency_seconds")
+        failedCommits = counter("accounting_failed_commits_total")
+        backlogShares = counter("accounting_backlog_shares_total")
+        replicationLag = gauge("accounting_replication_lag_seconds")
+        replicatedWindows = counter("accounting_replicated_windows_total")
+        replicationFailures = counter("accounting_replication_failures_total")
+    }
+
+    /// Reads every counter and records it. Loop thread only.
+    public func export() {
+        let pool = service.pool
+        let s = pool.statistics
+        service.server.exportMetrics()
+        service.templateProviderServer?.exportMetrics()
+        connections.set(service.server.statistics.connectionsActive)
+        channels.set(pool.openChannelCount)
+        accepted.update(s.sharesAccepted)
+        for index in rejected.indices where index < s.rejections.count { rejected[index].update(s.rejections[index]) }
+        difficulty.update(s.acceptedWork)
+        acks.update(s.acksSent)
+        blocksFound.update(s.blocksFound)
+        blocksSubmitted.update(s.solutionsSubmitted)
+        submissionFailures.update(s.submissionFailures)
+        blocksFailed.update(s.blocksFailed)
+        blocksAcknowledged.update(s.blocksAcknowledged)
+        blocksSuperseded.update(s.blocksSuperseded)
+        blocksUnsettled.set(pool.unsettledBlockCount)
+        journalFailures.update(s.journalFailures)
+        templates.update(s.templatesReceived)
+        if let last = pool.lastTemplateTime { templateAge.set(Swift.max(0, pool.clock() - last)) }
+        var linkUp = false
+        if case .ready = service.templateClient?.state { linkUp = true }
+        templateSourceUp.set(linkUp && pool.templateSourceAvailable ? 1 : 0)
+        templateSourceLosses.update(s.templateSourceLosses)
+        jobs.update(s.jobsSent)
+        uncommitted.set(pool.uncommittedWindowCount)
+        commits.update(s.accountingCommits)
+        commitLatency.set(s.accountingLastCommitLatency)
+        backlogShares.update(s.accountingBacklogShares)
+        if let ledger {
+            let l = ledger.statistics
+            queueDepth.set(l.queueDepth)
+            lag.set(l.lagSeconds)
+            failedCommits.update(l.failedCommits)
+            if let replicator {
+                let r = replicator.statistics
+                let behind = l.committedThroughMilliseconds > r.replicatedThroughMilliseconds
+                    ? l.committedThroughMilliseconds - r.replicatedThroughMilliseconds : 0
+                replicationLag.set(Double(behind) / 1000)
+                replicatedWindows.update(r.copiedWindows)
+                replicationFailures.update(r.failedPasses)
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+public import Sv2Codec
+public import Sv2Service
+import Sv2Mining
+
+/// The pool's side of a ``Sv2Translator``: its one extended channel, the jobs and the share acknowledgements.
+public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
+    /// The translator holding the state (it owns the client; unowned to avoid a cycle).
+    public unowned let translator: Sv2Translator
+
+    /// Wraps `translator`.
+    public init(translator: Sv2Translator) { self.translator = translator }
+
+    /// Opens the extended channel.
+    public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try translator.upstreamDidSetUp(context: context)
+    }
+
+    /// Answers waiting shares and sends devices away (they reconnect).
+    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
+        translator.upstreamDidClose()
+    }
+
+    /// The channel is open: devices can subscribe.
+    public mutating func handle(
+        _ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext
+    ) throws(Sv2ServiceError) {
+        let tracker: MinerJobTracker
+        do { tracker = try MinerJobTracker(message) } catch { throw .rejected("\(error)") }
+        try translator.upstreamChannelOpened(tracker, groupChannelID: message.groupChannelID)
+    }
+
+    /// The pool refused the channel.
+    public mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        translator.upstreamChannelRefused(code: String(decoding: message.errorCode, as: UTF8.self))
+    }
+
+    /// An extended job.
+    public mutating func handle(_ message: NewExtendedMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try translator.upstreamJob(message)
+    }
+
+    /// A new chain tip.
+    public mutating func handle(_ message: SetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try translator.upstreamPrevHash(message)
+    }
+
+    /// The upstream target (decides which shares are forwarded).
+    public mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try translator.upstreamTarget(message)
+    }
+
+    /// Acknowledgements, mapped back to devices by sequence number.
+    public mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        translator.upstreamAccepted(
+            lastSequenceNumber: message.lastSequenceNumber, count: message.newSubmitsAcceptedCount,
+            sum: message.newSharesSum)
+    }
+
+    /// A rejected share, relayed to its device.
+    public mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        translator.upstreamRejected(
+            sequenceNumber: message.sequenceNumber, code: String(decoding: message.errorCode, as: UTF8.self))
+    }
+
+    /// Group membership needs no action (group jobs are accepted by the group id).
+    public mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+
+    /// Re-prefixing every device is not supported: the upstream connection is closed (devices reconnect).
+    public mutating func handle(_ message: SetExtranoncePrefixView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        throw .rejected("SetExtranoncePrefix on the translator's channel is not supported")
+    }
+
+    /// Nothing to do: the channel keeps its settings.
+    public mutating func handle(_ message: UpdateChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+}

@@ -1,0 +1,1 @@
+../Sv2MiningTests/ScriptedFrameServer.swift
