@@ -16,6 +16,7 @@ import PackageDescription
 //   Sv2Metrics  – Prometheus /metrics on the Reactor loop (swift-prometheus as the swift-metrics backend).
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
+//   Sv2AppSupport – what the apps keep on disk: the data directory, key files (mode 0600), certificate validity.
 //   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -115,10 +116,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(name: "Sv2AppSupport", dependencies: ["Sv2Noise", "Sv2Codec"], swiftSettings: strictSettings),
         .executableTarget(
             name: "sv2",
             dependencies: [
-                "Stratum", "CShims", "Sv2LoadTest", "Sv1", "Sv2Translator", "Sv2Accounting", "Sv2Metrics",
+                "Stratum", "CShims", "Sv2LoadTest", "Sv2AppSupport", "Sv1", "Sv2Translator", "Sv2Accounting", "Sv2Metrics",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -139,6 +141,8 @@ let package = Package(
         .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "Sv2Codec", "CShims"], resources: [.copy("Vectors")]),
         .testTarget(name: "Sv2ServiceTests", dependencies: ["Sv2Service", "Sv2Codec", "Sv2Noise", "Reactor", "CShims", "LoopTestSupport"]),
         .testTarget(name: "Sv2LoadTestTests", dependencies: ["Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", "Sv2Noise"]),
+        .testTarget(name: "Sv2AppSupportTests", dependencies: ["Sv2AppSupport", "Sv2Noise"]),
+        .testTarget(name: "sv2Tests", dependencies: ["sv2", "Sv2AppSupport", "Sv2Noise", "Sv2Mining", "Sv2Service", "Reactor", "LoopTestSupport"]),
         .testTarget(
             name: "Sv2TranslatorTests",
             dependencies: ["Sv1", "Sv2Translator", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "LoopTestSupport"],

@@ -9,8 +9,9 @@ import Synchronization
 /// Threading: `start`, `setWork`, `stop` and the `onShare` callback run on the loop thread. Workers only read
 /// the current work (lock-protected, fetched when the atomic generation counter moves) and post found shares to a
 /// bounded mailbox that one task at a time (`eventLoop.tryExecute {}`) drains on the loop — the loop never has more
-/// than one miner task queued, and while it is behind the mailbox keeps the best shares (blocks first). A worker checks the generation every
-/// `chunkSize` nonces, so new work (e.g. after `SetNewPrevHash`) replaces stale work within milliseconds.
+/// than one miner task queued; while it is behind, the mailbox keeps the best shares and, in a quota of their own,
+/// every block (delivered first). A worker checks the generation every `chunkSize` nonces, so new work (e.g. after
+/// `SetNewPrevHash`) replaces stale work within milliseconds.
 ///
 /// Search order per work item: each worker owns a disjoint nonce range (`nonceSpan` nonces at `worker ·
 /// nonceSpan`); when its range is exhausted it rolls the BIP320 version bits the job allows, then (extended
@@ -78,8 +79,15 @@ public final class CPUMiner {
     public var hashesPerWorker: [UInt64] { board.counters.map { $0.hashes.load(ordering: .relaxed) } }
 
     /// Shares not delivered because ``CPUMinerConfiguration/maxQueuedShares`` better ones were already waiting for the
-    /// loop (a block is dropped only when that many blocks wait).
+    /// loop (never blocks: they have a quota of their own).
     public var droppedShares: UInt64 { board.dropped.load(ordering: .relaxed) }
+
+    /// Headers the workers found that also meet the network target, delivered or not. Any thread.
+    public var blocksFound: UInt64 { board.blocksFound.load(ordering: .relaxed) }
+
+    /// Blocks dropped because ``CPUMinerConfiguration/maxQueuedShares`` other blocks were already waiting for the
+    /// loop (only conceivable at a test network's target with a stalled loop). Any thread.
+    public var droppedBlocks: UInt64 { board.droppedBlocks.load(ordering: .relaxed) }
 
     /// Whether the worker threads are running.
     public var isRunning: Bool { !threads.isEmpty }
@@ -96,15 +104,20 @@ extension CPUMiner {
         let sink: LoopBound<(FoundShare) -> Void>
         let maxQueued: Int
         let dropped = Atomic<UInt64>(0)
-        /// Found shares waiting for the loop, and whether a drain task is already on its way there.
+        let droppedBlocks = Atomic<UInt64>(0)
+        let blocksFound = Atomic<UInt64>(0)
+        /// Found shares and blocks waiting for the loop, and whether a drain task is already on its way there.
         let mailbox = Mutex<Mailbox>(Mailbox())
 
         /// At most one drain task per miner is ever queued on the loop: while the loop is behind, shares collect here
         /// instead of as thousands of tasks in front of everything else the loop has to do.
         struct Mailbox {
+            /// Blocks have a quota of their own (`maxQueued`, first come), so ordinary shares never crowd one out.
+            var blocks: [FoundShare] = []
+            /// Ordinary shares: the best `maxQueued` found since the last drain.
             var shares: [FoundShare] = []
             var drainQueued = false
-            /// Index of the worst (highest-hash) share in `shares`, once the mailbox is full.
+            /// Index of the worst (highest-hash) share in `shares`, once it is full.
             var worst: Int?
         }
 
@@ -116,12 +129,17 @@ extension CPUMiner {
         }
 
         /// Worker side. While `maxQueued` shares already wait, only better ones get in (each replaces the waiting
-        /// share with the highest hash): the loop gets the best shares found meanwhile, not the first. A block's hash is
-        /// below the network target, under every non-block share's, so blocks displace shares and are only dropped
-        /// when `maxQueued` blocks already wait (regtest-easy networks).
+        /// share with the highest hash): the loop gets the best shares found meanwhile, not the first. Blocks wait in
+        /// a quota of their own and are delivered first; one is dropped only when `maxQueued` blocks already wait.
         func deliver(_ found: FoundShare) {
+            let isBlock = found.isBlock
+            if isBlock { blocksFound.add(1, ordering: .relaxed) }
             let post: Bool = mailbox.withLock { box in
-                if box.shares.count < maxQueued {
+                if isBlock {
+                    // Still bounded (a stalled loop must not grow the mailbox forever), but only by other blocks: at a
+                    // real network target this many blocks never wait at once.
+                    if box.blocks.count < maxQueued { box.blocks.append(found) } else { droppedBlocks.add(1, ordering: .relaxed) }
+                } else if box.shares.count < maxQueued {
                     box.shares.append(found)
                 } else {
                     let worst = box.worst ?? Self.worst(box.shares)
@@ -139,21 +157,23 @@ extension CPUMiner {
             }
             guard post else { return }
             let drain: @Sendable () -> Void = { [self] in
-                var batch: [FoundShare] = []
+                var blocks: [FoundShare] = []
+                var shares: [FoundShare] = []
                 mailbox.withLock { box in
-                    swap(&batch, &box.shares)
+                    swap(&blocks, &box.blocks)
+                    swap(&shares, &box.shares)
                     box.worst = nil
                     box.drainQueued = false
                 }
-                for share in batch { sink.value(share) }
+                for block in blocks { sink.value(block) }
+                for share in shares { sink.value(share) }
             }
             // The loop's queue is bounded: when it refuses, the next share found retries (the mailbox keeps the best
             // meanwhile) — unless a block waits, which must not: control-class `execute` then.
             if !eventLoop.tryExecute(drain) {
                 let hasBlock = mailbox.withLock { box in
-                    let block = box.shares.contains { $0.isBlock }
-                    if !block { box.drainQueued = false }
-                    return block
+                    if box.blocks.isEmpty { box.drainQueued = false }
+                    return !box.blocks.isEmpty
                 }
                 if hasBlock { eventLoop.execute(drain) }
             }

@@ -10,6 +10,7 @@ public struct CPUMinerConfiguration: Sendable, Hashable {
     public var chunkSize: UInt32
     /// Found shares waiting for the event loop at most; more are dropped (``CPUMiner/droppedShares``). At a very
     /// easy target workers find shares faster than a busy loop takes them, and the queue would grow without bound.
+    /// Blocks have a separate quota of the same size, so they are never dropped for ordinary shares.
     public var maxQueuedShares: Int
 
     /// Creates a configuration.

@@ -241,29 +241,46 @@ public final class MinerSession {
         onEvent?(.newWork(jobID: job.jobID, target: job.target))
     }
 
-    private func found(_ found: FoundShare) {
+    /// Submits a share a worker found (internal so tests can hand in a share exactly as a worker would).
+    func found(_ found: FoundShare) {
         statistics.sharesFound += 1
-        guard let tracker, tracker.isCurrent(jobID: found.share.jobID, prevHash: found.job.prevHash) else {
+        let isBlock = found.isBlock
+        // A share of a replaced job is late; a block of a replaced job on the same chain tip is still a block (the
+        // pool keeps a tip's recent jobs valid, and checks its retired ones for blocks): it goes out.
+        guard let tracker,
+              tracker.isCurrent(jobID: found.share.jobID, prevHash: found.job.prevHash)
+                || (isBlock && tracker.chainTip?.prevHash == found.job.prevHash)
+        else {
             statistics.staleSharesDropped += 1
+            if isBlock { logger.notice("block on a previous chain tip dropped (stale): \(found.hash)") }
             return
         }
-        let isBlock = found.isBlock
         guard isBlock || tracker.workTarget.isMet(by: found.hash) else {
             statistics.staleSharesDropped += 1  // mined against a target that has since become harder
             return
         }
         // Shed load at the source: a share that would wait behind this much unsent data is late anyway, and
         // queueing without bound ends with the write buffer overflowing and the connection closed.
+        //
+        // A block is never shed. It is written behind the backlog at once (frames cannot be reordered: the
+        // transport is one ordered, encrypted stream), into the headroom between `maxPendingShareBytes` and the
+        // reactor's write-buffer cap that ordinary shares never use. If even that cap is reached the reactor
+        // closes the connection: the link has failed, and the block is reported as not sent (below). It is not
+        // kept for the next connection: a share is bound to its channel's job and extranonce prefix, which a new
+        // channel does not share, so it could never be valid there.
         let backlog = pendingWriteBytes?() ?? 0
-        guard backlog <= configuration.maxPendingShareBytes else {
-            statistics.sharesDroppedCongested += 1
-            if !congested {
-                congested = true
-                logger.notice("link congested (\(backlog) bytes unsent): dropping shares until it drains")
+        if backlog > configuration.maxPendingShareBytes {
+            if !isBlock {
+                statistics.sharesDroppedCongested += 1
+                if !congested {
+                    congested = true
+                    logger.notice("link congested (\(backlog) bytes unsent): dropping shares until it drains")
+                }
+                return
             }
-            return
-        }
-        if congested {
+            statistics.blocksSentCongested += 1
+            logger.notice("link congested (\(backlog) bytes unsent): sending a block anyway")
+        } else if congested {
             congested = false
             logger.notice("link drained: \(statistics.sharesDroppedCongested) shares dropped so far")
         }
@@ -276,6 +293,16 @@ public final class MinerSession {
                 try sendExtended?(builder.extended(channelID: tracker.channelID, share: found.share))
             }
         } catch {
+            if isBlock {
+                // The one record of a lost block: everything needed to rebuild its header from the job.
+                statistics.blocksNotSent += 1
+                logger.error("""
+                    BLOCK NOT SENT (\(error)): hash \(found.hash), channel \(tracker.channelID), job \(found.share.jobID), \
+                    nonce \(found.share.nonce), ntime \(found.share.ntime), version \(found.share.version), \
+                    extranonce \(found.share.extranonce)
+                    """)
+                return
+            }
             // After a disconnect every share found until the workers stop lands here: not worth a line each.
             if error == .notConnected { logger.debug("share not sent: \(error)") } else { logger.warning("share not sent: \(error)") }
             // Its sequence number is used up: no acknowledgement will count it as accepted.

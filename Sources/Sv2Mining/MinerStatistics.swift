@@ -31,8 +31,13 @@ public struct MinerStatistics: Sendable, Hashable {
     /// Found headers that also met the network target (submitted; the pool turns them into blocks).
     public var blocksFound = 0
     /// Shares dropped because the link to the server was congested (see
-    /// ``MinerConfiguration/maxPendingShareBytes``).
+    /// ``MinerConfiguration/maxPendingShareBytes``). Never blocks: those are sent past the congestion limit.
     public var sharesDroppedCongested = 0
+    /// Blocks sent while the link was congested (past ``MinerConfiguration/maxPendingShareBytes``).
+    public var blocksSentCongested = 0
+    /// Blocks the link could not take at all (connection gone, or its write buffer at the reactor's hard cap, which
+    /// closes it). Each is logged at error level with every share field.
+    public var blocksNotSent = 0
     /// Headers hashed so far.
     public var totalHashes: UInt64 = 0
     /// Hashrate measured over the last interval (H/s).

@@ -24,7 +24,8 @@ public typealias ProxyUpstreamClient =
 ///   in each channel's submission order with per-batch counts (`DownstreamAckQueue`); its errors go to the miner
 ///   whose share it was. A share the
 ///   upstream link cannot take (closed, or more than 1 MiB already waiting) is answered `upstream-unavailable`:
-///   upstream trouble never closes a miner's connection.
+///   upstream trouble never closes a miner's connection. A share that meets the network target (a block) is never
+///   shed for congestion: it is forwarded past the 1 MiB mark, into headroom ordinary shares never use.
 ///
 /// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
 ///
@@ -384,6 +385,10 @@ public final class ProxyAggregator {
         guard let tracker = upstreamChannel, let upstream,
               isBlock || channel.acks.count < configuration.maxUnacknowledgedSharesPerChannel else {
             if upstreamChannel != nil { statistics.sharesDroppedCongested += 1 }
+            if isBlock {
+                statistics.blocksNotForwarded += 1
+                logger.error("BLOCK NOT FORWARDED (no upstream channel): hash \(hash), downstream channel \(message.channelID)")
+            }
             return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
         }
         guard isBlock || tracker.workTarget.isMet(by: hash) else {
@@ -395,9 +400,20 @@ public final class ProxyAggregator {
         }
         // A share flood can outrun the upstream link; shed it here rather than overflow the write buffer (which
         // would close the upstream connection and with it every miner).
-        guard upstream.pendingWriteBytes <= Self.maxPendingUpstreamBytes else {
-            statistics.sharesDroppedCongested += 1
-            return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
+        //
+        // A block is never shed: it is written behind the backlog at once (the upstream stream is ordered and
+        // encrypted, so it cannot jump the queue), into the headroom between `maxPendingUpstreamBytes` and the
+        // reactor's write-buffer cap that ordinary shares never use. If the link cannot take even that, it has
+        // failed (the reactor closes it at the cap) and the block is reported below. It is not kept for the next
+        // upstream connection: its header commits to this channel's extranonce prefix and job, which a new
+        // upstream channel does not share, so it could never be valid there.
+        if upstream.pendingWriteBytes > Self.maxPendingUpstreamBytes {
+            guard isBlock else {
+                statistics.sharesDroppedCongested += 1
+                return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
+            }
+            statistics.blocksForwardedCongested += 1
+            logger.notice("upstream congested (\(upstream.pendingWriteBytes) bytes unsent): forwarding a block anyway")
         }
         let upstreamSequence = builder.nextSequenceNumber
         do {
@@ -406,7 +422,17 @@ public final class ProxyAggregator {
                 nonce: message.nonce, ntime: message.ntime, version: message.version,
                 extranonce: channel.upstreamExtranonce))
         } catch {
-            logger.debug("share not forwarded: \(error)")
+            if isBlock {
+                // The one record of a lost block: everything needed to rebuild its header from the upstream job.
+                statistics.blocksNotForwarded += 1
+                logger.error("""
+                    BLOCK NOT FORWARDED (\(error)): hash \(hash), downstream channel \(message.channelID), \
+                    upstream channel \(tracker.channelID), job \(message.jobID), nonce \(message.nonce), \
+                    ntime \(message.ntime), version \(message.version), extranonce \(Sv2Hex.encode(channel.upstreamExtranonce))
+                    """)
+            } else {
+                logger.debug("share not forwarded: \(error)")
+            }
             return rejectLocally(message.channelID, message.sequenceNumber, Self.upstreamUnavailable, context: context)
         }
         _ = builder.extended(channelID: tracker.channelID, share: share)  // advances the sequence number

@@ -24,6 +24,11 @@ public struct ProxyStatistics: Sendable, Hashable {
     public var sharesRejectedLocally = 0
     /// Valid shares not forwarded because the upstream link was congested (answered `upstream-unavailable`).
     public var sharesDroppedCongested = 0
+    /// Blocks forwarded while the upstream link was congested (ordinary shares would have been shed).
+    public var blocksForwardedCongested = 0
+    /// Blocks the upstream link could not take at all (closed, or at the reactor's write-buffer cap); each is
+    /// logged at error level with every share field.
+    public var blocksNotForwarded = 0
     /// Rejections by code (local and relayed from upstream).
     public var rejections: [String: Int] = [:]
     /// Valid shares below the upstream target, acknowledged by the proxy itself.

@@ -31,3 +31,13 @@ public struct AuthorityKeyPair: Sendable {
     /// The base58check text form of the secret key (keep it secret).
     public var secretKeyBase58Check: String { Base58Check.encode(secretKey) }
 }
+
+// The secret never reaches a log line, a test failure message or a `dump` through the default reflection.
+extension AuthorityKeyPair: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The public key only; the secret is redacted.
+    public var description: String { "AuthorityKeyPair(public: \(publicKey), secret: <redacted>)" }
+    /// Same as ``description``.
+    public var debugDescription: String { description }
+    /// Shows the public key only.
+    public var customMirror: Mirror { Mirror(self, children: ["publicKey": publicKey, "secretKey": "<redacted>"]) }
+}

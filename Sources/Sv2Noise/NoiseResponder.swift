@@ -159,3 +159,20 @@ public struct NoiseResponder {
         return NoiseSession(sendKey: keys.responderToInitiator, receiveKey: keys.initiatorToResponder)
     }
 }
+
+// Secret keys never reach a log line, a test failure message or a `dump` through the default reflection.
+extension NoiseResponder.Identity: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// What kind of identity, with public parts only.
+    public var description: String {
+        switch kind {
+        case .fresh(let authority, let validity):
+            "Identity(fresh static key per connection, authority \(authority.publicKey), certificates valid \(validity) s)"
+        case .persistent(_, _, let certificate):
+            "Identity(persistent static key <redacted>, certificate valid \(certificate.validFrom)...\(certificate.notValidAfter))"
+        }
+    }
+    /// Same as ``description``.
+    public var debugDescription: String { description }
+    /// The description only.
+    public var customMirror: Mirror { Mirror(self, children: ["identity": description]) }
+}

@@ -64,20 +64,3 @@ func clientSecurity(authorityKey: String?, noNoise: Bool, option: String) throws
         throw ValidationError("--\(option): not a valid authority public key (\(error))")
     }
 }
-
-/// The server side's Noise identity: the given authority secret key, or a fresh one (printed) unless disabled.
-func serverIdentity(
-    authoritySecretKey: String?, noNoise: Bool, certificateValidity: UInt32, announce: (AuthorityPublicKey) -> Void
-) throws -> NoiseResponder.Identity? {
-    if noNoise { return nil }
-    let authority: AuthorityKeyPair
-    if let authoritySecretKey {
-        do { authority = try AuthorityKeyPair(secretKeyBase58Check: authoritySecretKey) } catch {
-            throw ValidationError("--authority-secret-key: not a valid key (\(error))")
-        }
-    } else {
-        authority = try AuthorityKeyPair.generate()
-    }
-    announce(authority.publicKey)
-    return .freshStaticKeyPerConnection(authority: authority, certificateValidity: certificateValidity)
-}

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Glibc
+import Sv2AppSupport
 import TOMLKit
 
 /// An app's optional TOML configuration file. Keys are the long flag names (`listen`, `authority-secret-key`, …);
@@ -55,6 +57,18 @@ struct ConfigFile {
     /// Flag, else file, else `nil`.
     func optionalString(_ flag: String?, _ key: String) throws -> String? {
         try flag ?? value(key, "a string", { $0.string })
+    }
+
+    /// A secret from the file (`nil` when absent). The file must then be private to its owner (mode 600), like any
+    /// key file: a config readable by others would leak it.
+    func privateString(_ key: String) throws -> String? {
+        guard let secret = try value(key, "a string", { $0.string }) else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ValidationError("config file \(path): cannot stat it") }
+        do { try SecretFile.checkPrivate(path, mode: info.st_mode, owner: info.st_uid) } catch {
+            throw ValidationError("config file \(path) holds `\(key)`: \(error)")
+        }
+        return secret
     }
 
     /// Flag, else file, else `defaultValue`.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Reactor
 import Sv2Accounting
+import Sv2AppSupport
 import Sv2Codec
 import Sv2Metrics
 import Sv2Mining
@@ -18,16 +19,22 @@ struct PoolCommand: ParsableCommand {
             Templates come from a Template Provider (--tp HOST:PORT, e.g. Bitcoin Core's sv2-tp) or, by default, \
             from the embedded regtest-style generator, so the pool runs on a fresh machine with nothing else.
 
-            Noise: with --authority-secret-key the pool signs its certificates with that key; without it a fresh \
-            authority key is generated and its public key printed (give it to miners as --authority-key). \
+            Noise: the pool signs a certificate per connection with its authority secret key, taken from \
+            --authority-secret-key-file FILE, $SV2_AUTHORITY_SECRET_KEY or --authority-secret-key (visible in ps); \
+            without any of them the key is kept in the data directory (--data-dir, file pool-authority-secret-key, \
+            mode 600): created on the first start, reused on every restart, so miners pinned to its public key (printed \
+            at start; give it to miners as --authority-key) reconnect. --server-key-file FILE uses a persistent key and \
+            certificate from `sv2 keys certificate` instead (the authority secret key then stays offline). \
             --no-noise serves plain, unencrypted Sv2.
+
+            Payout: with --tp (a real network) --payout-script is required; the embedded source defaults to OP_TRUE.
 
             Share difficulty: vardiff keeps each channel near --shares-per-minute within \
             [--min-difficulty, --max-difficulty]; setting both to the same value pins it (a load test pins a tiny \
             difficulty, e.g. 2.5e-10, so simulated miners meet the target with their first hash).
 
             Example:
-              sv2 pool --listen 0.0.0.0:34254 --authority-secret-key mkDLTB… --payout-script 0014…
+              sv2 pool --listen 0.0.0.0:34254 --tp 127.0.0.1:8442 --tp-no-noise --payout-script 0014…
             """)
 
     @OptionGroup var runtime: RuntimeOptions
@@ -35,8 +42,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1:34254).")
     var listen: String?
 
-    @Option(name: .long, help: "Authority secret key (base58check, from `sv2 keys authority`).")
-    var authoritySecretKey: String?
+    @OptionGroup var serverKeys: ServerKeyOptions
 
     @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
     var noNoise = false
@@ -53,7 +59,7 @@ struct PoolCommand: ParsableCommand {
     @Flag(name: .long, help: "Connect to the Template Provider without Noise.")
     var tpNoNoise = false
 
-    @Option(name: .long, help: "Payout scriptPubKey in hex (default 51 = OP_TRUE, for regtest).")
+    @Option(name: .long, help: "Payout scriptPubKey in hex (required with --tp; embedded source default 51 = OP_TRUE).")
     var payoutScript: String?
 
     @Option(name: .long, help: "Pool tag written into coinbases as Sv2/<tag>/ (default swift-stratum).")
@@ -80,7 +86,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Longest an accepted share waits for its acknowledgement, seconds (default 0.2).")
     var ackInterval: Double?
 
-    @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default sv2-data/blocks).")
+    @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default DATA_DIR/blocks, see --data-dir).")
     var blockJournal: String?
 
     @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:sv2-data/accounting.sqlite), postgres://USER@HOST:PORT/DB (the local SQLite file, replicated there), or off. Shares are acknowledged only once committed locally.")
@@ -116,8 +122,8 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union([
-        "listen", "authority-secret-key", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+        "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
         "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
         "metrics", "metrics-name", "tp-timeout", "group-standard-channels", "nbits",
@@ -129,7 +135,14 @@ struct PoolCommand: ParsableCommand {
         var server: Sv2ServerConfiguration
         var pool: PoolConfiguration
         var templateSource: PoolService.TemplateSource
+        /// The authority public key miners pin (nil without Noise).
         var authority: AuthorityPublicKey?
+        /// Where the authority key or certificate came from (never the key).
+        var keyOrigin: String?
+        /// Printed at start.
+        var warnings: [String]
+        /// The data directory, when something is kept there (the authority key, the default block journal).
+        var dataDirectory: String?
         var blockJournalDirectory: String
         var templateSourceTimeout: Duration?
         var accounting: AccountingLocation
@@ -138,20 +151,38 @@ struct PoolCommand: ParsableCommand {
         var accountingQueue: Int
     }
 
-    func settings(_ file: ConfigFile) throws -> Settings {
-        var announced: AuthorityPublicKey?
-        let identity = try serverIdentity(
-            authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
-            noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
-            certificateValidity: UInt32(try file.int(certificateValidity, "certificate-validity", default: 3600))
-        ) { announced = $0 }
+    func settings(
+        _ file: ConfigFile, environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: UInt64 = UInt64(Date().timeIntervalSince1970)
+    ) throws -> Settings {
+        // The data directory is created only when something is kept there: the authority key (no other source
+        // given) or the block journal (no --block-journal).
+        let dataDirectory = try serverKeys.dataDirectoryPath(file, environment: environment)
+        let journalFlag = try file.optionalString(blockJournal, "block-journal")
+        let journalDirectory = try journalFlag ?? serverKeys.dataDirectory(file, environment: environment).file("blocks")
+        let validity: UInt32
+        do { validity = try CertificateValidity.seconds(try file.int(certificateValidity, "certificate-validity", default: 3600)) } catch {
+            throw ValidationError("\(error)")
+        }
+        let keys = try serverKeys.resolve(
+            file, app: "pool", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: validity, environment: environment, now: now)
+        let usesDataDirectory = journalFlag == nil || keys.usesDataDirectory
         var server = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34254"), option: "listen"),
-            noise: identity)
+            noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: LoopHost.defaultMaxConnections())
         server.metricsName = try file.string(metricsName, "metrics-name", default: "pool")
-        guard let script = Sv2Hex.decode(try file.string(payoutScript, "payout-script", default: "51")), !script.isEmpty else {
+        let providers = try file.strings(tp, "tp")
+        let scriptText = try file.optionalString(payoutScript, "payout-script")
+        // OP_TRUE pays whoever spends it first: fine for the embedded regtest-style source, never on a real network.
+        if !providers.isEmpty, scriptText == nil {
+            throw ValidationError(
+                "--payout-script is required with --tp: the default (51, OP_TRUE) would let anyone take the block reward; "
+                + "give the pool's scriptPubKey in hex, e.g. 0014<20-byte key hash> for P2WPKH")
+        }
+        guard let script = Sv2Hex.decode(scriptText ?? "51"), !script.isEmpty else {
             throw ValidationError("--payout-script must be non-empty hex")
         }
         var pool = PoolConfiguration(payoutScript: script)
@@ -174,7 +205,6 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
         let source: PoolService.TemplateSource
-        let providers = try file.strings(tp, "tp")
         if !providers.isEmpty {
             source = .failover(
                 endpoints: try providers.map { try endpoint($0, option: "tp") },
@@ -192,8 +222,9 @@ struct PoolCommand: ParsableCommand {
             source = .embedded(embedded)
         }
         return Settings(
-            server: server, pool: pool, templateSource: source, authority: announced,
-            blockJournalDirectory: try file.string(blockJournal, "block-journal", default: "sv2-data/blocks"),
+            server: server, pool: pool, templateSource: source, authority: keys.authority, keyOrigin: keys.origin,
+            warnings: keys.warnings, dataDirectory: usesDataDirectory ? dataDirectory : nil,
+            blockJournalDirectory: journalDirectory,
             templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil,
             accounting: try accountingLocation(file),
             accountingFile: try file.string(accountingFile, "accounting-file", default: Self.defaultAccountingPath),
@@ -250,7 +281,11 @@ struct PoolCommand: ParsableCommand {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
-        if let authority = settings.authority { print("authority public key: \(authority.base58Check)") }
+        for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
+        if let dataDirectory = settings.dataDirectory { print("data directory: \(dataDirectory)") }
+        if let authority = settings.authority {
+            print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
+        }
         let journal: BlockJournal
         do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
             throw ValidationError("cannot open the block journal: \(error)")

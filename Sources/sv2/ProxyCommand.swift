@@ -15,6 +15,10 @@ struct ProxyCommand: ParsableCommand {
             A Mining server for miners plus its sibling Mining client to the pool, on one event loop. Each miner's \
             channel gets a slice of the upstream extranonce space; shares meeting the pool's target are forwarded.
 
+            Noise towards miners: the proxy's own authority key comes from --authority-secret-key-file, \
+            $SV2_AUTHORITY_SECRET_KEY, --authority-secret-key or --server-key-file like the pool's; by default it is \
+            kept in the data directory (file proxy-authority-secret-key, mode 600) and reused on restart.
+
             Example:
               sv2 proxy --listen 0.0.0.0:34255 --upstream 10.0.0.1:34254 --upstream-authority-key 9bXiEd8…
             """)
@@ -24,8 +28,7 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .long, help: "Address miners connect to (default 127.0.0.1:34255).")
     var listen: String?
 
-    @Option(name: .long, help: "Authority secret key for the proxy's own certificates (default: a fresh one, printed).")
-    var authoritySecretKey: String?
+    @OptionGroup var serverKeys: ServerKeyOptions
 
     @Flag(name: .long, help: "Serve miners without Noise.")
     var noNoise = false
@@ -51,21 +54,25 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .long, help: "The server label of this proxy's metrics (default proxy).")
     var metricsName: String?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union([
-        "listen", "authority-secret-key", "no-noise", "upstream", "upstream-authority-key", "upstream-no-noise",
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+        "listen", "no-noise", "upstream", "upstream-authority-key", "upstream-no-noise",
         "user", "shares-per-minute", "metrics", "metrics-name",
     ])
 
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let identity = try serverIdentity(
-            authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
-            noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false), certificateValidity: 3600
-        ) { print("proxy authority public key: \($0.base58Check)") }
+        let keys = try serverKeys.resolve(
+            file, app: "proxy", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: 3600, environment: ProcessInfo.processInfo.environment,
+            now: UInt64(Date().timeIntervalSince1970))
+        for warning in keys.warnings { Logger(label: "sv2.proxy").warning("\(warning)") }
+        if let authority = keys.authority {
+            print("proxy authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
+        }
         var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34255"), option: "listen"),
-            noise: identity)
+            noise: keys.identity)
         downstream.maxConnections = LoopHost.defaultMaxConnections()
         let metricsLabel = try file.string(metricsName, "metrics-name", default: "proxy")
         downstream.metricsName = metricsLabel

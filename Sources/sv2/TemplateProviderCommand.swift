@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Reactor
+import Sv2AppSupport
 import Sv2Metrics
 import Sv2Mining
 import Sv2Noise
@@ -16,8 +18,11 @@ struct TemplateProviderCommand: ParsableCommand {
             implementation) connects to it like to Bitcoin Core's sv2-tp, gets templates and chain tips, and submits \
             blocks, which it checks (work, tip, consensus time range) before advancing its chain.
 
-            Noise: with --authority-secret-key the server signs its certificates with that key; without it a fresh \
-            authority key is generated. Either way its public key is printed: give it to the pool \
+            Noise: the server signs a certificate per connection with its authority key, from \
+            --authority-secret-key-file, $SV2_AUTHORITY_SECRET_KEY or --authority-secret-key (visible in ps); \
+            without them the key is kept in the data directory (--data-dir, file template-provider-authority-secret-key, \
+            mode 600), created on the first start and reused after, so a pool pinned to it reconnects after a restart. \
+            --server-key-file serves a `sv2 keys certificate` instead. The public key is printed: give it to the pool \
             (`sv2 pool --tp-authority-key`). --no-noise serves plain Sv2.
 
             Example:
@@ -30,8 +35,7 @@ struct TemplateProviderCommand: ParsableCommand {
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1:18447, sv2-tp's regtest port).")
     var listen: String?
 
-    @Option(name: .long, help: "Authority secret key (base58check, from `sv2 keys authority`).")
-    var authoritySecretKey: String?
+    @OptionGroup var serverKeys: ServerKeyOptions
 
     @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
     var noNoise = false
@@ -57,8 +61,8 @@ struct TemplateProviderCommand: ParsableCommand {
     @Option(name: .long, help: "The server label of these metrics (default template-provider).")
     var metricsName: String?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union([
-        "listen", "authority-secret-key", "no-noise", "certificate-validity", "nbits", "template-interval",
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+        "listen", "no-noise", "certificate-validity", "nbits", "template-interval",
         "inactivity-timeout", "max-connections", "metrics", "metrics-name",
     ])
 
@@ -67,18 +71,26 @@ struct TemplateProviderCommand: ParsableCommand {
         var server: Sv2ServerConfiguration
         var provider: EmbeddedTemplateProvider.Configuration
         var authority: AuthorityPublicKey?
+        /// Where the authority key or certificate came from (never the key).
+        var keyOrigin: String?
+        /// Printed at start.
+        var warnings: [String]
     }
 
-    func settings(_ file: ConfigFile) throws -> Settings {
-        var announced: AuthorityPublicKey?
-        let identity = try serverIdentity(
-            authoritySecretKey: try file.optionalString(authoritySecretKey, "authority-secret-key"),
-            noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
-            certificateValidity: UInt32(try file.int(certificateValidity, "certificate-validity", default: 3600))
-        ) { announced = $0 }
+    func settings(
+        _ file: ConfigFile, environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: UInt64 = UInt64(Date().timeIntervalSince1970)
+    ) throws -> Settings {
+        let validity: UInt32
+        do { validity = try CertificateValidity.seconds(try file.int(certificateValidity, "certificate-validity", default: 3600)) } catch {
+            throw ValidationError("\(error)")
+        }
+        let keys = try serverKeys.resolve(
+            file, app: "template-provider", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: validity, environment: environment, now: now)
         var server = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:18447"), option: "listen"),
-            noise: identity)
+            noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 1000)
         server.metricsName = try file.string(metricsName, "metrics-name", default: "template-provider")
@@ -90,14 +102,18 @@ struct TemplateProviderCommand: ParsableCommand {
         let interval = try file.double(templateInterval, "template-interval", default: 30)
         guard interval >= 0, interval.isFinite else { throw ValidationError("--template-interval must be 0 or more") }
         provider.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil
-        return Settings(server: server, provider: provider, authority: announced)
+        return Settings(
+            server: server, provider: provider, authority: keys.authority, keyOrigin: keys.origin, warnings: keys.warnings)
     }
 
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
-        if let authority = settings.authority { print("authority public key: \(authority.base58Check)") }
+        for warning in settings.warnings { Logger(label: "sv2.template-provider").warning("\(warning)") }
+        if let authority = settings.authority {
+            print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
+        }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         var service: TemplateProviderService?
         var metricsServer: MetricsHTTPServer?

@@ -25,12 +25,14 @@ final class ClientTestPoolState {
         let id: UInt32
         let prefix: Extranonce
         let extranonceSize: Int?  // nil: standard
-        var validator = ShareValidator()
+        var validator: ShareValidator
     }
 
     var shareTarget: Target
     var nbits: UInt32
     var versionRollingAllowed = true
+    /// Duplicate-filter capacity of each channel's validator (a flood of more shares per tip needs more).
+    var maximumDuplicates = 1 << 16
     var connections: Sv2ServerConnections?
     var allocator = try! ExtranonceAllocator(localLength: 4, totalLength: 16)
     var channels: [UInt32: Channel] = [:]
@@ -69,14 +71,15 @@ final class ClientTestPoolState {
         return coinbase.parts(witness: false)
     }
 
-    /// Sends the current job (future) + SetNewPrevHash to one channel and activates it in its validator.
-    func sendJob(to channelID: UInt32) throws {
+    /// Sends the current job (future) + SetNewPrevHash to one channel and activates it in its validator; with
+    /// `sameTip`, the job alone, active at once on the current tip (earlier jobs stay valid).
+    func sendJob(to channelID: UInt32, sameTip: Bool = false) throws {
         guard var channel = channels[channelID], let connections else { return }
         let parts = coinbaseParts(extranonceLength: channel.prefix.count + (channel.extranonceSize ?? 0))
         let job: ShareJob
         if let size = channel.extranonceSize {
             try connections.send(NewExtendedMiningJob(
-                channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                channelID: channelID, jobID: jobID, minNtime: sameTip ? minNtime : nil, version: 0x2000_0000,
                 versionRollingAllowed: versionRollingAllowed, merklePath: merklePath.map(WireConversions.u256),
                 coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix), to: channel.connection)
             job = ShareJob(
@@ -92,17 +95,25 @@ final class ClientTestPoolState {
                 target: shareTarget
             ).merkleRoot(extranonce: .empty)
             try connections.send(NewMiningJob(
-                channelID: channelID, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                channelID: channelID, jobID: jobID, minNtime: sameTip ? minNtime : nil, version: 0x2000_0000,
                 merkleRoot: WireConversions.u256(root)), to: channel.connection)
             job = ShareJob(
                 standardJobID: jobID, version: 0x2000_0000, prevHash: prevHash, merkleRoot: root, nbits: nbits,
                 minNtime: minNtime, target: shareTarget)
         }
-        try connections.send(SetNewPrevHash(
-            channelID: channelID, jobID: jobID, prevHash: WireConversions.u256(prevHash), minNtime: minNtime, nbits: nbits),
-            to: channel.connection)
-        channel.validator.activate(job, newChainTip: true)
+        if !sameTip {
+            try connections.send(SetNewPrevHash(
+                channelID: channelID, jobID: jobID, prevHash: WireConversions.u256(prevHash), minNtime: minNtime,
+                nbits: nbits), to: channel.connection)
+        }
+        channel.validator.activate(job, newChainTip: !sameTip)
         channels[channelID] = channel
+    }
+
+    /// A new job for every channel on the same chain tip (a template refresh).
+    func newJobOnSameTip() throws {
+        jobID += 1
+        for id in channels.keys.sorted() { try sendJob(to: id, sameTip: true) }
     }
 
     /// A new chain tip with a new job for every channel.
@@ -114,7 +125,9 @@ final class ClientTestPoolState {
 
     func open(user: String, extranonceSize: Int?, connection: Sv2ConnectionID) -> Channel {
         let prefix = try! allocator.allocate()
-        let channel = Channel(connection: connection, id: nextChannel, prefix: prefix, extranonceSize: extranonceSize)
+        let channel = Channel(
+            connection: connection, id: nextChannel, prefix: prefix, extranonceSize: extranonceSize,
+            validator: ShareValidator(duplicateFilter: DuplicateShareFilter(maximumCapacity: maximumDuplicates)))
         channels[channel.id] = channel
         nextChannel += 1
         opened.append((user, prefix))
