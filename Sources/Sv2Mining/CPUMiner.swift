@@ -58,13 +58,22 @@ public final class CPUMiner {
         board.current.withLock { $0 = (board.generation.add(1, ordering: .releasing).newValue, work) }
     }
 
-    /// Stops and joins the workers. Found shares already posted may still be delivered afterwards.
+    /// Stops and joins the workers. Shares still waiting for the loop are discarded (counted in ``droppedShares``): a
+    /// stopped miner submits nothing more. Blocks already found are still delivered afterwards.
     public func stop() {
         guard !threads.isEmpty else { return }
         board.stopping.store(true, ordering: .releasing)
         board.current.withLock { $0 = (board.generation.add(1, ordering: .releasing).newValue, nil) }
         for thread in threads { thread.join() }
         threads.removeAll()
+        let discarded = board.mailbox.withLock { box in
+            defer {
+                box.shares.removeAll()
+                box.worst = nil
+            }
+            return box.shares.count
+        }
+        board.dropped.add(UInt64(discarded), ordering: .relaxed)
     }
 
     /// The generation of the current work (incremented by every `setWork`).

@@ -8,8 +8,9 @@ public struct CPUMinerConfiguration: Sendable, Hashable {
     /// Nonces hashed between two checks for new work: bounds how long a worker keeps hashing stale work
     /// (16384 nonces take a few milliseconds).
     public var chunkSize: UInt32
-    /// Found shares waiting for the event loop at most; more are dropped (``CPUMiner/droppedShares``). At a very
-    /// easy target workers find shares faster than a busy loop takes them, and the queue would grow without bound.
+    /// Found shares waiting for the event loop at most; beyond that a new share only replaces a worse waiting one
+    /// (``CPUMiner/droppedShares``). At a very easy target workers find shares faster than a busy loop takes them, and
+    /// the queue would grow without bound.
     /// Blocks have a separate quota of the same size, so they are never dropped for ordinary shares.
     public var maxQueuedShares: Int
 
