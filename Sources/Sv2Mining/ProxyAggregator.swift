@@ -336,6 +336,8 @@ public final class ProxyAggregator {
         var channel = ProxyChannel(
             id: id, connection: open.connection, user: open.user, allocatedPrefix: allocated, prefix: prefix,
             upstreamExtranonce: Array(prefix.bytes.dropFirst(tracker.extranoncePrefix.count)), target: target)
+        channel.validator = ShareValidator(
+            duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
         sendDownstream(OpenStandardMiningChannelSuccess(
             requestID: open.requestID, channelID: id, target: WireConversions.u256(target), extranoncePrefix: prefix.bytes,
             groupChannelID: 0), to: open.connection)
@@ -363,6 +365,24 @@ public final class ProxyAggregator {
         onEvent?(.channelOpened(channelID: id, user: open.user, extranoncePrefix: prefix))
     }
 
+    /// The channel's duplicate filter filled and its jobs were retired (see ``ShareValidator``): the running upstream
+    /// job is handed out again (same job id, which the pool knows) with `min_ntime` at the validator's floor, so the
+    /// miner keeps working and no share accepted before can be accepted again.
+    private func renewJob(_ id: UInt32) {
+        guard var channel = channels[id], let tracker = upstreamChannel, let job = tracker.activeJob,
+              let tip = tracker.chainTip
+        else { return }
+        let floor = Swift.max(channel.validator.ntimeFloor, tip.minNtime)
+        channel.validator.activate(channel.shareJob(for: job, on: tip), newChainTip: false)
+        channels[id] = channel
+        sendDownstream(NewMiningJob(
+            channelID: id, jobID: job.jobID, minNtime: floor, version: job.version,
+            merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: channel.connection)
+        statistics.jobsSent += 1
+        statistics.duplicateFilterRollovers += 1
+        logger.info("channel \(id): duplicate filter full, job \(job.jobID) renewed above ntime \(floor)")
+    }
+
     func submit(_ message: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
         statistics.sharesReceived += 1
         guard var channel = channels[message.channelID], channel.connection == context.connectionID else {
@@ -371,6 +391,7 @@ public final class ProxyAggregator {
         let share = Share(jobID: message.jobID, nonce: message.nonce, ntime: message.ntime, version: message.version)
         let outcome = channel.validator.validate(share)
         channels[message.channelID] = channel
+        if channel.validator.needsFreshJob { renewJob(message.channelID) }
         let hash: Hash256
         switch outcome {
         case .rejected(let rejection):

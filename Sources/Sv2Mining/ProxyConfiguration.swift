@@ -23,6 +23,9 @@ public struct ProxyConfiguration: Sendable {
     /// on a tiny target keeps thousands of shares in flight within one acknowledgement interval: keep it generous
     /// (5 bytes per share).
     public var maxUnacknowledgedSharesPerChannel: Int = 65_536
+    /// Duplicate-share table size per downstream channel (slots; see ``PoolConfiguration/duplicateFilterCapacity``):
+    /// when it fills, the channel's running job is handed out again above an ntime floor.
+    public var duplicateFilterCapacity: Int = 1 << 16
 
     /// Creates a configuration.
     public init(
