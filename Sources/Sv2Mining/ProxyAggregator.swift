@@ -110,17 +110,28 @@ public final class ProxyAggregator {
             configuration: configuration.upstream, mining: ProxyUpstreamHandler(proxy: self),
             jobDeclaration: NullSv2JobDeclarationClientHandler(),
             templateDistribution: NullSv2TemplateDistributionClientHandler(), logger: logger)
+        let endpoints = configuration.upstreamEndpoints.isEmpty
+            ? [Endpoint(configuration.upstream.serverAddress)] : configuration.upstreamEndpoints
+        let failover = try Sv2Failover(
+            endpoints: endpoints, policy: configuration.reconnectPolicy, eventLoop: eventLoop,
+            logger: Logger(label: "stratum.proxy.upstream-link"))
+        failover.drive(upstream)
         self.server = server
         self.upstream = upstream
-        upstream.connect()
+        self.upstreamFailover = failover
+        failover.start()
         try server.start()
     }
 
     /// Closes every downstream connection and the upstream connection.
     public func stop() {
+        upstreamFailover?.stop()
         server?.stop()
         upstream?.close()
     }
+
+    /// The upstream link's reconnect/fail-over state (after ``start()``).
+    public private(set) var upstreamFailover: Sv2Failover?
 
     /// The address miners connect to (useful with port 0).
     public var localAddress: SocketAddress? { server?.localAddress }
@@ -136,12 +147,28 @@ public final class ProxyAggregator {
             maxTarget: .max, minExtranonceSize: UInt16(configuration.localPrefixLength)))
     }
 
+    /// The upstream link is gone. Miners stay connected: their shares are answered `upstream-unavailable` until a
+    /// new upstream channel is open (``Sv2Failover`` reconnects), shares the pool had not answered yet are answered
+    /// `upstream-unavailable` now (their acknowledgement can never come), and channel opens wait (bounded).
     func upstreamDidClose() {
-        logger.warning("upstream connection closed; closing downstream connections")
+        logger.warning("upstream connection closed; holding \(channels.count) downstream channels while reconnecting")
         upstreamChannel = nil
-        allocator = nil
         statistics.upstreamChannelID = nil
-        if let server { for id in server.connections.ids { server.connections.close(id) } }
+        statistics.upstreamLosses += 1
+        builder = ShareBuilder()
+        let unanswered = inFlight[inFlightHead...].filter { !$0.settled }
+        inFlight.removeAll(keepingCapacity: true)
+        inFlightHead = 0
+        for entry in unanswered {
+            guard var channel = channels[entry.channelID] else { continue }
+            _ = channel.acks.settle(entry.downstreamSequence, .rejected)
+            channels[entry.channelID] = channel
+            statistics.rejections[Self.upstreamUnavailable, default: 0] += 1
+            sendDownstream(SubmitSharesError(
+                channelID: entry.channelID, sequenceNumber: entry.downstreamSequence, errorCode: Self.upstreamUnavailable),
+                to: channel.connection)
+            flushAcks(channel: entry.channelID)
+        }
     }
 
     func upstreamChannelOpened(_ tracker: MinerJobTracker, groupChannelID: UInt32) throws(Sv2ServiceError) {
@@ -157,6 +184,8 @@ public final class ProxyAggregator {
         upstreamChannel = tracker
         upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
         upstreamSemantics = SubmitSuccessSemantics()
+        statistics.upstreamChannelError = nil
+        reprefixChannels(tracker)
         statistics.upstreamChannelID = tracker.channelID
         statistics.upstreamExtranoncePrefix = tracker.extranoncePrefix
         statistics.upstreamExtranonceSize = size
@@ -308,12 +337,42 @@ public final class ProxyAggregator {
                 sendDownstream(OpenMiningChannelError(requestID: open.requestID, errorCode: "upstream-channel-refused"),
                                to: open.connection)
                 logger.info("refusing channel: upstream refused ours (\(code))")
-            } else {
+            } else if pendingOpens.count < configuration.maxPendingOpens {
                 pendingOpens.append(open)  // answered once the upstream channel is open
+            } else {
+                sendDownstream(OpenMiningChannelError(requestID: open.requestID, errorCode: Self.upstreamUnavailable),
+                               to: open.connection)
             }
             return
         }
         openChannel(open)
+    }
+
+    /// A new upstream channel (after a reconnect or fail-over) has its own extranonce prefix: every downstream
+    /// channel gets a new prefix under it, its old jobs are dropped (new ones follow from the new channel), and the
+    /// miner is told with `ChannelEndpointChanged` that the channel's upstream changed.
+    private func reprefixChannels(_ tracker: MinerJobTracker) {
+        guard !channels.isEmpty, var allocator else { return }
+        for id in channels.keys.sorted() {
+            guard var channel = channels[id] else { continue }
+            guard let allocated = try? allocator.allocate() else {
+                logger.error("channel \(id): no extranonce prefix left on the new upstream channel; closing it")
+                channels[id] = nil
+                sendDownstream(CloseChannel(channelID: id, reasonCode: "extranonce-space-exhausted"), to: channel.connection)
+                continue
+            }
+            let padding = tracker.extranonceSize - allocator.localLength
+            channel.allocatedPrefix = allocated
+            channel.prefix = allocated.appending(Extranonce(bytes: [UInt8](repeating: 0, count: padding))!)!
+            channel.upstreamExtranonce = Array(channel.prefix.bytes.dropFirst(tracker.extranoncePrefix.count))
+            channel.validator = ShareValidator(
+                duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
+            channels[id] = channel
+            sendDownstream(ChannelEndpointChanged(channelID: id), to: channel.connection)
+        }
+        self.allocator = allocator
+        statistics.openChannels = channels.count
+        logger.info("\(channels.count) downstream channels moved onto upstream channel \(tracker.channelID)")
     }
 
     private func openChannel(_ open: PendingOpen) {
@@ -336,6 +395,8 @@ public final class ProxyAggregator {
         var channel = ProxyChannel(
             id: id, connection: open.connection, user: open.user, allocatedPrefix: allocated, prefix: prefix,
             upstreamExtranonce: Array(prefix.bytes.dropFirst(tracker.extranoncePrefix.count)), target: target)
+        channel.validator = ShareValidator(
+            duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
         sendDownstream(OpenStandardMiningChannelSuccess(
             requestID: open.requestID, channelID: id, target: WireConversions.u256(target), extranoncePrefix: prefix.bytes,
             groupChannelID: 0), to: open.connection)
@@ -363,6 +424,24 @@ public final class ProxyAggregator {
         onEvent?(.channelOpened(channelID: id, user: open.user, extranoncePrefix: prefix))
     }
 
+    /// The channel's duplicate filter filled and its jobs were retired (see ``ShareValidator``): the running upstream
+    /// job is handed out again (same job id, which the pool knows) with `min_ntime` at the validator's floor, so the
+    /// miner keeps working and no share accepted before can be accepted again.
+    private func renewJob(_ id: UInt32) {
+        guard var channel = channels[id], let tracker = upstreamChannel, let job = tracker.activeJob,
+              let tip = tracker.chainTip
+        else { return }
+        let floor = Swift.max(channel.validator.ntimeFloor, tip.minNtime)
+        channel.validator.activate(channel.shareJob(for: job, on: tip), newChainTip: false)
+        channels[id] = channel
+        sendDownstream(NewMiningJob(
+            channelID: id, jobID: job.jobID, minNtime: floor, version: job.version,
+            merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: channel.connection)
+        statistics.jobsSent += 1
+        statistics.duplicateFilterRollovers += 1
+        logger.info("channel \(id): duplicate filter full, job \(job.jobID) renewed above ntime \(floor)")
+    }
+
     func submit(_ message: SubmitSharesStandardView, context: Sv2ServerContext) throws(Sv2ServiceError) {
         statistics.sharesReceived += 1
         guard var channel = channels[message.channelID], channel.connection == context.connectionID else {
@@ -371,6 +450,7 @@ public final class ProxyAggregator {
         let share = Share(jobID: message.jobID, nonce: message.nonce, ntime: message.ntime, version: message.version)
         let outcome = channel.validator.validate(share)
         channels[message.channelID] = channel
+        if channel.validator.needsFreshJob { renewJob(message.channelID) }
         let hash: Hash256
         switch outcome {
         case .rejected(let rejection):

@@ -12,12 +12,14 @@ struct ProxyChannel {
     let connection: Sv2ConnectionID
     /// `user_identity` of the miner.
     let user: String
-    /// What the allocator handed out (`upstream prefix ‖ local id`), released on close.
-    let allocatedPrefix: Extranonce
-    /// The full prefix the miner's coinbase uses (allocated prefix plus zero padding).
-    let prefix: Extranonce
+    /// What the allocator handed out (`upstream prefix ‖ local id`), released on close. Replaced when the proxy
+    /// opens a new upstream channel (after a reconnect or fail-over) with another prefix.
+    var allocatedPrefix: Extranonce
+    /// The full prefix the miner's coinbase uses (allocated prefix plus zero padding). A standard channel's miner
+    /// never sees it in its work (the proxy bakes it into each job's merkle root), so it can change under the miner.
+    var prefix: Extranonce
     /// The upstream extranonce of every share of this channel (`local id ‖ padding`).
-    let upstreamExtranonce: [UInt8]
+    var upstreamExtranonce: [UInt8]
     /// The channel target.
     let target: Target
     /// Validates the miner's shares against the jobs as this channel sees them.

@@ -1,4 +1,5 @@
 public import Sv2Service
+public import Reactor
 
 /// Everything a `ProxyAggregator` needs: where miners connect, which pool to aggregate them into, and how.
 public struct ProxyConfiguration: Sendable {
@@ -23,6 +24,16 @@ public struct ProxyConfiguration: Sendable {
     /// on a tiny target keeps thousands of shares in flight within one acknowledgement interval: keep it generous
     /// (5 bytes per share).
     public var maxUnacknowledgedSharesPerChannel: Int = 65_536
+    /// Upstream pools in fail-over order (host names allowed); empty: just ``upstream``'s `serverAddress`. The
+    /// proxy reconnects with ``reconnectPolicy`` and keeps its miners connected meanwhile.
+    public var upstreamEndpoints: [Endpoint] = []
+    /// Backoff, jitter and return-to-first for the upstream link.
+    public var reconnectPolicy = ReconnectPolicy()
+    /// Channel opens that may wait for the upstream channel (while connecting or reconnecting); more are refused.
+    public var maxPendingOpens = 4096
+    /// Duplicate-share table size per downstream channel (slots; see ``PoolConfiguration/duplicateFilterCapacity``):
+    /// when it fills, the channel's running job is handed out again above an ntime floor.
+    public var duplicateFilterCapacity: Int = 1 << 16
 
     /// Creates a configuration.
     public init(

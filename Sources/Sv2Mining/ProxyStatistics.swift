@@ -41,6 +41,10 @@ public struct ProxyStatistics: Sendable, Hashable {
     public var upstreamRejected = 0
     /// Shares that met the network target.
     public var blocksFound = 0
+    /// Times the upstream link was lost (miners were kept and the link reconnected).
+    public var upstreamLosses = 0
+    /// Downstream channels whose duplicate filter filled, so their running job was renewed above an ntime floor.
+    public var duplicateFilterRollovers = 0
 
     /// Creates empty statistics.
     public init() {}

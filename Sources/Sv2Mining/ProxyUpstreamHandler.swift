@@ -14,7 +14,7 @@ public struct ProxyUpstreamHandler: Sv2MiningClientHandler {
         try proxy.upstreamDidSetUp(context: context)
     }
 
-    /// Drops the upstream state and the miners (they reconnect).
+    /// The upstream link is gone: the proxy keeps its miners and reconnects (see `ProxyAggregator.upstreamDidClose`).
     public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
         proxy.upstreamDidClose()
     }

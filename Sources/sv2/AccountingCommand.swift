@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Sv2Accounting
+import Sv2AppSupport
 
 /// `sv2 accounting`: reports from a pool's share ledger.
 struct AccountingCommand: ParsableCommand {
@@ -11,11 +12,16 @@ struct AccountingCommand: ParsableCommand {
 
     /// Where the ledger is.
     struct Source: ParsableArguments {
-        @Option(name: .long, help: "The ledger: sqlite:PATH or a path (default sqlite:sv2-data/accounting.sqlite), or postgres://… (every node's rows).")
+        @Option(name: .long, help: "The ledger: sqlite:PATH or a path (default sqlite:DATA_DIR/accounting.sqlite, as sv2 pool writes it), or postgres://… (every node's rows).")
         var accounting: String?
 
+        @Option(name: .long, help: "The pool's data directory (default: $XDG_DATA_HOME/sv2, else $HOME/.local/share/sv2, else ./sv2-data).")
+        var dataDir: String?
+
         func location() throws -> AccountingLocation {
-            do { return try AccountingLocation(parsing: accounting ?? "sqlite:\(PoolCommand.defaultAccountingPath)") }
+            let directory = dataDir ?? DataDirectory.defaultPath(environment: ProcessInfo.processInfo.environment)
+            let fallback = "sqlite:\(PoolCommand.defaultAccountingPath(in: directory))"
+            do { return try AccountingLocation(parsing: accounting ?? fallback) }
             catch { throw ValidationError("--accounting: \(error)") }
         }
 

@@ -17,8 +17,8 @@ struct MinerCommand: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(name: .long, help: "Pool or proxy address (default 127.0.0.1:34254).")
-    var pool: String?
+    @Option(name: .long, help: "Pool or proxy address, host:port (repeat for fail-over in order of preference; default 127.0.0.1:34254). The miner reconnects with backoff when the link drops.")
+    var pool: [String] = []
 
     @Option(name: .long, help: "The pool's authority public key (base58check).")
     var authorityKey: String?
@@ -42,8 +42,11 @@ struct MinerCommand: ParsableCommand {
         "pool", "authority-key", "no-noise", "user", "threads", "channel", "nominal-hashrate",
     ])
 
-    func settings(_ file: ConfigFile) throws -> (MinerConfiguration, Sv2ClientConfiguration) {
-        let address = try socketAddress(try file.string(pool, "pool", default: "127.0.0.1:34254"), option: "pool")
+    func settings(_ file: ConfigFile) throws -> (MinerConfiguration, Sv2ClientConfiguration, [Endpoint]) {
+        var pools = try file.strings(pool, "pool").map { try endpoint($0, option: "pool") }
+        if pools.isEmpty { pools = [Endpoint(host: "127.0.0.1", port: 34254)] }
+        // A placeholder when the first pool is a host name: every attempt connects to what it resolves to.
+        let address = try pools[0].numericAddress ?? SocketAddress(ip: "127.0.0.1", port: pools[0].port)
         let security = try clientSecurity(
             authorityKey: try file.optionalString(authorityKey, "authority-key"),
             noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false), option: "authority-key")
@@ -56,14 +59,15 @@ struct MinerCommand: ParsableCommand {
             nominalHashrate: Float(try file.double(nominalHashrate, "nominal-hashrate", default: 5e6)),
             channelType: channelType,
             cpu: CPUMinerConfiguration(workerCount: try file.int(threads, "threads", default: 1)))
-        return (miner, Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: security))
+        return (miner, Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: security), pools)
     }
 
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .notice))
-        let (miner, server) = try settings(file)
+        let (miner, server, pools) = try settings(file)
         var client: MinerClient?
+        var failover: Sv2Failover?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             setUp: { loop in
@@ -72,13 +76,13 @@ struct MinerCommand: ParsableCommand {
                 made.mining.session.onEvent = { event in
                     if let line = MinerCommand.describe(event, miner: name) { print(line) }
                 }
-                made.onStateChange = { state in
-                    print("\(name): \(state)")
-                    if case .closed = state { loop.stop() }
-                }
-                made.connect()
+                let link = try Sv2Failover(endpoints: pools, eventLoop: loop)
+                link.drive(made) { state in print("\(name): \(state)") }
+                link.start()
                 client = made
+                failover = link
             },
+            shutdown: { failover?.stop() },
             tearDown: {
                 guard let client else { return }
                 client.mining.session.stop()

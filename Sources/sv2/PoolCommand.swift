@@ -89,10 +89,10 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the found-block journal (blocks.jsonl, fsynced before every submission; default DATA_DIR/blocks, see --data-dir).")
     var blockJournal: String?
 
-    @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:sv2-data/accounting.sqlite), postgres://USER@HOST:PORT/DB (the local SQLite file, replicated there), or off. Shares are acknowledged only once committed locally.")
+    @Option(name: .long, help: "Share accounting: sqlite:PATH (default sqlite:DATA_DIR/accounting.sqlite), postgres://USER@HOST:PORT/DB (the local SQLite file, replicated there), or off. Shares are acknowledged only once committed locally.")
     var accounting: String?
 
-    @Option(name: .long, help: "With --accounting postgres://…: the local SQLite file replicated to PostgreSQL (default sv2-data/accounting.sqlite).")
+    @Option(name: .long, help: "With --accounting postgres://…: the local SQLite file replicated to PostgreSQL (default DATA_DIR/accounting.sqlite).")
     var accountingFile: String?
 
     @Option(name: .long, help: "This pool's name in the accounting rows (default: the host name).")
@@ -167,7 +167,19 @@ struct PoolCommand: ParsableCommand {
         let keys = try serverKeys.resolve(
             file, app: "pool", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
             certificateValidity: validity, environment: environment, now: now)
-        let usesDataDirectory = journalFlag == nil || keys.usesDataDirectory
+        // The ledger's default file lives in the data directory too (created when it is used).
+        let accountingFlag = try file.optionalString(accounting, "accounting")
+        let accountingFileFlag = try file.optionalString(accountingFile, "accounting-file")
+        let defaultLedger = Self.defaultAccountingPath(in: dataDirectory)
+        let accountingLocation = try accountingLocation(accountingFlag ?? "sqlite:\(defaultLedger)")
+        let ledgerInDataDirectory: Bool
+        switch accountingLocation {
+        case .sqlite: ledgerInDataDirectory = accountingFlag == nil
+        case .postgres: ledgerInDataDirectory = accountingFileFlag == nil
+        case .off: ledgerInDataDirectory = false
+        }
+        if ledgerInDataDirectory { _ = try serverKeys.dataDirectory(file, environment: environment) }
+        let usesDataDirectory = journalFlag == nil || keys.usesDataDirectory || ledgerInDataDirectory
         var server = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34254"), option: "listen"),
             noise: keys.identity)
@@ -226,14 +238,13 @@ struct PoolCommand: ParsableCommand {
             warnings: keys.warnings, dataDirectory: usesDataDirectory ? dataDirectory : nil,
             blockJournalDirectory: journalDirectory,
             templateSourceTimeout: silence > 0 ? .milliseconds(Int64(silence * 1000)) : nil,
-            accounting: try accountingLocation(file),
-            accountingFile: try file.string(accountingFile, "accounting-file", default: Self.defaultAccountingPath),
+            accounting: accountingLocation,
+            accountingFile: accountingFileFlag ?? defaultLedger,
             nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
             accountingQueue: try accountingQueueCapacity(file))
     }
 
-    private func accountingLocation(_ file: ConfigFile) throws -> AccountingLocation {
-        let text = try file.string(accounting, "accounting", default: "sqlite:\(Self.defaultAccountingPath)")
+    private func accountingLocation(_ text: String) throws -> AccountingLocation {
         do { return try AccountingLocation(parsing: text) } catch { throw ValidationError("--accounting: \(error)") }
     }
 
@@ -243,8 +254,10 @@ struct PoolCommand: ParsableCommand {
         return value
     }
 
-    /// The default SQLite ledger, beside the default block journal.
-    static let defaultAccountingPath = "sv2-data/accounting.sqlite"
+    /// The default SQLite ledger: `accounting.sqlite` in the data directory, beside the default block journal.
+    static func defaultAccountingPath(in dataDirectory: String) -> String {
+        dataDirectory.hasSuffix("/") ? dataDirectory + "accounting.sqlite" : dataDirectory + "/accounting.sqlite"
+    }
 
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

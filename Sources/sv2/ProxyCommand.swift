@@ -33,8 +33,8 @@ struct ProxyCommand: ParsableCommand {
     @Flag(name: .long, help: "Serve miners without Noise.")
     var noNoise = false
 
-    @Option(name: .long, help: "The pool's address (default 127.0.0.1:34254).")
-    var upstream: String?
+    @Option(name: .long, help: "The pool's address, host:port (repeat for fail-over in order of preference; default 127.0.0.1:34254). Miners stay connected while the proxy reconnects.")
+    var upstream: [String] = []
 
     @Option(name: .long, help: "The pool's authority public key (base58check).")
     var upstreamAuthorityKey: String?
@@ -77,8 +77,11 @@ struct ProxyCommand: ParsableCommand {
         let metricsLabel = try file.string(metricsName, "metrics-name", default: "proxy")
         downstream.metricsName = metricsLabel
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
+        var upstreams = try file.strings(upstream, "upstream").map { try endpoint($0, option: "upstream") }
+        if upstreams.isEmpty { upstreams = [Endpoint(host: "127.0.0.1", port: 34254)] }
         let upstreamConfiguration = Sv2ClientConfiguration(
-            serverAddress: try socketAddress(try file.string(upstream, "upstream", default: "127.0.0.1:34254"), option: "upstream"),
+            // A placeholder when the first upstream is a host name: every attempt connects to what it resolves to.
+            serverAddress: try upstreams[0].numericAddress ?? SocketAddress(ip: "127.0.0.1", port: upstreams[0].port),
             sv2Protocol: .mining,
             security: try clientSecurity(
                 authorityKey: try file.optionalString(upstreamAuthorityKey, "upstream-authority-key"),
@@ -88,6 +91,7 @@ struct ProxyCommand: ParsableCommand {
             downstream: downstream, upstream: upstreamConfiguration,
             userIdentity: try file.string(user, "user", default: "sv2-proxy"))
         configuration.downstreamSharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: 6)
+        configuration.upstreamEndpoints = upstreams
         var proxy: ProxyAggregator?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
@@ -95,7 +99,7 @@ struct ProxyCommand: ParsableCommand {
             statusEvery: .seconds(10), status: { if let proxy { print(ProxyCommand.status(proxy)) } },
             setUp: { loop in
                 let started = try ProxyAggregator.start(configuration: configuration, eventLoop: loop)
-                print("proxy listening on \(started.localAddress.map { "\($0)" } ?? "?"), upstream \(upstreamConfiguration.serverAddress)")
+                print("proxy listening on \(started.localAddress.map { "\($0)" } ?? "?"), upstream \(upstreams.map(\.description).joined(separator: ", "))")
                 proxy = started
                 if let metricsEndpoint {
                     let exporter = ProxyMetrics(proxy: started, name: metricsLabel)

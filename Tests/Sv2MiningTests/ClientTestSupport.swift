@@ -217,9 +217,11 @@ typealias ClientTestPoolServer =
     Sv2Server<ClientTestPool, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
 
 /// Starts a fake pool on `loop` (loop thread only).
-func startClientTestPool(_ loop: EventLoop, state: ClientTestPoolState) throws -> ClientTestPoolServer {
+func startClientTestPool(
+    _ loop: EventLoop, state: ClientTestPoolState, at address: SocketAddress = clientLoopback
+) throws -> ClientTestPoolServer {
     let server = try ClientTestPoolServer(
-        configuration: Sv2ServerConfiguration(listenAddress: clientLoopback), eventLoop: loop,
+        configuration: Sv2ServerConfiguration(listenAddress: address), eventLoop: loop,
         mining: ClientTestPool(state: state), jobDeclaration: NullSv2JobDeclarationServerHandler(),
         templateDistribution: NullSv2TemplateDistributionServerHandler())
     try server.start()

@@ -17,7 +17,8 @@ struct ProxyAggregatorTests {
 
     /// Fake pool (upstream target 2^-18) ← proxy (downstream target 2^-16) ← `minerCount` one-thread miners.
     static func start(
-        minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false, maxUnacknowledged: Int = 65_536
+        minerCount: Int, ackBatch: Int = 1, cumulativeAcks: Bool = false, maxUnacknowledged: Int = 65_536,
+        duplicateFilterCapacity: Int = 1 << 16
     ) throws -> Setup {
         let runner = try ClientTestLoop()
         let pool = ClientTestPoolState(shareTarget: clientTarget(oneIn: 1 << 18))
@@ -30,6 +31,7 @@ struct ProxyAggregatorTests {
                 upstream: clientTestConfiguration(server.localAddress!), userIdentity: "proxy-1",
                 localPrefixLength: 2, downstreamTarget: clientTarget(oneIn: 1 << 16))
             configuration.maxUnacknowledgedSharesPerChannel = maxUnacknowledged
+            configuration.duplicateFilterCapacity = duplicateFilterCapacity
             let proxy = try ProxyAggregator.start(configuration: configuration, eventLoop: runner.loop)
             return (server, proxy)
         }
@@ -151,6 +153,24 @@ struct ProxyAggregatorTests {
             #expect(proxy.statistics.upstreamAccepted == 0)
             #expect(session.statistics.sharesAccepted <= proxy.statistics.sharesAcceptedLocally)
             #expect(session.acknowledgements.semantics.inconsistentCount == 0)
+        }
+    }
+
+    /// A downstream channel whose duplicate filter fills (here after 12 shares) gets its running job again above an
+    /// ntime floor and keeps mining; it used to get only `stale-share` until the next chain tip.
+    @Test func aFullDuplicateFilterRenewsTheJobInsteadOfStallingTheMiner() throws {
+        let setup = try Self.start(minerCount: 1, duplicateFilterCapacity: 16)
+        defer { try? Self.finish(setup) }
+        let (runner, proxy, miners) = (setup.runner, setup.proxy, setup.miners)
+        #expect(try runner.wait {
+            proxy.statistics.duplicateFilterRollovers >= 3 && miners[0].mining.session.statistics.sharesAccepted >= 40
+        })
+        runner.inspect {
+            let stats = miners[0].mining.session.statistics
+            // Only shares already in flight when a renewal happened may be refused (as stale).
+            let refused = stats.rejections.filter { $0.key != "stale-share" }
+            #expect(refused.isEmpty, "\(stats.rejections)")
+            #expect(proxy.statistics.upstreamRejected == 0)
         }
     }
 
