@@ -32,7 +32,8 @@ struct DescriptorExhaustionTests {
         let app = try AppProcess("/bin/sh", [
             "-c", "ulimit -n 256 && exec \"$0\" \"$@\" 2>&1", try PoolAppShutdownTests.sv2Executable(),
             "pool", "--listen", "127.0.0.1:0", "--no-noise", "--max-connections", "1000", "--template-interval", "0",
-            "--nbits", "1d00ffff", "--block-journal", journal, "--log-level", "warning", "--backend", backend.rawValue,
+            "--nbits", "1d00ffff", "--block-journal", journal, "--data-dir", journal, "--log-level", "warning",
+            "--backend", backend.rawValue,
         ])
         defer { app.kill() }
         let listening = try #require(try app.waitForLine(containing: "pool listening on"))
