@@ -41,27 +41,14 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         throw ReactorError(.invalidAddress, context: "not a numeric IP address: \(ip)")
     }
 
-    /// Parses `"host:port"` (IPv4) or `"[v6]:port"`; `"localhost:port"` maps to 127.0.0.1.
+    /// Parses `"host:port"` (IPv4) or `"[v6]:port"`; `"localhost:port"` maps to 127.0.0.1. Host names are not
+    /// resolved here (see ``Endpoint`` and ``HostResolver``).
     public init(parsing text: String) throws(ReactorError) {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"),
-                  text.index(after: close) < text.endIndex, text[text.index(after: close)] == ":"
-            else { throw ReactorError(.invalidAddress, context: "expected [ipv6]:port, got \(text)") }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
-                throw ReactorError(.invalidAddress, context: "expected host:port or [ipv6]:port, got \(text)")
-            }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
+        let endpoint = try Endpoint(parsing: text)
+        guard let address = endpoint.numericAddress else {
+            throw ReactorError(.invalidAddress, context: "not a numeric IP address: \(endpoint.host)")
         }
-        guard let port = UInt16(portText) else {
-            throw ReactorError(.invalidAddress, context: "invalid port in \(text)")
-        }
-        try self.init(ip: host == "localhost" ? "127.0.0.1" : String(host), port: port)
+        self = address
     }
 
     private init(family: Family, port: UInt16, high: UInt64, low: UInt64, scopeID: UInt32) {
