@@ -90,7 +90,8 @@ public struct ShareValidator: Sendable {
         guard let index = jobs.firstIndex(where: { $0.jobID == share.jobID }) else {
             return validateOnRetiredJob(share, now: now)
         }
-        guard share.ntime >= ntimeFloor else { return .rejected(.invalidShare) }
+        // Below the floor is work from before the filter's last rollover (in flight then, or replayed): stale.
+        guard share.ntime >= ntimeFloor else { return .rejected(.staleShare) }
         switch jobs[index].check(share, now: now) {
         case .failure(let rejection):
             return .rejected(rejection)

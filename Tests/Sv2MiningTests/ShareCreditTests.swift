@@ -89,7 +89,7 @@ import Testing
             #expect(onOldJob.compactMap { $0 as? SubmitSharesError }.map(\.errorCode) == ["stale-share"])
             replay.jobID = renewed.jobID
             let onNewJob = try miner.submit(replay)
-            #expect(onNewJob.compactMap { $0 as? SubmitSharesError }.map(\.errorCode) == ["invalid-share"])
+            #expect(onNewJob.compactMap { $0 as? SubmitSharesError }.map(\.errorCode) == ["stale-share"])
         }
         #expect(pool.statistics.sharesAccepted == creditedBefore)
 

@@ -244,7 +244,7 @@ import Testing
         #expect(!validator.needsFreshJob)
         var replay = accepted[0]
         replay.jobID = 2
-        #expect(submit(&validator, replay) == .rejected(.invalidShare))
+        #expect(submit(&validator, replay) == .rejected(.staleShare))
     }
 }
 
