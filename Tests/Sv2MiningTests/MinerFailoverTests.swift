@@ -64,4 +64,39 @@ struct MinerFailoverTests {
             second.stop()
         }
     }
+
+    /// A pool sends `Reconnect` naming another pool: the miner goes there and is credited there.
+    @Test(arguments: [ReactorBackend.epoll, .ioUring])
+    func reconnectMovesAMinerToAnotherPool(backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
+        defer { _ = runner.stop() }
+        let first = try Self.pool(runner, at: loopbackAddress)
+        let firstAddress = try #require(runner.sync { first.localAddress })
+        let second = try Self.pool(runner, at: loopbackAddress)
+        let secondAddress = try #require(runner.sync { second.localAddress })
+        let (client, failover) = try runner.sync {
+            let client = try MinerSession.makeClient(
+                configuration: MinerConfiguration(userIdentity: "rig", cpu: CPUMinerConfiguration(workerCount: 1)),
+                server: Sv2ClientConfiguration(serverAddress: firstAddress, sv2Protocol: .mining, security: .plain),
+                eventLoop: runner.loop)
+            let failover = try Sv2Failover(endpoints: [Endpoint(firstAddress)], policy: Self.fast, eventLoop: runner.loop)
+            failover.drive(client)
+            failover.start()
+            return (client, failover)
+        }
+        defer { try? runner.sync { failover.stop(); client.mining.session.stop(); client.close() } }
+        #expect(try runner.wait { first.pool.statistics.sharesAccepted >= 1 })
+        try runner.sync {
+            for id in first.server.connections.ids {
+                try first.server.connections.send(Reconnect(newHost: "", newPort: secondAddress.port), to: id)
+            }
+        }
+        #expect(try runner.wait {
+            second.pool.statistics.sharesAccepted >= 2 && failover.current == Endpoint(secondAddress) && failover.isUp
+        })
+        try runner.sync {
+            first.stop()
+            second.stop()
+        }
+    }
 }
