@@ -252,6 +252,15 @@ struct PoolMetricsTests {
         #expect(scrape.value("sv2_template_provider_solutions_rejected_total", T) == 0)
         #expect(scrape.value("sv2_server_setups_accepted_total", T) == 1)
         #expect(scrape.value("sv2_server_frames_in_total", T).map { $0 >= 2 } == true)
+        // A solution for a template the provider never made is refused and counted.
+        try runner.sync {
+            let templateClient = try #require(pool.templateClient)
+            try templateClient.send(SubmitSolution(
+                templateID: 0xdead_beef, version: 0x2000_0000, headerTimestamp: 0, headerNonce: 0, coinbaseTx: [0x01]))
+        }
+        #expect(try runner.wait { provider.state.rejectedSolutions == 1 })
+        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_template_provider_solutions_rejected_total", T) == 1 }
+        #expect(scrape.value("sv2_template_provider_solutions_rejected_total", T) == 1)
         _ = client
     }
 
