@@ -62,6 +62,21 @@ final class ClientTestPoolState {
 
     var totalAccepted: Int { accepted.values.reduce(0, +) }
 
+    /// Acknowledges every partial batch now, as a real pool's acknowledgement timer does (loop thread). Without it a
+    /// stopped client's last shares wait for a batch that never fills.
+    func flushPartialBatches() {
+        for (connection, pending) in unacked {
+            successMessages += 1
+            let total = acceptedPerChannel[pending.channel, default: 0] + pending.count
+            acceptedPerChannel[pending.channel] = total
+            let count = cumulativeAcks ? total : pending.count
+            try? connections?.send(SubmitSharesSuccess(
+                channelID: pending.channel, lastSequenceNumber: pending.last, newSubmitsAcceptedCount: count,
+                newSharesSum: UInt64(count)), to: connection)
+        }
+        unacked.removeAll()
+    }
+
     func coinbaseParts(extranonceLength: Int) -> CoinbaseParts {
         let coinbase = try! Coinbase(
             version: 2, scriptSigPrefix: [0x03, UInt8(truncatingIfNeeded: jobID), 0, 0], tag: Array("client-test".utf8),
