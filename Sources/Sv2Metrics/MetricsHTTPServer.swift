@@ -100,8 +100,11 @@ public final class MetricsHTTPServer {
 }
 
 /// One scrape connection: collects the request head, answers once, closes.
+///
+/// Weak: the application may release its metrics server while a scrape connection is still open on the loop; the
+/// connection then answers nothing and closes.
 final class MetricsHTTPConnection: ConnectionHandler {
-    private unowned let server: MetricsHTTPServer
+    private weak var server: MetricsHTTPServer?
     private var head: [UInt8] = []
     private var answered = false
     var deadline: TimerHandle?
@@ -111,6 +114,10 @@ final class MetricsHTTPConnection: ConnectionHandler {
 
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
         guard !answered else { return bytes.count }
+        guard let server else {
+            connection.close()
+            return bytes.count
+        }
         head.append(contentsOf: bytes)
         let end = Self.endOfHead(head)
         if (end ?? head.count) > MetricsHTTPServer.maximumRequestSize {
@@ -139,6 +146,7 @@ final class MetricsHTTPConnection: ConnectionHandler {
 
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
         isClosed = true
+        guard let server else { return }
         if let deadline { server.eventLoop.cancel(deadline) }
         server.connectionClosed()
     }

@@ -261,6 +261,11 @@ struct PoolMetricsTests {
         #expect(try runner.wait { provider.state.rejectedSolutions == 1 })
         scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_template_provider_solutions_rejected_total", T) == 1 }
         #expect(scrape.value("sv2_template_provider_solutions_rejected_total", T) == 1)
+        try runner.sync {
+            http.stop()
+            pool.stop()
+            provider.stop()
+        }
         _ = client
     }
 
