@@ -27,6 +27,22 @@ struct MinerFailoverTests {
         }
     }
 
+    /// A one-thread CPU miner whose link is driven by a failover over `endpoints` (started).
+    static func drivenMiner(
+        _ runner: LoopRunner, endpoints: [SocketAddress]
+    ) throws -> (MinerClient, Sv2Failover) {
+        try runner.sync {
+            let client = try MinerSession.makeClient(
+                configuration: MinerConfiguration(userIdentity: "rig", cpu: CPUMinerConfiguration(workerCount: 1)),
+                server: Sv2ClientConfiguration(serverAddress: endpoints[0], sv2Protocol: .mining, security: .plain),
+                eventLoop: runner.loop)
+            let failover = try Sv2Failover(endpoints: endpoints.map(Endpoint.init), policy: fast, eventLoop: runner.loop)
+            failover.drive(client)
+            failover.start()
+            return (client, failover)
+        }
+    }
+
     @Test(arguments: [ReactorBackend.epoll, .ioUring])
     func aMinerResumesAfterItsPoolRestartsAndFailsOverToTheNext(backend: ReactorBackend) throws {
         let runner = try LoopRunner(backend)
@@ -35,17 +51,7 @@ struct MinerFailoverTests {
         let firstAddress = try #require(runner.sync { first.localAddress })
         let second = try Self.pool(runner, at: loopbackAddress)
         let secondAddress = try #require(runner.sync { second.localAddress })
-        let (client, failover) = try runner.sync {
-            let client = try MinerSession.makeClient(
-                configuration: MinerConfiguration(userIdentity: "rig", cpu: CPUMinerConfiguration(workerCount: 1)),
-                server: Sv2ClientConfiguration(serverAddress: firstAddress, sv2Protocol: .mining, security: .plain),
-                eventLoop: runner.loop)
-            let failover = try Sv2Failover(
-                endpoints: [Endpoint(firstAddress), Endpoint(secondAddress)], policy: Self.fast, eventLoop: runner.loop)
-            failover.drive(client)
-            failover.start()
-            return (client, failover)
-        }
+        let (client, failover) = try Self.drivenMiner(runner, endpoints: [firstAddress, secondAddress])
         defer { try? runner.sync { failover.stop(); client.mining.session.stop(); client.close() } }
         #expect(try runner.wait { first.pool.statistics.sharesAccepted >= 2 })
 
@@ -74,16 +80,7 @@ struct MinerFailoverTests {
         let firstAddress = try #require(runner.sync { first.localAddress })
         let second = try Self.pool(runner, at: loopbackAddress)
         let secondAddress = try #require(runner.sync { second.localAddress })
-        let (client, failover) = try runner.sync {
-            let client = try MinerSession.makeClient(
-                configuration: MinerConfiguration(userIdentity: "rig", cpu: CPUMinerConfiguration(workerCount: 1)),
-                server: Sv2ClientConfiguration(serverAddress: firstAddress, sv2Protocol: .mining, security: .plain),
-                eventLoop: runner.loop)
-            let failover = try Sv2Failover(endpoints: [Endpoint(firstAddress)], policy: Self.fast, eventLoop: runner.loop)
-            failover.drive(client)
-            failover.start()
-            return (client, failover)
-        }
+        let (client, failover) = try Self.drivenMiner(runner, endpoints: [firstAddress])
         defer { try? runner.sync { failover.stop(); client.mining.session.stop(); client.close() } }
         #expect(try runner.wait { first.pool.statistics.sharesAccepted >= 1 })
         try runner.sync {
