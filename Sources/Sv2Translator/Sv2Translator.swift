@@ -26,7 +26,8 @@ public typealias TranslatorUpstreamClient =
 ///
 /// Upstream loss answers every share still waiting (`upstream-unavailable`), sends `client.reconnect` to every
 /// device and closes them (they come back when the upstream is up again). Loop thread only; keep the translator
-/// alive while it runs (devices and the upstream handler refer to it unowned), `stop()` closes both sides.
+/// alive while it runs (devices and the upstream handler refer to it weakly: released early, their links close on
+/// their next input), `stop()` closes both sides.
 public final class Sv2Translator {
     /// The configuration it was started with.
     public let configuration: TranslatorConfiguration
