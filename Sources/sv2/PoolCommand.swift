@@ -44,6 +44,8 @@ struct PoolCommand: ParsableCommand {
 
     @OptionGroup var serverKeys: ServerKeyOptions
 
+    @OptionGroup(title: "Admission control (before authentication)") var admission: AdmissionOptions
+
     @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
     var noNoise = false
 
@@ -122,7 +124,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
         "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
@@ -185,6 +187,7 @@ struct PoolCommand: ParsableCommand {
             noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: LoopHost.defaultMaxConnections())
+        try admission.apply(to: &server, file)
         server.metricsName = try file.string(metricsName, "metrics-name", default: "pool")
         let providers = try file.strings(tp, "tp")
         let scriptText = try file.optionalString(payoutScript, "payout-script")
