@@ -60,6 +60,14 @@ final class Sv1DeviceSession: ConnectionHandler {
             duplicateFilter: DuplicateShareFilter(initialCapacity: 64, maximumCapacity: duplicateFilterCapacity))
     }
 
+    /// Forgets every job (a new extranonce, or no upstream channel): nothing validated before counts again, since
+    /// the same header cannot recur under another extranonce1.
+    func resetValidator(duplicateFilterCapacity: Int) {
+        validator = ShareValidator(
+            maximumActiveJobs: 8, staleMemory: 32,
+            duplicateFilter: DuplicateShareFilter(initialCapacity: 64, maximumCapacity: duplicateFilterCapacity))
+    }
+
     /// Whether the device can take jobs (subscribed with an extranonce).
     var isMining: Bool { subscribed && vardiff != nil }
 
