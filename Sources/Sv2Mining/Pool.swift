@@ -99,6 +99,11 @@ public final class Pool {
     private var lastWindowEnd: UInt64 = 0
     /// At most this many block events wait in one open window (blocks are journaled as well; see Docs/Operating.md).
     static let maximumWindowBlocks = 4096
+    /// Rows of closed channels kept apart in one open window. Rows with credit are always kept (they cannot pile up:
+    /// nothing is accepted while the ledger is behind); beyond this, rows holding only rejections are folded into
+    /// the window's channel-less row, so a peer that opens, submits and closes channels during a backlog cannot grow
+    /// the window without bound.
+    var maximumClosedRows = 4096
     /// False from ``templateSourceLost()`` until the next chain tip: no new work is handed out meanwhile.
     public private(set) var templateSourceAvailable = true
     /// When the latest template arrived (``clock`` seconds; `nil` before the first), for its age in metrics.
@@ -405,7 +410,15 @@ public final class Pool {
         let index = Int(id) - 1
         guard let channel = slots[index] else { return }
         // Shares of the open window outlive their channel: they still go into the window's rows.
-        if channel.windowQueued { closedRows.append(channel.windowRow) }
+        if channel.windowQueued {
+            let row = channel.windowRow
+            if row.accepted > 0 || closedRows.count < maximumClosedRows {
+                closedRows.append(row)
+            } else {
+                for (i, count) in row.rejected.enumerated() { orphanRejections[i] &+= count }
+                statistics.accountingRowsFolded &+= 1
+            }
+        }
         slots[index] = nil
         channelCount -= 1
         statistics.channelsClosed += 1
