@@ -88,6 +88,7 @@ public final class Pool {
     private var allocator: ExtranonceAllocator
     private var pendingAcks: [UInt32] = []
     private var blocks = FoundBlockBook()
+    private var users: UserShareBook
     // Accounting (only with a ledger).
     private var windowChannels: [UInt32] = []
     private var closedRows: [ShareWindowRow] = []
@@ -121,6 +122,7 @@ public final class Pool {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
+        users = UserShareBook(capacity: configuration.maximumTrackedUsers)
         do {
             allocator = try ExtranonceAllocator(
                 localLength: configuration.extranoncePrefixLength, totalLength: configuration.extranonceLength,
@@ -203,6 +205,22 @@ public final class Pool {
 
     /// The extranonce prefix of a channel (standard channels: the whole extranonce their merkle root uses).
     public func extranoncePrefix(ofChannel channelID: UInt32) -> Extranonce? { channel(channelID)?.extranoncePrefix }
+
+    /// Lifetime share totals per user identity (open and closed channels), for the first
+    /// `PoolConfiguration.maximumTrackedUsers` users seen, and the sum over every later one (`untracked`). Walks the
+    /// open channels: call it at scrape time, not per share. Loop thread.
+    public func userTotals() -> (users: [String: UserShareTotals], untracked: UserShareTotals) {
+        var users = self.users.closed
+        var untracked = self.users.untrackedClosed
+        for case let channel? in slots {
+            let totals = UserShareTotals(
+                accepted: channel.accepted, rejected: channel.rejected, difficulty: channel.acceptedDifficulty)
+            if channel.userTracked { users[channel.userIdentity, default: UserShareTotals()].add(totals) } else {
+                untracked.add(totals)
+            }
+        }
+        return (users, untracked)
+    }
 
     /// Accepted and rejected share counts of a channel.
     public func shareCounts(ofChannel channelID: UInt32) -> (accepted: UInt64, rejected: UInt64)? {
@@ -305,6 +323,7 @@ public final class Pool {
             extranoncePrefix: prefix, rollableLength: kind == .extended ? configuration.extranonceRollableLength : 0,
             vardiff: vardiff, validator: validator)
         channel.groupID = groupID
+        channel.userTracked = users.track(user)
         let index = Int(id) - 1
         while slots.count <= index { slots.append(nil) }
         slots[index] = channel
@@ -419,6 +438,9 @@ public final class Pool {
                 statistics.accountingRowsFolded &+= 1
             }
         }
+        users.close(
+            user: channel.userIdentity, tracked: channel.userTracked,
+            UserShareTotals(accepted: channel.accepted, rejected: channel.rejected, difficulty: channel.acceptedDifficulty))
         slots[index] = nil
         channelCount -= 1
         statistics.channelsClosed += 1
@@ -510,6 +532,7 @@ public final class Pool {
             sequence: sequence, weight: credit.weight, batchSize: configuration.ackBatchSize)
         statistics.sharesAccepted &+= 1
         statistics.acceptedWork += credit.difficulty
+        slots[index]!.acceptedDifficulty += credit.difficulty
         if ledger != nil {
             // Acknowledged when the window holding it is committed (windowsCommitted), not before.
             if slots[index]!.addToWindow(credit) { windowChannels.append(slots[index]!.id) }

@@ -52,6 +52,18 @@ struct PoolSettingsTests {
         #expect(throws: (any Error).self) { try Self.settings(base + ["--max-handshakes", "-1"]) }
     }
 
+    /// Issue #13: per-user metric series are opt-in and their user count is bounded by a setting.
+    @Test func perUserMetricsAreOptInAndBounded() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let base = ["--data-dir", directory.path, "--no-noise"]
+        let plain = try Self.settings(base)
+        #expect(!plain.metricsPerUser && plain.pool.maximumTrackedUsers == 10_000)
+        let on = try Self.settings(base + ["--metrics-per-user", "--max-tracked-users", "50"])
+        #expect(on.metricsPerUser && on.pool.maximumTrackedUsers == 50)
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--max-tracked-users", "-1"]) }
+    }
+
     /// Issue #14: a listening address may be a host name (resolved once at start-up).
     @Test func theListenAddressTakesAHostName() throws {
         let directory = TemporaryDirectory()
