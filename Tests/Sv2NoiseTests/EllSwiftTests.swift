@@ -1,4 +1,4 @@
-import CShims
+import CSecp256k1
 import Testing
 
 /// BIP324 ElligatorSwift vectors against the C field/EllSwift code in CShims.
