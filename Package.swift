@@ -36,6 +36,19 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// A mining role (pool, proxy, miner, template provider): a service over the shared core, which is what each of
+/// them imports, plus `also`.
+func roleTarget(_ name: String, also: [Target.Dependency] = []) -> Target {
+    .target(
+        name: name,
+        dependencies: also + [
+            "Sv2Bitcoin", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSettings
+    )
+}
+
 let package = Package(
     name: "swift-stratum",
     products: [
@@ -89,38 +102,10 @@ let package = Package(
             dependencies: ["Sv2Bitcoin", "Sv2Codec", "Sv2Service", "Reactor"],
             swiftSettings: strictSettings
         ),
-        .target(
-            name: "Sv2TemplateProvider",
-            dependencies: [
-                "Sv2Bitcoin", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
-        ),
-        .target(
-            name: "Sv2Pool",
-            dependencies: [
-                "Sv2Bitcoin", "Sv2Mining", "Sv2TemplateProvider", "Sv2Codec", "Sv2Service", "Reactor",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
-        ),
-        .target(
-            name: "Sv2Proxy",
-            dependencies: [
-                "Sv2Bitcoin", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
-        ),
-        .target(
-            name: "Sv2Miner",
-            dependencies: [
-                "CCrypto", "Sv2Bitcoin", "Sv2Mining", "Sv2Codec", "Sv2Service", "Reactor",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
-        ),
+        roleTarget("Sv2TemplateProvider"),
+        roleTarget("Sv2Pool", also: ["Sv2TemplateProvider"]),
+        roleTarget("Sv2Proxy"),
+        roleTarget("Sv2Miner", also: ["CCrypto"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
         .target(
