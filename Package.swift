@@ -75,6 +75,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // `swift package generate-documentation` (the DocC catalogs in Sources/<Module>/<Module>.docc); a plugin,
+        // so nothing of it is linked into the library or the apps.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(name: "CUring", linkerSettings: [.linkedLibrary("uring")]),

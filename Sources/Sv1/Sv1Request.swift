@@ -15,8 +15,9 @@ public struct Sv1Request: Sendable, Hashable {
 
     /// Parses one line (without its newline).
     ///
-    /// Uses Foundation's `JSONSerialization`: the README's benchmark shows it parses far more submits per second
-    /// than 10,000 devices at 20 shares a minute need, so no specialised parser is warranted.
+    /// Uses Foundation's `JSONSerialization`: the measurement in Docs/Translator.md ("Throughput") shows it parses
+    /// far more submits per second than 10,000 devices at 20 shares a minute need, so no specialised parser is
+    /// warranted.
     ///
     /// Throws ``Sv1ProtocolError/malformedJSON`` for anything that is not a JSON object,
     /// ``Sv1ProtocolError/notJSONRPC`` for an object without a string `method`, and
