@@ -2,7 +2,7 @@ import Glibc
 import Sv2Codec
 public import Sv2Bitcoin
 
-/// Where the ``Pool`` records found blocks before it acts on them (see ``BlockJournal``; tests inject failures).
+/// Where the pool (`Pool`) records found blocks before it acts on them (see ``BlockJournal``; tests inject failures).
 public protocol BlockJournaling: AnyObject {
     /// Appends `entry` durably; returns only once it is on stable storage.
     func append(_ entry: BlockJournalEntry) throws(BlockJournalError)

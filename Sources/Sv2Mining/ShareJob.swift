@@ -66,10 +66,18 @@ public struct ShareJob: Sendable {
     /// An extended-channel job (`NewExtendedMiningJob` + the channel's extranonce prefix).
     ///
     /// - Parameters:
+    ///   - jobID: `job_id`.
+    ///   - version: the job's block version.
+    ///   - versionRollingAllowed: `version_rolling_allowed`: whether shares may change the BIP320 bits.
+    ///   - prevHash: the previous block's hash.
     ///   - coinbasePrefix: `coinbase_tx_prefix` (BIP141-stripped).
     ///   - extranoncePrefix: the channel's extranonce prefix, placed between prefix and the rolled extranonce.
     ///   - extranonceSize: bytes a share's extranonce must have.
     ///   - coinbaseSuffix: `coinbase_tx_suffix` (BIP141-stripped).
+    ///   - merklePath: the merkle path from the coinbase up to the root.
+    ///   - nbits: the network target (compact), which makes a share a block.
+    ///   - minNtime: the smallest `ntime` a share may use.
+    ///   - target: the channel target a share must meet; its credit.
     public init(
         extendedJobID jobID: UInt32, version: UInt32, versionRollingAllowed: Bool, prevHash: Hash256,
         coinbasePrefix: [UInt8], extranoncePrefix: Extranonce, extranonceSize: Int, coinbaseSuffix: [UInt8],

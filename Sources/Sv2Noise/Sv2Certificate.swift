@@ -68,7 +68,10 @@ public struct Sv2Certificate: Hashable, Sendable {
 
     /// Signs the certificate for the responder static key `serverStaticXOnly` (32 bytes).
     ///
-    /// - Parameter auxRand: BIP340 auxiliary randomness; `nil` draws 32 fresh random bytes.
+    /// - Parameters:
+    ///   - serverStaticXOnly: the responder's static public key, x-only (32 bytes).
+    ///   - authority: the authority key pair that signs.
+    ///   - auxRand: BIP340 auxiliary randomness; `nil` draws 32 fresh random bytes.
     public mutating func sign(
         serverStaticXOnly: [UInt8], authority: AuthorityKeyPair, auxRand: [UInt8]? = nil
     ) throws(Sv2NoiseError) {

@@ -27,9 +27,9 @@ public import Sv2Mining
 /// `CloseChannel` on the group id closes all members. Extended channels are never grouped (group id 0, no
 /// `SetGroupChannel`): a peer gains nothing from it and SRI's translator_sv2 1.0.0 terminates on it.
 ///
-/// The share path (``submit(_:reply:)-…``) does not allocate: the channel is an array slot, the share is
-/// validated by its ``ShareValidator``, and `SubmitShares.Success` is batched — sent when ``PoolConfiguration/
-/// ackBatchSize`` shares are pending, or by the pool's tick (every ``PoolConfiguration/ackInterval``).
+/// The share path (`submit(_:reply:)`) does not allocate: the channel is an array slot, the share is validated by
+/// its `ShareValidator`, and `SubmitShares.Success` is batched — sent when ``PoolConfiguration/ackBatchSize`` shares
+/// are pending, or by the pool's tick (every ``PoolConfiguration/ackInterval``).
 public final class Pool {
     /// The configuration in use.
     public let configuration: PoolConfiguration
@@ -41,7 +41,7 @@ public final class Pool {
     /// throws when the source cannot take it now (not connected, send failed), and the block stays pending.
     ///
     /// Found blocks are journaled (``blockJournal``) before they are submitted and kept until the chain tip settles
-    /// them; one submission per previous block is in flight at a time (see ``FoundBlockBook``). A block found while
+    /// them; one submission per previous block is in flight at a time (see `FoundBlockBook`). A block found while
     /// no template source is connected is submitted when one is back and still builds on the same previous block.
     public var onSolution: ((SubmitSolution) throws(Sv2ServiceError) -> Void)?
     /// Called for every block found (after it was journaled, before it is submitted), e.g. to print it.
@@ -465,7 +465,7 @@ public final class Pool {
             reply: reply)
     }
 
-    /// Handles `SubmitSharesExtended` (see ``submit(_:reply:)-…``). Does not allocate.
+    /// Handles `SubmitSharesExtended` (as the standard-share `submit(_:reply:)`). Does not allocate.
     public func submit<Reply: PoolReplySink>(_ share: SubmitSharesExtendedView, reply: Reply) throws(Sv2ServiceError) {
         // The view already limits the extranonce to 32 bytes.
         let extranonce = Extranonce(copying: share.extranonce) ?? .empty

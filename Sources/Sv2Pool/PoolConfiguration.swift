@@ -38,7 +38,7 @@ public struct PoolConfiguration: Sendable, Hashable {
     /// Jobs of one chain tip that stay valid together per channel (older ones answer `stale-share`).
     public var maximumActiveJobs: Int
     /// Duplicate-share table size per channel (slots, 8 bytes each; grows to this). When it is 3/4 full the
-    /// channel's jobs are renewed above an ntime floor rather than the table forgetting (see ``ShareValidator``).
+    /// channel's jobs are renewed above an ntime floor rather than the table forgetting (see `ShareValidator`).
     public var duplicateFilterCapacity: Int
     /// Group the standard channels of a connection that accepts extended jobs (did not set
     /// REQUIRES_STANDARD_JOBS, e.g. a proxy) into one group channel: announced with `SetGroupChannel`, and every job

@@ -6,7 +6,7 @@ public import Sv2TemplateProvider
 
 /// A whole pool on one event loop, in one call: the Mining server (``PoolMiningHandler``), its sibling Template
 /// Distribution client (``TemplateDistributionClient``) and — with the embedded template source — a local
-/// Template Distribution server (``EmbeddedTemplateProvider``) on `127.0.0.1`.
+/// Template Distribution server (`EmbeddedTemplateProvider`) on `127.0.0.1`.
 ///
 /// ```swift
 /// let service = try PoolService(
@@ -27,7 +27,7 @@ public final class PoolService {
         /// A Template Provider (e.g. Bitcoin Core's sv2-tp) at `address`.
         case remote(address: SocketAddress, security: Sv2ClientConfiguration.Security)
         /// Template Providers in order of preference (host names allowed): the pool fails over down the list and
-        /// returns to the first when it is back (see ``Sv2Failover``).
+        /// returns to the first when it is back (see `Sv2Failover`).
         case failover(endpoints: [Endpoint], security: Sv2ClientConfiguration.Security)
     }
 

@@ -14,7 +14,7 @@ public struct PoolStatistics: Sendable, Hashable {
     public var staleShares: UInt64 = 0
     /// Shares rejected as `duplicate-share`.
     public var duplicateShares: UInt64 = 0
-    /// Shares rejected, by reason: indexed like ``ShareWindowRow/reasons`` (every ``ShareRejection`` code, then
+    /// Shares rejected, by reason: indexed like ``ShareWindowRow/reasons`` (every `ShareRejection` code, then
     /// `accounting-backlog`).
     public var rejections = [UInt64](repeating: 0, count: ShareWindowRow.reasons.count)
     /// Sum of the difficulty of accepted shares, each at the target of the job it was validated against.

@@ -31,14 +31,14 @@ public struct ShareWindowRow: Sendable, Hashable {
     public var channelID: UInt32
     /// Shares accepted (blocks included).
     public var accepted: UInt64
-    /// Sum of the difficulty each accepted share was validated at (``ShareCredit/difficulty``).
+    /// Sum of the difficulty each accepted share was validated at (`ShareCredit.difficulty`).
     public var difficulty: Double
-    /// Sum of the wire credit (``ShareCredit/weight``, as in `new_shares_sum`), saturating.
+    /// Sum of the wire credit (`ShareCredit.weight`, as in `new_shares_sum`), saturating.
     public var credit: UInt64
     /// Rejected shares by reason, indexed by ``ShareWindowRow/reasons`` (all zero when nothing was rejected).
     public var rejected: [UInt64]
 
-    /// The rejection reasons, in the order of ``rejected``: every ``ShareRejection`` code, then
+    /// The rejection reasons, in the order of ``rejected``: every `ShareRejection` code, then
     /// ``Pool/accountingBacklogCode``.
     public static let reasons: [String] = ShareRejection.allCases.map(\.code) + [Pool.accountingBacklogCode]
 
@@ -63,7 +63,7 @@ public struct ShareWindowRow: Sendable, Hashable {
 public struct ShareWindowBlock: Sendable, Hashable {
     /// The block hash in explorer byte order (hex).
     public var hash: String
-    /// The new state: `found`, `submitted`, `acknowledged`, `superseded` or `failed` (``BlockJournalEntry/Event``).
+    /// The new state: `found`, `submitted`, `acknowledged`, `superseded` or `failed` (`BlockJournalEntry.Event`).
     public var state: String
     /// Unix time of the event in seconds.
     public var time: UInt64

@@ -89,7 +89,7 @@ public final class Sv2Client<
     /// The connection id while connected.
     public var connectionID: Sv2ConnectionID? { link?.id }
 
-    /// The server of the current or last connection: ``connect(to:)``'s address, else the configuration's.
+    /// The server of the current or last connection: ``connect(to:endpoint:)``'s address, else the configuration's.
     public var serverAddress: SocketAddress { targetAddress ?? configuration.serverAddress }
 
     /// Connects to `address` instead of the configured server (failover, `Reconnect`); later ``connect()`` calls

@@ -3,7 +3,7 @@ public import Reactor
 
 /// Keeps one client link up over an ordered list of upstreams. Loop thread only.
 ///
-/// - Resolves each upstream's host name off the loop thread (``HostResolver``), again on every attempt.
+/// - Resolves each upstream's host name off the loop thread (`HostResolver`), again on every attempt.
 /// - On a failed attempt it tries the next upstream after ``ReconnectPolicy/initialDelay``; after a whole round
 ///   without success it backs off exponentially (with jitter) before the next round, which starts with the first.
 /// - When a link that was up goes down, it reconnects starting with the first upstream.
