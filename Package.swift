@@ -3,7 +3,7 @@ import PackageDescription
 
 // Linux only: the event loop is io_uring (with an epoll fallback) and the sources import Glibc unconditionally.
 //
-// Module map (see README.md); every target declares exactly the modules it imports:
+// Module map (see Docs/Architecture.md); every target declares exactly the modules it imports:
 //   CUring      – C glue of the event loop: io_uring and socket helpers (links liburing only), process helper.
 //   CCrypto     – C glue over OpenSSL libcrypto: SHA-256 (double hash, midstates, nonce scan), ChaCha20-Poly1305,
 //                 constant-time helpers.
@@ -30,7 +30,8 @@ import PackageDescription
 //   Stratum     – umbrella that re-exports the public modules.
 //   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
 //   Sv2AppSupport – what the apps keep on disk: the data directory, key files (mode 0600), certificate validity.
-//   sv2         – the command-line apps (pool, miner, proxy, keys, demo, loadtest).
+//   sv2         – the command-line apps (pool, miner, proxy, translator, template-provider, keys, accounting, demo,
+//                 loadtest).
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),

@@ -7,7 +7,7 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 
 // Benchmarks live in their own package so `swift test` at the root never builds the
 // benchmark harness or the comparison baselines (swift-crypto, SwiftNIO).
-// Run: cd Benchmarks && swift package benchmark   (see README.md "Benchmarks").
+// Run: cd Benchmarks && swift package benchmark   (see Docs/Performance.md).
 let package = Package(
     name: "swift-stratum-benchmarks",
     dependencies: [

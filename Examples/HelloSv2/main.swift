@@ -3,7 +3,7 @@
 //
 //   swift run HelloSv2
 //
-// Walkthrough: README.md, "Write your own Sv2 app".
+// Walkthrough: the getting-started article, Sources/Sv2Service/Sv2Service.docc/GettingStarted.md.
 import Reactor
 import Sv2Codec
 import Sv2Noise
