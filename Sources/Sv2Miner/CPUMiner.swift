@@ -29,8 +29,11 @@ public final class CPUMiner {
 
     /// Creates a miner; no thread runs until `start()`.
     ///
-    /// - Parameter onShare: called on the loop thread for every header meeting the work's scan target. Shares of
-    ///   an older generation may still arrive after `setWork`; compare `FoundShare.generation` or the job.
+    /// - Parameters:
+    ///   - configuration: worker threads, chunk size and share mailbox bounds.
+    ///   - eventLoop: the loop that gets the shares (and runs `start`, `setWork`, `stop`).
+    ///   - onShare: called on the loop thread for every header meeting the work's scan target. Shares of an older
+    ///     generation may still arrive after `setWork`; compare `FoundShare.generation` or the job.
     public init(
         configuration: CPUMinerConfiguration, eventLoop: EventLoop, onShare: @escaping (FoundShare) -> Void
     ) throws(CPUMinerError) {

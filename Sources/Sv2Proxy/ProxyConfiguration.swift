@@ -32,7 +32,7 @@ public struct ProxyConfiguration: Sendable {
     public var reconnectPolicy = ReconnectPolicy()
     /// Channel opens that may wait for the upstream channel (while connecting or reconnecting); more are refused.
     public var maxPendingOpens = 4096
-    /// Duplicate-share table size per downstream channel (slots; see ``PoolConfiguration/duplicateFilterCapacity``):
+    /// Duplicate-share table size per downstream channel (slots; see `PoolConfiguration.duplicateFilterCapacity`):
     /// when it fills, the channel's running job is handed out again above an ntime floor.
     public var duplicateFilterCapacity: Int = 1 << 16
 

@@ -3,7 +3,7 @@ public import Sv2Mining
 
 /// A self-contained template provider for regtest-style demos and tests (served on the network by ``EmbeddedTemplateProvider``).
 ///
-/// It produces what a Template Provider would send: a future ``BlockTemplate`` plus the ``TemplateChainTip``
+/// It produces what a Template Provider would send: a future `BlockTemplate` plus the `TemplateChainTip`
 /// that activates it, at an easy `nbits` (regtest 0x207fffff: half of all hashes are blocks) so a CPU finds
 /// blocks in microseconds. When a block is found, its hash becomes the new previous hash and the height advances.
 /// Templates carry a few deterministic fake transactions, so the merkle path is non-trivial, and a witness

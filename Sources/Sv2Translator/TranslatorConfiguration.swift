@@ -7,7 +7,7 @@ public struct TranslatorConfiguration: Sendable {
     public var listenAddress: SocketAddress
     /// The Sv2 upstream (pool or proxy): address, Noise authority key or plain.
     public var upstream: Sv2ClientConfiguration
-    /// Upstreams in failover order; when not empty, ``Sv2Failover`` drives the upstream link over them (with
+    /// Upstreams in failover order; when not empty, `Sv2Failover` drives the upstream link over them (with
     /// backoff, back to the first when it answers) instead of one connection to `upstream.serverAddress`.
     public var upstreamEndpoints: [Endpoint] = []
     /// Backoff of the failover over ``upstreamEndpoints``.
