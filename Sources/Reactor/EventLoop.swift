@@ -25,8 +25,8 @@ import Synchronization
 ///
 /// ## Structure
 /// The loop owns the objects (``Connection``, ``Listener``), their lifecycles and buffers. The backend (io_uring or
-/// epoll, see ``IOBackend``) only does I/O: the loop asks it to start or stop operations on a descriptor it lends,
-/// and its `wait` fills ``IOEvent``s into a buffer the loop owns; the loop then acts on them (``handle(_:)``).
+/// epoll, see `IOBackend`) only does I/O: the loop asks it to start or stop operations on a descriptor it lends,
+/// and its `wait` fills `IOEvent`s into a buffer the loop owns; the loop then acts on them (`handleEvents`).
 ///
 /// The type is `@unchecked Sendable` only so that a reference can be handed to other threads for
 /// ``execute(_:)``; nothing else is thread-safe.
@@ -124,7 +124,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Traps (debug builds only) unless called on the thread running this loop. Every loop-thread-only API calls it;
     /// code built on the loop can too (``LoopBound`` does). While the loop is not running (before ``run()``, after it
-    /// returned) the loop is not shared and any one thread may set it up, so the check passes.
+    /// returned) the loop is not shared and any one thread may set it up, so the check passes. Plain getters
+    /// (`now`, `iteration`, ``Connection/isOpen``, ``Connection/pendingWriteBytes``) do not check: tests read them
+    /// while the loop thread is parked.
     @inline(__always)
     public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
         #if DEBUG
