@@ -136,6 +136,17 @@ public final class EventLoop: @unchecked Sendable {
         #endif
     }
 
+    /// Blocks the loop thread in `wait` and lets one other thread use the loop meanwhile (its loop-thread-only calls
+    /// pass ``assertInLoop()``): for harnesses that inspect a running loop synchronously (park it, look, resume it).
+    /// Sound only because the loop thread does nothing until `wait` returns; whoever makes `wait` return must be done
+    /// with the loop first (a semaphore gives that ordering). Loop-thread only.
+    public func parkThread(in wait: () -> Void) {
+        assertInLoop()
+        let owner = runningThread.exchange(0, ordering: .relaxed)
+        wait()
+        runningThread.store(owner, ordering: .relaxed)
+    }
+
     /// Whether the calling thread is the one running this loop (false while it is not running).
     public var inLoop: Bool { runningThread.load(ordering: .relaxed) == UInt(pthread_self()) }
 
