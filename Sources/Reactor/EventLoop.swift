@@ -21,7 +21,7 @@ import Synchronization
 ///   the end of the iteration (earlier once `writeFlushThreshold` bytes are pending).
 /// - Reading can be paused per connection (``pauseReading(_:)``) or loop-wide (``pauseReadingAll()``): the peer's
 ///   bytes then stay in the kernel (TCP flow control pushes back) and nothing is delivered until resumed.
-/// - Debug builds check the contract: every loop-thread-only API calls ``assertInLoop()``.
+/// - Debug builds check the contract: every loop-thread-only API calls ``assertInLoop(file:line:)``.
 ///
 /// ## Structure
 /// The loop owns the objects (``Connection``, ``Listener``), their lifecycles and buffers. The backend (io_uring or
@@ -137,7 +137,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Blocks the loop thread in `wait` and lets one other thread use the loop meanwhile (its loop-thread-only calls
-    /// pass ``assertInLoop()``): for harnesses that inspect a running loop synchronously (park it, look, resume it).
+    /// pass ``assertInLoop(file:line:)``): for harnesses that inspect a running loop synchronously (park it, look, resume it).
     /// Sound only because the loop thread does nothing until `wait` returns; whoever makes `wait` return must be done
     /// with the loop first (a semaphore gives that ordering). Loop-thread only.
     public func parkThread(in wait: () -> Void) {

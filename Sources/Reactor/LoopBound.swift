@@ -1,6 +1,6 @@
 /// A value that belongs to one event loop's thread, carried across threads as an opaque token: created on the
 /// loop, handed to other threads (which must not touch it), used again on the loop (through
-/// ``EventLoop/execute(_:)``). Reading ``value`` checks the thread in debug builds (``EventLoop/assertInLoop()``),
+/// ``EventLoop/execute(_:)``). Reading ``value`` checks the thread in debug builds (``EventLoop/assertInLoop(file:line:)``),
 /// which is what makes the `@unchecked Sendable` honest.
 public final class LoopBound<Value>: @unchecked Sendable {
     /// The loop the value belongs to.
