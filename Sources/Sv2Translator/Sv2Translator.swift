@@ -9,29 +9,39 @@ public import Sv2Mining
 public typealias TranslatorUpstreamClient =
     Sv2Client<TranslatorUpstreamHandler, NullSv2JobDeclarationClientHandler, NullSv2TemplateDistributionClientHandler>
 
-/// A Stratum V1 → V2 translator: an Sv1 server for devices and ONE Sv2 extended channel upstream, on one loop.
+/// A Stratum V1 → V2 translator: an Sv1 server for devices and an Sv2 client to the pool, on one loop, with one
+/// upstream connection carrying one extended channel (``TranslatorChannelMode/aggregated``) or one per device
+/// (``TranslatorChannelMode/perDevice``).
 ///
-/// - Extranonce: the upstream channel's extranonce space (prefix `P`, `S` rollable bytes) is carved like SRI's
-///   aggregated mode: device `i` gets `extranonce1 = P ‖ id(i) ‖ zero padding` and rolls `extranonce2_size`
-///   bytes; the share goes upstream with extranonce `id(i) ‖ padding ‖ extranonce2`, so no two devices ever
-///   search the same coinbase and the pool rebuilds exactly the header the device hashed.
+/// - Channels: each upstream channel is a ``TranslatorChannel`` with the devices mining on it; jobs, shares and
+///   acknowledgements work on channels the same way in both modes. The modes differ only in when channels are
+///   requested (the shared one when the connection is set up; a device's own when it subscribes, or after an upstream
+///   loss for a device that was kept) and in how a channel's extranonce space is split
+///   (``TranslatorExtranonceSpace``).
+/// - Extranonce: aggregated, device `i` gets `extranonce1 = P ‖ id(i) ‖ zero padding` out of the shared channel's
+///   prefix `P` (like SRI's aggregated mode); per device, `extranonce1 = P ‖ zero padding` of its own channel. Shares
+///   go upstream with the bytes after `P` plus `extranonce2`, so the pool rebuilds exactly the header the device
+///   hashed. A `mining.subscribe` is answered once the device's channel is open; a refused channel answers it with a
+///   JSON-RPC error.
 /// - Jobs: an upstream job becomes a `mining.notify` once it is active (Sv1 has no future jobs): on
 ///   `SetNewPrevHash` with `clean_jobs = true`, an immediate `NewExtendedMiningJob` with `false`. The line is
-///   built once and written to every device.
+///   built once per channel and written to every device on it. Jobs sent to a group id go to every member channel.
 /// - Shares: each device's shares are validated locally against its own difficulty (the difficulty its job id
-///   was sent with). A valid share that meets the upstream target becomes a `SubmitSharesExtended`, and the
-///   device's answer waits for the pool's (acks mapped back by sequence number); the others are answered at once.
+///   was sent with). A valid share that meets its channel's upstream target becomes a `SubmitSharesExtended` on that
+///   channel, and the device's answer waits for the pool's (acks mapped back by channel and sequence number); the
+///   others are answered at once.
 /// - Difficulty: per-device vardiff toward `sharesPerMinute`; a change is a `mining.set_difficulty` followed by a
 ///   re-notify of the running job under a new id.
+/// - `SetExtranoncePrefix`: followed, from the channel's next job on (see ``upstreamExtranoncePrefix(_:)``).
 ///
 /// Upstream loss answers every share still waiting (`upstream-unavailable`). Devices that sent
-/// `mining.extranonce.subscribe` stay connected: their shares are answered `upstream-unavailable` until the next
+/// `mining.extranonce.subscribe` stay connected: their shares are answered `upstream-unavailable` until their next
 /// upstream channel is open, then each gets its new extranonce with `mining.set_extranonce` (omitted when it did not
 /// change) and the next job with `clean_jobs`. Other subscribed devices cannot be told a new extranonce: they get
 /// `client.reconnect` and are closed (they come back when the upstream is up again). Devices still waiting for their
-/// subscribe answer keep waiting. Loop thread only; keep the translator
-/// alive while it runs (devices and the upstream handler refer to it weakly: released early, their links close on
-/// their next input), `stop()` closes both sides.
+/// subscribe answer keep waiting. A device that leaves closes its own channel (`CloseChannel`). Loop thread only;
+/// keep the translator alive while it runs (devices and the upstream handler refer to it weakly: released early,
+/// their links close on their next input), `stop()` closes both sides.
 public final class Sv2Translator {
     /// The configuration it was started with.
     public let configuration: TranslatorConfiguration
@@ -43,31 +53,27 @@ public final class Sv2Translator {
     public private(set) var upstream: TranslatorUpstreamClient?
     /// The failover driving the upstream link, when `upstreamEndpoints` is set.
     public private(set) var failover: Sv2Failover?
-    /// The upstream channel's jobs, tip, target and extranonce, once open.
-    public private(set) var upstreamChannel: MinerJobTracker?
+    /// Whether the upstream connection is set up (channels can be requested on it).
+    public private(set) var isUpstreamReady = false
+    /// How the upstream counts in `SubmitShares.Success` (per message, or totals like SRI), as the channel
+    /// acknowledged last read it.
+    public private(set) var upstreamSemantics = SubmitSuccessSemantics()
 
     private let logger: Logger
     private var listener: Listener?
     private var devices: [UInt64: Sv1DeviceSession] = [:]
-    private var allocator: ExtranonceAllocator?
-    private var deviceExtranonce2Size = 0
-    private var padding = 0
-    private var upstreamGroupID: UInt32?
+    private var channels: [UInt32: TranslatorChannel] = [:]
+    /// The aggregated channel's id (aggregated mode), while open.
+    private var sharedChannelID: UInt32?
+    private var opens = TranslatorChannelOpens()
+    /// Channels this translator closed (per-device mode): the upstream may still have messages for them in flight.
+    private var recentlyClosed: Set<UInt32> = []
+    private var recentlyClosedOrder: [UInt32] = []
+    /// Forwarded shares waiting for the pool, over all channels (bounded by `maxInFlightShares`).
+    private var inFlight = 0
     private var jobBook = TranslatorJobBook()
-    private var inFlight: [InFlightShare] = []
-    private var inFlightHead = 0
-    private var nextSequence: UInt32 = 0
-    /// How the upstream counts in `SubmitShares.Success` (per message, or totals like SRI).
-    public private(set) var upstreamSemantics = SubmitSuccessSemantics()
     private var vardiffTimer: TimerHandle?
     private var nextSubscriptionID: UInt64 = 1
-
-    private struct InFlightShare {
-        let sequence: UInt32
-        let device: UInt64
-        let requestID: Sv1ID
-        var settled = false
-    }
 
     /// Creates a translator without starting it.
     public init(
@@ -135,6 +141,16 @@ public final class Sv2Translator {
     /// Devices connected now.
     public var deviceCount: Int { devices.count }
 
+    /// The aggregated upstream channel's jobs, tip, target and extranonce, once open (aggregated mode; `nil` per
+    /// device: see ``upstreamChannels``).
+    public var upstreamChannel: MinerJobTracker? { sharedChannelID.flatMap { channels[$0]?.tracker } }
+
+    /// Every open upstream channel's state, by channel id.
+    public var upstreamChannels: [UInt32: MinerJobTracker] { channels.mapValues(\.tracker) }
+
+    /// The upstream channel of each mining device, by connection id.
+    public var deviceChannels: [UInt64: UInt32] { devices.compactMapValues(\.channelID) }
+
     /// The current difficulty of each mining device, by connection id.
     public var deviceDifficulties: [UInt64: Double] {
         devices.compactMapValues { $0.isMining ? $0.target.difficulty : nil }
@@ -163,7 +179,9 @@ public final class Sv2Translator {
 
     func deviceDidClose(_ device: Sv1DeviceSession, reason: CloseReason) {
         guard devices.removeValue(forKey: device.id) != nil else { return }
-        if let prefix = device.allocatedPrefix { try? allocator?.release(prefix) }
+        if let request = device.channelRequest { opens.abandon(request) }
+        device.channelRequest = nil
+        leaveChannel(device)
         statistics.devices = devices.count
     }
 
@@ -203,7 +221,7 @@ public final class Sv2Translator {
                 return device.send(Sv1Line.error(id: request.id, code: .other, message: "already subscribed"))
             }
             device.pendingSubscribe = request.id
-            if upstreamChannel != nil { subscribe(device) }  // else answered once the upstream channel is open
+            findChannel(for: device)  // answered once the device's channel is open
         case .authorize(let user, _):
             // The upstream channel carries the translator's identity; device names only label its shares.
             guard device.workers.count < 64 || device.workers.contains(user) else {
@@ -227,15 +245,169 @@ public final class Sv2Translator {
         }
     }
 
-    /// Answers a pending subscribe: carves the device's extranonce1, starts its vardiff, sends difficulty and job.
-    private func subscribe(_ device: Sv1DeviceSession) {
-        guard let requestID = device.pendingSubscribe, var allocator, let tracker = upstreamChannel else { return }
+    // MARK: Channel modes (the only places where the modes differ in control flow)
+
+    /// Requests the channels of a freshly set-up upstream connection: the shared one, or one per device that waits
+    /// for a channel (subscribe pending, or kept through an upstream loss).
+    private func requestChannels() {
+        switch configuration.channelMode {
+        case .aggregated:
+            let requestID = opens.add(.shared)
+            openUpstreamChannel(
+                requestID: requestID,
+                minExtranonceSize: configuration.deviceIDLength + configuration.extranonce2Size)
+        case .perDevice:
+            for key in devices.keys.sorted() {
+                guard let device = devices[key] else { continue }
+                findChannel(for: device)
+            }
+        }
+    }
+
+    /// Puts a device that needs a channel on one: the shared channel if it is open, else (per device) a request for
+    /// its own. Nothing happens while the upstream is not ready: ``requestChannels()`` comes back to it.
+    private func findChannel(for device: Sv1DeviceSession) {
+        guard device.channelID == nil, device.channelRequest == nil,
+              device.subscribed || device.pendingSubscribe != nil else { return }
+        switch configuration.channelMode {
+        case .aggregated:
+            if let id = sharedChannelID { join(device, id) }
+        case .perDevice:
+            guard isUpstreamReady else { return }
+            // At most one request per device, plus those of devices that left before theirs was answered.
+            guard opens.count < configuration.maxDevices else {
+                logger.warning("\(opens.count) channel requests unanswered: not requesting more")
+                return refuseChannel(device, code: "too-many-channel-requests")
+            }
+            let requestID = opens.add(.device(device.id))
+            device.channelRequest = requestID
+            openUpstreamChannel(requestID: requestID, minExtranonceSize: configuration.extranonce2Size)
+        }
+    }
+
+    private func openUpstreamChannel(requestID: UInt32, minExtranonceSize: Int) {
+        do {
+            try upstream?.send(OpenExtendedMiningChannel(
+                requestID: requestID, userIdentity: configuration.userIdentity,
+                nominalHashRate: configuration.upstreamHashrate, maxTarget: U256(limbs: (.max, .max, .max, .max)),
+                minExtranonceSize: UInt16(minExtranonceSize)))
+        } catch {
+            // The link is going down: `upstreamDidClose` forgets the request, the next connection asks again.
+            logger.debug("channel request \(requestID) not sent: \(error)")
+        }
+    }
+
+    /// The answered request's channel: its devices and how its extranonce space is split.
+    private func channelOpened(
+        _ tracker: MinerJobTracker, purpose: TranslatorChannelOpens.Purpose, groupID: UInt32?
+    ) throws(Sv2ServiceError) {
+        switch purpose {
+        case .abandoned:
+            sendCloseChannel(tracker.channelID, reason: "device-disconnected")
+        case .shared:
+            let space: TranslatorExtranonceSpace
+            do {
+                space = try .shared(
+                    tracker, deviceIDLength: configuration.deviceIDLength, extranonce2Size: configuration.extranonce2Size)
+            } catch {
+                throw .rejected("\(error)")
+            }
+            add(TranslatorChannel(tracker: tracker, groupID: groupID, space: space))
+            sharedChannelID = tracker.channelID
+            statistics.upstreamChannelID = tracker.channelID
+            logger.info("""
+                upstream channel \(tracker.channelID) open: prefix \(tracker.extranoncePrefix), \
+                \(tracker.extranonceSize) bytes; devices roll \(space.extranonce2Size)
+                """)
+            // Devices kept through an upstream loss first (in connection order: deterministic ids), then the
+            // subscribes that waited.
+            for key in devices.keys.sorted() {
+                guard let device = devices[key], device.subscribed else { continue }
+                findChannel(for: device)
+            }
+            for key in devices.keys.sorted() {
+                guard let device = devices[key], device.pendingSubscribe != nil else { continue }
+                findChannel(for: device)
+            }
+        case .device(let deviceID):
+            guard let device = devices[deviceID] else {
+                return sendCloseChannel(tracker.channelID, reason: "device-disconnected")
+            }
+            device.channelRequest = nil
+            let space: TranslatorExtranonceSpace
+            do { space = try .whole(tracker, extranonce2Size: configuration.extranonce2Size) } catch {
+                logger.error("channel \(tracker.channelID) for device \(device.connection.remoteAddress): \(error)")
+                sendCloseChannel(tracker.channelID, reason: "extranonce-size-too-small")
+                return refuseChannel(device, code: "extranonce-size-too-small")
+            }
+            add(TranslatorChannel(tracker: tracker, groupID: groupID, space: space))
+            logger.debug("upstream channel \(tracker.channelID) open for device \(device.connection.remoteAddress)")
+            join(device, tracker.channelID)
+        }
+    }
+
+    /// A device leaves its channel (closed, sent away): its extranonce is given back, and a channel of its own is
+    /// closed upstream.
+    private func leaveChannel(_ device: Sv1DeviceSession) {
+        guard let id = device.channelID else { return }
+        device.channelID = nil
+        let allocated = device.allocatedPrefix
+        device.allocatedPrefix = nil
+        guard channels[id] != nil else { return }
+        channels[id]!.members.remove(device.id)
+        channels[id]!.space.release(allocated)
+        if id != sharedChannelID { closeChannel(id, reason: "device-disconnected") }
+    }
+
+    // MARK: Joining channels (both modes)
+
+    private func add(_ channel: TranslatorChannel) {
+        channels[channel.id] = channel
+        statistics.upstreamChannels = channels.count
+        statistics.channelsOpened += 1
+    }
+
+    /// Closes channel `id` upstream and forgets it; shares still waiting on it are answered `upstream-unavailable`.
+    private func closeChannel(_ id: UInt32, reason: String) {
+        guard var channel = channels.removeValue(forKey: id) else { return }
+        channel.acks.drain { entry in answerLost(entry) }
+        statistics.upstreamChannels = channels.count
+        sendCloseChannel(id, reason: reason)
+    }
+
+    private func sendCloseChannel(_ id: UInt32, reason: String) {
+        statistics.channelsClosed += 1
+        recentlyClosed.insert(id)
+        recentlyClosedOrder.append(id)
+        if recentlyClosedOrder.count > Self.recentlyClosedMemory {
+            recentlyClosed.remove(recentlyClosedOrder.removeFirst())
+        }
+        do { try upstream?.send(CloseChannel(channelID: id, reasonCode: reason)) } catch {
+            logger.debug("CloseChannel \(id) not sent: \(error)")
+        }
+    }
+
+    /// Closed channel ids remembered (messages for them are ignored rather than treated as a protocol error).
+    static let recentlyClosedMemory = 4096
+
+    /// Puts `device` on channel `id`: a pending subscribe is answered, a device already subscribed (kept through an
+    /// upstream loss, or moved by a prefix change) is re-homed.
+    private func join(_ device: Sv1DeviceSession, _ id: UInt32, notify: Bool = true) {
+        if device.subscribed {
+            rehome(device, on: id, notify: notify)
+        } else {
+            answerSubscribe(device, on: id)
+        }
+    }
+
+    /// Answers a pending subscribe: the device's extranonce on channel `id`, its vardiff, difficulty and job.
+    private func answerSubscribe(_ device: Sv1DeviceSession, on id: UInt32) {
+        guard let requestID = device.pendingSubscribe else { return }
         device.pendingSubscribe = nil
-        guard assignExtranonce(device, allocator: &allocator, tracker: tracker) else {
+        guard assign(device, to: id) else {
             device.send(Sv1Line.error(id: requestID, code: .other, message: "extranonce space exhausted"))
             return
         }
-        self.allocator = allocator
         device.subscribed = true
         let subscription = String(nextSubscriptionID, radix: 16)
         nextSubscriptionID &+= 1
@@ -256,43 +428,64 @@ public final class Sv2Translator {
         device.vardiff = vardiff
         device.target = vardiff.target
         device.send(Sv1Line.setDifficulty(vardiff.target.difficulty))
-        if let job = tracker.activeJob, let tip = tracker.chainTip {
-            notify(device, job: job, tip: tip, clean: true)
-        }
+        if case let (job, tip)? = activeWork(id) { notify(device, job: job, tip: tip, clean: true) }
     }
 
-    /// Carves the device's extranonce1 (`upstream prefix ‖ device id ‖ padding`) out of the upstream channel's space
-    /// and empties its validator (jobs of another extranonce are void); false when the space is exhausted.
-    private func assignExtranonce(
-        _ device: Sv1DeviceSession, allocator: inout ExtranonceAllocator, tracker: MinerJobTracker
-    ) -> Bool {
-        guard let allocated = try? allocator.allocate() else { return false }
-        device.allocatedPrefix = allocated
-        let pad = Extranonce(bytes: [UInt8](repeating: 0, count: padding))!
-        device.extranonce1 = allocated.appending(pad)!
-        device.upstreamExtranoncePrefix = Array(device.extranonce1.bytes.dropFirst(tracker.extranoncePrefix.count))
-        device.extranonce2Size = deviceExtranonce2Size
+    /// Gives `device` its extranonce on channel `id` and empties its validator (jobs of another extranonce are
+    /// void); false when the channel's space is exhausted.
+    private func assign(_ device: Sv1DeviceSession, to id: UInt32) -> Bool {
+        guard let assignment = channels[id]?.space.assign() else { return false }
+        channels[id]!.members.insert(device.id)
+        device.channelID = id
+        device.allocatedPrefix = assignment.allocated
+        device.extranonce1 = assignment.extranonce1
+        device.upstreamExtranoncePrefix = assignment.upstreamPrefix
+        device.extranonce2Size = assignment.extranonce2Size
         device.resetValidator(duplicateFilterCapacity: configuration.duplicateFilterCapacity)
         return true
     }
 
-    /// A subscribed device kept through an upstream loss, on the new upstream channel: a new extranonce (pushed with
-    /// `mining.set_extranonce` when it differs from the old one), then the running job as a clean one.
-    private func rehome(_ device: Sv1DeviceSession, allocator: inout ExtranonceAllocator, tracker: MinerJobTracker) {
+    /// A subscribed device on a new channel (after an upstream loss) or a new prefix: a new extranonce, pushed with
+    /// `mining.set_extranonce` when it differs from the old one, then (with `notify`) the running job as a clean one.
+    /// A device that cannot take `mining.set_extranonce` is sent away instead.
+    private func rehome(_ device: Sv1DeviceSession, on id: UInt32, notify: Bool) {
+        guard device.extranonceSubscribed else { return sendAway(device) }
         let old = (device.extranonce1, device.extranonce2Size)
-        guard assignExtranonce(device, allocator: &allocator, tracker: tracker) else {
-            logger.error("device \(device.connection.remoteAddress): no extranonce left on the new upstream channel")
-            device.send(Sv1Line.reconnect())
-            device.connection.close()
-            return
+        guard assign(device, to: id) else {
+            logger.error("device \(device.connection.remoteAddress): no extranonce left on upstream channel \(id)")
+            return sendAway(device)
         }
         if old != (device.extranonce1, device.extranonce2Size) {
             statistics.extranonceUpdates += 1
             device.send(Sv1Line.setExtranonce(device.extranonce1.bytes, extranonce2Size: device.extranonce2Size))
         }
-        if let job = tracker.activeJob, let tip = tracker.chainTip {
-            notify(device, job: job, tip: tip, clean: true)
+        if notify, case let (job, tip)? = activeWork(id) { self.notify(device, job: job, tip: tip, clean: true) }
+    }
+
+    /// `client.reconnect` and close: the device comes back and subscribes afresh (its channel, if its own, closes).
+    private func sendAway(_ device: Sv1DeviceSession) {
+        device.send(Sv1Line.reconnect())
+        device.connection.close()
+    }
+
+    /// No channel for `device`: a waiting subscribe gets the error, a device kept without one is sent away.
+    private func refuseChannel(_ device: Sv1DeviceSession, code: String) {
+        if let id = device.pendingSubscribe {
+            device.pendingSubscribe = nil
+            device.send(Sv1Line.error(id: id, code: .other, message: "upstream refused the channel: \(code)"))
+        } else if device.subscribed {
+            sendAway(device)
         }
+    }
+
+    // MARK: Jobs and difficulty
+
+    /// The active job and chain tip of channel `id`, once both exist.
+    private func activeWork(_ id: UInt32) -> (MinerJob, MinerJobTracker.ChainTip)? {
+        guard let tracker = channels[id]?.tracker, let job = tracker.activeJob, let tip = tracker.chainTip else {
+            return nil
+        }
+        return (job, tip)
     }
 
     /// Sends `job` to one device under a fresh Sv1 id (joining, retarget).
@@ -332,16 +525,17 @@ public final class Sv2Translator {
             ntime: Swift.max(job.minNtime ?? tip.minNtime, tip.minNtime, ntimeFloor), cleanJobs: clean)
     }
 
-    /// Sends the active upstream job to every mining device (built once).
-    private func broadcastActiveJob(clean: Bool) {
-        guard let tracker = upstreamChannel, let job = tracker.activeJob, let tip = tracker.chainTip else { return }
+    /// Sends channel `channelID`'s active job to every mining device on it (the line is built once).
+    private func broadcastActiveJob(_ channelID: UInt32, clean: Bool) {
+        guard let members = channels[channelID]?.members, case let (job, tip)? = activeWork(channelID) else { return }
         let id = jobBook.add(upstreamJobID: job.jobID, version: job.version)
         guard let notify = Self.notify(job, id: id, tip: tip, clean: clean) else { return }
         statistics.jobsNotified += 1
         var line = Sv1Line.notify(notify)
         line.withUTF8 { utf8 in
             let bytes = UnsafeRawBufferPointer(utf8)
-            for device in devices.values where device.isMining {
+            for member in members {
+                guard let device = devices[member], device.isMining else { continue }
                 if !clean, device.validator.ntimeFloor > notify.ntime {
                     self.notify(device, job: job, tip: tip, clean: false)  // its own ntime floor
                     continue
@@ -364,7 +558,7 @@ public final class Sv2Translator {
         device.target = target
         statistics.retargets += 1
         device.send(Sv1Line.setDifficulty(target.difficulty))
-        if let tracker = upstreamChannel, let job = tracker.activeJob, let tip = tracker.chainTip {
+        if let channelID = device.channelID, case let (job, tip)? = activeWork(channelID) {
             notify(device, job: job, tip: tip, clean: false)
         }
     }
@@ -391,9 +585,9 @@ public final class Sv2Translator {
     private func submit(_ submit: Sv1Submit, id: Sv1ID, from device: Sv1DeviceSession) {
         statistics.sharesReceived += 1
         guard device.isMining else { return reject(device, id, .notSubscribed, "not subscribed") }
-        // A device kept through an upstream loss has no valid job until the next channel is open: its shares could
+        // A device kept through an upstream loss has no valid job until its next channel is open: its shares could
         // be neither forwarded nor credited, so they are answered, not held.
-        guard upstreamChannel != nil else {
+        guard let channelID = device.channelID, let workTarget = channels[channelID]?.tracker.workTarget else {
             return reject(device, id, .other, Self.upstreamUnavailable, code: Self.upstreamUnavailable)
         }
         guard device.workers.contains(submit.worker) else {
@@ -418,8 +612,7 @@ public final class Sv2Translator {
         }
         let share = Share(jobID: jobID, nonce: submit.nonce, ntime: submit.ntime, version: version, extranonce: extranonce2)
         let outcome = device.validator.validate(share)
-        if device.validator.needsFreshJob, let tracker = upstreamChannel, let job = tracker.activeJob,
-           let tip = tracker.chainTip {
+        if device.validator.needsFreshJob, case let (job, tip)? = activeWork(channelID) {
             // The duplicate filter filled: every job of this device was retired (never forgetting a share).
             // The running job comes again with an ntime above every share accepted so far.
             statistics.jobRenewals += 1
@@ -452,24 +645,23 @@ public final class Sv2Translator {
             statistics.blocksFound += 1
             logger.notice("block found by \(submit.worker) at \(device.connection.remoteAddress): \(hash)")
         }
-        guard let tracker = upstreamChannel, isBlock || tracker.workTarget.isMet(by: hash) else {
-            return device.send(Sv1Line.result(id: id, "true"))
-        }
-        guard let upstream, inFlight.count - inFlightHead < configuration.maxInFlightShares else {
+        guard isBlock || workTarget.isMet(by: hash) else { return device.send(Sv1Line.result(id: id, "true")) }
+        guard let upstream, inFlight < configuration.maxInFlightShares,
+              let sequence = channels[channelID]?.acks.nextSequence
+        else {
             return reject(device, id, .other, Self.upstreamUnavailable, code: Self.upstreamUnavailable)
         }
-        let sequence = nextSequence
         do {
             try upstream.send(SubmitSharesExtended(
-                channelID: tracker.channelID, sequenceNumber: sequence, jobID: entry.upstreamJobID, nonce: submit.nonce,
+                channelID: channelID, sequenceNumber: sequence, jobID: entry.upstreamJobID, nonce: submit.nonce,
                 ntime: submit.ntime, version: version, extranonce: device.upstreamExtranoncePrefix + submit.extranonce2))
         } catch {
             logger.debug("share not forwarded: \(error)")
             return reject(device, id, .other, Self.upstreamUnavailable, code: Self.upstreamUnavailable)
         }
-        nextSequence &+= 1
+        channels[channelID]!.acks.record(device: device.id, requestID: id)
+        inFlight += 1
         statistics.sharesForwarded += 1
-        inFlight.append(InFlightShare(sequence: sequence, device: device.id, requestID: id))
     }
 
     /// The message of a valid share the translator could not forward (upstream down or congested).
@@ -483,147 +675,204 @@ public final class Sv2Translator {
         device.send(Sv1Line.error(id: id, code: code, message: message))
     }
 
+    /// A forwarded share whose answer can never come (link or channel gone).
+    private func answerLost(_ entry: TranslatorShareAcks.Entry) {
+        inFlight -= 1
+        statistics.upstreamLost += 1
+        devices[entry.device]?.send(Sv1Line.error(id: entry.requestID, code: .other, message: Self.upstreamUnavailable))
+    }
+
     // MARK: Upstream (called by TranslatorUpstreamHandler)
 
-    func upstreamDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try context.send(OpenExtendedMiningChannel(
-            requestID: 1, userIdentity: configuration.userIdentity, nominalHashRate: configuration.upstreamHashrate,
-            maxTarget: U256(limbs: (.max, .max, .max, .max)),
-            minExtranonceSize: UInt16(configuration.deviceIDLength + configuration.extranonce2Size)))
+    func upstreamDidSetUp() {
+        isUpstreamReady = true
+        requestChannels()
     }
 
-    func upstreamChannelOpened(_ tracker: MinerJobTracker, groupChannelID: UInt32) throws(Sv2ServiceError) {
-        let size = tracker.extranonceSize
-        guard size >= 2 else { throw .rejected("upstream extranonce size \(size): nothing to carve for devices") }
-        let idLength = Swift.min(configuration.deviceIDLength, size - 1)
-        do {
-            allocator = try ExtranonceAllocator(
-                upstreamPrefix: tracker.extranoncePrefix, localLength: idLength,
-                totalLength: tracker.extranoncePrefix.count + idLength)
-        } catch {
-            throw .rejected("\(error)")
+    func upstreamChannelOpened(
+        _ tracker: MinerJobTracker, requestID: UInt32, groupChannelID: UInt32
+    ) throws(Sv2ServiceError) {
+        guard let purpose = opens.take(requestID) else {
+            throw .rejected("OpenExtendedMiningChannel.Success for request \(requestID), which was never sent")
         }
-        deviceExtranonce2Size = Swift.min(configuration.extranonce2Size, size - idLength)
-        padding = size - idLength - deviceExtranonce2Size
-        upstreamChannel = tracker
-        upstreamSemantics = SubmitSuccessSemantics()
-        upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
-        statistics.upstreamChannelID = tracker.channelID
-        logger.info(
-            "upstream channel \(tracker.channelID) open: prefix \(tracker.extranoncePrefix), \(size) bytes; devices roll \(deviceExtranonce2Size)")
-        if var allocator {
-            // Devices kept through an upstream loss move onto this channel (in connection order: deterministic ids).
-            for key in devices.keys.sorted() {
-                guard let device = devices[key], device.subscribed else { continue }
-                rehome(device, allocator: &allocator, tracker: tracker)
-            }
-            self.allocator = allocator
+        guard channels[tracker.channelID] == nil else {
+            throw .rejected("the upstream opened channel \(tracker.channelID) twice")
         }
-        for device in devices.values where device.pendingSubscribe != nil { subscribe(device) }
+        recentlyClosed.remove(tracker.channelID)  // an id reused after our CloseChannel is live again
+        try channelOpened(tracker, purpose: purpose, groupID: groupChannelID == 0 ? nil : groupChannelID)
     }
 
-    func upstreamChannelRefused(code: String) {
-        logger.error("upstream refused the channel: \(code)")
-        for device in devices.values {
-            if let id = device.pendingSubscribe {
-                device.pendingSubscribe = nil
-                device.send(Sv1Line.error(id: id, code: .other, message: "upstream refused the channel: \(code)"))
-            }
+    func upstreamChannelRefused(requestID: UInt32, code: String) {
+        guard let purpose = opens.take(requestID) else { return }
+        switch purpose {
+        case .abandoned:
+            break
+        case .shared:
+            logger.error("upstream refused the channel: \(code)")
+            for device in devices.values where device.pendingSubscribe != nil { refuseChannel(device, code: code) }
+        case .device(let id):
+            logger.warning("upstream refused a device's channel: \(code)")
+            guard let device = devices[id] else { return }
+            device.channelRequest = nil
+            refuseChannel(device, code: code)
         }
+    }
+
+    /// The channels a message addressed to `id` applies to: that channel, or every member of that group. Empty for
+    /// a channel this translator closed recently (the upstream's messages for it may still be on the way).
+    private func route(_ id: UInt32) throws(Sv2ServiceError) -> [UInt32] {
+        if channels[id] != nil { return [id] }
+        let members = channels.values.filter { $0.groupID == id }.map(\.id)
+        guard !members.isEmpty || recentlyClosed.contains(id) else { throw .unknownChannel(id) }
+        return members.sorted()
     }
 
     func upstreamJob(_ message: NewExtendedMiningJobView) throws(Sv2ServiceError) {
         let job = MinerJob(message)
-        try updateUpstream(channel: message.channelID) { (tracker) throws(MinerJobError) in _ = try tracker.receive(job) }
-        if !job.isFuture { broadcastActiveJob(clean: false) }
+        for id in try route(message.channelID) {
+            let reprefixed = try applyPendingPrefix(id)
+            guard channels[id] != nil else { continue }
+            try updateUpstream(id) { (tracker) throws(MinerJobError) in _ = try tracker.receive(job) }
+            if !job.isFuture { broadcastActiveJob(id, clean: reprefixed) }
+        }
     }
 
     func upstreamPrevHash(_ message: SetNewPrevHashView) throws(Sv2ServiceError) {
-        try updateUpstream(channel: message.channelID) { (tracker) throws(MinerJobError) in _ = try tracker.receive(message) }
-        broadcastActiveJob(clean: true)
+        for id in try route(message.channelID) {
+            try updateUpstream(id) { (tracker) throws(MinerJobError) in _ = try tracker.receive(message) }
+            broadcastActiveJob(id, clean: true)
+        }
     }
 
     func upstreamTarget(_ message: SetTargetView) throws(Sv2ServiceError) {
         let limbs = message.maximumTarget.limbs
         let target = Target(UInt256(w0: limbs.0, w1: limbs.1, w2: limbs.2, w3: limbs.3))
-        try updateUpstream(channel: message.channelID) { (tracker) throws(MinerJobError) in _ = tracker.setTarget(target) }
+        for id in try route(message.channelID) {
+            try updateUpstream(id) { (tracker) throws(MinerJobError) in _ = tracker.setTarget(target) }
+        }
     }
 
-    func upstreamAccepted(lastSequenceNumber: UInt32, count: UInt32, sum: UInt64) {
+    /// `SetGroupChannel`: jobs sent to the group id go to its member channels from now on.
+    func upstreamGroup(_ message: SetGroupChannelView) {
+        for id in message.channelIDs { channels[id]?.groupID = message.groupChannelID }
+    }
+
+    /// `SetExtranoncePrefix`: the new prefix is recorded, not applied. The spec makes it apply to jobs sent after
+    /// the message, so until the channel's next job arrives the devices keep mining (and their shares are validated
+    /// and forwarded) on the old prefix; that job then re-homes every device on the channel (``applyPendingPrefix``).
+    func upstreamExtranoncePrefix(_ message: SetExtranoncePrefixView) throws(Sv2ServiceError) {
+        guard let channel = channels[message.channelID] else {
+            guard recentlyClosed.contains(message.channelID) else { throw .unknownChannel(message.channelID) }
+            return
+        }
+        guard let prefix = Extranonce(copying: message.extranoncePrefix),
+              prefix.count + channel.tracker.extranonceSize <= Extranonce.maxLength
+        else {
+            throw .rejected("""
+                SetExtranoncePrefix: \(message.extranoncePrefix.count)-byte prefix and \
+                \(channel.tracker.extranonceSize) rollable bytes exceed \(Extranonce.maxLength)
+                """)
+        }
+        channels[message.channelID]!.pendingPrefix = prefix
+        logger.info("upstream channel \(message.channelID): new extranonce prefix \(prefix) from its next job on")
+    }
+
+    /// Applies channel `id`'s pending prefix, if any (its next job just arrived): the extranonce space is rebuilt
+    /// under it and every device on the channel moves there — `mining.set_extranonce` for devices that take it, the
+    /// job itself follows as a clean one; `client.reconnect` for the others. True when it did.
+    private func applyPendingPrefix(_ id: UInt32) throws(Sv2ServiceError) -> Bool {
+        guard var channel = channels[id], let prefix = channel.pendingPrefix else { return false }
+        channel.pendingPrefix = nil
+        do {
+            try channel.tracker.setExtranoncePrefix(prefix)
+            channel.space = try channel.space.rebuilt(for: channel.tracker)
+        } catch {
+            throw .rejected("SetExtranoncePrefix on channel \(id): \(error)")
+        }
+        let members = channel.members.sorted()
+        channels[id] = channel
+        statistics.extranoncePrefixChanges += 1
+        logger.info("upstream channel \(id): extranonce prefix now \(prefix); moving \(members.count) devices")
+        for key in members {
+            guard let device = devices[key] else { continue }
+            // The old extranonce belongs to the old space: nothing to give back to the new one.
+            device.allocatedPrefix = nil
+            guard device.extranonceSubscribed else {
+                sendAway(device)  // leaves its channel when the connection closes (its own is then closed)
+                continue
+            }
+            channels[id]!.members.remove(key)
+            device.channelID = nil
+            rehome(device, on: id, notify: false)
+        }
+        return true
+    }
+
+    func upstreamAccepted(channelID: UInt32, lastSequenceNumber: UInt32, count: UInt32, sum: UInt64) {
+        guard channels[channelID] != nil else { return }  // a channel closed meanwhile: its shares were answered
         // Count from last_sequence_number progress: pools differ on whether new_submits_accepted_count is per
         // message or cumulative (SRI), but "everything up to here not rejected was accepted" holds for both.
-        var acknowledged: UInt32 = 0
-        defer {
-            let wasCumulative = upstreamSemantics.isCumulative
-            let delta = upstreamSemantics.interpret(count: count, sum: sum, acknowledged: acknowledged)
-            if !wasCumulative, upstreamSemantics.isCumulative {
-                logger.notice("upstream reports SubmitShares.Success counts as totals (SRI); counting from sequence numbers")
-            }
-            if !delta.countAgreed {
-                statistics.upstreamInconsistentAcks += 1
-                logger.debug("upstream acknowledged \(acknowledged) shares, its count says otherwise (\(count))")
-            }
-        }
-        while inFlightHead < inFlight.count,
-              Int32(bitPattern: inFlight[inFlightHead].sequence &- lastSequenceNumber) <= 0 {
-            let entry = inFlight[inFlightHead]
-            inFlightHead += 1
-            guard !entry.settled else { continue }
-            acknowledged &+= 1
+        let acknowledged = channels[channelID]!.acks.acknowledge(upTo: lastSequenceNumber) { entry in
+            inFlight -= 1
             statistics.upstreamAccepted += 1
             if let device = devices[entry.device] {
                 device.upstreamAccepted += 1
                 device.send(Sv1Line.result(id: entry.requestID, "true"))
             }
         }
-        compactInFlight()
+        let wasCumulative = channels[channelID]!.semantics.isCumulative
+        let delta = channels[channelID]!.semantics.interpret(count: count, sum: sum, acknowledged: acknowledged)
+        upstreamSemantics = channels[channelID]!.semantics
+        if !wasCumulative, upstreamSemantics.isCumulative {
+            logger.notice("upstream reports SubmitShares.Success counts as totals (SRI); counting from sequence numbers")
+        }
+        if !delta.countAgreed {
+            statistics.upstreamInconsistentAcks += 1
+            logger.debug("upstream acknowledged \(acknowledged) shares, its count says otherwise (\(count))")
+        }
     }
 
-    func upstreamRejected(sequenceNumber: UInt32, code: String) {
+    func upstreamRejected(channelID: UInt32, sequenceNumber: UInt32, code: String) {
+        guard channels[channelID] != nil, let entry = channels[channelID]!.acks.reject(sequenceNumber) else { return }
+        inFlight -= 1
         statistics.upstreamRejected += 1
-        guard let index = inFlight[inFlightHead...].firstIndex(where: { $0.sequence == sequenceNumber && !$0.settled })
-        else { return }
-        inFlight[index].settled = true
-        let entry = inFlight[index]
-        logger.notice("pool rejected share \(sequenceNumber): \(code)")
-        if let device = devices[entry.device] {
-            device.upstreamRejected += 1
-            let sv1Code: Sv1ErrorCode = switch code {
-            case ShareRejection.staleShare.code, ShareRejection.invalidJobID.code: .jobNotFound
-            case ShareRejection.duplicateShare.code: .duplicateShare
-            case ShareRejection.difficultyTooLow.code: .lowDifficulty
-            default: .other
-            }
-            device.send(Sv1Line.error(id: entry.requestID, code: sv1Code, message: code))
+        logger.notice("pool rejected share \(sequenceNumber) on channel \(channelID): \(code)")
+        guard let device = devices[entry.device] else { return }
+        device.upstreamRejected += 1
+        let sv1Code: Sv1ErrorCode = switch code {
+        case ShareRejection.staleShare.code, ShareRejection.invalidJobID.code: .jobNotFound
+        case ShareRejection.duplicateShare.code: .duplicateShare
+        case ShareRejection.difficultyTooLow.code: .lowDifficulty
+        default: .other
         }
-        if index == inFlightHead {
-            while inFlightHead < inFlight.count, inFlight[inFlightHead].settled { inFlightHead += 1 }
-            compactInFlight()
-        }
+        device.send(Sv1Line.error(id: entry.requestID, code: sv1Code, message: code))
     }
 
     func upstreamDidClose() {
-        for entry in inFlight[inFlightHead...] where !entry.settled {
-            statistics.upstreamLost += 1
-            devices[entry.device]?.send(
-                Sv1Line.error(id: entry.requestID, code: .other, message: Self.upstreamUnavailable))
+        isUpstreamReady = false
+        opens.removeAll()
+        for id in channels.keys.sorted() {
+            channels[id]!.acks.drain { entry in answerLost(entry) }
         }
-        inFlight.removeAll()
-        inFlightHead = 0
-        upstreamChannel = nil
-        allocator = nil
+        inFlight = 0
+        channels.removeAll()
+        sharedChannelID = nil
+        recentlyClosed.removeAll()
+        recentlyClosedOrder.removeAll()
         statistics.upstreamChannelID = nil
-        let reconnect = Sv1Line.reconnect()
+        statistics.upstreamChannels = 0
         var kept = 0, sentAway = 0
-        for device in Array(devices.values) where device.subscribed {
+        for device in Array(devices.values) {
+            device.channelRequest = nil
+            device.channelID = nil
+            device.allocatedPrefix = nil
+            guard device.subscribed else { continue }  // a subscribe still waiting keeps waiting
             if device.extranonceSubscribed {
                 // Kept: no job is valid any more (the next channel has another extranonce space).
-                device.allocatedPrefix = nil
                 device.resetValidator(duplicateFilterCapacity: configuration.duplicateFilterCapacity)
                 kept += 1
             } else {
-                device.send(reconnect)
-                device.connection.close()
+                sendAway(device)
                 sentAway += 1
             }
         }
@@ -633,22 +882,9 @@ public final class Sv2Translator {
     }
 
     private func updateUpstream(
-        channel: UInt32, _ body: (inout MinerJobTracker) throws(MinerJobError) -> Void
+        _ id: UInt32, _ body: (inout MinerJobTracker) throws(MinerJobError) -> Void
     ) throws(Sv2ServiceError) {
-        guard var tracker = upstreamChannel, channel == tracker.channelID || channel == upstreamGroupID else {
-            throw .unknownChannel(channel)
-        }
-        do { try body(&tracker) } catch { throw .rejected("\(error)") }
-        upstreamChannel = tracker
-    }
-
-    private func compactInFlight() {
-        if inFlightHead == inFlight.count {
-            inFlight.removeAll(keepingCapacity: true)
-            inFlightHead = 0
-        } else if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
-            inFlight.removeFirst(inFlightHead)
-            inFlightHead = 0
-        }
+        guard channels[id] != nil else { return }
+        do { try body(&channels[id]!.tracker) } catch { throw .rejected("\(error)") }
     }
 }
