@@ -45,11 +45,19 @@ func startTestTranslator(
     _ runner: LoopRunner, pool service: PoolService, authority: AuthorityKeyPair?,
     configure: (inout TranslatorConfiguration) -> Void = { _ in }
 ) throws -> Sv2Translator {
+    try startTestTranslator(
+        runner, upstream: try runner.sync { service.localAddress! }, authority: authority, configure: configure)
+}
+
+/// A translator in front of the pool at `address`.
+func startTestTranslator(
+    _ runner: LoopRunner, upstream address: SocketAddress, authority: AuthorityKeyPair?,
+    configure: (inout TranslatorConfiguration) -> Void = { _ in }
+) throws -> Sv2Translator {
     let security: Sv2ClientConfiguration.Security = authority.map { .noise(authority: $0.publicKey) } ?? .plain
     var configuration = TranslatorConfiguration(
         listenAddress: loopback,
-        upstream: Sv2ClientConfiguration(
-            serverAddress: try runner.sync { service.localAddress! }, sv2Protocol: .mining, security: security),
+        upstream: Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: security),
         userIdentity: "farm-1")
     configuration.upstreamHashrate = 1_000  // the pool's target for the channel is then easier than the devices'
     configuration.minimumDifficulty = testDeviceDifficulty
