@@ -59,9 +59,6 @@ struct TranslatorChannelOpens {
         return id
     }
 
-    /// Whether a request for `purpose` is waiting.
-    func contains(_ purpose: Purpose) -> Bool { waiting.values.contains(purpose) }
-
     /// The purpose of the answered request `id` (removed).
     mutating func take(_ id: UInt32) -> Purpose? { waiting.removeValue(forKey: id) }
 

@@ -3,10 +3,11 @@ import Sv2Codec
 import Sv2Mining
 import Sv2Service
 
-/// A small plain-Sv2 pool for the translator's `SetExtranoncePrefix` tests: opens extended channels (4-byte
+/// A small plain-Sv2 pool for the translator's `SetExtranoncePrefix` and channel-routing tests: opens extended channels (4-byte
 /// prefixes, the extranonce size asked for, a target every device share meets), sends one job per channel, checks
 /// every share with `ShareValidator` against the prefix each job was sent under, acknowledges shares one by one, and
-/// on command changes a channel's prefix (`SetExtranoncePrefix`) and sends it a new job. Loop thread only.
+/// on command changes a channel's prefix (`SetExtranoncePrefix`) and sends it a new job, groups channels, or holds
+/// channel requests unanswered. Loop thread only.
 final class PrefixChangingPool {
     struct Channel {
         let connection: Sv2ConnectionID
@@ -29,6 +30,12 @@ final class PrefixChangingPool {
     var rejections: [String: Int] = [:]
     /// Channels the translator closed.
     var closed: [UInt32] = []
+    /// Accepted shares by job id.
+    var acceptedJobs: [UInt32: Int] = [:]
+    /// When set, channel requests are held (not answered) until ``answerHeldOpens()``.
+    var holdOpens = false
+    /// Requests held while ``holdOpens`` was set.
+    var heldOpens: [(requestID: UInt32, size: Int, connection: Sv2ConnectionID)] = []
 
     var localAddress: SocketAddress? { server?.localAddress }
 
@@ -49,26 +56,68 @@ final class PrefixChangingPool {
     static func u256(_ hash: Hash256) -> U256 { U256(bytes: hash.bytes)! }
 
     func open(_ message: OpenExtendedMiningChannelView, connection: Sv2ConnectionID) throws {
+        guard !holdOpens else {
+            return heldOpens.append((message.requestID, Int(message.minExtranonceSize), connection))
+        }
+        try open(requestID: message.requestID, size: Int(message.minExtranonceSize), connection: connection)
+    }
+
+    /// Answers the held channel requests (opening each channel).
+    func answerHeldOpens() throws {
+        let held = heldOpens
+        heldOpens.removeAll()
+        holdOpens = false
+        for open in held { try self.open(requestID: open.requestID, size: open.size, connection: open.connection) }
+    }
+
+    private func open(requestID: UInt32, size: Int, connection: Sv2ConnectionID) throws {
         let id = nextChannel
         nextChannel += 1
-        let size = Int(message.minExtranonceSize)
         channels[id] = Channel(connection: connection, prefix: try allocator.allocate(), extranonceSize: size)
         try connections?.send(OpenExtendedMiningChannelSuccess(
-            requestID: message.requestID, channelID: id, target: U256(limbs: (.max, .max, .max, .max)),
+            requestID: requestID, channelID: id, target: U256(limbs: (.max, .max, .max, .max)),
             extranonceSize: UInt16(size), extranoncePrefix: channels[id]!.prefix.bytes, groupChannelID: 0), to: connection)
         try sendJob(to: id, future: true)
+    }
+
+    /// Puts `members` in group `group` (`SetGroupChannel`) and sends one job, active at once, to the group id: every
+    /// member gets it (all members have the same extranonce length, as the spec requires of a group).
+    func groupJob(_ group: UInt32, members: [UInt32]) throws {
+        guard let first = members.first, let channel = channels[first], let connections else { return }
+        try connections.send(SetGroupChannel(groupChannelID: group, channelIDs: members), to: channel.connection)
+        jobID += 1
+        let parts = try coinbaseParts(extranonceLength: channel.prefix.count + channel.extranonceSize)
+        try connections.send(NewExtendedMiningJob(
+            channelID: group, jobID: jobID, minNtime: minNtime, version: 0x2000_0000, versionRollingAllowed: true,
+            merklePath: [], coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix), to: channel.connection)
+        for id in members { activate(id, parts: parts, newChainTip: false) }
+    }
+
+    private func coinbaseParts(extranonceLength: Int) throws -> CoinbaseParts {
+        try Coinbase(
+            version: 2, scriptSigPrefix: [0x03, UInt8(truncatingIfNeeded: jobID), 0, 0], tag: Array("prefix-test".utf8),
+            extranonceLength: extranonceLength, sequence: 0xffff_ffff,
+            poolOutputs: [TxOutput(value: 50_0000_0000, script: [0x51])], templateOutputs: [], templateOutputCount: 0,
+            locktime: 0
+        ).parts(witness: false)
+    }
+
+    private func activate(_ id: UInt32, parts: CoinbaseParts, newChainTip: Bool) {
+        guard var channel = channels[id] else { return }
+        channel.validator.activate(
+            ShareJob(
+                extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: true, prevHash: prevHash,
+                coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: channel.extranonceSize,
+                coinbaseSuffix: parts.suffix, merklePath: [], nbits: nbits, minNtime: minNtime, target: .max),
+            newChainTip: newChainTip)
+        channels[id] = channel
     }
 
     /// Sends the channel a job built for its current prefix: a future one plus `SetNewPrevHash`, or one active at
     /// once on the same tip (earlier jobs stay valid, with the prefix they were sent under).
     func sendJob(to id: UInt32, future: Bool) throws {
-        guard var channel = channels[id], let connections else { return }
-        let coinbase = try Coinbase(
-            version: 2, scriptSigPrefix: [0x03, UInt8(truncatingIfNeeded: jobID), 0, 0], tag: Array("prefix-test".utf8),
-            extranonceLength: channel.prefix.count + channel.extranonceSize, sequence: 0xffff_ffff,
-            poolOutputs: [TxOutput(value: 50_0000_0000, script: [0x51])], templateOutputs: [], templateOutputCount: 0,
-            locktime: 0)
-        let parts = coinbase.parts(witness: false)
+        guard let channel = channels[id], let connections else { return }
+        let parts = try coinbaseParts(extranonceLength: channel.prefix.count + channel.extranonceSize)
         try connections.send(NewExtendedMiningJob(
             channelID: id, jobID: jobID, minNtime: future ? nil : minNtime, version: 0x2000_0000,
             versionRollingAllowed: true, merklePath: [], coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix),
@@ -78,13 +127,7 @@ final class PrefixChangingPool {
                 channelID: id, jobID: jobID, prevHash: Self.u256(prevHash), minNtime: minNtime, nbits: nbits),
                 to: channel.connection)
         }
-        channel.validator.activate(
-            ShareJob(
-                extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: true, prevHash: prevHash,
-                coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: channel.extranonceSize,
-                coinbaseSuffix: parts.suffix, merklePath: [], nbits: nbits, minNtime: minNtime, target: .max),
-            newChainTip: future)
-        channels[id] = channel
+        activate(id, parts: parts, newChainTip: future)
     }
 
     /// `SetExtranoncePrefix` for channel `id` (jobs sent from now on use `prefix`).
@@ -119,6 +162,7 @@ final class PrefixChangingPool {
                 to: connection)
         }
         channel.accepted += 1
+        acceptedJobs[message.jobID, default: 0] += 1
         channels[message.channelID] = channel
         try connections!.send(SubmitSharesSuccess(
             channelID: message.channelID, lastSequenceNumber: message.sequenceNumber, newSubmitsAcceptedCount: 1,
