@@ -6,7 +6,10 @@ import Sv2Accounting
 import Sv2AppSupport
 import Sv2Codec
 import Sv2Metrics
+import Sv2Bitcoin
 import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 
