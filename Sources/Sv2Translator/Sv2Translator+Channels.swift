@@ -2,6 +2,7 @@ import Sv1
 import Sv2Codec
 import Sv2Mining
 import Sv2Service
+import Sv2Bitcoin
 
 /// How devices get upstream channels: the mode-specific requests, then joining, re-homing and leaving (shared by
 /// both modes).

@@ -1,5 +1,6 @@
 import Sv1
 import Sv2Mining
+import Sv2Bitcoin
 
 /// Upstream jobs as `mining.notify`, per channel, and per-device difficulty.
 extension Sv2Translator {

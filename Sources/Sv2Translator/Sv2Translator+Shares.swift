@@ -1,6 +1,7 @@
 import Sv1
 import Sv2Codec
 import Sv2Mining
+import Sv2Bitcoin
 
 /// Device shares: local validation, forwarding on the device's channel.
 extension Sv2Translator {

@@ -2,6 +2,7 @@ import Sv1
 import Sv2Codec
 import Sv2Mining
 import Sv2Service
+import Sv2Bitcoin
 
 /// What the upstream connection reports (called by ``TranslatorUpstreamHandler``).
 extension Sv2Translator {

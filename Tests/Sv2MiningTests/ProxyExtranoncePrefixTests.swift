@@ -3,7 +3,10 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+import Sv2Bitcoin
+import Sv2Mining
+@testable import Sv2Proxy
+@testable import Sv2Miner
 
 @Suite("Client side: proxy following an upstream SetExtranoncePrefix", .serialized)
 struct ProxyExtranoncePrefixTests {

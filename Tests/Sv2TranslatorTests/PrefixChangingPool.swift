@@ -2,6 +2,8 @@ import Reactor
 import Sv2Codec
 import Sv2Mining
 import Sv2Service
+import Sv2Pool
+import Sv2Bitcoin
 
 /// A small plain-Sv2 pool for the translator's `SetExtranoncePrefix` and channel-routing tests: opens extended channels (4-byte
 /// prefixes, the extranonce size asked for, a target every device share meets), sends one job per channel, checks

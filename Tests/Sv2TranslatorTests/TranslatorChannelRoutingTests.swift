@@ -4,6 +4,8 @@ import Sv1
 import Sv2Mining
 import Sv2Translator
 import Testing
+import Sv2Pool
+import Sv2Bitcoin
 
 @Suite("Translator: per-device channel routing (groups, abandoned requests)", .serialized)
 struct TranslatorChannelRoutingTests {

@@ -5,6 +5,8 @@ import Sv2Mining
 import Sv2Service
 import Sv2Translator
 import Testing
+import Sv2Pool
+import Sv2Bitcoin
 
 /// The upstream channel whose pool-side prefix starts `extranonce1`, and the rest of `extranonce1`.
 private func channel(of extranonce1: [UInt8]?, in service: PoolService, among ids: [UInt32]) -> (UInt32, [UInt8])? {
