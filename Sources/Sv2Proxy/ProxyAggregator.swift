@@ -29,7 +29,7 @@ public typealias ProxyUpstreamClient =
 ///   upstream trouble never closes a miner's connection. A share that meets the network target (a block) is never
 ///   shed for congestion: it is forwarded past the 1 MiB mark, into headroom ordinary shares never use.
 /// - `SetExtranoncePrefix` on the upstream channel is followed from the channel's next job on: every downstream
-///   channel gets a new prefix under the new one (see ``upstreamExtranoncePrefix(channel:prefix:)``).
+///   channel gets a new prefix under the new one (see `upstreamExtranoncePrefix(channel:prefix:)`).
 ///
 /// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
 ///

@@ -14,11 +14,11 @@ public typealias TranslatorUpstreamClient =
 /// upstream connection carrying one extended channel (``TranslatorChannelMode/aggregated``) or one per device
 /// (``TranslatorChannelMode/perDevice``).
 ///
-/// - Channels: each upstream channel is a ``TranslatorChannel`` with the devices mining on it; jobs, shares and
+/// - Channels: each upstream channel is a `TranslatorChannel` with the devices mining on it; jobs, shares and
 ///   acknowledgements work on channels the same way in both modes. The modes differ only in when channels are
 ///   requested (the shared one when the connection is set up; a device's own when it subscribes, or after an upstream
 ///   loss for a device that was kept) and in how a channel's extranonce space is split
-///   (``TranslatorExtranonceSpace``).
+///   (`TranslatorExtranonceSpace`).
 /// - Extranonce: aggregated, device `i` gets `extranonce1 = P ‖ id(i) ‖ zero padding` out of the shared channel's
 ///   prefix `P` (like SRI's aggregated mode); per device, `extranonce1 = P ‖ zero padding` of its own channel. Shares
 ///   go upstream with the bytes after `P` plus `extranonce2`, so the pool rebuilds exactly the header the device
@@ -33,7 +33,7 @@ public typealias TranslatorUpstreamClient =
 ///   others are answered at once.
 /// - Difficulty: per-device vardiff toward `sharesPerMinute`; a change is a `mining.set_difficulty` followed by a
 ///   re-notify of the running job under a new id.
-/// - `SetExtranoncePrefix`: followed, from the channel's next job on (see ``upstreamExtranoncePrefix(_:)``).
+/// - `SetExtranoncePrefix`: followed, from the channel's next job on (see `upstreamExtranoncePrefix(_:)`).
 ///
 /// Upstream loss answers every share still waiting (`upstream-unavailable`). Devices that sent
 /// `mining.extranonce.subscribe` stay connected: their shares are answered `upstream-unavailable` until their next
