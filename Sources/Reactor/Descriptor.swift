@@ -1,4 +1,4 @@
-import CShims
+import CUring
 
 /// An open file descriptor with exactly one owner.
 ///

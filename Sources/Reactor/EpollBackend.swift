@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// Edge-triggered epoll backend. `wait` does the reads itself (like TigerBeetle's readiness backends) into an arena
