@@ -8,6 +8,7 @@ import PackageDescription
 //   Sv2Noise    – ElligatorSwift, Noise NX handshake, certificates, encrypted transport.
 //   Sv2Service  – Sv2Server / Sv2Client services with per-subprotocol handlers.
 //   Sv2Mining   – channels, jobs, share validation, extranonces, vardiff, template source.
+//   Sv2JobDeclaration – Job Declaration: the JD server (tokens, declared-job checks) and the JD client.
 //   Sv1         – Stratum V1 wire: line splitting (capped), JSON-RPC requests, answers and pushes (pure).
 //   Sv2Translator – `sv2 translator`: Sv1 devices on one Sv2 extended channel (plus a CPU Sv1 test device).
 //   CSQLite, CPostgres – Debian's libsqlite3 and libpq (system libraries).
@@ -33,6 +34,7 @@ let package = Package(
         .library(name: "Sv2Noise", targets: ["Sv2Noise"]),
         .library(name: "Sv2Service", targets: ["Sv2Service"]),
         .library(name: "Sv2Mining", targets: ["Sv2Mining"]),
+        .library(name: "Sv2JobDeclaration", targets: ["Sv2JobDeclaration"]),
         .library(name: "Sv1", targets: ["Sv1"]),
         .library(name: "Sv2Translator", targets: ["Sv2Translator"]),
         .library(name: "Sv2Accounting", targets: ["Sv2Accounting"]),
@@ -76,6 +78,11 @@ let package = Package(
             dependencies: ["CShims", "Sv2Codec", "Sv2Service", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Sv2JobDeclaration",
+            dependencies: ["Sv2Codec", "Sv2Service", "Sv2Mining", "Reactor", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
         .target(
@@ -104,7 +111,7 @@ let package = Package(
         ),
         .target(
             name: "Stratum",
-            dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining"],
+            dependencies: ["Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Mining", "Sv2JobDeclaration"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -152,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "Sv2MiningTests",
             dependencies: [
-                "Sv2Mining", "Sv2Accounting", "Sv2Metrics", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor",
+                "Sv2Mining", "Sv2JobDeclaration", "Sv2Accounting", "Sv2Metrics", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor",
                 "Sv2Noise", "CShims", "LoopTestSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

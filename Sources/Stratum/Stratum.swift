@@ -4,3 +4,4 @@
 @_exported public import Sv2Noise
 @_exported public import Sv2Service
 @_exported public import Sv2Mining
+@_exported public import Sv2JobDeclaration

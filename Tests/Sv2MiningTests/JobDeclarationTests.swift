@@ -6,6 +6,7 @@ import Sv2Codec
 import Sv2Service
 import Testing
 @testable import Sv2Mining
+@testable import Sv2JobDeclaration
 
 @Suite("Client side: Job Declaration flow", .serialized)
 struct JobDeclarationTests {

@@ -1,3 +1,4 @@
+public import Sv2Mining
 public import Sv2Codec
 import Sv2Service
 
@@ -83,7 +84,7 @@ public final class JobDeclaratorServer {
         }
         let job = DeclaredMiningJob(
             token: token, version: message.version, coinbasePrefix: Array(message.coinbaseTxPrefix),
-            coinbaseSuffix: Array(message.coinbaseTxSuffix), wtxids: message.wtxidList.map(WireConversions.hash),
+            coinbaseSuffix: Array(message.coinbaseTxSuffix), wtxids: message.wtxidList.map(JobDeclarationWire.hash),
             excessData: Array(message.excessData))
         let missing = job.wtxids.indices.filter { mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
         guard missing.isEmpty else {

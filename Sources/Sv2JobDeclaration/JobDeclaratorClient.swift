@@ -1,3 +1,4 @@
+import Sv2Mining
 public import Reactor
 public import Sv2Codec
 public import Sv2Service
@@ -101,7 +102,7 @@ public final class JobDeclaratorClient {
         nextRequestID &+= 1
         try send(DeclareMiningJob(
             requestID: requestID, miningJobToken: tokenBytes, version: version, coinbaseTxPrefix: coinbasePrefix,
-            coinbaseTxSuffix: coinbaseSuffix, wtxidList: transactions.map { WireConversions.u256(SHA256d.hash($0)) },
+            coinbaseTxSuffix: coinbaseSuffix, wtxidList: transactions.map { JobDeclarationWire.u256(SHA256d.hash($0)) },
             excessData: excessData))
         declarations[requestID] = .pending
         if !transactions.isEmpty { self.transactions[requestID] = transactions }
