@@ -44,6 +44,22 @@ public final class Pool {
     public var onSolution: ((SubmitSolution) throws(Sv2ServiceError) -> Void)?
     /// Called for every block found (after it was journaled, before it is submitted), e.g. to print it.
     public var onBlockFound: ((FoundBlock) -> Void)?
+    /// Checks the mining job token (and payout) of a `SetCustomMiningJob` with the pool's Job Declaration server:
+    /// `nil` authorizes the job, otherwise the `SetCustomMiningJob.Error` code. `nil` here (the default): custom
+    /// jobs are refused with `jd-not-supported`. Loop thread; a sibling JD server is called directly.
+    public var customJobAuthorizer: ((CustomMiningJobRequest) -> String?)?
+    /// Called with every accepted share (blocks included) when set: a Job Declaration client forwards the ones that
+    /// meet its upstream target. Unset on a plain pool, so the share path stays as it is.
+    public var onShareAccepted: ((AcceptedShare) -> Void)?
+    /// Called when a template becomes the work every channel mines (a chain tip, a non-future template on the
+    /// current tip, rebuilt coinbase outputs): a Job Declaration client declares it upstream.
+    public var onWork: ((BlockTemplate, Coinbase, TemplateChainTip) -> Void)?
+    /// The outputs every coinbase starts with; the first gets the template's revenue (default: one output to
+    /// ``PoolConfiguration/payoutScript``). See ``setCoinbaseOutputs(_:)``.
+    public private(set) var coinbaseOutputs: [TxOutput]
+    /// Bytes every channel's extranonce prefix starts with (a Job Declaration client's upstream channel prefix;
+    /// empty on a pool). See ``setUpstreamExtranoncePrefix(_:)``.
+    public private(set) var upstreamExtranoncePrefix = Extranonce.empty
     /// Where found blocks are recorded before anything else happens to them (`nil`: not journaled). A journal that
     /// fails to write is logged and counted; the block is still submitted.
     public var blockJournal: (any BlockJournaling)?
@@ -123,6 +139,7 @@ public final class Pool {
         } catch {
             throw .invalidConfiguration("extranonce layout: \(error)")
         }
+        coinbaseOutputs = [TxOutput(value: 0, script: configuration.payoutScript)]
         let origin = ContinuousClock.now
         clock = { Pool.seconds(ContinuousClock.now - origin) }
         pendingAcks.reserveCapacity(64)
@@ -459,9 +476,11 @@ public final class Pool {
                 channelID: channelID, sequenceNumber: sequence, errorCode: Self.accountingBacklogCode))
         }
         switch slots[index]!.validator.validate(share) {
-        case .accepted:
+        case .accepted(let hash):
+            if let onShareAccepted { reportShare(index, share: share, hash: hash, to: onShareAccepted) }
             try accept(index, sequence: sequence, reply: reply)
         case .blockFound(let hash, let header):
+            if let onShareAccepted { reportShare(index, share: share, hash: hash, to: onShareAccepted) }
             // The block is journaled and submitted before the share is acknowledged: a failing acknowledgement
             // (full write buffer, peer gone) must not take the block with it.
             if foundBlock(index, share: share, hash: hash, header: header) {
@@ -477,6 +496,14 @@ public final class Pool {
             try reject(channelID: channelID, sequence: sequence, rejection, reply: reply)
         }
         if slots[index]!.validator.needsFreshJob { try sendFreshJob(index, reply: reply) }
+    }
+
+    private func reportShare(_ index: Int, share: Share, hash: Hash256, to hook: (AcceptedShare) -> Void) {
+        let channel = slots[index]!
+        guard let extranonce = channel.extranoncePrefix.appending(share.extranonce) else { return }
+        hook(AcceptedShare(
+            channelID: channel.id, templateID: channel.templateID(ofJob: share.jobID) ?? 0, extranonce: extranonce,
+            nonce: share.nonce, ntime: share.ntime, version: share.version, hash: hash))
     }
 
     /// The channel's duplicate filter filled and its jobs were retired: a new job from the current template, with
@@ -674,6 +701,10 @@ public final class Pool {
         }
         statistics.blocksFound &+= 1
         let channel = slots[index]!
+        if let custom = channel.customJob(share.jobID) {
+            foundCustomBlock(channel, custom, share: share, hash: hash, header: header)
+            return true
+        }
         let templateID = channel.templateID(ofJob: share.jobID)
         let template = templateID.flatMap { templates[$0] }
         guard let templateID, let template, let extranonce = channel.extranoncePrefix.appending(share.extranonce) else {
@@ -769,12 +800,150 @@ public final class Pool {
         logger.error("template source lost: no new work until it is back")
     }
 
+    // MARK: Job Declaration
+
+    /// Handles `SetCustomMiningJob` (Job Declaration): checks the channel, the coinbase and `nbits`, then the token
+    /// and payout with ``customJobAuthorizer``; answers `SetCustomMiningJob.Success` with the job id shares name, or
+    /// `.Error`. The job is active at once; one on another previous block makes the channel's earlier jobs stale.
+    public func setCustomMiningJob<Reply: PoolReplySink>(
+        _ message: SetCustomMiningJobView, connection: Sv2ConnectionID, setupFlags: UInt32, reply: Reply
+    ) throws(Sv2ServiceError) {
+        func refuse(_ code: String) throws(Sv2ServiceError) {
+            statistics.customJobRefusals[code, default: 0] &+= 1
+            logger.info("custom job on channel \(message.channelID) refused: \(code)")
+            try reply.send(SetCustomMiningJobError(
+                channelID: message.channelID, requestID: message.requestID, errorCode: code))
+        }
+        guard let authorizer = customJobAuthorizer,
+              setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0
+        else { return try refuse("jd-not-supported") }
+        let index = Int(message.channelID) &- 1
+        guard index >= 0, index < slots.count, let channel = slots[index], channel.connection == connection,
+              channel.kind == .extended
+        else { return try refuse("invalid-channel-id") }
+        let extranonceLength = channel.extranoncePrefix.count + channel.rollableLength
+        guard Coinbase.scriptSigLengths.contains(message.coinbasePrefix.count + extranonceLength) else {
+            return try refuse("invalid-coinbase-prefix")
+        }
+        guard let outputs = TxOutput.parseList(message.coinbaseTxOutputs), !outputs.isEmpty else {
+            return try refuse("invalid-coinbase-tx-outputs")
+        }
+        let prevHash = WireConversions.hash(message.prevHash)
+        guard let networkTarget = Target(compact: message.nbits), networkTarget.value != .zero else {
+            return try refuse("invalid-nbits")
+        }
+        // On the pool's own tip the difficulty is known: a job claiming an easier one would report false blocks.
+        if let tip = chainTip, tip.prevHash == prevHash, tip.nbits != message.nbits { return try refuse("invalid-nbits") }
+        let request = CustomMiningJobRequest(
+            channelID: channel.id, userIdentity: channel.userIdentity, token: Array(message.miningJobToken),
+            version: message.version, prevHash: prevHash, minNtime: message.minNtime, nbits: message.nbits,
+            coinbaseTxVersion: message.coinbaseTxVersion, coinbasePrefix: Array(message.coinbasePrefix),
+            coinbaseTxInputSequence: message.coinbaseTxInputSequence, coinbaseTxOutputs: outputs,
+            coinbaseTxLocktime: message.coinbaseTxLocktime, merklePath: message.merklePath.map(WireConversions.hash))
+        if let code = authorizer(request) { return try refuse(code) }
+        let stripped = request.coinbaseParts(extranonceLength: extranonceLength, witness: false)
+        let jobID = nextJobID
+        nextJobID = nextJobID == .max ? 1 : nextJobID + 1
+        let job = ShareJob(
+            extendedJobID: jobID, version: request.version, versionRollingAllowed: true, prevHash: prevHash,
+            coinbasePrefix: stripped.prefix, extranoncePrefix: channel.extranoncePrefix,
+            extranonceSize: channel.rollableLength, coinbaseSuffix: stripped.suffix, merklePath: request.merklePath,
+            nbits: request.nbits, minNtime: request.minNtime, target: channel.target)
+        let newTip = channel.customPrevHash != prevHash
+        slots[index]!.validator.activate(job, newChainTip: newTip)
+        slots[index]!.customPrevHash = prevHash
+        slots[index]!.record(jobID: jobID, templateID: 0, isFuture: false)
+        if slots[index]!.customJobs.count >= PoolChannel.jobMemory { slots[index]!.customJobs.removeFirst() }
+        slots[index]!.customJobs.append(.init(
+            jobID: jobID, coinbase: request.coinbaseParts(extranonceLength: extranonceLength, witness: true)))
+        statistics.customJobsAccepted &+= 1
+        logger.debug("custom job \(jobID) on channel \(channel.id) (prev \(prevHash))")
+        try reply.send(SetCustomMiningJobSuccess(channelID: channel.id, requestID: message.requestID, jobID: jobID))
+    }
+
+    /// A block on a custom job: journaled, reported and settled by the chain tip like the pool's own; the Job
+    /// Declaration client that chose the transactions propagates it (the pool has no template to submit it with).
+    private func foundCustomBlock(
+        _ channel: PoolChannel, _ job: PoolChannel.CustomJobRecord, share: Share, hash: Hash256, header: BlockHeader
+    ) {
+        var transaction = job.coinbase.prefix
+        if let extranonce = channel.extranoncePrefix.appending(share.extranonce) {
+            transaction += extranonce.bytes
+        }
+        transaction += job.coinbase.suffix
+        let record = FoundBlock(
+            hash: hash, header: header, templateID: 0, channelID: channel.id, userIdentity: channel.userIdentity,
+            coinbaseTransaction: transaction)
+        guard blocks.add(.init(block: record, solution: nil, state: .found)) else {
+            statistics.redundantBlocks &+= 1
+            return
+        }
+        journal(.init(event: .found, hash: hash, time: wallClock(), block: record))
+        logger.notice("block found on custom job: \(hash) by \(channel.userIdentity) (channel \(channel.id))")
+        onBlockFound?(record)
+    }
+
+    /// Sets the outputs every coinbase starts with (the first gets the revenue) and re-issues the current work
+    /// with them: every channel gets a new job at once and its earlier jobs become stale (they pay the old
+    /// outputs). A Job Declaration client switches between the pool's outputs and its own (solo) this way.
+    public func setCoinbaseOutputs(_ outputs: [TxOutput]) throws(PoolError) {
+        guard !outputs.isEmpty else { throw .invalidConfiguration("no coinbase output") }
+        guard outputs != coinbaseOutputs else { return }
+        coinbaseOutputs = outputs
+        try reissueWork()
+    }
+
+    /// Makes every channel prefix start with `prefix` (a Job Declaration client's upstream channel prefix), so
+    /// the shares of every channel can be forwarded upstream. Channels open with another prefix are closed
+    /// (`CloseChannel`): their work could not go upstream. Templates are rebuilt for the longer extranonce.
+    public func setUpstreamExtranoncePrefix(_ prefix: Extranonce) throws(PoolError) {
+        guard prefix != upstreamExtranoncePrefix else { return }
+        let rebuilt: ExtranonceAllocator
+        do {
+            rebuilt = try ExtranonceAllocator(
+                upstreamPrefix: prefix, localLength: configuration.extranoncePrefixLength,
+                totalLength: prefix.count + configuration.extranonceLength,
+                reservedIDs: configuration.reservedExtranonceIDs)
+        } catch {
+            throw .invalidConfiguration("extranonce layout: \(error)")
+        }
+        for (connection, owned) in pools {
+            for id in owned.channels {
+                deliver(CloseChannel(channelID: id, reasonCode: "extranonce-prefix-changed"), to: connection)
+                free(id, connection: nil)
+            }
+            if let groupID = owned.groupID { freedChannelIDs.append(groupID) }
+        }
+        pools.removeAll()
+        allocator = rebuilt
+        upstreamExtranoncePrefix = prefix
+        try reissueWork()
+    }
+
+    /// Rebuilds the current template with the current outputs and extranonce layout and sends it to every channel
+    /// as a new future job activated at once (earlier jobs stale).
+    private func reissueWork() throws(PoolError) {
+        guard let templateID = currentTemplateID, let old = templates[templateID] else { return }
+        let built = try PoolTemplate(
+            template: old.template, configuration: configuration, outputs: coinbaseOutputs,
+            extranonceLength: allocator.totalLength)
+        templates = [templateID: built]
+        guard let tip = chainTip, templateSourceAvailable else { return }
+        for index in slots.indices where slots[index] != nil { slots[index]!.forgetFutureJobs() }
+        // The tip's template id now names the rebuilt coinbase: activating it re-issues everything.
+        try receive(chainTip: TemplateChainTip(
+            templateID: templateID, prevHash: tip.prevHash, headerTimestamp: tip.headerTimestamp, nbits: tip.nbits,
+            target: tip.target))
+    }
+
     // MARK: Templates and jobs
 
     /// Takes a `NewTemplate`: future templates become future jobs on every channel; others become jobs valid at
     /// once (when a chain tip is known).
     public func receive(template: BlockTemplate) throws(PoolError) {
-        let built = try PoolTemplate(template: template, configuration: configuration)
+        let built = try PoolTemplate(
+            template: template, configuration: configuration, outputs: coinbaseOutputs,
+            extranonceLength: allocator.totalLength)
         statistics.templatesReceived += 1
         lastTemplateTime = clock()
         templates[template.templateID] = built
@@ -790,6 +959,7 @@ public final class Pool {
             _ = try sendGroupJob(built, groupID: groupID, members: members, future: future, reply: sink)
         }
         logger.debug("template \(template.templateID) (future: \(template.futureTemplate)) → \(channelCount) channels")
+        if !future, let tip = chainTip { onWork?(template, built.coinbase, tip) }
     }
 
     /// Takes a `SetNewPrevHash` (Template Distribution): activates the future jobs of its template on every
@@ -839,6 +1009,7 @@ public final class Pool {
                 minNtime: tip.headerTimestamp, nbits: tip.nbits))
         }
         logger.info("new chain tip \(tip.prevHash) (template \(tip.templateID), \(channelCount) channels)")
+        onWork?(template.template, template.coinbase, tip)
         submitBlocks(now: clock())
     }
 
