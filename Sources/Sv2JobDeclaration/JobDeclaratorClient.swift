@@ -44,6 +44,8 @@ public final class JobDeclaratorClient {
     public private(set) var statistics = JobDeclaratorStatistics()
     /// Called on the loop thread when a declaration is answered.
     public var onDeclaration: ((UInt32, Declaration) -> Void)?
+    /// Called on the loop thread when a token arrives.
+    public var onTokenAllocated: ((Token) -> Void)?
     private var transactions: [UInt32: [[UInt8]]] = [:]
     private var requestedTokens = 0
     private var nextRequestID: UInt32 = 1
@@ -111,6 +113,15 @@ public final class JobDeclaratorClient {
         return requestID
     }
 
+    /// Takes the oldest unused token (for a `SetCustomMiningJob` in coinbase-only mode) and asks for another one;
+    /// `nil` when none is allocated yet.
+    public func takeToken() -> Token? {
+        guard !tokens.isEmpty else { return nil }
+        let token = tokens.removeFirst()
+        if let send { try? topUpTokens(send) }
+        return token
+    }
+
     /// Sends `PushSolution` (for the most recent accepted declaration on this connection, as the spec defines).
     public func pushSolution(_ solution: PushSolution) throws(Sv2ServiceError) {
         guard let send else { throw .notConnected }
@@ -122,6 +133,7 @@ public final class JobDeclaratorClient {
 
     func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
         requestedTokens = 0
+        tokens.removeAll()
         try topUpTokens { (message) throws(Sv2ServiceError) in try context.send(message) }
     }
 
@@ -136,8 +148,10 @@ public final class JobDeclaratorClient {
 
     func tokenAllocated(_ message: AllocateMiningJobTokenSuccessView) {
         requestedTokens = Swift.max(0, requestedTokens - 1)
-        tokens.append(Token(bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs)))
+        let token = Token(bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs))
+        tokens.append(token)
         statistics.tokensAllocated += 1
+        onTokenAllocated?(token)
     }
 
     func provideMissing(_ message: ProvideMissingTransactionsView, context: Sv2ClientContext) throws(Sv2ServiceError) {

@@ -102,6 +102,9 @@ public final class Pool {
     private var freedHead = 0
     private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
     private var allocator: ExtranonceAllocator
+    /// Extranonce bytes an extended channel rolls (``PoolConfiguration/extranonceRollableLength`` unless an upstream
+    /// extranonce layout was set: ``setUpstreamExtranonce(prefix:size:)``).
+    private var rollableLength: Int
     private var pendingAcks: [UInt32] = []
     private var blocks = FoundBlockBook()
     // Accounting (only with a ledger).
@@ -140,6 +143,7 @@ public final class Pool {
             throw .invalidConfiguration("extranonce layout: \(error)")
         }
         coinbaseOutputs = [TxOutput(value: 0, script: configuration.payoutScript)]
+        rollableLength = configuration.extranonceRollableLength
         let origin = ContinuousClock.now
         clock = { Pool.seconds(ContinuousClock.now - origin) }
         pendingAcks.reserveCapacity(64)
@@ -281,7 +285,7 @@ public final class Pool {
         guard maxTarget >= configuration.hardestTarget else {
             return try refuse(requestID, "max-target-out-of-range", reply)
         }
-        guard minExtranonceSize <= configuration.extranonceRollableLength else {
+        guard minExtranonceSize <= rollableLength else {
             return try refuse(requestID, "min-extranonce-size-too-large", reply)
         }
         guard let user = String(validating: userIdentity, as: UTF8.self) else {
@@ -298,7 +302,7 @@ public final class Pool {
         case .standard:
             // A standard channel rolls nothing: its whole extranonce is fixed here and baked into the merkle root.
             prefix = allocated.appending(
-                Extranonce(bytes: [UInt8](repeating: 0, count: configuration.extranonceRollableLength))!)!
+                Extranonce(bytes: [UInt8](repeating: 0, count: rollableLength))!)!
         }
         let id = allocateChannelID()
         var owned = pools.removeValue(forKey: connection) ?? ConnectionChannels()
@@ -314,7 +318,7 @@ public final class Pool {
             duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
         var channel = PoolChannel(
             id: id, connection: connection, kind: kind, userIdentity: user, allocatedPrefix: allocated,
-            extranoncePrefix: prefix, rollableLength: kind == .extended ? configuration.extranonceRollableLength : 0,
+            extranoncePrefix: prefix, rollableLength: kind == .extended ? rollableLength : 0,
             vardiff: vardiff, validator: validator)
         channel.groupID = groupID
         let index = Int(id) - 1
@@ -332,7 +336,7 @@ public final class Pool {
         case .extended:
             try reply.send(OpenExtendedMiningChannelSuccess(
                 requestID: requestID, channelID: id, target: target,
-                extranonceSize: UInt16(configuration.extranonceRollableLength), extranoncePrefix: prefix.bytes,
+                extranonceSize: UInt16(rollableLength), extranoncePrefix: prefix.bytes,
                 groupChannelID: groupID))
         }
         // Membership changes only here (closing a member or the group is the client's own request): announce the
@@ -893,31 +897,56 @@ public final class Pool {
         try reissueWork()
     }
 
-    /// Makes every channel prefix start with `prefix` (a Job Declaration client's upstream channel prefix), so
-    /// the shares of every channel can be forwarded upstream. Channels open with another prefix are closed
-    /// (`CloseChannel`): their work could not go upstream. Templates are rebuilt for the longer extranonce.
-    public func setUpstreamExtranoncePrefix(_ prefix: Extranonce) throws(PoolError) {
-        guard prefix != upstreamExtranoncePrefix else { return }
+    /// Fits the extranonce layout into an upstream channel's (a Job Declaration client's): every channel prefix
+    /// starts with `prefix` and the coinbase holds `size` bytes after it (local prefix ‖ rolled part), so the shares
+    /// of every channel can be forwarded upstream. Templates are rebuilt and re-issued.
+    ///
+    /// A new prefix of the same length with the same size keeps the channels: each gets `SetExtranoncePrefix`
+    /// with its prefix moved onto the new one, then new jobs. Any other change closes the open channels
+    /// (`CloseChannel` `extranonce-layout-changed`): their coinbase no longer fits.
+    public func setUpstreamExtranonce(prefix: Extranonce, size: Int) throws(PoolError) {
+        let newRollable = size - configuration.extranoncePrefixLength
+        guard newRollable >= 0, prefix.count + size <= Extranonce.maxLength else {
+            throw .invalidConfiguration("upstream extranonce (\(prefix.count) + \(size) bytes) leaves no room for the local prefix")
+        }
+        if prefix == upstreamExtranoncePrefix, newRollable == rollableLength { return }
+        if prefix.count == upstreamExtranoncePrefix.count, newRollable == rollableLength, prefix.count > 0 {
+            do { try allocator.rebase(onto: prefix) } catch { throw .invalidConfiguration("extranonce layout: \(error)") }
+            upstreamExtranoncePrefix = prefix
+            for index in slots.indices where slots[index] != nil {
+                let channel = slots[index]!
+                slots[index]!.allocatedPrefix = Self.rebase(channel.allocatedPrefix, onto: prefix)
+                slots[index]!.extranoncePrefix = Self.rebase(channel.extranoncePrefix, onto: prefix)
+                deliver(
+                    SetExtranoncePrefix(channelID: channel.id, extranoncePrefix: slots[index]!.extranoncePrefix.bytes),
+                    to: channel.connection)
+            }
+            return try reissueWork()
+        }
         let rebuilt: ExtranonceAllocator
         do {
             rebuilt = try ExtranonceAllocator(
                 upstreamPrefix: prefix, localLength: configuration.extranoncePrefixLength,
-                totalLength: prefix.count + configuration.extranonceLength,
-                reservedIDs: configuration.reservedExtranonceIDs)
+                totalLength: prefix.count + size, reservedIDs: configuration.reservedExtranonceIDs)
         } catch {
             throw .invalidConfiguration("extranonce layout: \(error)")
         }
         for (connection, owned) in pools {
             for id in owned.channels {
-                deliver(CloseChannel(channelID: id, reasonCode: "extranonce-prefix-changed"), to: connection)
+                deliver(CloseChannel(channelID: id, reasonCode: "extranonce-layout-changed"), to: connection)
                 free(id, connection: nil)
             }
             if let groupID = owned.groupID { freedChannelIDs.append(groupID) }
         }
         pools.removeAll()
         allocator = rebuilt
+        rollableLength = newRollable
         upstreamExtranoncePrefix = prefix
         try reissueWork()
+    }
+
+    private static func rebase(_ extranonce: Extranonce, onto prefix: Extranonce) -> Extranonce {
+        Extranonce(bytes: prefix.bytes + extranonce.bytes.dropFirst(prefix.count)) ?? extranonce
     }
 
     /// Rebuilds the current template with the current outputs and extranonce layout and sends it to every channel

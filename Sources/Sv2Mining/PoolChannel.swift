@@ -32,10 +32,10 @@ struct PoolChannel {
     let kind: Kind
     let userIdentity: String
     /// The prefix taken from the allocator (released on close).
-    let allocatedPrefix: Extranonce
+    var allocatedPrefix: Extranonce
     /// What the channel's coinbase carries before the rolled part: for standard channels the whole extranonce
     /// (allocated prefix padded with zeros), for extended channels the allocated prefix.
-    let extranoncePrefix: Extranonce
+    var extranoncePrefix: Extranonce
     /// Extranonce bytes the channel rolls (0 for standard channels).
     let rollableLength: Int
     /// The group channel whose jobs this (standard) channel gets, or 0: jobs addressed to the channel itself.
