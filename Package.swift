@@ -128,6 +128,7 @@ let package = Package(
             name: "sv2",
             dependencies: [
                 "Stratum", "CShims", "Sv2LoadTest", "Sv2AppSupport", "Sv1", "Sv2Translator", "Sv2Accounting", "Sv2Metrics",
+                "Sv2JobDeclaration",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
