@@ -261,7 +261,9 @@ public final class Pool {
         try open(
             kind: .extended, requestID: request.requestID, userIdentity: request.userIdentity,
             nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget,
-            minExtranonceSize: Int(request.minExtranonceSize), grouped: false, connection: connection, reply: reply)
+            minExtranonceSize: Int(request.minExtranonceSize), grouped: false,
+            selectsWork: setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0, connection: connection,
+            reply: reply)
     }
 
     private func refuse<Reply: PoolReplySink>(_ requestID: UInt32, _ code: String, _ reply: Reply) throws(Sv2ServiceError) {
@@ -272,8 +274,8 @@ public final class Pool {
 
     private func open<Reply: PoolReplySink>(
         kind: PoolChannel.Kind, requestID: UInt32, userIdentity: UnsafeRawBufferPointer, nominalHashrate: Float,
-        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, connection: Sv2ConnectionID,
-        reply: Reply
+        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, selectsWork: Bool = false,
+        connection: Sv2ConnectionID, reply: Reply
     ) throws(Sv2ServiceError) {
         // Every channel costs a validator and a duplicate filter: one connection may not open them without bound.
         if let owned = pools[connection], owned.channels.count >= configuration.maximumChannelsPerConnection {
@@ -321,6 +323,7 @@ public final class Pool {
             extranoncePrefix: prefix, rollableLength: kind == .extended ? rollableLength : 0,
             vardiff: vardiff, validator: validator)
         channel.groupID = groupID
+        channel.selectsWork = selectsWork
         let index = Int(id) - 1
         while slots.count <= index { slots.append(nil) }
         slots[index] = channel
@@ -345,7 +348,8 @@ public final class Pool {
         logger.debug("channel \(id) opened (\(kind), user \(user), target difficulty \(channel.difficulty))")
         // The first job on a channel is a future job activated right away by SetNewPrevHash (addressed to the
         // channel itself even in a group: later jobs go to the group).
-        if templateSourceAvailable, let tip = chainTip, let templateID = currentTemplateID,
+        // A channel that selects its work (Job Declaration) mines only its custom jobs: none of the pool's.
+        if !selectsWork, templateSourceAvailable, let tip = chainTip, let templateID = currentTemplateID,
            let template = templates[templateID] {
             let jobID = try sendJob(template, channelIndex: index, future: true, reply: reply)
             try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: reply)
@@ -515,7 +519,7 @@ public final class Pool {
     private func sendFreshJob<Reply: PoolReplySink>(_ index: Int, reply: Reply) throws(Sv2ServiceError) {
         statistics.duplicateFilterRollovers &+= 1
         logger.info("channel \(slots[index]!.id): duplicate filter full, jobs renewed above ntime \(slots[index]!.validator.ntimeFloor)")
-        guard templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
+        guard !slots[index]!.selectsWork, templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
               let template = templates[templateID]
         else { return }
         _ = try sendJob(template, channelIndex: index, future: false, reply: reply)
@@ -981,7 +985,7 @@ public final class Pool {
         guard future || (chainTip != nil && templateSourceAvailable) else { return }
         if !future { currentTemplateID = template.templateID }
         forEachChannel { (index, sink) throws(Sv2ServiceError) in
-            guard slots[index]!.groupID == 0 else { return }  // gets the group's job below
+            guard slots[index]!.groupID == 0, !slots[index]!.selectsWork else { return }  // group job below; custom work
             _ = try sendJob(built, channelIndex: index, future: future, reply: sink)
         }
         forEachGroup { (groupID, members, sink) throws(Sv2ServiceError) in
@@ -1012,7 +1016,8 @@ public final class Pool {
             journal(.init(event: state, hash: block.hash, time: wallClock()))
         }
         forEachChannel { (index, sink) throws(Sv2ServiceError) in
-            guard slots[index]!.groupID == 0 else { return }  // activated through the group below
+            // Activated through the group below; a channel selecting its work gets its new tip from its JD client.
+            guard slots[index]!.groupID == 0, !slots[index]!.selectsWork else { return }
             var jobID = slots[index]!.futureJob(for: tip.templateID)
             if jobID == nil { jobID = try sendJob(template, channelIndex: index, future: true, reply: sink) }
             guard let jobID else { return }
@@ -1147,7 +1152,7 @@ public final class Pool {
         let sink = ConnectionSink(connections: connections, connection: channel.connection)
         do throws(Sv2ServiceError) {
             try sink.send(SetTarget(channelID: channel.id, maximumTarget: WireConversions.u256(target)))
-            if templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
+            if !channel.selectsWork, templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
                let template = templates[templateID] {
                 _ = try sendJob(template, channelIndex: index, future: false, reply: sink)
             }

@@ -66,6 +66,9 @@ struct PoolChannel {
     var jobs: [JobRecord]
     /// Custom jobs, oldest first (at most ``jobMemory``; empty unless the channel's connection selects its work).
     var customJobs: [CustomJobRecord] = []
+    /// The channel's connection set REQUIRES_WORK_SELECTION: it mines its custom jobs only, none of the pool's
+    /// (the pool's jobs would retire them on every chain tip).
+    var selectsWork = false
     /// The previous block of the newest custom job (a custom job on another one starts a new chain tip).
     var customPrevHash: Hash256?
     var nextJobSlot = 0
