@@ -167,3 +167,42 @@ struct JobDeclarationEndToEndTests {
         }
     }
 }
+
+extension JobDeclarationEndToEndTests {
+    /// The pool link drops and the channel is reopened with another extranonce prefix: the miner's channel moves
+    /// along (SetExtranoncePrefix) and its shares keep being credited by the pool.
+    @Test func reopenedPoolChannelMovesTheMinersAlong() throws {
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let stack = try Self.start(runner)
+        defer { Self.stop(runner, stack) }
+        #expect(try runner.wait(timeout: 60) { stack.jdc.mode == .pool && stack.jdc.statistics.sharesAcknowledged >= 1 })
+        let (prefix, minerPrefix) = try runner.sync { () -> (Extranonce, Extranonce?) in
+            let prefix = stack.jdc.pool.upstreamExtranoncePrefix
+            stack.jdc.poolClient?.close()  // the link drops; the failover reconnects and a new channel is opened
+            return (prefix, stack.miner?.mining.session.statistics.extranoncePrefix)
+        }
+        let moved = try runner.wait(timeout: 60) {
+            stack.jdc.statistics.channelsOpened == 2 && stack.jdc.mode == .pool
+                && stack.jdc.pool.upstreamExtranoncePrefix != prefix
+                && stack.miner?.mining.session.statistics.extranoncePrefix != minerPrefix
+        }
+        #expect(moved)
+        let acknowledged = try runner.sync { stack.jdc.statistics.sharesAcknowledged }
+        let credited = try runner.wait(timeout: 60) {
+            stack.jdc.statistics.sharesAcknowledged > acknowledged + 2
+        }
+        let report = try runner.sync {
+            "\(stack.jdc.mode) \(stack.jdc.statistics) local \(stack.jdc.pool.statistics) miner \(stack.miner!.mining.session.statistics)"
+        }
+        #expect(credited, "\(report)")
+        try runner.sync {
+            // The miner kept its channel (no reconnect), now under the new pool prefix.
+            let newPrefix = stack.jdc.pool.upstreamExtranoncePrefix
+            let minerPrefix = try #require(stack.miner?.mining.session.statistics.extranoncePrefix)
+            #expect(newPrefix.isPrefix(of: minerPrefix))
+            #expect(stack.jdc.pool.statistics.channelsOpened == 1)
+            #expect(stack.jdc.statistics.shareRejections.isEmpty, "\(stack.jdc.statistics.shareRejections)")
+        }
+    }
+}
