@@ -32,6 +32,9 @@ public final class JobDeclaratorClient {
         case rejected(code: String)
     }
 
+    /// Declarations (and their transactions) remembered at most.
+    public static let maximumDeclarations = 256
+
     /// `user_identifier` of the token requests.
     public let userIdentifier: String
     /// How many unused tokens to keep allocated ahead.
@@ -107,6 +110,11 @@ public final class JobDeclaratorClient {
             coinbaseTxSuffix: coinbaseSuffix, wtxidList: transactions.map { JobDeclarationWire.u256(SHA256d.hash($0)) },
             excessData: excessData))
         declarations[requestID] = .pending
+        // Bounded: the oldest outcomes are forgotten (request ids only grow, so the smallest is the oldest).
+        if declarations.count > Self.maximumDeclarations, let oldest = declarations.keys.min() {
+            declarations[oldest] = nil
+            self.transactions[oldest] = nil
+        }
         if !transactions.isEmpty { self.transactions[requestID] = transactions }
         statistics.jobsDeclared += 1
         try topUpTokens(send)

@@ -26,6 +26,10 @@ public struct JobDeclaratorClientConfiguration: Sendable {
     public var reconnectPolicy: ReconnectPolicy
     /// Mining starts (solo) when the pool has not opened a channel within this time.
     public var startupTimeout: Duration
+    /// Full-template mode (`DECLARE_TX_DATA`): every template's transactions are fetched from the Template Provider
+    /// (`RequestTransactionData`) and declared to the JD server (`DeclareMiningJob`) before the custom job goes to
+    /// the pool with the token of the accepted declaration. Off: coinbase-only mode.
+    public var declaresTransactions = false
 
     /// Creates a configuration.
     public init(
@@ -60,6 +64,10 @@ public struct JobDeclaratorClientStatistics: Sendable, Hashable {
     public var sharesAcknowledged = 0
     /// `SubmitShares.Error` from the pool, by code.
     public var shareRejections: [String: Int] = [:]
+    /// Templates whose transactions could not be fetched for a declaration.
+    public var transactionDataFailures = 0
+    /// Declarations the JD server refused, by code.
+    public var declarationRefusals: [String: Int] = [:]
     /// Switches to solo mining (pool or JD server unavailable).
     public var fallbacks = 0
     /// Switches back to the pool.

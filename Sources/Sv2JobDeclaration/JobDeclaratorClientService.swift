@@ -61,6 +61,8 @@ public final class JobDeclaratorClientService {
     // The pool channel.
     private var channelID: UInt32?
     private var channelTarget = Target.max
+    /// Full extranonce length of the local coinbases (pool channel prefix + its extranonce size).
+    private var extranonceLength = 0
     private var networkTarget: Target?
     private var poolOutputs: [TxOutput]?
     private var nextRequestID: UInt32 = 1
@@ -72,6 +74,9 @@ public final class JobDeclaratorClientService {
     private var customJobs: [UInt64: UInt32] = [:]
     /// Work waiting for a token.
     private var waitingWork: (BlockTemplate, Coinbase, TemplateChainTip)?
+    /// Full-template mode: work waiting for its transactions (by template id) or its declaration (by request id).
+    private var awaitingTransactions: [UInt64: (BlockTemplate, Coinbase, TemplateChainTip)] = [:]
+    private var awaitingDeclaration: [UInt32: (BlockTemplate, Coinbase, TemplateChainTip)] = [:]
     private static let maximumJobs = 64
 
     /// Builds the services (nothing connects until ``start()``).
@@ -100,7 +105,16 @@ public final class JobDeclaratorClientService {
         guard poolClient == nil else { return }
         pool.onWork = { [unowned self] template, coinbase, tip in self.work(template, coinbase, tip) }
         pool.onShareAccepted = { [unowned self] share in self.forward(share) }
+        let printed = pool.onBlockFound
+        pool.onBlockFound = { [unowned self] block in
+            printed?(block)
+            self.blockFound(block)
+        }
         declarator.onTokenAllocated = { [unowned self] token in self.tokenArrived(token) }
+        declarator.onDeclaration = { [unowned self] requestID, outcome in self.declared(requestID, outcome) }
+        pool.onTransactionData = { [unowned self] templateID, transactions, excess in
+            self.transactionData(templateID, transactions, excess)
+        }
 
         var poolConfiguration = configuration.pool
         poolConfiguration.flags |= Sv2SetupFlags.Mining.requiresWorkSelection
@@ -118,8 +132,12 @@ public final class JobDeclaratorClientService {
             if case .closed = state { self?.poolLost() }
         }
 
+        var declaratorConfiguration = configuration.jobDeclarator
+        if configuration.declaresTransactions {
+            declaratorConfiguration.flags |= Sv2SetupFlags.JobDeclaration.declareTxData
+        }
         let declaratorClient = try DeclaratorClient(
-            configuration: configuration.jobDeclarator, eventLoop: eventLoop, mining: NullSv2MiningClientHandler(),
+            configuration: declaratorConfiguration, eventLoop: eventLoop, mining: NullSv2MiningClientHandler(),
             jobDeclaration: declarator.handler, templateDistribution: NullSv2TemplateDistributionClientHandler(),
             logger: Logger(label: "stratum.jd-client.jds"))
         declarator.attach(declaratorClient)
@@ -172,6 +190,8 @@ public final class JobDeclaratorClientService {
         customJobs.removeAll()
         pendingJobs.removeAll()
         waitingWork = nil
+        awaitingTransactions.removeAll()
+        awaitingDeclaration.removeAll()
         let outputs: [TxOutput]
         if wanted == .pool {
             statistics.returns += 1
@@ -215,6 +235,7 @@ public final class JobDeclaratorClientService {
         }
         channelID = message.channelID
         channelTarget = Target(U256Bridge.value(message.target))
+        extranonceLength = prefix.count + Int(message.extranonceSize)
         statistics.channelsOpened += 1
         logger.info("pool channel \(message.channelID) open (prefix \(prefix), \(message.extranonceSize) bytes)")
         if mode == .starting { startMining() } else { updateMode() }
@@ -268,14 +289,73 @@ public final class JobDeclaratorClientService {
         }
     }
 
-    /// New work on the local pool: declared to the pool as a custom job (pool mode).
+    /// New work on the local pool: declared to the pool as a custom job (pool mode); in full-template mode its
+    /// transactions are fetched and declared to the JD server first.
     private func work(_ template: BlockTemplate, _ coinbase: Coinbase, _ tip: TemplateChainTip) {
         networkTarget = Target(compact: tip.nbits)
-        guard mode == .pool, let channelID, let poolClient else { return }
+        guard mode == .pool, channelID != nil else { return }
+        if configuration.declaresTransactions {
+            guard let templateClient = local.templateClient else { return }
+            do { try templateClient.send(RequestTransactionData(templateID: template.templateID)) } catch {
+                statistics.transactionDataFailures += 1
+                logger.error("RequestTransactionData not sent: \(error)")
+                return
+            }
+            awaitingTransactions[template.templateID] = (template, coinbase, tip)
+            if awaitingTransactions.count > Self.maximumJobs, let oldest = awaitingTransactions.keys.min() {
+                awaitingTransactions[oldest] = nil
+            }
+            return
+        }
         guard let token = declarator.takeToken() else {
             waitingWork = (template, coinbase, tip)
             return
         }
+        sendCustomJob(template, coinbase, tip, token: token.bytes)
+    }
+
+    /// Full-template mode: the template's transactions arrived; the job is declared with a fresh token.
+    private func transactionData(_ templateID: UInt64, _ transactions: [[UInt8]]?, _ excessData: [UInt8]) {
+        guard let (template, coinbase, tip) = awaitingTransactions.removeValue(forKey: templateID) else { return }
+        guard let transactions else {
+            statistics.transactionDataFailures += 1
+            return
+        }
+        guard mode == .pool, let token = declarator.takeToken() else {
+            statistics.transactionDataFailures += 1
+            logger.warning("no mining job token to declare template \(templateID) with")
+            return
+        }
+        let parts = coinbase.parts(witness: true)
+        do {
+            let requestID = try declarator.declare(
+                version: template.version, coinbasePrefix: parts.prefix, coinbaseSuffix: parts.suffix,
+                transactions: transactions, excessData: excessData, token: token.bytes)
+            awaitingDeclaration[requestID] = (template, coinbase, tip)
+            if awaitingDeclaration.count > Self.maximumJobs, let oldest = awaitingDeclaration.keys.min() {
+                awaitingDeclaration[oldest] = nil
+            }
+        } catch {
+            logger.error("DeclareMiningJob not sent: \(error)")
+        }
+    }
+
+    /// A declaration was answered: accepted ones go to the pool with the new token.
+    private func declared(_ requestID: UInt32, _ outcome: JobDeclaratorClient.Declaration) {
+        guard let (template, coinbase, tip) = awaitingDeclaration.removeValue(forKey: requestID) else { return }
+        switch outcome {
+        case .accepted(let token):
+            sendCustomJob(template, coinbase, tip, token: token)
+        case .rejected(let code):
+            statistics.declarationRefusals[code, default: 0] += 1
+            logger.error("the JD server refused the declaration of template \(template.templateID): \(code)")
+        case .pending:
+            break
+        }
+    }
+
+    private func sendCustomJob(_ template: BlockTemplate, _ coinbase: Coinbase, _ tip: TemplateChainTip, token: [UInt8]) {
+        guard mode == .pool, let channelID, let poolClient else { return }
         let requestID = nextRequestID
         nextRequestID &+= 1
         var scriptSigPrefix = coinbase.scriptSigPrefix
@@ -285,7 +365,7 @@ public final class JobDeclaratorClientService {
         CompactSize.append(UInt64(coinbase.outputCount), to: &outputs)
         outputs += coinbase.outputs
         let message = SetCustomMiningJob(
-            channelID: channelID, requestID: requestID, miningJobToken: token.bytes, version: template.version,
+            channelID: channelID, requestID: requestID, miningJobToken: token, version: template.version,
             prevHash: U256Bridge.wire(tip.prevHash), minNtime: tip.headerTimestamp, nbits: tip.nbits,
             coinbaseTxVersion: coinbase.version, coinbasePrefix: scriptSigPrefix,
             coinbaseTxInputSequence: coinbase.sequence, coinbaseTxOutputs: outputs,
@@ -297,6 +377,34 @@ public final class JobDeclaratorClientService {
         pendingJobs[requestID] = template.templateID
         if pendingJobs.count > Self.maximumJobs, let oldest = pendingJobs.keys.min() { pendingJobs[oldest] = nil }
         statistics.customJobsSent += 1
+    }
+
+    /// Full-template mode: a block is pushed to the JD server too (`PushSolution`), which may propagate it.
+    private func blockFound(_ block: FoundBlock) {
+        guard configuration.declaresTransactions, mode == .pool, declaratorClient?.isReady == true,
+              let extranonce = Self.extranonce(of: block.coinbaseTransaction, length: extranonceLength)
+        else { return }
+        let header = block.header
+        do {
+            try declarator.pushSolution(PushSolution(
+                extranonce: extranonce, prevHash: U256Bridge.wire(header.prevHash), nonce: header.nonce,
+                ntime: header.ntime, nbits: header.nbits, version: header.version))
+        } catch {
+            logger.warning("PushSolution not sent: \(error)")
+        }
+    }
+
+    /// The last `length` bytes of the scriptSig of a serialized coinbase (with or without BIP141 fields).
+    static func extranonce(of transaction: [UInt8], length: Int) -> [UInt8]? {
+        var offset = 4
+        if transaction.count > 6, transaction[4] == 0x00, transaction[5] != 0x00 { offset += 2 }
+        offset += 1 + 36  // one input, null outpoint
+        guard offset < transaction.count,
+              let (scriptLength, width) = CompactSize.read(transaction[offset...]),
+              scriptLength >= UInt64(length), UInt64(transaction.count - offset - width) >= scriptLength
+        else { return nil }
+        let end = offset + width + Int(scriptLength)
+        return Array(transaction[(end - length)..<end])
     }
 
     /// A downstream share: forwarded on its custom job when it meets the pool channel's target (or is a block).

@@ -54,6 +54,9 @@ public final class Pool {
     /// Called when a template becomes the work every channel mines (a chain tip, a non-future template on the
     /// current tip, rebuilt coinbase outputs): a Job Declaration client declares it upstream.
     public var onWork: ((BlockTemplate, Coinbase, TemplateChainTip) -> Void)?
+    /// Called with the answer to a `RequestTransactionData` sent through the pool's template link (a Job Declaration
+    /// client declaring full templates): the template id, its transactions and `excess_data`, or `nil` when refused.
+    public var onTransactionData: ((UInt64, [[UInt8]]?, [UInt8]) -> Void)?
     /// The outputs every coinbase starts with; the first gets the template's revenue (default: one output to
     /// ``PoolConfiguration/payoutScript``). See ``setCoinbaseOutputs(_:)``.
     public private(set) var coinbaseOutputs: [TxOutput]

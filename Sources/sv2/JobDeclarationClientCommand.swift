@@ -80,10 +80,13 @@ struct JobDeclarationClientCommand: ParsableCommand {
     @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff).")
     var nbits: String?
 
+    @Flag(name: .long, help: "Full-template mode: declare every template's transactions to the JD server (DECLARE_TX_DATA) before mining it for the pool, and push found blocks to it.")
+    var declareTransactions = false
+
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
         "listen", "no-noise", "tp", "tp-authority-key", "tp-no-noise", "pool", "pool-authority-key", "pool-no-noise",
         "jds", "jds-authority-key", "jds-no-noise", "payout-script", "user", "nominal-hashrate", "shares-per-minute",
-        "nbits",
+        "nbits", "declare-transactions",
     ])
 
     func run() throws {
@@ -144,9 +147,11 @@ struct JobDeclarationClientCommand: ParsableCommand {
                 option: "jds-authority-key"))
         let hashrate = try file.double(nominalHashrate, "nominal-hashrate", default: 1e12)
         guard hashrate.isFinite, hashrate > 0 else { throw ValidationError("--nominal-hashrate must be positive") }
-        let configuration = JobDeclaratorClientConfiguration(
+        var configuration = JobDeclaratorClientConfiguration(
             local: local, downstream: downstream, templateSource: source, pool: poolClient, jobDeclarator: jdsClient,
             userIdentity: try file.string(user, "user", default: "sv2-jd-client"), nominalHashrate: Float(hashrate))
+        configuration.declaresTransactions = try file.bool(
+            declareTransactions ? true : nil, "declare-transactions", default: false)
         var service: JobDeclaratorClientService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),

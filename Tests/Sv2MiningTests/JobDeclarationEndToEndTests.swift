@@ -36,7 +36,7 @@ struct JobDeclarationEndToEndTests {
     }
 
     /// Pool (embedded template source, work selection, its JD server as the custom-job check) and a jd-client.
-    static func start(_ runner: LoopRunner) throws -> Stack {
+    static func start(_ runner: LoopRunner, declaresTransactions: Bool = false) throws -> Stack {
         let stack = Stack()
         try runner.sync {
             var poolConfiguration = PoolConfiguration(payoutScript: poolScript)
@@ -66,6 +66,7 @@ struct JobDeclarationEndToEndTests {
             configuration.reconnectPolicy = ReconnectPolicy(
                 initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), multiplier: 2, jitter: 0,
                 primaryRetryInterval: .seconds(1))
+            configuration.declaresTransactions = declaresTransactions
             stack.jdc = try JobDeclaratorClientService(configuration: configuration, eventLoop: runner.loop)
             try stack.jdc.start()
         }
@@ -93,7 +94,7 @@ struct JobDeclarationEndToEndTests {
         }
     }
 
-    static func pays(_ coinbase: [UInt8], _ script: [UInt8]) -> Bool {
+    static func contains(_ coinbase: [UInt8], _ script: [UInt8]) -> Bool {
         guard coinbase.count >= script.count else { return false }
         return (0...(coinbase.count - script.count)).contains { Array(coinbase[$0..<($0 + script.count)]) == script }
     }
@@ -203,6 +204,48 @@ extension JobDeclarationEndToEndTests {
             #expect(newPrefix.isPrefix(of: minerPrefix))
             #expect(stack.jdc.pool.statistics.channelsOpened == 1)
             #expect(stack.jdc.statistics.shareRejections.isEmpty, "\(stack.jdc.statistics.shareRejections)")
+        }
+    }
+}
+
+extension JobDeclarationEndToEndTests {
+    /// Full-template mode: every template's transactions are declared to the JD server (which asks for the ones it
+    /// lacks), and the custom job names the accepted declaration's token.
+    @Test func fullTemplateDeclarations() throws {
+        let pushed = Box<[PushSolution]>([])
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let stack = try Self.start(runner, declaresTransactions: true)
+        defer { Self.stop(runner, stack) }
+        try runner.sync { stack.jds.onSolution = { solution, job in if job != nil { pushed.value.append(solution) } } }
+        let flowed = try runner.wait(timeout: 60) {
+            stack.jdc.mode == .pool && stack.jdc.statistics.sharesAcknowledged >= 3
+                && Self.blocks(paying: Self.poolScript, stack) >= 1 && stack.jds.statistics.solutionsPushed >= 1
+        }
+        let report = try runner.sync {
+            "jdc \(stack.jdc.statistics), jds \(stack.jds.statistics), pool \(stack.pool.pool.statistics)"
+        }
+        #expect(flowed, "\(report)")
+        try runner.sync {
+            let jds = stack.jds.statistics
+            // Declarations were accepted after the missing transactions were provided, and the pool's custom jobs
+            // named their tokens (each authorized against a declared job, none refused).
+            #expect(jds.jobsAccepted >= 1 && jds.missingTransactionRequests >= 1 && jds.transactionsProvided >= 3)
+            #expect(jds.rejections.isEmpty, "\(jds.rejections)")
+            #expect(stack.pool.pool.statistics.customJobRefusals.isEmpty)
+            #expect(stack.pool.pool.statistics.customJobsAccepted >= 1)
+            #expect(stack.jdc.declarator.statistics.jobsAccepted >= 1)
+            #expect(stack.jdc.statistics.declarationRefusals.isEmpty && stack.jdc.statistics.transactionDataFailures == 0)
+            // Blocks were pushed to the JD server with the full extranonce of the block's coinbase, against the
+            // job last declared on that connection.
+            let blocks = stack.pool.embeddedTemplateProvider!.acceptedBlocks
+            #expect(!pushed.value.isEmpty)
+            for solution in pushed.value {
+                let block = blocks.first { $0.header.nonce == solution.nonce && $0.header.ntime == solution.ntime }
+                guard let block else { continue }  // a sibling the source did not take
+                #expect(solution.extranonce.count == 20)
+                #expect(JobDeclarationEndToEndTests.contains(block.coinbaseTransaction, solution.extranonce))
+            }
         }
     }
 }
