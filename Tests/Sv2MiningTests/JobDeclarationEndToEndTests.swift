@@ -101,7 +101,7 @@ struct JobDeclarationEndToEndTests {
 
     /// Blocks accepted by the template source whose coinbase pays `script`.
     static func blocks(paying script: [UInt8], _ stack: Stack) -> Int {
-        stack.pool.embeddedTemplateProvider?.acceptedBlocks.filter { pays($0.coinbaseTransaction, script) }.count ?? 0
+        stack.pool.embeddedTemplateProvider?.acceptedBlocks.filter { contains($0.coinbaseTransaction, script) }.count ?? 0
     }
 
     @Test func customJobsAreMinedForThePoolAndBlocksAccepted() throws {
