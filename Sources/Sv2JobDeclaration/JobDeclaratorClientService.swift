@@ -103,17 +103,18 @@ public final class JobDeclaratorClientService {
     /// after ``JobDeclaratorClientConfiguration/startupTimeout``, solo). Loop thread only.
     public func start() throws(Sv2ServiceError) {
         guard poolClient == nil else { return }
-        pool.onWork = { [unowned self] template, coinbase, tip in self.work(template, coinbase, tip) }
-        pool.onShareAccepted = { [unowned self] share in self.forward(share) }
+        // Weak: the local pool and the token state may outlive this service (a connection draining after stop()).
+        pool.onWork = { [weak self] template, coinbase, tip in self?.work(template, coinbase, tip) }
+        pool.onShareAccepted = { [weak self] share in self?.forward(share) }
         let printed = pool.onBlockFound
-        pool.onBlockFound = { [unowned self] block in
+        pool.onBlockFound = { [weak self] block in
             printed?(block)
-            self.blockFound(block)
+            self?.blockFound(block)
         }
-        declarator.onTokenAllocated = { [unowned self] token in self.tokenArrived(token) }
-        declarator.onDeclaration = { [unowned self] requestID, outcome in self.declared(requestID, outcome) }
-        pool.onTransactionData = { [unowned self] templateID, transactions, excess in
-            self.transactionData(templateID, transactions, excess)
+        declarator.onTokenAllocated = { [weak self] token in self?.tokenArrived(token) }
+        declarator.onDeclaration = { [weak self] requestID, outcome in self?.declared(requestID, outcome) }
+        pool.onTransactionData = { [weak self] templateID, transactions, excess in
+            self?.transactionData(templateID, transactions, excess)
         }
 
         var poolConfiguration = configuration.pool
@@ -429,28 +430,29 @@ public final class JobDeclaratorClientService {
 
 /// The pool link's Mining handler: the extended channel the custom jobs go on.
 public struct JobDeclaratorUpstreamHandler: Sv2MiningClientHandler {
-    unowned let service: JobDeclaratorClientService
+    /// Weak: a message arriving while a released service's link drains is dropped, not a crash.
+    weak var service: JobDeclaratorClientService?
 
     init(service: JobDeclaratorClientService) { self.service = service }
 
     /// Opens the extended channel.
     public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try service.poolConnected(context: context)
+        try service?.poolConnected(context: context)
     }
 
     /// The pool is gone: solo until it is back.
     public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
-        service.poolLost()
+        service?.poolLost()
     }
 
     /// The channel is open: the local extranonce layout moves inside it.
     public mutating func handle(_ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try service.channelOpened(message)
+        try service?.channelOpened(message)
     }
 
     /// The pool refused the channel: the link closes (and is retried).
     public mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try service.channelRefused(String(decoding: message.errorCode, as: UTF8.self))
+        try service?.channelRefused(String(decoding: message.errorCode, as: UTF8.self))
     }
 
     /// The pool's own jobs are not mined (the work is chosen here).
@@ -461,28 +463,28 @@ public struct JobDeclaratorUpstreamHandler: Sv2MiningClientHandler {
 
     /// The channel's new target for forwarded shares.
     public mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        service.targetChanged(message.maximumTarget)
+        service?.targetChanged(message.maximumTarget)
     }
 
     /// A custom job accepted.
     public mutating func handle(_ message: SetCustomMiningJobSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        service.customJobAnswered(requestID: message.requestID, jobID: message.jobID, code: nil)
+        service?.customJobAnswered(requestID: message.requestID, jobID: message.jobID, code: nil)
     }
 
     /// A custom job refused.
     public mutating func handle(_ message: SetCustomMiningJobErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        service.customJobAnswered(
+        service?.customJobAnswered(
             requestID: message.requestID, jobID: nil, code: String(decoding: message.errorCode, as: UTF8.self))
     }
 
     /// Forwarded shares acknowledged.
     public mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        service.sharesAcknowledged(through: message.lastSequenceNumber)
+        service?.sharesAcknowledged(through: message.lastSequenceNumber)
     }
 
     /// A forwarded share refused.
     public mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        service.shareRejected(String(decoding: message.errorCode, as: UTF8.self))
+        service?.shareRejected(String(decoding: message.errorCode, as: UTF8.self))
     }
 
     /// The channel was closed by the pool: the link is dropped and reopened.

@@ -113,8 +113,9 @@ public final class JobDeclaratorServer {
     }
 
     private func checkCustomJob(_ request: CustomMiningJobRequest) throws(JobDeclarationError) {
-        let size = request.coinbaseParts(extranonceLength: 0, witness: true).prefix.count
-            + request.coinbaseParts(extranonceLength: 0, witness: true).suffix.count
+        let parts = request.coinbaseParts(extranonceLength: 0, witness: true)
+        // The extranonce is not known here: at most 32 bytes more.
+        let size = parts.prefix.count + Extranonce.maxLength + parts.suffix.count
         let height = DeclaredCoinbase.bip34Height(request.coinbasePrefix)
         if let job = declaredJobs.removeValue(forKey: request.token) {
             // Full-template mode: the declared coinbase was checked; the custom job must carry the same outputs.

@@ -555,6 +555,8 @@ public final class Pool {
     /// The channel's duplicate filter filled and its jobs were retired: a new job from the current template, with
     /// `min_ntime` at the validator's floor (so no header accepted before can be submitted again).
     private func sendFreshJob<Reply: PoolReplySink>(_ index: Int, reply: Reply) throws(Sv2ServiceError) {
+        // A channel selecting its work waits for its JD client's next custom job (counted in its validator).
+        guard !slots[index]!.selectsWork else { return }
         statistics.duplicateFilterRollovers &+= 1
         logger.info("channel \(slots[index]!.id): duplicate filter full, jobs renewed above ntime \(slots[index]!.validator.ntimeFloor)")
         guard !slots[index]!.selectsWork, templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
