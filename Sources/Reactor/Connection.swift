@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// One TCP connection owned by an ``EventLoop``. Loop-thread only (see ``EventLoop``).

@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// Edge-triggered epoll backend. Reads go into one loop-wide chunk buffer; a connection only keeps

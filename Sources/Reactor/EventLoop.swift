@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 import Logging
 import Synchronization

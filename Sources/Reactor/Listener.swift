@@ -1,4 +1,4 @@
-import CShims
+import CUring
 
 /// A listening socket created by ``EventLoop/listen(on:backlog:onAccept:)``. Loop-thread only.
 public final class Listener {

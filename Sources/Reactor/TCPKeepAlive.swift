@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// TCP keepalive settings: how a connection with no traffic notices that its peer vanished (a host that died, a

@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// io_uring backend: multishot accept, multishot recv into a provided-buffer ring (idle connections

@@ -1,4 +1,5 @@
-public import Sv2Mining
+public import Sv2Bitcoin
+import Sv2Mining
 
 /// A declared coinbase (`coinbase_tx_prefix` ‖ extranonce ‖ `coinbase_tx_suffix`) taken apart: what a Job
 /// Declaration server checks before it accepts a job.

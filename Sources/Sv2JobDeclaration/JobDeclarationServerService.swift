@@ -1,6 +1,7 @@
 public import Logging
 public import Reactor
-public import Sv2Mining
+import Sv2Bitcoin
+public import Sv2Pool
 public import Sv2Service
 
 /// A pool's Job Declaration server (`sv2 jd-server`, or `sv2 pool --jd-listen`): a Job Declaration Sv2 server on the

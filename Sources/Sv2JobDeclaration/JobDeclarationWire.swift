@@ -1,5 +1,5 @@
 import Sv2Codec
-import Sv2Mining
+import Sv2Bitcoin
 
 /// Conversions between Sv2Codec's wire `U256` and `Hash256` (the 32 wire bytes as-is, as the mining module keeps
 /// them); a copy here because the mining module's own helper is internal to it.

@@ -1,4 +1,4 @@
-public import Sv2Mining
+public import Sv2Pool
 public import Sv2Service
 
 /// What a Job Declaration client (`sv2 jd-client`) runs with.

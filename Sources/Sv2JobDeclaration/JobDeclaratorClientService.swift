@@ -1,7 +1,9 @@
 public import Logging
 public import Reactor
 public import Sv2Codec
-public import Sv2Mining
+import Sv2Bitcoin
+import Sv2Mining
+public import Sv2Pool
 public import Sv2Service
 
 /// A whole Job Declaration client (`sv2 jd-client`) on one event loop: it chooses the work itself and mines it for

@@ -1,5 +1,7 @@
 public import Sv2Codec
-public import Sv2Mining
+public import Sv2Bitcoin
+import Sv2Mining
+public import Sv2Pool
 import Sv2Service
 
 /// Job Declaration server state (JDS): hands out mining job tokens bound to the connection (and user) that asked

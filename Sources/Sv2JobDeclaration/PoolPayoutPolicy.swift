@@ -1,4 +1,4 @@
-public import Sv2Mining
+public import Sv2Bitcoin
 
 /// What a Job Declaration server requires of the coinbase of a declared or custom job: the pool's outputs get the
 /// whole revenue the coinbase announces (the sum of its outputs; other outputs carry no value, like the witness

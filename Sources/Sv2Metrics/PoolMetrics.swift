@@ -1,5 +1,5 @@
 public import Sv2Accounting
-public import Sv2Mining
+public import Sv2Pool
 
 /// Exports a ``PoolService`` (pool counters, its servers, its ledger) to swift-metrics, every series labelled
 /// `server="<name>"` (the Mining server's ``Sv2Service/Sv2Server/metricsName``), so two pools in one process stay

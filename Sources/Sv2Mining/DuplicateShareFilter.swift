@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// A bounded set of share fingerprints for duplicate detection, with no allocation in steady state.
 ///
 /// The fingerprint is the first 8 bytes of the share's header hash: identical shares hash identically, and two

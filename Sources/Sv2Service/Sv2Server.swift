@@ -416,7 +416,7 @@ public final class Sv2Server<
         if type.isChannelMessage {
             // Clients may only talk about channels the server opened for them.
             guard frame.payload.count >= 4 else { _ = try decode(UpdateChannelView.self, frame.payload); return }
-            let channel = UInt32.load(from: frame.payload.baseAddress!)
+            let channel = UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self))
             guard link.channels.contains(channel) else { throw .unknownChannel(channel) }
         }
         switch sv2Protocol {
@@ -425,7 +425,7 @@ public final class Sv2Server<
         case .templateDistribution: try templateDistribution.dispatch(type, payload: frame.payload, context: context)
         }
         if type == .closeChannel {
-            connections.unregister(UInt32.load(from: frame.payload.baseAddress!), on: link)
+            connections.unregister(UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self)), on: link)
         }
     }
 

@@ -2,8 +2,12 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
+import Sv2Bitcoin
 import Sv2JobDeclaration
-import Sv2Mining
+import Sv2Pool
+import Sv2Proxy
+import Sv2Miner
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 

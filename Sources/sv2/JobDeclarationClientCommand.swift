@@ -4,7 +4,10 @@ import Logging
 import Reactor
 import Sv2Codec
 import Sv2JobDeclaration
+import Sv2Bitcoin
 import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Service
 
 /// `sv2 jd-client`: miners' own work for a pool (Job Declaration, coinbase-only mode), solo when the pool is away.

@@ -7,7 +7,10 @@ import Sv2AppSupport
 import Sv2Codec
 import Sv2JobDeclaration
 import Sv2Metrics
+import Sv2Bitcoin
 import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 

@@ -4,7 +4,11 @@ import Sv2Codec
 import Sv2Service
 import Testing
 @testable import Sv2JobDeclaration
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2Miner
+@testable import Sv2TemplateProvider
 
 /// The three Job Declaration roles in one process, over loopback: a CPU miner mines on a jd-client, which takes its
 /// templates from the pool's embedded template source, declares every job to the pool (coinbase-only mode, tokens

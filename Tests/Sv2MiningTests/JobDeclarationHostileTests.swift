@@ -4,7 +4,11 @@ import Sv2Codec
 import Sv2Service
 import Testing
 @testable import Sv2JobDeclaration
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2Miner
+@testable import Sv2TemplateProvider
 
 /// A hostile Job Declaration client, frame by frame: every bad request gets a typed, counted refusal, only that
 /// request is refused (the connection keeps working), and nothing that should not be is accepted.

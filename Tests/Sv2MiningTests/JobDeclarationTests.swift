@@ -1,11 +1,15 @@
-import CShims
+import CUring
 import Foundation
 import Glibc
 @testable import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2Miner
+@testable import Sv2TemplateProvider
 @testable import Sv2JobDeclaration
 
 @Suite("Client side: Job Declaration flow", .serialized)

@@ -6,6 +6,8 @@ import Sv2Codec
 import Sv2Service
 import Testing
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// A pool with a share ledger over loopback: shares are acknowledged only after the window holding them is
 /// committed, a full ledger queue refuses shares (`accounting-backlog`) instead of acknowledging unrecorded work,

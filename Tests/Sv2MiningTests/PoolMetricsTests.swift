@@ -8,7 +8,10 @@ import Sv2Metrics
 import Sv2Noise
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Bitcoin
+@testable import Sv2Pool
+@testable import Sv2Proxy
+@testable import Sv2TemplateProvider
 
 /// `/metrics` scraped with a real HTTP client (a plain socket GET) while two pools and a proxy run in one process:
 /// every exported series is checked to move, and the two pools' series never merge.
