@@ -84,6 +84,9 @@ public final class JobDeclaratorServer {
     /// Number of transactions in the mempool view.
     public var mempoolCount: Int { mempool.count }
 
+    /// Whether the mempool view holds the transaction with this wtxid.
+    public func hasTransaction(wtxid: Hash256) -> Bool { mempool[wtxid] != nil }
+
     /// Tokens handed out and not used yet (all connections).
     public var outstandingTokenCount: Int { issued.count }
 

@@ -136,8 +136,8 @@ struct DemoCommand: ParsableCommand {
                 }
                 if jobDeclaration {
                     let jds = try JobDeclarationServerService(
-                        pool: pooled.pool, server: Sv2ServerConfiguration(listenAddress: loopback, noise: identity),
-                        halvingInterval: embedded.source.halvingInterval, eventLoop: loop)
+                        service: pooled, server: Sv2ServerConfiguration(listenAddress: loopback, noise: identity),
+                        halvingInterval: embedded.source.halvingInterval)
                     try jds.start()
                     declarator = jds
                     print("\(stamp()) JD server listening on \(jds.localAddress!)")

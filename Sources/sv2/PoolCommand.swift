@@ -372,8 +372,7 @@ struct PoolCommand: ParsableCommand {
                 if let jdAddress {
                     var jdServer = Sv2ServerConfiguration(listenAddress: jdAddress, noise: settings.server.noise)
                     jdServer.maxConnections = settings.server.maxConnections
-                    let jds = try JobDeclarationServerService(
-                        pool: pool.pool, server: jdServer, halvingInterval: halving, eventLoop: loop)
+                    let jds = try JobDeclarationServerService(service: pool, server: jdServer, halvingInterval: halving)
                     try jds.start()
                     declarator = jds
                     print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?")")

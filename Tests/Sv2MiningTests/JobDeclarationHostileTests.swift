@@ -209,6 +209,36 @@ struct JobDeclarationHostileTests {
         }
     }
 
+    /// Built from the pool's service, the JD server's mempool view holds the transactions of the templates the pool
+    /// mines (fetched on the pool's template link), before any JD client declared anything.
+    @Test func mempoolViewFollowsThePoolsTemplates() throws {
+        let runner = try LoopRunner()
+        defer { runner.stop() }
+        let (service, jds) = try runner.sync { () -> (PoolService, JobDeclarationServerService) in
+            var templates = EmbeddedTemplateProvider.Configuration(refreshInterval: nil)
+            templates.source.transactionCount = 5
+            let service = try PoolService(
+                configuration: PoolConfiguration(payoutScript: Self.poolScript),
+                server: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                templateSource: .embedded(templates), eventLoop: runner.loop, acceptsWorkSelection: true)
+            let jds = try JobDeclarationServerService(
+                service: service, server: Sv2ServerConfiguration(listenAddress: clientLoopback))
+            try service.start()
+            try jds.start()
+            return (service, jds)
+        }
+        defer { _ = try? runner.sync { jds.stop(); service.stop() } }
+        #expect(try runner.wait { jds.declarator.mempoolCount == 5 })
+        runner.inspect {
+            // Exactly the current template's transactions, by wtxid.
+            let transactions = service.embeddedTemplateProvider!.source.transactions
+            for transaction in transactions {
+                #expect(jds.declarator.hasTransaction(wtxid: SHA256d.hash(transaction)))
+            }
+            #expect(service.pool.customJobAuthorizer != nil)
+        }
+    }
+
     static func policyRejects(_ outputs: [TxOutput], height: UInt32? = nil) -> JobDeclarationError? {
         let policy = PoolPayoutPolicy(payoutScripts: [poolScript], halvingInterval: 150)
         do throws(JobDeclarationError) { try policy.check(outputs: outputs, height: height, size: 200) } catch {
