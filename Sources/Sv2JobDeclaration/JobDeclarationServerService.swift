@@ -7,10 +7,10 @@ import Sv2Codec
 
 /// A pool's Job Declaration server (`sv2 jd-server`, or `sv2 pool --jd-listen`): a Job Declaration Sv2 server on the
 /// pool's loop whose ``JobDeclaratorServer`` hands out tokens carrying the pool's payout output and is the pool's
-/// custom-job check (``Pool/customJobAuthorizer``, a direct call between siblings).
+/// custom-job check (`Pool.customJobAuthorizer`, a direct call between siblings).
 ///
-/// Build the pool's ``PoolService`` with `acceptsWorkSelection: true`, then this, then ``start()`` (loop thread).
-/// Built from the ``PoolService``, the JD server's mempool view is fed from the pool's Template Provider: the
+/// Build the pool's `PoolService` with `acceptsWorkSelection: true`, then this, then ``start()`` (loop thread).
+/// Built from the `PoolService`, the JD server's mempool view is fed from the pool's Template Provider: the
 /// transactions of every template the pool mines (`RequestTransactionData` on the pool's template link), so declared
 /// jobs using them need no `ProvideMissingTransactions`.
 public final class JobDeclarationServerService {

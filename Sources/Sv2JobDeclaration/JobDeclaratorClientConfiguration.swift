@@ -3,10 +3,10 @@ public import Sv2Service
 
 /// What a Job Declaration client (`sv2 jd-client`) runs with.
 public struct JobDeclaratorClientConfiguration: Sendable {
-    /// The local pool miners connect to: its ``PoolConfiguration/payoutScript`` is the solo payout used while the
+    /// The local pool miners connect to: its `PoolConfiguration.payoutScript` is the solo payout used while the
     /// pool or the JD server is unavailable. The pool channel is opened with `min_extranonce_size` =
-    /// ``PoolConfiguration/extranoncePrefixLength`` (the JDC's per-channel prefix) +
-    /// ``PoolConfiguration/extranonceRollableLength`` (the least downstream channels roll); whatever more the pool
+    /// `PoolConfiguration.extranoncePrefixLength` (the JDC's per-channel prefix) +
+    /// `PoolConfiguration.extranonceRollableLength` (the least downstream channels roll); whatever more the pool
     /// gives is rolled downstream too.
     public var local: PoolConfiguration
     /// The Mining server downstream miners (and proxies, translators) connect to.

@@ -9,12 +9,12 @@ public import Sv2Service
 /// A whole Job Declaration client (`sv2 jd-client`) on one event loop: it chooses the work itself and mines it for
 /// the pool, or for itself when the pool cannot take it.
 ///
-/// - A local ``PoolService`` serves downstream miners (standard and extended channels, proxies, the translator)
+/// - A local `PoolService` serves downstream miners (standard and extended channels, proxies, the translator)
 ///   with jobs built from the JDC's own Template Provider, and submits the blocks they find to it
 ///   (`SubmitSolution`).
 /// - A JD server client allocates mining job tokens; they carry the pool's coinbase outputs.
 /// - A Mining client opens one extended channel with the pool (`REQUIRES_WORK_SELECTION`). The local pool's
-///   extranonce layout is fitted inside that channel's (``Pool/setUpstreamExtranonce(prefix:size:)``), its coinbase
+///   extranonce layout is fitted inside that channel's (`Pool.setUpstreamExtranonce(prefix:size:)`), its coinbase
 ///   pays the pool's outputs, and every template it mines becomes a `SetCustomMiningJob` (coinbase-only mode: the
 ///   token from `AllocateMiningJobToken`). Downstream shares that meet the pool channel's target are forwarded on the
 ///   matching custom job.

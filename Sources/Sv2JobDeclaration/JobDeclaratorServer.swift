@@ -7,7 +7,7 @@ import Sv2Service
 /// Job Declaration server state (JDS): hands out mining job tokens bound to the connection (and user) that asked
 /// for them, checks declared jobs (token, coinbase paying the pool, size and sigop limits, transactions it knows or
 /// gets through `ProvideMissingTransactions`), checks the token and payout of the pool's custom jobs
-/// (``authorize(_:)``, wired to ``Pool/customJobAuthorizer``) and hands pushed solutions on. Loop thread only;
+/// (``authorize(_:)``, wired to `Pool.customJobAuthorizer`) and hands pushed solutions on. Loop thread only;
 /// `JobDeclaratorServerHandler` forwards the messages here.
 ///
 /// Tokens are single-use: a token allocated with `AllocateMiningJobToken` names one declaration or one custom job
@@ -104,7 +104,7 @@ public final class JobDeclaratorServer {
         Self.compact(&mempoolOrder, head: &mempoolHead)
     }
 
-    /// Checks the token and payout of a pool's `SetCustomMiningJob` (``Pool/customJobAuthorizer``): `nil` when the
+    /// Checks the token and payout of a pool's `SetCustomMiningJob` (`Pool.customJobAuthorizer`): `nil` when the
     /// job may be mined, else the error code. Uses the token up.
     public func authorize(_ request: CustomMiningJobRequest) -> String? {
         do throws(JobDeclarationError) {

@@ -55,7 +55,7 @@ public struct CustomMiningJobRequest: Sendable, Hashable {
         self.merklePath = merklePath
     }
 
-    /// The coinbase around the extranonce, `witness` as in ``Coinbase/parts(witness:)``: scriptSig =
+    /// The coinbase around the extranonce, `witness` as in `Coinbase.parts(witness:)`: scriptSig =
     /// `coinbase_prefix ‖ extranonce(extranonceLength)`, one BIP141 witness item of 32 zero bytes.
     public func coinbaseParts(extranonceLength: Int, witness: Bool) -> CoinbaseParts {
         var prefix: [UInt8] = []

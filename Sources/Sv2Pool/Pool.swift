@@ -63,7 +63,7 @@ public final class Pool {
     /// ``PoolConfiguration/payoutScript``). See ``setCoinbaseOutputs(_:)``.
     public private(set) var coinbaseOutputs: [TxOutput]
     /// Bytes every channel's extranonce prefix starts with (a Job Declaration client's upstream channel prefix;
-    /// empty on a pool). See ``setUpstreamExtranoncePrefix(_:)``.
+    /// empty on a pool). See ``setUpstreamExtranonce(prefix:size:)``.
     public private(set) var upstreamExtranoncePrefix = Extranonce.empty
     /// Where found blocks are recorded before anything else happens to them (`nil`: not journaled). A journal that
     /// fails to write is logged and counted; the block is still submitted.
