@@ -9,8 +9,12 @@ public final class Sv2ClientCore {
     public let eventLoop: EventLoop
     /// The client's counters.
     public internal(set) var statistics = Sv2ServiceStatistics()
+    /// The handler call now running, which the contexts check (see `Sv2HandlerCalls`).
+    let handlerCalls = Sv2HandlerCalls()
 
     init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
+
+    deinit { handlerCalls.release() }
 }
 
 /// An Sv2 client: connects to one server, runs the Noise handshake (optional), sends `SetupConnection` for its
@@ -286,7 +290,9 @@ public final class Sv2Client<
                 throw .setupRequired(type)
             }
         }
-        let context = Sv2ClientContext(link: link, core: core)
+        let call = core.handlerCalls.begin()
+        defer { core.handlerCalls.end(call) }
+        let context = Sv2ClientContext(link: link, core: core, call: call)
         switch type.group {
         case .common:
             if type == .reconnect {
@@ -327,7 +333,9 @@ public final class Sv2Client<
         }
         if let timeout = configuration.inactivityTimeout { armInactivityTimer(after: timeout) }
         state = .ready(usedVersion: version, flags: flags)
-        let context = Sv2ClientContext(link: link, core: core)
+        let call = core.handlerCalls.begin()
+        defer { core.handlerCalls.end(call) }
+        let context = Sv2ClientContext(link: link, core: core, call: call)
         try handlers.connectionDidSetUp(configuration.sv2Protocol, context: context)
     }
 

@@ -407,7 +407,9 @@ public final class Sv2Server<
             guard type == .setupConnection else { throw .setupRequired(type) }
             return try setUp(try decode(SetupConnectionView.self, frame.payload), on: link)
         }
-        let context = Sv2ServerContext(link: link, connections: connections)
+        let call = connections.handlerCalls.begin()
+        defer { connections.handlerCalls.end(call) }
+        let context = Sv2ServerContext(link: link, connections: connections, call: call)
         switch type.group {
         case .common:
             throw type == .setupConnection ? .setupRepeated : .unexpectedMessage(type)
@@ -460,7 +462,9 @@ public final class Sv2Server<
             link.handshakeTimer = nil
         }
         armInactivityTimer(link, after: configuration.inactivityTimeout)
-        let context = Sv2ServerContext(link: link, connections: connections)
+        let call = connections.handlerCalls.begin()
+        defer { connections.handlerCalls.end(call) }
+        let context = Sv2ServerContext(link: link, connections: connections, call: call)
         try handlers.connectionDidSetUp(sv2Protocol, context: context)
     }
 
