@@ -39,7 +39,7 @@ public final class CPUMiner {
         self.eventLoop = eventLoop
         board = Board(
             workerCount: configuration.workerCount, maxQueued: configuration.maxQueuedShares, eventLoop: eventLoop,
-            sink: LoopBound(onShare))
+            sink: LoopBound(onShare, on: eventLoop))
     }
 
     deinit { stop() }
@@ -311,11 +311,4 @@ extension CPUMiner {
             }
         }
     }
-}
-
-/// A value that is only ever touched on one event loop's thread, carried across threads as an opaque token
-/// (the CPU miner's share callback travels to workers and comes back through `eventLoop.execute`).
-final class LoopBound<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

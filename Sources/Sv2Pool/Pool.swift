@@ -138,7 +138,9 @@ public final class Pool {
     }
 
     deinit {
-        if let tickTimer, let connections { connections.eventLoop.cancel(tickTimer) }
+        // Whoever holds the pool last releases it, on any thread; the timer wheel is loop-thread state.
+        guard let tickTimer, let loop = connections?.eventLoop else { return }
+        if loop.inLoop { loop.cancel(tickTimer) } else { loop.execute { [weak loop] in loop?.cancel(tickTimer) } }
     }
 
     // MARK: Wiring

@@ -127,6 +127,16 @@ public final class Sv2Server<
     /// right before a scrape. Loop thread only.
     public func exportMetrics() { metrics.export(connections.statistics) }
 
+    /// Stops reading from one client until ``resumeReading(_:)`` (see ``Sv2ServerConnections/pauseReading(_:)``).
+    /// Returns false when it is not connected. Loop thread only.
+    @discardableResult
+    public func pauseReading(_ id: Sv2ConnectionID) -> Bool { connections.pauseReading(id) }
+
+    /// Resumes reading from a client paused with ``pauseReading(_:)``. Returns false when it is not connected.
+    /// Loop thread only.
+    @discardableResult
+    public func resumeReading(_ id: Sv2ConnectionID) -> Bool { connections.resumeReading(id) }
+
     /// Stops accepting and closes every connection (pending writes are flushed first).
     public func stop() {
         listener?.close()
@@ -263,6 +273,8 @@ public final class Sv2Server<
                 connections.statistics.framesIn += 1
                 link.partialFrameSince = nil
                 try process(frame, on: link)
+                // Paused by a handler (back-pressure): the following frames stay buffered until the resume.
+                if link.connection.isReadingPaused { return offset }
             }
         } catch {
             connections.fail(link, error)
