@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "Sv2TranslatorTests",
             dependencies: [
-                "Sv1", "Sv2Translator", "Sv2Bitcoin", "Sv2Pool", "Sv2TemplateProvider", "Sv2Codec", "Sv2Service",
+                "Sv1", "Sv2Translator", "Sv2Bitcoin", "Sv2Mining", "Sv2Pool", "Sv2TemplateProvider", "Sv2Codec", "Sv2Service",
                 "Reactor", "Sv2Noise", "LoopTestSupport",
             ],
             resources: [.copy("Vectors")]),

@@ -57,9 +57,11 @@ public final class Pool {
     public private(set) var chainTip: TemplateChainTip?
     /// Share accounting (`nil`: none, acknowledgements are batched as before). With a ledger, every tick closes an
     /// accounting window (see ``ShareWindow``) and hands it to the ledger; the window's shares are acknowledged
-    /// only once the ledger reports it committed ("acknowledged means durable"). When the ledger's queue is full,
-    /// new shares are answered `SubmitShares.Error` ``accountingBacklogCode`` (not validated, not credited) until
-    /// a commit makes room. Set it before the pool is attached to its server, or from the loop thread.
+    /// only once the ledger reports it committed ("acknowledged means durable"). When the ledger's queue is full the
+    /// pool applies back-pressure: it stops reading from every miner connection (their shares wait in the kernel and
+    /// TCP slows the miners down; nothing is refused, dropped or acknowledged unrecorded), keeps the window open, and
+    /// refuses new channels (`OpenMiningChannel.Error` ``accountingBacklogCode``) until a commit makes room; then
+    /// reading resumes. Set it before the pool is attached to its server, or from the loop thread.
     public var ledger: (any PoolLedger)? {
         didSet {
             // Shares accepted before the ledger was set are acknowledged as before; everything after waits for
@@ -68,10 +70,13 @@ public final class Pool {
             wireLedger()
         }
     }
-    /// The `SubmitShares.Error` code for shares refused while the ledger is behind.
+    /// The `OpenMiningChannel.Error` code for channels refused while the ledger is behind (also the last rejection
+    /// reason of the accounting schema, kept for rows written by earlier versions).
     public static let accountingBacklogCode = "accounting-backlog"
-    /// True while the ledger's queue is full: new shares are refused with ``accountingBacklogCode``.
+    /// True while the ledger's queue is full: reading from miners is paused and new channels are refused.
     public private(set) var accountingBacklog = false
+    /// Connections whose reading this pool paused for the backlog (resumed when it ends).
+    private var pausedForBacklog: [Sv2ConnectionID] = []
 
     private var connections: Sv2ServerConnections?
     private var tickTimer: TimerHandle?
@@ -226,6 +231,9 @@ public final class Pool {
         return (users, untracked)
     }
 
+    /// The server connection a channel belongs to (e.g. to pause or close it).
+    public func connection(ofChannel channelID: UInt32) -> Sv2ConnectionID? { channel(channelID)?.connection }
+
     /// Accepted and rejected share counts of a channel.
     public func shareCounts(ofChannel channelID: UInt32) -> (accepted: UInt64, rejected: UInt64)? {
         channel(channelID).map { ($0.accepted, $0.rejected) }
@@ -281,6 +289,9 @@ public final class Pool {
         maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, connection: Sv2ConnectionID,
         reply: Reply
     ) throws(Sv2ServiceError) {
+        // While the ledger is behind no channel is added: the held window's rows stay bounded by the channels open
+        // when the backlog began.
+        if accountingBacklog { return try refuse(requestID, Self.accountingBacklogCode, reply) }
         // Every channel costs a validator and a duplicate filter: one connection may not open them without bound.
         if let owned = pools[connection], owned.channels.count >= configuration.maximumChannelsPerConnection {
             return try refuse(requestID, "max-channels-per-connection-reached", reply)
@@ -488,14 +499,11 @@ public final class Pool {
             return try reject(channelID: channelID, sequence: sequence, .invalidChannelID, reply: reply)
         }
         if accountingBacklog {
-            // Not validated (so not in the duplicate filter): the miner may send it again once the ledger caught up.
-            statistics.sharesRejected &+= 1
+            // A share read before its connection was paused (the rest of that read, or a connection whose pause has
+            // not taken effect): handled like any other into the held window; its acknowledgement waits for the
+            // commit. Its connection stops being read after this frame.
             statistics.accountingBacklogShares &+= 1
-            statistics.rejections[ShareWindowRow.reasons.count - 1] &+= 1
-            slots[index]!.rejected &+= 1
-            countRejection(index, reason: ShareWindowRow.reasons.count - 1)
-            return try reply.send(SubmitSharesError(
-                channelID: channelID, sequenceNumber: sequence, errorCode: Self.accountingBacklogCode))
+            pauseForBacklog(slots[index]!.connection)
         }
         switch slots[index]!.validator.validate(share) {
         case .accepted:
@@ -608,7 +616,7 @@ public final class Pool {
         guard let ledger else { return }
         let orphans = orphanRejections.contains { $0 != 0 }
         guard !windowChannels.isEmpty || !closedRows.isEmpty || !windowBlocks.isEmpty || orphans else {
-            accountingBacklog = false
+            if accountingBacklog { endBacklog() }
             return
         }
         var rows = closedRows
@@ -631,15 +639,10 @@ public final class Pool {
         guard ledger.record(ShareWindow(sequence: sequence, endMilliseconds: end, rows: rows, blocks: windowBlocks))
         else {
             for id in included { slots[Int(id) - 1]!.windowQueued = true }
-            if !accountingBacklog {
-                statistics.accountingBacklogs &+= 1
-                logger.warning("accounting: the ledger's queue is full; shares are refused (\(Self.accountingBacklogCode)) until it catches up")
-            }
-            accountingBacklog = true
+            if !accountingBacklog { startBacklog() }
             return
         }
-        if accountingBacklog { logger.notice("accounting: the ledger caught up; taking shares again") }
-        accountingBacklog = false
+        if accountingBacklog { endBacklog() }
         nextWindowSequence &+= 1
         lastWindowEnd = end
         statistics.accountingWindows &+= 1
@@ -654,6 +657,30 @@ public final class Pool {
         windowBlocks.removeAll(keepingCapacity: true)
         if orphans { for i in orphanRejections.indices { orphanRejections[i] = 0 } }
         awaitingCommit.append((sequence, now, sealed))
+    }
+
+    /// The ledger's queue is full: every miner connection stops being read (back-pressure) until it catches up.
+    private func startBacklog() {
+        accountingBacklog = true
+        statistics.accountingBacklogs &+= 1
+        for connection in pools.keys { pauseForBacklog(connection) }
+        logger.warning("accounting: the ledger's queue is full; reading from \(pausedForBacklog.count) miner connections paused until it catches up")
+    }
+
+    private func pauseForBacklog(_ connection: Sv2ConnectionID) {
+        guard let connections, connections.isReadingPaused(connection) == false, connections.pauseReading(connection)
+        else { return }
+        pausedForBacklog.append(connection)
+    }
+
+    /// A window was handed over again: every connection paused for the backlog is read again (closed ones are
+    /// skipped), and channels can be opened again.
+    private func endBacklog() {
+        accountingBacklog = false
+        let paused = pausedForBacklog
+        pausedForBacklog.removeAll()
+        for connection in paused { connections?.resumeReading(connection) }
+        logger.notice("accounting: the ledger caught up; reading from \(paused.count) miner connections again")
     }
 
     /// The ledger committed windows up to `sequence` (in order): their shares are acknowledged now. Loop thread
