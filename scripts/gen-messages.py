@@ -4,7 +4,8 @@
   Sources/Sv2Codec/Messages/*.swift, Sources/Sv2Codec/Sv2MessageType.swift, Sources/Sv2Codec/Sv2AnyMessage.swift
       the message types (owned values and zero-copy views), the message-type enum and the any-message enum;
   Sources/Sv2Service/Generated/*.swift
-      the per-subprotocol handler protocols, their Null handlers and the dispatch switches;
+      the per-subprotocol handler protocols (over Sv2Service's Sv2SubprotocolHandler), their Null handlers
+      and the per-message dispatch switches;
   Tests/Sv2CodecTests/Generated/RandomMessages.swift
       the random-sample helpers of the codec tests.
 
@@ -516,26 +517,15 @@ def gen_handler(group, side):
     L.append("/// call, and a context to reply through. Replies are encoded straight into the connection's write buffer")
     L.append("/// (zero, one or many per call); throwing closes that connection only. Overloads you don't implement reject")
     L.append("/// the message with `Sv2ServiceError.unexpectedMessage`. Handlers live inside the service (no existential, no")
-    L.append("/// allocation per call); use a class if other services must reach the same state.")
-    L.append("public protocol %s {" % proto)
-    L.append("    /// `false` for the Null handler: the subprotocol is not supported and SetupConnection for it is refused.")
-    L.append("    var isSupported: Bool { get }")
-    L.append("    /// Called once a connection's `SetupConnection` for this subprotocol succeeded.")
-    L.append("    mutating func connectionDidSetUp(context: %s) throws(Sv2ServiceError)" % ctx)
-    L.append("    /// Called when a set-up connection closed (for any reason); free its state here.")
-    L.append("    mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason)")
+    L.append("/// allocation per call); use a class if other services must reach the same state. The connection hooks")
+    L.append("/// (`isSupported`, `connectionDidSetUp`, `connectionDidClose`) come from `Sv2SubprotocolHandler`.")
+    L.append("public protocol %s: Sv2SubprotocolHandler where Context == %s {" % (proto, ctx))
     for m in msgs:
         L.append("    /// Handles `%s`." % m["wire"])
         L.append("    mutating func handle(_ message: %sView, context: %s) throws(Sv2ServiceError)" % (m["name"], ctx))
     L.append("}")
     L.append("")
     L.append("extension %s {" % proto)
-    L.append("    /// Supported unless overridden.")
-    L.append("    public var isSupported: Bool { true }")
-    L.append("    /// Does nothing unless overridden.")
-    L.append("    public mutating func connectionDidSetUp(context: %s) throws(Sv2ServiceError) {}" % ctx)
-    L.append("    /// Does nothing unless overridden.")
-    L.append("    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {}")
     for m in msgs:
         if m["name"] == "Reconnect":
             L.append("    /// Ignores `Reconnect` unless overridden (the client logs it; reconnecting elsewhere is the app's choice).")
@@ -557,8 +547,9 @@ def gen_handler(group, side):
     L.append("}")
     L.append("")
     L.append("extension %s {" % proto)
-    L.append("    /// Decodes a %s message this side receives and calls the matching overload." % title)
-    L.append("    @inlinable mutating func dispatch(")
+    L.append("    /// Decodes a %s message this side receives and calls the matching overload (the service calls it;" % title)
+    L.append("    /// implement the `handle` overloads, not this).")
+    L.append("    @inlinable public mutating func dispatch(")
     L.append("        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: %s" % ctx)
     L.append("    ) throws(Sv2ServiceError) {")
     L.append("        switch type {")

@@ -87,20 +87,18 @@ let loop = try EventLoop()
 let authority = try AuthorityKeyPair.generate()
 let any = try SocketAddress(ip: "127.0.0.1", port: 0)
 let identity = NoiseResponder.Identity.freshStaticKeyPerConnection(authority: authority, certificateValidity: 3600)
-let noNoise = NullSv2JobDeclarationServerHandler(), noTemplates = NullSv2TemplateDistributionServerHandler()
 
-let pool = try Sv2Server(configuration: .init(listenAddress: any, noise: identity), eventLoop: loop,
-                         mining: Pool(), jobDeclaration: noNoise, templateDistribution: noTemplates)
+// Mining-only services: Job Declaration and Template Distribution get the Null handlers (refused).
+let pool = try Sv2Server(configuration: .init(listenAddress: any, noise: identity), eventLoop: loop, mining: Pool())
 try pool.start()
 
 let bridge = Bridge()
 let proxy = try Sv2Server(configuration: .init(listenAddress: any, noise: identity), eventLoop: loop,
-                          mining: Downstream(bridge: bridge), jobDeclaration: noNoise, templateDistribution: noTemplates)
+                          mining: Downstream(bridge: bridge))
 let upstream = try proxy.makeSiblingClient(
     configuration: .init(serverAddress: pool.localAddress!, sv2Protocol: .mining,
                          security: .noise(authority: authority.publicKey)),
-    mining: Upstream(bridge: bridge), jobDeclaration: NullSv2JobDeclarationClientHandler(),
-    templateDistribution: NullSv2TemplateDistributionClientHandler())
+    mining: Upstream(bridge: bridge))
 bridge.downstream = proxy.connections
 bridge.upstream = upstream
 upstream.onStateChange = { state in print("proxy upstream: \(state)") }
@@ -110,8 +108,7 @@ try proxy.start()
 let miner = try Sv2Client(
     configuration: .init(serverAddress: proxy.localAddress!, sv2Protocol: .mining,
                          security: .noise(authority: authority.publicKey)),
-    eventLoop: loop, mining: Miner(loop: loop), jobDeclaration: NullSv2JobDeclarationClientHandler(),
-    templateDistribution: NullSv2TemplateDistributionClientHandler())
+    eventLoop: loop, mining: Miner(loop: loop))
 // Connect the miner once the proxy's upstream is ready.
 upstream.onStateChange = { state in
     print("proxy upstream: \(state)")

@@ -6,9 +6,7 @@ public import Sv2Service
 /// ```swift
 /// let pool = try Pool(configuration: PoolConfiguration(payoutScript: script))
 /// let server = try Sv2Server(configuration: serverConfiguration, eventLoop: loop,
-///                            mining: PoolMiningHandler(pool: pool),
-///                            jobDeclaration: NullSv2JobDeclarationServerHandler(),
-///                            templateDistribution: NullSv2TemplateDistributionServerHandler())
+///                            mining: PoolMiningHandler(pool: pool))
 /// ```
 /// ``PoolService`` builds this together with the template source.
 public struct PoolMiningHandler: Sv2MiningServerHandler {

@@ -9,15 +9,25 @@ public final class Sv2ClientCore {
     public let eventLoop: EventLoop
     /// The client's counters.
     public internal(set) var statistics = Sv2ServiceStatistics()
+    /// The handler call now running, which the contexts check (see `Sv2HandlerCalls`).
+    let handlerCalls = Sv2HandlerCalls()
 
     init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
+
+    deinit { handlerCalls.release() }
 }
 
 /// An Sv2 client: connects to one server, runs the Noise handshake (optional), sends `SetupConnection` for its
 /// configured subprotocol and hands every message from the server to that subprotocol's handler.
 ///
 /// Loop thread only (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline and receive zero-copy
-/// views; the handler for the configured subprotocol must be a real one (not Null).
+/// views; the handler for the configured subprotocol must be a real one (not Null). The one-subprotocol initialisers
+/// pass the Null handler for the other two:
+///
+/// ```swift
+/// let client = try Sv2Client(configuration: config, eventLoop: loop, mining: MyMiner())
+/// client.connect()
+/// ```
 public final class Sv2Client<
     Mining: Sv2MiningClientHandler,
     JobDeclaration: Sv2JobDeclarationClientHandler,
@@ -27,12 +37,23 @@ public final class Sv2Client<
     public var eventLoop: EventLoop { core.eventLoop }
     /// The configuration it was created with.
     public let configuration: Sv2ClientConfiguration
+    /// The three handlers, and the routing of every message to the configured subprotocol's.
+    var handlers: Sv2Handlers<Mining, JobDeclaration, TemplateDistribution>
     /// Mining protocol handler.
-    public var mining: Mining
+    public var mining: Mining {
+        get { handlers.mining }
+        _modify { yield &handlers.mining }
+    }
     /// Job Declaration protocol handler.
-    public var jobDeclaration: JobDeclaration
+    public var jobDeclaration: JobDeclaration {
+        get { handlers.jobDeclaration }
+        _modify { yield &handlers.jobDeclaration }
+    }
     /// Template Distribution protocol handler.
-    public var templateDistribution: TemplateDistribution
+    public var templateDistribution: TemplateDistribution {
+        get { handlers.templateDistribution }
+        _modify { yield &handlers.templateDistribution }
+    }
     /// Called on every state change (loop thread).
     public var onStateChange: ((Sv2ClientState) -> Void)?
     /// Called when the server sends `Reconnect`, with where to go (an empty host or zero port in the message mean
@@ -61,18 +82,13 @@ public final class Sv2Client<
         try configuration.validate()
         try Sv2Server<NullSv2MiningServerHandler, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
             .checkFrameFits(configuration.maxFramePayload, in: eventLoop)
-        let supported = switch configuration.sv2Protocol {
-        case .mining: mining.isSupported
-        case .jobDeclaration: jobDeclaration.isSupported
-        case .templateDistribution: templateDistribution.isSupported
-        }
-        guard supported else {
+        let handlers = Sv2Handlers(
+            mining: mining, jobDeclaration: jobDeclaration, templateDistribution: templateDistribution)
+        guard handlers.isSupported(configuration.sv2Protocol) else {
             throw .invalidConfiguration("the \(configuration.sv2Protocol) handler of this client is the Null handler")
         }
         self.configuration = configuration
-        self.mining = mining
-        self.jobDeclaration = jobDeclaration
-        self.templateDistribution = templateDistribution
+        self.handlers = handlers
         self.logger = logger
         core = Sv2ClientCore(eventLoop: eventLoop)
     }
@@ -212,13 +228,7 @@ public final class Sv2Client<
         self.link = nil
         initiator = nil
         core.statistics.connectionsClosed += 1
-        if wasReady {
-            switch configuration.sv2Protocol {
-            case .mining: mining.connectionDidClose(link.id, reason: closeReason)
-            case .jobDeclaration: jobDeclaration.connectionDidClose(link.id, reason: closeReason)
-            case .templateDistribution: templateDistribution.connectionDidClose(link.id, reason: closeReason)
-            }
-        }
+        if wasReady { handlers.connectionDidClose(configuration.sv2Protocol, link.id, reason: closeReason) }
         state = .closed(closeReason)
     }
 
@@ -280,7 +290,9 @@ public final class Sv2Client<
                 throw .setupRequired(type)
             }
         }
-        let context = Sv2ClientContext(link: link, core: core)
+        let call = core.handlerCalls.begin()
+        defer { core.handlerCalls.end(call) }
+        let context = Sv2ClientContext(link: link, core: core, call: call)
         switch type.group {
         case .common:
             if type == .reconnect {
@@ -305,11 +317,7 @@ public final class Sv2Client<
         case .mining, .jobDeclaration, .templateDistribution:
             guard type.group.requiredProtocol == sv2Protocol else { throw .wrongProtocol(type, connection: sv2Protocol) }
         }
-        switch sv2Protocol {
-        case .mining: try mining.dispatch(type, payload: frame.payload, context: context)
-        case .jobDeclaration: try jobDeclaration.dispatch(type, payload: frame.payload, context: context)
-        case .templateDistribution: try templateDistribution.dispatch(type, payload: frame.payload, context: context)
-        }
+        try handlers.dispatch(sv2Protocol, type, payload: frame.payload, context: context)
     }
 
     private func setUpSucceeded(version: UInt16, flags: UInt32, on link: Sv2Link) throws(Sv2ServiceError) {
@@ -325,12 +333,10 @@ public final class Sv2Client<
         }
         if let timeout = configuration.inactivityTimeout { armInactivityTimer(after: timeout) }
         state = .ready(usedVersion: version, flags: flags)
-        let context = Sv2ClientContext(link: link, core: core)
-        switch configuration.sv2Protocol {
-        case .mining: try mining.connectionDidSetUp(context: context)
-        case .jobDeclaration: try jobDeclaration.connectionDidSetUp(context: context)
-        case .templateDistribution: try templateDistribution.connectionDidSetUp(context: context)
-        }
+        let call = core.handlerCalls.begin()
+        defer { core.handlerCalls.end(call) }
+        let context = Sv2ClientContext(link: link, core: core, call: call)
+        try handlers.connectionDidSetUp(configuration.sv2Protocol, context: context)
     }
 
     private func armInactivityTimer(after delay: Duration) {

@@ -8,12 +8,11 @@ import Sv2Noise
 ///
 /// A thin state machine registered on an `EventLoop`; all methods must be called on that loop's thread
 /// (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline (generic parameters, no existentials)
-/// and receive zero-copy views. Pass `NullSv2…ServerHandler()` for subprotocols the server does not serve.
+/// and receive zero-copy views. Pass `NullSv2…ServerHandler()` for subprotocols the server does not serve, or use
+/// the one-subprotocol initialisers, which do it for you:
 ///
 /// ```swift
-/// let server = try Sv2Server(configuration: config, eventLoop: loop,
-///                            mining: MyPool(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
-///                            templateDistribution: NullSv2TemplateDistributionServerHandler())
+/// let server = try Sv2Server(configuration: config, eventLoop: loop, mining: MyPool())
 /// try server.start()
 /// ```
 public final class Sv2Server<
@@ -25,12 +24,23 @@ public final class Sv2Server<
     public let eventLoop: EventLoop
     /// The configuration it was created with.
     public let configuration: Sv2ServerConfiguration
+    /// The three handlers, and the routing of every message to the one the connection was set up for.
+    var handlers: Sv2Handlers<Mining, JobDeclaration, TemplateDistribution>
     /// Mining protocol handler.
-    public var mining: Mining
+    public var mining: Mining {
+        get { handlers.mining }
+        _modify { yield &handlers.mining }
+    }
     /// Job Declaration protocol handler.
-    public var jobDeclaration: JobDeclaration
+    public var jobDeclaration: JobDeclaration {
+        get { handlers.jobDeclaration }
+        _modify { yield &handlers.jobDeclaration }
+    }
     /// Template Distribution protocol handler.
-    public var templateDistribution: TemplateDistribution
+    public var templateDistribution: TemplateDistribution {
+        get { handlers.templateDistribution }
+        _modify { yield &handlers.templateDistribution }
+    }
     /// Open connections and every way to send to them.
     public let connections: Sv2ServerConnections
     private var listener: Listener?
@@ -53,14 +63,14 @@ public final class Sv2Server<
     ) throws(Sv2ServiceError) {
         try configuration.validate()
         try Self.checkFrameFits(configuration.maxFramePayload, in: eventLoop)
-        guard mining.isSupported || jobDeclaration.isSupported || templateDistribution.isSupported else {
+        let handlers = Sv2Handlers(
+            mining: mining, jobDeclaration: jobDeclaration, templateDistribution: templateDistribution)
+        guard handlers.supportsAny else {
             throw .invalidConfiguration("a server needs at least one supported subprotocol")
         }
         self.configuration = configuration
         self.eventLoop = eventLoop
-        self.mining = mining
-        self.jobDeclaration = jobDeclaration
-        self.templateDistribution = templateDistribution
+        self.handlers = handlers
         connections = Sv2ServerConnections(
             eventLoop: eventLoop, logger: logger,
             logLimit: LogRateLimiter(
@@ -223,12 +233,7 @@ public final class Sv2Server<
             connections.channelOwners[channel] = nil
         }
         connections.statistics.connectionsClosed += 1
-        switch wasReady {
-        case .mining: mining.connectionDidClose(link.id, reason: closeReason)
-        case .jobDeclaration: jobDeclaration.connectionDidClose(link.id, reason: closeReason)
-        case .templateDistribution: templateDistribution.connectionDidClose(link.id, reason: closeReason)
-        case nil: break
-        }
+        if let wasReady { handlers.connectionDidClose(wasReady, link.id, reason: closeReason) }
     }
 
     // MARK: Receiving
@@ -414,7 +419,9 @@ public final class Sv2Server<
             guard type == .setupConnection else { throw .setupRequired(type) }
             return try setUp(try decode(SetupConnectionView.self, frame.payload), on: link)
         }
-        let context = Sv2ServerContext(link: link, connections: connections)
+        let call = connections.handlerCalls.begin()
+        defer { connections.handlerCalls.end(call) }
+        let context = Sv2ServerContext(link: link, connections: connections, call: call)
         switch type.group {
         case .common:
             throw type == .setupConnection ? .setupRepeated : .unexpectedMessage(type)
@@ -431,11 +438,7 @@ public final class Sv2Server<
             let channel = UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self))
             guard link.channels.contains(channel) else { throw .unknownChannel(channel) }
         }
-        switch sv2Protocol {
-        case .mining: try mining.dispatch(type, payload: frame.payload, context: context)
-        case .jobDeclaration: try jobDeclaration.dispatch(type, payload: frame.payload, context: context)
-        case .templateDistribution: try templateDistribution.dispatch(type, payload: frame.payload, context: context)
-        }
+        try handlers.dispatch(sv2Protocol, type, payload: frame.payload, context: context)
         if type == .closeChannel {
             connections.unregister(UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self)), on: link)
         }
@@ -443,16 +446,8 @@ public final class Sv2Server<
 
     // MARK: SetupConnection
 
-    private func isSupported(_ sv2Protocol: Sv2Protocol) -> Bool {
-        switch sv2Protocol {
-        case .mining: mining.isSupported
-        case .jobDeclaration: jobDeclaration.isSupported
-        case .templateDistribution: templateDistribution.isSupported
-        }
-    }
-
     private func setUp(_ request: SetupConnectionView, on link: Sv2Link) throws(Sv2ServiceError) {
-        guard let sv2Protocol = request.sv2Protocol, isSupported(sv2Protocol) else {
+        guard let sv2Protocol = request.sv2Protocol, handlers.isSupported(sv2Protocol) else {
             return try refuse(link, code: Sv2SetupErrorCode.unsupportedProtocol, flags: 0,
                               detail: "protocol \(request.protocolID)")
         }
@@ -479,12 +474,10 @@ public final class Sv2Server<
             link.handshakeTimer = nil
         }
         armInactivityTimer(link, after: configuration.inactivityTimeout)
-        let context = Sv2ServerContext(link: link, connections: connections)
-        switch sv2Protocol {
-        case .mining: try mining.connectionDidSetUp(context: context)
-        case .jobDeclaration: try jobDeclaration.connectionDidSetUp(context: context)
-        case .templateDistribution: try templateDistribution.connectionDidSetUp(context: context)
-        }
+        let call = connections.handlerCalls.begin()
+        defer { connections.handlerCalls.end(call) }
+        let context = Sv2ServerContext(link: link, connections: connections, call: call)
+        try handlers.connectionDidSetUp(sv2Protocol, context: context)
     }
 
     /// Answers SetupConnection.Error and closes after it is flushed (a refusal, not a protocol violation).

@@ -18,6 +18,8 @@ public final class Sv2ServerConnections {
     /// Called (loop thread) for every connection closed because of an error, after it was logged and counted —
     /// e.g. to ban an address that keeps sending garbage.
     public var errorObserver: ((Sv2ConnectionID, Sv2ServiceError) -> Void)?
+    /// The handler call now running, which the contexts check (see `Sv2HandlerCalls`).
+    let handlerCalls = Sv2HandlerCalls()
     /// Limits warnings about closed and refused connections (peers control how many there are).
     private var logLimiter: LogRateLimiter
     private var logSummaryScheduled = false
@@ -28,6 +30,8 @@ public final class Sv2ServerConnections {
         self.logger = logger
         logLimiter = logLimit
     }
+
+    deinit { handlerCalls.release() }
 
     /// Logs a warning caused by a peer, unless the rate limit is reached; suppressed lines are counted and summed up
     /// in one "suppressed N" warning (metadata `suppressed`) when the limiter's window ends.

@@ -48,6 +48,9 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// A handler refused the message; the connection is closed with this reason.
     case rejected(String)
+    /// A handler context was used after the handler call it was given to returned (release builds; debug builds
+    /// trap). Nothing was sent; the handler should keep the connection id and reach the peer through the service.
+    case contextExpired
 
     public var description: String {
         switch self {
@@ -72,6 +75,7 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
         case .transport(let error): "\(error)"
         case .invalidConfiguration(let text): "invalid configuration: \(text)"
         case .rejected(let reason): "rejected: \(reason)"
+        case .contextExpired: "handler context used after its handler call returned"
         }
     }
 
@@ -99,6 +103,7 @@ public enum Sv2ServiceError: Error, Equatable, CustomStringConvertible {
         case .transport: "transport"
         case .invalidConfiguration: "invalid_configuration"
         case .rejected: "rejected"
+        case .contextExpired: "context_expired"
         }
     }
 }

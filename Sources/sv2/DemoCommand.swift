@@ -23,7 +23,9 @@ struct DemoCommand: ParsableCommand {
             extended channel, and the miners (standard and extended channels). Stops after --duration seconds \
             (default 20) or on Ctrl-C, then prints a summary.
 
-            --job-declaration shows Job Declaration instead: the pool with its JD server, a jd-client taking templates             from the same source, declaring every job to the pool and forwarding shares, and the miners on the             jd-client (no proxy, no translator).
+            --job-declaration shows Job Declaration instead: the pool with its JD server, a jd-client taking \
+            templates from the same source, declaring every job to the pool and forwarding shares, and the miners \
+            on the jd-client (no proxy, no translator).
             """)
 
     @Option(name: .long, help: "Miners connected directly to the pool (alternating standard/extended; default 2).")

@@ -72,23 +72,18 @@ struct HandlerCombinationTests {
                 let mining = MiningClientProbe(log: log), jd = JDClientProbe(log: log), td = TDClientProbe(log: log)
                 switch sv2Protocol {
                 case .mining:
-                    let c = try Sv2Client(configuration: configuration, eventLoop: runner.loop, mining: mining,
-                                          jobDeclaration: NullSv2JobDeclarationClientHandler(),
-                                          templateDistribution: NullSv2TemplateDistributionClientHandler())
+                    // The one-subprotocol initialisers: the other two handlers are the Null ones.
+                    let c = try Sv2Client(configuration: configuration, eventLoop: runner.loop, mining: mining)
                     c.onStateChange = { state.value = $0 }
                     c.connect()
                     return c
                 case .jobDeclaration:
-                    let c = try Sv2Client(configuration: configuration, eventLoop: runner.loop,
-                                          mining: NullSv2MiningClientHandler(), jobDeclaration: jd,
-                                          templateDistribution: NullSv2TemplateDistributionClientHandler())
+                    let c = try Sv2Client(configuration: configuration, eventLoop: runner.loop, jobDeclaration: jd)
                     c.onStateChange = { state.value = $0 }
                     c.connect()
                     return c
                 case .templateDistribution:
-                    let c = try Sv2Client(configuration: configuration, eventLoop: runner.loop,
-                                          mining: NullSv2MiningClientHandler(),
-                                          jobDeclaration: NullSv2JobDeclarationClientHandler(), templateDistribution: td)
+                    let c = try Sv2Client(configuration: configuration, eventLoop: runner.loop, templateDistribution: td)
                     c.onStateChange = { state.value = $0 }
                     c.connect()
                     return c
@@ -112,19 +107,23 @@ struct HandlerCombinationTests {
         func start<M: Sv2MiningServerHandler, J: Sv2JobDeclarationServerHandler, T: Sv2TemplateDistributionServerHandler>(
             _ m: M, _ j: J, _ t: T
         ) throws -> (AnyObject, SocketAddress) {
-            let server = try Sv2Server(configuration: serverConfiguration(noise: false), eventLoop: loop,
-                                       mining: m, jobDeclaration: j, templateDistribution: t)
+            try started(Sv2Server(configuration: serverConfiguration(noise: false), eventLoop: loop,
+                                  mining: m, jobDeclaration: j, templateDistribution: t))
+        }
+        func started<M, J, T>(_ server: Sv2Server<M, J, T>) throws -> (AnyObject, SocketAddress) {
             try server.start()
             return (server, server.localAddress!)
         }
         let m = TestPool(state: pool), nm = NullSv2MiningServerHandler()
         let j = TestJobDeclarator(), nj = NullSv2JobDeclarationServerHandler()
         let t = TestTemplateProvider(), nt = NullSv2TemplateDistributionServerHandler()
+        let configuration = serverConfiguration(noise: false)
         switch mask {
-        case 1: return try start(m, nj, nt)
-        case 2: return try start(nm, j, nt)
+        // One subprotocol: the one-subprotocol initialisers pass the Null handlers.
+        case 1: return try started(Sv2Server(configuration: configuration, eventLoop: loop, mining: m))
+        case 2: return try started(Sv2Server(configuration: configuration, eventLoop: loop, jobDeclaration: j))
         case 3: return try start(m, j, nt)
-        case 4: return try start(nm, nj, t)
+        case 4: return try started(Sv2Server(configuration: configuration, eventLoop: loop, templateDistribution: t))
         case 5: return try start(m, nj, t)
         case 6: return try start(nm, j, t)
         default: return try start(m, j, t)

@@ -72,12 +72,10 @@ struct SiblingTests {
             let upstreamPool = try makeServer(runner.loop, noise: noise, state: pool)
             let proxy = try ProxyServer(
                 configuration: serverConfiguration(noise: noise), eventLoop: runner.loop,
-                mining: ProxyDownstream(bridge: bridge), jobDeclaration: NullSv2JobDeclarationServerHandler(),
-                templateDistribution: NullSv2TemplateDistributionServerHandler())
+                mining: ProxyDownstream(bridge: bridge))
             let upstream = try proxy.makeSiblingClient(
                 configuration: clientConfiguration(server: upstreamPool.localAddress!, noise: noise),
-                mining: ProxyUpstream(bridge: bridge), jobDeclaration: NullSv2JobDeclarationClientHandler(),
-                templateDistribution: NullSv2TemplateDistributionClientHandler())
+                mining: ProxyUpstream(bridge: bridge))
             #expect(upstream.eventLoop === proxy.eventLoop)
             bridge.downstream = proxy.connections
             bridge.upstream = upstream

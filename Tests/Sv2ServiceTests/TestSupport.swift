@@ -114,9 +114,7 @@ func clientConfiguration(
 func makeServer(_ loop: EventLoop, noise: Bool, state: PoolState,
                 _ configure: (inout Sv2ServerConfiguration) -> Void = { _ in }) throws -> TestServer {
     let server = try TestServer(
-        configuration: serverConfiguration(noise: noise, configure), eventLoop: loop, mining: TestPool(state: state),
-        jobDeclaration: NullSv2JobDeclarationServerHandler(),
-        templateDistribution: NullSv2TemplateDistributionServerHandler())
+        configuration: serverConfiguration(noise: noise, configure), eventLoop: loop, mining: TestPool(state: state))
     try server.start()
     return server
 }
@@ -124,9 +122,7 @@ func makeServer(_ loop: EventLoop, noise: Bool, state: PoolState,
 func makeClient(_ loop: EventLoop, server: SocketAddress, noise: Bool, miner: TestMiner,
                 _ configure: (inout Sv2ClientConfiguration) -> Void = { _ in }) throws -> TestClient {
     try TestClient(
-        configuration: clientConfiguration(server: server, noise: noise, configure), eventLoop: loop, mining: miner,
-        jobDeclaration: NullSv2JobDeclarationClientHandler(),
-        templateDistribution: NullSv2TemplateDistributionClientHandler())
+        configuration: clientConfiguration(server: server, noise: noise, configure), eventLoop: loop, mining: miner)
 }
 
 /// Every backend with Noise off and on.

@@ -8,14 +8,9 @@ public import Sv2Codec
 /// call, and a context to reply through. Replies are encoded straight into the connection's write buffer
 /// (zero, one or many per call); throwing closes that connection only. Overloads you don't implement reject
 /// the message with `Sv2ServiceError.unexpectedMessage`. Handlers live inside the service (no existential, no
-/// allocation per call); use a class if other services must reach the same state.
-public protocol Sv2MiningClientHandler {
-    /// `false` for the Null handler: the subprotocol is not supported and SetupConnection for it is refused.
-    var isSupported: Bool { get }
-    /// Called once a connection's `SetupConnection` for this subprotocol succeeded.
-    mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError)
-    /// Called when a set-up connection closed (for any reason); free its state here.
-    mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason)
+/// allocation per call); use a class if other services must reach the same state. The connection hooks
+/// (`isSupported`, `connectionDidSetUp`, `connectionDidClose`) come from `Sv2SubprotocolHandler`.
+public protocol Sv2MiningClientHandler: Sv2SubprotocolHandler where Context == Sv2ClientContext {
     /// Handles `OpenStandardMiningChannel.Success`.
     mutating func handle(_ message: OpenStandardMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError)
     /// Handles `OpenMiningChannel.Error`.
@@ -53,12 +48,6 @@ public protocol Sv2MiningClientHandler {
 }
 
 extension Sv2MiningClientHandler {
-    /// Supported unless overridden.
-    public var isSupported: Bool { true }
-    /// Does nothing unless overridden.
-    public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {}
-    /// Does nothing unless overridden.
-    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {}
     /// Rejects `OpenStandardMiningChannel.Success` unless overridden.
     public mutating func handle(_ message: OpenStandardMiningChannelSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         throw .unexpectedMessage(.openStandardMiningChannelSuccess)
@@ -137,8 +126,9 @@ public struct NullSv2MiningClientHandler: Sv2MiningClientHandler {
 }
 
 extension Sv2MiningClientHandler {
-    /// Decodes a Mining message this side receives and calls the matching overload.
-    @inlinable mutating func dispatch(
+    /// Decodes a Mining message this side receives and calls the matching overload (the service calls it;
+    /// implement the `handle` overloads, not this).
+    @inlinable public mutating func dispatch(
         _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ClientContext
     ) throws(Sv2ServiceError) {
         switch type {

@@ -8,14 +8,9 @@ public import Sv2Codec
 /// call, and a context to reply through. Replies are encoded straight into the connection's write buffer
 /// (zero, one or many per call); throwing closes that connection only. Overloads you don't implement reject
 /// the message with `Sv2ServiceError.unexpectedMessage`. Handlers live inside the service (no existential, no
-/// allocation per call); use a class if other services must reach the same state.
-public protocol Sv2TemplateDistributionClientHandler {
-    /// `false` for the Null handler: the subprotocol is not supported and SetupConnection for it is refused.
-    var isSupported: Bool { get }
-    /// Called once a connection's `SetupConnection` for this subprotocol succeeded.
-    mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError)
-    /// Called when a set-up connection closed (for any reason); free its state here.
-    mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason)
+/// allocation per call); use a class if other services must reach the same state. The connection hooks
+/// (`isSupported`, `connectionDidSetUp`, `connectionDidClose`) come from `Sv2SubprotocolHandler`.
+public protocol Sv2TemplateDistributionClientHandler: Sv2SubprotocolHandler where Context == Sv2ClientContext {
     /// Handles `NewTemplate`.
     mutating func handle(_ message: NewTemplateView, context: Sv2ClientContext) throws(Sv2ServiceError)
     /// Handles `SetNewPrevHash (Template Distribution)`.
@@ -27,12 +22,6 @@ public protocol Sv2TemplateDistributionClientHandler {
 }
 
 extension Sv2TemplateDistributionClientHandler {
-    /// Supported unless overridden.
-    public var isSupported: Bool { true }
-    /// Does nothing unless overridden.
-    public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {}
-    /// Does nothing unless overridden.
-    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {}
     /// Rejects `NewTemplate` unless overridden.
     public mutating func handle(_ message: NewTemplateView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         throw .unexpectedMessage(.newTemplate)
@@ -61,8 +50,9 @@ public struct NullSv2TemplateDistributionClientHandler: Sv2TemplateDistributionC
 }
 
 extension Sv2TemplateDistributionClientHandler {
-    /// Decodes a Template Distribution message this side receives and calls the matching overload.
-    @inlinable mutating func dispatch(
+    /// Decodes a Template Distribution message this side receives and calls the matching overload (the service calls it;
+    /// implement the `handle` overloads, not this).
+    @inlinable public mutating func dispatch(
         _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ClientContext
     ) throws(Sv2ServiceError) {
         switch type {
