@@ -5,7 +5,7 @@ public import Sv2Codec
 ///
 /// You do not conform to it directly: conform to the generated protocol of your subprotocol and side (e.g.
 /// ``Sv2MiningServerHandler``), which fixes `Context` and provides `dispatch`. It exists so a service routes a
-/// message to the right handler in one place (``Sv2Handlers``) for servers and clients alike.
+/// message to the right handler in one place (`Sv2Handlers`) for servers and clients alike.
 public protocol Sv2SubprotocolHandler {
     /// What each call gets to reply through: ``Sv2ServerContext`` or ``Sv2ClientContext``.
     associatedtype Context
