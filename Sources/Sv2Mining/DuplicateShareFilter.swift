@@ -9,7 +9,7 @@ import CShims
 /// known before its header is hashed — and ``prefetch(_:)`` starts loading that slot while the header hashes.
 ///
 /// Each entry packs the low bits of the key (enough to find the slot again when the table grows) with the high
-/// bits of the header hash's first word (the fingerprint: 64 − log2(`maximumCapacity`) bits, 48 with the default
+/// bits of a mix of the header hash's first two words (the fingerprint: 64 − log2(`maximumCapacity`) bits, 48 with the default
 /// 2^16 slots, 38 with the largest, 2^26). Identical
 /// shares have identical keys and hashes, so a resubmission always meets its first entry. Two different shares
 /// are taken for duplicates only when they share a probe chain and both the key bits and the fingerprint bits:
@@ -117,7 +117,9 @@ public struct DuplicateShareFilter: Sendable {
     public func contains(_ hash: Hash256) -> Bool { contains(hash, key: key(for: hash)) }
 
     private func entry(_ hash: Hash256, _ key: Key) -> UInt64 {
-        let packed = (hash.w0 & ~keyMask) | (key.bits & keyMask)
+        // Mixed first, so hashes that differ only in the bits the key takes over still get different entries.
+        let fingerprint = Self.mix(hash.w0 ^ (hash.w1 &* 0x9e37_79b9_7f4a_7c15))
+        let packed = (fingerprint & ~keyMask) | (key.bits & keyMask)
         return packed == 0 ? ~keyMask : packed // 0 marks an empty slot; the key bits (0) stay as they were
     }
 
