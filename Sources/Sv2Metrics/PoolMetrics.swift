@@ -17,7 +17,35 @@ public import Sv2Mining
 /// committed window minus newest replicated one), `accounting_replicated_windows_total`,
 /// `accounting_replication_failures_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
 /// setups, frames, errors by kind).
+///
+/// With `perUser`: `user_shares_accepted_total{user}`, `user_shares_rejected_total{user}` and
+/// `user_difficulty_accepted_total{user}` for each of the first `PoolConfiguration.maximumTrackedUsers` user identities
+/// (lifetime totals, closed channels included), and the same three as `untracked_users_*` summed over every later
+/// user, so the series count stays bounded whatever names miners send.
 public final class PoolMetrics {
+    /// The three per-user series of one user (or of the untracked rest).
+    private struct UserSeries {
+        var accepted: DeltaCounter
+        var rejected: DeltaCounter
+        var difficulty: DeltaFloatCounter
+
+        init(prefix: String, _ dimensions: [(String, String)]) {
+            accepted = DeltaCounter("\(prefix)_shares_accepted_total", dimensions)
+            rejected = DeltaCounter("\(prefix)_shares_rejected_total", dimensions)
+            difficulty = DeltaFloatCounter("\(prefix)_difficulty_accepted_total", dimensions)
+        }
+
+        mutating func update(_ totals: UserShareTotals) {
+            accepted.update(totals.accepted)
+            rejected.update(totals.rejected)
+            difficulty.update(totals.difficulty)
+        }
+    }
+
+    /// Whether the per-user series are exported.
+    public let perUser: Bool
+    private var users: [String: UserSeries] = [:]
+    private var untrackedUsers: UserSeries?
     private let service: PoolService
     private let ledger: ShareLedger?
     private var connections: GaugeExport
@@ -56,7 +84,10 @@ public final class PoolMetrics {
 
     /// Creates the series for `service` (and its `ledger`, if accounting is on, and its PostgreSQL `replicator`).
     /// Any thread; export on the loop.
-    public init(service: PoolService, ledger: ShareLedger? = nil, replicator: PostgresReplicator? = nil) {
+    public init(
+        service: PoolService, ledger: ShareLedger? = nil, replicator: PostgresReplicator? = nil, perUser: Bool = false
+    ) {
+        self.perUser = perUser
         self.service = service
         self.ledger = ledger
         self.replicator = replicator
@@ -126,6 +157,7 @@ public final class PoolMetrics {
         commits.update(s.accountingCommits)
         commitLatency.set(s.accountingLastCommitLatency)
         backlogShares.update(s.accountingBacklogShares)
+        if perUser { exportUsers(pool) }
         if let ledger {
             let l = ledger.statistics
             queueDepth.set(l.queueDepth)
@@ -139,6 +171,20 @@ public final class PoolMetrics {
                 replicatedWindows.update(r.copiedWindows)
                 replicationFailures.update(r.failedPasses)
             }
+        }
+    }
+
+    private func exportUsers(_ pool: Pool) {
+        let (totals, untracked) = pool.userTotals()
+        for (user, value) in totals {
+            if users[user] == nil {
+                users[user] = UserSeries(prefix: "sv2_pool_user", [("server", name), ("user", user)])
+            }
+            users[user]!.update(value)
+        }
+        if untracked != UserShareTotals() || untrackedUsers != nil {
+            if untrackedUsers == nil { untrackedUsers = UserSeries(prefix: "sv2_pool_untracked_users", [("server", name)]) }
+            untrackedUsers!.update(untracked)
         }
     }
 }

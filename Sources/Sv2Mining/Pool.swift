@@ -92,6 +92,7 @@ public final class Pool {
     private var allocator: ExtranonceAllocator
     @exclusivity(unchecked) private var pendingAcks: [UInt32] = []
     private var blocks = FoundBlockBook()
+    private var users: UserShareBook
     // Accounting (only with a ledger).
     @exclusivity(unchecked) private var windowChannels: [UInt32] = []
     private var closedRows: [ShareWindowRow] = []
@@ -103,6 +104,11 @@ public final class Pool {
     private var lastWindowEnd: UInt64 = 0
     /// At most this many block events wait in one open window (blocks are journaled as well; see Docs/Operating.md).
     static let maximumWindowBlocks = 4096
+    /// Rows of closed channels kept apart in one open window. Rows with credit are always kept (they cannot pile up:
+    /// nothing is accepted while the ledger is behind); beyond this, rows holding only rejections are folded into
+    /// the window's channel-less row, so a peer that opens, submits and closes channels during a backlog cannot grow
+    /// the window without bound.
+    var maximumClosedRows = 4096
     /// False from ``templateSourceLost()`` until the next chain tip: no new work is handed out meanwhile.
     public private(set) var templateSourceAvailable = true
     /// When the latest template arrived (``clock`` seconds; `nil` before the first), for its age in metrics.
@@ -120,6 +126,7 @@ public final class Pool {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
+        users = UserShareBook(capacity: configuration.maximumTrackedUsers)
         do {
             allocator = try ExtranonceAllocator(
                 localLength: configuration.extranoncePrefixLength, totalLength: configuration.extranonceLength,
@@ -202,6 +209,22 @@ public final class Pool {
 
     /// The extranonce prefix of a channel (standard channels: the whole extranonce their merkle root uses).
     public func extranoncePrefix(ofChannel channelID: UInt32) -> Extranonce? { channel(channelID)?.extranoncePrefix }
+
+    /// Lifetime share totals per user identity (open and closed channels), for the first
+    /// `PoolConfiguration.maximumTrackedUsers` users seen, and the sum over every later one (`untracked`). Walks the
+    /// open channels: call it at scrape time, not per share. Loop thread.
+    public func userTotals() -> (users: [String: UserShareTotals], untracked: UserShareTotals) {
+        var users = self.users.closed
+        var untracked = self.users.untrackedClosed
+        for case let channel? in slots {
+            let totals = UserShareTotals(
+                accepted: channel.accepted, rejected: channel.rejected, difficulty: channel.acceptedDifficulty)
+            if channel.userTracked { users[channel.userIdentity, default: UserShareTotals()].add(totals) } else {
+                untracked.add(totals)
+            }
+        }
+        return (users, untracked)
+    }
 
     /// Accepted and rejected share counts of a channel.
     public func shareCounts(ofChannel channelID: UInt32) -> (accepted: UInt64, rejected: UInt64)? {
@@ -304,6 +327,7 @@ public final class Pool {
             extranoncePrefix: prefix, rollableLength: kind == .extended ? configuration.extranonceRollableLength : 0,
             vardiff: vardiff, validator: validator)
         channel.groupID = groupID
+        channel.userTracked = users.track(user)
         let index = Int(id) - 1
         while slots.count <= index { slots.append(nil) }
         slots[index] = channel
@@ -409,7 +433,18 @@ public final class Pool {
         let index = Int(id) - 1
         guard let channel = slots[index] else { return }
         // Shares of the open window outlive their channel: they still go into the window's rows.
-        if channel.windowQueued { closedRows.append(channel.windowRow) }
+        if channel.windowQueued {
+            let row = channel.windowRow
+            if row.accepted > 0 || closedRows.count < maximumClosedRows {
+                closedRows.append(row)
+            } else {
+                for (i, count) in row.rejected.enumerated() { orphanRejections[i] &+= count }
+                statistics.accountingRowsFolded &+= 1
+            }
+        }
+        users.close(
+            user: channel.userIdentity, tracked: channel.userTracked,
+            UserShareTotals(accepted: channel.accepted, rejected: channel.rejected, difficulty: channel.acceptedDifficulty))
         slots[index] = nil
         channelCount -= 1
         statistics.channelsClosed += 1
@@ -501,6 +536,7 @@ public final class Pool {
             sequence: sequence, weight: credit.weight, batchSize: configuration.ackBatchSize)
         statistics.sharesAccepted &+= 1
         statistics.acceptedWork += credit.difficulty
+        slots[index]!.acceptedDifficulty += credit.difficulty
         if ledger != nil {
             // Acknowledged when the window holding it is committed (windowsCommitted), not before.
             if slots[index]!.addToWindow(credit) { windowChannels.append(slots[index]!.id) }

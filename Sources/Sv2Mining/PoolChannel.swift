@@ -60,6 +60,10 @@ struct PoolChannel {
     var nextJobSlot = 0
     var accepted: UInt64 = 0
     var rejected: UInt64 = 0
+    /// Sum of the difficulties accepted shares were validated at (lifetime).
+    var acceptedDifficulty: Double = 0
+    /// Whether the user's per-user totals are kept apart (see `UserShareBook`).
+    var userTracked = false
 
     init(
         id: UInt32, connection: Sv2ConnectionID, kind: Kind, userIdentity: String, allocatedPrefix: Extranonce,

@@ -51,6 +51,9 @@ public struct PoolConfiguration: Sendable, Hashable {
     /// `duplicateFilterCapacity` × 8 bytes), so this bounds what one connection can make the pool allocate. A miner
     /// needs one channel; a proxy opening one upstream channel per downstream miner needs this raised.
     public var maximumChannelsPerConnection = 1024
+    /// User identities whose lifetime share totals are kept one by one (``Pool/userTotals()``, per-user metrics);
+    /// later ones are summed together. Bounds the memory an endless stream of new user names can take.
+    public var maximumTrackedUsers = 10_000
 
     /// Default ``maximumDifficulty``: 1e15. At 10 shares a minute that is a channel of ~7·10^20 H/s, several times
     /// today's whole network, while a share target that hard is still far easier than any hash can reach by
@@ -98,6 +101,7 @@ public struct PoolConfiguration: Sendable, Hashable {
 
     /// Checks the values are usable.
     public func validate() throws(PoolError) {
+        guard maximumTrackedUsers >= 0 else { throw .invalidConfiguration("maximumTrackedUsers must be ≥ 0") }
         guard maximumChannelsPerConnection > 0 else {
             throw .invalidConfiguration("maximumChannelsPerConnection must be positive")
         }

@@ -61,6 +61,9 @@ public struct PoolStatistics: Sendable, Hashable {
     public var accountingBacklogs: UInt64 = 0
     /// Shares refused with `accounting-backlog` while the ledger was behind.
     public var accountingBacklogShares: UInt64 = 0
+    /// Rows of closed channels holding only rejections, folded into the window's channel-less row (the open window
+    /// already held `Pool.maximumClosedRows` rows of closed channels).
+    public var accountingRowsFolded: UInt64 = 0
     /// Seconds from a window's close to its commit being reported on the loop, for the latest commit: the delay
     /// accounting adds to acknowledgements on top of the window itself.
     public var accountingLastCommitLatency: Double = 0

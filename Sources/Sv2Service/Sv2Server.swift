@@ -42,6 +42,9 @@ public final class Sv2Server<
     private var handshakeDrainScheduled = false
     private var handshakeBudgetIteration: UInt64 = .max
     private var handshakesThisIteration = 0
+    /// Computes act 2s off the loop thread (`handshakesOnWorkerThread`), or nil: they are answered on the loop
+    /// within the per-iteration budget.
+    private var handshakeWorker: HandshakeWorker?
 
     /// Creates a server; nothing happens until `start()`.
     public init(
@@ -65,7 +68,12 @@ public final class Sv2Server<
         admission = Sv2Admission(configuration: configuration)
         metrics = Sv2ServiceMetrics(
             prefix: "sv2_server", name: configuration.metricsName ?? Sv2ServiceMetrics.uniqueName())
+        if let identity = configuration.noise, configuration.handshakesOnWorkerThread {
+            handshakeWorker = HandshakeWorker(identity: identity, eventLoop: eventLoop, sink: self)
+        }
     }
+
+    deinit { handshakeWorker?.stop() }
 
     /// A whole frame (encrypted, at the configured maximum) must fit the loop's per-connection read buffer, because
     /// frames are parsed in place; otherwise the largest accepted frame could never be received.
@@ -115,6 +123,7 @@ public final class Sv2Server<
     public func stop() {
         listener?.close()
         listener = nil
+        handshakeWorker?.stop()
         metrics.stopExporting(on: eventLoop)
         for id in connections.ids { connections.close(id) }
     }
@@ -224,11 +233,22 @@ public final class Sv2Server<
         do throws(Sv2ServiceError) {
             while link.phase != .closing {
                 if link.phase == .noiseHandshake {
-                    // Bytes after a queued act 1 stay buffered: an honest initiator waits for act 2.
-                    guard link.queuedActOne == nil, bytes.count - offset >= NoiseResponder.actOneSize else { return offset }
+                    if link.queuedActOne != nil {
+                        // An initiator has no keys before act 2, so an honest one sends nothing until then. With the
+                        // worker, anything early is refused (a replayed session, typically); on the loop, queued act
+                        // 1s keep such bytes buffered and they fail authentication later.
+                        if handshakeWorker != nil, offset < bytes.count { throw .noise(.outOfOrder) }
+                        return offset
+                    }
+                    guard bytes.count - offset >= NoiseResponder.actOneSize else { return offset }
                     let actOne = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + NoiseResponder.actOneSize)])
                     offset += NoiseResponder.actOneSize
-                    if handshakeQueueHead == handshakeQueue.count, takeHandshakeBudget() {
+                    if let handshakeWorker {
+                        // Marks the act 1 as taken (later bytes stay buffered) until the worker's answer arrives.
+                        link.queuedActOne = []
+                        handshakeWorker.submit(link.id, actOne: actOne)
+                        connections.statistics.handshakesOffloaded += 1
+                    } else if handshakeQueueHead == handshakeQueue.count, takeHandshakeBudget() {
                         try respondToActOne(actOne, on: link)
                     } else {
                         queueActOne(actOne, on: link)
@@ -332,6 +352,35 @@ public final class Sv2Server<
                 handshakeQueueHead = 0
             }
             scheduleHandshakeDrain()
+        }
+    }
+
+    /// Act 2s computed by the handshake worker: each is written to its connection, whose transport session starts;
+    /// answers for connections closed meanwhile are dropped.
+    func handshakesAnswered(_ answers: [HandshakeWorker.Answer]) {
+        for answer in answers {
+            guard let link = connections.links[answer.connection], link.phase == .noiseHandshake,
+                  link.queuedActOne != nil
+            else {
+                connections.statistics.handshakeAnswersDropped += 1
+                continue
+            }
+            link.queuedActOne = nil
+            do throws(Sv2ServiceError) {
+                let response: HandshakeWorker.Response
+                switch answer.result {
+                case .success(let value): response = value
+                case .failure(let error): throw .noise(error)
+                }
+                try link.writeRaw(NoiseResponder.actTwoSize) { out in
+                    response.actTwo.withUnsafeBytes { out.copyMemory(from: $0) }
+                }
+                link.session = response.session.take()
+                link.phase = .awaitingSetup
+                connections.statistics.handshakesCompleted += 1
+            } catch {
+                connections.fail(link, error)
+            }
         }
     }
 
@@ -491,3 +540,5 @@ private final class ServerConnectionHandler<
         server?.closed(link, reason: reason)
     }
 }
+
+extension Sv2Server: HandshakeAnswerSink {}

@@ -39,8 +39,12 @@ public struct Sv2ServerConfiguration: Sendable {
     public var newConnectionsPerSourcePerSecond: Double = 1_000
     /// ...and at once after being quiet (bucket size): a whole NAT'ed farm reconnecting after a pool restart passes.
     public var newConnectionsPerSourceBurst = 10_000
-    /// Noise act 1 responses (ECDH + signature, ~250 µs each) computed per loop iteration; further act 1s wait for the
-    /// next iteration (FIFO), so a handshake flood delays established connections by at most this many responses.
+    /// Noise act 1 responses (ECDH + signature, ~250 µs each) are computed on a thread of the server's own instead of
+    /// the loop thread, so a handshake flood that passes admission control costs established connections a thread
+    /// hop per handshake, not the crypto. Off: they are computed on the loop, `maxHandshakesPerIteration` at a time.
+    public var handshakesOnWorkerThread = true
+    /// With `handshakesOnWorkerThread` off: Noise act 1 responses computed per loop iteration; further act 1s wait for
+    /// the next iteration (FIFO), so a handshake flood delays established connections by at most this many responses.
     public var maxHandshakesPerIteration = 1
     /// Warning lines about closed or refused connections per `hostileLogInterval`; the rest are counted and summed
     /// up in one "suppressed N" line per interval (a flood must not become a log flood).

@@ -17,6 +17,10 @@ public struct Sv2ServiceStatistics: Sendable, Equatable {
     public var refusedSourceRate = 0
     /// Noise act 1s answered in a later loop iteration because the iteration's handshake budget was spent.
     public var handshakesDeferred = 0
+    /// Noise act 1s handed to the handshake worker thread (`handshakesOnWorkerThread`).
+    public var handshakesOffloaded = 0
+    /// Act 2s the worker computed for connections that had closed by then (dropped).
+    public var handshakeAnswersDropped = 0
     /// Warning lines about closed or refused connections suppressed by the log rate limit.
     public var logLinesSuppressed = 0
     /// Noise handshakes completed.

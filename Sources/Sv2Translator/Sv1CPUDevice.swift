@@ -18,6 +18,8 @@ public final class Sv1CPUDevice: ConnectionHandler {
     public let requestedVersionMask: UInt32?
     /// A difficulty to suggest after subscribing (`nil`: none).
     public let suggestedDifficulty: Double?
+    /// Whether it sends `mining.extranonce.subscribe` (then the translator keeps it through an upstream loss).
+    public let subscribesToExtranonce: Bool
 
     /// Extranonce1 from `mining.subscribe`.
     public private(set) var extranonce1: [UInt8]?
@@ -41,6 +43,8 @@ public final class Sv1CPUDevice: ConnectionHandler {
     public private(set) var rejected: [Int: Int] = [:]
     /// Error answers to anything but submits, in order (code, message).
     public private(set) var otherErrors: [(code: Int, message: String)] = []
+    /// `mining.set_extranonce` pushes received.
+    public private(set) var extranonceUpdates = 0
     /// `client.reconnect` pushes received.
     public private(set) var reconnects = 0
     /// Whether the connection closed.
@@ -60,11 +64,15 @@ public final class Sv1CPUDevice: ConnectionHandler {
     private let splitter = Sv1LineSplitter(maxLineLength: 1 << 20)
 
     /// Creates a device; nothing happens until ``connect(to:)``.
-    public init(eventLoop: EventLoop, worker: String, versionMask: UInt32? = 0x1fff_e000, suggestDifficulty: Double? = nil) {
+    public init(
+        eventLoop: EventLoop, worker: String, versionMask: UInt32? = 0x1fff_e000, suggestDifficulty: Double? = nil,
+        subscribesToExtranonce: Bool = false
+    ) {
         self.eventLoop = eventLoop
         self.worker = worker
         requestedVersionMask = versionMask
         suggestedDifficulty = suggestDifficulty
+        self.subscribesToExtranonce = subscribesToExtranonce
     }
 
     /// Connects and runs the Sv1 handshake (configure, subscribe, authorize). Loop thread.
@@ -156,6 +164,11 @@ public final class Sv1CPUDevice: ConnectionHandler {
         nextID += 1
         send(Sv1Line.request(
             id: .number(authorizeID), method: "mining.authorize", params: "[\(Sv1JSON.quote(worker)),\"x\"]"))
+        if subscribesToExtranonce {
+            let id = nextID
+            nextID += 1
+            send(Sv1Line.request(id: .number(id), method: "mining.extranonce.subscribe", params: "[]"))
+        }
         if let suggestedDifficulty {
             let id = nextID
             nextID += 1
@@ -189,8 +202,11 @@ public final class Sv1CPUDevice: ConnectionHandler {
             self.job = job
             notifies += 1
         case .setExtranonce(let extranonce1, let size):
+            // Applies from the next notify on: the job in hand was built for the old extranonce1.
             self.extranonce1 = extranonce1
             extranonce2Size = size
+            extranonceUpdates += 1
+            job = nil
         case .reconnect: reconnects += 1
         case .other: break
         case .response(let id, let result):

@@ -8,7 +8,9 @@ import Sv2Mining
 /// ``send(_:)``. A line over the cap, or too many malformed lines, closes the connection; everything else gets a
 /// JSON-RPC answer.
 final class Sv1DeviceSession: ConnectionHandler {
-    unowned let translator: Sv2Translator
+    /// Weak: an application that releases its translator while devices are still connected gets those connections
+    /// closed on their next read, not a crash on a dangling reference.
+    weak var translator: Sv2Translator?
     let connection: Connection
     let splitter: Sv1LineSplitter
     var id: UInt64 { connection.id }
@@ -58,6 +60,14 @@ final class Sv1DeviceSession: ConnectionHandler {
             duplicateFilter: DuplicateShareFilter(initialCapacity: 64, maximumCapacity: duplicateFilterCapacity))
     }
 
+    /// Forgets every job (a new extranonce, or no upstream channel): nothing validated before counts again, since
+    /// the same header cannot recur under another extranonce1.
+    func resetValidator(duplicateFilterCapacity: Int) {
+        validator = ShareValidator(
+            maximumActiveJobs: 8, staleMemory: 32,
+            duplicateFilter: DuplicateShareFilter(initialCapacity: 64, maximumCapacity: duplicateFilterCapacity))
+    }
+
     /// Whether the device can take jobs (subscribed with an extranonce).
     var isMining: Bool { subscribed && vardiff != nil }
 
@@ -67,9 +77,13 @@ final class Sv1DeviceSession: ConnectionHandler {
     }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
+        guard let translator else {
+            connection.close()
+            return bytes.count
+        }
         do throws(Sv1ProtocolError) {
             return try splitter.split(UnsafeRawBufferPointer(bytes)) { line in
-                handle(line)
+                handle(line, translator: translator)
                 return connection.isOpen
             }
         } catch {
@@ -78,7 +92,7 @@ final class Sv1DeviceSession: ConnectionHandler {
         }
     }
 
-    private func handle(_ line: UnsafeRawBufferPointer) {
+    private func handle(_ line: UnsafeRawBufferPointer, translator: Sv2Translator) {
         let request: Sv1Request
         do throws(Sv1RequestError) {
             request = try Sv1Request(line: line)
@@ -91,6 +105,6 @@ final class Sv1DeviceSession: ConnectionHandler {
     }
 
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
-        translator.deviceDidClose(self, reason: reason)
+        translator?.deviceDidClose(self, reason: reason)
     }
 }

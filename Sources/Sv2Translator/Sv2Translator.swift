@@ -24,9 +24,14 @@ public typealias TranslatorUpstreamClient =
 /// - Difficulty: per-device vardiff toward `sharesPerMinute`; a change is a `mining.set_difficulty` followed by a
 ///   re-notify of the running job under a new id.
 ///
-/// Upstream loss answers every share still waiting (`upstream-unavailable`), sends `client.reconnect` to every
-/// device and closes them (they come back when the upstream is up again). Loop thread only; keep the translator
-/// alive while it runs (devices and the upstream handler refer to it unowned), `stop()` closes both sides.
+/// Upstream loss answers every share still waiting (`upstream-unavailable`). Devices that sent
+/// `mining.extranonce.subscribe` stay connected: their shares are answered `upstream-unavailable` until the next
+/// upstream channel is open, then each gets its new extranonce with `mining.set_extranonce` (omitted when it did not
+/// change) and the next job with `clean_jobs`. Other subscribed devices cannot be told a new extranonce: they get
+/// `client.reconnect` and are closed (they come back when the upstream is up again). Devices still waiting for their
+/// subscribe answer keep waiting. Loop thread only; keep the translator
+/// alive while it runs (devices and the upstream handler refer to it weakly: released early, their links close on
+/// their next input), `stop()` closes both sides.
 public final class Sv2Translator {
     /// The configuration it was started with.
     public let configuration: TranslatorConfiguration
@@ -226,17 +231,11 @@ public final class Sv2Translator {
     private func subscribe(_ device: Sv1DeviceSession) {
         guard let requestID = device.pendingSubscribe, var allocator, let tracker = upstreamChannel else { return }
         device.pendingSubscribe = nil
-        let allocated: Extranonce
-        do { allocated = try allocator.allocate() } catch {
+        guard assignExtranonce(device, allocator: &allocator, tracker: tracker) else {
             device.send(Sv1Line.error(id: requestID, code: .other, message: "extranonce space exhausted"))
             return
         }
         self.allocator = allocator
-        device.allocatedPrefix = allocated
-        let pad = Extranonce(bytes: [UInt8](repeating: 0, count: padding))!
-        device.extranonce1 = allocated.appending(pad)!
-        device.upstreamExtranoncePrefix = Array(device.extranonce1.bytes.dropFirst(tracker.extranoncePrefix.count))
-        device.extranonce2Size = deviceExtranonce2Size
         device.subscribed = true
         let subscription = String(nextSubscriptionID, radix: 16)
         nextSubscriptionID &+= 1
@@ -257,6 +256,40 @@ public final class Sv2Translator {
         device.vardiff = vardiff
         device.target = vardiff.target
         device.send(Sv1Line.setDifficulty(vardiff.target.difficulty))
+        if let job = tracker.activeJob, let tip = tracker.chainTip {
+            notify(device, job: job, tip: tip, clean: true)
+        }
+    }
+
+    /// Carves the device's extranonce1 (`upstream prefix ‖ device id ‖ padding`) out of the upstream channel's space
+    /// and empties its validator (jobs of another extranonce are void); false when the space is exhausted.
+    private func assignExtranonce(
+        _ device: Sv1DeviceSession, allocator: inout ExtranonceAllocator, tracker: MinerJobTracker
+    ) -> Bool {
+        guard let allocated = try? allocator.allocate() else { return false }
+        device.allocatedPrefix = allocated
+        let pad = Extranonce(bytes: [UInt8](repeating: 0, count: padding))!
+        device.extranonce1 = allocated.appending(pad)!
+        device.upstreamExtranoncePrefix = Array(device.extranonce1.bytes.dropFirst(tracker.extranoncePrefix.count))
+        device.extranonce2Size = deviceExtranonce2Size
+        device.resetValidator(duplicateFilterCapacity: configuration.duplicateFilterCapacity)
+        return true
+    }
+
+    /// A subscribed device kept through an upstream loss, on the new upstream channel: a new extranonce (pushed with
+    /// `mining.set_extranonce` when it differs from the old one), then the running job as a clean one.
+    private func rehome(_ device: Sv1DeviceSession, allocator: inout ExtranonceAllocator, tracker: MinerJobTracker) {
+        let old = (device.extranonce1, device.extranonce2Size)
+        guard assignExtranonce(device, allocator: &allocator, tracker: tracker) else {
+            logger.error("device \(device.connection.remoteAddress): no extranonce left on the new upstream channel")
+            device.send(Sv1Line.reconnect())
+            device.connection.close()
+            return
+        }
+        if old != (device.extranonce1, device.extranonce2Size) {
+            statistics.extranonceUpdates += 1
+            device.send(Sv1Line.setExtranonce(device.extranonce1.bytes, extranonce2Size: device.extranonce2Size))
+        }
         if let job = tracker.activeJob, let tip = tracker.chainTip {
             notify(device, job: job, tip: tip, clean: true)
         }
@@ -358,6 +391,11 @@ public final class Sv2Translator {
     private func submit(_ submit: Sv1Submit, id: Sv1ID, from device: Sv1DeviceSession) {
         statistics.sharesReceived += 1
         guard device.isMining else { return reject(device, id, .notSubscribed, "not subscribed") }
+        // A device kept through an upstream loss has no valid job until the next channel is open: its shares could
+        // be neither forwarded nor credited, so they are answered, not held.
+        guard upstreamChannel != nil else {
+            return reject(device, id, .other, Self.upstreamUnavailable, code: Self.upstreamUnavailable)
+        }
         guard device.workers.contains(submit.worker) else {
             return reject(device, id, .unauthorized, "worker \(submit.worker) is not authorized")
         }
@@ -473,6 +511,14 @@ public final class Sv2Translator {
         statistics.upstreamChannelID = tracker.channelID
         logger.info(
             "upstream channel \(tracker.channelID) open: prefix \(tracker.extranoncePrefix), \(size) bytes; devices roll \(deviceExtranonce2Size)")
+        if var allocator {
+            // Devices kept through an upstream loss move onto this channel (in connection order: deterministic ids).
+            for key in devices.keys.sorted() {
+                guard let device = devices[key], device.subscribed else { continue }
+                rehome(device, allocator: &allocator, tracker: tracker)
+            }
+            self.allocator = allocator
+        }
         for device in devices.values where device.pendingSubscribe != nil { subscribe(device) }
     }
 
@@ -557,7 +603,6 @@ public final class Sv2Translator {
     }
 
     func upstreamDidClose() {
-        logger.warning("upstream connection closed; answering waiting shares and asking devices to reconnect")
         for entry in inFlight[inFlightHead...] where !entry.settled {
             statistics.upstreamLost += 1
             devices[entry.device]?.send(
@@ -569,10 +614,22 @@ public final class Sv2Translator {
         allocator = nil
         statistics.upstreamChannelID = nil
         let reconnect = Sv1Line.reconnect()
-        for device in Array(devices.values) {
-            device.send(reconnect)
-            device.connection.close()
+        var kept = 0, sentAway = 0
+        for device in Array(devices.values) where device.subscribed {
+            if device.extranonceSubscribed {
+                // Kept: no job is valid any more (the next channel has another extranonce space).
+                device.allocatedPrefix = nil
+                device.resetValidator(duplicateFilterCapacity: configuration.duplicateFilterCapacity)
+                kept += 1
+            } else {
+                device.send(reconnect)
+                device.connection.close()
+                sentAway += 1
+            }
         }
+        statistics.devicesKeptOnUpstreamLoss += UInt64(kept)
+        logger.warning(
+            "upstream connection closed; waiting shares answered, \(kept) devices kept (extranonce.subscribe), \(sentAway) asked to reconnect")
     }
 
     private func updateUpstream(

@@ -36,6 +36,10 @@ public struct TranslatorStatistics: Sendable, Hashable {
     public var malformedLines: UInt64 = 0
     /// Connections closed for protocol violations (line too long, too many malformed lines).
     public var protocolCloses: UInt64 = 0
+    /// Devices kept connected through an upstream loss (they had sent `mining.extranonce.subscribe`).
+    public var devicesKeptOnUpstreamLoss: UInt64 = 0
+    /// `mining.set_extranonce` pushes sent (a kept device's extranonce changed on the new upstream channel).
+    public var extranonceUpdates: UInt64 = 0
     /// The upstream channel id while open.
     public var upstreamChannelID: UInt32?
 

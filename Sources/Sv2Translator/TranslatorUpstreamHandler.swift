@@ -4,20 +4,27 @@ import Sv2Mining
 
 /// The pool's side of a ``Sv2Translator``: its one extended channel, the jobs and the share acknowledgements.
 public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
-    /// The translator holding the state (it owns the client; unowned to avoid a cycle).
-    public unowned let translator: Sv2Translator
+    /// The translator holding the state (it owns the client; weak to avoid a cycle, and so that an application that
+    /// releases its translator while the upstream link is still draining gets a typed error on it, not a crash).
+    public private(set) weak var translator: Sv2Translator?
 
     /// Wraps `translator`.
     public init(translator: Sv2Translator) { self.translator = translator }
 
+    /// The translator, or a typed error once the application released it.
+    private func owner() throws(Sv2ServiceError) -> Sv2Translator {
+        guard let translator else { throw .rejected("the translator was released") }
+        return translator
+    }
+
     /// Opens the extended channel.
     public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try translator.upstreamDidSetUp(context: context)
+        try owner().upstreamDidSetUp(context: context)
     }
 
     /// Answers waiting shares and sends devices away (they reconnect).
     public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
-        translator.upstreamDidClose()
+        translator?.upstreamDidClose()
     }
 
     /// The channel is open: devices can subscribe.
@@ -26,39 +33,39 @@ public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
     ) throws(Sv2ServiceError) {
         let tracker: MinerJobTracker
         do { tracker = try MinerJobTracker(message) } catch { throw .rejected("\(error)") }
-        try translator.upstreamChannelOpened(tracker, groupChannelID: message.groupChannelID)
+        try owner().upstreamChannelOpened(tracker, groupChannelID: message.groupChannelID)
     }
 
     /// The pool refused the channel.
     public mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        translator.upstreamChannelRefused(code: String(decoding: message.errorCode, as: UTF8.self))
+        try owner().upstreamChannelRefused(code: String(decoding: message.errorCode, as: UTF8.self))
     }
 
     /// An extended job.
     public mutating func handle(_ message: NewExtendedMiningJobView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try translator.upstreamJob(message)
+        try owner().upstreamJob(message)
     }
 
     /// A new chain tip.
     public mutating func handle(_ message: SetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try translator.upstreamPrevHash(message)
+        try owner().upstreamPrevHash(message)
     }
 
     /// The upstream target (decides which shares are forwarded).
     public mutating func handle(_ message: SetTargetView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try translator.upstreamTarget(message)
+        try owner().upstreamTarget(message)
     }
 
     /// Acknowledgements, mapped back to devices by sequence number.
     public mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        translator.upstreamAccepted(
+        try owner().upstreamAccepted(
             lastSequenceNumber: message.lastSequenceNumber, count: message.newSubmitsAcceptedCount,
             sum: message.newSharesSum)
     }
 
     /// A rejected share, relayed to its device.
     public mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        translator.upstreamRejected(
+        try owner().upstreamRejected(
             sequenceNumber: message.sequenceNumber, code: String(decoding: message.errorCode, as: UTF8.self))
     }
 

@@ -40,10 +40,21 @@ struct RuntimeOptions: ParsableArguments {
     }
 }
 
-/// Parses `host:port` / `[v6]:port`.
+/// Parses `ip:port` / `[v6]:port`, or resolves `name:port` once (at start-up, before any loop runs: a listening
+/// address is not re-resolved). A name with several addresses uses the first `getaddrinfo` returns; give the
+/// numeric address to choose another.
 func socketAddress(_ text: String, option: String) throws -> SocketAddress {
-    do { return try SocketAddress(parsing: text) } catch {
-        throw ValidationError("--\(option): \(text) is not an address (host:port with a numeric IP or localhost)")
+    if let address = try? SocketAddress(parsing: text) { return address }
+    let endpoint: Endpoint
+    do { endpoint = try Endpoint(parsing: text) } catch {
+        throw ValidationError("--\(option): \(text) is not an address (host:port, 1.2.3.4:port or [v6]:port)")
+    }
+    switch HostResolver.lookUp(endpoint) {
+    case .success(let addresses):
+        guard let first = addresses.first else { throw ValidationError("--\(option): \(endpoint.host) has no address") }
+        return first
+    case .failure(let error):
+        throw ValidationError("--\(option): cannot resolve \(endpoint.host): \(error)")
     }
 }
 

@@ -44,6 +44,8 @@ struct PoolCommand: ParsableCommand {
 
     @OptionGroup var serverKeys: ServerKeyOptions
 
+    @OptionGroup(title: "Admission control (before authentication)") var admission: AdmissionOptions
+
     @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
     var noNoise = false
 
@@ -107,6 +109,12 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "The server label of this pool's metrics (default pool).")
     var metricsName: String?
 
+    @Flag(name: .long, help: "Also export per-user series (shares accepted/rejected, difficulty) for the first --max-tracked-users user identities; later ones are summed as untracked_users.")
+    var metricsPerUser = false
+
+    @Option(name: .long, help: "User identities whose lifetime share totals are kept one by one (default 10000); bounds per-user metrics.")
+    var maxTrackedUsers: Int?
+
     @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
     var tpTimeout: Double?
 
@@ -122,11 +130,11 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
         "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
-        "metrics", "metrics-name", "tp-timeout", "group-standard-channels", "nbits",
+        "metrics", "metrics-name", "metrics-per-user", "max-tracked-users", "tp-timeout", "group-standard-channels", "nbits",
         "template-interval", "inactivity-timeout", "max-connections",
     ])
 
@@ -149,6 +157,8 @@ struct PoolCommand: ParsableCommand {
         var accountingFile: String
         var nodeID: String
         var accountingQueue: Int
+        /// Per-user metric series on.
+        var metricsPerUser: Bool
     }
 
     func settings(
@@ -185,6 +195,7 @@ struct PoolCommand: ParsableCommand {
             noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: LoopHost.defaultMaxConnections())
+        try admission.apply(to: &server, file)
         server.metricsName = try file.string(metricsName, "metrics-name", default: "pool")
         let providers = try file.strings(tp, "tp")
         let scriptText = try file.optionalString(payoutScript, "payout-script")
@@ -206,6 +217,7 @@ struct PoolCommand: ParsableCommand {
         pool.ackBatchSize = try file.int(ackBatchSize, "ack-batch-size", default: pool.ackBatchSize)
         pool.groupStandardChannels = try file.bool(
             groupStandardChannels ? true : nil, "group-standard-channels", default: pool.groupStandardChannels)
+        pool.maximumTrackedUsers = try file.int(maxTrackedUsers, "max-tracked-users", default: pool.maximumTrackedUsers)
         let ackSeconds = try file.double(ackInterval, "ack-interval", default: 0.2)
         guard ackSeconds.isFinite, ackSeconds > 0, ackSeconds <= 86_400 else {
             throw ValidationError("--ack-interval must be a positive number of seconds (at most 86400)")
@@ -241,7 +253,8 @@ struct PoolCommand: ParsableCommand {
             accounting: accountingLocation,
             accountingFile: accountingFileFlag ?? defaultLedger,
             nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
-            accountingQueue: try accountingQueueCapacity(file))
+            accountingQueue: try accountingQueueCapacity(file),
+            metricsPerUser: try file.bool(metricsPerUser ? true : nil, "metrics-per-user", default: false))
     }
 
     private func accountingLocation(_ text: String) throws -> AccountingLocation {
@@ -332,7 +345,8 @@ struct PoolCommand: ParsableCommand {
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
                 if let metricsEndpoint {
-                    let exporter = PoolMetrics(service: pool, ledger: ledger, replicator: accounting?.replicator)
+                    let exporter = PoolMetrics(
+                        service: pool, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
                     metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
                 }
             },

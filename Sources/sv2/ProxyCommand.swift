@@ -30,6 +30,8 @@ struct ProxyCommand: ParsableCommand {
 
     @OptionGroup var serverKeys: ServerKeyOptions
 
+    @OptionGroup(title: "Admission control (before authentication)") var admission: AdmissionOptions
+
     @Flag(name: .long, help: "Serve miners without Noise.")
     var noNoise = false
 
@@ -54,7 +56,7 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .long, help: "The server label of this proxy's metrics (default proxy).")
     var metricsName: String?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys).union([
         "listen", "no-noise", "upstream", "upstream-authority-key", "upstream-no-noise",
         "user", "shares-per-minute", "metrics", "metrics-name",
     ])
@@ -74,6 +76,7 @@ struct ProxyCommand: ParsableCommand {
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34255"), option: "listen"),
             noise: keys.identity)
         downstream.maxConnections = LoopHost.defaultMaxConnections()
+        try admission.apply(to: &downstream, file)
         let metricsLabel = try file.string(metricsName, "metrics-name", default: "proxy")
         downstream.metricsName = metricsLabel
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))

@@ -37,6 +37,8 @@ struct TemplateProviderCommand: ParsableCommand {
 
     @OptionGroup var serverKeys: ServerKeyOptions
 
+    @OptionGroup(title: "Admission control (before authentication)") var admission: AdmissionOptions
+
     @Flag(name: .long, help: "Serve unencrypted Sv2 (no Noise).")
     var noNoise = false
 
@@ -61,7 +63,7 @@ struct TemplateProviderCommand: ParsableCommand {
     @Option(name: .long, help: "The server label of these metrics (default template-provider).")
     var metricsName: String?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "nbits", "template-interval",
         "inactivity-timeout", "max-connections", "metrics", "metrics-name",
     ])
@@ -93,6 +95,7 @@ struct TemplateProviderCommand: ParsableCommand {
             noise: keys.identity)
         server.inactivityTimeout = .milliseconds(Int64(try file.double(inactivityTimeout, "inactivity-timeout", default: 120) * 1000))
         server.maxConnections = try file.int(maxConnections, "max-connections", default: 1000)
+        try admission.apply(to: &server, file)
         server.metricsName = try file.string(metricsName, "metrics-name", default: "template-provider")
         var provider = EmbeddedTemplateProvider.Configuration()
         guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16), Target(compact: bits) != nil else {

@@ -122,6 +122,44 @@ struct PoolLedgerTests {
         #expect(try reader.rejections() == [Pool.accountingBacklogCode: 1])
     }
 
+    /// Channels that open, get a share refused during a backlog and close leave one row each in the held window; past
+    /// the cap such rejection-only rows are folded into the channel-less row (bounded memory), and the rejection
+    /// totals in the database are the same either way.
+    @Test func rowsOfClosedChannelsDuringABacklogAreBounded() throws {
+        let setup = try Self.start(capacity: 1)
+        defer { setup.tearDown() }
+        let (runner, pool) = (setup.runner, setup.service.pool)
+        runner.inspect { pool.maximumClosedRows = 2 }
+        let miner = TestMinerState(extended: false)
+        let client = try connectMiner(runner, to: setup.service, state: miner)
+        setup.store.close()
+        try Self.send(1, miner, via: client, runner: runner)
+        #expect(try runner.wait(timeout: 30) { pool.statistics.accountingWindows == 1 })
+        try Self.send(1, miner, via: client, runner: runner)
+        #expect(try runner.wait(timeout: 30) { pool.accountingBacklog })
+
+        for _ in 0..<4 {
+            let passer = TestMinerState(extended: false)
+            let passing = try connectMiner(runner, to: setup.service, state: passer)
+            try Self.send(1, passer, via: passing, runner: runner)
+            #expect(try runner.wait(timeout: 30) { passer.errors.count == 1 })
+            let closedBefore = runner.inspect { pool.statistics.channelsClosed }
+            try runner.sync { passing.close() }
+            #expect(try runner.wait(timeout: 30) { pool.statistics.channelsClosed == closedBefore + 1 })
+        }
+        #expect(runner.inspect { pool.statistics.accountingRowsFolded == 2 })
+
+        setup.store.reopen()
+        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 2 && !pool.accountingBacklog && !pool.hasOpenWindow })
+        #expect(waitFor { setup.ledger.statistics.queueDepth == 0 && runner.inspect { pool.uncommittedWindowCount == 0 } })
+        let reader = try LedgerReader(path: setup.path)
+        #expect(try reader.rejections() == [Pool.accountingBacklogCode: 4])
+        // The folded rows went to the channel-less row (user ""); the credit stays with its user.
+        let summary = try reader.summary()
+        #expect(summary.first { $0.user == "tester.std" }?.accepted == 2)
+        #expect(summary.reduce(0) { $0 + $1.accepted } == 2)
+    }
+
     @Test func aFoundBlockGetsARowThatFollowsItsState() throws {
         // Trivial network target: every share is a block.
         let setup = try Self.start(templates: .init(source: .init(nbits: 0x207f_ffff), refreshInterval: nil))

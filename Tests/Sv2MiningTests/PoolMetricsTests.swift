@@ -24,6 +24,70 @@ struct PoolMetricsTests {
         throw PoolUnitMinerError.noChannel
     }
 
+    /// `perUser`: lifetime totals per user identity (a closed channel's shares stay counted), the first
+    /// `maximumTrackedUsers` users one by one, every later one summed into `untracked_users_*`.
+    @Test func perUserSeriesAreBoundedAndNeverGoBackwards() throws {
+        let registry = TestMetrics.registry
+        let name = TestMetrics.uniqueName("pool-users")
+        let runner = try LoopRunner(.epoll)
+        defer { _ = runner.stop() }
+        let (service, http) = try runner.sync { () -> (PoolService, MetricsHTTPServer) in
+            var server = Sv2ServerConfiguration(listenAddress: loopbackAddress)
+            server.metricsName = name
+            let service = try PoolService(
+                configuration: PoolServiceTests.configuration {
+                    $0.ackBatchSize = 1
+                    $0.maximumTrackedUsers = 2
+                },
+                server: server, templateSource: .embedded(PoolServiceTests.hardNetwork), eventLoop: runner.loop)
+            try service.start()
+            let export = PoolMetrics(service: service, perUser: true)
+            let http = MetricsHTTPServer(registry: registry, eventLoop: runner.loop)
+            http.addRefresher { export.export() }
+            try http.start(on: loopbackAddress)
+            return (service, http)
+        }
+        #expect(try runner.wait { service.pool.chainTip != nil })
+        let port = try #require(runner.inspect { http.localAddress?.port })
+        let miners = ["alice", "bob", "carol"].map { TestMinerState(extended: false, userIdentity: $0) }
+        var clients: [TestMinerClient] = []
+        var aliceShare: ShareFields?
+        for (index, miner) in miners.enumerated() {
+            clients.append(try connectMiner(runner, to: service, state: miner))
+            try runner.sync {
+                for _ in 0...index {
+                    let share = try Self.ordinaryShare(miner)
+                    if index == 0 { aliceShare = share }
+                    try clients[index].send(share.standard)
+                }
+            }
+            #expect(try runner.wait { miner.acknowledged == UInt32(index + 1) })
+        }
+        let labels = { (user: String) in ["server": name, "user": user] }
+        var scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_user_shares_accepted_total", labels("bob")) == 2 }
+        #expect(scrape.value("sv2_pool_user_shares_accepted_total", labels("alice")) == 1)
+        #expect(scrape.value("sv2_pool_user_shares_accepted_total", labels("carol")) == nil)  // third user: not tracked
+        #expect(scrape.value("sv2_pool_untracked_users_shares_accepted_total", ["server": name]) == 3)
+        let bobDifficulty = try #require(scrape.value("sv2_pool_user_difficulty_accepted_total", labels("bob")))
+        #expect(bobDifficulty > 0)
+        #expect(scrape.value("sv2_pool_user_shares_rejected_total", labels("alice")) == 0)
+
+        // Bob leaves: his totals stay; a duplicate from Alice counts as her rejection.
+        try runner.sync { clients[1].close() }
+        #expect(try runner.wait { service.pool.openChannelCount == 2 })
+        let again = try #require(aliceShare)
+        try runner.sync { try clients[0].send(again.standard) }
+        #expect(try runner.wait { miners[0].errors.count == 1 })
+        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_user_shares_rejected_total", labels("alice")) == 1 }
+        #expect(scrape.value("sv2_pool_user_shares_accepted_total", labels("bob")) == 2)
+        #expect(scrape.value("sv2_pool_user_difficulty_accepted_total", labels("bob")) == bobDifficulty)
+        try runner.sync {
+            for client in clients { client.close() }
+            http.stop()
+            service.stop()
+        }
+    }
+
     @Test func everyPoolSeriesMovesAndTwoPoolsStayApart() throws {
         let registry = TestMetrics.registry
         let (nameA, nameB) = (TestMetrics.uniqueName("pool-a"), TestMetrics.uniqueName("pool-b"))

@@ -70,7 +70,13 @@ final class TestMinerState {
     var nonce: UInt32 = 0
     var extranonceCounter: UInt64 = 0
 
-    init(extended: Bool) { self.extended = extended }
+    /// The channel's `user_identity` (`tester.std` / `tester.ext` by default).
+    var userIdentity: String?
+
+    init(extended: Bool, userIdentity: String? = nil) {
+        self.extended = extended
+        self.userIdentity = userIdentity
+    }
 
     var acknowledged: UInt32 { acks.reduce(0) { $0 + $1.newSubmitsAcceptedCount } }
 
@@ -139,11 +145,11 @@ struct TestMiner: Sv2MiningClientHandler {
     mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
         if state.extended {
             try context.send(OpenExtendedMiningChannel(
-                requestID: 1, userIdentity: "tester.ext", nominalHashRate: state.nominalHashrate, maxTarget: .max,
+                requestID: 1, userIdentity: state.userIdentity ?? "tester.ext", nominalHashRate: state.nominalHashrate, maxTarget: .max,
                 minExtranonceSize: 4))
         } else {
             try context.send(OpenStandardMiningChannel(
-                requestID: 1, userIdentity: "tester.std", nominalHashRate: state.nominalHashrate, maxTarget: .max))
+                requestID: 1, userIdentity: state.userIdentity ?? "tester.std", nominalHashRate: state.nominalHashrate, maxTarget: .max))
         }
     }
 

@@ -131,7 +131,8 @@ struct HostilePeerTests {
     }
 
     /// A recorded honest Noise session (act 1, then encrypted SetupConnection) replayed on a new connection: the
-    /// server answers act 1 with fresh keys, so the replayed frames fail authentication.
+    /// server answers act 1 with fresh keys, so the replayed frames fail authentication — or, when they arrive
+    /// before the handshake worker's act 2 went out, are refused as bytes no initiator can send yet.
     @Test(arguments: ReactorBackend.allCases)
     func replayedHandshake(backend: ReactorBackend) throws {
         let harness = try HostileHarness(backend: backend, noise: true)
@@ -142,7 +143,9 @@ struct HostilePeerTests {
         defer { replay.close() }
         replay.send(original.sent)
         #expect(replay.receiveUntilClosed().closed)
-        #expect(try harness.runner.wait { harness.errors.value == [.noise(.badMAC)] })
+        #expect(try harness.runner.wait {
+            harness.errors.value == [.noise(.badMAC)] || harness.errors.value == [.noise(.outOfOrder)]
+        })
         #expect(try harness.statistics().setupsAccepted == 2)  // the honest miner and the original, not the replay
         #expect(try harness.honestShareIsAcknowledged())
     }

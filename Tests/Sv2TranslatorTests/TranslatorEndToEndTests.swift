@@ -274,6 +274,59 @@ struct TranslatorEndToEndTests {
         }
     }
 
+    /// Fail-over with devices that sent `mining.extranonce.subscribe`: they stay connected, shares sent while no
+    /// upstream channel is open are answered `upstream-unavailable` (never accepted unforwarded), and on the second
+    /// pool's channel they get `mining.set_extranonce` and a clean job, and their shares are accepted there. A device
+    /// without the subscription is sent away as before.
+    @Test func devicesThatTakeSetExtranonceStayConnectedThroughFailover() throws {
+        let runner = try LoopRunner(.epoll)
+        let kept = Box<[AnyObject]>([])
+        defer {
+            runner.stop()
+            withExtendedLifetime(kept) {}
+        }
+        let first = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
+        // The second pool's address is taken now and served only later, so the outage lasts until the test ends it.
+        let placeholder = try startTestPool(runner, authority: nil)
+        let secondAddress = try runner.sync { placeholder.localAddress! }
+        try runner.sync { placeholder.stop() }
+        kept.value = [first, placeholder]
+        let endpoints = [Endpoint(try runner.sync { first.localAddress! }), Endpoint(secondAddress)]
+        let translator = try startTestTranslator(runner, pool: first, authority: nil) {
+            $0.upstreamEndpoints = endpoints
+            $0.reconnectPolicy = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200))
+        }
+        kept.value.append(translator)
+        let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
+        let leaves = try connectDevice(runner, to: translator, worker: "leaves")
+        try runner.sync { _ = stays.mine(shares: 2) }
+        #expect(try runner.wait { stays.accepted == 2 })
+        let before = try runner.sync { stays.extranonce1 }
+
+        try runner.sync { first.stop() }
+        #expect(try runner.wait { leaves.closed && leaves.reconnects == 1 })
+        // No pool is listening: the kept device's share is answered upstream-unavailable, never accepted unforwarded.
+        try runner.sync { _ = stays.mine(shares: 1) }
+        #expect(try runner.wait { stays.rejected[Sv1ErrorCode.other.rawValue] == 1 })
+        #expect(try runner.sync { !stays.closed && translator.statistics.rejections["upstream-unavailable"] == 1 })
+
+        // The second pool (other prefixes: its first ids are reserved) comes up at the address the translator retries.
+        let second = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff, reservedExtranonceIDs: 5, at: secondAddress)
+        kept.value.append(second)
+        #expect(try runner.wait { stays.extranonceUpdates == 1 && stays.isReady })
+        try runner.sync { _ = stays.mine(shares: 3) }
+        #expect(try runner.wait { stays.accepted == 5 })
+        runner.inspect {
+            #expect(!stays.closed && stays.reconnects == 0)
+            #expect(stays.extranonce1 != before && stays.extranonce1 != nil)
+            #expect(stays.submitted == 6 && stays.rejected.values.reduce(0, +) == 1)
+            #expect(translator.failover?.current == endpoints[1])
+            #expect(translator.statistics.devicesKeptOnUpstreamLoss == 1)
+            #expect(translator.statistics.extranonceUpdates == 1)
+            #expect(second.pool.statistics.sharesAccepted >= 3)
+        }
+    }
+
     /// Upstream loss: every device gets `client.reconnect` and is closed; nothing waits forever.
     @Test func upstreamLossSendsDevicesAway() throws {
         let runner = try LoopRunner(.epoll)

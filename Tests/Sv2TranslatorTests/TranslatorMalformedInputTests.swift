@@ -116,6 +116,36 @@ struct TranslatorMalformedInputTests {
         }
     }
 
+    /// An application that releases its translator while a device is still connected: the device's next line closes
+    /// its connection (the session holds the translator weakly), and nothing crashes on a dangling reference.
+    @Test func aReleasedTranslatorClosesItsDevicesOnTheirNextLine() throws {
+        let runner = try LoopRunner(.epoll)
+        let kept = Box<[AnyObject]>([])
+        defer {
+            runner.stop()
+            withExtendedLifetime(kept) {}
+        }
+        let service = try startTestPool(runner, authority: nil)
+        kept.value = [service]
+        weak var released: Sv2Translator?
+        let peer = RawSv1Peer()
+        kept.value.append(peer)
+        do {
+            let translator = try startTestTranslator(runner, pool: service, authority: nil)
+            released = translator
+            let address = try runner.sync { translator.localAddress! }
+            try runner.sync { peer.connect(runner.loop, to: address) }
+            #expect(try runner.wait { peer.connection != nil })
+            try runner.sync { peer.send(#"{"id":1,"method":"mining.subscribe","params":[]}"# + "\n") }
+            #expect(try runner.wait { peer.answer("1") != nil })
+        }
+        // The last strong reference is gone (the loop's callbacks hold it weakly).
+        #expect(try runner.wait { released == nil })
+        try runner.sync { peer.send(#"{"id":2,"method":"mining.authorize","params":["w","x"]}"# + "\n") }
+        #expect(try runner.wait { peer.closed })
+        runner.inspect { #expect(peer.answer("2") == nil) }
+    }
+
     /// BIP310 `minimum-difficulty` raises a device's floor; `mining.suggest_difficulty` sets its first difficulty
     /// (never below the translator's minimum).
     @Test func minimumAndSuggestedDifficultyAreHonoured() throws {

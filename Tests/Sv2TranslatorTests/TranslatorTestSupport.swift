@@ -16,8 +16,11 @@ let testDeviceDifficulty = 6e-8
 /// easier than the devices' difficulty, so every device share goes upstream, and whose blocks cost about 65k
 /// hashes (default nbits 0x1f00ffff; 0x1d00ffff makes them out of reach) on a template with three transactions (a
 /// real merkle branch).
-func startTestPool(_ runner: LoopRunner, authority: AuthorityKeyPair?, nbits: UInt32 = 0x1f00_ffff) throws -> PoolService {
-    var pool = PoolConfiguration(payoutScript: [0x51])
+func startTestPool(
+    _ runner: LoopRunner, authority: AuthorityKeyPair?, nbits: UInt32 = 0x1f00_ffff, reservedExtranonceIDs: UInt64 = 0,
+    at address: SocketAddress = loopback
+) throws -> PoolService {
+    var pool = PoolConfiguration(payoutScript: [0x51], reservedExtranonceIDs: reservedExtranonceIDs)
     pool.sharesPerMinute = 600
     pool.minimumDifficulty = 1e-9
     var templates = EmbeddedTemplateProvider.Configuration(refreshInterval: nil)
@@ -26,7 +29,7 @@ func startTestPool(_ runner: LoopRunner, authority: AuthorityKeyPair?, nbits: UI
     let identity = authority.map { NoiseResponder.Identity.freshStaticKeyPerConnection(authority: $0, certificateValidity: 600) }
     let service = try runner.sync {
         let service = try PoolService(
-            configuration: pool, server: Sv2ServerConfiguration(listenAddress: loopback, noise: identity),
+            configuration: pool, server: Sv2ServerConfiguration(listenAddress: address, noise: identity),
             templateSource: .embedded(templates), eventLoop: runner.loop)
         try service.start()
         return service
@@ -61,10 +64,12 @@ func startTestTranslator(
 /// A connected Sv1 CPU device that has its extranonce, difficulty and a job.
 func connectDevice(
     _ runner: LoopRunner, to translator: Sv2Translator, worker: String = "rig-1", versionMask: UInt32? = 0x1fff_e000,
-    waitUntilReady: Bool = true
+    subscribesToExtranonce: Bool = false, waitUntilReady: Bool = true
 ) throws -> Sv1CPUDevice {
     let device = try runner.sync {
-        let device = Sv1CPUDevice(eventLoop: runner.loop, worker: worker, versionMask: versionMask)
+        let device = Sv1CPUDevice(
+            eventLoop: runner.loop, worker: worker, versionMask: versionMask,
+            subscribesToExtranonce: subscribesToExtranonce)
         device.connect(to: translator.localAddress!)
         return device
     }

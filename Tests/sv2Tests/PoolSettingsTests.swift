@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Reactor
 import Sv2AppSupport
 import Sv2Noise
 import Testing
@@ -27,6 +28,65 @@ struct PoolSettingsTests {
         #expect(settings.pool.payoutScript.count == 22)
         // The embedded regtest-style source keeps its OP_TRUE default.
         #expect(try Self.settings(["--data-dir", directory.path, "--no-noise"]).pool.payoutScript == [0x51])
+    }
+
+    /// Issue #14: the per-source admission limits have flags (and config keys); nonsense values are refused.
+    @Test func admissionLimitsComeFromFlagsAndTheConfigFile() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let base = ["--data-dir", directory.path, "--no-noise"]
+        let defaults = try Self.settings(base).server
+        #expect(defaults.maxHandshakesInFlight == 20_000 && defaults.maxConnectionsPerSource == 25_000)
+        let tuned = try Self.settings(base + [
+            "--max-handshakes", "500", "--max-connections-per-source", "40", "--source-connection-rate", "2.5",
+            "--source-connection-burst", "80",
+        ]).server
+        #expect(tuned.maxHandshakesInFlight == 500)
+        #expect(tuned.maxConnectionsPerSource == 40)
+        #expect(tuned.newConnectionsPerSourcePerSecond == 2.5)
+        #expect(tuned.newConnectionsPerSourceBurst == 80)
+        let config = directory.file("pool.toml")
+        try "max-connections-per-source = 7\n".write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try Self.settings(base + ["--config", config]).server.maxConnectionsPerSource == 7)
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--source-connection-rate", "0"]) }
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--max-handshakes", "-1"]) }
+    }
+
+    /// Issue #13: per-user metric series are opt-in and their user count is bounded by a setting.
+    @Test func perUserMetricsAreOptInAndBounded() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let base = ["--data-dir", directory.path, "--no-noise"]
+        let plain = try Self.settings(base)
+        #expect(!plain.metricsPerUser && plain.pool.maximumTrackedUsers == 10_000)
+        let on = try Self.settings(base + ["--metrics-per-user", "--max-tracked-users", "50"])
+        #expect(on.metricsPerUser && on.pool.maximumTrackedUsers == 50)
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--max-tracked-users", "-1"]) }
+    }
+
+    /// Issue #14: a listening address may be a host name (resolved once at start-up).
+    @Test func theListenAddressTakesAHostName() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let base = ["--data-dir", directory.path, "--no-noise"]
+        // `localhost` is resolved by `SocketAddress` itself; the Debian hostname of the machine goes through getaddrinfo.
+        var name = [CChar](repeating: 0, count: 256)
+        #expect(gethostname(&name, name.count) == 0)
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Whatever the machine's resolver says about its own name, the option must say the same.
+        switch HostResolver.lookUp(try Endpoint(parsing: "\(host):34999")) {
+        case .success(let addresses):
+            let address = try Self.settings(base + ["--listen", "\(host):34999"]).server.listenAddress
+            #expect(address == addresses.first)
+        case .failure:
+            #expect(throws: (any Error).self) { try Self.settings(base + ["--listen", "\(host):34999"]) }
+        }
+        do {
+            _ = try Self.settings(base + ["--listen", "no-such-host.invalid:34999"])
+            Issue.record("an unresolvable listen host was accepted")
+        } catch {
+            #expect("\(error)".contains("cannot resolve no-such-host.invalid"))
+        }
     }
 
     @Test func payoutScriptFromTheConfigFileSatisfiesTheRule() throws {
