@@ -130,7 +130,10 @@ final class LoadTestWorker {
         for slot in 0..<slotCount where phases[slot] == .ready {
             guard let client = clients[slot], client.mining.canSubmit else { continue }
             let elapsed = Double(now &- client.mining.miningSince) / 1e9
-            let due = Swift.min(1_000, Int(rate * elapsed) + 1 - client.mining.sharesSent)
+            // Each miner's shares fall due at its own phase of the share period (slot / slots of it): in step, every
+            // miner sent in the same tick and each share's latency was mostly the wait behind that burst.
+            let phase = Double(slot) / Double(slotCount)
+            let due = Swift.min(1_000, Int(rate * elapsed + phase) + 1 - client.mining.sharesSent)
             guard due > 0 else { continue }
             burst.append((slot, client.mining.nextSequence))
             for _ in 0..<due {
