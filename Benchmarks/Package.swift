@@ -10,7 +10,6 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 // Run: cd Benchmarks && swift package benchmark   (see README.md "Benchmarks").
 let package = Package(
     name: "swift-stratum-benchmarks",
-    platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -43,7 +42,10 @@ let package = Package(
             name: "MiningBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sv2Bitcoin", package: root),
                 .product(name: "Sv2Mining", package: root),
+                .product(name: "Sv2Pool", package: root),
+                .product(name: "Sv2TemplateProvider", package: root),
                 .product(name: "Sv2Accounting", package: root),
                 .product(name: "Sv2Codec", package: root),
                 .product(name: "Sv2Service", package: root),
@@ -81,6 +83,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Sv2Codec", package: root),
                 .product(name: "Sv2Noise", package: root),
+                .product(name: "Sv2Bitcoin", package: root),
                 .product(name: "Sv2Mining", package: root),
             ],
             path: "Benchmarks/NIOBaselineServer"

@@ -11,7 +11,6 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 
 let package = Package(
     name: "swift-stratum-fuzz",
-    platforms: [.macOS(.v15)],
     dependencies: [.package(path: "..")],
     targets: [
         // Shared by the fuzz targets and the corpus generator: fixed-key Noise sessions, messages from bytes.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system libraries swift-stratum links against (Debian 12), when missing.
+# Installs the system libraries swift-stratum links against (Debian 12), when missing, and python3 (CI runs the
+# message generator, scripts/gen-messages.py, to check the committed generated code is current).
 # Safe to run repeatedly; needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
-for pkg in liburing-dev libsecp256k1-dev libssl-dev libsqlite3-dev libpq-dev pkg-config; do
+for pkg in liburing-dev libsecp256k1-dev libssl-dev libsqlite3-dev libpq-dev pkg-config python3; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
-"""Generates the Sv2 message types of Sources/Sv2Codec/Messages and the random-sample helpers of the codec tests.
+"""Generates every generated Swift file of the repository from one message table (the one below):
 
-The message table below is the single source of truth for wire layout (field order and types follow
-../shared/sv2-notes.md §4, i.e. the spec's 08-Message-Types.md and SRI). Run from the repository root:
+  Sources/Sv2Codec/Messages/*.swift, Sources/Sv2Codec/Sv2MessageType.swift, Sources/Sv2Codec/Sv2AnyMessage.swift
+      the message types (owned values and zero-copy views), the message-type enum and the any-message enum;
+  Sources/Sv2Service/Generated/*.swift
+      the per-subprotocol handler protocols, their Null handlers and the dispatch switches;
+  Tests/Sv2CodecTests/Generated/RandomMessages.swift
+      the random-sample helpers of the codec tests.
+
+The table is the single source of truth for wire layout: field order and types follow the Stratum V2
+specification's message types and SRI; Docs/Interoperability.md describes the fields some deployed peers omit.
+Run from anywhere (paths are relative to the repository root); this is the only entry point:
 
     python3 scripts/gen-messages.py
 
-Generated files are committed (the build never needs Python); edit this script, not its output.
+Generated files are committed (the build never needs Python); edit this script, not its output. CI (.ci/run)
+regenerates them and fails when the committed files differ.
 """
 import os, re
 
@@ -472,14 +481,13 @@ def write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as fh: fh.write(text)
 
-if __name__ == "__main__":
+def gen_codec():
     for old in os.listdir(OUT) if os.path.isdir(OUT) else []:
         os.remove(os.path.join(OUT, old))
     for m in M: write(os.path.join(OUT, m["name"] + ".swift"), gen_message(m))
     write(os.path.join(ROOT, "Sources", "Sv2Codec", "Sv2MessageType.swift"), gen_type_enum())
     write(os.path.join(ROOT, "Sources", "Sv2Codec", "Sv2AnyMessage.swift"), gen_any())
     write(os.path.join(TEST_OUT, "RandomMessages.swift"), gen_random())
-    print("generated %d messages" % len(M))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -570,5 +578,10 @@ def gen_service():
             name = "Sv2%s%sHandler.swift" % (GROUP_TITLE[group][0], side)
             write(os.path.join(SERVICE_OUT, name), gen_handler(group, side))
 
-if __name__ == "__main__":
+def main():
+    gen_codec()
     gen_service()
+    print("generated %d messages and their service handlers" % len(M))
+
+if __name__ == "__main__":
+    main()

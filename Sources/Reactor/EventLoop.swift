@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 import Logging
 import Synchronization
@@ -19,6 +19,14 @@ import Synchronization
 ///   never delivered re-entrantly from inside those calls; it arrives later in the same loop iteration.
 /// - Writes are coalesced: bytes written during an iteration are sent with one send per connection at
 ///   the end of the iteration (earlier once `writeFlushThreshold` bytes are pending).
+/// - Reading can be paused per connection (``pauseReading(_:)``) or loop-wide (``pauseReadingAll()``): the peer's
+///   bytes then stay in the kernel (TCP flow control pushes back) and nothing is delivered until resumed.
+/// - Debug builds check the contract: every loop-thread-only API calls ``assertInLoop()``.
+///
+/// ## Structure
+/// The loop owns the objects (``Connection``, ``Listener``), their lifecycles and buffers. The backend (io_uring or
+/// epoll, see `IOBackend`) only does I/O: the loop asks it to start or stop operations on a descriptor it lends,
+/// and its `wait` fills `IOEvent`s into a buffer the loop owns; the loop then acts on them (`handleEvents`).
 ///
 /// The type is `@unchecked Sendable` only so that a reference can be handed to other threads for
 /// ``execute(_:)``; nothing else is thread-safe.
@@ -27,32 +35,38 @@ public final class EventLoop: @unchecked Sendable {
     public let configuration: EventLoopConfiguration
     /// The backend actually in use.
     public let backend: ReactorBackend
-    var driver: Driver!
+    let io: Backend
+    /// Filled by the backend's `wait`, drained by the loop in the same iteration.
+    var events = IOEventBuffer(capacity: 1024)
     /// Monotonic time in nanoseconds, cached once per loop iteration.
     public private(set) var now: UInt64
     var timers: TimerWheel
     private var expiredScratch: [(deadline: UInt64, body: () -> Void)] = []
     var connections = SlotTable<Connection>()
     var listeners = SlotTable<Listener>()
-    private var dirty: [Connection] = []
-    private var dirtyScratch: [Connection] = []
-    private var closeNotifications: [Connection] = []
-    private var closeScratch: [Connection] = []
-    private var deferred: [() -> Void] = []
+    var dirty: [Connection] = []
+    var dirtyScratch: [Connection] = []
+    var closeNotifications: [Connection] = []
+    var closeScratch: [Connection] = []
+    var deferred: [() -> Void] = []
     private var nextIterationWork: [() -> Void] = []
     private var nextIterationScratch: [() -> Void] = []
     private let incoming = Mutex<[@Sendable () -> Void]>([])
     private var incomingScratch: [@Sendable () -> Void] = []
     let wakeFD: Int32
-    private var nextConnectionID: UInt64 = 1
+    var nextConnectionID: UInt64 = 1
     private(set) var isStopping = false
     private var stopDeadline: UInt64 = 0
     private var isRunning = false
+    /// The thread inside ``run()`` (its `pthread_t`), 0 while the loop is not running.
+    private let runningThread = Atomic<UInt>(0)
+    /// ``pauseReadingAll()`` is in effect: connections opened meanwhile start paused too.
+    var readingPausedLoopWide = false
     let writeBufferMinimum: Int
     let logger = Logger(label: "stratum.reactor")
     /// Reactor warnings that can repeat at the kernel's pace (failed accepts) go through this limiter.
     var warningLimiter = LogRateLimiter(linesPerInterval: 10, interval: .seconds(10))
-    private var warningSummaryScheduled = false
+    var warningSummaryScheduled = false
     /// Loop iterations so far (one per wait for I/O); lets callers spread work "per iteration" (see ``nextIteration(_:)``).
     public private(set) var iteration: UInt64 = 0
 
@@ -72,10 +86,10 @@ public final class EventLoop: @unchecked Sendable {
 
         let requested = ReactorBackend.environmentOverride ?? configuration.backend
         var chosen = ReactorBackend.epoll
-        var uringDriver: UringDriver?
+        var uringBackend: UringBackend?
         if requested != .epoll {
             do throws(ReactorError) {
-                uringDriver = try UringDriver(configuration: configuration)
+                uringBackend = try UringBackend(configuration: configuration, wakeFD: fd)
                 chosen = .ioUring
             } catch {
                 if requested == .ioUring {
@@ -88,33 +102,53 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         backend = chosen
-        do throws(ReactorError) {
-            if let uringDriver {
-                uringDriver.loop = self
-                driver = .uring(uringDriver)
-            } else {
-                let epoll = try EpollDriver(configuration: configuration, wakeFD: fd)
-                epoll.loop = self
-                driver = .epoll(epoll)
+        if let uringBackend {
+            io = .uring(uringBackend)
+        } else {
+            do throws(ReactorError) {
+                io = .epoll(try EpollBackend(configuration: configuration, wakeFD: fd))
+            } catch {
+                _ = cshims_close(fd)
+                throw error
             }
-        } catch {
-            _ = cshims_close(fd)
-            throw error
         }
     }
 
     deinit {
-        for listener in listeners.all where !listener.isClosed { _ = cshims_close(listener.fd) }
-        for connection in connections.all where !connection.fdClosed { _ = cshims_close(connection.fd) }
-        switch driver {
-        case .uring(let d): d.destroy()
-        case .epoll(let d): d.destroy()
-        case nil: break
-        }
+        // Objects may outlive the loop (handlers keep connections): their sockets go with the loop.
+        for listener in listeners.all { listener.descriptor.take()?.close() }
+        for connection in connections.all { connection.descriptor.take()?.close() }
+        io.destroy()
         _ = cshims_close(wakeFD)
     }
 
-    func refreshNow() { now = EventLoop.monotonicNow() }
+    /// Traps (debug builds only) unless called on the thread running this loop. Every loop-thread-only API calls it;
+    /// code built on the loop can too (``LoopBound`` does). While the loop is not running (before ``run()``, after it
+    /// returned) the loop is not shared and any one thread may set it up, so the check passes. Plain getters
+    /// (`now`, `iteration`, ``Connection/isOpen``, ``Connection/pendingWriteBytes``) do not check: tests read them
+    /// while the loop thread is parked.
+    @inline(__always)
+    public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
+        #if DEBUG
+        let owner = runningThread.load(ordering: .relaxed)
+        assert(owner == 0 || owner == UInt(pthread_self()),
+               "EventLoop: loop-thread-only API called from another thread (use execute)", file: file, line: line)
+        #endif
+    }
+
+    /// Blocks the loop thread in `wait` and lets one other thread use the loop meanwhile (its loop-thread-only calls
+    /// pass ``assertInLoop()``): for harnesses that inspect a running loop synchronously (park it, look, resume it).
+    /// Sound only because the loop thread does nothing until `wait` returns; whoever makes `wait` return must be done
+    /// with the loop first (a semaphore gives that ordering). Loop-thread only.
+    public func parkThread(in wait: () -> Void) {
+        assertInLoop()
+        let owner = runningThread.exchange(0, ordering: .relaxed)
+        wait()
+        runningThread.store(owner, ordering: .relaxed)
+    }
+
+    /// Whether the calling thread is the one running this loop (false while it is not running).
+    public var inLoop: Bool { runningThread.load(ordering: .relaxed) == UInt(pthread_self()) }
 
     static func monotonicNow() -> UInt64 {
         var ts = timespec()
@@ -128,11 +162,12 @@ public final class EventLoop: @unchecked Sendable {
     public func run() throws(ReactorError) {
         guard !isRunning else { throw ReactorError(.stopped, context: "run: loop is already running") }
         isRunning = true
-        defer { isRunning = false }
-        switch driver! {
-        case .uring(let d): try d.start(wakeFD: wakeFD)
-        case .epoll: break
+        runningThread.store(UInt(pthread_self()), ordering: .relaxed)
+        defer {
+            isRunning = false
+            runningThread.store(0, ordering: .relaxed)
         }
+        try io.start()
         while true {
             now = EventLoop.monotonicNow()
             fireTimers()
@@ -148,10 +183,9 @@ public final class EventLoop: @unchecked Sendable {
             }
             var timeout: UInt64? = timers.nanosecondsUntilNextTick(now: now)
             if !nextIterationWork.isEmpty || incoming.withLock({ !$0.isEmpty }) { timeout = 0 }
-            switch driver! {
-            case .uring(let d): try d.wait(timeoutNanoseconds: timeout)
-            case .epoll(let d): try d.wait(timeoutNanoseconds: timeout)
-            }
+            try io.wait(timeoutNanoseconds: timeout, into: &events)
+            now = EventLoop.monotonicNow()
+            handleEvents()
             deliverCloseNotifications()
             // Work postponed to "the next iteration" runs once the loop has polled for I/O again.
             iteration &+= 1
@@ -162,20 +196,21 @@ public final class EventLoop: @unchecked Sendable {
     /// Stops accepting, closes connections after flushing their writes (until `gracePeriod` passes, then
     /// aborts), fails pending connects, and lets ``run()`` return. Idempotent. Loop-thread only.
     public func stop(gracePeriod: Duration = .seconds(2)) {
+        assertInLoop()
         guard !isStopping else { return }
         isStopping = true
         if !isRunning { now = EventLoop.monotonicNow() }
         stopDeadline = now &+ gracePeriod.nanoseconds
         for listener in listeners.all { closeListener(listener) }
         for connection in connections.all {
-            switch connection.state {
+            switch connection.lifecycle {
             case .connecting: failConnect(connection, ReactorError(.stopped, context: "connect: loop stopped"))
             case .open: connection.close()
             case .closing, .closed: break
             }
         }
         schedule(after: gracePeriod) { [unowned(unsafe) self] in
-            for connection in self.connections.all where connection.state != .closed {
+            for connection in self.connections.all where !connection.lifecycle.isClosed {
                 self.finishClose(connection, reason: .timedOut)
             }
         }
@@ -215,6 +250,7 @@ public final class EventLoop: @unchecked Sendable {
     /// that must be spread over iterations so that it cannot starve I/O (e.g. a bounded number of handshakes per
     /// iteration). Loop-thread only.
     public func nextIteration(_ body: @escaping () -> Void) {
+        assertInLoop()
         nextIterationWork.append(body)
     }
 
@@ -245,12 +281,14 @@ public final class EventLoop: @unchecked Sendable {
     /// later). O(1).
     @discardableResult
     public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerHandle {
+        assertInLoop()
         let base = isRunning ? now : EventLoop.monotonicNow()
         return timers.schedule(deadline: base &+ delay.nanoseconds, body)
     }
 
     /// Cancels a pending timer. O(1); cancelling a fired or cancelled timer is a no-op.
     public func cancel(_ timer: TimerHandle) {
+        assertInLoop()
         timers.cancel(timer)
     }
 
@@ -262,344 +300,5 @@ public final class EventLoop: @unchecked Sendable {
         for entry in batch { entry.body() }
         batch.removeAll(keepingCapacity: true)
         expiredScratch = batch
-    }
-
-    // MARK: Listening and connecting
-
-    /// Listens on `address` (port 0 picks a free port; see ``Listener/localAddress``). For every accepted
-    /// connection `onAccept` returns its handler, or nil to refuse (the socket is closed).
-    public func listen(on address: SocketAddress, backlog: Int32 = 4096,
-                       onAccept: @escaping (Connection) -> (any ConnectionHandler)?) throws(ReactorError) -> Listener {
-        guard !isStopping else { throw ReactorError(.stopped, context: "listen \(address)") }
-        let fd = address.withSockAddr { cshims_listen($0, $1, backlog) }
-        guard fd >= 0 else { throw .system(-fd, "listen \(address)") }
-        var storage = sockaddr_storage()
-        var length = socklen_t(0)
-        let local = cshims_sockname(fd, &storage, &length) == 0 ? SocketAddress(storage: &storage) : nil
-        let listener = listeners.insert { slot, generation in
-            Listener(fd: fd, localAddress: local ?? address, loop: self, slot: slot, generation: generation,
-                     onAccept: onAccept)
-        }
-        do throws(ReactorError) {
-            switch driver! {
-            case .uring(let d): try d.register(listener)
-            case .epoll(let d): try d.register(listener)
-            }
-        } catch {
-            listeners.remove(slot: listener.slot)
-            listener.isClosed = true
-            _ = cshims_close(fd)
-            throw error
-        }
-        return listener
-    }
-
-    func closeListener(_ listener: Listener) {
-        guard !listener.isClosed else { return }
-        listener.isClosed = true
-        switch driver! {
-        case .uring(let d): d.unregister(listener)
-        case .epoll(let d): d.unregister(listener)
-        }
-        _ = cshims_close(listener.fd)
-        listeners.remove(slot: listener.slot)
-    }
-
-    /// Called by the drivers when accepting on `listener` failed with `errno`. When the process (or system) is out of
-    /// descriptors or memory, retrying at once would fail again at once: accepting pauses on this listener with a
-    /// doubling backoff (`acceptBackoffInitial`…`acceptBackoffMaximum`) and resumes from a timer, so a shortage costs
-    /// one failed accept per pause instead of a spinning loop. Returns whether accepting was paused (the driver then
-    /// disarms the listener). Warnings go through the rate limiter either way.
-    func acceptFailed(_ listener: Listener, errno: Int32) -> Bool {
-        let exhausted = errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
-        if exhausted && !listener.isClosed && !isStopping {
-            let initial = configuration.acceptBackoffInitial.nanoseconds
-            let maximum = configuration.acceptBackoffMaximum.nanoseconds
-            listener.acceptBackoff = listener.acceptBackoff == 0 ? initial : Swift.min(listener.acceptBackoff &* 2, maximum)
-            listener.acceptPaused = true
-            listener.acceptPauses += 1
-        }
-        warnLimited("accept failed", metadata: [
-            "errno": "\(errno)", "listener": "\(listener.localAddress)",
-            "paused_ms": "\(listener.acceptPaused ? listener.acceptBackoff / 1_000_000 : 0)",
-        ])
-        guard listener.acceptPaused else { return false }
-        schedule(after: .nanoseconds(Int64(clamping: listener.acceptBackoff))) { [unowned(unsafe) self] in
-            guard listener.acceptPaused, !listener.isClosed, !self.isStopping else { return }
-            listener.acceptPaused = false
-            switch self.driver! {
-            case .uring(let d): d.resumeAccepting(listener)
-            case .epoll(let d): d.resumeAccepting(listener)
-            }
-        }
-        return true
-    }
-
-    /// Logs a reactor warning unless more than the limiter allows came recently; the suppressed ones are summed up in
-    /// one line when the limiter's window ends.
-    func warnLimited(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata) {
-        if warningLimiter.admit(now: now) {
-            logger.warning(message(), metadata: metadata())
-            return
-        }
-        guard !warningSummaryScheduled else { return }
-        warningSummaryScheduled = true
-        let delay = warningLimiter.nanosecondsUntilWindowEnds(now: now)
-        schedule(after: .nanoseconds(Int64(clamping: delay))) { [unowned(unsafe) self] in
-            self.warningSummaryScheduled = false
-            let suppressed = self.warningLimiter.takeSuppressed()
-            if suppressed > 0 {
-                self.logger.warning("suppressed \(suppressed) similar reactor warnings", metadata: ["suppressed": "\(suppressed)"])
-            }
-        }
-    }
-
-    /// Called by the drivers for every accepted socket.
-    func accepted(_ fd: Int32, on listener: Listener) {
-        listener.acceptBackoff = 0
-        if isStopping || listener.isClosed {
-            _ = cshims_close(fd)
-            return
-        }
-        _ = cshims_set_nodelay(fd)
-        var storage = sockaddr_storage()
-        var length = socklen_t(0)
-        let remote = (cshims_peername(fd, &storage, &length) == 0 ? SocketAddress(storage: &storage) : nil)
-            ?? listener.localAddress
-        let connection = makeConnection(fd: fd, remote: remote, state: .open)
-        guard let handler = listener.onAccept(connection) else {
-            connection.state = .closed
-            connection.fdClosed = true
-            _ = cshims_close(fd)
-            connections.remove(slot: connection.slot)
-            return
-        }
-        connection.handler = handler
-        guard connection.state != .closed else { return }
-        do throws(ReactorError) {
-            switch driver! {
-            case .uring(let d): try d.startReading(connection)
-            case .epoll(let d): try d.startReading(connection)
-            }
-        } catch {
-            finishClose(connection, reason: .error(error.errno))
-        }
-    }
-
-    private func makeConnection(fd: Int32, remote: SocketAddress, state: Connection.State) -> Connection {
-        let id = nextConnectionID
-        nextConnectionID += 1
-        return connections.insert { slot, generation in
-            Connection(id: id, fd: fd, remoteAddress: remote, loop: self, slot: slot, generation: generation,
-                       state: state)
-        }
-    }
-
-    /// Connects to `address`; `completion` runs on the loop thread with the open connection (now served by
-    /// `handler`) or the error (refused, unreachable, ``ReactorError/Kind/timedOut``, stopped). It is never
-    /// called from inside `connect` itself.
-    ///
-    /// `source`, when given, is the local address to bind first (port 0 lets the kernel pick the port per
-    /// destination), e.g. one of 127.0.0.0/8 to open more connections to one server than one address has ports.
-    public func connect(to address: SocketAddress, from source: SocketAddress? = nil, timeout: Duration,
-                        handler: any ConnectionHandler,
-                        completion: @escaping (Result<Connection, ReactorError>) -> Void) {
-        guard !isStopping else {
-            deferred.append { completion(.failure(ReactorError(.stopped, context: "connect \(address)"))) }
-            return
-        }
-        var fd: Int32 = -1
-        let result = address.withSockAddr { remote, remoteLength in
-            guard let source else { return cshims_connect(remote, remoteLength, &fd) }
-            return source.withSockAddr { cshims_connect_from(remote, remoteLength, $0, $1, &fd) }
-        }
-        if result != 0 && result != -EINPROGRESS {
-            if fd >= 0 { _ = cshims_close(fd) }
-            let context = source.map { "connect \(address) from \($0)" } ?? "connect \(address)"
-            deferred.append { completion(.failure(.system(-result, context))) }
-            return
-        }
-        _ = cshims_set_nodelay(fd)
-        let connection = makeConnection(fd: fd, remote: address, state: .connecting)
-        connection.handler = handler
-        connection.connectCompletion = completion
-        connection.connectTimer = schedule(after: timeout) { [unowned(unsafe) self] in
-            connection.connectTimer = nil
-            self.failConnect(connection, ReactorError(.timedOut, errno: ETIMEDOUT, context: "connect \(address)"))
-        }
-        do throws(ReactorError) {
-            switch driver! {
-            case .uring(let d): try d.startConnecting(connection)
-            case .epoll(let d): try d.startConnecting(connection)
-            }
-        } catch {
-            failConnect(connection, error)
-        }
-    }
-
-    /// Called by the drivers when a connecting socket became writable; `error` is its SO_ERROR.
-    func connectFinished(_ connection: Connection, error: Int32) {
-        guard connection.state == .connecting else { return }
-        guard error == 0 else {
-            failConnect(connection, .system(error, "connect \(connection.remoteAddress)"))
-            return
-        }
-        if let timer = connection.connectTimer { timers.cancel(timer) }
-        connection.connectTimer = nil
-        connection.state = .open
-        do throws(ReactorError) {
-            switch driver! {
-            case .uring(let d): try d.startReading(connection)
-            case .epoll(let d): try d.connected(connection)
-            }
-        } catch {
-            failConnect(connection, error)
-            return
-        }
-        let completion = connection.connectCompletion
-        connection.connectCompletion = nil
-        completion?(.success(connection))
-    }
-
-    func failConnect(_ connection: Connection, _ error: ReactorError) {
-        guard connection.state == .connecting || (connection.state == .open && connection.connectCompletion != nil)
-        else { return }
-        connection.state = .closed
-        if let timer = connection.connectTimer { timers.cancel(timer) }
-        connection.connectTimer = nil
-        connection.handler = nil
-        teardown(connection)
-        let completion = connection.connectCompletion
-        connection.connectCompletion = nil
-        completion?(.failure(error))
-        releaseIfDone(connection)
-    }
-
-    // MARK: Reading, writing, closing
-
-    /// Hands received bytes to the connection's handler, keeping only a partial frame's leftover.
-    func deliver(_ connection: Connection, _ base: UnsafeMutableRawPointer, _ count: Int) {
-        guard connection.state == .open, let handler = connection.handler else { return }
-        let maxRead = configuration.maxReadBufferSize
-        if connection.readBuffer.isEmpty {
-            let consumed = handler.connection(connection, didRead: UnsafeMutableRawBufferPointer(start: base, count: count))
-            guard connection.state == .open else { return }
-            let used = Swift.min(Swift.max(consumed, 0), count)
-            let rest = count - used
-            guard rest > 0 else { return }
-            if rest > maxRead {
-                finishClose(connection, reason: .readBufferOverflow)
-                return
-            }
-            connection.readBuffer.append(base + used, rest, minimumCapacity: configuration.initialReadBufferSize)
-        } else {
-            if connection.readBuffer.readableBytes + count > maxRead {
-                finishClose(connection, reason: .readBufferOverflow)
-                return
-            }
-            connection.readBuffer.append(base, count, minimumCapacity: configuration.initialReadBufferSize)
-            let available = connection.readBuffer.readableBytes
-            let consumed = handler.connection(connection, didRead: connection.readBuffer.readable)
-            guard connection.state == .open else { return }
-            connection.readBuffer.consume(Swift.min(Swift.max(consumed, 0), available))
-            // Only partial frames need this buffer; idle connections should not keep one.
-            connection.readBuffer.shrinkIfEmpty(keep: 0)
-        }
-    }
-
-    /// The peer sent FIN: flush what is pending (a reply to its last request), then close.
-    func peerClosed(_ connection: Connection) {
-        switch connection.state {
-        case .open:
-            if connection.writeBuffer.isEmpty && connection.sendInFlight == 0 {
-                finishClose(connection, reason: .peerClosed)
-            } else {
-                connection.state = .closing
-                connection.closeReason = .peerClosed
-                markDirty(connection)
-                connection.closeTimer = schedule(after: configuration.closeFlushTimeout) { [unowned(unsafe) self] in
-                    connection.closeTimer = nil
-                    self.finishClose(connection, reason: .timedOut)
-                }
-            }
-        case .closing:
-            // Nobody will read what is left; when a close() is pending the peer is gone anyway.
-            if connection.closeReason == nil { connection.closeReason = .peerClosed }
-        case .connecting, .closed:
-            break
-        }
-    }
-
-    func markDirty(_ connection: Connection) {
-        if !connection.isDirty {
-            connection.isDirty = true
-            dirty.append(connection)
-        }
-        if connection.writeBuffer.readableBytes >= configuration.writeFlushThreshold {
-            flush(connection)
-        }
-    }
-
-    private func flushDirty() {
-        while !dirty.isEmpty {
-            swap(&dirty, &dirtyScratch)
-            for connection in dirtyScratch {
-                connection.isDirty = false
-                flush(connection)
-            }
-            dirtyScratch.removeAll(keepingCapacity: true)
-        }
-    }
-
-    func flush(_ connection: Connection) {
-        guard connection.state == .open || connection.state == .closing else { return }
-        switch driver! {
-        case .uring(let d): d.flush(connection)
-        case .epoll(let d): d.flush(connection)
-        }
-    }
-
-    /// Closes the socket now and queues the `didCloseWith` notification.
-    func finishClose(_ connection: Connection, reason: CloseReason) {
-        guard connection.state != .closed else { return }
-        if connection.state == .connecting {
-            failConnect(connection, ReactorError(.stopped, context: "connect \(connection.remoteAddress): closed"))
-            return
-        }
-        let finalReason = reason == .closedLocally ? (connection.closeReason ?? reason) : reason
-        connection.state = .closed
-        connection.closeReason = finalReason
-        if let timer = connection.closeTimer { timers.cancel(timer) }
-        connection.closeTimer = nil
-        teardown(connection)
-        closeNotifications.append(connection)
-        releaseIfDone(connection)
-    }
-
-    private func teardown(_ connection: Connection) {
-        switch driver! {
-        case .uring(let d): d.teardown(connection)
-        case .epoll(let d): d.teardown(connection)
-        }
-    }
-
-    /// Frees the connection's slot once no kernel operation references it any more.
-    func releaseIfDone(_ connection: Connection) {
-        guard connection.state == .closed, connection.pendingOperations == 0,
-              connections.lookup(slot: connection.slot, generation: connection.generation) === connection
-        else { return }
-        connections.remove(slot: connection.slot)
-    }
-
-    private func deliverCloseNotifications() {
-        while !closeNotifications.isEmpty {
-            swap(&closeNotifications, &closeScratch)
-            for connection in closeScratch {
-                let handler = connection.handler
-                connection.handler = nil
-                handler?.connection(connection, didCloseWith: connection.closeReason ?? .closedLocally)
-            }
-            closeScratch.removeAll(keepingCapacity: true)
-        }
     }
 }

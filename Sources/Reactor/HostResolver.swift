@@ -39,8 +39,9 @@ public final class HostResolver: Sendable {
         _ endpoint: Endpoint, on loop: EventLoop,
         completion loopCompletion: @escaping (Result<[SocketAddress], ReactorError>) -> Void
     ) {
-        let box = LoopBoundCompletion(loopCompletion)
-        let completion: @Sendable (Result<[SocketAddress], ReactorError>) -> Void = { box.body($0) }
+        loop.assertInLoop()
+        let box = LoopBound(loopCompletion, on: loop)
+        let completion: @Sendable (Result<[SocketAddress], ReactorError>) -> Void = { box.value($0) }
         if let address = endpoint.numericAddress {
             loop.execute { completion(.success([address])) }
             return
@@ -122,12 +123,6 @@ public final class HostResolver: Sendable {
         }
         return .success(addresses)
     }
-}
-
-/// A completion created on a loop's thread and only ever run there (through `execute`).
-private final class LoopBoundCompletion: @unchecked Sendable {
-    let body: (Result<[SocketAddress], ReactorError>) -> Void
-    init(_ body: @escaping (Result<[SocketAddress], ReactorError>) -> Void) { self.body = body }
 }
 
 /// A counting semaphore over a mutex-protected count and a futex-free condition (pthread).

@@ -4,11 +4,19 @@ import Glibc
 ///
 /// All of the reactor's `unsafe` buffer arithmetic lives here. Storage is allocated lazily and can be
 /// released while empty so idle connections hold no buffer. The owner must call ``deallocate()``.
+///
+/// The unread bytes can be *lent* to the kernel (an io_uring send reads them asynchronously): while a loan is out the
+/// storage must not move or be freed, so growth copies into fresh storage and keeps the lent block until
+/// ``settleLoan(consumed:)``.
 struct IOBuffer {
     private(set) var storage: UnsafeMutableRawPointer?
     private(set) var capacity = 0
     private(set) var readerIndex = 0
     private(set) var writerIndex = 0
+    /// Bytes from the start of the unread ones that the kernel is reading (0: no loan).
+    private(set) var lent = 0
+    /// The block a loan was made from, when growth replaced it meanwhile (freed when the loan is settled).
+    private(set) var retired: UnsafeMutableRawPointer?
 
     var readableBytes: Int { writerIndex - readerIndex }
     var isEmpty: Bool { writerIndex == readerIndex }
@@ -56,6 +64,32 @@ struct IOBuffer {
         return old
     }
 
+    /// Makes room for `count` more bytes, respecting an outstanding loan (see ``lend(_:)``).
+    mutating func reserve(_ count: Int, minimumCapacity: Int) {
+        guard let old = reserve(count, minimumCapacity: minimumCapacity, pinned: lent > 0) else { return }
+        // The in-flight send reads from the block that was current when it was queued. Keep that one; blocks that
+        // became current later were never handed to the kernel and can go right away.
+        if retired == nil { retired = old } else { free(old) }
+    }
+
+    /// Hands the first `count` unread bytes (starting at ``readPointer``) to the kernel: the bytes stay where they
+    /// are until ``settleLoan(consumed:)``.
+    mutating func lend(_ count: Int) {
+        precondition(lent == 0 && count > 0 && count <= readableBytes, "IOBuffer: bad loan")
+        lent = count
+    }
+
+    /// The kernel is done with the lent bytes: `consumed` of them were sent and are dropped (the rest stays unread).
+    /// Frees the block the loan was made from if growth replaced it meanwhile.
+    mutating func settleLoan(consumed: Int) {
+        precondition(lent > 0, "IOBuffer: no loan to settle")
+        let sent = Swift.min(Swift.max(consumed, 0), lent)
+        lent = 0
+        free(retired)
+        retired = nil
+        consume(sent)
+    }
+
     /// Writable space after the unread bytes (call ``reserve(_:minimumCapacity:pinned:)`` first).
     var writable: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: storage! + writerIndex, count: capacity - writerIndex)
@@ -74,7 +108,7 @@ struct IOBuffer {
     }
 
     mutating func consume(_ count: Int) {
-        precondition(count >= 0 && count <= readableBytes, "IOBuffer: consume out of range")
+        precondition(count >= 0 && count <= readableBytes - lent, "IOBuffer: consume out of range")
         readerIndex += count
         if readerIndex == writerIndex {
             readerIndex = 0
@@ -87,7 +121,11 @@ struct IOBuffer {
         if isEmpty, capacity > keep { deallocate() }
     }
 
+    /// Frees all storage. Only once no loan is out (the kernel no longer reads it).
     mutating func deallocate() {
+        free(retired)
+        retired = nil
+        lent = 0
         free(storage)
         storage = nil
         capacity = 0

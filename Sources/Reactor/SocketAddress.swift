@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// An IPv4 or IPv6 address plus TCP port. Only numeric addresses are accepted (no name resolution,

@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Glibc
 
 /// TCP keepalive settings: how a connection with no traffic notices that its peer vanished (a host that died, a
@@ -28,9 +28,11 @@ public struct TCPKeepAlive: Sendable, Hashable {
 extension Connection {
     /// Turns on TCP keepalive with `settings`. Loop thread only.
     public func setKeepAlive(_ settings: TCPKeepAlive) throws(ReactorError) {
-        guard !fdClosed else { throw .system(EBADF, "setsockopt keepalive") }
-        let result = cshims_set_keepalive(
-            fd, Swift.max(settings.idle, 1), Swift.max(settings.interval, 1), Swift.max(settings.count, 1))
+        loop.assertInLoop()
+        let result = withDescriptor {
+            cshims_set_keepalive($0.rawValue, Swift.max(settings.idle, 1), Swift.max(settings.interval, 1),
+                                 Swift.max(settings.count, 1))
+        } ?? -EBADF
         if result != 0 { throw .system(-result, "setsockopt keepalive") }
     }
 }

@@ -1,4 +1,4 @@
-public import Sv2Mining
+public import Sv2Pool
 
 /// A database the ``ShareLedger``'s writer commits windows to. Called on the writer thread only.
 public protocol LedgerStore: AnyObject {

@@ -1,5 +1,5 @@
 import CSQLite
-public import Sv2Mining
+public import Sv2Pool
 import Glibc
 
 /// The default ledger store: a SQLite file (Debian's libsqlite3) in WAL mode with `synchronous=FULL`, so a

@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-public import Sv2Mining
+public import Sv2Pool
 
 /// The pool's share ledger: takes closed windows from the ``Pool`` on its loop thread (``record(_:)``, never
 /// blocking), commits them to a ``LedgerStore`` on a writer thread of its own, and reports each commit back so the

@@ -19,11 +19,11 @@ public struct Sv2FixedWidthSequence<Element: Sv2FixedWidth>: RandomAccessCollect
     /// The element at `position`, loaded from the payload.
     @inlinable public subscript(position: Int) -> Element {
         precondition(position >= 0 && position < count, "Sv2FixedWidthSequence index out of range")
-        return Element.load(from: base! + position * Element.byteWidth)
+        return Sv2FixedWidthCoding.load(Element.self, from: base! + position * Sv2FixedWidthCoding.byteWidth(of: Element.self))
     }
 
     /// The raw wire bytes of the elements (without the count prefix).
     @inlinable public var rawBytes: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base, count: count * Element.byteWidth)
+        UnsafeRawBufferPointer(start: base, count: count * Sv2FixedWidthCoding.byteWidth(of: Element.self))
     }
 }

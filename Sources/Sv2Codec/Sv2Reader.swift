@@ -126,7 +126,7 @@ public struct Sv2Reader {
         of _: Element.Type, countWidth: Int, _ field: StaticString
     ) throws(Sv2DecodeError) -> Sv2FixedWidthSequence<Element> {
         let count = try readLength(width: countWidth, field)
-        let bytes = count * Element.byteWidth
+        let bytes = count * Sv2FixedWidthCoding.byteWidth(of: Element.self)
         return Sv2FixedWidthSequence(start: try take(bytes, field), count: count)
     }
 

@@ -142,9 +142,10 @@ public struct Sv2Writer {
         _ elements: [Element], countWidth: Int, _ field: StaticString
     ) throws(Sv2EncodeError) {
         try writeLength(elements.count, width: countWidth, limit: countWidth == 1 ? 255 : 65535, field)
-        let destination = try reserve(elements.count * Element.byteWidth, field)
+        let width = Sv2FixedWidthCoding.byteWidth(of: Element.self)
+        let destination = try reserve(elements.count * width, field)
         for (index, element) in elements.enumerated() {
-            element.store(to: destination + index * Element.byteWidth)
+            Sv2FixedWidthCoding.store(element, to: destination + index * width)
         }
     }
 

@@ -1,4 +1,5 @@
 public import Sv2Codec
+public import Sv2Bitcoin
 public import Sv2Mining
 public import Sv2Service
 

@@ -1,4 +1,4 @@
-public import Sv2Mining
+public import Sv2Proxy
 
 /// Exports a ``ProxyAggregator`` to swift-metrics (prefix `sv2_proxy_`, label `server="<name>"`): `channels`,
 /// `connections`, `shares_received_total`, `shares_forwarded_total`, `shares_accepted_locally_total`,

@@ -1,4 +1,4 @@
-public import Sv2Mining
+public import Sv2TemplateProvider
 
 /// Exports a ``TemplateProviderService`` to swift-metrics (prefix `sv2_template_provider_`, label
 /// `server="<name>"`): `connections`, `height`, `blocks_accepted_total`, `solutions_rejected_total`; plus the

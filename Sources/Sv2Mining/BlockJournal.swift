@@ -1,5 +1,6 @@
 import Glibc
 import Sv2Codec
+public import Sv2Bitcoin
 
 /// Where the ``Pool`` records found blocks before it acts on them (see ``BlockJournal``; tests inject failures).
 public protocol BlockJournaling: AnyObject {

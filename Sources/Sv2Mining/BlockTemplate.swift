@@ -1,3 +1,6 @@
+public import Sv2Codec
+public import Sv2Bitcoin
+
 /// A block template as Template Distribution's `NewTemplate` describes it (field for field).
 public struct BlockTemplate: Hashable, Sendable {
     /// Template id, referenced by `SetNewPrevHash` and `SubmitSolution`.
@@ -63,5 +66,28 @@ extension BlockTemplate {
             return height
         default: return nil
         }
+    }
+}
+
+extension BlockTemplate {
+    /// Copies a received `NewTemplate`.
+    public init(_ message: NewTemplateView) {
+        self.init(
+            templateID: message.templateID, futureTemplate: message.futureTemplate, version: message.version,
+            coinbaseTxVersion: message.coinbaseTxVersion, coinbasePrefix: Array(message.coinbasePrefix),
+            coinbaseTxInputSequence: message.coinbaseTxInputSequence,
+            coinbaseTxValueRemaining: message.coinbaseTxValueRemaining,
+            coinbaseTxOutputsCount: message.coinbaseTxOutputsCount, coinbaseTxOutputs: Array(message.coinbaseTxOutputs),
+            coinbaseTxLocktime: message.coinbaseTxLocktime, merklePath: message.merklePath.map(WireConversions.hash))
+    }
+
+    /// The `NewTemplate` message for this template.
+    public var message: NewTemplate {
+        NewTemplate(
+            templateID: templateID, futureTemplate: futureTemplate, version: version,
+            coinbaseTxVersion: coinbaseTxVersion, coinbasePrefix: coinbasePrefix,
+            coinbaseTxInputSequence: coinbaseTxInputSequence, coinbaseTxValueRemaining: coinbaseTxValueRemaining,
+            coinbaseTxOutputsCount: coinbaseTxOutputsCount, coinbaseTxOutputs: coinbaseTxOutputs,
+            coinbaseTxLocktime: coinbaseTxLocktime, merklePath: merklePath.map(WireConversions.u256))
     }
 }

@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// A coinbase transaction assembled the way SRI's pool builds it from a template, with the extranonce left open.
 ///
 /// Layout (notes §6.4):

@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// A mining job a Job Declaration client declared and the server accepted (or is still checking).
 public struct DeclaredMiningJob: Sendable, Hashable {
     /// The token the job was declared with (from `AllocateMiningJobToken.Success`).

@@ -1,4 +1,5 @@
-import CShims
+import CCrypto
+public import Sv2Bitcoin
 
 /// A bounded set of share fingerprints for duplicate detection, with no allocation in steady state.
 ///

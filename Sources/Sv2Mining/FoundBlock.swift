@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// A share that met the network target, as the pool reports it (see ``Pool/onBlockFound``).
 public struct FoundBlock: Sendable, Hashable {
     /// The block hash (raw order; `description` shows explorer order).

@@ -1,6 +1,7 @@
 public import Reactor
 public import Sv2Codec
 public import Sv2Service
+import Sv2Bitcoin
 
 /// A client that declares jobs with a `JobDeclaratorClient`: `client.jobDeclaration.state` holds its state.
 public typealias JobDeclarationClient =

@@ -1,5 +1,6 @@
 public import Sv2Codec
 import Sv2Service
+public import Sv2Bitcoin
 
 /// Job Declaration server state (JDS): hands out mining job tokens with the pool's coinbase outputs, checks declared
 /// jobs (token, coinbase, transactions it knows or gets through `ProvideMissingTransactions`) and collects pushed

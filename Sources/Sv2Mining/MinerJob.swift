@@ -1,4 +1,5 @@
 public import Sv2Codec
+public import Sv2Bitcoin
 
 /// A mining job as a client received it (`NewMiningJob` or `NewExtendedMiningJob`), before a chain tip makes it
 /// minable.

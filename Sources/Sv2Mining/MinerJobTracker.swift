@@ -1,4 +1,5 @@
 public import Sv2Codec
+public import Sv2Bitcoin
 
 /// Client-side state of one mining channel: what the upstream told it (extranonce prefix, target, jobs, chain tip)
 /// and the header template of the job to mine now.

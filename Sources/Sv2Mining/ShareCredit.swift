@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// What one accepted share is worth: the difficulty of the target it was **validated against**.
 ///
 /// A pool must credit a share at the target of the job it was checked on, never at the channel's current target:

@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// Everything needed to validate shares for one job on one channel, precomputed when the job is activated.
 ///
 /// A standard job carries the final merkle root; an extended job carries the coinbase around the extranonce

@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// The verdict on one share.
 public enum ShareOutcome: Hashable, Sendable {
     /// Meets the channel target (but not the network target).

@@ -1,3 +1,6 @@
+public import Sv2Codec
+public import Sv2Bitcoin
+
 /// A new chain tip as Template Distribution's `SetNewPrevHash` describes it (field for field).
 public struct TemplateChainTip: Hashable, Sendable {
     /// The (future) template this tip activates.
@@ -18,5 +21,22 @@ public struct TemplateChainTip: Hashable, Sendable {
         self.headerTimestamp = headerTimestamp
         self.nbits = nbits
         self.target = target
+    }
+}
+
+extension TemplateChainTip {
+    /// Copies a received Template Distribution `SetNewPrevHash`.
+    public init(_ message: TemplateSetNewPrevHashView) {
+        self.init(
+            templateID: message.templateID, prevHash: WireConversions.hash(message.prevHash),
+            headerTimestamp: message.headerTimestamp, nbits: message.nbits,
+            target: WireConversions.target(message.target))
+    }
+
+    /// The Template Distribution `SetNewPrevHash` message for this tip.
+    public var message: TemplateSetNewPrevHash {
+        TemplateSetNewPrevHash(
+            templateID: templateID, prevHash: WireConversions.u256(prevHash), headerTimestamp: headerTimestamp,
+            nbits: nbits, target: WireConversions.u256(target))
     }
 }

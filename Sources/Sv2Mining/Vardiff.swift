@@ -1,3 +1,5 @@
+public import Sv2Bitcoin
+
 /// Per-channel variable difficulty: retargets a channel so it submits about the configured shares per minute.
 ///
 /// Time is injected (`now`, monotonic seconds from any fixed origin), so the controller is deterministic and

@@ -1,4 +1,4 @@
-import CShims
+import CCrypto
 
 /// ChaCha20-Poly1305 (RFC 8439) keyed once and reused for every message, with Noise nonces
 /// `00000000 ‖ LE64(n)` and the 16-byte tag appended to the ciphertext.

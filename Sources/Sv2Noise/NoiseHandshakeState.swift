@@ -1,4 +1,4 @@
-import CShims
+import CCrypto
 
 /// Noise symmetric state for `Noise_NX_Secp256k1+EllSwift_ChaChaPoly_SHA256`: chaining key `ck`,
 /// handshake hash `h` and the optional cipher key `k` with its nonce `n`.

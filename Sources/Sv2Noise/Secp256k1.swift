@@ -1,4 +1,5 @@
-import CShims
+import CCrypto
+import CSecp256k1
 
 /// The few libsecp256k1 / ElligatorSwift operations the handshake and certificates need, on
 /// 32-byte secret keys, 64-byte EllSwift encodings and 32-byte x-only keys held in `[UInt8]`.

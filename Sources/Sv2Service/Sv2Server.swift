@@ -119,6 +119,16 @@ public final class Sv2Server<
     /// right before a scrape. Loop thread only.
     public func exportMetrics() { metrics.export(connections.statistics) }
 
+    /// Stops reading from one client until ``resumeReading(_:)`` (see ``Sv2ServerConnections/pauseReading(_:)``).
+    /// Returns false when it is not connected. Loop thread only.
+    @discardableResult
+    public func pauseReading(_ id: Sv2ConnectionID) -> Bool { connections.pauseReading(id) }
+
+    /// Resumes reading from a client paused with ``pauseReading(_:)``. Returns false when it is not connected.
+    /// Loop thread only.
+    @discardableResult
+    public func resumeReading(_ id: Sv2ConnectionID) -> Bool { connections.resumeReading(id) }
+
     /// Stops accepting and closes every connection (pending writes are flushed first).
     public func stop() {
         listener?.close()
@@ -262,6 +272,8 @@ public final class Sv2Server<
                 connections.statistics.framesIn += 1
                 link.partialFrameSince = nil
                 try process(frame, on: link)
+                // Paused by a handler (back-pressure): the following frames stay buffered until the resume.
+                if link.connection.isReadingPaused { return offset }
             }
         } catch {
             connections.fail(link, error)
@@ -420,7 +432,7 @@ public final class Sv2Server<
         if type.isChannelMessage {
             // Clients may only talk about channels the server opened for them.
             guard frame.payload.count >= 4 else { _ = try decode(UpdateChannelView.self, frame.payload); return }
-            let channel = UInt32.load(from: frame.payload.baseAddress!)
+            let channel = UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self))
             guard link.owns(channel) else { throw .unknownChannel(channel) }
         }
         switch sv2Protocol {
@@ -429,7 +441,7 @@ public final class Sv2Server<
         case .templateDistribution: try templateDistribution.dispatch(type, payload: frame.payload, context: context)
         }
         if type == .closeChannel {
-            connections.unregister(UInt32.load(from: frame.payload.baseAddress!), on: link)
+            connections.unregister(UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self)), on: link)
         }
     }
 

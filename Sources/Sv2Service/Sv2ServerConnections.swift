@@ -113,6 +113,30 @@ public final class Sv2ServerConnections {
         link.connection.close()
     }
 
+    /// Stops reading from one client (back-pressure: e.g. while a store behind the handlers catches up). Its frames
+    /// stay in the kernel and TCP slows it down; no frame after the one being handled is dispatched until
+    /// ``resumeReading(_:)``, and none is lost. Sending to it and closing it work as usual. While paused the server
+    /// does not see the client close (it notices on resume) and the inactivity timeout keeps running: pause for
+    /// shorter than `inactivityTimeout`. Returns false when the client is not connected.
+    @discardableResult
+    public func pauseReading(_ id: Sv2ConnectionID) -> Bool {
+        guard let link = link(id) else { return false }
+        eventLoop.pauseReading(link.connection)
+        return true
+    }
+
+    /// Resumes reading from a client paused with ``pauseReading(_:)``: frames that arrived meanwhile are handled in
+    /// this loop iteration (not from inside this call). Returns false when the client is not connected.
+    @discardableResult
+    public func resumeReading(_ id: Sv2ConnectionID) -> Bool {
+        guard let link = link(id) else { return false }
+        eventLoop.resumeReading(link.connection)
+        return true
+    }
+
+    /// Whether reading from the client is paused (nil when it is not connected).
+    public func isReadingPaused(_ id: Sv2ConnectionID) -> Bool? { link(id)?.connection.isReadingPaused }
+
     func link(_ id: Sv2ConnectionID) -> Sv2Link? { links[id] }
 
     func send<M: Sv2Message>(_ message: M, on link: Sv2Link) throws(Sv2ServiceError) {

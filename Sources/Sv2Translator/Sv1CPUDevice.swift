@@ -1,6 +1,6 @@
 public import Reactor
 public import Sv1
-public import Sv2Mining
+public import Sv2Bitcoin
 
 /// A CPU "Sv1 miner" that speaks real Stratum V1 (configure with BIP310 version rolling, subscribe, authorize,
 /// submit with version bits), for tests and demos of the translator.

@@ -1,5 +1,6 @@
 import Reactor
 import Sv1
+import Sv2Bitcoin
 import Sv2Mining
 
 /// One Sv1 device's connection and state. Loop thread only; the translator owns it while the connection is open.

@@ -3,6 +3,7 @@ public import Reactor
 public import Sv2Service
 import Sv1
 import Sv2Codec
+import Sv2Bitcoin
 public import Sv2Mining
 
 /// The translator's Sv2 client to the pool.

@@ -2,7 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
-import Sv2Mining
+import Sv2Bitcoin
+import Sv2Pool
+import Sv2Proxy
+import Sv2Miner
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import Reactor
-import Sv2Mining
+import Sv2Pool
+import Sv2Miner
 import Sv2Service
 
 /// `sv2 miner`: a CPU miner.

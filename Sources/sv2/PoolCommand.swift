@@ -6,7 +6,10 @@ import Sv2Accounting
 import Sv2AppSupport
 import Sv2Codec
 import Sv2Metrics
+import Sv2Bitcoin
 import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 
@@ -100,7 +103,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "This pool's name in the accounting rows (default: the host name).")
     var nodeID: String?
 
-    @Option(name: .long, help: "Accounting windows queued for the database writer at most before shares are refused with accounting-backlog (default 64).")
+    @Option(name: .long, help: "Accounting windows queued for the database writer at most; beyond, the pool stops reading from miners until it catches up (default 64).")
     var accountingQueue: Int?
 
     @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9100).")

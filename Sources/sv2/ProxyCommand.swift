@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import Reactor
 import Sv2Metrics
-import Sv2Mining
+import Sv2Bitcoin
+import Sv2Proxy
 import Sv2Service
 
 /// `sv2 proxy`: standard channels downstream aggregated into one extended channel upstream.

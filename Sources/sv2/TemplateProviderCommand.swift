@@ -4,7 +4,8 @@ import Logging
 import Reactor
 import Sv2AppSupport
 import Sv2Metrics
-import Sv2Mining
+import Sv2Bitcoin
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 

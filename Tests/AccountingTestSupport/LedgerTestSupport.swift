@@ -1,6 +1,6 @@
 import Foundation
 public import Sv2Accounting
-public import Sv2Mining
+public import Sv2Pool
 
 /// A fresh SQLite path in a temporary directory (removed by `cleanUp`).
 public func temporaryLedgerPath(_ name: String = "ledger") -> (path: String, cleanUp: () -> Void) {

@@ -41,9 +41,11 @@ public final class LoopRunner: @unchecked Sendable {
     public func inspect<T>(_ body: () throws -> T) rethrows -> T {
         let parked = DispatchSemaphore(value: 0)
         let resume = DispatchSemaphore(value: 0)
-        loop.execute {
-            parked.signal()
-            resume.wait()
+        loop.execute { [loop] in
+            loop.parkThread {
+                parked.signal()
+                resume.wait()
+            }
         }
         parked.wait()
         defer { resume.signal() }

@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Foundation
 import Glibc
 import Testing

@@ -1,4 +1,4 @@
-import CShims
+import CUring
 import Dispatch
 import Foundation
 import Glibc

@@ -1,7 +1,7 @@
 import AccountingTestSupport
 import Foundation
 import Sv2Accounting
-import Sv2Mining
+import Sv2Pool
 import Testing
 
 /// Replication of a node's SQLite ledger to a real PostgreSQL server (`scripts/with-postgres.sh`).

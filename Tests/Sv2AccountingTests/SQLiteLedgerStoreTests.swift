@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import Sv2Accounting
-import Sv2Mining
+import Sv2Pool
 import AccountingTestSupport
 
 /// The SQLite store and the reports read back from it (`sv2 accounting summary` / `pplns` use LedgerReader).

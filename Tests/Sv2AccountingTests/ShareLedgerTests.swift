@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import Sv2Accounting
-import Sv2Mining
+import Sv2Pool
 import AccountingTestSupport
 
 /// The writer thread and its bounded queue.

@@ -25,7 +25,7 @@ struct RoundTrip: RandomMessageCheck {
             #expect(decoded.messageChannelID == message.messageChannelID)
             if M.messageType.isChannelMessage {
                 // Channel messages start with the channel id (what routers read without decoding).
-                #expect(decoded.messageChannelID == UInt32.load(from: split.payload.baseAddress!))
+                #expect(decoded.messageChannelID == UInt32(littleEndian: split.payload.loadUnaligned(as: UInt32.self)))
             }
             // The owned-any path agrees.
             let any = try Sv2AnyMessage(type: M.messageType, payload: split.payload)

@@ -1,7 +1,8 @@
 import Dispatch
 import Foundation
 import Reactor
-import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Service
 import Testing
 @testable import Sv2LoadTest

@@ -1,4 +1,5 @@
 import Sv2Codec
+import Sv2Bitcoin
 import Sv2Mining
 import Testing
 @testable import Sv2LoadTest

@@ -4,7 +4,8 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Proxy
+@testable import Sv2Miner
 
 /// Issue #12 item 4 under a real flood: the pool (the fake one of the client tests) stalls — its loop thread waits on
 /// a semaphore, so nothing is read — and ordinary shares are handed in until the shedding has started (counted, not

@@ -4,7 +4,9 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Miner
 
 /// Issue #12 item 4: a block is never shed. Here the cheap cases (the CPU miner's queue with a stalled loop, a block of
 /// a replaced job) and the helpers of `BlockFloodTests` (the miner and the proxy under a share flood).

@@ -2,7 +2,9 @@ import Dispatch
 import Foundation
 import Reactor
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Miner
 
 /// The CPU miner against a loop that is behind: it never queues more than one task on the loop, and what reaches
 /// the loop afterwards is the best of what was found meanwhile, not the first.

@@ -5,6 +5,7 @@ import Foundation
 import Reactor
 import Sv2Codec
 import Sv2Service
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
 
 /// The client tests' names for the shared loop runner and box.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
 
 struct StripVector: Decodable {
     let name: String

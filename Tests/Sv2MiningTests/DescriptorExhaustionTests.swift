@@ -1,11 +1,10 @@
-import CShims
+import CUring
 import Foundation
 import Glibc
 @testable import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
 
 /// The `sv2 pool` app as a child process limited to 256 descriptors (`ulimit -n 256`, soft and hard, so the app's own
 /// raise to the hard limit changes nothing), with `--max-connections` above that: 300 connection attempts run it out

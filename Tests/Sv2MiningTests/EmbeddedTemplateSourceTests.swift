@@ -1,5 +1,7 @@
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2TemplateProvider
 
 @Suite struct EmbeddedTemplateSourceTests {
     static let regtestGenesis = Hash256(displayHex: "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206")!

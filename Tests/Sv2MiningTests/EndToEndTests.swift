@@ -1,11 +1,15 @@
-import CShims
+import CCrypto
 import Foundation
 import Reactor
 import Sv2Codec
 import Sv2Noise
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Bitcoin
+@testable import Sv2Pool
+@testable import Sv2Proxy
+@testable import Sv2Miner
+@testable import Sv2TemplateProvider
 
 /// The whole stack as `sv2 demo` runs it: CPU miners → proxy → pool → embedded template source, with Noise.
 @Suite("End to end: miners → proxy → pool → template source", .serialized)

@@ -2,7 +2,10 @@ import Foundation
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// No found block is ever lost (issue 12, items 1–3): journaled before it is submitted, submitted before the share
 /// is acknowledged, kept until the chain tip settles it, re-submitted after the template source comes back.

@@ -2,7 +2,10 @@ import Foundation
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// The pool's group channels over loopback. Grouping is an option (off by default) for the standard channels of a
 /// connection that accepts extended jobs; extended channels are never grouped (SRI's translator_sv2 1.0.0 closes

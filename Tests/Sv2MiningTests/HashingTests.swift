@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-@testable import Sv2Mining
-import CShims
+@testable import Sv2Bitcoin
+import CCrypto
 
 struct MainnetBlock: Decodable {
     let height: Int

@@ -1,10 +1,11 @@
-import CShims
+import CUring
 import Foundation
 import Glibc
 @testable import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
 
 @Suite("Client side: Job Declaration flow", .serialized)

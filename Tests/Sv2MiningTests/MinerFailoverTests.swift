@@ -2,7 +2,8 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2Miner
 
 /// `sv2 miner`'s link (issue 14): the pool restarts and the miner resumes by itself; with two pools the second is
 /// used while the first is down, on both backends.

@@ -3,7 +3,9 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Miner
 
 @Suite("Client side: job tracking and share building")
 struct MinerJobTrackerTests {

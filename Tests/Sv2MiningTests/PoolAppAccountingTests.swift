@@ -5,7 +5,6 @@ import Sv2Accounting
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
 
 /// The `sv2 pool` app with its SQLite ledger, killed with SIGKILL: every share it acknowledged is in the database
 /// ("acknowledged means durable").

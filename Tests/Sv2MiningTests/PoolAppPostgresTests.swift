@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 import Sv2Accounting
 import Testing
-@testable import Sv2Mining
 
 /// `sv2 pool --accounting postgres://…` against a real PostgreSQL server (`scripts/with-postgres.sh`; CI runs the
 /// tests under it): an outage under load loses nothing, and two pools on one database add up.

@@ -4,7 +4,6 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
 
 /// The `sv2 pool` app itself, as a child process: SIGTERM with acknowledgements pending sends them before it exits
 /// (issue 12, item 9; with its SQLite ledger on, so the last window is committed first), and it prints where its

@@ -6,6 +6,8 @@ import Sv2Codec
 import Sv2Service
 import Testing
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// A pool with a share ledger over loopback: shares are acknowledged only after the window holding them is
 /// committed, a full ledger queue refuses shares (`accounting-backlog`) instead of acknowledging unrecorded work,
@@ -89,7 +91,10 @@ struct PoolLedgerTests {
         #expect(runner.inspect { pool.statistics.accountingCommits >= 1 && pool.uncommittedWindowCount == 0 })
     }
 
-    @Test func aFullLedgerQueueRefusesSharesUntilItCatchesUp() throws {
+    /// Back-pressure: with the ledger's queue full the pool stops reading from its miners — a share sent meanwhile
+    /// is neither answered nor refused, it waits in the socket — and refuses new channels; once the ledger catches up
+    /// reading resumes and every share is validated, recorded and acknowledged. Nothing refused, nothing lost.
+    @Test func aFullLedgerQueuePausesReadingUntilItCatchesUp() throws {
         let setup = try Self.start(capacity: 1)
         defer { setup.tearDown() }
         let (runner, pool) = (setup.runner, setup.service.pool)
@@ -100,64 +105,77 @@ struct PoolLedgerTests {
         // Window 1 (share A) goes to the writer, which blocks at the closed gate: the queue (1) is full.
         try Self.send(1, miner, via: client, runner: runner)
         #expect(try runner.wait(timeout: 30) { pool.statistics.accountingWindows == 1 })
-        // Share B is accepted, but its window cannot be handed over: backlog.
+        // Share B is accepted, but its window cannot be handed over: backlog, the miner's connection is paused.
         try Self.send(1, miner, via: client, runner: runner)
         #expect(try runner.wait(timeout: 30) { pool.accountingBacklog && pool.statistics.sharesAccepted == 2 })
-        // Share C is refused, not validated, not credited.
+        let connection = try #require(runner.inspect { miner.channelID.flatMap { pool.connection(ofChannel: $0) } })
+        #expect(runner.inspect { setup.service.server.connections.isReadingPaused(connection) == true })
+        // Share C waits in the socket: not validated, not answered.
         try Self.send(1, miner, via: client, runner: runner)
-        #expect(try runner.wait(timeout: 30) { miner.errors.count == 1 })
+        // A new miner cannot open a channel while the ledger is behind (the held window stays bounded).
+        let late = TestMinerState(extended: false)
+        let lateClient = try connectMiner(runner, to: setup.service, state: late, waitForJob: false)
+        #expect(try runner.wait(timeout: 30) { late.openErrors.contains(Pool.accountingBacklogCode) })
+        #expect(runner.inspect { lateClient.isReady && pool.statistics.channelsRefused == 1 })
         #expect(runner.inspect {
-            String(decoding: miner.errors[0].errorCode.utf8, as: UTF8.self) == Pool.accountingBacklogCode
-                && miner.acks.isEmpty && pool.statistics.accountingBacklogShares == 1
+            pool.statistics.sharesAccepted == 2 && pool.statistics.sharesRejected == 0 && miner.errors.isEmpty
+                && miner.acks.isEmpty && pool.statistics.accountingBacklogs == 1
         })
 
         setup.store.reopen()
-        // Window 1 commits → A acknowledged; room again → window 2 handed over at once, commits → B acknowledged.
-        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 2 && !pool.accountingBacklog })
+        // Window 1 commits → A acknowledged; room again → window 2 handed over, reading resumes, C is validated into
+        // window 3; all three acknowledged, none refused.
+        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 3 && !pool.accountingBacklog })
+        #expect(runner.inspect { setup.service.server.connections.isReadingPaused(connection) == false })
         try Self.send(1, miner, via: client, runner: runner)
-        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 3 })
+        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 4 })
         #expect(waitFor { setup.ledger.statistics.queueDepth == 0 })
         let reader = try LedgerReader(path: setup.path)
-        #expect(try reader.summary().first?.accepted == 3)
-        #expect(try reader.rejections() == [Pool.accountingBacklogCode: 1])
+        #expect(try reader.summary().first { $0.user == "tester.std" }?.accepted == 4)
+        #expect(try reader.rejections().isEmpty)
+        #expect(runner.inspect { miner.errors.isEmpty })
     }
 
-    /// Channels that open, get a share refused during a backlog and close leave one row each in the held window; past
-    /// the cap such rejection-only rows are folded into the channel-less row (bounded memory), and the rejection
-    /// totals in the database are the same either way.
+    /// Rows of channels that close while the ledger is behind stay in the held window; past the cap, rows holding
+    /// only rejections are folded into the channel-less row (bounded memory), and the rejection totals in the
+    /// database are the same either way. (A paused client's own close is noticed when reading resumes; the server
+    /// closes connections meanwhile too — inactivity, a full write buffer — which is what this test does.)
     @Test func rowsOfClosedChannelsDuringABacklogAreBounded() throws {
         let setup = try Self.start(capacity: 1)
         defer { setup.tearDown() }
         let (runner, pool) = (setup.runner, setup.service.pool)
-        runner.inspect { pool.maximumClosedRows = 2 }
+        runner.inspect { pool.maximumClosedRows = 0 }
         let miner = TestMinerState(extended: false)
         let client = try connectMiner(runner, to: setup.service, state: miner)
+        let passer = TestMinerState(extended: false)
+        let passing = try connectMiner(runner, to: setup.service, state: passer)
         setup.store.close()
         try Self.send(1, miner, via: client, runner: runner)
         #expect(try runner.wait(timeout: 30) { pool.statistics.accountingWindows == 1 })
-        try Self.send(1, miner, via: client, runner: runner)
-        #expect(try runner.wait(timeout: 30) { pool.accountingBacklog })
-
-        for _ in 0..<4 {
-            let passer = TestMinerState(extended: false)
-            let passing = try connectMiner(runner, to: setup.service, state: passer)
-            try Self.send(1, passer, via: passing, runner: runner)
-            #expect(try runner.wait(timeout: 30) { passer.errors.count == 1 })
-            let closedBefore = runner.inspect { pool.statistics.channelsClosed }
-            try runner.sync { passing.close() }
-            #expect(try runner.wait(timeout: 30) { pool.statistics.channelsClosed == closedBefore + 1 })
+        // The passer sends a share for a job that does not exist: a rejection-only row in the window that cannot be
+        // handed over (backlog), then the server closes its connection.
+        try runner.sync {
+            var share = try #require(passer.findShare()).fields
+            share.jobID = 0xdead
+            try passing.send(share.standard)
         }
-        #expect(runner.inspect { pool.statistics.accountingRowsFolded == 2 })
+        #expect(try runner.wait(timeout: 30) { pool.accountingBacklog && pool.statistics.sharesRejected == 1 })
+        try runner.sync {
+            let channel = try #require(passer.channelID)
+            setup.service.server.connections.close(try #require(pool.connection(ofChannel: channel)))
+        }
+        #expect(try runner.wait(timeout: 30) { pool.statistics.channelsClosed == 1 })
+        #expect(runner.inspect { pool.statistics.accountingRowsFolded == 1 && pool.accountingBacklog })
 
         setup.store.reopen()
-        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 2 && !pool.accountingBacklog && !pool.hasOpenWindow })
+        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 1 && !pool.accountingBacklog && !pool.hasOpenWindow })
         #expect(waitFor { setup.ledger.statistics.queueDepth == 0 && runner.inspect { pool.uncommittedWindowCount == 0 } })
         let reader = try LedgerReader(path: setup.path)
-        #expect(try reader.rejections() == [Pool.accountingBacklogCode: 4])
-        // The folded rows went to the channel-less row (user ""); the credit stays with its user.
+        #expect(try reader.rejections() == [ShareRejection.invalidJobID.code: 1])
+        // The folded row went to the channel-less row (user ""); the credit stays with its user.
         let summary = try reader.summary()
-        #expect(summary.first { $0.user == "tester.std" }?.accepted == 2)
-        #expect(summary.reduce(0) { $0 + $1.accepted } == 2)
+        #expect(summary.first { $0.user == "tester.std" }?.accepted == 1)
+        #expect(summary.reduce(0) { $0 + $1.accepted } == 1)
     }
 
     @Test func aFoundBlockGetsARowThatFollowsItsState() throws {

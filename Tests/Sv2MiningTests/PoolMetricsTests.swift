@@ -8,7 +8,10 @@ import Sv2Metrics
 import Sv2Noise
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Bitcoin
+@testable import Sv2Pool
+@testable import Sv2Proxy
+@testable import Sv2TemplateProvider
 
 /// `/metrics` scraped with a real HTTP client (a plain socket GET) while two pools and a proxy run in one process:
 /// every exported series is checked to move, and the two pools' series never merge.
@@ -175,33 +178,34 @@ struct PoolMetricsTests {
         #expect(try runner.wait { a.pool.statistics.accountingWindows == 1 })
         try runner.sync { try client.send(try Self.ordinaryShare(miner).standard) }
         #expect(try runner.wait { a.pool.accountingBacklog })
-        try runner.sync { try client.send(try Self.ordinaryShare(miner).standard) }  // refused: accounting-backlog
-        #expect(try runner.wait { miner.errors.count == 1 })
+        // Reading from the miner is paused: this share waits in its socket until the ledger catches up.
+        try runner.sync { try client.send(try Self.ordinaryShare(miner).standard) }
         scrape = try TestMetrics.scrape(port: port) {
             ($0.value("sv2_pool_accounting_lag_seconds", A) ?? 0) > 0 && $0.value("sv2_pool_shares_accepted_total", A) == 2
         }
-        #expect(scrape.value("sv2_pool_shares_rejected_total", A.merging(["reason": "accounting-backlog"]) { $1 }) == 1)
+        #expect(scrape.value("sv2_pool_accounting_backlogs_total", A) == 1)
         #expect(scrape.value("sv2_pool_shares_rejected_total", A.merging(["reason": "stale-share"]) { $1 }) == 0)
-        #expect(scrape.value("sv2_pool_accounting_backlog_shares_total", A) == 1)
+        #expect(runner.inspect { miner.errors.isEmpty })
         #expect(scrape.value("sv2_pool_difficulty_accepted_total", A).map { $0 > 0 } == true)
         #expect(scrape.value("sv2_pool_accounting_queue_depth", A) == 1)
         #expect(scrape.value("sv2_pool_accounting_uncommitted_windows", A) == 1)
         #expect(scrape.value("sv2_pool_accounting_commits_total", A) == 0)
         #expect(scrape.value("sv2_pool_acks_sent_total", A) == 0)
 
-        // The first commit attempt fails, the retry succeeds: both windows commit, both shares are acknowledged.
+        // The first commit attempt fails, the retry succeeds: the windows commit, reading resumes, and all three
+        // shares are acknowledged.
         store.failNext(1)
         store.reopen()
-        #expect(try runner.wait { miner.acknowledged == 2 })
-        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_accounting_commits_total", A) == 2 }
+        #expect(try runner.wait { miner.acknowledged == 3 })
+        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_accounting_commits_total", A) == 3 }
         #expect(scrape.value("sv2_pool_accounting_failed_commits_total", A) == 1)
         #expect(scrape.value("sv2_pool_accounting_queue_depth", A) == 0)
         #expect(scrape.value("sv2_pool_accounting_lag_seconds", A) == 0)
         #expect(scrape.value("sv2_pool_accounting_uncommitted_windows", A) == 0)
         #expect(scrape.value("sv2_pool_accounting_commit_latency_seconds", A).map { $0 > 0 } == true)
-        // One ack per window, or one for both when window 2 was handed over before window 1's commit reached the
-        // loop (a channel's sealed acknowledgements merge; the miner got both shares acknowledged either way).
-        #expect(scrape.value("sv2_pool_acks_sent_total", A).map { $0 >= 1 && $0 <= 2 } == true)
+        // One ack per window, or fewer when a window was handed over before the previous one's commit reached the
+        // loop (a channel's sealed acknowledgements merge; the miner got every share acknowledged either way).
+        #expect(scrape.value("sv2_pool_acks_sent_total", A).map { $0 >= 1 && $0 <= 3 } == true)
 
         // A share on a job never issued: rejected by its reason.
         try runner.sync {

@@ -3,7 +3,9 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Bitcoin
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// End to end over loopback on one loop: embedded template source ⇄ pool's TD client; pool ⇄ test miners.
 @Suite("Pool over loopback", .serialized)

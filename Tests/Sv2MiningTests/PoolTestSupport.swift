@@ -4,7 +4,10 @@ import Foundation
 import Reactor
 import Sv2Codec
 import Sv2Service
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// The pool tests' name for the shared `Box`.
 typealias TestBox = Box

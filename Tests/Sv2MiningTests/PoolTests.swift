@@ -1,7 +1,10 @@
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// The pool driven directly (no sockets): messages in as views, answers collected by a recording sink.
 @Suite struct PoolTests {

@@ -1,6 +1,8 @@
 import Sv2Codec
 import Sv2Service
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
 
 /// Drives a ``Pool`` directly (no sockets) as one standard-channel miner: opens the channel, follows the jobs the
 /// pool answers with, and mines shares meeting a chosen target on the active job.

@@ -3,7 +3,8 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Proxy
+@testable import Sv2Miner
 
 @Suite("Client side: proxy aggregating standard channels into one extended channel", .serialized)
 struct ProxyAggregatorTests {

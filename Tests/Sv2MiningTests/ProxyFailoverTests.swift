@@ -2,7 +2,8 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Proxy
+@testable import Sv2Miner
 
 /// The proxy keeps its miners when its pool goes away (issue 14): no miner connection is closed, shares meanwhile
 /// get a clear `upstream-unavailable`, and when the pool is back (or the next one in the list answers) the

@@ -3,7 +3,8 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Proxy
+@testable import Sv2Miner
 
 /// Our clients served the exact frames SRI's pool_sv2 0.1.3 sent (plain transport, scripted server): the miner
 /// and the proxy's upstream client open their channel and get work. The extended capture has the pre-2025-11

@@ -1,5 +1,6 @@
 import Testing
 @testable import Sv2Mining
+@testable import Sv2Proxy
 
 @Suite("Acknowledgement counting: spec deltas and SRI's cumulative totals")
 struct ShareAcknowledgementTests {

@@ -1,7 +1,10 @@
 import Sv2Codec
 import Sv2Service
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// Share credit is exact: each share is credited at the target it was validated against, sums never wrap, and a
 /// filled duplicate filter never lets an accepted share be accepted again (issue 12, items 6 and 7).

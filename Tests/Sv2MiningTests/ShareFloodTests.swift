@@ -4,6 +4,7 @@ import Sv2Codec
 import Sv2Service
 import Testing
 @testable import Sv2Mining
+@testable import Sv2Miner
 
 /// A share flood (every hash a share) against a server that stops reading for a while: the miner must shed
 /// shares and keep its connection, not overflow its write buffer and be closed (what took the proxied miner of

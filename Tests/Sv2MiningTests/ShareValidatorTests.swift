@@ -1,4 +1,5 @@
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
 
 @Suite struct ShareValidatorTests {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Bitcoin
 
 @Suite struct TargetTests {
     @Test func bytesRoundTripAreLittleEndian() {

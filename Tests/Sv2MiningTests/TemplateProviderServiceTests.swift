@@ -4,7 +4,9 @@ import Sv2Codec
 import Sv2Noise
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Bitcoin
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// `sv2 template-provider` (``TemplateProviderService``, what the command runs) serving `sv2 pool --tp`
 /// (``PoolService`` with a remote Template Distribution client), Noise on with a pinned authority key.

@@ -2,7 +2,8 @@ import Reactor
 import Sv2Codec
 import Sv2Service
 import Testing
-@testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2TemplateProvider
 
 /// A template source that dies silently is noticed, reconnected, and no new work is handed out meanwhile
 /// (issue 12, item 5). Over loopback on both backends.

@@ -1,6 +1,5 @@
 import Foundation
 import Sv2Codec
-@testable import Sv2Mining
 
 /// Loads a file from the `Vectors` resource folder.
 func vectorData(_ name: String) throws -> Data {

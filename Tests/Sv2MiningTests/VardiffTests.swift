@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Sv2Bitcoin
 @testable import Sv2Mining
 
 /// A simulated miner: shares per second are Poisson with mean hashrate / (hashes per share at the target).

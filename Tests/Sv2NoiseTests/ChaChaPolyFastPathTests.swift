@@ -1,4 +1,4 @@
-import CShims
+import CCrypto
 import Testing
 @testable import Sv2Noise
 

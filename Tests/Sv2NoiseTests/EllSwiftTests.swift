@@ -1,7 +1,7 @@
-import CShims
+import CSecp256k1
 import Testing
 
-/// BIP324 ElligatorSwift vectors against the C field/EllSwift code in CShims.
+/// BIP324 ElligatorSwift vectors against the C field/EllSwift code in CSecp256k1.
 @Suite struct EllSwiftTests {
     @Test func decodeVectors() throws {
         let rows = try TestData.csv("ellswift_decode_test_vectors")

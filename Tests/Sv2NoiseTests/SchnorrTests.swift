@@ -1,4 +1,4 @@
-import CShims
+import CSecp256k1
 import Testing
 
 /// BIP340 vectors through libsecp256k1's schnorrsig module, which certificates rely on.

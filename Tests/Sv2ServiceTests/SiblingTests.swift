@@ -83,10 +83,16 @@ struct SiblingTests {
             bridge.upstream = upstream
             upstream.connect()
             try proxy.start()
-            let client = try makeClient(runner.loop, server: proxy.localAddress!, noise: noise,
+            return [upstreamPool, proxy, upstream]
+        })
+        // This bare proxy forwards opens at once (no waiting room, unlike ProxyAggregator): its upstream link must be
+        // set up before a miner arrives. Handshakes complete on worker threads, in no particular order.
+        #expect(try runner.wait { bridge.upstream?.isReady == true })
+        handles.value.append(try runner.sync { () -> AnyObject in
+            let client = try makeClient(runner.loop, server: (handles.value[1] as! ProxyServer).localAddress!, noise: noise,
                                         miner: TestMiner(state: miner, shares: 4))
             client.connect()
-            return [upstreamPool, proxy, upstream, client]
+            return client
         })
         #expect(try runner.wait { miner.acks.count == 4 })
         try runner.sync {

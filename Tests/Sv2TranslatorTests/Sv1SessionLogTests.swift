@@ -1,6 +1,6 @@
 import Foundation
 import Sv1
-import Sv2Mining
+import Sv2Bitcoin
 import Testing
 
 /// The real session between SRI's Sv1 CPU miner and SRI's translator (vectors/real-peers/sv1-session.log).

@@ -1,7 +1,7 @@
 import Foundation
 import Reactor
 import Sv1
-import Sv2Mining
+import Sv2Bitcoin
 import Sv2Noise
 import Sv2Service
 import Sv2Translator

@@ -1,7 +1,6 @@
 import Foundation
 import Reactor
 import Sv1
-import Sv2Mining
 import Sv2Translator
 import Testing
 

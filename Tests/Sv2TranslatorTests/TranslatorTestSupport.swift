@@ -2,7 +2,8 @@ import Foundation
 @_exported import LoopTestSupport
 import Reactor
 import Sv2Codec
-import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Noise
 import Sv2Service
 import Sv2Translator

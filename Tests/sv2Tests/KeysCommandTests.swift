@@ -3,7 +3,8 @@ import Glibc
 import LoopTestSupport
 import Reactor
 import Sv2AppSupport
-import Sv2Mining
+import Sv2Pool
+import Sv2Miner
 import Sv2Noise
 import Sv2Service
 import Testing

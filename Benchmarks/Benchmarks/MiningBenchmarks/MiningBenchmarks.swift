@@ -2,7 +2,10 @@ import Benchmark
 import Foundation
 import Sv2Accounting
 import Sv2Codec
+import Sv2Bitcoin
 import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
 import Sv2Service
 
 // The share path's cost: SHA-256d of a header (the floor), then full share validation for standard and

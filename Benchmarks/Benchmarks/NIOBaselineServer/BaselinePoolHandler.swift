@@ -1,5 +1,6 @@
 import NIOCore
 import Sv2Codec
+import Sv2Bitcoin
 import Sv2Mining
 import Sv2Noise
 import Synchronization

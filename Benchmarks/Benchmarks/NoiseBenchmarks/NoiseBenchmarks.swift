@@ -1,7 +1,8 @@
 // Sv2Noise costs: AEAD (our C fast path vs OpenSSL EVP vs ChaChaPolyCipher vs swift-crypto), responder
 // handshakes vs the cost floor of the secp256k1 work they must do, and allocation counts.
 import Benchmark
-import CShims
+import CCrypto
+import CSecp256k1
 import Crypto
 import Sv2Noise
 

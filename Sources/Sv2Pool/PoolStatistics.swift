@@ -1,0 +1,74 @@
+/// Counters of one ``Pool`` (read on the loop thread).
+public struct PoolStatistics: Sendable, Hashable {
+    /// Channels opened since start (standard and extended).
+    public var channelsOpened: UInt64 = 0
+    /// Channel opens refused with `OpenMiningChannel.Error`.
+    public var channelsRefused: UInt64 = 0
+    /// Channels closed (CloseChannel or connection closed).
+    public var channelsClosed: UInt64 = 0
+    /// Shares accepted (blocks included).
+    public var sharesAccepted: UInt64 = 0
+    /// Shares rejected, all reasons.
+    public var sharesRejected: UInt64 = 0
+    /// Shares rejected as `stale-share`.
+    public var staleShares: UInt64 = 0
+    /// Shares rejected as `duplicate-share`.
+    public var duplicateShares: UInt64 = 0
+    /// Shares rejected, by reason: indexed like ``ShareWindowRow/reasons`` (every ``ShareRejection`` code, then
+    /// `accounting-backlog`).
+    public var rejections = [UInt64](repeating: 0, count: ShareWindowRow.reasons.count)
+    /// Sum of the difficulty of accepted shares, each at the target of the job it was validated against.
+    public var acceptedWork: Double = 0
+    /// `SubmitShares.Success` messages sent.
+    public var acksSent: UInt64 = 0
+    /// Blocks found (shares meeting the network target).
+    public var blocksFound: UInt64 = 0
+    /// Sibling blocks only counted, not kept: more than the kept maximum on one previous block were found (a flood
+    /// at a trivial network target; see ``Pool/onSolution``).
+    public var redundantBlocks: UInt64 = 0
+    /// Shares repeating a block already handled (rejected as `duplicate-share`, not credited again).
+    public var duplicateBlocks: UInt64 = 0
+    /// `SubmitSolution` messages handed to the template source hook.
+    public var solutionsSubmitted: UInt64 = 0
+    /// Submissions the template source hook refused (not connected, send failed): the block stayed pending.
+    public var submissionFailures: UInt64 = 0
+    /// Blocks the chain tip moved onto (the template source took them).
+    public var blocksAcknowledged: UInt64 = 0
+    /// Blocks overtaken by a chain tip on another block before they were taken.
+    public var blocksSuperseded: UInt64 = 0
+    /// Blocks that could not be submitted at all (template gone).
+    public var blocksFailed: UInt64 = 0
+    /// Block journal writes that failed (the block was still submitted; see the log).
+    public var journalFailures: UInt64 = 0
+    /// Channels whose duplicate filter filled, so their jobs were renewed above an ntime floor.
+    public var duplicateFilterRollovers: UInt64 = 0
+    /// Times the template source was lost (closed, silent past its timeout, or unreachable).
+    public var templateSourceLosses: UInt64 = 0
+    /// Templates received.
+    public var templatesReceived: UInt64 = 0
+    /// Chain tips (`SetNewPrevHash`) received.
+    public var chainTipsReceived: UInt64 = 0
+    /// Mining jobs sent (NewMiningJob + NewExtendedMiningJob).
+    public var jobsSent: UInt64 = 0
+    /// `SetTarget` messages sent (vardiff and UpdateChannel).
+    public var targetUpdates: UInt64 = 0
+
+    /// Accounting windows handed to the ledger (only with a ``Pool/ledger``).
+    public var accountingWindows: UInt64 = 0
+    /// Accounting windows the ledger reported committed (their shares were acknowledged then).
+    public var accountingCommits: UInt64 = 0
+    /// Times the ledger's queue was found full (the pool then pauses reading from its miners until it catches up).
+    public var accountingBacklogs: UInt64 = 0
+    /// Shares handled while the ledger was behind (read before their connection's pause took effect; accepted or
+    /// rejected as usual into the held window, acknowledged after the commit).
+    public var accountingBacklogShares: UInt64 = 0
+    /// Rows of closed channels holding only rejections, folded into the window's channel-less row (the open window
+    /// already held `Pool.maximumClosedRows` rows of closed channels).
+    public var accountingRowsFolded: UInt64 = 0
+    /// Seconds from a window's close to its commit being reported on the loop, for the latest commit: the delay
+    /// accounting adds to acknowledgements on top of the window itself.
+    public var accountingLastCommitLatency: Double = 0
+
+    /// Creates zeroed counters.
+    public init() {}
+}

@@ -1,0 +1,59 @@
+public import Sv2Codec
+public import Sv2Service
+import Sv2Mining
+
+/// The Template Distribution client handler of a pool: the pool's sibling that talks to the template source.
+///
+/// On setup it sends `CoinbaseOutputConstraints` (room for the pool's payout output); every `NewTemplate` and
+/// `SetNewPrevHash` is handed to the ``Pool``. Found blocks travel the other way: ``PoolService`` sets
+/// ``Pool/onSolution`` to send `SubmitSolution` through this client's connection.
+public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
+    /// The pool fed with templates.
+    public let pool: Pool
+    /// Maximum additional sigops announced in `CoinbaseOutputConstraints`.
+    public var coinbaseOutputMaxAdditionalSigops: UInt16
+
+    /// Creates the handler feeding `pool`.
+    public init(pool: Pool, coinbaseOutputMaxAdditionalSigops: UInt16 = 400) {
+        self.pool = pool
+        self.coinbaseOutputMaxAdditionalSigops = coinbaseOutputMaxAdditionalSigops
+    }
+
+    /// Announces the space the pool's outputs need; the template provider answers with its current template.
+    public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
+        pool.logger.info("template source connected")
+        pool.templateSourceConnected()
+        try context.send(CoinbaseOutputConstraints(
+            coinbaseOutputMaxAdditionalSize: pool.configuration.coinbaseOutputMaxAdditionalSize,
+            coinbaseOutputMaxAdditionalSigops: coinbaseOutputMaxAdditionalSigops))
+    }
+
+    /// The template source is gone (closed, or silent past the inactivity timeout): the pool hands out no new work
+    /// until a source sends a chain tip again; shares on the jobs already out are still validated.
+    public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
+        pool.logger.warning("template source disconnected: \(reason)")
+        pool.templateSourceLost()
+    }
+
+    /// Feeds a template to the pool; an unusable one is logged and skipped (the connection stays up).
+    public mutating func handle(_ message: NewTemplateView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        do { try pool.receive(template: BlockTemplate(message)) } catch {
+            pool.logger.error("\(error)")
+        }
+    }
+
+    /// Feeds a chain tip to the pool.
+    public mutating func handle(_ message: TemplateSetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        do { try pool.receive(chainTip: TemplateChainTip(message)) } catch {
+            pool.logger.error("\(error)")
+        }
+    }
+
+    /// Transaction data is not needed by a pool without Job Declaration; ignored.
+    public mutating func handle(_ message: RequestTransactionDataSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+
+    /// Logged and ignored.
+    public mutating func handle(_ message: RequestTransactionDataErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        pool.logger.info("RequestTransactionData refused: \(String(decoding: message.errorCode, as: UTF8.self))")
+    }
+}
