@@ -8,7 +8,9 @@
 #   pool             `sv2 pool` — the full pool app (embedded template source, vardiff, duplicate filter, jobs
 #                    refreshed every 30 s) with the share difficulty pinned tiny (--min/--max-difficulty
 #                    $POOL_DIFFICULTY) and acknowledgements batched by $POOL_ACK_BATCH (1 = one per share, like the
-#                    others), on its default backend (io_uring)
+#                    others), on its default backend (io_uring); its per-source admission limits are lifted (the
+#                    load generator reconnects from few addresses far faster than a real source may), as
+#                    `loadtest serve` does on its own
 #   nio              NIOBaselineServer — the same minimal pool on SwiftNIO (standard channels only)
 # Per server:
 #   µs/share      the server's own CPU per acknowledged share, user and system separately (/proc/PID/stat utime and
@@ -84,6 +86,7 @@ start_server() {
             pool) taskset -c 0 stdbuf -oL "$SV2" pool --listen "127.0.0.1:$PORT" $pool_noise --log-level warning \
                       --min-difficulty "$POOL_DIFFICULTY" --max-difficulty "$POOL_DIFFICULTY" \
                       --ack-batch-size "$POOL_ACK_BATCH" --nbits 1903a30c --inactivity-timeout 600 \
+                      --source-connection-rate 1000000 --source-connection-burst 1000000 \
                       >"$SERVER_LOG" 2>&1 & ;;
             *) taskset -c 0 "$SV2" loadtest serve --listen "127.0.0.1:$PORT" --backend "$kind" $flag \
                    >"$SERVER_LOG" 2>&1 & ;;
