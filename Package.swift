@@ -16,11 +16,13 @@ import PackageDescription
 //                 merkle roots (no Sv2 protocol dependency; Sv2Codec only for its hex helper).
 //   Sv2Mining   – the core every role shares: share jobs and validation, duplicate filter, extranonces, vardiff,
 //                 share credit, acknowledgement semantics, block templates, coinbases, found blocks and their
-//                 journal, miner job tracking, wire conversions; (for now) job declaration.
+//                 journal, miner job tracking, wire conversions.
 //   Sv2Pool     – `sv2 pool`: the pool, its channels, share windows and ledger hook, template-source client.
 //   Sv2Proxy    – `sv2 proxy`: the aggregating proxy.
 //   Sv2Miner    – `sv2 miner`: the CPU miner and its session.
 //   Sv2TemplateProvider – embedded template source and the Template Distribution server.
+//   Sv2JobDeclaration – Job Declaration: the JD server (tokens, declared-job and custom-job checks) and the JD
+//                 client (local pool inside the pool's channel, custom jobs, solo fallback).
 //   Sv1         – Stratum V1 wire: line splitting (capped), JSON-RPC requests, answers and pushes (pure).
 //   Sv2Translator – `sv2 translator`: Sv1 devices on one Sv2 extended channel (plus a CPU Sv1 test device).
 //   CSQLite, CPostgres – Debian's libsqlite3 and libpq (system libraries).
@@ -63,6 +65,7 @@ let package = Package(
         .library(name: "Sv2Proxy", targets: ["Sv2Proxy"]),
         .library(name: "Sv2Miner", targets: ["Sv2Miner"]),
         .library(name: "Sv2TemplateProvider", targets: ["Sv2TemplateProvider"]),
+        .library(name: "Sv2JobDeclaration", targets: ["Sv2JobDeclaration"]),
         .library(name: "Sv1", targets: ["Sv1"]),
         .library(name: "Sv2Translator", targets: ["Sv2Translator"]),
         .library(name: "Sv2Accounting", targets: ["Sv2Accounting"]),
@@ -107,6 +110,7 @@ let package = Package(
         roleTarget("Sv2Pool", also: ["Sv2TemplateProvider"]),
         roleTarget("Sv2Proxy"),
         roleTarget("Sv2Miner", also: ["CCrypto"]),
+        roleTarget("Sv2JobDeclaration", also: ["Sv2Pool", "Sv2TemplateProvider"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
         .target(
@@ -137,7 +141,7 @@ let package = Package(
             name: "Stratum",
             dependencies: [
                 "Sv2Codec", "Reactor", "Sv2Noise", "Sv2Service", "Sv2Bitcoin", "Sv2Mining", "Sv2Pool", "Sv2Proxy",
-                "Sv2Miner", "Sv2TemplateProvider",
+                "Sv2Miner", "Sv2TemplateProvider", "Sv2JobDeclaration",
             ],
             swiftSettings: strictSettings
         ),
@@ -156,7 +160,7 @@ let package = Package(
             dependencies: [
                 "CUring", "Reactor", "Sv2Codec", "Sv2Noise", "Sv2Service", "Sv2Bitcoin", "Sv2Mining", "Sv2Pool",
                 "Sv2Proxy", "Sv2Miner", "Sv2TemplateProvider", "Sv2LoadTest", "Sv2AppSupport", "Sv2Translator",
-                "Sv2Accounting", "Sv2Metrics",
+                "Sv2Accounting", "Sv2Metrics", "Sv2JobDeclaration",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -195,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "Sv2TranslatorTests",
             dependencies: [
-                "Sv1", "Sv2Translator", "Sv2Bitcoin", "Sv2Pool", "Sv2TemplateProvider", "Sv2Codec", "Sv2Service",
+                "Sv1", "Sv2Translator", "Sv2Bitcoin", "Sv2Mining", "Sv2Pool", "Sv2TemplateProvider", "Sv2Codec", "Sv2Service",
                 "Reactor", "Sv2Noise", "LoopTestSupport",
             ],
             resources: [.copy("Vectors")]),
@@ -205,7 +209,7 @@ let package = Package(
         .testTarget(
             name: "Sv2MiningTests",
             dependencies: [
-                "Sv2Bitcoin", "Sv2Mining", "Sv2Pool", "Sv2Proxy", "Sv2Miner", "Sv2TemplateProvider", "Sv2Accounting",
+                "Sv2Bitcoin", "Sv2Mining", "Sv2JobDeclaration", "Sv2Pool", "Sv2Proxy", "Sv2Miner", "Sv2TemplateProvider", "Sv2Accounting",
                 "Sv2Metrics", "AccountingTestSupport", "Sv2Codec", "Sv2Service", "Reactor", "Sv2Noise", "CCrypto",
                 "CUring", "LoopTestSupport",
                 .product(name: "CoreMetrics", package: "swift-metrics"),

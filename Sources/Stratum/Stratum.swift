@@ -9,3 +9,4 @@
 @_exported public import Sv2Proxy
 @_exported public import Sv2Miner
 @_exported public import Sv2TemplateProvider
+@_exported public import Sv2JobDeclaration

@@ -18,6 +18,36 @@ public struct TxOutput: Hashable, Sendable {
         return out
     }
 
+    /// Parses a CompactSize-prefixed list of outputs (`coinbase_tx_outputs` of `SetCustomMiningJob` and
+    /// `AllocateMiningJobToken.Success`); `nil` unless the bytes are exactly that list. Never trusts a length: the
+    /// count is bounded by the bytes present (an output takes at least 9 bytes).
+    public static func parseList(_ bytes: some Collection<UInt8>) -> [TxOutput]? {
+        let bytes = Array(bytes)
+        guard let (count, countLength) = CompactSize.read(bytes), count <= UInt64(bytes.count / 9) else { return nil }
+        var offset = countLength
+        var outputs: [TxOutput] = []
+        outputs.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let (output, length) = parse(bytes[offset...]) else { return nil }
+            outputs.append(output)
+            offset += length
+        }
+        return offset == bytes.count ? outputs : nil
+    }
+
+    /// Parses one output at the start of `bytes`: the output and the bytes it took; `nil` if truncated.
+    public static func parse(_ bytes: ArraySlice<UInt8>) -> (output: TxOutput, length: Int)? {
+        guard bytes.count >= 9 else { return nil }
+        var value: UInt64 = 0
+        for (index, byte) in bytes.prefix(8).enumerated() { value |= UInt64(byte) << (8 * index) }
+        guard let (scriptLength, lengthBytes) = CompactSize.read(bytes.dropFirst(8)),
+              scriptLength <= UInt64(bytes.count - 8 - lengthBytes)
+        else { return nil }
+        let start = bytes.startIndex + 8 + lengthBytes
+        let script = Array(bytes[start..<(start + Int(scriptLength))])
+        return (TxOutput(value: value, script: script), 8 + lengthBytes + Int(scriptLength))
+    }
+
     /// Appends the consensus serialization to `buffer`.
     public func serialize(into buffer: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }

@@ -7,7 +7,7 @@
 /// so a closed channel's prefix is reused as late as possible (late shares from it stay distinguishable).
 public struct ExtranonceAllocator: Sendable {
     /// Bytes every prefix starts with (the upstream's extranonce prefix; empty on a pool).
-    public let upstreamPrefix: Extranonce
+    public private(set) var upstreamPrefix: Extranonce
     /// Bytes this allocator appends per channel.
     public let localLength: Int
     /// Full extranonce length in the coinbase: upstream prefix, local id and the downstream's rollable bytes.
@@ -72,6 +72,15 @@ public struct ExtranonceAllocator: Sendable {
         }
         allocated.insert(id)
         return prefix(for: id)
+    }
+
+    /// Replaces the upstream prefix by one of the same length, keeping every allocation (their local ids stay):
+    /// a Job Declaration client whose upstream channel was reopened with another prefix moves its channels along.
+    public mutating func rebase(onto newPrefix: Extranonce) throws(ExtranonceAllocatorError) {
+        guard newPrefix.count == upstreamPrefix.count else {
+            throw .invalidLayout(upstreamLength: newPrefix.count, localLength: localLength, totalLength: totalLength)
+        }
+        upstreamPrefix = newPrefix
     }
 
     /// Returns `prefix` to the pool (on channel close). Throws if it was not allocated here.

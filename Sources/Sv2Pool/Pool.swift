@@ -50,6 +50,25 @@ public final class Pool {
     public var onSolution: ((SubmitSolution) throws(Sv2ServiceError) -> Void)?
     /// Called for every block found (after it was journaled, before it is submitted), e.g. to print it.
     public var onBlockFound: ((FoundBlock) -> Void)?
+    /// Checks the mining job token (and payout) of a `SetCustomMiningJob` with the pool's Job Declaration server:
+    /// `nil` authorizes the job, otherwise the `SetCustomMiningJob.Error` code. `nil` here (the default): custom
+    /// jobs are refused with `jd-not-supported`. Loop thread; a sibling JD server is called directly.
+    public var customJobAuthorizer: ((CustomMiningJobRequest) -> String?)?
+    /// Called with every accepted share (blocks included) when set: a Job Declaration client forwards the ones that
+    /// meet its upstream target. Unset on a plain pool, so the share path stays as it is.
+    public var onShareAccepted: ((AcceptedShare) -> Void)?
+    /// Called when a template becomes the work every channel mines (a chain tip, a non-future template on the
+    /// current tip, rebuilt coinbase outputs): a Job Declaration client declares it upstream.
+    public var onWork: ((BlockTemplate, Coinbase, TemplateChainTip) -> Void)?
+    /// Called with the answer to a `RequestTransactionData` sent through the pool's template link (a Job Declaration
+    /// client declaring full templates): the template id, its transactions and `excess_data`, or `nil` when refused.
+    public var onTransactionData: ((UInt64, [[UInt8]]?, [UInt8]) -> Void)?
+    /// The outputs every coinbase starts with; the first gets the template's revenue (default: one output to
+    /// ``PoolConfiguration/payoutScript``). See ``setCoinbaseOutputs(_:)``.
+    public private(set) var coinbaseOutputs: [TxOutput]
+    /// Bytes every channel's extranonce prefix starts with (a Job Declaration client's upstream channel prefix;
+    /// empty on a pool). See ``setUpstreamExtranoncePrefix(_:)``.
+    public private(set) var upstreamExtranoncePrefix = Extranonce.empty
     /// Where found blocks are recorded before anything else happens to them (`nil`: not journaled). A journal that
     /// fails to write is logged and counted; the block is still submitted.
     public var blockJournal: (any BlockJournaling)?
@@ -97,6 +116,9 @@ public final class Pool {
     private var freedHead = 0
     private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
     private var allocator: ExtranonceAllocator
+    /// Extranonce bytes an extended channel rolls (``PoolConfiguration/extranonceRollableLength`` unless an upstream
+    /// extranonce layout was set: ``setUpstreamExtranonce(prefix:size:)``).
+    private var rollableLength: Int
     @exclusivity(unchecked) private var pendingAcks: [UInt32] = []
     private var blocks = FoundBlockBook()
     private var users: UserShareBook
@@ -141,6 +163,8 @@ public final class Pool {
         } catch {
             throw .invalidConfiguration("extranonce layout: \(error)")
         }
+        coinbaseOutputs = [TxOutput(value: 0, script: configuration.payoutScript)]
+        rollableLength = configuration.extranonceRollableLength
         let origin = ContinuousClock.now
         clock = { Pool.seconds(ContinuousClock.now - origin) }
         pendingAcks.reserveCapacity(64)
@@ -279,7 +303,9 @@ public final class Pool {
         try open(
             kind: .extended, requestID: request.requestID, userIdentity: request.userIdentity,
             nominalHashrate: request.nominalHashRate, maxTarget: request.maxTarget,
-            minExtranonceSize: Int(request.minExtranonceSize), grouped: false, connection: connection, reply: reply)
+            minExtranonceSize: Int(request.minExtranonceSize), grouped: false,
+            selectsWork: setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0, connection: connection,
+            reply: reply)
     }
 
     private func refuse<Reply: PoolReplySink>(_ requestID: UInt32, _ code: String, _ reply: Reply) throws(Sv2ServiceError) {
@@ -290,8 +316,8 @@ public final class Pool {
 
     private func open<Reply: PoolReplySink>(
         kind: PoolChannel.Kind, requestID: UInt32, userIdentity: UnsafeRawBufferPointer, nominalHashrate: Float,
-        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, connection: Sv2ConnectionID,
-        reply: Reply
+        maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, selectsWork: Bool = false,
+        connection: Sv2ConnectionID, reply: Reply
     ) throws(Sv2ServiceError) {
         // While the ledger is behind no channel is added: the held window's rows stay bounded by the channels open
         // when the backlog began.
@@ -306,7 +332,7 @@ public final class Pool {
         guard maxTarget >= configuration.hardestTarget else {
             return try refuse(requestID, "max-target-out-of-range", reply)
         }
-        guard minExtranonceSize <= configuration.extranonceRollableLength else {
+        guard minExtranonceSize <= rollableLength else {
             return try refuse(requestID, "min-extranonce-size-too-large", reply)
         }
         guard let user = String(validating: userIdentity, as: UTF8.self) else {
@@ -323,7 +349,7 @@ public final class Pool {
         case .standard:
             // A standard channel rolls nothing: its whole extranonce is fixed here and baked into the merkle root.
             prefix = allocated.appending(
-                Extranonce(bytes: [UInt8](repeating: 0, count: configuration.extranonceRollableLength))!)!
+                Extranonce(bytes: [UInt8](repeating: 0, count: rollableLength))!)!
         }
         let id = allocateChannelID()
         var owned = pools.removeValue(forKey: connection) ?? ConnectionChannels()
@@ -339,9 +365,10 @@ public final class Pool {
             duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
         var channel = PoolChannel(
             id: id, connection: connection, kind: kind, userIdentity: user, allocatedPrefix: allocated,
-            extranoncePrefix: prefix, rollableLength: kind == .extended ? configuration.extranonceRollableLength : 0,
+            extranoncePrefix: prefix, rollableLength: kind == .extended ? rollableLength : 0,
             vardiff: vardiff, validator: validator)
         channel.groupID = groupID
+        channel.selectsWork = selectsWork
         channel.userTracked = users.track(user)
         let index = Int(id) - 1
         while slots.count <= index { slots.append(nil) }
@@ -358,7 +385,7 @@ public final class Pool {
         case .extended:
             try reply.send(OpenExtendedMiningChannelSuccess(
                 requestID: requestID, channelID: id, target: target,
-                extranonceSize: UInt16(configuration.extranonceRollableLength), extranoncePrefix: prefix.bytes,
+                extranonceSize: UInt16(rollableLength), extranoncePrefix: prefix.bytes,
                 groupChannelID: groupID))
         }
         // Membership changes only here (closing a member or the group is the client's own request): announce the
@@ -367,7 +394,8 @@ public final class Pool {
         logger.debug("channel \(id) opened (\(kind), user \(user), target difficulty \(channel.difficulty))")
         // The first job on a channel is a future job activated right away by SetNewPrevHash (addressed to the
         // channel itself even in a group: later jobs go to the group).
-        if templateSourceAvailable, let tip = chainTip, let templateID = currentTemplateID,
+        // A channel that selects its work (Job Declaration) mines only its custom jobs: none of the pool's.
+        if !selectsWork, templateSourceAvailable, let tip = chainTip, let templateID = currentTemplateID,
            let template = templates[templateID] {
             let jobID = try sendJob(template, channelIndex: index, future: true, reply: reply)
             try activate(template, jobID: jobID, channelIndex: index, tip: tip, reply: reply)
@@ -510,9 +538,11 @@ public final class Pool {
             pauseForBacklog(slots[index]!.connection)
         }
         switch slots[index]!.validator.validate(share) {
-        case .accepted:
+        case .accepted(let hash):
+            if let onShareAccepted { reportShare(index, share: share, hash: hash, to: onShareAccepted) }
             try accept(index, sequence: sequence, reply: reply)
         case .blockFound(let hash, let header):
+            if let onShareAccepted { reportShare(index, share: share, hash: hash, to: onShareAccepted) }
             // The block is journaled and submitted before the share is acknowledged: a failing acknowledgement
             // (full write buffer, peer gone) must not take the block with it.
             if foundBlock(index, share: share, hash: hash, header: header) {
@@ -530,12 +560,22 @@ public final class Pool {
         if slots[index]!.validator.needsFreshJob { try sendFreshJob(index, reply: reply) }
     }
 
+    private func reportShare(_ index: Int, share: Share, hash: Hash256, to hook: (AcceptedShare) -> Void) {
+        let channel = slots[index]!
+        guard let extranonce = channel.extranoncePrefix.appending(share.extranonce) else { return }
+        hook(AcceptedShare(
+            channelID: channel.id, templateID: channel.templateID(ofJob: share.jobID) ?? 0, extranonce: extranonce,
+            nonce: share.nonce, ntime: share.ntime, version: share.version, hash: hash))
+    }
+
     /// The channel's duplicate filter filled and its jobs were retired: a new job from the current template, with
     /// `min_ntime` at the validator's floor (so no header accepted before can be submitted again).
     private func sendFreshJob<Reply: PoolReplySink>(_ index: Int, reply: Reply) throws(Sv2ServiceError) {
+        // A channel selecting its work waits for its JD client's next custom job (counted in its validator).
+        guard !slots[index]!.selectsWork else { return }
         statistics.duplicateFilterRollovers &+= 1
         logger.info("channel \(slots[index]!.id): duplicate filter full, jobs renewed above ntime \(slots[index]!.validator.ntimeFloor)")
-        guard templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
+        guard !slots[index]!.selectsWork, templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
               let template = templates[templateID]
         else { return }
         _ = try sendJob(template, channelIndex: index, future: false, reply: reply)
@@ -745,6 +785,10 @@ public final class Pool {
         }
         statistics.blocksFound &+= 1
         let channel = slots[index]!
+        if let custom = channel.customJob(share.jobID) {
+            foundCustomBlock(channel, custom, share: share, hash: hash, header: header)
+            return true
+        }
         let templateID = channel.templateID(ofJob: share.jobID)
         let template = templateID.flatMap { templates[$0] }
         guard let templateID, let template, let extranonce = channel.extranoncePrefix.appending(share.extranonce) else {
@@ -840,12 +884,175 @@ public final class Pool {
         logger.error("template source lost: no new work until it is back")
     }
 
+    // MARK: Job Declaration
+
+    /// Handles `SetCustomMiningJob` (Job Declaration): checks the channel, the coinbase and `nbits`, then the token
+    /// and payout with ``customJobAuthorizer``; answers `SetCustomMiningJob.Success` with the job id shares name, or
+    /// `.Error`. The job is active at once; one on another previous block makes the channel's earlier jobs stale.
+    public func setCustomMiningJob<Reply: PoolReplySink>(
+        _ message: SetCustomMiningJobView, connection: Sv2ConnectionID, setupFlags: UInt32, reply: Reply
+    ) throws(Sv2ServiceError) {
+        func refuse(_ code: String) throws(Sv2ServiceError) {
+            statistics.customJobRefusals[code, default: 0] &+= 1
+            logger.info("custom job on channel \(message.channelID) refused: \(code)")
+            try reply.send(SetCustomMiningJobError(
+                channelID: message.channelID, requestID: message.requestID, errorCode: code))
+        }
+        guard let authorizer = customJobAuthorizer,
+              setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0
+        else { return try refuse("jd-not-supported") }
+        let index = Int(message.channelID) &- 1
+        guard index >= 0, index < slots.count, let channel = slots[index], channel.connection == connection,
+              channel.kind == .extended
+        else { return try refuse("invalid-channel-id") }
+        let extranonceLength = channel.extranoncePrefix.count + channel.rollableLength
+        guard Coinbase.scriptSigLengths.contains(message.coinbasePrefix.count + extranonceLength) else {
+            return try refuse("invalid-coinbase-prefix")
+        }
+        guard let outputs = TxOutput.parseList(message.coinbaseTxOutputs), !outputs.isEmpty else {
+            return try refuse("invalid-coinbase-tx-outputs")
+        }
+        let prevHash = WireConversions.hash(message.prevHash)
+        guard let networkTarget = Target(compact: message.nbits), networkTarget.value != .zero else {
+            return try refuse("invalid-nbits")
+        }
+        // On the pool's own tip the difficulty is known: a job claiming an easier one would report false blocks.
+        if let tip = chainTip, tip.prevHash == prevHash, tip.nbits != message.nbits { return try refuse("invalid-nbits") }
+        let request = CustomMiningJobRequest(
+            channelID: channel.id, userIdentity: channel.userIdentity, token: Array(message.miningJobToken),
+            version: message.version, prevHash: prevHash, minNtime: message.minNtime, nbits: message.nbits,
+            coinbaseTxVersion: message.coinbaseTxVersion, coinbasePrefix: Array(message.coinbasePrefix),
+            coinbaseTxInputSequence: message.coinbaseTxInputSequence, coinbaseTxOutputs: outputs,
+            coinbaseTxLocktime: message.coinbaseTxLocktime, merklePath: message.merklePath.map(WireConversions.hash))
+        if let code = authorizer(request) { return try refuse(code) }
+        let stripped = request.coinbaseParts(extranonceLength: extranonceLength, witness: false)
+        let jobID = nextJobID
+        nextJobID = nextJobID == .max ? 1 : nextJobID + 1
+        let job = ShareJob(
+            extendedJobID: jobID, version: request.version, versionRollingAllowed: true, prevHash: prevHash,
+            coinbasePrefix: stripped.prefix, extranoncePrefix: channel.extranoncePrefix,
+            extranonceSize: channel.rollableLength, coinbaseSuffix: stripped.suffix, merklePath: request.merklePath,
+            nbits: request.nbits, minNtime: request.minNtime, target: channel.target)
+        let newTip = channel.customPrevHash != prevHash
+        slots[index]!.validator.activate(job, newChainTip: newTip)
+        slots[index]!.customPrevHash = prevHash
+        slots[index]!.record(jobID: jobID, templateID: 0, isFuture: false)
+        if slots[index]!.customJobs.count >= PoolChannel.jobMemory { slots[index]!.customJobs.removeFirst() }
+        slots[index]!.customJobs.append(.init(
+            jobID: jobID, coinbase: request.coinbaseParts(extranonceLength: extranonceLength, witness: true)))
+        statistics.customJobsAccepted &+= 1
+        logger.debug("custom job \(jobID) on channel \(channel.id) (prev \(prevHash))")
+        try reply.send(SetCustomMiningJobSuccess(channelID: channel.id, requestID: message.requestID, jobID: jobID))
+    }
+
+    /// A block on a custom job: journaled, reported and settled by the chain tip like the pool's own; the Job
+    /// Declaration client that chose the transactions propagates it (the pool has no template to submit it with).
+    private func foundCustomBlock(
+        _ channel: PoolChannel, _ job: PoolChannel.CustomJobRecord, share: Share, hash: Hash256, header: BlockHeader
+    ) {
+        var transaction = job.coinbase.prefix
+        if let extranonce = channel.extranoncePrefix.appending(share.extranonce) {
+            transaction += extranonce.bytes
+        }
+        transaction += job.coinbase.suffix
+        let record = FoundBlock(
+            hash: hash, header: header, templateID: 0, channelID: channel.id, userIdentity: channel.userIdentity,
+            coinbaseTransaction: transaction)
+        guard blocks.add(.init(block: record, solution: nil, state: .found)) else {
+            statistics.redundantBlocks &+= 1
+            return
+        }
+        journal(.init(event: .found, hash: hash, time: wallClock(), block: record))
+        logger.notice("block found on custom job: \(hash) by \(channel.userIdentity) (channel \(channel.id))")
+        onBlockFound?(record)
+    }
+
+    /// Sets the outputs every coinbase starts with (the first gets the revenue) and re-issues the current work
+    /// with them: every channel gets a new job at once and its earlier jobs become stale (they pay the old
+    /// outputs). A Job Declaration client switches between the pool's outputs and its own (solo) this way.
+    public func setCoinbaseOutputs(_ outputs: [TxOutput]) throws(PoolError) {
+        guard !outputs.isEmpty else { throw .invalidConfiguration("no coinbase output") }
+        guard outputs != coinbaseOutputs else { return }
+        coinbaseOutputs = outputs
+        try reissueWork()
+    }
+
+    /// Fits the extranonce layout into an upstream channel's (a Job Declaration client's): every channel prefix
+    /// starts with `prefix` and the coinbase holds `size` bytes after it (local prefix ‖ rolled part), so the shares
+    /// of every channel can be forwarded upstream. Templates are rebuilt and re-issued.
+    ///
+    /// A new prefix of the same length with the same size keeps the channels: each gets `SetExtranoncePrefix`
+    /// with its prefix moved onto the new one, then new jobs. Any other change closes the open channels
+    /// (`CloseChannel` `extranonce-layout-changed`): their coinbase no longer fits.
+    public func setUpstreamExtranonce(prefix: Extranonce, size: Int) throws(PoolError) {
+        let newRollable = size - configuration.extranoncePrefixLength
+        guard newRollable >= 0, prefix.count + size <= Extranonce.maxLength else {
+            throw .invalidConfiguration("upstream extranonce (\(prefix.count) + \(size) bytes) leaves no room for the local prefix")
+        }
+        if prefix == upstreamExtranoncePrefix, newRollable == rollableLength { return }
+        if prefix.count == upstreamExtranoncePrefix.count, newRollable == rollableLength, prefix.count > 0 {
+            do { try allocator.rebase(onto: prefix) } catch { throw .invalidConfiguration("extranonce layout: \(error)") }
+            upstreamExtranoncePrefix = prefix
+            for index in slots.indices where slots[index] != nil {
+                let channel = slots[index]!
+                slots[index]!.allocatedPrefix = Self.rebase(channel.allocatedPrefix, onto: prefix)
+                slots[index]!.extranoncePrefix = Self.rebase(channel.extranoncePrefix, onto: prefix)
+                deliver(
+                    SetExtranoncePrefix(channelID: channel.id, extranoncePrefix: slots[index]!.extranoncePrefix.bytes),
+                    to: channel.connection)
+            }
+            return try reissueWork()
+        }
+        let rebuilt: ExtranonceAllocator
+        do {
+            rebuilt = try ExtranonceAllocator(
+                upstreamPrefix: prefix, localLength: configuration.extranoncePrefixLength,
+                totalLength: prefix.count + size, reservedIDs: configuration.reservedExtranonceIDs)
+        } catch {
+            throw .invalidConfiguration("extranonce layout: \(error)")
+        }
+        for (connection, owned) in pools {
+            for id in owned.channels {
+                deliver(CloseChannel(channelID: id, reasonCode: "extranonce-layout-changed"), to: connection)
+                free(id, connection: nil)
+            }
+            if let groupID = owned.groupID { freedChannelIDs.append(groupID) }
+        }
+        pools.removeAll()
+        allocator = rebuilt
+        rollableLength = newRollable
+        upstreamExtranoncePrefix = prefix
+        try reissueWork()
+    }
+
+    private static func rebase(_ extranonce: Extranonce, onto prefix: Extranonce) -> Extranonce {
+        Extranonce(bytes: prefix.bytes + extranonce.bytes.dropFirst(prefix.count)) ?? extranonce
+    }
+
+    /// Rebuilds the current template with the current outputs and extranonce layout and sends it to every channel
+    /// as a new future job activated at once (earlier jobs stale).
+    private func reissueWork() throws(PoolError) {
+        guard let templateID = currentTemplateID, let old = templates[templateID] else { return }
+        let built = try PoolTemplate(
+            template: old.template, configuration: configuration, outputs: coinbaseOutputs,
+            extranonceLength: allocator.totalLength)
+        templates = [templateID: built]
+        guard let tip = chainTip, templateSourceAvailable else { return }
+        for index in slots.indices where slots[index] != nil { slots[index]!.forgetFutureJobs() }
+        // The tip's template id now names the rebuilt coinbase: activating it re-issues everything.
+        try receive(chainTip: TemplateChainTip(
+            templateID: templateID, prevHash: tip.prevHash, headerTimestamp: tip.headerTimestamp, nbits: tip.nbits,
+            target: tip.target))
+    }
+
     // MARK: Templates and jobs
 
     /// Takes a `NewTemplate`: future templates become future jobs on every channel; others become jobs valid at
     /// once (when a chain tip is known).
     public func receive(template: BlockTemplate) throws(PoolError) {
-        let built = try PoolTemplate(template: template, configuration: configuration)
+        let built = try PoolTemplate(
+            template: template, configuration: configuration, outputs: coinbaseOutputs,
+            extranonceLength: allocator.totalLength)
         statistics.templatesReceived += 1
         lastTemplateTime = clock()
         templates[template.templateID] = built
@@ -854,13 +1061,14 @@ public final class Pool {
         guard future || (chainTip != nil && templateSourceAvailable) else { return }
         if !future { currentTemplateID = template.templateID }
         forEachChannel { (index, sink) throws(Sv2ServiceError) in
-            guard slots[index]!.groupID == 0 else { return }  // gets the group's job below
+            guard slots[index]!.groupID == 0, !slots[index]!.selectsWork else { return }  // group job below; custom work
             _ = try sendJob(built, channelIndex: index, future: future, reply: sink)
         }
         forEachGroup { (groupID, members, sink) throws(Sv2ServiceError) in
             _ = try sendGroupJob(built, groupID: groupID, members: members, future: future, reply: sink)
         }
         logger.debug("template \(template.templateID) (future: \(template.futureTemplate)) → \(channelCount) channels")
+        if !future, let tip = chainTip { onWork?(template, built.coinbase, tip) }
     }
 
     /// Takes a `SetNewPrevHash` (Template Distribution): activates the future jobs of its template on every
@@ -884,7 +1092,8 @@ public final class Pool {
             journal(.init(event: state, hash: block.hash, time: wallClock()))
         }
         forEachChannel { (index, sink) throws(Sv2ServiceError) in
-            guard slots[index]!.groupID == 0 else { return }  // activated through the group below
+            // Activated through the group below; a channel selecting its work gets its new tip from its JD client.
+            guard slots[index]!.groupID == 0, !slots[index]!.selectsWork else { return }
             var jobID = slots[index]!.futureJob(for: tip.templateID)
             if jobID == nil { jobID = try sendJob(template, channelIndex: index, future: true, reply: sink) }
             guard let jobID else { return }
@@ -910,6 +1119,7 @@ public final class Pool {
                 minNtime: tip.headerTimestamp, nbits: tip.nbits))
         }
         logger.info("new chain tip \(tip.prevHash) (template \(tip.templateID), \(channelCount) channels)")
+        onWork?(template.template, template.coinbase, tip)
         submitBlocks(now: clock())
     }
 
@@ -1018,7 +1228,7 @@ public final class Pool {
         let sink = ConnectionSink(connections: connections, connection: channel.connection)
         do throws(Sv2ServiceError) {
             try sink.send(SetTarget(channelID: channel.id, maximumTarget: WireConversions.u256(target)))
-            if templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
+            if !channel.selectsWork, templateSourceAvailable, chainTip != nil, let templateID = currentTemplateID,
                let template = templates[templateID] {
                 _ = try sendJob(template, channelIndex: index, future: false, reply: sink)
             }

@@ -20,6 +20,13 @@ struct PoolChannel {
         var isValid = false
     }
 
+    /// A custom job (`SetCustomMiningJob`) accepted on this channel: what a block found on it needs.
+    struct CustomJobRecord {
+        var jobID: UInt32
+        /// The coinbase with its BIP141 fields, around the full extranonce.
+        var coinbase: CoinbaseParts
+    }
+
     static let jobMemory = 16
 
     let id: UInt32
@@ -27,10 +34,10 @@ struct PoolChannel {
     let kind: Kind
     let userIdentity: String
     /// The prefix taken from the allocator (released on close).
-    let allocatedPrefix: Extranonce
+    var allocatedPrefix: Extranonce
     /// What the channel's coinbase carries before the rolled part: for standard channels the whole extranonce
     /// (allocated prefix padded with zeros), for extended channels the allocated prefix.
-    let extranoncePrefix: Extranonce
+    var extranoncePrefix: Extranonce
     /// Extranonce bytes the channel rolls (0 for standard channels).
     let rollableLength: Int
     /// The group channel whose jobs this (standard) channel gets, or 0: jobs addressed to the channel itself.
@@ -59,6 +66,13 @@ struct PoolChannel {
     var sealedWindow: UInt64 = 0
 
     var jobs: [JobRecord]
+    /// Custom jobs, oldest first (at most ``jobMemory``; empty unless the channel's connection selects its work).
+    var customJobs: [CustomJobRecord] = []
+    /// The channel's connection set REQUIRES_WORK_SELECTION: it mines its custom jobs only, none of the pool's
+    /// (the pool's jobs would retire them on every chain tip).
+    var selectsWork = false
+    /// The previous block of the newest custom job (a custom job on another one starts a new chain tip).
+    var customPrevHash: Hash256?
     var nextJobSlot = 0
     var accepted: UInt64 = 0
     var rejected: UInt64 = 0
@@ -99,6 +113,16 @@ struct PoolChannel {
     func templateID(ofJob jobID: UInt32) -> UInt64? {
         for record in jobs where record.isValid && record.jobID == jobID { return record.templateID }
         return nil
+    }
+
+    /// The custom job `jobID`, if it is one of the recent ones.
+    func customJob(_ jobID: UInt32) -> CustomJobRecord? {
+        customJobs.last { $0.jobID == jobID }
+    }
+
+    /// Forgets which jobs were future jobs (their coinbase was rebuilt: they must not be activated any more).
+    mutating func forgetFutureJobs() {
+        for index in jobs.indices { jobs[index].isFuture = false }
     }
 
     /// The future job sent for `templateID`, if any.

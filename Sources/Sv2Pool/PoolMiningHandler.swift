@@ -60,9 +60,10 @@ public struct PoolMiningHandler: Sv2MiningServerHandler {
         try pool.submit(message, reply: context)
     }
 
-    /// Custom jobs need Job Declaration, which this pool does not run: refused with `jd-not-supported`.
+    /// A custom job (Job Declaration): checked by the pool and its JD server (``Pool/customJobAuthorizer``);
+    /// `jd-not-supported` when the pool runs none.
     public mutating func handle(_ message: SetCustomMiningJobView, context: Sv2ServerContext) throws(Sv2ServiceError) {
-        try context.send(SetCustomMiningJobError(
-            channelID: message.channelID, requestID: message.requestID, errorCode: "jd-not-supported"))
+        try pool.setCustomMiningJob(
+            message, connection: context.connectionID, setupFlags: context.setupFlags, reply: context)
     }
 }

@@ -17,8 +17,9 @@ public import Sv2TemplateProvider
 /// try loop.run()
 /// ```
 /// Found blocks go to the template source as `SubmitSolution`; ``Pool/onBlockFound`` and
-/// ``embeddedTemplateProvider`` report them. The Mining server refuses `REQUIRES_WORK_SELECTION` at setup (no
-/// Job Declaration here).
+/// ``embeddedTemplateProvider`` report them. The Mining server refuses `REQUIRES_WORK_SELECTION` at setup unless
+/// built with `acceptsWorkSelection` (a Job Declaration server then checks custom jobs through
+/// ``Pool/customJobAuthorizer``).
 public final class PoolService {
     /// Where templates come from.
     public enum TemplateSource: Sendable {
@@ -67,13 +68,19 @@ public final class PoolService {
     /// Builds the services (nothing listens or connects until ``start()``).
     public init(
         configuration: PoolConfiguration, server serverConfiguration: Sv2ServerConfiguration,
-        templateSource: TemplateSource, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.pool")
+        templateSource: TemplateSource, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.pool"),
+        acceptsWorkSelection: Bool = false
     ) throws(Sv2ServiceError) {
         do { pool = try Pool(configuration: configuration, logger: logger) } catch {
             throw .invalidConfiguration("\(error)")
         }
         var serverConfiguration = serverConfiguration
-        serverConfiguration.miningSetup.acceptedFlags &= ~Sv2SetupFlags.Mining.requiresWorkSelection
+        // Work selection (custom jobs) only with a Job Declaration server behind ``Pool/customJobAuthorizer``.
+        if acceptsWorkSelection {
+            serverConfiguration.miningSetup.acceptedFlags |= Sv2SetupFlags.Mining.requiresWorkSelection
+        } else {
+            serverConfiguration.miningSetup.acceptedFlags &= ~Sv2SetupFlags.Mining.requiresWorkSelection
+        }
         server = try MiningServer(
             configuration: serverConfiguration, eventLoop: eventLoop, mining: PoolMiningHandler(pool: pool),
             jobDeclaration: NullSv2JobDeclarationServerHandler(),

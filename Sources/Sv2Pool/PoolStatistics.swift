@@ -6,6 +6,10 @@ public struct PoolStatistics: Sendable, Hashable {
     public var channelsRefused: UInt64 = 0
     /// Channels closed (CloseChannel or connection closed).
     public var channelsClosed: UInt64 = 0
+    /// `SetCustomMiningJob`s accepted (Job Declaration).
+    public var customJobsAccepted: UInt64 = 0
+    /// `SetCustomMiningJob`s refused with `SetCustomMiningJob.Error`, by error code.
+    public var customJobRefusals: [String: UInt64] = [:]
     /// Shares accepted (blocks included).
     public var sharesAccepted: UInt64 = 0
     /// Shares rejected, all reasons.

@@ -11,12 +11,18 @@ struct PoolTemplate {
     /// The merkle path in wire form.
     let wirePath: [U256]
 
-    init(template: BlockTemplate, configuration: PoolConfiguration) throws(PoolError) {
-        let payout = TxOutput(value: template.coinbaseTxValueRemaining, script: configuration.payoutScript)
+    /// Builds the coinbase: `outputs` first (the first gets the template's whole revenue, the others keep their
+    /// value), then the template's outputs.
+    init(
+        template: BlockTemplate, configuration: PoolConfiguration, outputs: [TxOutput], extranonceLength: Int
+    ) throws(PoolError) {
+        var poolOutputs = outputs
+        if poolOutputs.isEmpty { poolOutputs = [TxOutput(value: 0, script: configuration.payoutScript)] }
+        poolOutputs[0].value = template.coinbaseTxValueRemaining
         do {
             coinbase = try Coinbase(
-                template: template, tag: configuration.coinbaseTag, extranonceLength: configuration.extranonceLength,
-                poolOutputs: [payout])
+                template: template, tag: configuration.coinbaseTag, extranonceLength: extranonceLength,
+                poolOutputs: poolOutputs)
         } catch {
             throw .coinbase(templateID: template.templateID, error)
         }

@@ -49,11 +49,16 @@ public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
         }
     }
 
-    /// Transaction data is not needed by a pool without Job Declaration; ignored.
-    public mutating func handle(_ message: RequestTransactionDataSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+    /// Handed to ``Pool/onTransactionData`` (a Job Declaration client declaring full templates); ignored otherwise.
+    public mutating func handle(_ message: RequestTransactionDataSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        guard let onTransactionData = pool.onTransactionData else { return }
+        onTransactionData(
+            message.templateID, message.transactionList.map { Array($0) }, Array(message.excessData))
+    }
 
-    /// Logged and ignored.
+    /// Logged, and handed to ``Pool/onTransactionData`` as a refusal.
     public mutating func handle(_ message: RequestTransactionDataErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         pool.logger.info("RequestTransactionData refused: \(String(decoding: message.errorCode, as: UTF8.self))")
+        pool.onTransactionData?(message.templateID, nil, [])
     }
 }

@@ -28,6 +28,8 @@ public typealias ProxyUpstreamClient =
 ///   upstream link cannot take (closed, or more than 1 MiB already waiting) is answered `upstream-unavailable`:
 ///   upstream trouble never closes a miner's connection. A share that meets the network target (a block) is never
 ///   shed for congestion: it is forwarded past the 1 MiB mark, into headroom ordinary shares never use.
+/// - `SetExtranoncePrefix` on the upstream channel is followed from the channel's next job on: every downstream
+///   channel gets a new prefix under the new one (see ``upstreamExtranoncePrefix(channel:prefix:)``).
 ///
 /// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
 ///
@@ -55,6 +57,8 @@ public final class ProxyAggregator {
     /// The upstream channel's job state (jobs, chain tip, target, prefix), once open.
     public private(set) var upstreamChannel: MinerJobTracker?
     private var upstreamGroupID: UInt32?
+    /// A prefix from `SetExtranoncePrefix` waiting for the upstream channel's next job.
+    private var pendingPrefix: Extranonce?
     private var allocator: ExtranonceAllocator?
     private var channels: [UInt32: ProxyChannel] = [:]
     private var nextChannelID: UInt32 = 1
@@ -155,6 +159,7 @@ public final class ProxyAggregator {
     func upstreamDidClose() {
         logger.warning("upstream connection closed; holding \(channels.count) downstream channels while reconnecting")
         upstreamChannel = nil
+        pendingPrefix = nil
         statistics.upstreamChannelID = nil
         statistics.upstreamLosses += 1
         builder = ShareBuilder()
@@ -176,18 +181,13 @@ public final class ProxyAggregator {
     func upstreamChannelOpened(_ tracker: MinerJobTracker, groupChannelID: UInt32) throws(Sv2ServiceError) {
         let size = tracker.extranonceSize
         guard size >= 1 else { throw .rejected("upstream gave an extranonce size of 0: nothing to split") }
-        do {
-            allocator = try ExtranonceAllocator(
-                upstreamPrefix: tracker.extranoncePrefix, localLength: Swift.min(size, 8),
-                totalLength: tracker.extranoncePrefix.count + Swift.min(size, 8))
-        } catch {
-            throw .rejected("\(error)")
-        }
+        allocator = try Self.allocator(for: tracker)
         upstreamChannel = tracker
+        pendingPrefix = nil
         upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
         upstreamSemantics = SubmitSuccessSemantics()
         statistics.upstreamChannelError = nil
-        reprefixChannels(tracker)
+        reprefixChannels(tracker) { id, _ in ChannelEndpointChanged(channelID: id) }
         statistics.upstreamChannelID = tracker.channelID
         statistics.upstreamExtranoncePrefix = tracker.extranoncePrefix
         statistics.upstreamExtranonceSize = size
@@ -211,7 +211,53 @@ public final class ProxyAggregator {
         }
     }
 
+    /// Splits `tracker`'s extranonce space: up to 8 bytes of local id per downstream channel, the rest padding.
+    private static func allocator(for tracker: MinerJobTracker) throws(Sv2ServiceError) -> ExtranonceAllocator {
+        let localLength = Swift.min(tracker.extranonceSize, 8)
+        do {
+            return try ExtranonceAllocator(
+                upstreamPrefix: tracker.extranoncePrefix, localLength: localLength,
+                totalLength: tracker.extranoncePrefix.count + localLength)
+        } catch {
+            throw .rejected("\(error)")
+        }
+    }
+
+    /// `SetExtranoncePrefix` for the upstream channel: recorded, not applied. The spec makes a new prefix apply to
+    /// jobs sent after the message, so until the channel's next job arrives the downstream channels keep their
+    /// prefixes and their shares are validated and forwarded on the old one; that job then re-prefixes them all
+    /// (``applyPendingPrefix()``).
+    func upstreamExtranoncePrefix(channel: UInt32, prefix bytes: UnsafeRawBufferPointer) throws(Sv2ServiceError) {
+        guard let tracker = upstreamChannel, channel == tracker.channelID else { throw .unknownChannel(channel) }
+        guard let prefix = Extranonce(copying: bytes), prefix.count + tracker.extranonceSize <= Extranonce.maxLength else {
+            throw .rejected(
+                "SetExtranoncePrefix: \(bytes.count)-byte prefix and \(tracker.extranonceSize) bytes to split exceed 32")
+        }
+        pendingPrefix = prefix
+        logger.info("upstream channel \(channel): new extranonce prefix \(prefix) from its next job on")
+    }
+
+    /// The upstream channel's next job arrived after a `SetExtranoncePrefix`: a new allocator under the new prefix,
+    /// and every downstream channel gets a prefix from it (its old jobs are dropped; the job that just arrived is
+    /// the first under the new prefix), announced with `SetExtranoncePrefix` downstream. If that job is a future
+    /// one, the miners have no valid job until its `SetNewPrevHash` (which pools send right after it).
+    private func applyPendingPrefix() throws(Sv2ServiceError) {
+        guard let prefix = pendingPrefix, var tracker = upstreamChannel else { return }
+        pendingPrefix = nil
+        do { try tracker.setExtranoncePrefix(prefix) } catch { throw .rejected("SetExtranoncePrefix: \(error)") }
+        allocator = try Self.allocator(for: tracker)
+        upstreamChannel = tracker
+        statistics.upstreamExtranoncePrefix = prefix
+        statistics.upstreamExtranoncePrefixChanges += 1
+        logger.info("upstream channel \(tracker.channelID): extranonce prefix now \(prefix)")
+        onEvent?(.upstreamExtranoncePrefixChanged(extranoncePrefix: prefix))
+        reprefixChannels(tracker) { id, channel in
+            SetExtranoncePrefix(channelID: id, extranoncePrefix: channel.prefix.bytes)
+        }
+    }
+
     func upstreamJob(_ job: MinerJob, channel: UInt32) throws(Sv2ServiceError) {
+        if channel == upstreamChannel?.channelID || channel == upstreamGroupID { try applyPendingPrefix() }
         try updateUpstream(channel: channel) { (tracker) throws(MinerJobError) in _ = try tracker.receive(job) }
         statistics.jobsReceived += 1
         for id in channels.keys.sorted() {
@@ -350,10 +396,12 @@ public final class ProxyAggregator {
         openChannel(open)
     }
 
-    /// A new upstream channel (after a reconnect or fail-over) has its own extranonce prefix: every downstream
-    /// channel gets a new prefix under it, its old jobs are dropped (new ones follow from the new channel), and the
-    /// miner is told with `ChannelEndpointChanged` that the channel's upstream changed.
-    private func reprefixChannels(_ tracker: MinerJobTracker) {
+    /// A new upstream channel (after a reconnect or fail-over) or a new prefix on it: every downstream channel gets a
+    /// new prefix under it, its old jobs are dropped (new ones follow from the upstream), and the miner is told with
+    /// `notice` (`ChannelEndpointChanged` after a reconnect, `SetExtranoncePrefix` after a prefix change).
+    private func reprefixChannels<Notice: Sv2Message>(
+        _ tracker: MinerJobTracker, notice: (UInt32, ProxyChannel) -> Notice
+    ) {
         guard !channels.isEmpty, var allocator else { return }
         for id in channels.keys.sorted() {
             guard var channel = channels[id] else { continue }
@@ -370,7 +418,7 @@ public final class ProxyAggregator {
             channel.validator = ShareValidator(
                 duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
             channels[id] = channel
-            sendDownstream(ChannelEndpointChanged(channelID: id), to: channel.connection)
+            sendDownstream(notice(id, channel), to: channel.connection)
         }
         self.allocator = allocator
         statistics.openChannels = channels.count

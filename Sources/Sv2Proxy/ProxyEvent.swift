@@ -7,6 +7,8 @@ public enum ProxyEvent: Sendable, Hashable {
     case upstreamChannelOpened(channelID: UInt32, extranoncePrefix: Extranonce, extranonceSize: Int)
     /// The pool refused the upstream channel.
     case upstreamChannelRefused(code: String)
+    /// The upstream channel's extranonce prefix changed (`SetExtranoncePrefix`, applied at its next job).
+    case upstreamExtranoncePrefixChanged(extranoncePrefix: Extranonce)
     /// A miner opened a standard channel.
     case channelOpened(channelID: UInt32, user: String, extranoncePrefix: Extranonce)
     /// A downstream channel closed.

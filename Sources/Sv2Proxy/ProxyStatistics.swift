@@ -8,6 +8,8 @@ public struct ProxyStatistics: Sendable, Hashable {
     public var upstreamExtranoncePrefix: Extranonce?
     /// Its rollable extranonce size (the bytes that identify downstream channels).
     public var upstreamExtranonceSize = 0
+    /// `SetExtranoncePrefix`es applied to the upstream channel (each re-prefixes every downstream channel).
+    public var upstreamExtranoncePrefixChanges = 0
     /// `OpenMiningChannel.Error` code if the pool refused the upstream channel.
     public var upstreamChannelError: String?
     /// Downstream channels open now.

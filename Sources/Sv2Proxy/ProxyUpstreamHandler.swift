@@ -69,9 +69,9 @@ public struct ProxyUpstreamHandler: Sv2MiningClientHandler {
     /// Group membership needs no action (group jobs are accepted by the group id).
     public mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
 
-    /// Re-prefixing every downstream channel is not supported: the upstream connection is closed (miners reconnect).
+    /// A new prefix for the aggregated channel: followed from its next job on (every downstream channel re-prefixed).
     public mutating func handle(_ message: SetExtranoncePrefixView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        throw .rejected("SetExtranoncePrefix on the aggregated channel is not supported by the proxy")
+        try aggregator().upstreamExtranoncePrefix(channel: message.channelID, prefix: message.extranoncePrefix)
     }
 
     /// Nothing to do: the channel keeps its settings.

@@ -77,7 +77,11 @@ public struct EmbeddedTemplateProvider: Sv2TemplateDistributionServerHandler {
             remember()
         }
 
-        deinit { stopRefreshing() }
+        deinit {
+            // Whoever holds the provider last releases it, on any thread; the timer wheel is loop-thread state.
+            guard let refreshTimer, let loop = connections?.eventLoop else { return }
+            if loop.inLoop { loop.cancel(refreshTimer) } else { loop.execute { [weak loop] in loop?.cancel(refreshTimer) } }
+        }
 
         static func now() -> UInt32 { UInt32(truncatingIfNeeded: time(nil)) }
 

@@ -20,11 +20,18 @@ final class Sv1DeviceSession: ConnectionHandler {
     var subscribed = false
     /// A `mining.subscribe` waiting for the upstream channel (its request id).
     var pendingSubscribe: Sv1ID?
-    /// The allocator's `upstream prefix ‖ device id` (released on close).
+    /// The upstream channel the device mines on (`nil` before its subscribe is answered, and while it is kept
+    /// through an upstream loss).
+    var channelID: UInt32?
+    /// Its own channel's `OpenExtendedMiningChannel` request id while unanswered (per-device mode).
+    var channelRequest: UInt32?
+    /// What the channel's extranonce space handed out (aggregated: `upstream prefix ‖ device id`), given back on
+    /// leaving the channel.
     var allocatedPrefix: Extranonce?
-    /// What the device puts before extranonce2: `upstream prefix ‖ device id ‖ zero padding`.
+    /// What the device puts before extranonce2: `channel prefix ‖ device id ‖ zero padding` (aggregated) or
+    /// `channel prefix ‖ zero padding` (per device).
     var extranonce1 = Extranonce.empty
-    /// `device id ‖ padding`: the start of every share's upstream extranonce.
+    /// The part of ``extranonce1`` after the channel prefix: the start of every share's upstream extranonce.
     var upstreamExtranoncePrefix: [UInt8] = []
     /// Bytes the device rolls.
     var extranonce2Size = 0

@@ -12,9 +12,12 @@ public struct TranslatorConfiguration: Sendable {
     public var upstreamEndpoints: [Endpoint] = []
     /// Backoff of the failover over ``upstreamEndpoints``.
     public var reconnectPolicy = ReconnectPolicy()
-    /// `user_identity` of the upstream extended channel.
+    /// One upstream channel for all devices, or one per device (all on the one upstream connection).
+    public var channelMode = TranslatorChannelMode.aggregated
+    /// `user_identity` of every upstream extended channel (in per-device mode too: see ``TranslatorChannelMode``).
     public var userIdentity: String
-    /// Nominal hashrate announced for the upstream channel (H/s): the pool derives its first target from it.
+    /// Nominal hashrate announced per upstream channel (H/s): the pool derives its first target from it. The whole
+    /// farm's in aggregated mode, one device's in per-device mode.
     public var upstreamHashrate: Float = 1e15
     /// Shares per minute each device should submit (per-device vardiff aims at it).
     public var sharesPerMinute: Double = 20
@@ -24,13 +27,15 @@ public struct TranslatorConfiguration: Sendable {
     public var deviceHashrate: Double = 100e12
     /// Seconds between vardiff decisions per device.
     public var vardiffWindow: Double = 60
-    /// Extranonce bytes each device rolls (`extranonce2_size`), at most what the upstream leaves.
+    /// Extranonce bytes each device rolls (`extranonce2_size`), at most what the upstream leaves (per device: the
+    /// minimum extranonce size asked for each channel; a bigger one is zero-padded in the device's extranonce1).
     public var extranonce2Size: Int = 4
     /// Bytes of the upstream extranonce that number the devices (2: up to 65,536 devices at once).
     public var deviceIDLength: Int = 2
     /// Longest Sv1 line accepted from a device (bytes); longer lines close the connection.
     public var maxLineLength: Int = 4096
-    /// Devices connected at once; further connections are refused.
+    /// Devices connected at once; further connections are refused. Per device it also bounds the upstream
+    /// channels (one per device) and the channel requests waiting for an answer.
     public var maxDevices: Int = 65_536
     /// Malformed lines a device may send before its connection is closed.
     public var maxMalformedLines: Int = 10

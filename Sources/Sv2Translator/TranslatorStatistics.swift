@@ -38,10 +38,18 @@ public struct TranslatorStatistics: Sendable, Hashable {
     public var protocolCloses: UInt64 = 0
     /// Devices kept connected through an upstream loss (they had sent `mining.extranonce.subscribe`).
     public var devicesKeptOnUpstreamLoss: UInt64 = 0
-    /// `mining.set_extranonce` pushes sent (a kept device's extranonce changed on the new upstream channel).
+    /// `mining.set_extranonce` pushes sent (a device's extranonce changed: new upstream channel or prefix).
     public var extranonceUpdates: UInt64 = 0
-    /// The upstream channel id while open.
+    /// The aggregated upstream channel's id while open (aggregated mode).
     public var upstreamChannelID: UInt32?
+    /// Upstream channels open now (one in aggregated mode, one per mining device per device).
+    public var upstreamChannels = 0
+    /// Upstream channels ever opened.
+    public var channelsOpened: UInt64 = 0
+    /// `CloseChannel`s sent upstream (a device left its own channel, or a channel opened for a device that had left).
+    public var channelsClosed: UInt64 = 0
+    /// `SetExtranoncePrefix`es applied (each re-homes the devices of its channel).
+    public var extranoncePrefixChanges: UInt64 = 0
 
     /// Creates empty statistics.
     public init() {}

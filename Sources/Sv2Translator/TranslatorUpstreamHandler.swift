@@ -2,7 +2,7 @@ public import Sv2Codec
 public import Sv2Service
 import Sv2Mining
 
-/// The pool's side of a ``Sv2Translator``: its one extended channel, the jobs and the share acknowledgements.
+/// The pool's side of a ``Sv2Translator``: its extended channels, the jobs and the share acknowledgements.
 public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
     /// The translator holding the state (it owns the client; weak to avoid a cycle, and so that an application that
     /// releases its translator while the upstream link is still draining gets a typed error on it, not a crash).
@@ -17,9 +17,9 @@ public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
         return translator
     }
 
-    /// Opens the extended channel.
+    /// Opens the extended channel(s) the translator needs now.
     public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try owner().upstreamDidSetUp(context: context)
+        try owner().upstreamDidSetUp()
     }
 
     /// Answers waiting shares and sends devices away (they reconnect).
@@ -27,18 +27,19 @@ public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
         translator?.upstreamDidClose()
     }
 
-    /// The channel is open: devices can subscribe.
+    /// A channel is open: its devices can mine.
     public mutating func handle(
         _ message: OpenExtendedMiningChannelSuccessView, context: Sv2ClientContext
     ) throws(Sv2ServiceError) {
         let tracker: MinerJobTracker
         do { tracker = try MinerJobTracker(message) } catch { throw .rejected("\(error)") }
-        try owner().upstreamChannelOpened(tracker, groupChannelID: message.groupChannelID)
+        try owner().upstreamChannelOpened(tracker, requestID: message.requestID, groupChannelID: message.groupChannelID)
     }
 
-    /// The pool refused the channel.
+    /// The pool refused a channel.
     public mutating func handle(_ message: OpenMiningChannelErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        try owner().upstreamChannelRefused(code: String(decoding: message.errorCode, as: UTF8.self))
+        try owner().upstreamChannelRefused(
+            requestID: message.requestID, code: String(decoding: message.errorCode, as: UTF8.self))
     }
 
     /// An extended job.
@@ -56,25 +57,27 @@ public struct TranslatorUpstreamHandler: Sv2MiningClientHandler {
         try owner().upstreamTarget(message)
     }
 
-    /// Acknowledgements, mapped back to devices by sequence number.
+    /// Acknowledgements, mapped back to devices by channel and sequence number.
     public mutating func handle(_ message: SubmitSharesSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         try owner().upstreamAccepted(
-            lastSequenceNumber: message.lastSequenceNumber, count: message.newSubmitsAcceptedCount,
+            channelID: message.channelID, lastSequenceNumber: message.lastSequenceNumber, count: message.newSubmitsAcceptedCount,
             sum: message.newSharesSum)
     }
 
     /// A rejected share, relayed to its device.
     public mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         try owner().upstreamRejected(
-            sequenceNumber: message.sequenceNumber, code: String(decoding: message.errorCode, as: UTF8.self))
+            channelID: message.channelID, sequenceNumber: message.sequenceNumber, code: String(decoding: message.errorCode, as: UTF8.self))
     }
 
-    /// Group membership needs no action (group jobs are accepted by the group id).
-    public mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {}
+    /// Group membership: jobs sent to the group go to its member channels.
+    public mutating func handle(_ message: SetGroupChannelView, context: Sv2ClientContext) throws(Sv2ServiceError) {
+        try owner().upstreamGroup(message)
+    }
 
-    /// Re-prefixing every device is not supported: the upstream connection is closed (devices reconnect).
+    /// A new extranonce prefix for a channel, followed from its next job on (its devices are re-homed).
     public mutating func handle(_ message: SetExtranoncePrefixView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        throw .rejected("SetExtranoncePrefix on the translator's channel is not supported")
+        try owner().upstreamExtranoncePrefix(message)
     }
 
     /// Nothing to do: the channel keeps its settings.

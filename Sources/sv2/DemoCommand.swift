@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Reactor
 import Sv2Bitcoin
+import Sv2JobDeclaration
 import Sv2Pool
 import Sv2Proxy
 import Sv2Miner
@@ -21,6 +22,8 @@ struct DemoCommand: ParsableCommand {
             source, the pool (Mining server + Template Distribution client), a proxy aggregating its miners into one \
             extended channel, and the miners (standard and extended channels). Stops after --duration seconds \
             (default 20) or on Ctrl-C, then prints a summary.
+
+            --job-declaration shows Job Declaration instead: the pool with its JD server, a jd-client taking templates             from the same source, declaring every job to the pool and forwarding shares, and the miners on the             jd-client (no proxy, no translator).
             """)
 
     @Option(name: .long, help: "Miners connected directly to the pool (alternating standard/extended; default 2).")
@@ -43,6 +46,9 @@ struct DemoCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Run without Noise.")
     var noNoise = false
+
+    @Flag(name: .long, help: "Miners mine on a Job Declaration client that chooses the work and declares it to the pool.")
+    var jobDeclaration = false
 
     @Option(name: .long, help: "I/O backend: io_uring or epoll.")
     var backend: String?
@@ -75,14 +81,19 @@ struct DemoCommand: ParsableCommand {
         embedded.refreshInterval = .seconds(10)
 
         var service: PoolService?
+        var declarator: JobDeclarationServerService?
+        var jdClient: JobDeclaratorClientService?
         var proxy: ProxyAggregator?
         var sv1: DemoSv1?
         var clients: [MinerClient] = []
         let started = Date()
         func stamp() -> String { String(format: "[%5.1fs]", Date().timeIntervalSince(started)) }
 
-        print("demo: pool + \(proxyMiners > 0 ? "proxy + " : "")\(miners + proxyMiners) CPU miners, "
-              + "\(noNoise ? "plain" : "Noise") transport, \(Int(duration)) s; authority key \(authority.publicKey)")
+        print(jobDeclaration
+              ? "demo: pool + JD server + jd-client + \(miners) CPU miners on the jd-client, "
+              : "demo: pool + \(proxyMiners > 0 ? "proxy + " : "")\(miners + proxyMiners) CPU miners, ",
+              terminator: "")
+        print("\(noNoise ? "plain" : "Noise") transport, \(Int(duration)) s; authority key \(authority.publicKey)")
         try LoopHost.run(
             backend: reactorBackend, duration: duration,
             statusEvery: .seconds(5),
@@ -96,7 +107,7 @@ struct DemoCommand: ParsableCommand {
             setUp: { loop in
                 let pooled = try PoolService(
                     configuration: pool, server: Sv2ServerConfiguration(listenAddress: loopback, noise: identity),
-                    templateSource: .embedded(embedded), eventLoop: loop)
+                    templateSource: .embedded(embedded), eventLoop: loop, acceptsWorkSelection: jobDeclaration)
                 pooled.pool.onBlockFound = { block in
                     print("\(stamp()) BLOCK found by \(block.userIdentity): \(block.hash.displayHex)")
                 }
@@ -122,6 +133,49 @@ struct DemoCommand: ParsableCommand {
                     }
                     client.connect()
                     clients.append(client)
+                }
+                if jobDeclaration {
+                    let jds = try JobDeclarationServerService(
+                        service: pooled, server: Sv2ServerConfiguration(listenAddress: loopback, noise: identity),
+                        halvingInterval: embedded.source.halvingInterval)
+                    try jds.start()
+                    declarator = jds
+                    print("\(stamp()) JD server listening on \(jds.localAddress!)")
+                    var local = PoolConfiguration(payoutScript: [0x00, 0x14] + [UInt8](repeating: 0x5a, count: 20))
+                    local.poolTag = "demo-jdc"
+                    local.sharesPerMinute = 60
+                    local.extranonceRollableLength = 8
+                    let jdc = try JobDeclaratorClientService(
+                        configuration: JobDeclaratorClientConfiguration(
+                            local: local, downstream: Sv2ServerConfiguration(listenAddress: loopback, noise: identity),
+                            templateSource: .remote(address: pooled.templateProviderServer!.localAddress!, security: .plain),
+                            pool: Sv2ClientConfiguration(serverAddress: poolAddress, sv2Protocol: .mining, security: security),
+                            jobDeclarator: Sv2ClientConfiguration(
+                                serverAddress: jds.localAddress!, sv2Protocol: .jobDeclaration, security: security),
+                            userIdentity: "demo-jdc", nominalHashrate: 3e6 * Float(max(miners, 1))),
+                        eventLoop: loop)
+                    jdc.pool.onBlockFound = { block in
+                        print("\(stamp()) BLOCK found on the jd-client's own work by \(block.userIdentity): \(block.hash.displayHex)")
+                    }
+                    try jdc.start()
+                    jdClient = jdc
+                    // Miners join once the jd-client serves (its pool channel is open, or it went solo).
+                    func startMiners() {
+                        guard let address = jdc.localAddress else {
+                            _ = loop.schedule(after: .milliseconds(50)) { startMiners() }
+                            return
+                        }
+                        print("\(stamp()) jd-client (\(jdc.mode)) listening on \(address)")
+                        for index in 0..<miners {
+                            do {
+                                try startMiner("miner\(index + 1)", index % 2 == 0 ? .standard : .extended, address, security)
+                            } catch {
+                                print("miner\(index + 1): \(error)")
+                            }
+                        }
+                    }
+                    startMiners()
+                    return
                 }
                 for index in 0..<miners {
                     try startMiner("miner\(index + 1)", index % 2 == 0 ? .standard : .extended, poolAddress, security)
@@ -160,6 +214,8 @@ struct DemoCommand: ParsableCommand {
                               + (accepted.last.map { ", tip height \($0.height)" } ?? ""))
                     }
                 }
+                if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
+                if let jdClient { print(JobDeclarationClientCommand.status(jdClient)); jdClient.stop() }
                 if let proxy { print(ProxyCommand.status(proxy)) }
                 if let sv1 { print(TranslatorCommand.status(sv1.translator)); sv1.deviceLines.forEach { print($0) } }
                 for client in clients {

@@ -5,6 +5,7 @@ import Reactor
 import Sv2Accounting
 import Sv2AppSupport
 import Sv2Codec
+import Sv2JobDeclaration
 import Sv2Metrics
 import Sv2Bitcoin
 import Sv2Mining
@@ -133,12 +134,18 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
+    @Option(name: .long, help: "Run the pool's Job Declaration server on this address (host:port): miners' JD clients get tokens there and the pool takes their custom jobs (SetCustomMiningJob).")
+    var jdListen: String?
+
+    @Option(name: .long, help: "With Job Declaration: blocks per subsidy halving, for the check that declared coinbases pay at least the subsidy (210000 mainnet, 150 regtest, 0 = no floor; default: 150 with the embedded source, 0 with --tp).")
+    var jdHalvingInterval: UInt32?
+
     static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys).union([
         "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
         "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
         "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
         "metrics", "metrics-name", "metrics-per-user", "max-tracked-users", "tp-timeout", "group-standard-channels", "nbits",
-        "template-interval", "inactivity-timeout", "max-connections",
+        "template-interval", "inactivity-timeout", "max-connections", "jd-listen", "jd-halving-interval",
     ])
 
     /// Everything resolved from flags, file and defaults.
@@ -306,7 +313,11 @@ struct PoolCommand: ParsableCommand {
         return (ledger, replicator)
     }
 
-    func run() throws {
+    func run() throws { try run(jobDeclarationDefault: nil) }
+
+    /// Runs the pool; with `jobDeclarationDefault` (`sv2 jd-server`) its Job Declaration server listens there unless
+    /// --jd-listen says otherwise.
+    func run(jobDeclarationDefault: String?) throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
@@ -328,7 +339,18 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
+        let jdAddress = try (try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault)
+            .map { try socketAddress($0, option: "jd-listen") }
+        let embeddedSource: Bool
+        if case .embedded = settings.templateSource { embeddedSource = true } else { embeddedSource = false }
+        let halvingValue = try file.int(
+            jdHalvingInterval.map(Int.init), "jd-halving-interval", default: embeddedSource ? 150 : 0)
+        guard (0...Int(UInt32.max)).contains(halvingValue) else {
+            throw ValidationError("--jd-halving-interval must be 0 (no subsidy floor) or a number of blocks")
+        }
+        let halving: UInt32? = halvingValue == 0 ? nil : UInt32(halvingValue)
         var service: PoolService?
+        var declarator: JobDeclarationServerService?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -337,7 +359,7 @@ struct PoolCommand: ParsableCommand {
             setUp: { loop in
                 let pool = try PoolService(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
-                    eventLoop: loop)
+                    eventLoop: loop, acceptsWorkSelection: jdAddress != nil)
                 pool.templateSourceTimeout = settings.templateSourceTimeout
                 pool.pool.blockJournal = journal
                 pool.pool.ledger = ledger
@@ -347,6 +369,14 @@ struct PoolCommand: ParsableCommand {
                 try pool.start()
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
+                if let jdAddress {
+                    var jdServer = Sv2ServerConfiguration(listenAddress: jdAddress, noise: settings.server.noise)
+                    jdServer.maxConnections = settings.server.maxConnections
+                    let jds = try JobDeclarationServerService(service: pool, server: jdServer, halvingInterval: halving)
+                    try jds.start()
+                    declarator = jds
+                    print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?")")
+                }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         service: pool, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
@@ -355,10 +385,12 @@ struct PoolCommand: ParsableCommand {
             },
             shutdown: {
                 metricsServer?.stop()
+                declarator?.stop()
                 service?.stop()
             },
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
+                if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })

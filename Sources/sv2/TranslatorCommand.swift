@@ -5,16 +5,17 @@ import Reactor
 import Sv2Service
 import Sv2Translator
 
-/// `sv2 translator`: Stratum V1 devices on one Sv2 extended channel.
+/// `sv2 translator`: Stratum V1 devices on one Sv2 extended channel, or one per device.
 struct TranslatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "translator",
-        abstract: "Serve Stratum V1 mining devices over one Sv2 extended channel to a pool.",
+        abstract: "Serve Stratum V1 mining devices over Sv2 extended channels (one, or one per device) to a pool.",
         discussion: """
             An Sv1 server for devices (mining.configure with version rolling, subscribe, authorize, submit …) plus \
             an Sv2 Mining client to the pool, on one event loop. Every device gets its own extranonce1 carved from \
             the channel's extranonce space and its own vardiff; shares meeting the pool's target are forwarded and \
-            the pool's answer goes back to the device that found them.
+            the pool's answer goes back to the device that found them. With --channel-per-device every device gets \
+            its own extended channel instead (same upstream connection), so the pool targets and accounts each one.
 
             Example:
               sv2 translator --listen 0.0.0.0:3333 --pool pool.example:34254 --authority-key 9bXiEd8… --user farm-1
@@ -49,15 +50,18 @@ struct TranslatorCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between vardiff decisions per device (default 60).")
     var vardiffWindow: Double?
 
-    @Option(name: .long, help: "Hashrate announced upstream for the whole farm in H/s (default 1e15).")
+    @Option(name: .long, help: "Hashrate announced per upstream channel in H/s: the whole farm's (default 1e15), or with --channel-per-device one device's (default: --device-hashrate).")
     var upstreamHashrate: Double?
+
+    @Flag(name: .long, help: "Open one upstream extended channel per device instead of one for all (user identity --user on each).")
+    var channelPerDevice = false
 
     @Option(name: .long, help: "Devices connected at once (default 65536).")
     var maxDevices: Int?
 
     static let keys: Set<String> = RuntimeOptions.keys.union([
         "listen", "pool", "authority-key", "no-noise", "user", "shares-per-minute", "min-difficulty",
-        "device-hashrate", "vardiff-window", "upstream-hashrate", "max-devices",
+        "device-hashrate", "vardiff-window", "upstream-hashrate", "max-devices", "channel-per-device",
     ])
 
     func settings(_ file: ConfigFile) throws -> TranslatorConfiguration {
@@ -77,7 +81,10 @@ struct TranslatorCommand: ParsableCommand {
         configuration.minimumDifficulty = try file.double(minDifficulty, "min-difficulty", default: 1)
         configuration.deviceHashrate = try file.double(deviceHashrate, "device-hashrate", default: 100e12)
         configuration.vardiffWindow = try file.double(vardiffWindow, "vardiff-window", default: 60)
-        configuration.upstreamHashrate = Float(try file.double(upstreamHashrate, "upstream-hashrate", default: 1e15))
+        let perDevice = try file.bool(channelPerDevice ? true : nil, "channel-per-device", default: false)
+        configuration.channelMode = perDevice ? .perDevice : .aggregated
+        configuration.upstreamHashrate = Float(try file.double(
+            upstreamHashrate, "upstream-hashrate", default: perDevice ? configuration.deviceHashrate : 1e15))
         configuration.maxDevices = try file.int(maxDevices, "max-devices", default: 65_536)
         do throws(Sv2ServiceError) { try configuration.validate() } catch {
             throw ValidationError("translator settings: \(error)")
@@ -105,8 +112,12 @@ struct TranslatorCommand: ParsableCommand {
 
     static func status(_ translator: Sv2Translator) -> String {
         let s = translator.statistics
+        let channels: String = switch translator.configuration.channelMode {
+        case .perDevice: "\(s.upstreamChannels) upstream channels"
+        case .aggregated: "upstream channel \(s.upstreamChannelID.map(String.init) ?? "down")"
+        }
         return "translator: \(s.devices) devices, \(s.sharesReceived) shares in, \(s.sharesValid) valid, "
             + "\(s.sharesForwarded) forwarded, \(s.upstreamAccepted) accepted upstream, \(s.upstreamRejected) rejected "
-            + "upstream, \(s.blocksFound) blocks, upstream channel \(s.upstreamChannelID.map(String.init) ?? "down")"
+            + "upstream, \(s.blocksFound) blocks, " + channels
     }
 }

@@ -24,7 +24,7 @@ final class ClientTestPoolState {
     struct Channel {
         let connection: Sv2ConnectionID
         let id: UInt32
-        let prefix: Extranonce
+        var prefix: Extranonce
         let extranonceSize: Int?  // nil: standard
         var validator: ShareValidator
     }
@@ -123,6 +123,14 @@ final class ClientTestPoolState {
                 nbits: nbits), to: channel.connection)
         }
         channel.validator.activate(job, newChainTip: !sameTip)
+        channels[channelID] = channel
+    }
+
+    /// `SetExtranoncePrefix` for one channel: jobs sent from now on use `prefix` (earlier ones keep theirs).
+    func changePrefix(of channelID: UInt32, to prefix: Extranonce) throws {
+        guard var channel = channels[channelID], let connections else { return }
+        try connections.send(SetExtranoncePrefix(channelID: channelID, extranoncePrefix: prefix.bytes), to: channel.connection)
+        channel.prefix = prefix
         channels[channelID] = channel
     }
 

@@ -7,6 +7,10 @@ import Sv2Service
 import Testing
 @testable import Sv2Bitcoin
 @testable import Sv2Mining
+@testable import Sv2Pool
+@testable import Sv2Miner
+@testable import Sv2TemplateProvider
+@testable import Sv2JobDeclaration
 
 @Suite("Client side: Job Declaration flow", .serialized)
 struct JobDeclarationTests {
@@ -14,6 +18,12 @@ struct JobDeclarationTests {
         Sv2Server<NullSv2MiningServerHandler, JobDeclaratorServerHandler, NullSv2TemplateDistributionServerHandler>
 
     static let payout = TxOutput(value: 0, script: [0x00, 0x14] + [UInt8](repeating: 0x42, count: 20))
+    /// A declared coinbase paying the whole subsidy of height 5 to the pool (BIP141 fields kept).
+    static let coinbase = try! Coinbase(
+        version: 2, scriptSigPrefix: [0x01, 0x05], tag: [], extranonceLength: 8, sequence: 0xffff_ffff,
+        poolOutputs: [TxOutput(value: 5_000_000_000, script: payout.script)], templateOutputs: [],
+        templateOutputCount: 0, locktime: 0
+    ).parts(witness: true)
     static let transactions: [[UInt8]] = (1...3).map { [0x02, 0, 0, 0, 0x01] + [UInt8](repeating: $0, count: 60) }
 
     static func start(_ runner: ClientTestLoop, jds: JobDeclaratorServer, clients: Int) throws -> (JDSServer, [JobDeclarationClient]) {
@@ -51,7 +61,7 @@ struct JobDeclarationTests {
         }
         let requestID = try runner.sync {
             try jdc.declare(
-                version: 0x2000_0000, coinbasePrefix: [0x02, 0, 0, 0, 0, 1], coinbaseSuffix: [0xff, 0xff, 0xff, 0xff],
+                version: 0x2000_0000, coinbasePrefix: Self.coinbase.prefix, coinbaseSuffix: Self.coinbase.suffix,
                 transactions: Self.transactions)
         }
         #expect(try runner.wait { jdc.declarations[requestID] != .pending })
@@ -66,7 +76,7 @@ struct JobDeclarationTests {
             let job = jds.declaredJob(token: token)
             #expect(job?.wtxids == Self.transactions.map { SHA256d.hash($0) })
             #expect(job?.version == 0x2000_0000)
-            #expect(jds.mempool.count == 3)
+            #expect(jds.mempoolCount == 3)
             // A token was used: the client topped up to two again.
             #expect(jds.statistics.tokensAllocated == 3)
         }
@@ -83,9 +93,9 @@ struct JobDeclarationTests {
         let (stolen, reused, own) = try runner.sync { () -> (UInt32, UInt32, UInt32) in
             let token = first.tokens[0].bytes
             let stolen = try second.declare(
-                version: 1, coinbasePrefix: [1], coinbaseSuffix: [2], transactions: [], token: token)
-            let own = try first.declare(version: 1, coinbasePrefix: [1], coinbaseSuffix: [2], transactions: [])
-            let reused = try first.declare(version: 1, coinbasePrefix: [1], coinbaseSuffix: [2], transactions: [], token: token)
+                version: 1, coinbasePrefix: Self.coinbase.prefix, coinbaseSuffix: Self.coinbase.suffix, transactions: [], token: token)
+            let own = try first.declare(version: 1, coinbasePrefix: Self.coinbase.prefix, coinbaseSuffix: Self.coinbase.suffix, transactions: [])
+            let reused = try first.declare(version: 1, coinbasePrefix: Self.coinbase.prefix, coinbaseSuffix: Self.coinbase.suffix, transactions: [], token: token)
             return (stolen, reused, own)
         }
         #expect(try runner.wait { first.declarations[reused] != .pending && second.declarations[stolen] != .pending })
@@ -93,7 +103,8 @@ struct JobDeclarationTests {
             #expect(second.declarations[stolen] == .rejected(code: "invalid-mining-job-token"))
             if case .accepted = first.declarations[own] {} else { Issue.record("own token refused") }
             #expect(first.declarations[reused] == .rejected(code: "invalid-mining-job-token"))
-            #expect(jds.statistics.rejections == ["invalid-mining-job-token": 2])
+            // Typed and counted: the token of another connection, then a token already used.
+            #expect(jds.statistics.rejections == ["foreign-token": 1, "replayed-token": 1])
         }
         _ = server
     }
@@ -125,8 +136,8 @@ struct JobDeclarationTests {
         let unknown = U256(limbs: (1, 2, 3, 4))
         for (index, token) in tokens.enumerated() {
             try peer.send(DeclareMiningJob(
-                requestID: UInt32(10 + index), miningJobToken: token, version: 1, coinbaseTxPrefix: [1],
-                coinbaseTxSuffix: [2], wtxidList: [unknown], excessData: []))
+                requestID: UInt32(10 + index), miningJobToken: token, version: 1, coinbaseTxPrefix: Self.coinbase.prefix,
+                coinbaseTxSuffix: Self.coinbase.suffix, wtxidList: [unknown], excessData: []))
             let (header, payload) = try peer.readFrame()
             if index < 2 {
                 #expect(header.knownMessageType == .provideMissingTransactions)
@@ -150,7 +161,7 @@ struct JobDeclarationTests {
         defer { runner.stop() }
         let jds = JobDeclaratorServer(coinbaseOutputs: [Self.payout])
         let received = ClientBox<[PushSolution]>([])
-        jds.onSolution = { received.value.append($0) }
+        jds.onSolution = { solution, _ in received.value.append(solution) }
         let (server, clients) = try Self.start(runner, jds: jds, clients: 1)
         let jdc = clients[0].jobDeclaration.state
         #expect(try runner.wait { clients[0].isReady })

@@ -19,18 +19,20 @@ let testDeviceDifficulty = 6e-8
 /// real merkle branch).
 func startTestPool(
     _ runner: LoopRunner, authority: AuthorityKeyPair?, nbits: UInt32 = 0x1f00_ffff, reservedExtranonceIDs: UInt64 = 0,
-    at address: SocketAddress = loopback
+    at address: SocketAddress = loopback, configure: (inout PoolConfiguration) -> Void = { _ in }
 ) throws -> PoolService {
     var pool = PoolConfiguration(payoutScript: [0x51], reservedExtranonceIDs: reservedExtranonceIDs)
     pool.sharesPerMinute = 600
     pool.minimumDifficulty = 1e-9
+    configure(&pool)
+    let poolConfiguration = pool
     var templates = EmbeddedTemplateProvider.Configuration(refreshInterval: nil)
     templates.source.nbits = nbits
     templates.source.transactionCount = 3
     let identity = authority.map { NoiseResponder.Identity.freshStaticKeyPerConnection(authority: $0, certificateValidity: 600) }
     let service = try runner.sync {
         let service = try PoolService(
-            configuration: pool, server: Sv2ServerConfiguration(listenAddress: address, noise: identity),
+            configuration: poolConfiguration, server: Sv2ServerConfiguration(listenAddress: address, noise: identity),
             templateSource: .embedded(templates), eventLoop: runner.loop)
         try service.start()
         return service
@@ -44,11 +46,19 @@ func startTestTranslator(
     _ runner: LoopRunner, pool service: PoolService, authority: AuthorityKeyPair?,
     configure: (inout TranslatorConfiguration) -> Void = { _ in }
 ) throws -> Sv2Translator {
+    try startTestTranslator(
+        runner, upstream: try runner.sync { service.localAddress! }, authority: authority, configure: configure)
+}
+
+/// A translator in front of the pool at `address`.
+func startTestTranslator(
+    _ runner: LoopRunner, upstream address: SocketAddress, authority: AuthorityKeyPair?,
+    configure: (inout TranslatorConfiguration) -> Void = { _ in }
+) throws -> Sv2Translator {
     let security: Sv2ClientConfiguration.Security = authority.map { .noise(authority: $0.publicKey) } ?? .plain
     var configuration = TranslatorConfiguration(
         listenAddress: loopback,
-        upstream: Sv2ClientConfiguration(
-            serverAddress: try runner.sync { service.localAddress! }, sv2Protocol: .mining, security: security),
+        upstream: Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: security),
         userIdentity: "farm-1")
     configuration.upstreamHashrate = 1_000  // the pool's target for the channel is then easier than the devices'
     configuration.minimumDifficulty = testDeviceDifficulty
@@ -56,9 +66,10 @@ func startTestTranslator(
     configure(&configuration)
     let final = configuration
     let translator = try runner.sync { try Sv2Translator.start(configuration: final, eventLoop: runner.loop) }
-    guard try runner.wait(timeout: 30, { translator.upstreamChannel?.chainTip != nil }) else {
-        throw TestFailure("translator's upstream channel has no job")
-    }
+    // Aggregated: the shared channel has its job. Per device: channels open as devices subscribe.
+    let ready = final.channelMode == .aggregated
+        ? { translator.upstreamChannel?.chainTip != nil } : { translator.isUpstreamReady }
+    guard try runner.wait(timeout: 30, ready) else { throw TestFailure("translator's upstream is not ready") }
     return translator
 }
 

@@ -32,6 +32,9 @@ public final class JobDeclaratorClient {
         case rejected(code: String)
     }
 
+    /// Declarations (and their transactions) remembered at most.
+    public static let maximumDeclarations = 256
+
     /// `user_identifier` of the token requests.
     public let userIdentifier: String
     /// How many unused tokens to keep allocated ahead.
@@ -44,6 +47,8 @@ public final class JobDeclaratorClient {
     public private(set) var statistics = JobDeclaratorStatistics()
     /// Called on the loop thread when a declaration is answered.
     public var onDeclaration: ((UInt32, Declaration) -> Void)?
+    /// Called on the loop thread when a token arrives.
+    public var onTokenAllocated: ((Token) -> Void)?
     private var transactions: [UInt32: [[UInt8]]] = [:]
     private var requestedTokens = 0
     private var nextRequestID: UInt32 = 1
@@ -102,13 +107,27 @@ public final class JobDeclaratorClient {
         nextRequestID &+= 1
         try send(DeclareMiningJob(
             requestID: requestID, miningJobToken: tokenBytes, version: version, coinbaseTxPrefix: coinbasePrefix,
-            coinbaseTxSuffix: coinbaseSuffix, wtxidList: transactions.map { WireConversions.u256(SHA256d.hash($0)) },
+            coinbaseTxSuffix: coinbaseSuffix, wtxidList: transactions.map { JobDeclarationWire.u256(SHA256d.hash($0)) },
             excessData: excessData))
         declarations[requestID] = .pending
+        // Bounded: the oldest outcomes are forgotten (request ids only grow, so the smallest is the oldest).
+        if declarations.count > Self.maximumDeclarations, let oldest = declarations.keys.min() {
+            declarations[oldest] = nil
+            self.transactions[oldest] = nil
+        }
         if !transactions.isEmpty { self.transactions[requestID] = transactions }
         statistics.jobsDeclared += 1
         try topUpTokens(send)
         return requestID
+    }
+
+    /// Takes the oldest unused token (for a `SetCustomMiningJob` in coinbase-only mode) and asks for another one;
+    /// `nil` when none is allocated yet.
+    public func takeToken() -> Token? {
+        guard !tokens.isEmpty else { return nil }
+        let token = tokens.removeFirst()
+        if let send { try? topUpTokens(send) }
+        return token
     }
 
     /// Sends `PushSolution` (for the most recent accepted declaration on this connection, as the spec defines).
@@ -122,6 +141,7 @@ public final class JobDeclaratorClient {
 
     func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
         requestedTokens = 0
+        tokens.removeAll()
         try topUpTokens { (message) throws(Sv2ServiceError) in try context.send(message) }
     }
 
@@ -136,8 +156,10 @@ public final class JobDeclaratorClient {
 
     func tokenAllocated(_ message: AllocateMiningJobTokenSuccessView) {
         requestedTokens = Swift.max(0, requestedTokens - 1)
-        tokens.append(Token(bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs)))
+        let token = Token(bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs))
+        tokens.append(token)
         statistics.tokensAllocated += 1
+        onTokenAllocated?(token)
     }
 
     func provideMissing(_ message: ProvideMissingTransactionsView, context: Sv2ClientContext) throws(Sv2ServiceError) {

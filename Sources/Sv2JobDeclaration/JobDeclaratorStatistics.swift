@@ -8,7 +8,10 @@ public struct JobDeclaratorStatistics: Sendable, Hashable {
     public var jobsAccepted = 0
     /// Declarations answered with `DeclareMiningJob.Error`.
     public var jobsRejected = 0
-    /// Rejections by error code.
+    /// Custom jobs whose token and payout the server authorized (``JobDeclaratorServer/authorize(_:)``).
+    public var customJobsAuthorized = 0
+    /// Refusals (declarations and custom jobs) by ``JobDeclarationError/name`` (server), or rejections by error
+    /// code (client).
     public var rejections: [String: Int] = [:]
     /// `ProvideMissingTransactions` rounds.
     public var missingTransactionRequests = 0

@@ -33,6 +33,6 @@ public struct JobDeclaratorServerHandler: Sv2JobDeclarationServerHandler {
 
     /// Records a solution.
     public mutating func handle(_ message: PushSolutionView, context: Sv2ServerContext) throws(Sv2ServiceError) {
-        server.pushed(message)
+        server.pushed(message, connection: context.connectionID)
     }
 }

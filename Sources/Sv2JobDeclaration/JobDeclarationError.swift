@@ -1,0 +1,71 @@
+/// Why a Job Declaration server refused a token, a declared job or a custom job. Each case is counted (by
+/// ``name``) and answered with ``code`` on the wire; only the offending request is refused.
+public enum JobDeclarationError: Error, Hashable, Sendable {
+    /// The token was never handed out (or is long forgotten).
+    case unknownToken
+    /// The token was already used for a declaration or a custom job.
+    case replayedToken
+    /// The token was handed out to another connection (or another user) than the one using it.
+    case foreignToken
+    /// The coinbase does not parse as a one-input transaction with an extranonce of at most 32 bytes.
+    case invalidCoinbase(String)
+    /// The pool's outputs get less than the coinbase's revenue (or the block subsidy): `paid` of `announced`.
+    case underpaysPool(paid: UInt64, announced: UInt64)
+    /// The coinbase is larger than the limit (bytes).
+    case coinbaseTooLarge(size: Int, limit: Int)
+    /// The coinbase's outputs carry more signature operations than the limit.
+    case tooManySigops(count: Int, limit: Int)
+    /// More transactions than a block can hold (or the configured limit).
+    case tooManyTransactions(count: Int, limit: Int)
+    /// Provided transactions add up to more bytes than a block can hold.
+    case transactionsTooLarge(bytes: Int, limit: Int)
+    /// Provided transactions do not match the wtxids declared at the requested positions.
+    case missingTransactions
+    /// Too many declarations of one connection wait for `ProvideMissingTransactions.Success`.
+    case tooManyPendingDeclarations
+    /// A custom job's outputs differ from the ones its declared job's coinbase carries.
+    case outputsMismatch
+
+    /// The error code sent in `DeclareMiningJob.Error` / `SetCustomMiningJob.Error` (SRI's codes where one fits).
+    public var code: String {
+        switch self {
+        case .unknownToken, .replayedToken, .foreignToken: "invalid-mining-job-token"
+        case .invalidCoinbase, .underpaysPool, .coinbaseTooLarge, .tooManySigops: "invalid-coinbase-tx"
+        case .outputsMismatch: "invalid-coinbase-tx-outputs"
+        case .tooManyTransactions, .transactionsTooLarge: "invalid-job"
+        case .missingTransactions: "missing-txs"
+        case .tooManyPendingDeclarations: "too-many-pending-declarations"
+        }
+    }
+
+    /// A stable name per case, for counters and logs.
+    public var name: String {
+        switch self {
+        case .unknownToken: "unknown-token"
+        case .replayedToken: "replayed-token"
+        case .foreignToken: "foreign-token"
+        case .invalidCoinbase: "invalid-coinbase"
+        case .underpaysPool: "underpays-pool"
+        case .coinbaseTooLarge: "coinbase-too-large"
+        case .tooManySigops: "too-many-sigops"
+        case .tooManyTransactions: "too-many-transactions"
+        case .transactionsTooLarge: "transactions-too-large"
+        case .missingTransactions: "missing-transactions"
+        case .tooManyPendingDeclarations: "too-many-pending-declarations"
+        case .outputsMismatch: "outputs-mismatch"
+        }
+    }
+
+    /// Human-readable details (sent as `error_details`).
+    public var details: String {
+        switch self {
+        case .invalidCoinbase(let reason): "invalid coinbase: \(reason)"
+        case .underpaysPool(let paid, let announced): "pool outputs get \(paid) of \(announced) sat"
+        case .coinbaseTooLarge(let size, let limit): "coinbase is \(size) bytes, limit \(limit)"
+        case .tooManySigops(let count, let limit): "coinbase outputs have \(count) sigops, limit \(limit)"
+        case .tooManyTransactions(let count, let limit): "\(count) transactions, limit \(limit)"
+        case .transactionsTooLarge(let bytes, let limit): "transactions total \(bytes) bytes, limit \(limit)"
+        default: name
+        }
+    }
+}

@@ -1,0 +1,303 @@
+public import Sv2Codec
+public import Sv2Bitcoin
+import Sv2Mining
+public import Sv2Pool
+import Sv2Service
+
+/// Job Declaration server state (JDS): hands out mining job tokens bound to the connection (and user) that asked
+/// for them, checks declared jobs (token, coinbase paying the pool, size and sigop limits, transactions it knows or
+/// gets through `ProvideMissingTransactions`), checks the token and payout of the pool's custom jobs
+/// (``authorize(_:)``, wired to ``Pool/customJobAuthorizer``) and hands pushed solutions on. Loop thread only;
+/// `JobDeclaratorServerHandler` forwards the messages here.
+///
+/// Tokens are single-use: a token allocated with `AllocateMiningJobToken` names one declaration or one custom job
+/// (coinbase-only mode); the token of a `DeclareMiningJob.Success` names one custom job. A token used twice is
+/// ``JobDeclarationError/replayedToken``, one from another connection ``JobDeclarationError/foreignToken``, any
+/// other ``JobDeclarationError/unknownToken``; each is counted and refused without closing anything. Every map is
+/// bounded (see the `maximum…` properties).
+public final class JobDeclaratorServer {
+    /// Pool outputs every token comes with (`coinbase_tx_outputs`; the first is the pool payout).
+    public let coinbaseOutputs: [TxOutput]
+    /// What the coinbase of every job must pay (the scripts of ``coinbaseOutputs`` by default).
+    public var policy: PoolPayoutPolicy
+    /// Counters.
+    public private(set) var statistics = JobDeclaratorStatistics()
+    /// Called with every pushed solution and the job most recently accepted on that connection (the pool or an
+    /// operator may propagate the block too).
+    public var onSolution: ((PushSolution, DeclaredMiningJob?) -> Void)?
+    /// Unused tokens one connection may hold; one more `AllocateMiningJobToken` closes the connection (the message has
+    /// no error answer). A JD client keeps a few in reserve.
+    public var maximumTokensPerConnection = 64
+    /// Declarations of one connection waiting for `ProvideMissingTransactions.Success`; one more is answered
+    /// `DeclareMiningJob.Error` `too-many-pending-declarations`.
+    public var maximumPendingDeclarationsPerConnection = 16
+    /// Accepted jobs kept for custom jobs to name (oldest forgotten first).
+    public var maximumDeclaredJobs = 4_096
+    /// Used tokens remembered to tell a replay from an unknown token (oldest forgotten first).
+    public var maximumSpentTokens = 65_536
+    /// Most transactions a declared job may list.
+    public var maximumTransactions = 20_000
+    /// Most bytes of transactions one `ProvideMissingTransactions.Success` may carry (a block's worth).
+    public var maximumProvidedBytes = 4_000_000
+    /// Bytes of transactions the mempool view keeps (oldest dropped first).
+    public var maximumMempoolBytes = 64 << 20
+
+    private var mempool: [Hash256: [UInt8]] = [:]
+    private var mempoolOrder: [Hash256] = []
+    private var mempoolHead = 0
+    private var mempoolBytes = 0
+    private var declaredJobs: [[UInt8]: DeclaredMiningJob] = [:]
+    private var declaredOrder: [[UInt8]] = []
+    private var declaredHead = 0
+    /// Tokens handed out and not used yet: their connection and user.
+    private var issued: [[UInt8]: (connection: Sv2ConnectionID, user: String)] = [:]
+    private var spent: Set<[UInt8]> = []
+    private var spentOrder: [[UInt8]] = []
+    private var spentHead = 0
+    private var connections: [Sv2ConnectionID: ConnectionState] = [:]
+    private var nextToken: UInt64 = 1
+    private let tokenSalt: UInt64
+
+    private struct ConnectionState {
+        var tokens: Set<[UInt8]> = []
+        var pending: [UInt32: (job: DeclaredMiningJob, missing: [UInt16])] = [:]
+        var lastAccepted: DeclaredMiningJob?
+    }
+
+    /// Creates a server handing out `coinbaseOutputs` with each token.
+    public init(coinbaseOutputs: [TxOutput], halvingInterval: UInt32? = nil) {
+        self.coinbaseOutputs = coinbaseOutputs
+        policy = PoolPayoutPolicy(payoutScripts: Set(coinbaseOutputs.map(\.script)), halvingInterval: halvingInterval)
+        var generator = SystemRandomNumberGenerator()
+        tokenSalt = generator.next()
+    }
+
+    /// The handler to give an `Sv2Server`.
+    public var handler: JobDeclaratorServerHandler { JobDeclaratorServerHandler(server: self) }
+
+    /// The accepted job a token names, if any (and not used by a custom job yet).
+    public func declaredJob(token: [UInt8]) -> DeclaredMiningJob? { declaredJobs[token] }
+
+    /// Number of accepted jobs kept.
+    public var declaredJobCount: Int { declaredJobs.count }
+
+    /// Number of transactions in the mempool view.
+    public var mempoolCount: Int { mempool.count }
+
+    /// Whether the mempool view holds the transaction with this wtxid.
+    public func hasTransaction(wtxid: Hash256) -> Bool { mempool[wtxid] != nil }
+
+    /// Tokens handed out and not used yet (all connections).
+    public var outstandingTokenCount: Int { issued.count }
+
+    /// Adds a transaction to the mempool view (keyed by its wtxid: SHA-256d of the full serialization).
+    public func addTransaction(_ transaction: [UInt8]) {
+        let wtxid = SHA256d.hash(transaction)
+        guard mempool[wtxid] == nil, transaction.count <= maximumMempoolBytes else { return }
+        mempool[wtxid] = transaction
+        mempoolOrder.append(wtxid)
+        mempoolBytes += transaction.count
+        while mempoolBytes > maximumMempoolBytes, mempoolHead < mempoolOrder.count {
+            if let dropped = mempool.removeValue(forKey: mempoolOrder[mempoolHead]) { mempoolBytes -= dropped.count }
+            mempoolHead += 1
+        }
+        Self.compact(&mempoolOrder, head: &mempoolHead)
+    }
+
+    /// Checks the token and payout of a pool's `SetCustomMiningJob` (``Pool/customJobAuthorizer``): `nil` when the
+    /// job may be mined, else the error code. Uses the token up.
+    public func authorize(_ request: CustomMiningJobRequest) -> String? {
+        do throws(JobDeclarationError) {
+            try checkCustomJob(request)
+            statistics.customJobsAuthorized += 1
+            return nil
+        } catch {
+            count(error)
+            return error.code
+        }
+    }
+
+    private func checkCustomJob(_ request: CustomMiningJobRequest) throws(JobDeclarationError) {
+        let parts = request.coinbaseParts(extranonceLength: 0, witness: true)
+        // The extranonce is not known here: at most 32 bytes more.
+        let size = parts.prefix.count + Extranonce.maxLength + parts.suffix.count
+        let height = DeclaredCoinbase.bip34Height(request.coinbasePrefix)
+        if let job = declaredJobs.removeValue(forKey: request.token) {
+            // Full-template mode: the declared coinbase was checked; the custom job must carry the same outputs.
+            spend(request.token)
+            guard let declared = try? DeclaredCoinbase(prefix: job.coinbasePrefix, suffix: job.coinbaseSuffix),
+                  declared.outputs == request.coinbaseTxOutputs
+            else { throw .outputsMismatch }
+            return
+        }
+        guard let owner = issued[request.token] else {
+            throw spent.contains(request.token) ? .replayedToken : .unknownToken
+        }
+        // Coinbase-only mode: an allocated token, for the user it was allocated to.
+        guard owner.user.isEmpty || owner.user == request.userIdentity else { throw .foreignToken }
+        issued[request.token] = nil
+        connections[owner.connection]?.tokens.remove(request.token)
+        spend(request.token)
+        try policy.check(outputs: request.coinbaseTxOutputs, height: height, size: size)
+    }
+
+    // MARK: Messages (called by JobDeclaratorServerHandler)
+
+    func connectionDidClose(_ connection: Sv2ConnectionID) {
+        guard let state = connections.removeValue(forKey: connection) else { return }
+        for token in state.tokens { issued[token] = nil }
+    }
+
+    func allocate(_ message: AllocateMiningJobTokenView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        if let state = connections[context.connectionID], state.tokens.count >= maximumTokensPerConnection {
+            throw .rejected("more than \(maximumTokensPerConnection) unused mining job tokens")
+        }
+        let token = makeToken()
+        connections[context.connectionID, default: ConnectionState()].tokens.insert(token)
+        issued[token] = (context.connectionID, String(decoding: message.userIdentifier, as: UTF8.self))
+        var outputs: [UInt8] = []
+        CompactSize.append(UInt64(coinbaseOutputs.count), to: &outputs)  // CompactSize-prefixed here (notes §8.8)
+        for output in coinbaseOutputs { output.serialize(into: &outputs) }
+        statistics.tokensAllocated += 1
+        try context.send(AllocateMiningJobTokenSuccess(
+            requestID: message.requestID, miningJobToken: token, coinbaseTxOutputs: outputs))
+    }
+
+    func declare(_ message: DeclareMiningJobView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        statistics.jobsDeclared += 1
+        let checked: (job: DeclaredMiningJob, missing: [UInt16])
+        do throws(JobDeclarationError) { checked = try check(message, connection: context.connectionID) } catch {
+            return try reject(message.requestID, error, context: context)
+        }
+        guard checked.missing.isEmpty else {
+            statistics.missingTransactionRequests += 1
+            return try context.send(ProvideMissingTransactions(
+                requestID: message.requestID, unknownTxPositionList: checked.missing))
+        }
+        try accept(checked.job, requestID: message.requestID, context: context)
+    }
+
+    /// The declared job and the positions of the transactions the mempool view lacks (then kept pending).
+    private func check(
+        _ message: DeclareMiningJobView, connection: Sv2ConnectionID
+    ) throws(JobDeclarationError) -> (job: DeclaredMiningJob, missing: [UInt16]) {
+        let token = Array(message.miningJobToken)
+        // Each allocated token is good for one declaration on the connection it was allocated to.
+        if connections[connection]?.tokens.remove(token) == nil {
+            if issued[token] != nil { throw .foreignToken }
+            throw spent.contains(token) || declaredJobs[token] != nil ? .replayedToken : .unknownToken
+        }
+        issued[token] = nil
+        spend(token)
+        guard message.wtxidList.count <= maximumTransactions else {
+            throw .tooManyTransactions(count: message.wtxidList.count, limit: maximumTransactions)
+        }
+        let prefix = Array(message.coinbaseTxPrefix)
+        let suffix = Array(message.coinbaseTxSuffix)
+        let coinbase = try DeclaredCoinbase(prefix: prefix, suffix: suffix)
+        try policy.check(outputs: coinbase.outputs, height: coinbase.height, size: coinbase.size)
+        let job = DeclaredMiningJob(
+            token: token, version: message.version, coinbasePrefix: prefix, coinbaseSuffix: suffix,
+            wtxids: message.wtxidList.map(JobDeclarationWire.hash), excessData: Array(message.excessData))
+        let missing = job.wtxids.indices.filter { mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
+        if !missing.isEmpty {
+            let pending = connections[connection]?.pending
+            guard pending?[message.requestID] != nil || (pending?.count ?? 0) < maximumPendingDeclarationsPerConnection
+            else { throw .tooManyPendingDeclarations }
+            connections[connection, default: ConnectionState()].pending[message.requestID] = (job, missing)
+        }
+        return (job, missing)
+    }
+
+    func provided(_ message: ProvideMissingTransactionsSuccessView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        guard let (job, missing) = connections[context.connectionID]?.pending.removeValue(forKey: message.requestID) else {
+            throw .rejected("ProvideMissingTransactions.Success for unknown request \(message.requestID)")
+        }
+        let transactions: [[UInt8]]
+        do throws(JobDeclarationError) { transactions = try check(message, job: job, missing: missing) } catch {
+            return try reject(message.requestID, error, context: context)
+        }
+        for transaction in transactions { addTransaction(transaction) }
+        statistics.transactionsProvided += transactions.count
+        try accept(job, requestID: message.requestID, context: context)
+    }
+
+    /// The provided transactions, if they are the missing ones and fit a block.
+    private func check(
+        _ message: ProvideMissingTransactionsSuccessView, job: DeclaredMiningJob, missing: [UInt16]
+    ) throws(JobDeclarationError) -> [[UInt8]] {
+        var bytes = 0
+        var transactions: [[UInt8]] = []
+        for transaction in message.transactionList {
+            bytes += transaction.count
+            guard bytes <= maximumProvidedBytes else {
+                throw .transactionsTooLarge(bytes: bytes, limit: maximumProvidedBytes)
+            }
+            transactions.append(Array(transaction))
+        }
+        guard transactions.count == missing.count else { throw .missingTransactions }
+        for (position, transaction) in zip(missing, transactions) {
+            guard SHA256d.hash(transaction) == job.wtxids[Int(position)] else { throw .missingTransactions }
+        }
+        return transactions
+    }
+
+    func pushed(_ message: PushSolutionView, connection: Sv2ConnectionID) {
+        statistics.solutionsPushed += 1
+        onSolution?(PushSolution(message), connections[connection]?.lastAccepted)
+    }
+
+    private func accept(_ job: DeclaredMiningJob, requestID: UInt32, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let newToken = makeToken()
+        declaredJobs[newToken] = job
+        declaredOrder.append(newToken)
+        while declaredJobs.count > maximumDeclaredJobs, declaredHead < declaredOrder.count {
+            declaredJobs[declaredOrder[declaredHead]] = nil
+            declaredHead += 1
+        }
+        Self.compact(&declaredOrder, head: &declaredHead)
+        connections[context.connectionID, default: ConnectionState()].lastAccepted = job
+        statistics.jobsAccepted += 1
+        try context.send(DeclareMiningJobSuccess(requestID: requestID, newMiningJobToken: newToken))
+    }
+
+    private func reject(
+        _ requestID: UInt32, _ error: JobDeclarationError, context: Sv2ServerContext
+    ) throws(Sv2ServiceError) {
+        statistics.jobsRejected += 1
+        count(error)
+        try context.send(DeclareMiningJobError(
+            requestID: requestID, errorCode: error.code, errorDetails: Array(error.details.utf8.prefix(1_000))))
+    }
+
+    private func count(_ error: JobDeclarationError) {
+        statistics.rejections[error.name, default: 0] += 1
+    }
+
+    private func spend(_ token: [UInt8]) {
+        guard spent.insert(token).inserted else { return }
+        spentOrder.append(token)
+        while spent.count > maximumSpentTokens, spentHead < spentOrder.count {
+            spent.remove(spentOrder[spentHead])
+            spentHead += 1
+        }
+        Self.compact(&spentOrder, head: &spentHead)
+    }
+
+    /// Drops the consumed front of a FIFO once it is most of the array (amortized O(1)).
+    private static func compact<T>(_ order: inout [T], head: inout Int) {
+        guard head > 1_024, head * 2 > order.count else { return }
+        order.removeFirst(head)
+        head = 0
+    }
+
+    /// 16 bytes: a counter and a per-server random salt, so tokens never repeat and are not guessable across runs.
+    private func makeToken() -> [UInt8] {
+        defer { nextToken &+= 1 }
+        var token: [UInt8] = []
+        token.reserveCapacity(16)
+        withUnsafeBytes(of: nextToken.bigEndian) { token.append(contentsOf: $0) }
+        withUnsafeBytes(of: (tokenSalt ^ nextToken &* 0x9e37_79b9_7f4a_7c15).bigEndian) { token.append(contentsOf: $0) }
+        return token
+    }
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Reactor
+import Sv2Codec
+import Sv2JobDeclaration
+import Sv2Bitcoin
+import Sv2Mining
+import Sv2Pool
+import Sv2TemplateProvider
+import Sv2Service
+
+/// `sv2 jd-client`: miners' own work for a pool (Job Declaration, coinbase-only mode), solo when the pool is away.
+struct JobDeclarationClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jd-client",
+        abstract: "Choose the work yourself and mine it for a pool (Job Declaration client), solo when the pool is away.",
+        discussion: """
+            Templates come from your own Template Provider (--tp, e.g. Bitcoin Core's sv2-tp) or the embedded \
+            regtest-style source. Tokens come from the pool's JD server (--jds); each template becomes a custom job \
+            (SetCustomMiningJob) on one extended channel with the pool (--pool), whose coinbase pays the pool's \
+            outputs. Miners, proxies and translators connect to --listen like to a pool; their shares that meet the \
+            pool's target are forwarded, and blocks are submitted to your Template Provider directly. When the pool \
+            or the JD server is unreachable the coinbase pays --payout-script (solo) until both are back.
+
+            Noise towards miners works like the pool's (data directory file jd-client-authority-secret-key).
+
+            Example:
+              sv2 jd-client --listen 0.0.0.0:34265 --tp 127.0.0.1:8442 --tp-no-noise --payout-script 0014… \\
+                --pool pool.example:34254 --pool-authority-key 9bXiEd8… --jds pool.example:34264 \\
+                --jds-authority-key 9bXiEd8… --user alice
+            """)
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Option(name: .long, help: "Address miners connect to (default 127.0.0.1:34265).")
+    var listen: String?
+
+    @OptionGroup var serverKeys: ServerKeyOptions
+
+    @Flag(name: .long, help: "Serve miners without Noise.")
+    var noNoise = false
+
+    @Option(name: .long, help: "Template Provider address (host:port; repeat for fail-over); omit for the embedded source.")
+    var tp: [String] = []
+
+    @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
+    var tpAuthorityKey: String?
+
+    @Flag(name: .long, help: "Connect to the Template Provider without Noise.")
+    var tpNoNoise = false
+
+    @Option(name: .long, help: "The pool's Mining address, IP:port (default 127.0.0.1:34254).")
+    var pool: String?
+
+    @Option(name: .long, help: "The pool's authority public key (base58check).")
+    var poolAuthorityKey: String?
+
+    @Flag(name: .long, help: "Connect to the pool without Noise.")
+    var poolNoNoise = false
+
+    @Option(name: .long, help: "The pool's Job Declaration server, IP:port (default 127.0.0.1:34264).")
+    var jds: String?
+
+    @Option(name: .long, help: "The JD server's authority public key (base58check; usually the pool's).")
+    var jdsAuthorityKey: String?
+
+    @Flag(name: .long, help: "Connect to the JD server without Noise.")
+    var jdsNoNoise = false
+
+    @Option(name: .long, help: "Solo payout scriptPubKey in hex, paid while the pool is away (required with --tp; embedded default 51).")
+    var payoutScript: String?
+
+    @Option(name: .long, help: "user_identity of the pool channel and of the token requests (default sv2-jd-client).")
+    var user: String?
+
+    @Option(name: .long, help: "Nominal hashrate announced to the pool, h/s (default 1e12).")
+    var nominalHashrate: Double?
+
+    @Option(name: .long, help: "Target shares per minute per local miner (default 10).")
+    var sharesPerMinute: Double?
+
+    @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff).")
+    var nbits: String?
+
+    @Flag(name: .long, help: "Full-template mode: declare every template's transactions to the JD server (DECLARE_TX_DATA) before mining it for the pool, and push found blocks to it.")
+    var declareTransactions = false
+
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
+        "listen", "no-noise", "tp", "tp-authority-key", "tp-no-noise", "pool", "pool-authority-key", "pool-no-noise",
+        "jds", "jds-authority-key", "jds-no-noise", "payout-script", "user", "nominal-hashrate", "shares-per-minute",
+        "nbits", "declare-transactions",
+    ])
+
+    func run() throws {
+        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
+        let keys = try serverKeys.resolve(
+            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: 3600, environment: ProcessInfo.processInfo.environment,
+            now: UInt64(Date().timeIntervalSince1970))
+        for warning in keys.warnings { Logger(label: "sv2.jd-client").warning("\(warning)") }
+        if let authority = keys.authority {
+            print("jd-client authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
+        }
+        var downstream = Sv2ServerConfiguration(
+            listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34265"), option: "listen"),
+            noise: keys.identity)
+        downstream.maxConnections = LoopHost.defaultMaxConnections()
+        let providers = try file.strings(tp, "tp")
+        let scriptText = try file.optionalString(payoutScript, "payout-script")
+        if !providers.isEmpty, scriptText == nil {
+            throw ValidationError("--payout-script is required with --tp (the solo payout; 51 = OP_TRUE would let anyone take it)")
+        }
+        guard let script = Sv2Hex.decode(scriptText ?? "51"), !script.isEmpty else {
+            throw ValidationError("--payout-script must be non-empty hex")
+        }
+        var local = PoolConfiguration(payoutScript: script)
+        local.sharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: local.sharesPerMinute)
+        local.extranonceRollableLength = 8  // asked of the pool as the least; what it gives beyond is rolled too
+        do throws(PoolError) { try local.validate() } catch { throw ValidationError("local pool settings: \(error)") }
+        let source: PoolService.TemplateSource
+        if !providers.isEmpty {
+            source = .failover(
+                endpoints: try providers.map { try endpoint($0, option: "tp") },
+                security: try clientSecurity(
+                    authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
+                    noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
+        } else {
+            var embedded = EmbeddedTemplateProvider.Configuration()
+            guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16),
+                  Target(compact: bits) != nil
+            else { throw ValidationError("--nbits must be a valid compact target in hex") }
+            embedded.source.nbits = bits
+            source = .embedded(embedded)
+        }
+        let poolClient = Sv2ClientConfiguration(
+            serverAddress: try socketAddress(try file.string(pool, "pool", default: "127.0.0.1:34254"), option: "pool"),
+            sv2Protocol: .mining,
+            security: try clientSecurity(
+                authorityKey: try file.optionalString(poolAuthorityKey, "pool-authority-key"),
+                noNoise: try file.bool(poolNoNoise ? true : nil, "pool-no-noise", default: false),
+                option: "pool-authority-key"))
+        let jdsClient = Sv2ClientConfiguration(
+            serverAddress: try socketAddress(try file.string(jds, "jds", default: "127.0.0.1:34264"), option: "jds"),
+            sv2Protocol: .jobDeclaration,
+            security: try clientSecurity(
+                authorityKey: try file.optionalString(jdsAuthorityKey, "jds-authority-key"),
+                noNoise: try file.bool(jdsNoNoise ? true : nil, "jds-no-noise", default: false),
+                option: "jds-authority-key"))
+        let hashrate = try file.double(nominalHashrate, "nominal-hashrate", default: 1e12)
+        guard hashrate.isFinite, hashrate > 0 else { throw ValidationError("--nominal-hashrate must be positive") }
+        var configuration = JobDeclaratorClientConfiguration(
+            local: local, downstream: downstream, templateSource: source, pool: poolClient, jobDeclarator: jdsClient,
+            userIdentity: try file.string(user, "user", default: "sv2-jd-client"), nominalHashrate: Float(hashrate))
+        configuration.declaresTransactions = try file.bool(
+            declareTransactions ? true : nil, "declare-transactions", default: false)
+        var service: JobDeclaratorClientService?
+        try LoopHost.run(
+            backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
+            statusEvery: .seconds(10), status: { if let service { print(Self.status(service)) } },
+            setUp: { loop in
+                let started = try JobDeclaratorClientService(configuration: configuration, eventLoop: loop)
+                started.pool.onBlockFound = { block in
+                    print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
+                }
+                try started.start()
+                print("jd-client: pool \(poolClient.serverAddress), JD server \(jdsClient.serverAddress), miners on \(downstream.listenAddress)")
+                service = started
+            },
+            shutdown: { service?.stop() },
+            tearDown: { if let service { print(Self.status(service)) } })
+    }
+
+    static func status(_ service: JobDeclaratorClientService) -> String {
+        let s = service.statistics
+        let local = service.pool.statistics
+        return "jd-client (\(service.mode)): \(service.pool.openChannelCount) miner channels, \(local.sharesAccepted) shares, "
+            + "\(s.sharesForwarded) forwarded, \(s.sharesAcknowledged) acknowledged by the pool, "
+            + "\(s.customJobsAccepted)/\(s.customJobsSent) custom jobs accepted, \(local.blocksFound) blocks, "
+            + "\(s.fallbacks) fallbacks to solo"
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Sv2JobDeclaration
+
+/// `sv2 jd-server`: a pool with its Job Declaration server (siblings on one event loop).
+struct JobDeclarationServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jd-server",
+        abstract: "Run a pool that takes custom jobs, with its Job Declaration server (siblings on one event loop).",
+        discussion: """
+            Same as `sv2 pool --jd-listen 127.0.0.1:34264`: every `sv2 pool` option applies. JD clients allocate \
+            mining job tokens here (bound to their connection and user, single use, carrying the pool's payout \
+            output) and declare jobs; the pool accepts SetCustomMiningJob on channels that negotiated \
+            REQUIRES_WORK_SELECTION once the JD server vouches for the token and the coinbase pays the pool. Noise \
+            uses the pool's key. See Docs/JobDeclaration.md.
+
+            Example:
+              sv2 jd-server --listen 0.0.0.0:34254 --jd-listen 0.0.0.0:34264 --tp 127.0.0.1:8442 --tp-no-noise \\
+                --payout-script 0014…
+            """)
+
+    @OptionGroup var pool: PoolCommand
+
+    func run() throws { try pool.run(jobDeclarationDefault: "127.0.0.1:34264") }
+
+    static func status(_ service: JobDeclarationServerService) -> String {
+        let s = service.declarator.statistics
+        return "jd-server: \(service.server.connections.count) connections, \(s.tokensAllocated) tokens, "
+            + "\(s.customJobsAuthorized) custom jobs authorized, \(s.jobsAccepted) declarations accepted, "
+            + "\(s.rejections.values.reduce(0, +)) refused \(s.rejections.sorted { $0.key < $1.key })"
+    }
+}
