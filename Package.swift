@@ -106,7 +106,8 @@ let package = Package(
         .target(name: "Sv2Bitcoin", dependencies: ["CCrypto", "Sv2Codec"], swiftSettings: strictSettings),
         .target(
             name: "Sv2Mining",
-            dependencies: ["Sv2Bitcoin", "Sv2Codec", "Sv2Service", "Reactor"],
+            // CCrypto: the duplicate filter's cache prefetch (a static inline C helper).
+            dependencies: ["Sv2Bitcoin", "Sv2Codec", "Sv2Service", "Reactor", "CCrypto"],
             swiftSettings: strictSettings
         ),
         roleTarget("Sv2TemplateProvider"),

@@ -8,15 +8,26 @@
 #   pool             `sv2 pool` — the full pool app (embedded template source, vardiff, duplicate filter, jobs
 #                    refreshed every 30 s) with the share difficulty pinned tiny (--min/--max-difficulty
 #                    $POOL_DIFFICULTY) and acknowledgements batched by $POOL_ACK_BATCH (1 = one per share, like the
-#                    others), on its default backend (io_uring)
+#                    others), on its default backend (io_uring); its per-source admission limits are lifted (the
+#                    load generator reconnects from few addresses far faster than a real source may), as
+#                    `loadtest serve` does on its own
 #   nio              NIOBaselineServer — the same minimal pool on SwiftNIO (standard channels only)
 # Per server:
-#   shares/s      closed loop, $CONNECTIONS connections x $IN_FLIGHT shares in flight, $DURATION s measured
+#   µs/share      the server's own CPU per acknowledged share, user and system separately (/proc/PID/stat utime and
+#                 stime over the whole load test ÷ shares the load generator saw accepted), at a fixed offered load
+#                 ($CONNECTIONS connections x $RATE shares/s, well below saturation: the headline, stable to a few %)
+#                 and in closed loop (a second view: how many frames each read and write carries depends on the
+#                 load generator's speed, so it swings between runs); with the server's CPU utilisation over each
+#   shares/s      closed loop, $CONNECTIONS connections x $IN_FLIGHT shares in flight, $DURATION s measured; marked
+#                 "LG-bound" when the server was below $SATURATED of a core (the load generator was the bottleneck,
+#                 so the figure says nothing about the server's capacity)
 #   handshakes/s  $HANDSHAKE_CONNECTIONS connections connecting, handshaking and disconnecting for $HANDSHAKE_DURATION s
 #   p99           share-acknowledgement latency of the shares/s run
 #   RSS/10k idle  server VmRSS once it holds $IDLE idle connections (channel open) minus before, scaled to 10k
 # all with Noise on and off. Ratios are ours / NIO (for p99 and RSS lower is better, so NIO / ours is shown).
-# Tunables (environment): DURATION, CONNECTIONS, IN_FLIGHT, HANDSHAKE_CONNECTIONS, HANDSHAKE_DURATION, IDLE, PORT,
+# Tunables (environment): DURATION, CONNECTIONS, IN_FLIGHT, RATE, SATURATED (utilisation taken as saturated, default
+# 0.9), LOADGEN_LOOPS (event loops of the load generator), LOADGEN_CORES (its taskset list, default 1; e.g. "1" with
+# LOADGEN_LOOPS=2 still gives it one core), HANDSHAKE_CONNECTIONS, HANDSHAKE_DURATION, IDLE, PORT,
 # KINDS (servers to measure, default "io_uring epoll pool nio"), CHANNEL (standard | extended; extended drops nio,
 # which has no extended channels), POOL_DIFFICULTY, POOL_ACK_BATCH, SKIP_BUILD=1, OUT (directory for the raw
 # JSON reports).
@@ -26,6 +37,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-100}
 IN_FLIGHT=${IN_FLIGHT:-16}
+RATE=${RATE:-400}
+SATURATED=${SATURATED:-0.9}
+LOADGEN_LOOPS=${LOADGEN_LOOPS:-1}
+LOADGEN_CORES=${LOADGEN_CORES:-1}
 HANDSHAKE_CONNECTIONS=${HANDSHAKE_CONNECTIONS:-64}
 HANDSHAKE_DURATION=${HANDSHAKE_DURATION:-8}
 IDLE=${IDLE:-10000}
@@ -71,6 +86,7 @@ start_server() {
             pool) taskset -c 0 stdbuf -oL "$SV2" pool --listen "127.0.0.1:$PORT" $pool_noise --log-level warning \
                       --min-difficulty "$POOL_DIFFICULTY" --max-difficulty "$POOL_DIFFICULTY" \
                       --ack-batch-size "$POOL_ACK_BATCH" --nbits 1903a30c --inactivity-timeout 600 \
+                      --source-connection-rate 1000000 --source-connection-burst 1000000 \
                       >"$SERVER_LOG" 2>&1 & ;;
             *) taskset -c 0 "$SV2" loadtest serve --listen "127.0.0.1:$PORT" --backend "$kind" $flag \
                    >"$SERVER_LOG" 2>&1 & ;;
@@ -100,13 +116,20 @@ stop_server() {
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+# cpu_mark — "utime stime wall" of the server now (ticks, ticks, seconds); fields 14 and 15 of /proc/PID/stat, read
+# after the command name (which may hold spaces).
+cpu_mark() { echo "$(sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12, $13 }') $(date +%s.%N)"; }
+
 # loadtest NAME ARGS… — runs the load generator on core 1 against the current server, JSON into $OUT/NAME.json.
 loadtest() {
     local name=$1; shift
     local security=()
     [[ -n $AUTHORITY ]] && security=(--authority-public-key "$AUTHORITY")
-    taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json --channel "$CHANNEL" "${security[@]}" "$@" \
-        >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+    local before
+    before=$(cpu_mark)
+    taskset -c "$LOADGEN_CORES" "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json --channel "$CHANNEL" \
+        --loops "$LOADGEN_LOOPS" "${security[@]}" "$@" >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+    echo "$before $(cpu_mark)" >"$OUT/cpu-$name.txt"
 }
 
 # server_counters KIND — the server's final counters as JSON (the pool's last status line, converted).
@@ -123,6 +146,7 @@ for kind in $KINDS; do
     for noise in plain noise; do
         echo "== $kind, $noise" >&2
         start_server "$kind" "$noise"
+        loadtest "fixed-$kind-$noise" --connections "$CONNECTIONS" --share-rate "$RATE" --ramp-up 1 --duration "$DURATION"
         loadtest "shares-$kind-$noise" --connections "$CONNECTIONS" --share-rate 0 --in-flight "$IN_FLIGHT" \
             --ramp-up 1 --duration "$DURATION"
         loadtest "handshakes-$kind-$noise" --connections "$HANDSHAKE_CONNECTIONS" --handshake-only --ramp-up 0 \
@@ -155,9 +179,10 @@ for kind in $KINDS; do
     done
 done
 
-python3 - "$OUT" "$IDLE" "$KINDS" "$CHANNEL" <<'PY'
+python3 - "$OUT" "$IDLE" "$KINDS" "$CHANNEL" "$(getconf CLK_TCK)" "$SATURATED" "$CONNECTIONS" "$RATE" <<'PY'
 import json, os, platform, subprocess, sys, datetime
 out, idle, measured, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
+tick, saturated, connections, rate = float(sys.argv[5]), float(sys.argv[6]), sys.argv[7], sys.argv[8]
 def load(name):
     try:
         with open(os.path.join(out, name + ".json")) as f: return json.load(f)
@@ -168,12 +193,31 @@ def rss(kind, noise):
         if up < idle * 0.99: print(f"note: {kind} {noise}: only {up} of {idle} idle connections were up")
         return (after - before) * 10000 / max(up, 1) / 1024  # MiB per 10k
     except Exception: return None
+def cpu(name):
+    """(user µs/share, system µs/share, utilisation) of the server over load test `name`, or None."""
+    try:
+        u0, s0, t0, u1, s1, t1 = map(float, open(os.path.join(out, f"cpu-{name}.txt")).read().split())
+        shares = load(name)["counters"]["sharesAccepted"]
+        if shares <= 0: return None
+        user, system = (u1 - u0) / tick, (s1 - s0) / tick
+        return (user * 1e6 / shares, system * 1e6 / shares, (user + system) / max(t1 - t0, 1e-9))
+    except Exception: return None
 kinds = ["io_uring", "epoll", "pool", "nio"]
 rows = []
+bound = []
 for noise in ["plain", "noise"]:
     shares = {k: load(f"shares-{k}-{noise}") for k in kinds}
     hands = {k: load(f"handshakes-{k}-{noise}") for k in kinds}
-    rows.append((f"shares/s ({noise})", {k: shares[k] and shares[k]["sharesAcceptedPerSecond"] for k in kinds}, True, "{:,.0f}"))
+    for mode, label in [("fixed", f"fixed {connections}×{rate}/s"), ("shares", "closed loop")]:
+        c = {k: cpu(f"{mode}-{k}-{noise}") for k in kinds}
+        rows.append((f"server µs/share, {label} ({noise})", {k: c[k] and c[k][0] + c[k][1] for k in kinds}, False, "{:.2f}"))
+        rows.append((f"  of which user ({noise})", {k: c[k] and c[k][0] for k in kinds}, False, "{:.2f}"))
+        rows.append((f"  of which system ({noise})", {k: c[k] and c[k][1] for k in kinds}, False, "{:.2f}"))
+        rows.append((f"  server CPU utilisation ({noise})", {k: c[k] and c[k][2] * 100 for k in kinds}, None, "{:.0f} %"))
+        if mode == "shares":
+            for k in kinds:
+                if c[k] and c[k][2] < saturated: bound.append((k, noise))
+    rows.append((f"shares/s closed loop ({noise})", {k: shares[k] and shares[k]["sharesAcceptedPerSecond"] for k in kinds}, True, "{:,.0f}"))
     rows.append((f"handshakes/s ({noise})", {k: hands[k] and hands[k]["handshakesPerSecond"] for k in kinds}, True, "{:,.0f}"))
     rows.append((f"p99 ack latency µs ({noise})", {k: shares[k] and shares[k]["latencyMicroseconds"]["p99"] for k in kinds}, False, "{:,.0f}"))
     rows.append((f"RSS MiB per 10k idle ({noise})", {k: rss(k, noise) for k in kinds}, False, "{:,.1f}"))
@@ -183,13 +227,20 @@ print(f"date {datetime.datetime.now().isoformat(timespec='minutes')}, {os.cpu_co
       f"kernel {platform.release()}; server on core 0, load generator on core 1; {channel} channels")
 def fmt(v, f): return "—" if v is None else f.format(v)
 def ratio(ours, nio, higher):
-    if not ours or not nio: return "—"
+    if higher is None or not ours or not nio: return "—"
     return f"{(ours / nio if higher else nio / ours):.2f}×"
 print("| metric | ours io_uring | ours epoll | sv2 pool | NIO baseline | io_uring vs NIO | epoll vs NIO | pool vs NIO |")
 print("|---|---|---|---|---|---|---|---|")
+def cell(name, kind, value, f):
+    text = fmt(value, f)
+    if name.startswith("shares/s closed loop") and value is not None:
+        noise = name[name.index("(") + 1:-1]
+        if (kind, noise) in bound: text += " (LG-bound)"
+    return text
 for name, values, higher, f in rows:
-    print(f"| {name} | {fmt(values['io_uring'], f)} | {fmt(values['epoll'], f)} | {fmt(values['pool'], f)} | "
-          f"{fmt(values['nio'], f)} | {ratio(values['io_uring'], values['nio'], higher)} | "
+    print(f"| {name} | {cell(name, 'io_uring', values['io_uring'], f)} | {cell(name, 'epoll', values['epoll'], f)} | "
+          f"{cell(name, 'pool', values['pool'], f)} | {cell(name, 'nio', values['nio'], f)} | "
+          f"{ratio(values['io_uring'], values['nio'], higher)} | "
           f"{ratio(values['epoll'], values['nio'], higher)} | {ratio(values['pool'], values['nio'], higher)} |")
 lost = []
 for name in sorted(os.listdir(out)):
@@ -200,10 +251,14 @@ for kind in measured:
     for noise in ["plain", "noise"]:
         server = load(f"server-{kind}-{noise}")
         clients = sum((load(f"{run}-{kind}-{noise}") or {"counters": {"sharesAccepted": 0}})["counters"]["sharesAccepted"]
-                      for run in ["shares", "handshakes", "idle"])
+                      for run in ["fixed", "shares", "handshakes", "idle"])
         if server is None: lost.append(f"server {kind} {noise}: no final counters")
         elif server["sharesAccepted"] != clients:
             lost.append(f"server {kind} {noise} counted {server['sharesAccepted']} accepted shares, clients {clients}")
+print(f"server µs/share: /proc utime and stime over the load test ÷ shares acknowledged (includes the ramp-up and "
+      f"the {connections} handshakes; ratios for µs/share, p99 and RSS are NIO / ours, so higher is better everywhere). "
+      f"LG-bound: the server used less than {saturated:.0%} of its core in closed loop, so the load generator, not the "
+      f"server, set that throughput.")
 print("nothing lost: " + ("PASS in every run" if not lost else "FAIL\n  " + "\n  ".join(lost)))
 print(f"raw reports: {out}")
 PY

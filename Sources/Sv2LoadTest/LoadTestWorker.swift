@@ -28,6 +28,8 @@ final class LoadTestWorker {
     let loop: EventLoop
     private let slotCount: Int
     private var clients: [MinerClient?]
+    /// Miners that submitted in the current rate tick and their first sequence number (reused, no allocation).
+    private var burst: [(slot: Int, first: UInt32)] = []
     private var phases: [SlotPhase]
     private let clientTemplate: Sv2ClientConfiguration
     private let logger: Logger
@@ -124,11 +126,16 @@ final class LoadTestWorker {
 
     private func submitDueShares(now: UInt64) {
         let rate = configuration.sharesPerSecond
+        burst.removeAll(keepingCapacity: true)
         for slot in 0..<slotCount where phases[slot] == .ready {
             guard let client = clients[slot], client.mining.canSubmit else { continue }
             let elapsed = Double(now &- client.mining.miningSince) / 1e9
-            let due = Swift.min(1_000, Int(rate * elapsed) + 1 - client.mining.sharesSent)
+            // Each miner's shares fall due at its own phase of the share period (slot / slots of it): in step, every
+            // miner sent in the same tick and each share's latency was mostly the wait behind that burst.
+            let phase = Double(slot) / Double(slotCount)
+            let due = Swift.min(1_000, Int(rate * elapsed + phase) + 1 - client.mining.sharesSent)
             guard due > 0 else { continue }
+            burst.append((slot, client.mining.nextSequence))
             for _ in 0..<due {
                 guard let share = client.mining.nextShare(now: now) else { break }
                 do {
@@ -139,6 +146,9 @@ final class LoadTestWorker {
                 } catch { break }
             }
         }
+        // The burst leaves when the loop flushes, right after this timer callback: stamp it as sent now.
+        let sent = LatencyClock.now()
+        for (slot, first) in burst { clients[slot]?.mining.restampShares(from: first, at: sent) }
     }
 
     /// Stops submitting and reconnecting, closes every connection and lets the loop return.

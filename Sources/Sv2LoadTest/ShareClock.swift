@@ -65,6 +65,17 @@ struct ShareClock {
         return true
     }
 
+    /// Sets the send time of the outstanding shares from `first` to the newest to `now`.
+    mutating func restamp(from first: UInt32, at now: UInt64) {
+        guard first != next, isInWindow(first) else { return }
+        var sequence = first
+        while sequence != next {
+            let slot = Int(sequence) & mask
+            if times[slot] != 0 { times[slot] = Swift.max(now, 1) }
+            sequence &+= 1
+        }
+    }
+
     private mutating func grow() {
         var wider = [UInt64](repeating: 0, count: times.count * 2)
         let newMask = wider.count - 1

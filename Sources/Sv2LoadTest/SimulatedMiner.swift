@@ -39,6 +39,13 @@ struct SimulatedMiner: Sv2MiningClientHandler {
     /// Shares awaiting an acknowledgement.
     var outstanding: Int { clock.outstanding }
 
+    /// The sequence number the next share will get.
+    var nextSequence: UInt32 { clock.next }
+
+    /// Moves the send time of the shares from `first` on to `now`: a rate-mode burst is encoded share by share and
+    /// written when the loop flushes after the whole burst, so its shares are stamped once it is encoded.
+    mutating func restampShares(from first: UInt32, at now: UInt64) { clock.restamp(from: first, at: now) }
+
     // MARK: Shares
 
     /// Builds the next valid share and records its send time; nil when no job is active. Standard channels get a
@@ -65,7 +72,7 @@ struct SimulatedMiner: Sv2MiningClientHandler {
         if nonce == 0 { ntime &+= 1 }
         sharesSent += 1
         worker.counters.sharesSent += 1
-        let sequence = clock.send(at: worker.loop.now)
+        let sequence = clock.send(at: LatencyClock.now())
         if isStandard {
             return .standard(SubmitSharesStandard(
                 channelID: channelID, sequenceNumber: sequence, jobID: work.jobID, nonce: header.nonce,
@@ -195,7 +202,7 @@ struct SimulatedMiner: Sv2MiningClientHandler {
         // Accepted shares are the outstanding ones last_sequence_number covers (rejected ones left the clock
         // already). The message's own count is only cross-checked: SRI's pool sends totals since the channel
         // opened where the spec says "since the last acknowledgement" (`SubmitSuccessSemantics` tells them apart).
-        guard let acknowledged = clock.acknowledge(through: message.lastSequenceNumber, at: worker.loop.now, { worker.record(latency: $0) }) else {
+        guard let acknowledged = clock.acknowledge(through: message.lastSequenceNumber, at: LatencyClock.now(), { worker.record(latency: $0) }) else {
             worker.counters.unmatchedAcknowledgements += 1
             return
         }
@@ -213,7 +220,7 @@ struct SimulatedMiner: Sv2MiningClientHandler {
         worker.counters.sharesRejected += 1
         worker.counters.rejectionCodes[String(decoding: message.errorCode, as: UTF8.self), default: 0] += 1
         let worker = self.worker
-        guard clock.acknowledge(message.sequenceNumber, at: worker.loop.now, { worker.record(latency: $0) }) else {
+        guard clock.acknowledge(message.sequenceNumber, at: LatencyClock.now(), { worker.record(latency: $0) }) else {
             worker.counters.unmatchedAcknowledgements += 1
             return
         }

@@ -92,19 +92,25 @@ public struct ShareValidator: Sendable {
         }
         // Below the floor is work from before the filter's last rollover (in flight then, or replayed): stale.
         guard share.ntime >= ntimeFloor else { return .rejected(.staleShare) }
+        // The duplicate filter's slot for this share is known before the header is hashed: start loading it now,
+        // so the (usually cold) cache line arrives while SHA-256d runs.
+        let key = seen.key(for: share)
+        seen.prefetch(key)
         switch jobs[index].check(share, now: now) {
         case .failure(let rejection):
             return .rejected(rejection)
         case .success(let (header, hash)):
-            let job = jobs[index]
-            if job.blockTarget.isMet(by: hash) {
-                guard seen.insert(hash) else { return .rejected(.duplicateShare) }
-                recordAccepted(share, credit: job.credit)
+            // Fields read in place rather than through a local copy of the job. (The optimiser still copies the job
+            // once per share around `check`, ~1 % of the pool's CPU in profiles — a method called on an element of
+            // `jobs` inside a mutating method; neither an unsafe buffer nor inlining `check` avoided it.)
+            if jobs[index].blockTarget.isMet(by: hash) {
+                guard seen.insert(hash, key: key) else { return .rejected(.duplicateShare) }
+                recordAccepted(share, credit: jobs[index].credit)
                 return .blockFound(hash: hash, header: header)
             }
-            guard job.target.isMet(by: hash) else { return .rejected(.difficultyTooLow) }
-            guard seen.insert(hash) else { return .rejected(.duplicateShare) }
-            recordAccepted(share, credit: job.credit)
+            guard jobs[index].target.isMet(by: hash) else { return .rejected(.difficultyTooLow) }
+            guard seen.insert(hash, key: key) else { return .rejected(.duplicateShare) }
+            recordAccepted(share, credit: jobs[index].credit)
             return .accepted(hash: hash)
         }
     }
@@ -117,8 +123,8 @@ public struct ShareValidator: Sendable {
         guard case .success(let (header, hash)) = job.check(share, now: now), job.blockTarget.isMet(by: hash) else {
             return .rejected(.staleShare)
         }
-        guard !seen.contains(hash) else { return .rejected(.duplicateShare) }
-        _ = seen.insert(hash)
+        let key = seen.key(for: share)
+        guard seen.insert(hash, key: key) else { return .rejected(.duplicateShare) }
         recordAccepted(share, credit: job.credit)
         return .blockFound(hash: hash, header: header)
     }

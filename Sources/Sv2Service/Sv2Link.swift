@@ -21,18 +21,21 @@ final class Sv2Link {
     let id: Sv2ConnectionID
     let connection: Connection
     let maxFramePayload: Int
-    var phase: Phase {
+    // The state touched for every frame is exempt from dynamic exclusivity checks (`swift_beginAccess` costs a
+    // thread-local lookup and an access-set insert per access): a link is used only on its loop's thread, and no
+    // access to these properties spans a call that could reach them again.
+    @exclusivity(unchecked) var phase: Phase {
         didSet { if case .ready(let p) = phase { setUpProtocol = p } }
     }
     /// The subprotocol this connection was set up for; kept after it starts closing, so handlers hear of the close.
     private(set) var setUpProtocol: Sv2Protocol?
-    var session: NoiseSession?
+    @exclusivity(unchecked) var session: NoiseSession?
     /// A decrypted header whose payload has not fully arrived yet (its ciphertext header was already consumed).
-    var pendingHeader: Sv2FrameHeader?
-    var lastActivity: UInt64
+    @exclusivity(unchecked) var pendingHeader: Sv2FrameHeader?
+    @exclusivity(unchecked) var lastActivity: UInt64
     /// When the incomplete frame now buffered started arriving (`nil`: no partial frame buffered). Reset by every
     /// completed frame, so a peer whose reads always end mid-frame is judged frame by frame.
-    var partialFrameSince: UInt64?
+    @exclusivity(unchecked) var partialFrameSince: UInt64?
     /// The one partial-frame deadline timer (re-armed lazily from `partialFrameSince`, never once per frame).
     var partialFrameTimer: TimerHandle?
     var handshakeTimer: TimerHandle?
@@ -40,7 +43,10 @@ final class Sv2Link {
     /// Flags of the accepted SetupConnection (server) or of the Success (client).
     var setupFlags: UInt32 = 0
     /// Channels this connection owns (server side; for ownership checks and channel broadcasts).
-    var channels: Set<UInt32> = []
+    @exclusivity(unchecked) var channels: Set<UInt32> = [] { didSet { lastOwned = nil } }
+    /// The channel the last ownership check found (`nil` after any change to ``channels``): a connection usually
+    /// submits on one channel, and hashing the id into the set for every share showed up in profiles.
+    @exclusivity(unchecked) private var lastOwned: UInt32?
     /// Group channels this connection owns and their members (server side, from the SetGroupChannel messages sent):
     /// closing a group closes its members, so their ids stop being accepted too.
     var groups: [UInt32: Set<UInt32>] = [:]
@@ -57,6 +63,15 @@ final class Sv2Link {
         self.phase = phase
         self.maxFramePayload = maxFramePayload
         lastActivity = now
+    }
+
+    /// Whether this connection owns `channel` (server side).
+    @inline(__always)
+    func owns(_ channel: UInt32) -> Bool {
+        if channel == lastOwned { return true }
+        guard channels.contains(channel) else { return false }
+        lastOwned = channel
+        return true
     }
 
     var sv2Protocol: Sv2Protocol? {

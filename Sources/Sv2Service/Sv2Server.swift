@@ -107,7 +107,9 @@ public final class Sv2Server<
         } catch {
             throw .transport(error)
         }
-        metrics.startExporting(on: eventLoop) { [weak connections] in connections?.statistics ?? Sv2ServiceStatistics() }
+        // Through the server, not a weak reference to `connections`: that would give the connections object (retained
+        // for every reply) a side table.
+        metrics.startExporting(on: eventLoop) { [weak self] in self?.connections.statistics ?? Sv2ServiceStatistics() }
         connections.logger.info("listening", metadata: [
             "address": "\(localAddress.map { "\($0)" } ?? "?")",
             "noise": "\(configuration.noise != nil)",
@@ -178,8 +180,10 @@ public final class Sv2Server<
         link.handshakeInFlight = true
         connections.links[link.id] = link
         connections.statistics.connectionsOpened += 1
-        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self, weak link] in
-            guard let self, let link else { return }
+        // Timers name the link by id, never hold it weakly: a weak reference gives the link a side table, and every
+        // retain of it on the share path would then take the runtime's slow path.
+        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self, id = link.id] in
+            guard let self, let link = self.connections.link(id) else { return }
             link.handshakeTimer = nil
             if link.sv2Protocol == nil { self.connections.fail(link, .handshakeTimeout) }
         }
@@ -297,8 +301,8 @@ public final class Sv2Server<
     }
 
     private func armPartialFrameTimer(_ link: Sv2Link, after delay: Duration) {
-        link.partialFrameTimer = eventLoop.schedule(after: delay) { [weak self, weak link] in
-            guard let self, let link else { return }
+        link.partialFrameTimer = eventLoop.schedule(after: delay) { [weak self, id = link.id] in
+            guard let self, let link = self.connections.link(id) else { return }
             link.partialFrameTimer = nil
             guard link.phase != .closing, let since = link.partialFrameSince else { return }
             let timeout = self.configuration.partialFrameTimeout
@@ -436,7 +440,7 @@ public final class Sv2Server<
             // Clients may only talk about channels the server opened for them.
             guard frame.payload.count >= 4 else { _ = try decode(UpdateChannelView.self, frame.payload); return }
             let channel = UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self))
-            guard link.channels.contains(channel) else { throw .unknownChannel(channel) }
+            guard link.owns(channel) else { throw .unknownChannel(channel) }
         }
         try handlers.dispatch(sv2Protocol, type, payload: frame.payload, context: context)
         if type == .closeChannel {
@@ -500,8 +504,8 @@ public final class Sv2Server<
     /// One timer per connection, re-armed lazily: activity only updates a timestamp, the timer checks it when it
     /// fires and sleeps for the remainder — O(1) per timeout period, nothing per frame.
     private func armInactivityTimer(_ link: Sv2Link, after delay: Duration) {
-        link.inactivityTimer = eventLoop.schedule(after: delay) { [weak self, weak link] in
-            guard let self, let link else { return }
+        link.inactivityTimer = eventLoop.schedule(after: delay) { [weak self, id = link.id] in
+            guard let self, let link = self.connections.link(id) else { return }
             link.inactivityTimer = nil
             guard link.phase != .closing else { return }
             let timeout = self.configuration.inactivityTimeout

@@ -14,21 +14,22 @@ public final class Sv2ServerConnections {
     var links: [Sv2ConnectionID: Sv2Link] = [:]
     var channelOwners: [UInt32: Sv2ConnectionID] = [:]
     /// The service's counters.
-    public internal(set) var statistics = Sv2ServiceStatistics()
+    // Unchecked exclusivity: bumped for every frame on the loop thread, never accessed across a call that could
+    // reach it again (a dynamic check per bump showed in profiles).
+    @exclusivity(unchecked) public internal(set) var statistics = Sv2ServiceStatistics()
     /// Called (loop thread) for every connection closed because of an error, after it was logged and counted —
     /// e.g. to ban an address that keeps sending garbage.
     public var errorObserver: ((Sv2ConnectionID, Sv2ServiceError) -> Void)?
     /// The handler call now running, which the contexts check (see `Sv2HandlerCalls`).
     let handlerCalls = Sv2HandlerCalls()
     /// Limits warnings about closed and refused connections (peers control how many there are).
-    private var logLimiter: LogRateLimiter
-    private var logSummaryScheduled = false
+    private let warnings: PeerWarnings
 
     init(eventLoop: EventLoop, logger: Logger,
          logLimit: LogRateLimiter = LogRateLimiter(linesPerInterval: 20, interval: .seconds(1))) {
         self.eventLoop = eventLoop
         self.logger = logger
-        logLimiter = logLimit
+        warnings = PeerWarnings(limiter: logLimit)
     }
 
     deinit { handlerCalls.release() }
@@ -37,20 +38,22 @@ public final class Sv2ServerConnections {
     /// in one "suppressed N" warning (metadata `suppressed`) when the limiter's window ends.
     func warnAboutPeer(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata) {
         let now = eventLoop.now
-        if logLimiter.admit(now: now) {
+        if warnings.limiter.admit(now: now) {
             logger.warning(message(), metadata: metadata())
             return
         }
         statistics.logLinesSuppressed += 1
-        guard !logSummaryScheduled else { return }
-        logSummaryScheduled = true
-        let delay = logLimiter.nanosecondsUntilWindowEnds(now: now)
-        eventLoop.schedule(after: .nanoseconds(Int64(clamping: delay))) { [weak self] in
-            guard let self else { return }
-            self.logSummaryScheduled = false
-            let suppressed = self.logLimiter.takeSuppressed()
+        guard !warnings.summaryScheduled else { return }
+        warnings.summaryScheduled = true
+        let delay = warnings.limiter.nanosecondsUntilWindowEnds(now: now)
+        // The timer holds the small limiter state weakly, not `self`: a weak reference to the connections object
+        // (retained for every reply) would give it a side table and put every retain on the runtime's slow path.
+        eventLoop.schedule(after: .nanoseconds(Int64(clamping: delay))) { [weak warnings, logger] in
+            guard let warnings else { return }
+            warnings.summaryScheduled = false
+            let suppressed = warnings.limiter.takeSuppressed()
             if suppressed > 0 {
-                self.logger.warning(
+                logger.warning(
                     "suppressed \(suppressed) warnings about closed or refused connections (log rate limit)",
                     metadata: ["suppressed": "\(suppressed)"])
             }
@@ -215,4 +218,13 @@ public final class Sv2ServerConnections {
         if case .writeBufferFull = error { link.connection.abort() } else { link.connection.close() }
         errorObserver?(link.id, error)
     }
+}
+
+/// The rate limit on peer-caused warnings and whether its summary line is scheduled (a class so the summary timer
+/// can hold it weakly).
+private final class PeerWarnings {
+    var limiter: LogRateLimiter
+    var summaryScheduled = false
+
+    init(limiter: LogRateLimiter) { self.limiter = limiter }
 }

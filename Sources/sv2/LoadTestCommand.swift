@@ -157,6 +157,10 @@ struct LoadTestCommand: ParsableCommand {
             let loop = try EventLoop(configuration: EventLoopConfiguration(backend: try parseBackend(backend)))
             var configuration = Sv2ServerConfiguration(listenAddress: try SocketAddress(parsing: listen))
             configuration.inactivityTimeout = .seconds(3_600)
+            // A load-test target: the load generator opens and reconnects far faster than one source address may on
+            // a real pool (1000/s by default), and refusing it would measure admission control, not the server.
+            configuration.newConnectionsPerSourcePerSecond = 1_000_000
+            configuration.newConnectionsPerSourceBurst = 1_000_000
             var authority: AuthorityKeyPair?
             if let authoritySecretKey {
                 authority = try AuthorityKeyPair(secretKeyBase58Check: authoritySecretKey)

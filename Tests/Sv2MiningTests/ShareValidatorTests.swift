@@ -221,6 +221,48 @@ import Testing
         #expect(insert(&filter, hashes[0]))
     }
 
+    /// Share keys place entries by the share's fields; growing the table must find every entry again, and the same
+    /// header counts once whatever else differs (a fresh key computation, the job id).
+    @Test func duplicateFilterWithShareKeysSurvivesGrowth() {
+        var filter = DuplicateShareFilter(initialCapacity: 8, maximumCapacity: 256)
+        var rng = SplitMix64(state: 7)
+        let shares = (0..<150).map { index in
+            Share(jobID: 1, nonce: UInt32(truncatingIfNeeded: rng.next()), ntime: Self.minNtime + UInt32(index % 3),
+                  version: Self.version, extranonce: index.isMultiple(of: 2) ? .empty : Self.rolled(UInt8(index)))
+        }
+        let hashes = shares.map { _ in Hash256(bytes: rng.bytes(32))! }
+        for (share, hash) in zip(shares, hashes) { #expect(insert(&filter, hash, share)) }
+        #expect(filter.storedCount == 150)
+        for (share, hash) in zip(shares, hashes) {
+            var other = share
+            other.jobID = 9  // not part of the key: one header is one share whatever job it names
+            #expect(!insert(&filter, hash, other))
+            #expect(filter.contains(hash, key: filter.key(for: share)))
+        }
+        // Same fields, different header hash (another job's merkle root): a different share.
+        #expect(insert(&filter, Hash256(bytes: rng.bytes(32))!, shares[0]))
+        // An all-zero fingerprint is stored too (zero marks empty slots internally).
+        #expect(insert(&filter, .zero, shares[1]) && !insert(&filter, .zero, shares[1]))
+    }
+
+    /// The same header submitted under two jobs of one tip (a fresh job re-sent for the same template) is credited
+    /// once: the filter's key leaves the job id out.
+    @Test func sameHeaderUnderTwoJobsIsADuplicate() throws {
+        let root = Hash256(bytes: [UInt8](repeating: 0x42, count: 32))!
+        func job(_ id: UInt32) -> ShareJob {
+            ShareJob(standardJobID: id, version: Self.version, prevHash: Self.prevHash, merkleRoot: root,
+                     nbits: 0x1d00_ffff, minNtime: Self.minNtime, target: Target(.max))
+        }
+        var validator = ShareValidator()
+        validator.activate(job(1), newChainTip: true)
+        validator.activate(job(2), newChainTip: false)
+        let share = Share(jobID: 1, nonce: 5, ntime: Self.minNtime, version: Self.version)
+        #expect(submit(&validator, share).isAccepted)
+        var again = share
+        again.jobID = 2
+        #expect(submit(&validator, again) == .rejected(.duplicateShare))
+    }
+
     /// When the filter fills, the validator retires every job, raises its ntime floor above everything accepted
     /// and asks for a fresh job; a block on a retired job of the same tip is still reported as a block.
     @Test func fullFilterRetiresJobsAndRaisesTheNtimeFloor() throws {
@@ -252,3 +294,6 @@ import Testing
 /// Mutating calls cannot appear directly inside `#expect`; these forward through `inout`.
 func submit(_ validator: inout ShareValidator, _ share: Share) -> ShareOutcome { validator.validate(share) }
 func insert(_ filter: inout DuplicateShareFilter, _ hash: Hash256) -> Bool { filter.insert(hash) }
+func insert(_ filter: inout DuplicateShareFilter, _ hash: Hash256, _ share: Share) -> Bool {
+    filter.insert(hash, key: filter.key(for: share))
+}

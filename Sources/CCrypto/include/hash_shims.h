@@ -11,6 +11,11 @@ typedef struct cshims_sha256_state {
     uint64_t opaque[14];
 } cshims_sha256_state;
 
+/// Asks the CPU to start loading the cache line at `address` (for writing) without waiting for it: the duplicate
+/// filter fetches a share's table slot this way before the share's header is hashed, so the (usually cold) slot
+/// arrives while the hash is computed.
+static inline void cshims_prefetch_for_write(const void *address) { __builtin_prefetch(address, 1, 3); }
+
 /// SHA-256(SHA-256(data)) of `len` bytes into `out32`.
 void cshims_sha256d(const void *data, size_t len, uint8_t out32[32]);
 
