@@ -23,7 +23,7 @@ public import Sv2Bitcoin
 /// raises its `ntime` floor, so no earlier header can be submitted again) and only then call ``removeAll()``.
 /// ``removeAll()`` keeps the storage, so a channel's table is reused across chain tips.
 public struct DuplicateShareFilter: Sendable {
-    /// Where a share's entry lives: a seeded mix of the share's header fields (see ``key(for:)``).
+    /// Where a share's entry lives: a seeded mix of the share's header fields (see ``key(for:)-(Share)``).
     public struct Key: Sendable, Equatable {
         let bits: UInt64
     }
@@ -91,7 +91,7 @@ public struct DuplicateShareFilter: Sendable {
         slots.withUnsafeBufferPointer { cshims_prefetch_for_write($0.baseAddress! + index) }
     }
 
-    /// Inserts the share with header hash `hash` and key `key` (from ``key(for:)-…``); returns `false` if it was
+    /// Inserts the share with header hash `hash` and key `key` (from ``key(for:)-(Share)``); returns `false` if it was
     /// already present (a duplicate).
     ///
     /// Inserting into a full filter still records the share (the table grows past ``maximumCapacity``): answering
@@ -111,7 +111,7 @@ public struct DuplicateShareFilter: Sendable {
         contains(entry: entry(hash, key), from: key)
     }
 
-    /// Inserts a bare header hash (keyed by ``key(for:)-…`` of the hash); `false` if it was already present.
+    /// Inserts a bare header hash (keyed by ``key(for:)-(Hash256)`` of the hash); `false` if it was already present.
     public mutating func insert(_ hash: Hash256) -> Bool { insert(hash, key: key(for: hash)) }
 
     /// Whether a bare header hash is held (see ``insert(_:)``).
