@@ -13,7 +13,7 @@ public import Sv2Pool
 /// `template_age_seconds`, `template_source_up`, `template_source_losses_total`, `jobs_sent_total`,
 /// `accounting_queue_depth`, `accounting_lag_seconds`, `accounting_uncommitted_windows`,
 /// `accounting_commits_total`, `accounting_commit_latency_seconds`, `accounting_failed_commits_total`,
-/// `accounting_backlog_shares_total`, `accounting_backlogs_total`; with PostgreSQL replication `accounting_replication_lag_seconds` (newest
+/// `accounting_backlogs_total`; with PostgreSQL replication `accounting_replication_lag_seconds` (newest
 /// committed window minus newest replicated one), `accounting_replicated_windows_total`,
 /// `accounting_replication_failures_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
 /// setups, frames, errors by kind).
@@ -73,7 +73,6 @@ public final class PoolMetrics {
     private var commits: DeltaCounter
     private var commitLatency: GaugeExport
     private var failedCommits: DeltaCounter
-    private var backlogShares: DeltaCounter
     private var backlogs: DeltaCounter
     private let replicator: PostgresReplicator?
     private var replicationLag: GaugeExport
@@ -121,7 +120,6 @@ public final class PoolMetrics {
         commits = counter("accounting_commits_total")
         commitLatency = gauge("accounting_commit_latency_seconds")
         failedCommits = counter("accounting_failed_commits_total")
-        backlogShares = counter("accounting_backlog_shares_total")
         backlogs = counter("accounting_backlogs_total")
         replicationLag = gauge("accounting_replication_lag_seconds")
         replicatedWindows = counter("accounting_replicated_windows_total")
@@ -158,7 +156,6 @@ public final class PoolMetrics {
         uncommitted.set(pool.uncommittedWindowCount)
         commits.update(s.accountingCommits)
         commitLatency.set(s.accountingLastCommitLatency)
-        backlogShares.update(s.accountingBacklogShares)
         backlogs.update(s.accountingBacklogs)
         if perUser { exportUsers(pool) }
         if let ledger {

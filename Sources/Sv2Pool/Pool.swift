@@ -105,7 +105,8 @@ public final class Pool {
     private var tickTimer: TimerHandle?
     private var lastSweep = 0.0
 
-    private var templates: [UInt64: PoolTemplate] = [:]
+    /// Templates jobs were built from, by id (internal for the tests of the "template gone" failure path).
+    var templates: [UInt64: PoolTemplate] = [:]
     private var currentTemplateID: UInt64?
     private var nextJobID: UInt32 = 1
 
@@ -366,7 +367,7 @@ public final class Pool {
         var channel = PoolChannel(
             id: id, connection: connection, kind: kind, userIdentity: user, allocatedPrefix: allocated,
             extranoncePrefix: prefix, rollableLength: kind == .extended ? rollableLength : 0,
-            vardiff: vardiff, validator: validator)
+            vardiff: vardiff, validator: validator, jobMemory: Self.jobMemory(configuration))
         channel.groupID = groupID
         channel.selectsWork = selectsWork
         channel.userTracked = users.track(user)
@@ -531,10 +532,9 @@ public final class Pool {
             return try reject(channelID: channelID, sequence: sequence, .invalidChannelID, reply: reply)
         }
         if accountingBacklog {
-            // A share read before its connection was paused (the rest of that read, or a connection whose pause has
-            // not taken effect): handled like any other into the held window; its acknowledgement waits for the
-            // commit. Its connection stops being read after this frame.
-            statistics.accountingBacklogShares &+= 1
+            // Cannot happen through the server (every connection with a channel is paused when the backlog begins, and
+            // a paused connection's buffered bytes wait for the resume); a share handed in directly is handled like
+            // any other into the held window, and its connection stops being read after it.
             pauseForBacklog(slots[index]!.connection)
         }
         switch slots[index]!.validator.validate(share) {
@@ -1123,10 +1123,20 @@ public final class Pool {
         submitBlocks(now: clock())
     }
 
+    /// Job records per channel: the active jobs a validator holds plus as many future ones, so a job that can still
+    /// be valid always has its record (and, through `pruneTemplates`, its template).
+    static func jobMemory(_ configuration: PoolConfiguration) -> Int {
+        Swift.max(PoolChannel.jobMemory, 2 * configuration.maximumActiveJobs)
+    }
+
     private func pruneTemplates() {
-        guard templates.count > 32 else { return }
+        // A job stays valid as long as its channel's validator holds it (`maximumActiveJobs` per channel, one job per
+        // template, recorded in `jobMemory` slots): its template must outlive the record, or a block found on it
+        // could not be submitted ("template gone").
+        let keep = Swift.max(32, Self.jobMemory(configuration) + 1)
+        guard templates.count > keep else { return }
         // Keep the current template; drop the oldest of the rest.
-        let oldest = templates.keys.filter { $0 != currentTemplateID }.sorted().prefix(templates.count - 32)
+        let oldest = templates.keys.filter { $0 != currentTemplateID }.sorted().prefix(templates.count - keep)
         for id in oldest { templates[id] = nil }
     }
 

@@ -83,7 +83,8 @@ struct PoolChannel {
 
     init(
         id: UInt32, connection: Sv2ConnectionID, kind: Kind, userIdentity: String, allocatedPrefix: Extranonce,
-        extranoncePrefix: Extranonce, rollableLength: Int, vardiff: Vardiff, validator: ShareValidator
+        extranoncePrefix: Extranonce, rollableLength: Int, vardiff: Vardiff, validator: ShareValidator,
+        jobMemory: Int = PoolChannel.jobMemory
     ) {
         self.id = id
         self.connection = connection
@@ -94,7 +95,7 @@ struct PoolChannel {
         self.rollableLength = rollableLength
         self.vardiff = vardiff
         self.validator = validator
-        self.jobs = [JobRecord](repeating: JobRecord(), count: PoolChannel.jobMemory)
+        self.jobs = [JobRecord](repeating: JobRecord(), count: Swift.max(1, jobMemory))
         self.windowRejected = [UInt64](repeating: 0, count: ShareWindowRow.reasons.count)
     }
 

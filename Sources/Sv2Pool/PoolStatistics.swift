@@ -63,9 +63,6 @@ public struct PoolStatistics: Sendable, Hashable {
     public var accountingCommits: UInt64 = 0
     /// Times the ledger's queue was found full (the pool then pauses reading from its miners until it catches up).
     public var accountingBacklogs: UInt64 = 0
-    /// Shares handled while the ledger was behind (read before their connection's pause took effect; accepted or
-    /// rejected as usual into the held window, acknowledged after the commit).
-    public var accountingBacklogShares: UInt64 = 0
     /// Rows of closed channels holding only rejections, folded into the window's channel-less row (the open window
     /// already held `Pool.maximumClosedRows` rows of closed channels).
     public var accountingRowsFolded: UInt64 = 0

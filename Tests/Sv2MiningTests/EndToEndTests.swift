@@ -53,7 +53,10 @@ struct EndToEndTests {
                 ("proxied", .standard, proxy.localAddress!, proxyAuthority.publicKey),
             ] {
                 let client = try MinerSession.makeClient(
-                    configuration: MinerConfiguration(userIdentity: name, nominalHashrate: 1_000, channelType: channel,
+                    // Announced near what a debug-build CPU thread does, so the initial targets ask ~10 shares/s
+                    // (1,000 H/s announced made every hash a share: a flood that, on a loaded machine, filled the
+                    // proxy's write buffer towards the miner and closed it).
+                    configuration: MinerConfiguration(userIdentity: name, nominalHashrate: 500_000, channelType: channel,
                                                       cpu: CPUMinerConfiguration(workerCount: 1)),
                     server: Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: .noise(authority: key)),
                     eventLoop: runner.loop)

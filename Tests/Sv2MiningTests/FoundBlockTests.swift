@@ -44,6 +44,37 @@ import Testing
         _ = hash
     }
 
+    /// A job stays valid as long as its channel's validator holds it; with more active jobs than the pool used to keep
+    /// templates (32), a block on the oldest job was "template gone" and never submitted. Templates now outlive every
+    /// job a validator can hold.
+    @Test func aJobOutlivingManyTemplatesStillHasItsTemplate() throws {
+        let (pool, miner, source) = try Self.setUp { $0.maximumActiveJobs = 40 }
+        var source2 = source
+        var solutions: [SubmitSolution] = []
+        pool.onSolution = { solutions.append($0) }
+        // 35 fresh templates on the same tip: each becomes an active job of the channel (the miner keeps its first).
+        for _ in 0..<35 { try pool.receive(template: source2.refresh()) }
+        let (share, _) = Self.block(miner)
+        _ = try miner.submit(share)
+        #expect(pool.statistics.blocksFound == 1 && pool.statistics.blocksFailed == 0)
+        #expect(solutions.count == 1 && pool.statistics.solutionsSubmitted == 1)
+    }
+
+    /// The failure path itself (a template missing when its job's block comes in, which retention now prevents): the
+    /// block is journaled as found and failed with everything known about it, counted, and the share still credited.
+    @Test func aBlockWhoseTemplateIsGoneIsJournaledAsFailed() throws {
+        let (pool, miner, _) = try Self.setUp()
+        let journal = MemoryJournal()
+        pool.blockJournal = journal
+        pool.templates.removeAll()
+        let (share, hash) = Self.block(miner)
+        let answers = try miner.submit(share)
+        #expect(pool.statistics.blocksFound == 1 && pool.statistics.blocksFailed == 1)
+        #expect(pool.statistics.solutionsSubmitted == 0 && pool.statistics.sharesAccepted == 1)
+        #expect(journal.entries.map(\.event) == [.found, .failed] && journal.entries.allSatisfy { $0.hash == hash })
+        #expect(answers.contains { $0 is SubmitSharesSuccess })
+    }
+
     @Test func journaledBeforeSubmittedWithEverythingToRebuildIt() throws {
         let (pool, miner, source) = try Self.setUp()
         let log = TestBox<[String]>([])

@@ -243,6 +243,16 @@ struct PoolMetricsTests {
         #expect(scrape.value("sv2_pool_blocks_unsettled", A) == 1)
         #expect(scrape.value("sv2_pool_blocks_found_total", A) == 3)
 
+        // A block whose template is gone (the failure path retention prevents; forced here): counted as failed.
+        try runner.sync {
+            a.pool.templates.removeAll()
+            let network = Target(compact: miner.nbits)!
+            try client.send(try #require(miner.findShare(meeting: network)).fields.standard)
+        }
+        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_blocks_failed_total", A) == 1 }
+        #expect(scrape.value("sv2_pool_blocks_failed_total", A) == 1)
+        #expect(scrape.value("sv2_pool_blocks_found_total", A) == 4)
+
         // The template age grows between scrapes (no new template meanwhile).
         let age = try #require(scrape.value("sv2_pool_template_age_seconds", A))
         scrape = try TestMetrics.scrape(port: port) { ($0.value("sv2_pool_template_age_seconds", A) ?? 0) > age }
