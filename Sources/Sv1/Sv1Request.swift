@@ -75,6 +75,15 @@ public struct Sv1Request: Sendable, Hashable {
         guard let number = value as? NSNumber, !isBool(number) else { return nil }
         return number.doubleValue
     }
+
+    /// A JSON number that is a whole number within `range` (nil otherwise: a peer's 1e300 or 2.5 never reaches an
+    /// `Int(_:)` conversion, which would trap).
+    static func integer(_ value: Any?, in range: ClosedRange<Int>) -> Int? {
+        guard let number = number(value), number.isFinite, number.rounded() == number,
+              number >= Double(range.lowerBound), number <= Double(range.upperBound)
+        else { return nil }
+        return Int(number)
+    }
 }
 
 /// A request that could not be parsed, with its id when the line was JSON enough to have one.

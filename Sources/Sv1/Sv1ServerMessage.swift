@@ -45,11 +45,11 @@ public enum Sv1ServerMessage: Sendable, Hashable {
                 self = .notify(try Sv1Notify(params: params))
             case "mining.set_extranonce":
                 guard let text = params.first as? String, let bytes = Sv1Hex.decode(text),
-                      let size = Sv1Request.number(params.count > 1 ? params[1] : nil)
+                      let size = Sv1Request.integer(params.count > 1 ? params[1] : nil, in: 0...32)
                 else { throw .invalidParams(method: method, reason: "extranonce") }
-                self = .setExtranonce(extranonce1: bytes, extranonce2Size: Int(size))
+                self = .setExtranonce(extranonce1: bytes, extranonce2Size: size)
             case "client.reconnect":
-                self = .reconnect(host: params.first as? String, port: Sv1Request.number(params.count > 1 ? params[1] : nil).map { Int($0) })
+                self = .reconnect(host: params.first as? String, port: Sv1Request.integer(params.count > 1 ? params[1] : nil, in: 0...65_535))
             default:
                 self = .other(method: method)
             }
@@ -57,7 +57,7 @@ public enum Sv1ServerMessage: Sendable, Hashable {
         }
         let id = Sv1Request.id(object["id"])
         if let error = object["error"] as? [Any], !error.isEmpty {
-            let code = Sv1Request.number(error[0]).map { Int($0) } ?? 20
+            let code = Sv1Request.integer(error[0], in: Int(Int32.min)...Int(Int32.max)) ?? 20
             self = .response(id: id, result: .error(code: code, message: error.count > 1 ? (error[1] as? String ?? "") : ""))
             return
         }
@@ -65,8 +65,8 @@ public enum Sv1ServerMessage: Sendable, Hashable {
         if let number = result as? NSNumber, Sv1Request.isBool(number) {
             self = .response(id: id, result: number.boolValue ? .accepted : .refused)
         } else if let array = result as? [Any], array.count >= 3, let en1 = (array[1] as? String).flatMap(Sv1Hex.decode),
-                  let size = Sv1Request.number(array[2]) {
-            self = .response(id: id, result: .subscribed(extranonce1: en1, extranonce2Size: Int(size)))
+                  let size = Sv1Request.integer(array[2], in: 0...32) {
+            self = .response(id: id, result: .subscribed(extranonce1: en1, extranonce2Size: size))
         } else if let dictionary = result as? [String: Any] {
             let mask = (dictionary["version-rolling.mask"] as? String).flatMap { UInt32($0, radix: 16) } ?? 0
             self = .response(id: id, result: .configured(versionRollingMask: mask))

@@ -89,6 +89,32 @@ struct Sv1ParserTests {
         }
     }
 
+    /// Found by FuzzSv1: a number too large for `Int` (here a `client.reconnect` port of 10^60) trapped in the
+    /// conversion. Numbers the message needs as integers must be whole and in range, else the field is absent or the
+    /// message is invalid — never a crash.
+    @Test func hugeOrFractionalNumbersNeverTrap() throws {
+        func parse(_ text: String) throws -> Sv1ServerMessage {
+            var line = text
+            return try line.withUTF8 { try Sv1ServerMessage(line: UnsafeRawBufferPointer($0)) }
+        }
+        let huge = String(repeating: "3", count: 60)
+        guard case .reconnect(let host, let port) = try parse(#"{"id":null,"method":"client.reconnect","params":["pool.example",\#(huge),0]}"#)
+        else { throw TestFailure("not a reconnect") }
+        #expect(host == "pool.example" && port == nil)
+        guard case .reconnect(_, let fine) = try parse(#"{"id":null,"method":"client.reconnect","params":["p",3333]}"#)
+        else { throw TestFailure("not a reconnect") }
+        #expect(fine == 3333)
+        #expect(throws: (any Error).self) {
+            try parse(#"{"id":null,"method":"mining.set_extranonce","params":["00",1e300]}"#)
+        }
+        #expect(throws: (any Error).self) {
+            try parse(#"{"id":null,"method":"mining.set_extranonce","params":["00",2.5]}"#)
+        }
+        guard case .response(_, .error(let code, _)) = try parse(#"{"id":1,"result":null,"error":[1e40,"x",null]}"#)
+        else { throw TestFailure("not an error") }
+        #expect(code == 20)
+    }
+
     @Test func answersHaveTheShapesFirmwareExpects() {
         #expect(Sv1Line.error(id: .number(4), code: .lowDifficulty, message: "low \"difficulty\"")
             == "{\"id\":4,\"result\":null,\"error\":[23,\"low \\\"difficulty\\\"\",null]}\n")
