@@ -192,6 +192,11 @@ int cshims_uring_submit_and_wait(cshims_uring *u, int64_t timeout_ns) {
     return ret < 0 ? ret : 0;
 }
 
+unsigned cshims_uring_cq_overflowed(cshims_uring *u) {
+    unsigned flags = IO_URING_READ_ONCE(*u->ring.sq.kflags);
+    return (flags & IORING_SQ_CQ_OVERFLOW) != 0 || IO_URING_READ_ONCE(*u->ring.cq.koverflow) != 0;
+}
+
 unsigned cshims_uring_reap(cshims_uring *u, cshims_cqe *out, unsigned max) {
     unsigned head, n = 0;
     struct io_uring_cqe *cqe;

@@ -18,6 +18,14 @@ enum Backend {
         }
     }
 
+    /// What the backend did so far.
+    var counters: BackendCounters {
+        switch self {
+        case .uring(let b): b.counters
+        case .epoll(let b): b.counters
+        }
+    }
+
     @inline(__always) func destroy() {
         switch self {
         case .uring(let b): b.destroy()
@@ -29,6 +37,13 @@ enum Backend {
         switch self {
         case .uring(let b): try b.wait(timeoutNanoseconds: timeoutNanoseconds, into: &events)
         case .epoll(let b): try b.wait(timeoutNanoseconds: timeoutNanoseconds, into: &events)
+        }
+    }
+
+    @inline(__always) func submitPending() {
+        switch self {
+        case .uring(let b): b.submitPending()
+        case .epoll(let b): b.submitPending()
         }
     }
 

@@ -17,6 +17,8 @@ final class EpollBackend: IOBackend {
     /// Connections that may still have unread data (edge-triggered: no new edge will say so).
     private var readAgain: [IOHandle] = []
     private var readAgainScratch: [IOHandle] = []
+    /// What this backend did (see ``BackendCounters``).
+    private(set) var counters = BackendCounters()
 
     /// Per-connection interest (indexed by slot; a slot belongs to one connection until it is released).
     private struct ConnectionState {
@@ -62,6 +64,9 @@ final class EpollBackend: IOBackend {
     }
 
     func start() throws(ReactorError) {}
+
+    /// Sends, interest changes and accepts happen in the calls themselves: nothing is ever pending.
+    func submitPending() {}
 
     func destroy() {
         _ = cshims_close(epollFD)
@@ -198,6 +203,8 @@ final class EpollBackend: IOBackend {
         }
         let count = cshims_epoll_wait(epollFD, readyEvents, Int32(readyCapacity), timeout)
         guard count >= 0 else { throw .system(-count, "epoll_wait") }
+        let start = events.count
+        counters.countWait(blocking: timeout != 0, batch: Int(count))
         if !readAgain.isEmpty {
             swap(&readAgain, &readAgainScratch)
             for handle in readAgainScratch {
@@ -208,6 +215,7 @@ final class EpollBackend: IOBackend {
             readAgainScratch.removeAll(keepingCapacity: true)
         }
         for i in 0..<Int(count) { dispatch(readyEvents[i], into: &events) }
+        counters.countAccepts(in: events, from: start)
     }
 
     private func dispatch(_ event: cshims_epoll_event, into events: inout IOEventBuffer) {
@@ -215,6 +223,7 @@ final class EpollBackend: IOBackend {
         let handle = IOHandle(slot: token.slot, generation: token.generation)
         switch token.kind {
         case .wake:
+            counters.wakeups &+= 1
             _ = cshims_eventfd_drain(wakeFD)
         case .listener:
             guard let slot = liveListener(handle) else { return }

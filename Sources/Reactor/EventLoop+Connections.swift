@@ -92,10 +92,23 @@ extension EventLoop {
 
     // MARK: Events
 
-    /// Acts on what the backend's last `wait` reported.
+    /// Acts on what the backend's last `wait` reported. Replies written while handling the events before the first
+    /// accepted socket are sent before it is handled: refusing (or admitting) a burst of new connections is kernel
+    /// work — accept, close, a reset — that established connections' acknowledgements should not wait behind.
     func handleEvents() {
         let count = events.count
-        for index in 0..<count { handle(events[index]) }
+        var repliesSent = false
+        for index in 0..<count {
+            let event = events[index]
+            if event.kind == .accepted, !repliesSent {
+                repliesSent = true
+                if !dirty.isEmpty {
+                    flushDirty()
+                    io.submitPending()
+                }
+            }
+            handle(event)
+        }
         events.removeAll()
     }
 

@@ -58,7 +58,6 @@ extension EventLoop {
             descriptor.close()
             return
         }
-        _ = cshims_set_nodelay(descriptor.rawValue)
         var storage = sockaddr_storage()
         var length = socklen_t(0)
         let remote = (cshims_peername(descriptor.rawValue, &storage, &length) == 0 ? SocketAddress(storage: &storage) : nil)
@@ -72,6 +71,8 @@ extension EventLoop {
         }
         connection.handler = handler
         guard !connection.lifecycle.isClosed else { return }
+        // Only for connections the handler took: a flood being refused costs no setsockopt.
+        _ = connection.withDescriptor { cshims_set_nodelay($0.rawValue) }
         if readingPausedLoopWide { connection.readPause.insert(.loop) }
         startReadingIfWanted(connection)
     }

@@ -18,7 +18,8 @@ import Synchronization
 /// - Callbacks may call `write`/`close`/`abort` on *any* connection of the same loop. `didCloseWith` is
 ///   never delivered re-entrantly from inside those calls; it arrives later in the same loop iteration.
 /// - Writes are coalesced: bytes written during an iteration are sent with one send per connection at
-///   the end of the iteration (earlier once `writeFlushThreshold` bytes are pending).
+///   the end of the iteration (earlier once `writeFlushThreshold` bytes are pending, and before the iteration's
+///   newly accepted connections are handled).
 /// - Reading can be paused per connection (``pauseReading(_:)``) or loop-wide (``pauseReadingAll()``): the peer's
 ///   bytes then stay in the kernel (TCP flow control pushes back) and nothing is delivered until resumed.
 /// - Debug builds check the contract: every loop-thread-only API calls ``assertInLoop(file:line:)``.
@@ -69,6 +70,8 @@ public final class EventLoop: @unchecked Sendable {
     var warningSummaryScheduled = false
     /// Loop iterations so far (one per wait for I/O); lets callers spread work "per iteration" (see ``nextIteration(_:)``).
     public private(set) var iteration: UInt64 = 0
+    /// What the backend did so far (diagnostics: batch sizes, accepts ahead of reads, re-arms, wake-ups).
+    var backendCounters: BackendCounters { io.counters }
 
     private static let fallbackLogged = Atomic<Bool>(false)
 

@@ -15,6 +15,10 @@ protocol IOBackend: AnyObject {
     /// all) for I/O and appends what happened to `events`. Pointers in the events stay valid until the next `wait`.
     func wait(timeoutNanoseconds: UInt64?, into events: inout IOEventBuffer) throws(ReactorError)
 
+    /// Hands requests prepared since the last `wait` to the kernel now, without waiting (the loop sends replies
+    /// already written before it handles accepted connections). Backends that act at once have nothing to do.
+    func submitPending()
+
     /// Starts accepting on a listening socket.
     func addListener(_ listener: IOHandle, descriptor: borrowing Descriptor) throws(ReactorError)
     /// Pauses (false) or resumes (true) accepting on a listener.

@@ -18,6 +18,20 @@ final class UringBackend: IOBackend {
     /// Listeners whose multishot accept ended and that still want to accept: re-armed at the next `wait`, after the
     /// loop had the chance to pause them (re-arming at once after EMFILE would fail at once).
     private var listenersToRearm: [IOHandle] = []
+    /// What this backend did (see ``BackendCounters``).
+    private(set) var counters = BackendCounters()
+    /// Accepts taken from the completion queue and not yet reported (oldest at `heldAcceptsHead`). A multishot accept
+    /// drains the listener's whole backlog in one go: after the loop was off the CPU for a while under a connection
+    /// flood, hundreds of accept completions came in one batch, and established connections' reads in it waited
+    /// behind all of their refuse-and-close work (p99 ack latency 2.4–3.2× quiet). Now a wait reports at most
+    /// ``acceptsPerWait`` of them, after its other events — like epoll's bounded accept loop.
+    private var heldAccepts: [(handle: IOHandle, result: Int32)] = []
+    private var heldAcceptsHead = 0
+    /// Accepts reported per wait at most (the epoll backend's bound too).
+    static let acceptsPerWait = 64
+    /// Held accepts at which the multishot accepts are cancelled, leaving further connections in the kernel's
+    /// backlog (the kernel's own back-pressure) until the held ones were reported.
+    static let heldAcceptLimit = 1024
 
     /// Per-connection request state (indexed by slot; a slot belongs to one connection until it is released).
     private struct ConnectionState {
@@ -39,6 +53,8 @@ final class UringBackend: IOBackend {
         var fd: Int32 = -1
         var armed = false
         var accepting = false
+        /// The accept was cancelled because too many accepts are held; re-armed once they were reported.
+        var throttled = false
         var removed = true
     }
     private var listeners: [ListenerState] = []
@@ -63,6 +79,12 @@ final class UringBackend: IOBackend {
 
     func destroy() {
         descriptorsToClose.closeAll()
+        // Accepted sockets nobody was told about.
+        for index in heldAcceptsHead..<heldAccepts.count where heldAccepts[index].result >= 0 {
+            Descriptor(adopting: heldAccepts[index].result).close()
+        }
+        heldAccepts.removeAll()
+        heldAcceptsHead = 0
         cshims_uring_destroy(ring)
         completions.deallocate()
         wakeBuffer.deallocate()
@@ -89,7 +111,7 @@ final class UringBackend: IOBackend {
         let slot = Int(listener.slot)
         while listeners.count <= slot { listeners.append(ListenerState()) }
         listeners[slot] = ListenerState(generation: listener.generation, fd: descriptor.rawValue, armed: false,
-                                        accepting: true, removed: false)
+                                        accepting: true, throttled: false, removed: false)
         try armAccept(slot)
     }
 
@@ -226,11 +248,19 @@ final class UringBackend: IOBackend {
     /// loop's next successful submission instead of silently risking a stale request on a new connection.
     private func retire(_ descriptor: consuming Descriptor) {
         descriptorsToClose.append(descriptor)
+        counters.extraSubmits &+= 1
         closeDescriptorsOnceSubmitted()
     }
 
     /// Submits what is prepared and, when nothing is left unsubmitted, closes the descriptors waiting for that.
     /// In-flight requests hold their own file reference, so closing does not disturb them.
+    /// Hands what is prepared to the kernel now (sends of replies written so far), without waiting.
+    func submitPending() {
+        guard cshims_uring_unsubmitted(ring) > 0 else { return }
+        counters.extraSubmits &+= 1
+        closeDescriptorsOnceSubmitted()
+    }
+
     private func closeDescriptorsOnceSubmitted() {
         _ = cshims_uring_submit(ring)
         guard cshims_uring_unsubmitted(ring) == 0 else { return }
@@ -244,27 +274,75 @@ final class UringBackend: IOBackend {
         for id in buffersToRecycle { cshims_uring_recycle_buffer(ring, id) }
         buffersToRecycle.removeAll(keepingCapacity: true)
         if !listenersToRearm.isEmpty { rearmListeners() }
-        let timeout = timeoutNanoseconds.map { Int64(clamping: Swift.max($0, 1)) } ?? -1
+        // Held accepts are reported by this wait: it must not block.
+        let timeout: Int64 = heldAcceptsHead < heldAccepts.count ? 0
+            : timeoutNanoseconds.map { Int64(clamping: $0) } ?? -1
         let result = cshims_uring_submit_and_wait(ring, timeout)
         guard result == 0 else { throw .system(-result, "io_uring_enter") }
         if !descriptorsToClose.isEmpty { closeDescriptorsOnceSubmitted() }
+        if cshims_uring_cq_overflowed(ring) != 0 { counters.overflowedWaits &+= 1 }
+        let start = events.count
+        var reaped = 0
         // One CQE makes at most three events (bytes, a failed re-arm, the release), so reaping at most a third of the
         // room never overfills the buffer; what is left
         // in the completion queue is reaped by the next wait (which then does not block).
         while events.room >= 3 {
             let limit = Swift.min(events.room / 3, completionCapacity)
             let count = Int(cshims_uring_reap(ring, completions, UInt32(limit)))
+            reaped += count
             for i in 0..<count { dispatch(completions[i], into: &events) }
             if count < limit { break }
         }
+        if heldAcceptsHead < heldAccepts.count { reportHeldAccepts(into: &events) }
+        counters.countWait(blocking: timeout != 0, batch: reaped)
+        counters.countAccepts(in: events, from: start)
     }
 
     private func rearmListeners() {
-        for handle in listenersToRearm {
+        let held = heldAccepts.count - heldAcceptsHead
+        var kept = 0
+        for index in listenersToRearm.indices {
+            let handle = listenersToRearm[index]
             guard let slot = liveListener(handle), listeners[slot].accepting, !listeners[slot].armed else { continue }
+            if listeners[slot].throttled && held > 0 {
+                listenersToRearm[kept] = handle
+                kept += 1
+                continue
+            }
+            listeners[slot].throttled = false
+            counters.acceptRearms &+= 1
             try? armAccept(slot)
         }
-        listenersToRearm.removeAll(keepingCapacity: true)
+        listenersToRearm.removeSubrange(kept...)
+    }
+
+    private func holdAccept(_ handle: IOHandle, result: Int32) {
+        heldAccepts.append((handle, result))
+        guard heldAccepts.count - heldAcceptsHead == Self.heldAcceptLimit else { return }
+        for slot in listeners.indices where !listeners[slot].removed && listeners[slot].armed && !listeners[slot].throttled {
+            listeners[slot].throttled = true
+            cancel(Token(.listener, generation: listeners[slot].generation, slot: UInt32(slot)))
+        }
+    }
+
+    /// Reports up to ``acceptsPerWait`` held accepts, after the wait's other events.
+    private func reportHeldAccepts(into events: inout IOEventBuffer) {
+        var reported = 0
+        while heldAcceptsHead < heldAccepts.count, reported < Self.acceptsPerWait, events.room > 0 {
+            let accept = heldAccepts[heldAcceptsHead]
+            heldAcceptsHead += 1
+            reported += 1
+            events.append(.accepted, accept.handle, result: accept.result)
+        }
+        let left = heldAccepts.count - heldAcceptsHead
+        counters.acceptsHeld &+= UInt64(left)
+        if left == 0 {
+            heldAccepts.removeAll(keepingCapacity: true)
+            heldAcceptsHead = 0
+        } else if heldAcceptsHead >= 4096 {
+            heldAccepts.removeSubrange(..<heldAcceptsHead)
+            heldAcceptsHead = 0
+        }
     }
 
     private func dispatch(_ cqe: cshims_cqe, into events: inout IOEventBuffer) {
@@ -273,6 +351,7 @@ final class UringBackend: IOBackend {
         let handle = IOHandle(slot: token.slot, generation: token.generation)
         switch token.kind {
         case .wake:
+            counters.wakeups &+= 1
             armWake()
         case .listener:
             guard let slot = liveListener(handle) else {
@@ -285,7 +364,7 @@ final class UringBackend: IOBackend {
                 listeners[slot].armed = false
                 if listeners[slot].accepting { listenersToRearm.append(handle) }
             }
-            if cqe.res != -ECANCELED { events.append(.accepted, handle, result: cqe.res) }
+            if cqe.res != -ECANCELED { holdAccept(handle, result: cqe.res) }
         case .receive:
             receive(cqe, handle: handle, more: more, into: &events)
         case .send:

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
-import Reactor
+@testable import Reactor
 import Sv2Codec
 import Sv2Noise
 import Sv2Service
@@ -249,7 +249,13 @@ struct AdmissionTests {
             admitted ? harness.server.value.statistics.handshakesOffloaded > 100
                 : harness.server.value.statistics.refusedSourceRate > 100
         })
+        // SV2_FLOOD_MARK=<path> (benchmark tooling): <path>.start/.end bracket the measured flood, for a profiler.
+        let mark = ProcessInfo.processInfo.environment["SV2_FLOOD_MARK"]
+        if let mark { _ = FileManager.default.createFile(atPath: mark + ".start", contents: nil) }
+        let before = try harness.runner.sync { harness.runner.loop.backendCounters }
         let flooded = try latencies(for: bench ? 10 : 2)
+        let after = try harness.runner.sync { harness.runner.loop.backendCounters }
+        if let mark { _ = FileManager.default.createFile(atPath: mark + ".end", contents: nil) }
         stop.value = true
         let floodStats = try harness.statistics()
         let rate = Double(attempts.value) / Date().timeIntervalSince(floodStarted)
@@ -257,6 +263,16 @@ struct AdmissionTests {
         print("act 1 flood (\(backend)): \(attempts.value) attempts (\(Int(rate))/s), \(floodStats.refusedSourceRate) refused, "
             + "\(floodStats.handshakesOffloaded - miners.count - 1) act 1s computed; \(miners.count) miners' ack p50/p99 quiet "
             + "\(Int(percentile(quiet, 0.5)))/\(Int(quiet99)) µs (\(quiet.count) shares), under flood \(Int(percentile(flooded, 0.5)))/\(Int(flood99)) µs (\(flooded.count) shares)")
+        let waits = Double(max(after.waits - before.waits, 1))
+        func perWait(_ value: KeyPath<BackendCounters, UInt64>) -> String {
+            String(format: "%.2f", Double(after[keyPath: value] - before[keyPath: value]) / waits)
+        }
+        print("act 1 flood (\(harness.runner.loop.backend)) loop under flood: \(after.waits - before.waits) waits "
+            + "(\(after.blockingWaits - before.blockingWaits) blocking), per wait: \(perWait(\.completions)) completions, "
+            + "\(perWait(\.accepts)) accepts, \(perWait(\.acceptsAheadOfReads)) accepts ahead of reads; largest batch "
+            + "\(after.largestBatch), accepts held \(after.acceptsHeld - before.acceptsHeld), accept re-arms "
+            + "\(after.acceptRearms - before.acceptRearms), extra submits \(after.extraSubmits - before.extraSubmits), "
+            + "overflowed waits \(after.overflowedWaits - before.overflowedWaits), wake-ups \(after.wakeups - before.wakeups)")
         if !admitted {
             #expect(floodStats.refusedSourceRate > 100)
             #expect(floodStats.connectionsRefused == floodStats.refusedSourceRate)

@@ -63,6 +63,8 @@ int cshims_uring_submit_and_wait(cshims_uring *u, int64_t timeout_ns);
 int cshims_uring_submit(cshims_uring *u);
 /// Prepared SQEs the kernel has not consumed yet (0: every prepared request was submitted).
 unsigned cshims_uring_unsubmitted(cshims_uring *u);
+/// Nonzero when completions overflowed the CQ ring and wait in the kernel (IORING_SQ_CQ_OVERFLOW) or were lost.
+unsigned cshims_uring_cq_overflowed(cshims_uring *u);
 /// Copies up to `max` completions into `out` and marks them seen. Returns the count.
 unsigned cshims_uring_reap(cshims_uring *u, cshims_cqe *out, unsigned max);
 /// Address of provided buffer `bid`.
