@@ -11,7 +11,10 @@
 # Environment: RATE (shares/s per connection; 0 = closed loop, default 400), CONNECTIONS (100), IN_FLIGHT (16, closed
 # loop), DURATION (10 s), ROUNDS (3), LOADGEN (the sv2 binary driving the load, default .build/release/sv2),
 # LOADGEN_ARGS (extra `loadtest run` arguments, e.g. "--loops 2"), NOISE=1 (read the authority key the server prints
-# and turn Noise on), SERVER_CORES (taskset list for the server, default 0), LOADGEN_CORES (default 1).
+# and turn Noise on), SERVER_CORES (taskset list for the server, default 0), LOADGEN_CORES (default 1),
+# SERVER_CPU_PERCENT (cap the server at this share of one CPU with a cgroup CPU quota, root only: in closed loop the
+# server is then the saturated side even on 2 cores, and shares/s is its capacity at that CPU; e.g. RATE=0
+# SERVER_CPU_PERCENT=15 LOADGEN_CORES=0,1 LOADGEN_ARGS="--loops 2").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RATE=${RATE:-400}
@@ -25,6 +28,21 @@ SERVER_CORES=${SERVER_CORES:-0}
 LOADGEN_CORES=${LOADGEN_CORES:-1}
 PORT=${PORT:-31700}
 OUT=$(mktemp -d /tmp/sv2-cpu.XXXXXX)
+CGROUP=""
+if [[ -n ${SERVER_CPU_PERCENT:-} ]]; then
+    # cgroup v2 (cpu.max) or v1 (cfs quota); a 10 ms period keeps the throttling fine-grained.
+    if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+        CGROUP=/sys/fs/cgroup/sv2-cpu-per-share-$$
+        mkdir -p "$CGROUP"
+        echo "$((SERVER_CPU_PERCENT * 100)) 10000" >"$CGROUP/cpu.max"
+    else
+        CGROUP=/sys/fs/cgroup/cpu/sv2-cpu-per-share-$$
+        mkdir -p "$CGROUP"
+        echo 10000 >"$CGROUP/cpu.cfs_period_us"
+        echo "$((SERVER_CPU_PERCENT * 100))" >"$CGROUP/cpu.cfs_quota_us"
+    fi
+    trap 'rmdir "$CGROUP" 2>/dev/null || true' EXIT
+fi
 TICK=$(getconf CLK_TCK)
 ulimit -n "$(ulimit -Hn)"
 
@@ -38,6 +56,7 @@ measure() {
     # shellcheck disable=SC2086
     taskset -c "$SERVER_CORES" stdbuf -oL ${command//\{PORT\}/$PORT} >"$log" 2>&1 &
     local pid=$!
+    [[ -n $CGROUP ]] && echo "$pid" >"$CGROUP/cgroup.procs"
     for _ in $(seq 100); do
         grep -q 'listening' "$log" 2>/dev/null && break
         sleep 0.1
