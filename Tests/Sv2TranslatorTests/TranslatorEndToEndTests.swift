@@ -178,7 +178,7 @@ struct TranslatorEndToEndTests {
         let bed = try TranslatorTestBed(backend, stopWait: 20)
         defer { bed.stop() }
         let runner = bed.runner
-        let (service, translator) = try bed.startPoolAndTranslator()
+        let (_, translator) = try bed.startPoolAndTranslator()
         let count = 2_000
         let devices = try runner.sync {
             (0..<count).map { index in
