@@ -353,4 +353,13 @@ private final class ClientConnectionHandler<
     }
 }
 
-extension Sv2Client: Sv2HandlerOwner {}
+extension Sv2Client: Sv2HandlerOwner {
+    /// The client side's Null Mining handler.
+    public typealias NullMining = NullSv2MiningClientHandler
+    /// The client side's Null Job Declaration handler.
+    public typealias NullJobDeclaration = NullSv2JobDeclarationClientHandler
+    /// The client side's Null Template Distribution handler.
+    public typealias NullTemplateDistribution = NullSv2TemplateDistributionClientHandler
+    /// `stratum.client`.
+    public static var defaultLoggerLabel: String { "stratum.client" }
+}

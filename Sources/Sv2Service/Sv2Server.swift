@@ -534,4 +534,13 @@ private final class ServerConnectionHandler<
 
 extension Sv2Server: HandshakeAnswerSink {}
 
-extension Sv2Server: Sv2HandlerOwner {}
+extension Sv2Server: Sv2HandlerOwner {
+    /// The server side's Null Mining handler.
+    public typealias NullMining = NullSv2MiningServerHandler
+    /// The server side's Null Job Declaration handler.
+    public typealias NullJobDeclaration = NullSv2JobDeclarationServerHandler
+    /// The server side's Null Template Distribution handler.
+    public typealias NullTemplateDistribution = NullSv2TemplateDistributionServerHandler
+    /// `stratum.server`.
+    public static var defaultLoggerLabel: String { "stratum.server" }
+}
