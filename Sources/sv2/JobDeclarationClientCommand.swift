@@ -82,14 +82,8 @@ struct JobDeclarationClientCommand: ParsableCommand {
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let keys = try serverKeys.resolve(
-            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
-            certificateValidity: 3600, environment: ProcessInfo.processInfo.environment,
-            now: UInt64(Date().timeIntervalSince1970))
-        for warning in keys.warnings { Logger(label: "sv2.jd-client").warning("\(warning)") }
-        if let authority = keys.authority {
-            print("jd-client authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
-        }
+        let keys = try serverKeys.resolveAndAnnounce(
+            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false))
         var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34265"), option: "listen"),
             noise: keys.identity)
