@@ -304,7 +304,9 @@ final class UringBackend: IOBackend {
         for index in listenersToRearm.indices {
             let handle = listenersToRearm[index]
             guard let slot = liveListener(handle), listeners[slot].accepting, !listeners[slot].armed else { continue }
-            if listeners[slot].throttled && held > 0 {
+            // Held accepts (a throttle's, or an error such as EMFILE that ended the accept) reach the loop first, so
+            // that it can pause the listener before the accept is re-armed.
+            if held > 0 {
                 listenersToRearm[kept] = handle
                 kept += 1
                 continue
