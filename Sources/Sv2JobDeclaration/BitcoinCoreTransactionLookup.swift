@@ -1,0 +1,79 @@
+public import Logging
+public import Sv2Bitcoin
+
+/// Finds transactions by wtxid in Bitcoin Core's mempool (what `DeclareMiningJob` names them by; the RPC knows
+/// txids): first `getrawtransaction` with each wtxid as a txid (a transaction without witness has the same id),
+/// then, for the rest, the mempool's wtxid → txid map (`getrawmempool true`) and `getrawtransaction` by txid.
+/// Every transaction returned hashes to the wtxid it was asked for; what the node does not have (or an RPC
+/// failure) is simply not returned, so the JD client is asked for it instead. Loop thread only.
+public final class BitcoinCoreTransactionLookup {
+    /// The node.
+    public let rpc: BitcoinCoreRPCClient
+    /// Transactions found so far.
+    public private(set) var transactionsFound = 0
+    /// Lookups an RPC failure cut short (logged).
+    public private(set) var failures = 0
+    /// Most wtxids one lookup asks for (the rest count as missing).
+    public var maximumTransactions = 20_000
+    private let logger: Logger
+
+    /// A lookup through `rpc`.
+    public init(rpc: BitcoinCoreRPCClient, logger: Logger = Logger(label: "stratum.jd-server.mempool")) {
+        self.rpc = rpc
+        self.logger = logger
+    }
+
+    /// Looks `wtxids` up; `completion` runs on the loop thread with the transactions found (any order).
+    public func lookUp(_ wtxids: [Hash256], completion: @escaping ([[UInt8]]) -> Void) {
+        let wanted = Array(Set(wtxids.prefix(maximumTransactions)))
+        guard !wanted.isEmpty else { return completion([]) }
+        rpc.getRawTransactions(txids: wanted) { [weak self] first in
+            guard let self else { return completion([]) }
+            var found: [Hash256: [UInt8]] = [:]
+            switch first {
+            case .success(let byID):
+                for (id, transaction) in byID where SHA256d.hash(transaction) == id { found[id] = transaction }
+            case .failure(let error):
+                self.failed(error)
+                return completion([])
+            }
+            let rest = wanted.filter { found[$0] == nil }
+            guard !rest.isEmpty else { return self.finish(found, completion) }
+            self.rpc.getMempoolWtxids { [weak self] mapped in
+                guard let self else { return completion(Array(found.values)) }
+                let map: [Hash256: Hash256]
+                switch mapped {
+                case .success(let value): map = value
+                case .failure(let error):
+                    self.failed(error)
+                    return self.finish(found, completion)
+                }
+                let txids = rest.compactMap { map[$0] }
+                guard !txids.isEmpty else { return self.finish(found, completion) }
+                self.rpc.getRawTransactions(txids: txids) { [weak self] second in
+                    guard let self else { return completion(Array(found.values)) }
+                    switch second {
+                    case .success(let byID):
+                        for transaction in byID.values {
+                            let wtxid = SHA256d.hash(transaction)
+                            if map[wtxid] != nil { found[wtxid] = transaction }
+                        }
+                    case .failure(let error):
+                        self.failed(error)
+                    }
+                    self.finish(found, completion)
+                }
+            }
+        }
+    }
+
+    private func finish(_ found: [Hash256: [UInt8]], _ completion: ([[UInt8]]) -> Void) {
+        transactionsFound += found.count
+        completion(Array(found.values))
+    }
+
+    private func failed(_ error: BitcoinCoreRPCError) {
+        failures += 1
+        logger.warning("mempool lookup failed (the JD client is asked instead): \(error)")
+    }
+}

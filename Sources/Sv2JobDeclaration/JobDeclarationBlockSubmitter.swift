@@ -1,0 +1,214 @@
+public import Logging
+import Glibc
+public import Sv2Bitcoin
+public import Sv2Codec
+public import Sv2Mining
+
+/// The JD server's block path with Bitcoin Core (`sv2 jd-server --rpc`): every pushed solution is assembled into a
+/// full block (``DeclaredBlock``: header from the solution, coinbase from the declared prefix, extranonce and
+/// suffix, the declared transactions), checked against its `nbits`, **journaled** (the `found` line carries the whole
+/// block, so it can be submitted by hand whatever happens next) and then submitted with `submitblock`. bitcoind's
+/// verdict is logged, counted (``JobDeclarationBlockStatistics/results``) and journaled (`submitted`, or `failed`
+/// with the reason). A node that cannot be reached is tried again, with a doubling delay, up to
+/// ``maximumAttempts`` times; after that the block is journaled `failed` and logged critical — never dropped
+/// silently. Loop thread only.
+public final class JobDeclarationBlockSubmitter {
+    /// The node blocks go to.
+    public let rpc: BitcoinCoreRPCClient
+    /// Counters.
+    public private(set) var statistics = JobDeclarationBlockStatistics()
+    /// Where blocks are recorded before they are submitted (the pool's journal in `sv2 jd-server`).
+    public var journal: (any BlockJournaling)?
+    /// `submitblock` attempts per block while the node is unreachable.
+    public var maximumAttempts = 6
+    /// Delay before the first retry; doubled for each next one.
+    public var retryDelay: Duration = .seconds(1)
+    /// Longest delay between two attempts.
+    public var maximumRetryDelay: Duration = .seconds(30)
+    /// Blocks being submitted at once; more are journaled `failed` (a flood of valid blocks cannot happen on a real
+    /// network).
+    public var maximumPendingBlocks = 16
+    /// The chain tip the pool mines on (`prevHash`, `nbits`), when known: a solution on that tip must carry its
+    /// `nbits`, or any JD client could get blocks of a trivial target journaled and submitted.
+    public var chainTip: (() -> (prevHash: Hash256, nbits: UInt32)?)?
+    /// Finds transactions the JD server's mempool view lacks (``BitcoinCoreTransactionLookup``).
+    public var transactionLookup: ((_ wtxids: [Hash256], _ completion: @escaping ([[UInt8]]) -> Void) -> Void)?
+    /// Called with every verdict (or final failure) of a submitted block.
+    public var onResult: ((DeclaredBlock, Result<BitcoinCoreSubmitBlockResult, BitcoinCoreRPCError>) -> Void)?
+    /// Unix time in seconds for the journal (injectable for tests).
+    public var wallClock: () -> UInt64 = { UInt64(time(nil)) }
+
+    private unowned let declarator: JobDeclaratorServer
+    private var recentBlocks: Set<Hash256> = []
+    private var recentOrder: [Hash256] = []
+    private var pending = 0
+    private let logger: Logger
+
+    /// A submitter for the solutions `declarator` receives (its mempool view supplies the transactions).
+    public init(
+        declarator: JobDeclaratorServer, rpc: BitcoinCoreRPCClient,
+        logger: Logger = Logger(label: "stratum.jd-server.blocks")
+    ) {
+        self.declarator = declarator
+        self.rpc = rpc
+        self.logger = logger
+    }
+
+    /// Blocks being submitted (waiting for a verdict or a retry).
+    public var pendingCount: Int { pending }
+
+    /// Handles a pushed solution: `jobs` are the connection's recently accepted declarations, most recent first.
+    public func handle(_ solution: PushSolution, jobs: [DeclaredMiningJob]) {
+        statistics.solutionsReceived += 1
+        guard !jobs.isEmpty else {
+            statistics.solutionsWithoutJob += 1
+            logger.warning("pushed solution on a connection without an accepted declaration: ignored")
+            return
+        }
+        let prevHash = JobDeclarationWire.hash(solution.prevHash)
+        if let tip = chainTip?(), tip.prevHash == prevHash, tip.nbits != solution.nbits {
+            statistics.solutionsWithWrongBits += 1
+            logger.warning("pushed solution on tip \(prevHash) with nbits \(String(solution.nbits, radix: 16)), the tip's are \(String(tip.nbits, radix: 16)): ignored")
+            return
+        }
+        resolve(solution, jobs: jobs, fetched: [:], lookedUp: false)
+    }
+
+    /// Finds the job the solution solves (its block meets the target) and submits it; looks missing transactions
+    /// up once.
+    private func resolve(_ solution: PushSolution, jobs: [DeclaredMiningJob], fetched: [Hash256: [UInt8]], lookedUp: Bool) {
+        var lacking: [Hash256] = []
+        for job in jobs {
+            var transactions: [[UInt8]] = []
+            transactions.reserveCapacity(job.wtxids.count)
+            for wtxid in job.wtxids {
+                guard let transaction = declarator.transaction(wtxid: wtxid) ?? fetched[wtxid] else {
+                    lacking.append(wtxid)
+                    continue
+                }
+                transactions.append(transaction)
+            }
+            guard transactions.count == job.wtxids.count else { continue }
+            let block: DeclaredBlock
+            do throws(DeclaredBlock.AssemblyError) {
+                block = try DeclaredBlock(job: job, solution: solution, transactions: transactions)
+            } catch {
+                logger.debug("pushed solution does not fit a recent job: \(error)")
+                continue
+            }
+            if block.meetsTarget { return found(block) }
+        }
+        if !lacking.isEmpty, !lookedUp, let transactionLookup {
+            transactionLookup(lacking) { [weak self] transactions in
+                guard let self else { return }
+                var fetched = fetched
+                for transaction in transactions { fetched[SHA256d.hash(transaction)] = transaction }
+                self.resolve(solution, jobs: jobs, fetched: fetched, lookedUp: true)
+            }
+            return
+        }
+        if !lacking.isEmpty {
+            statistics.solutionsMissingTransactions += 1
+            logger.critical("""
+                pushed solution (nonce \(solution.nonce), ntime \(solution.ntime), extranonce \
+                \(Sv2Hex.encode(solution.extranonce))) not assembled: \(lacking.count) transactions of its job are \
+                known neither here nor to the node
+                """)
+        } else {
+            statistics.solutionsBelowTarget += 1
+            logger.warning("pushed solution (nonce \(solution.nonce)) does not meet its nbits with any recent job: ignored")
+        }
+    }
+
+    /// A block: journal it, then submit it.
+    private func found(_ block: DeclaredBlock) {
+        let hash = block.hash
+        guard recentBlocks.insert(hash).inserted else {
+            statistics.duplicateSolutions += 1
+            return
+        }
+        recentOrder.append(hash)
+        if recentOrder.count > 256 { recentBlocks.remove(recentOrder.removeFirst()) }
+        statistics.blocksFound += 1
+        let bytes = block.bytes
+        let record = FoundBlock(
+            hash: hash, header: block.header, templateID: 0, channelID: 0, userIdentity: "job-declaration",
+            coinbaseTransaction: block.coinbase)
+        let coinbasePrefix = Array(block.coinbase.prefix(64))
+        journal(.init(
+            event: .found, hash: hash, time: wallClock(), block: record, height: Self.height(coinbasePrefix),
+            blockData: bytes))
+        guard pending < maximumPendingBlocks else {
+            statistics.submissionFailures += 1
+            journal(.init(event: .failed, hash: hash, time: wallClock(), reason: "more than \(maximumPendingBlocks) blocks being submitted"))
+            logger.critical("block \(hash) not submitted: \(maximumPendingBlocks) blocks are being submitted already (it is in the block journal)")
+            return
+        }
+        pending += 1
+        logger.notice("block found on a declared job: \(hash) (\(block.transactions.count + 1) transactions, \(bytes.count) bytes): submitting")
+        attempt(block, bytes: bytes, number: 1)
+    }
+
+    private func attempt(_ block: DeclaredBlock, bytes: [UInt8], number: Int) {
+        statistics.submissions += 1
+        rpc.submitBlock(bytes) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let verdict):
+                self.pending -= 1
+                self.statistics.results[verdict.description, default: 0] += 1
+                if verdict.nodeHasBlock {
+                    self.logger.notice("block \(block.hash) submitted: \(verdict)")
+                    self.journal(.init(event: .submitted, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))
+                } else {
+                    self.logger.error("block \(block.hash) rejected by bitcoind: \(verdict)")
+                    self.journal(.init(event: .failed, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))
+                }
+                self.onResult?(block, result)
+            case .failure(let error) where error.isTransient && number < self.maximumAttempts:
+                self.statistics.retries += 1
+                let delay = self.delay(before: number + 1)
+                self.logger.warning("block \(block.hash) not submitted yet (attempt \(number) of \(self.maximumAttempts), next in \(delay)): \(error)")
+                self.rpc.eventLoop.schedule(after: delay) { [weak self] in
+                    self?.attempt(block, bytes: bytes, number: number + 1)
+                }
+            case .failure(let error):
+                self.pending -= 1
+                self.statistics.submissionFailures += 1
+                self.journal(.init(
+                    event: .failed, hash: block.hash, time: self.wallClock(),
+                    reason: "submitblock failed after \(number) attempts: \(error)"))
+                self.logger.critical("block \(block.hash) NOT submitted after \(number) attempts: \(error); the whole block is in the block journal (found line, field block): submit it with bitcoin-cli submitblock")
+                self.onResult?(block, result)
+            }
+        }
+    }
+
+    /// `retryDelay` doubled for each attempt after the second, at most `maximumRetryDelay`.
+    func delay(before attempt: Int) -> Duration {
+        var delay = retryDelay
+        var step = 2
+        while step < attempt, delay < maximumRetryDelay {
+            delay = delay * 2
+            step += 1
+        }
+        return min(delay, maximumRetryDelay)
+    }
+
+    private func journal(_ entry: BlockJournalEntry) {
+        guard let journal else { return }
+        do throws(BlockJournalError) { try journal.append(entry) } catch {
+            statistics.journalFailures += 1
+            logger.critical("block \(entry.hash) (\(entry.event.rawValue)) not journaled: \(error)")
+        }
+    }
+
+    /// The BIP34 height in a coinbase (version, optional segwit marker, one input, then the scriptSig).
+    static func height(_ coinbase: [UInt8]) -> UInt32? {
+        var offset = 4
+        if coinbase.count > 6, coinbase[4] == 0, coinbase[5] == 1 { offset = 6 }
+        offset += 1 + 36  // input count, outpoint
+        guard coinbase.count > offset + 1 else { return nil }
+        return DeclaredCoinbase.bip34Height(Array(coinbase[(offset + 1)...]))
+    }
+}
