@@ -34,9 +34,36 @@ public enum BitcoinCoreRPCValue: Sendable, Equatable, Decodable {
         }
     }
 
-    /// Parses one JSON document; `nil` if it is not JSON.
+    /// Deepest nesting accepted (bitcoind's answers nest a few levels; decoding recurses once per level).
+    static let maximumDepth = 64
+
+    /// Parses one JSON document; `nil` if it is not JSON or nests deeper than ``maximumDepth``.
     static func parse(_ bytes: [UInt8]) -> BitcoinCoreRPCValue? {
-        try? JSONDecoder().decode(BitcoinCoreRPCValue.self, from: Data(bytes))
+        guard depth(of: bytes) <= maximumDepth else { return nil }
+        return try? JSONDecoder().decode(BitcoinCoreRPCValue.self, from: Data(bytes))
+    }
+
+    /// The deepest nesting of arrays and objects in JSON text (brackets inside strings ignored); one pass.
+    static func depth(of bytes: [UInt8]) -> Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = Swift.max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 
     /// The string, if this is one.

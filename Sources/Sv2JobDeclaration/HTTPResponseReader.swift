@@ -53,11 +53,10 @@ struct HTTPResponseReader {
         advance(atEnd: false)
     }
 
-    /// The connection ended: a body delimited by the end is complete now.
+    /// The connection ended: a body delimited by the end is complete now (anything else stays incomplete).
     mutating func finish() {
         guard state == .incomplete else { return }
         advance(atEnd: true)
-        if state == .incomplete { state = .malformed("connection closed before the end of the response") }
     }
 
     private mutating func advance(atEnd: Bool) {
@@ -75,6 +74,7 @@ struct HTTPResponseReader {
                 state = .malformed(problem)
                 return
             }
+            guard state == .incomplete else { return }
             chunkOffset = end
         }
         let start = headEnd!
