@@ -71,9 +71,10 @@ extension BitcoinCoreRPCClient {
     /// `getrawtransaction` for each txid, as one batch: the transactions the node has (mempool, or with `txindex`
     /// the chain), keyed by the txid asked for. Unknown ids (error -5) are simply absent.
     public func getRawTransactions(
-        txids: [Hash256], completion: @escaping (Result<[Hash256: [UInt8]], BitcoinCoreRPCError>) -> Void
+        txids: [Hash256], timeout: Duration? = nil,
+        completion: @escaping (Result<[Hash256: [UInt8]], BitcoinCoreRPCError>) -> Void
     ) {
-        batch("getrawtransaction", params: txids.map { [.string($0.displayHex)] }) { result in
+        batch("getrawtransaction", params: txids.map { [.string($0.displayHex)] }, timeout: timeout) { result in
             completion(result.flatMap { answers in
                 var found: [Hash256: [UInt8]] = [:]
                 for (txid, answer) in zip(txids, answers) {
@@ -95,8 +96,10 @@ extension BitcoinCoreRPCClient {
     }
 
     /// `getrawmempool true`: the txid of every mempool transaction keyed by its wtxid (what declared jobs name).
-    public func getMempoolWtxids(completion: @escaping (Result<[Hash256: Hash256], BitcoinCoreRPCError>) -> Void) {
-        call("getrawmempool", [.bool(true)]) { result in
+    public func getMempoolWtxids(
+        timeout: Duration? = nil, completion: @escaping (Result<[Hash256: Hash256], BitcoinCoreRPCError>) -> Void
+    ) {
+        call("getrawmempool", [.bool(true)], timeout: timeout) { result in
             completion(result.flatMap { value in
                 guard let entries = value.object else {
                     return .failure(.malformedResponse(method: "getrawmempool", reason: "verbose answer is not an object"))

@@ -25,6 +25,7 @@ public final class BitcoinCoreRPCClient {
     private struct Pending {
         var method: String
         var body: [UInt8]
+        var timeout: Duration
         var completion: (Result<BitcoinCoreRPCValue, BitcoinCoreRPCError>) -> Void
     }
 
@@ -51,14 +52,15 @@ public final class BitcoinCoreRPCClient {
     /// Requests in flight.
     public var activeCount: Int { active.count }
 
-    /// Calls `method` with `params`; `completion` gets the `result` member, or the error.
+    /// Calls `method` with `params`; `completion` gets the `result` member, or the error. `timeout` (default
+    /// ``BitcoinCoreRPCConfiguration/requestTimeout``) bounds the request from connecting to its last byte.
     public func call(
-        _ method: String, _ params: [BitcoinCoreRPCValue] = [],
+        _ method: String, _ params: [BitcoinCoreRPCValue] = [], timeout: Duration? = nil,
         completion: @escaping (Result<BitcoinCoreRPCValue, BitcoinCoreRPCError>) -> Void
     ) {
         let id = makeID()
         let body = Self.requestText(method: method, params: params, id: id)
-        send(method: method, body: body) { result in
+        send(method: method, body: body, timeout: timeout) { result in
             completion(result.flatMap { document in Self.answer(document, method: method, id: id) })
         }
     }
@@ -66,7 +68,7 @@ public final class BitcoinCoreRPCClient {
     /// Sends `calls` as one JSON-RPC batch (one HTTP request); `completion` gets one result per call, in order,
     /// or the error that failed the whole batch.
     public func batch(
-        _ method: String, params: [[BitcoinCoreRPCValue]],
+        _ method: String, params: [[BitcoinCoreRPCValue]], timeout: Duration? = nil,
         completion: @escaping (Result<[Result<BitcoinCoreRPCValue, BitcoinCoreRPCError>], BitcoinCoreRPCError>) -> Void
     ) {
         guard !params.isEmpty else {
@@ -77,7 +79,7 @@ public final class BitcoinCoreRPCClient {
         let first = nextID
         let texts = params.map { Self.requestText(method: method, params: $0, id: makeID()) }
         let label = "\(method) ×\(params.count)"
-        send(method: label, body: "[" + texts.joined(separator: ",") + "]") { result in
+        send(method: label, body: "[" + texts.joined(separator: ",") + "]", timeout: timeout) { result in
             completion(result.flatMap { document in
                 Self.batchAnswers(document, method: method, label: label, ids: first..<(first + params.count))
             })
@@ -109,10 +111,12 @@ public final class BitcoinCoreRPCClient {
     }
 
     private func send(
-        method: String, body: String, completion: @escaping (Result<BitcoinCoreRPCValue, BitcoinCoreRPCError>) -> Void
+        method: String, body: String, timeout: Duration?,
+        completion: @escaping (Result<BitcoinCoreRPCValue, BitcoinCoreRPCError>) -> Void
     ) {
         eventLoop.assertInLoop()
-        let pending = Pending(method: method, body: Array(body.utf8), completion: completion)
+        let pending = Pending(
+            method: method, body: Array(body.utf8), timeout: timeout ?? configuration.requestTimeout, completion: completion)
         guard !stopped else { return fail(pending, .stopped(method: method)) }
         guard queuedCount < configuration.maximumQueuedRequests else {
             return fail(pending, .queueFull(method: method, limit: configuration.maximumQueuedRequests))
@@ -150,8 +154,7 @@ public final class BitcoinCoreRPCClient {
         head += "Content-Type: application/json\r\nContent-Length: \(pending.body.count)\r\nConnection: close\r\n\r\n"
         let key = nextExchange
         nextExchange &+= 1
-        let seconds = Double(configuration.requestTimeout.components.seconds)
-            + Double(configuration.requestTimeout.components.attoseconds) / 1e18
+        let seconds = Double(pending.timeout.components.seconds) + Double(pending.timeout.components.attoseconds) / 1e18
         let exchange = BitcoinCoreRPCExchange(
             request: Array(head.utf8) + pending.body, limit: configuration.maximumResponseBytes
         ) { [weak self] result in
@@ -166,7 +169,7 @@ public final class BitcoinCoreRPCClient {
             })
         }
         active[key] = exchange
-        exchange.deadline = eventLoop.schedule(after: configuration.requestTimeout) { [weak exchange] in
+        exchange.deadline = eventLoop.schedule(after: pending.timeout) { [weak exchange] in
             exchange?.timedOut()
         }
         HostResolver.shared.resolve(endpoint, on: eventLoop) { [weak self, exchange] resolved in

@@ -4,7 +4,9 @@ public import Reactor
 
 /// How to authenticate to Bitcoin Core's JSON-RPC (HTTP Basic). The password never appears in a description, a
 /// log line or an error.
-public enum BitcoinCoreRPCCredentials: Sendable, CustomStringConvertible {
+public enum BitcoinCoreRPCCredentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
     /// bitcoind's cookie file (`<datadir>/.cookie`, `__cookie__:<random>`), read again for every request: bitcoind
     /// writes a new one each time it starts.
     case cookie(path: String)
@@ -60,6 +62,12 @@ public enum BitcoinCoreRPCCredentials: Sendable, CustomStringConvertible {
         case .user(let user, _): "user \(user) (password from file)"
         }
     }
+
+    /// The same as ``description``: the password stays out of `debugPrint` and interpolated enclosing values too.
+    public var debugDescription: String { description }
+
+    /// No children: `dump` and mirrors show the description only, never the password.
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .enum) }
 }
 
 /// A cookie file that cannot be used (the reason names the path, never its contents).

@@ -15,6 +15,9 @@ public final class BitcoinCoreTransactionLookup {
     public private(set) var failures = 0
     /// Most wtxids one lookup asks for (the rest count as missing).
     public var maximumTransactions = 20_000
+    /// Longest each of a lookup's requests may take: a declaration waits for its lookup, so a hung node must not
+    /// hold it for the full request timeout (the JD client is asked instead).
+    public var requestTimeout: Duration = .seconds(10)
     private let logger: Logger
 
     /// A lookup through `rpc`.
@@ -27,7 +30,7 @@ public final class BitcoinCoreTransactionLookup {
     public func lookUp(_ wtxids: [Hash256], completion: @escaping ([[UInt8]]) -> Void) {
         let wanted = Array(Set(wtxids.prefix(maximumTransactions)))
         guard !wanted.isEmpty else { return completion([]) }
-        rpc.getRawTransactions(txids: wanted) { [weak self] first in
+        rpc.getRawTransactions(txids: wanted, timeout: requestTimeout) { [weak self] first in
             guard let self else { return completion([]) }
             var found: [Hash256: [UInt8]] = [:]
             switch first {
@@ -39,7 +42,7 @@ public final class BitcoinCoreTransactionLookup {
             }
             let rest = wanted.filter { found[$0] == nil }
             guard !rest.isEmpty else { return self.finish(found, completion) }
-            self.rpc.getMempoolWtxids { [weak self] mapped in
+            self.rpc.getMempoolWtxids(timeout: self.requestTimeout) { [weak self] mapped in
                 guard let self else { return completion(Array(found.values)) }
                 let map: [Hash256: Hash256]
                 switch mapped {
@@ -50,7 +53,7 @@ public final class BitcoinCoreTransactionLookup {
                 }
                 let txids = rest.compactMap { map[$0] }
                 guard !txids.isEmpty else { return self.finish(found, completion) }
-                self.rpc.getRawTransactions(txids: txids) { [weak self] second in
+                self.rpc.getRawTransactions(txids: txids, timeout: self.requestTimeout) { [weak self] second in
                     guard let self else { return completion(Array(found.values)) }
                     switch second {
                     case .success(let byID):

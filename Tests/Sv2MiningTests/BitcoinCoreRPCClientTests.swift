@@ -86,6 +86,13 @@ struct BitcoinCoreRPCClientTests {
         #expect(!error.isTransient)
         #expect(!"\(error)".contains("s3cret"))
         #expect(!"\(BitcoinCoreRPCCredentials.user("alice", password: "s3cret-pw"))".contains("s3cret"))
+        // Nor in an enclosing value printed, debug-printed or dumped.
+        let configuration = BitcoinCoreRPCConfiguration(
+            endpoint: Endpoint(address), credentials: .user("alice", password: "s3cret-pw"))
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        debugPrint(configuration, to: &dumped)
+        #expect(!dumped.contains("s3cret") && !"\(configuration)".contains("s3cret"))
         // A cookie file that is missing or holds no user:password line: typed, its contents never shown.
         let missing = try Self.result(runner, endpoint: address, credentials: .cookie(path: "/nonexistent/.cookie")) {
             client, done in client.getBlockchainInfo(completion: done)
