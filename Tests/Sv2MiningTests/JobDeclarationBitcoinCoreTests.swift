@@ -299,3 +299,42 @@ extension JobDeclarationBitcoinCoreTests {
         }
     }
 }
+
+extension JobDeclarationBitcoinCoreTests {
+    /// Bitcoin's genesis block, serialized (a known vector: 285 bytes, hash 000000000019d6…e26f).
+    static let genesis = Sv2Hex.decode(
+        "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc8"
+            + "1bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c01010000000100000000000000000000000000000000000000000000"
+            + "00000000000000000000ffffffff4d04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c"
+            + "6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73ffffffff0100f2052a010000004341"
+            + "04678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba"
+            + "0b8d578a4c702b6bf11d5fac00000000")!
+
+    /// The genesis block put together from its coinbase split around an 8-byte "extranonce" (the end of its
+    /// scriptSig) and its header fields as a pushed solution: byte for byte the real block.
+    @Test func genesisBlockAssembledFromItsParts() throws {
+        let coinbase = Array(Self.genesis[81...])
+        let scriptSigEnd = 4 + 1 + 36 + 1 + 0x4d
+        let prefix = Array(coinbase[..<(scriptSigEnd - 8)])
+        let extranonce = Array(coinbase[(scriptSigEnd - 8)..<scriptSigEnd])
+        let suffix = Array(coinbase[scriptSigEnd...])
+        let job = DeclaredMiningJob(token: [], version: 1, coinbasePrefix: prefix, coinbaseSuffix: suffix, wtxids: [])
+        let solution = PushSolution(
+            extranonce: extranonce, prevHash: JobDeclarationWire.u256(.zero), nonce: 2_083_236_893, ntime: 1_231_006_505,
+            nbits: 0x1d00_ffff, version: 1)
+        let block = try DeclaredBlock(job: job, solution: solution, transactions: [])
+        #expect(block.bytes == Self.genesis)
+        #expect(block.hash.displayHex == "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f")
+        #expect(block.header.merkleRoot.displayHex == "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b")
+        #expect(block.meetsTarget)
+        // Another nonce is no block; an extranonce of another length does not fit the declared coinbase.
+        var other = solution
+        other.nonce &+= 1
+        #expect(try !DeclaredBlock(job: job, solution: other, transactions: []).meetsTarget)
+        other = solution
+        other.extranonce = [1, 2, 3]
+        #expect(throws: DeclaredBlock.AssemblyError.extranonceLength(got: 3, expected: 8)) {
+            try DeclaredBlock(job: job, solution: other, transactions: [])
+        }
+    }
+}
