@@ -13,6 +13,9 @@ public struct JobDeclarationBlockStatistics: Sendable, Hashable {
     public var solutionsMissingTransactions = 0
     /// The same block pushed again (ignored).
     public var duplicateSolutions = 0
+    /// Blocks beyond a connection's allowance (``JobDeclarationBlockSubmitter/blockBurstPerConnection``): not
+    /// journaled or submitted (the JD client propagates its blocks through its own Template Provider too).
+    public var blocksOverAllowance = 0
     /// Blocks assembled and journaled.
     public var blocksFound = 0
     /// `submitblock` calls made (retries included).

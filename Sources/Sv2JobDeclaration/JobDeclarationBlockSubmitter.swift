@@ -28,6 +28,12 @@ public final class JobDeclarationBlockSubmitter {
     /// Blocks being submitted at once; more are journaled `failed` (a flood of valid blocks cannot happen on a real
     /// network).
     public var maximumPendingBlocks = 16
+    /// Blocks one JD connection may have journaled and submitted in a burst; the allowance grows back by one every
+    /// ``blockAllowanceInterval``. Real blocks come minutes apart; a JD client inventing blocks of a trivial
+    /// `nbits` on made-up previous blocks must not turn into a stream of journal flushes and `submitblock` calls.
+    public var blockBurstPerConnection = 10
+    /// Time for one block of allowance to come back.
+    public var blockAllowanceInterval: Duration = .seconds(10)
     /// The chain tip the pool mines on (`prevHash`, `nbits`), when known: a solution on that tip must carry its
     /// `nbits`, or any JD client could get blocks of a trivial target journaled and submitted.
     public var chainTip: (() -> (prevHash: Hash256, nbits: UInt32)?)?
@@ -42,6 +48,8 @@ public final class JobDeclarationBlockSubmitter {
     private var recentBlocks: Set<Hash256> = []
     private var recentOrder: [Hash256] = []
     private var pending = 0
+    /// Per connection: allowance left and when it was last topped up (loop clock, nanoseconds).
+    private var allowances: [UInt64: (left: Int, since: UInt64)] = [:]
     private let logger: Logger
 
     /// A submitter for the solutions `declarator` receives (its mempool view supplies the transactions).
@@ -57,8 +65,9 @@ public final class JobDeclarationBlockSubmitter {
     /// Blocks being submitted (waiting for a verdict or a retry).
     public var pendingCount: Int { pending }
 
-    /// Handles a pushed solution: `jobs` are the connection's recently accepted declarations, most recent first.
-    public func handle(_ solution: PushSolution, jobs: [DeclaredMiningJob]) {
+    /// Handles a pushed solution from `connection` (any stable id of the JD connection): `jobs` are the connection's
+    /// recently accepted declarations, most recent first.
+    public func handle(_ solution: PushSolution, jobs: [DeclaredMiningJob], from connection: UInt64 = 0) {
         statistics.solutionsReceived += 1
         guard !jobs.isEmpty else {
             statistics.solutionsWithoutJob += 1
@@ -71,12 +80,14 @@ public final class JobDeclarationBlockSubmitter {
             logger.warning("pushed solution on tip \(prevHash) with nbits \(String(solution.nbits, radix: 16)), the tip's are \(String(tip.nbits, radix: 16)): ignored")
             return
         }
-        resolve(solution, jobs: jobs, fetched: [:], lookedUp: false)
+        resolve(solution, jobs: jobs, connection: connection, fetched: [:], lookedUp: false)
     }
 
     /// Finds the job the solution solves (its block meets the target) and submits it; looks missing transactions
     /// up once.
-    private func resolve(_ solution: PushSolution, jobs: [DeclaredMiningJob], fetched: [Hash256: [UInt8]], lookedUp: Bool) {
+    private func resolve(
+        _ solution: PushSolution, jobs: [DeclaredMiningJob], connection: UInt64, fetched: [Hash256: [UInt8]], lookedUp: Bool
+    ) {
         var lacking: [Hash256] = []
         for job in jobs {
             var transactions: [[UInt8]] = []
@@ -96,14 +107,14 @@ public final class JobDeclarationBlockSubmitter {
                 logger.debug("pushed solution does not fit a recent job: \(error)")
                 continue
             }
-            if block.meetsTarget { return found(block) }
+            if block.meetsTarget { return found(block, connection: connection) }
         }
         if !lacking.isEmpty, !lookedUp, let transactionLookup {
             transactionLookup(lacking) { [weak self] transactions in
                 guard let self else { return }
                 var fetched = fetched
                 for transaction in transactions { fetched[SHA256d.hash(transaction)] = transaction }
-                self.resolve(solution, jobs: jobs, fetched: fetched, lookedUp: true)
+                self.resolve(solution, jobs: jobs, connection: connection, fetched: fetched, lookedUp: true)
             }
             return
         }
@@ -121,12 +132,18 @@ public final class JobDeclarationBlockSubmitter {
     }
 
     /// A block: journal it, then submit it.
-    private func found(_ block: DeclaredBlock) {
+    private func found(_ block: DeclaredBlock, connection: UInt64) {
         let hash = block.hash
-        guard recentBlocks.insert(hash).inserted else {
+        guard !recentBlocks.contains(hash) else {
             statistics.duplicateSolutions += 1
             return
         }
+        guard takeAllowance(connection) else {
+            statistics.blocksOverAllowance += 1
+            logger.warning("block \(hash) from JD connection \(connection) over its allowance of \(blockBurstPerConnection) blocks: not submitted")
+            return
+        }
+        recentBlocks.insert(hash)
         recentOrder.append(hash)
         if recentOrder.count > 256 { recentBlocks.remove(recentOrder.removeFirst()) }
         statistics.blocksFound += 1
@@ -182,6 +199,31 @@ public final class JobDeclarationBlockSubmitter {
                 self.onResult?(block, result)
             }
         }
+    }
+
+    /// Takes one block of `connection`'s allowance, if it has one left (topped up with the time passed).
+    private func takeAllowance(_ connection: UInt64) -> Bool {
+        let now = rpc.eventLoop.now
+        let parts = blockAllowanceInterval.components
+        let interval = Swift.max(UInt64(Swift.max(parts.seconds, 0)) &* 1_000_000_000 &+ UInt64(Swift.max(parts.attoseconds, 0) / 1_000_000_000), 1)
+        var entry = allowances[connection] ?? (blockBurstPerConnection, now)
+        let earned = (now &- entry.since) / interval
+        if earned > 0 {
+            entry.left = Int(Swift.min(UInt64(blockBurstPerConnection), UInt64(entry.left) + earned))
+            entry.since = entry.left == blockBurstPerConnection ? now : entry.since + earned * interval
+        }
+        guard entry.left > 0 else {
+            allowances[connection] = entry
+            return false
+        }
+        entry.left -= 1
+        if allowances.count >= 4_096, allowances[connection] == nil {
+            // Bounded: connections with a full allowance carry no information.
+            allowances = allowances.filter { $0.value.left < blockBurstPerConnection }
+            if allowances.count >= 4_096 { allowances.removeAll() }
+        }
+        allowances[connection] = entry
+        return true
     }
 
     /// `retryDelay` doubled for each attempt after the second, at most `maximumRetryDelay`.

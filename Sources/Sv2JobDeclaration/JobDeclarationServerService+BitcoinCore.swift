@@ -34,7 +34,9 @@ extension JobDeclaratorServer {
         }
         transactionLookup = { wtxids, completion in lookup.lookUp(wtxids, completion: completion) }
         // Held here (the submitter refers back to this server unowned): a discarded result still submits blocks.
-        onPushedSolution = { solution, jobs in submitter.handle(solution, jobs: jobs) }
+        onPushedSolution = { solution, jobs, connection in
+            submitter.handle(solution, jobs: jobs, from: connection.rawValue)
+        }
         return submitter
     }
 }

@@ -2,7 +2,7 @@ public import Sv2Codec
 public import Sv2Bitcoin
 import Sv2Mining
 public import Sv2Pool
-import Sv2Service
+public import Sv2Service
 
 /// Job Declaration server state (JDS): hands out mining job tokens bound to the connection (and user) that asked
 /// for them, checks declared jobs (token, coinbase paying the pool, size and sigop limits, transactions it knows or
@@ -28,7 +28,7 @@ public final class JobDeclaratorServer {
     /// Called with every pushed solution and the jobs recently accepted on that connection, most recent first (a
     /// block found just before the next declaration was accepted solves the previous job): what assembles and
     /// submits the block (`JobDeclarationBlockSubmitter`).
-    public var onPushedSolution: ((PushSolution, [DeclaredMiningJob]) -> Void)?
+    public var onPushedSolution: ((PushSolution, [DeclaredMiningJob], Sv2ConnectionID) -> Void)?
     /// Looks transactions the mempool view lacks up elsewhere (Bitcoin Core's mempool with `--rpc`): called with the
     /// wtxids of a declaration's missing transactions; `completion` (on the loop thread, later) gets those found.
     /// Only the ones still missing are then asked of the JD client with `ProvideMissingTransactions`.
@@ -299,7 +299,7 @@ public final class JobDeclaratorServer {
         statistics.solutionsPushed += 1
         let solution = PushSolution(message)
         onSolution?(solution, connections[connection]?.lastAccepted)
-        onPushedSolution?(solution, connections[connection]?.recentAccepted ?? [])
+        onPushedSolution?(solution, connections[connection]?.recentAccepted ?? [], connection)
     }
 
     private func accept(

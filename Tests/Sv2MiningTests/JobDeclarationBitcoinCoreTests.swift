@@ -338,3 +338,34 @@ extension JobDeclarationBitcoinCoreTests {
         }
     }
 }
+
+extension JobDeclarationBitcoinCoreTests {
+    /// A JD connection's blocks beyond its allowance are not journaled or submitted (a client inventing blocks of
+    /// a trivial nbits must not become a stream of journal flushes and submitblock calls).
+    @Test func blocksBeyondAConnectionsAllowanceAreRefused() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let stack = try Self.start(runner) {
+            $0.blockBurstPerConnection = 1
+            $0.blockAllowanceInterval = .seconds(3_600)
+        }
+        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
+        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
+            Issue.record("declaration not accepted")
+            return
+        }
+        let first = Self.expectedBlock(Self.legacy)
+        let second = Self.expectedBlock(Self.legacy, nbits: 0x2070_0000)
+        try runner.sync {
+            try stack.jdc.jobDeclaration.state.pushSolution(first.solution)
+            try stack.jdc.jobDeclaration.state.pushSolution(second.solution)
+        }
+        #expect(try runner.wait {
+            stack.submitter.statistics.results["accepted"] == 1 && stack.submitter.statistics.blocksOverAllowance == 1
+        })
+        try runner.sync {
+            #expect(stack.node.submitted == [first.bytes])
+            #expect(stack.journal.entries.map(\.event) == [.found, .submitted])
+        }
+    }
+}
