@@ -48,6 +48,10 @@ public final class JobDeclarationBlockSubmitter {
     private var recentBlocks: Set<Hash256> = []
     private var recentOrder: [Hash256] = []
     private var pending = 0
+    /// Coinbase merkle paths of recent jobs by token: a pushed solution is checked against up to four jobs, and
+    /// hashing every transaction of each for every push would let a JD client spend the loop's time at will.
+    private var paths: [[UInt8]: [Hash256]] = [:]
+    private var pathOrder: [[UInt8]] = []
     /// Per connection: allowance left and when it was last topped up (loop clock, nanoseconds).
     private var allowances: [UInt64: (left: Int, since: UInt64)] = [:]
     private let logger: Logger
@@ -99,7 +103,10 @@ public final class JobDeclarationBlockSubmitter {
                 }
                 transactions.append(transaction)
             }
-            guard transactions.count == job.wtxids.count else { continue }
+            guard transactions.count == job.wtxids.count,
+                  let header = header(solution, job: job, transactions: transactions),
+                  Target(compact: header.nbits)?.isMet(by: header.hash) == true
+            else { continue }
             let block: DeclaredBlock
             do throws(DeclaredBlock.AssemblyError) {
                 block = try DeclaredBlock(job: job, solution: solution, transactions: transactions)
@@ -129,6 +136,32 @@ public final class JobDeclarationBlockSubmitter {
             statistics.solutionsBelowTarget += 1
             logger.warning("pushed solution (nonce \(solution.nonce)) does not meet its nbits with any recent job: ignored")
         }
+    }
+
+    /// The header `solution` makes on `job` (cheap: the job's merkle path is computed once), or `nil` when the
+    /// extranonce does not fit the job's coinbase.
+    private func header(_ solution: PushSolution, job: DeclaredMiningJob, transactions: [[UInt8]]) -> BlockHeader? {
+        let path: [Hash256]
+        if let known = paths[job.token] {
+            path = known
+        } else {
+            var txids: [Hash256] = []
+            txids.reserveCapacity(transactions.count)
+            for transaction in transactions {
+                guard let stripped = TransactionSerialization.withoutWitness(transaction) else { return nil }
+                txids.append(SHA256d.hash(stripped))
+            }
+            path = MerkleRoot.coinbasePath(transactionIDs: txids)
+            paths[job.token] = path
+            pathOrder.append(job.token)
+            if pathOrder.count > 64 { paths[pathOrder.removeFirst()] = nil }
+        }
+        let coinbase = job.coinbasePrefix + solution.extranonce + job.coinbaseSuffix
+        guard let stripped = TransactionSerialization.withoutWitness(coinbase) else { return nil }
+        return BlockHeader(
+            version: solution.version, prevHash: JobDeclarationWire.hash(solution.prevHash),
+            merkleRoot: MerkleRoot.compute(coinbaseTxid: SHA256d.hash(stripped), path: path), ntime: solution.ntime,
+            nbits: solution.nbits, nonce: solution.nonce)
     }
 
     /// A block: journal it, then submit it.
