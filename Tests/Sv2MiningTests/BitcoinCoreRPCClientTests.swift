@@ -68,6 +68,26 @@ struct BitcoinCoreRPCClientTests {
             #expect(node.unauthorized == 0)
             #expect(node.submitted == [[1, 2, 3]])
         }
+        // bitcoind restarted with a new cookie: the same client reads the file again for its next request.
+        let rotated = ClientBox<[Result<BitcoinCoreChainInfo, BitcoinCoreRPCError>]>([])
+        let client = ClientBox<BitcoinCoreRPCClient?>(nil)
+        try runner.sync {
+            client.value = BitcoinCoreRPCClient(
+                configuration: BitcoinCoreRPCConfiguration(endpoint: Endpoint(address), credentials: .cookie(path: cookie)),
+                eventLoop: runner.loop)
+            client.value!.getBlockchainInfo { rotated.value.append($0) }
+        }
+        #expect(try runner.wait { rotated.value.count == 1 })
+        try "__cookie__:n3w\n".write(toFile: cookie, atomically: true, encoding: .utf8)
+        try runner.sync {
+            node.credentials = "__cookie__:n3w"
+            client.value!.getBlockchainInfo { rotated.value.append($0) }
+        }
+        #expect(try runner.wait { rotated.value.count == 2 })
+        try runner.sync {
+            #expect(rotated.value.allSatisfy { (try? $0.get())?.chain == "regtest" })
+            #expect(node.unauthorized == 0)
+        }
     }
 
     @Test func refusedCredentialsAreTypedAndNeverShown() throws {
