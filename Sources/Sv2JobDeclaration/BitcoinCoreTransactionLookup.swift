@@ -17,7 +17,13 @@ public final class BitcoinCoreTransactionLookup {
     public var maximumTransactions = 20_000
     /// Longest each of a lookup's requests may take: a declaration waits for its lookup, so a hung node must not
     /// hold it for the full request timeout (the JD client is asked instead).
-    public var requestTimeout: Duration = .seconds(10)
+    public var requestTimeout: Duration = .seconds(5)
+    /// How long one `getrawmempool true` answer is reused: it is large (about 1 KB per mempool transaction), so
+    /// declarations in quick succession share it; a wtxid not in a fresh map is asked of the JD client.
+    public var mempoolMapLifetime: Duration = .seconds(5)
+    /// Mempool maps fetched so far.
+    public private(set) var mempoolMapsFetched = 0
+    private var mempoolMap: (map: [Hash256: Hash256], fetched: UInt64)?
     private let logger: Logger
 
     /// A lookup through `rpc`.
@@ -42,15 +48,9 @@ public final class BitcoinCoreTransactionLookup {
             }
             let rest = wanted.filter { found[$0] == nil }
             guard !rest.isEmpty else { return self.finish(found, completion) }
-            self.rpc.getMempoolWtxids(timeout: self.requestTimeout) { [weak self] mapped in
+            self.mempoolMap { [weak self] mapped in
                 guard let self else { return completion(Array(found.values)) }
-                let map: [Hash256: Hash256]
-                switch mapped {
-                case .success(let value): map = value
-                case .failure(let error):
-                    self.failed(error)
-                    return self.finish(found, completion)
-                }
+                guard let map = mapped else { return self.finish(found, completion) }
                 let txids = rest.compactMap { map[$0] }
                 guard !txids.isEmpty else { return self.finish(found, completion) }
                 self.rpc.getRawTransactions(txids: txids, timeout: self.requestTimeout) { [weak self] second in
@@ -66,6 +66,26 @@ public final class BitcoinCoreTransactionLookup {
                     }
                     self.finish(found, completion)
                 }
+            }
+        }
+    }
+
+    /// The mempool's wtxid → txid map: the cached one while fresh, else fetched (`nil` when that failed).
+    private func mempoolMap(_ completion: @escaping ([Hash256: Hash256]?) -> Void) {
+        let now = rpc.eventLoop.now
+        let parts = mempoolMapLifetime.components
+        let lifetime = UInt64(Swift.max(parts.seconds, 0)) &* 1_000_000_000 &+ UInt64(Swift.max(parts.attoseconds, 0) / 1_000_000_000)
+        if let cached = mempoolMap, now &- cached.fetched < lifetime { return completion(cached.map) }
+        rpc.getMempoolWtxids(timeout: requestTimeout) { [weak self] mapped in
+            guard let self else { return completion(nil) }
+            switch mapped {
+            case .success(let map):
+                self.mempoolMapsFetched += 1
+                self.mempoolMap = (map, self.rpc.eventLoop.now)
+                completion(map)
+            case .failure(let error):
+                self.failed(error)
+                completion(nil)
             }
         }
     }

@@ -37,6 +37,8 @@ public final class JobDeclarationBlockSubmitter {
     /// The chain tip the pool mines on (`prevHash`, `nbits`), when known: a solution on that tip must carry its
     /// `nbits`, or any JD client could get blocks of a trivial target journaled and submitted.
     public var chainTip: (() -> (prevHash: Hash256, nbits: UInt32)?)?
+    /// The node's mempool lookup the JD server uses (set by `useBitcoinCore`; its settings and counters).
+    public var mempoolLookup: BitcoinCoreTransactionLookup?
     /// Finds transactions the JD server's mempool view lacks (``BitcoinCoreTransactionLookup``).
     public var transactionLookup: ((_ wtxids: [Hash256], _ completion: @escaping ([[UInt8]]) -> Void) -> Void)?
     /// Called with every verdict (or final failure) of a submitted block.

@@ -28,6 +28,7 @@ extension JobDeclaratorServer {
         let lookup = BitcoinCoreTransactionLookup(rpc: rpc)
         let submitter = JobDeclarationBlockSubmitter(declarator: self, rpc: rpc, logger: logger)
         submitter.journal = journal
+        submitter.mempoolLookup = lookup
         submitter.transactionLookup = { wtxids, completion in lookup.lookUp(wtxids, completion: completion) }
         if let pool {
             submitter.chainTip = { [weak pool] in pool?.chainTip.map { ($0.prevHash, $0.nbits) } }

@@ -21,7 +21,9 @@ struct JobDeclarationBitcoinCoreTests {
         + [0x00, 0xff, 0xff, 0xff, 0xff, 0x01, 0x10, 0x27, 0, 0, 0, 0, 0, 0, 0x01, 0x51, 0x01, 0x04, 1, 2, 3, 4, 0, 0, 0, 0]
     static let extranonce: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
     static let prevHash = Hash256(bytes: [UInt8](repeating: 0x5a, count: 32))!
-    static let easyBits: UInt32 = 0x207f_ffff
+    /// One header in 65,536 meets it: ground in a moment, and a solution meant for one job practically never makes a
+    /// block of another (with 207fffff every second header would).
+    static let easyBits: UInt32 = 0x1f00_ffff
 
     final class Stack: @unchecked Sendable {
         var node: FakeBitcoinCore!
@@ -110,7 +112,25 @@ struct JobDeclarationBitcoinCoreTests {
             #expect(stack.jds.statistics.missingTransactionRequests == 0)
             #expect(stack.jdc.jobDeclaration.state.statistics.transactionsProvided == 0)
             #expect(stack.jds.mempoolCount == 4)
-            #expect(stack.node.calls.contains("getrawmempool"))
+            #expect(stack.node.calls.filter { $0 == "getrawmempool" }.count == 1)
+        }
+        // A second declaration with a segwit transaction the node got since: the fresh map is reused (one
+        // getrawmempool), so that one is asked of the JD client; the known ones need nothing.
+        var newer = Self.segwit
+        newer[newer.count - 5] = 9  // another witness item: another wtxid, the same txid
+        try runner.sync {
+            stack.submitter.mempoolLookup!.mempoolMapLifetime = .seconds(3_600)
+            stack.node.mempool = { transactions + [newer] }
+        }
+        guard case .accepted = try Self.declare(runner, stack, Self.legacy + [newer]) else {
+            Issue.record("second declaration not accepted")
+            return
+        }
+        try runner.sync {
+            #expect(stack.node.calls.filter { $0 == "getrawmempool" }.count == 1)
+            #expect(stack.jds.statistics.missingTransactionRequests == 1)
+            #expect(stack.jdc.jobDeclaration.state.statistics.transactionsProvided == 1)
+            #expect(stack.submitter.mempoolLookup!.mempoolMapsFetched == 1)
         }
         let expected = Self.expectedBlock(transactions)
         try runner.sync { try stack.jdc.jobDeclaration.state.pushSolution(expected.solution) }
