@@ -101,7 +101,8 @@ public final class Sv2Server<
     public func start() throws(Sv2ServiceError) {
         guard listener == nil else { return }
         do {
-            listener = try eventLoop.listen(on: configuration.listenAddress) { [weak self] connection in
+            listener = try eventLoop.listen(on: configuration.listenAddress, reusePort: configuration.reusePort) {
+                [weak self] connection in
                 self?.accept(connection)
             }
         } catch {
