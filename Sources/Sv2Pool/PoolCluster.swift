@@ -141,11 +141,8 @@ public final class PoolCluster: @unchecked Sendable {
 
     private func publish(loop index: Int) {
         publishNow(loop: index)
-        let service = LoopShared(services[index])
-        _ = services[index].eventLoop.schedule(after: snapshotInterval) { [weak self] in
-            guard let self, !service.value.isStopped else { return }
-            self.publish(loop: index)
-        }
+        // Also after stop: the connections it closes are counted down in later snapshots while the loop drains.
+        _ = services[index].eventLoop.schedule(after: snapshotInterval) { [weak self] in self?.publish(loop: index) }
     }
 
     private func publishNow(loop index: Int) {

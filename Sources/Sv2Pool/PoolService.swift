@@ -67,8 +67,6 @@ public final class PoolService {
     var templateFeed: ((TemplateFeedEvent) -> Void)?
     private let logger: Logger
     private var stopped = false
-    /// ``stop()`` was called (and no ``start()`` since).
-    var isStopped: Bool { stopped }
 
     /// Builds the services (nothing listens or connects until ``start()``).
     public convenience init(

@@ -130,9 +130,10 @@ struct PoolClusterTests {
             let total = cluster.snapshot()
             return total.statistics.sharesAccepted == 72 && total.channels == 24 && total.users.count == 24
         })
+        let registry = TestMetrics.registry  // bootstraps swift-metrics before the exporter makes its series
         let http = try setup.loops[0].sync { () -> MetricsHTTPServer in
             let exporter = PoolMetrics(cluster: cluster, perUser: true)
-            let http = MetricsHTTPServer(registry: TestMetrics.registry, eventLoop: setup.loops[0].loop)
+            let http = MetricsHTTPServer(registry: registry, eventLoop: setup.loops[0].loop)
             http.addRefresher { exporter.export() }
             try http.start(on: loopbackAddress)
             return http
@@ -161,7 +162,7 @@ struct PoolClusterTests {
         setup.stop()
         #expect(try setup.miners.wait { miners.allSatisfy { $0.state.closeReason != nil } })
         #expect(setup.ledger.stop())
-        #expect(cluster.loopSnapshots.map(\.connections) == [0, 0])
+        #expect(waitFor { cluster.loopSnapshots.map(\.connections) == [0, 0] })
     }
 
     @Test(arguments: Self.backends)
