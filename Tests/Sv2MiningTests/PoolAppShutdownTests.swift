@@ -19,7 +19,10 @@ import Testing
         return path
     }
 
-    @Test func sigtermSendsPendingAcknowledgementsBeforeExiting() throws {
+    /// With one loop and with two (`--threads 2`: every loop flushes the acknowledgements of its own miners, each
+    /// through its own port into the one ledger, before the process exits).
+    @Test(arguments: [1, 2])
+    func sigtermSendsPendingAcknowledgementsBeforeExiting(threads: Int) throws {
         let journalDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("sv2-shutdown-\(UInt64.random(in: 0...UInt64.max))").path
         defer { try? FileManager.default.removeItem(atPath: journalDirectory) }
@@ -28,7 +31,7 @@ import Testing
             "pool", "--listen", "127.0.0.1:0", "--no-noise", "--ack-batch-size", "1000", "--ack-interval", "3600",
             "--min-difficulty", "1e-9", "--max-difficulty", "1e-9", "--nbits", "1d00ffff", "--template-interval", "0",
             "--block-journal", journalDirectory, "--accounting", "sqlite:\(journalDirectory)/accounting.sqlite",
-            "--log-level", "warning", "--backend", "epoll",
+            "--log-level", "warning", "--backend", "epoll", "--threads", "\(threads)",
         ])
         defer { app.kill() }
         let listening = try #require(try app.waitForLine(containing: "pool listening on"))
@@ -37,8 +40,9 @@ import Testing
 
         let runner = try LoopRunner(.epoll)
         defer { _ = runner.stop() }
-        let miner = TestMinerState(extended: false)
-        let client = try runner.sync {
+        // Eight miners: with two loops the chance that all of them are on one loop is 2^-7.
+        let miners = (0..<8).map { _ in TestMinerState(extended: false) }
+        let clients = try miners.map { miner in try runner.sync {
             let client = try TestMinerClient(
                 configuration: Sv2ClientConfiguration(
                     serverAddress: try SocketAddress(ip: "127.0.0.1", port: port), sv2Protocol: .mining,
@@ -48,9 +52,9 @@ import Testing
                 templateDistribution: NullSv2TemplateDistributionClientHandler())
             client.connect()
             return client
-        }
-        #expect(try runner.wait(timeout: 30) { miner.activeJobID != nil })
-        try runner.sync {
+        } }
+        #expect(try runner.wait(timeout: 30) { miners.allSatisfy { $0.activeJobID != nil } })
+        for (miner, client) in zip(miners, clients) { try runner.sync {
             for _ in 0..<5 {
                 let share = try #require(miner.findShare())
                 try client.send(share.fields.standard)
@@ -59,12 +63,12 @@ import Testing
             try client.send(SubmitSharesStandard(
                 channelID: miner.channelID!, sequenceNumber: 99, jobID: 0xdead, nonce: 0, ntime: miner.minNtime,
                 version: 0))
-        }
-        #expect(try runner.wait(timeout: 30) { miner.errors.count == 1 })
-        #expect(runner.inspect { miner.acknowledged } == 0)
+        } }
+        #expect(try runner.wait(timeout: 30) { miners.allSatisfy { $0.errors.count == 1 } })
+        #expect(runner.inspect { miners.map(\.acknowledged) } == Array(repeating: 0, count: 8))
 
         app.signal(SIGTERM)
-        #expect(try runner.wait(timeout: 30) { miner.acknowledged == 5 })
+        #expect(try runner.wait(timeout: 30) { miners.allSatisfy { $0.acknowledged == 5 } })
         let status = app.waitForExit(timeout: 30)
         #expect(status == 0)
     }
