@@ -55,8 +55,7 @@ public final class PoolCluster: @unchecked Sendable {
             var poolConfiguration = configuration
             poolConfiguration.partitionIndex = index
             poolConfiguration.partitionCount = eventLoops.count
-            var serverConfiguration = server
-            serverConfiguration.reusePort = eventLoops.count > 1
+            var serverConfiguration = Self.share(of: server, loops: eventLoops.count)
             // Each loop's server keeps its own `sv2_server_*` series; the pool's series are summed (``snapshot()``).
             if index > 0 { serverConfiguration.metricsName = server.metricsName.map { "\($0)-loop\(index)" } }
             services.append(try PoolService(
@@ -75,6 +74,23 @@ public final class PoolCluster: @unchecked Sendable {
 
     /// The number of loops.
     public var loopCount: Int { services.count }
+
+    /// One loop's server configuration: with several loops, `SO_REUSEPORT`, and the process-wide caps split evenly
+    /// over the loops, each of which enforces its part — `maxConnections` rounded down (it protects the process's
+    /// descriptor limit, so the loops together never exceed it), the per-source limits and `maxHandshakesInFlight`
+    /// rounded up (the kernel spreads one source's connections over the loops by their ports, so each loop sees about
+    /// its share of them).
+    static func share(of server: Sv2ServerConfiguration, loops: Int) -> Sv2ServerConfiguration {
+        guard loops > 1 else { return server }
+        var part = server
+        part.reusePort = true
+        part.maxConnections = Swift.max(1, server.maxConnections / loops)
+        part.maxHandshakesInFlight = (server.maxHandshakesInFlight + loops - 1) / loops
+        part.maxConnectionsPerSource = (server.maxConnectionsPerSource + loops - 1) / loops
+        part.newConnectionsPerSourceBurst = (server.newConnectionsPerSourceBurst + loops - 1) / loops
+        part.newConnectionsPerSourcePerSecond = server.newConnectionsPerSourcePerSecond / Double(loops)
+        return part
+    }
 
     /// Times a loop fell ``feedCapacity`` template events behind and was resynchronised from the current tip.
     public var feedResyncs: Int { fanout.resyncCount }

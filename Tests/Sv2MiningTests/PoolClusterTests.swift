@@ -201,6 +201,32 @@ struct PoolClusterTests {
         #expect(try setup.miners.wait { miners.allSatisfy { $0.state.closeReason != nil } })
     }
 
+    /// The process-wide admission caps are split over the loops: together they never admit more connections than the
+    /// one cap (the descriptor limit it protects); per-source limits are shared out rounded up.
+    @Test func admissionCapsAreSplitOverTheLoops() throws {
+        var server = Sv2ServerConfiguration(listenAddress: loopbackAddress)
+        server.maxConnections = 1_001
+        server.maxConnectionsPerSource = 25
+        server.maxHandshakesInFlight = 7
+        server.newConnectionsPerSourceBurst = 9
+        server.newConnectionsPerSourcePerSecond = 100
+        let loops = [try EventLoop(), try EventLoop()]
+        let cluster = try PoolCluster(
+            configuration: PoolServiceTests.configuration(), server: server,
+            templateSource: .embedded(PoolServiceTests.hardNetwork), eventLoops: loops)
+        for service in cluster.services {
+            let part = service.server.configuration
+            #expect(part.reusePort && part.maxConnections == 500 && part.maxConnectionsPerSource == 13)
+            #expect(part.maxHandshakesInFlight == 4 && part.newConnectionsPerSourceBurst == 5)
+            #expect(part.newConnectionsPerSourcePerSecond == 50)
+        }
+        let single = try PoolCluster(
+            configuration: PoolServiceTests.configuration(), server: server,
+            templateSource: .embedded(PoolServiceTests.hardNetwork), eventLoops: [loops[0]])
+        let whole = single.services[0].server.configuration
+        #expect(!whole.reusePort && whole.maxConnections == 1_001 && whole.maxConnectionsPerSource == 25)
+    }
+
     /// A loop that falls more than `feedCapacity` events behind is resynchronised from the current tip; it ends up
     /// on the same tip and template as the first loop.
     @Test func aLoopFarBehindIsResynchronised() throws {
