@@ -311,8 +311,9 @@ struct PoolCommand: ParsableCommand {
 
     /// Runs the pool; with `jobDeclarationDefault` (`sv2 jd-server`) its Job Declaration server listens there unless
     /// --jd-listen says otherwise.
-    func run(jobDeclarationDefault: String?) throws {
-        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+    func run(jobDeclarationDefault: String?, bitcoinCore: BitcoinCoreRPCOptions? = nil) throws {
+        let file = try ConfigFile(
+            path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore == nil ? [] : BitcoinCoreRPCOptions.keys))
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file, jobDeclarationDefault: jobDeclarationDefault)
         for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
@@ -349,6 +350,8 @@ struct PoolCommand: ParsableCommand {
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
+        let rpcConfiguration = try bitcoinCore?.resolve(file)
+        var node: JobDeclarationNode?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -374,6 +377,9 @@ struct PoolCommand: ParsableCommand {
                     try jds.start()
                     declarator = jds
                     print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?")")
+                    if let rpcConfiguration {
+                        node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
+                    }
                 }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
@@ -383,12 +389,14 @@ struct PoolCommand: ParsableCommand {
             },
             shutdown: {
                 metricsServer?.stop()
+                node?.rpc.stop()
                 declarator?.stop()
                 service?.stop()
             },
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
+                if let node { print(node.status) }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })
