@@ -128,7 +128,7 @@ public final class JobDeclaratorClientService {
             logger: Logger(label: "stratum.jd-client.pool"))
         self.poolClient = poolClient
         let poolFailover = try Sv2Failover(
-            endpoints: [Endpoint(configuration.pool.serverAddress)], policy: configuration.reconnectPolicy,
+            endpoints: configuration.poolEndpoints, policy: configuration.reconnectPolicy,
             eventLoop: eventLoop, logger: Logger(label: "stratum.jd-client.pool-link"))
         self.poolFailover = poolFailover
         poolFailover.drive(poolClient) { [weak self] state in
@@ -146,7 +146,7 @@ public final class JobDeclaratorClientService {
         declarator.attach(declaratorClient)
         self.declaratorClient = declaratorClient
         let declaratorFailover = try Sv2Failover(
-            endpoints: [Endpoint(configuration.jobDeclarator.serverAddress)], policy: configuration.reconnectPolicy,
+            endpoints: configuration.jobDeclaratorEndpoints, policy: configuration.reconnectPolicy,
             eventLoop: eventLoop, logger: Logger(label: "stratum.jd-client.jds-link"))
         self.declaratorFailover = declaratorFailover
         declaratorFailover.drive(declaratorClient) { [weak self] state in

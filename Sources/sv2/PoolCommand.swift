@@ -137,6 +137,9 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Run the pool's Job Declaration server on this address (host:port): miners' JD clients get tokens there and the pool takes their custom jobs (SetCustomMiningJob).")
     var jdListen: String?
 
+    @Option(name: .long, help: "Take custom jobs whose tokens a JD server in another process signed with this authority key (base58check, printed by that `sv2 jd-server`).")
+    var jdsAuthorityKey: String?
+
     @Option(name: .long, help: "With Job Declaration: blocks per subsidy halving, for the check that declared coinbases pay at least the subsidy (210000 mainnet, 150 regtest, 0 = no floor; default: 150 with the embedded source, 0 with --tp).")
     var jdHalvingInterval: UInt32?
 
@@ -146,6 +149,7 @@ struct PoolCommand: ParsableCommand {
         "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
         "metrics", "metrics-name", "metrics-per-user", "max-tracked-users", "tp-timeout", "group-standard-channels", "nbits",
         "template-interval", "inactivity-timeout", "max-connections", "jd-listen", "jd-halving-interval",
+        "jds-authority-key",
     ])
 
     /// Everything resolved from flags, file and defaults.
@@ -339,18 +343,12 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
-        let jdAddress = try (try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault)
-            .map { try socketAddress($0, option: "jd-listen") }
         let embeddedSource: Bool
         if case .embedded = settings.templateSource { embeddedSource = true } else { embeddedSource = false }
-        let halvingValue = try file.int(
-            jdHalvingInterval.map(Int.init), "jd-halving-interval", default: embeddedSource ? 150 : 0)
-        guard (0...Int(UInt32.max)).contains(halvingValue) else {
-            throw ValidationError("--jd-halving-interval must be 0 (no subsidy floor) or a number of blocks")
-        }
-        let halving: UInt32? = halvingValue == 0 ? nil : UInt32(halvingValue)
+        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, embeddedSource: embeddedSource)
         var service: PoolService?
         var declarator: JobDeclarationServerService?
+        var verifier: MiningJobTokenVerifier?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -359,7 +357,7 @@ struct PoolCommand: ParsableCommand {
             setUp: { loop in
                 let pool = try PoolService(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
-                    eventLoop: loop, acceptsWorkSelection: jdAddress != nil)
+                    eventLoop: loop, acceptsWorkSelection: jd.acceptsCustomJobs)
                 pool.templateSourceTimeout = settings.templateSourceTimeout
                 pool.pool.blockJournal = journal
                 pool.pool.ledger = ledger
@@ -369,18 +367,35 @@ struct PoolCommand: ParsableCommand {
                 try pool.start()
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
-                if let jdAddress {
+                if let jdAddress = jd.listenAddress {
                     var jdServer = Sv2ServerConfiguration(listenAddress: jdAddress, noise: settings.server.noise)
                     jdServer.maxConnections = settings.server.maxConnections
-                    let jds = try JobDeclarationServerService(service: pool, server: jdServer, halvingInterval: halving)
+                    // Tokens are signed with the pool's authority key (a fresh one without it): other pools check them.
+                    let jds = try JobDeclarationServerService(
+                        service: pool, server: jdServer, halvingInterval: jd.halvingInterval,
+                        signingKey: settings.server.noise?.authorityKeyPair)
                     try jds.start()
                     declarator = jds
-                    print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?")")
+                    print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?"), "
+                        + "tokens signed by \(jds.declarator.signingKey.publicKey)")
+                } else if let authority = jd.remoteAuthority {
+                    let check = MiningJobTokenVerifier(
+                        authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
+                        halvingInterval: jd.halvingInterval)
+                    pool.pool.customJobAuthorizer = { check.authorize($0) }
+                    verifier = check
+                    print("custom jobs with tokens signed by \(authority)")
                 }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         service: pool, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
-                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
+                    let jdExporter = declarator != nil || verifier != nil
+                        ? JobDeclarationMetrics(service: declarator, verifier: verifier, name: pool.server.metricsName)
+                        : nil
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) {
+                        exporter.export()
+                        jdExporter?.export()
+                    }
                 }
             },
             shutdown: {
