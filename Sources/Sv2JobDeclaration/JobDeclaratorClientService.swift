@@ -58,6 +58,11 @@ public final class JobDeclaratorClientService {
     private let logger: Logger
     private var poolFailover: Sv2Failover?
     private var declaratorFailover: Sv2Failover?
+
+    /// The pool address of the current or last attempt (one of ``JobDeclaratorClientConfiguration/poolEndpoints``).
+    public var poolEndpoint: Endpoint? { poolFailover?.current }
+    /// The JD server address of the current or last attempt.
+    public var jobDeclaratorEndpoint: Endpoint? { declaratorFailover?.current }
     private var startupTimer: TimerHandle?
 
     // The pool channel.
