@@ -343,9 +343,7 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
-        let embeddedSource: Bool
-        if case .embedded = settings.templateSource { embeddedSource = true } else { embeddedSource = false }
-        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, embeddedSource: embeddedSource)
+        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         var service: PoolService?
         var declarator: JobDeclarationServerService?
         var verifier: MiningJobTokenVerifier?
@@ -373,11 +371,12 @@ struct PoolCommand: ParsableCommand {
                     // Tokens are signed with the pool's authority key (a fresh one without it): other pools check them.
                     let jds = try JobDeclarationServerService(
                         service: pool, server: jdServer, halvingInterval: jd.halvingInterval,
-                        signingKey: settings.server.noise?.authorityKeyPair)
+                        signingKey: jd.signingKey)
                     try jds.start()
                     declarator = jds
                     print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?"), "
-                        + "tokens signed by \(jds.declarator.signingKey.publicKey)")
+                        + "tokens signed by \(jds.declarator.signingKey.publicKey) (\(jd.signingKeyOrigin ?? "?"); "
+                        + "remote pools: --jds-authority-key)")
                 } else if let authority = jd.remoteAuthority {
                     let check = MiningJobTokenVerifier(
                         authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
@@ -406,6 +405,9 @@ struct PoolCommand: ParsableCommand {
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
+                if let verifier {
+                    print("custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })")
+                }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })

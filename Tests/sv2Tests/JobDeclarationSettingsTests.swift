@@ -7,20 +7,18 @@ import Testing
 /// `sv2 jd-server` and `sv2 jd-client` settings as parsed from flags and config files, without running anything.
 @Suite("sv2 jd-server and jd-client settings")
 struct JobDeclarationSettingsTests {
-    static func server(
-        _ arguments: [String], embedded: Bool = true
-    ) throws -> (PoolCommand.Settings, PoolJobDeclarationSettings) {
+    static func server(_ arguments: [String]) throws -> (PoolCommand.Settings, PoolJobDeclarationSettings) {
         let command = try JobDeclarationServerCommand.parse(arguments)
         let file = try ConfigFile(path: command.pool.runtime.config, allowedKeys: PoolCommand.keys)
-        return (
-            try command.pool.settings(file, environment: [:]),
-            try command.pool.jobDeclarationSettings(file, listenDefault: "127.0.0.1:34264", embeddedSource: embedded))
+        let pool = try command.pool.settings(file, environment: [:])
+        return (pool, try command.pool.jobDeclarationSettings(file, listenDefault: "127.0.0.1:34264", pool: pool, environment: [:]))
     }
 
-    static func pool(_ arguments: [String], embedded: Bool = true) throws -> PoolJobDeclarationSettings {
+    static func pool(_ arguments: [String]) throws -> PoolJobDeclarationSettings {
         let command = try PoolCommand.parse(arguments)
         let file = try ConfigFile(path: command.runtime.config, allowedKeys: PoolCommand.keys)
-        return try command.jobDeclarationSettings(file, listenDefault: nil, embeddedSource: embedded)
+        return try command.jobDeclarationSettings(
+            file, listenDefault: nil, pool: try command.settings(file, environment: [:]), environment: [:])
     }
 
     static func client(_ arguments: [String]) throws -> JobDeclarationClientCommand.Settings {
@@ -46,7 +44,8 @@ struct JobDeclarationSettingsTests {
         #expect(pool.server.listenAddress.port == 34254)
         #expect(defaults.listenAddress == (try SocketAddress(ip: "127.0.0.1", port: 34264)))
         #expect(defaults.halvingInterval == 150 && defaults.remoteAuthority == nil && defaults.acceptsCustomJobs)
-        #expect(try Self.server(base, embedded: false).1.halvingInterval == nil)
+        let withTP = ["--tp", "127.0.0.1:8442", "--tp-no-noise", "--payout-script", "0014" + String(repeating: "ab", count: 20)]
+        #expect(try Self.server(base + withTP).1.halvingInterval == nil)
         // Flags.
         let flagged = try Self.server(base + ["--jd-listen", "127.0.0.1:4100", "--jd-halving-interval", "210000"]).1
         #expect(flagged.listenAddress?.port == 4100 && flagged.halvingInterval == 210_000)
@@ -62,6 +61,22 @@ struct JobDeclarationSettingsTests {
         #expect(throws: (any Error).self) { try Self.server(base + ["--config", negative]) }
         let unknown = try Self.write("jd-listn = \"127.0.0.1:1\"\n", in: directory)
         #expect(throws: (any Error).self) { try Self.server(base + ["--config", unknown]) }
+    }
+
+    /// Tokens are signed with the pool's authority key; without Noise with a key kept in the data directory, the same
+    /// on every start (remote pools stay configured).
+    @Test func jdServerSigningKey() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let noisy = try Self.server(["--data-dir", directory.path])
+        #expect(noisy.1.signingKey?.publicKey == noisy.0.authority)
+        let plain = try Self.server(["--data-dir", directory.path, "--no-noise"]).1
+        let key = try #require(plain.signingKey)
+        #expect(mode(directory.file("jd-server-token-secret-key")) == 0o600)
+        #expect(try Self.server(["--data-dir", directory.path, "--no-noise"]).1.signingKey?.publicKey == key.publicKey)
+        #expect(key.publicKey != noisy.0.authority)
+        // A plain pool has no JD server and signs nothing.
+        #expect(try Self.pool(["--data-dir", directory.path, "--no-noise"]).signingKey == nil)
     }
 
     @Test func poolTakesARemoteJDServersKey() throws {
