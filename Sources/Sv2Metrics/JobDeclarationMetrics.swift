@@ -12,64 +12,84 @@ public import Sv2JobDeclaration
 /// `custom_job_tokens_refused_total{reason}`, `custom_job_tokens_remembered`. Reasons are
 /// ``JobDeclarationError/name``s: a fixed set, so the series count stays bounded.
 public final class JobDeclarationMetrics {
+    /// The JD server's series.
+    private struct ServerSeries {
+        var connections: GaugeExport
+        var tokens: DeltaCounter
+        var declared: DeltaCounter
+        var accepted: DeltaCounter
+        var authorized: DeltaCounter
+        var missing: DeltaCounter
+        var provided: DeltaCounter
+        var pushed: DeltaCounter
+        var mempool: GaugeExport
+
+        init(_ server: [(String, String)]) {
+            connections = GaugeExport("sv2_jds_connections", server)
+            tokens = DeltaCounter("sv2_jds_tokens_allocated_total", server)
+            declared = DeltaCounter("sv2_jds_jobs_declared_total", server)
+            accepted = DeltaCounter("sv2_jds_jobs_accepted_total", server)
+            authorized = DeltaCounter("sv2_jds_custom_jobs_authorized_total", server)
+            missing = DeltaCounter("sv2_jds_missing_transaction_requests_total", server)
+            provided = DeltaCounter("sv2_jds_transactions_provided_total", server)
+            pushed = DeltaCounter("sv2_jds_solutions_pushed_total", server)
+            mempool = GaugeExport("sv2_jds_mempool_transactions", server)
+        }
+    }
+
+    /// The verifier's series.
+    private struct VerifierSeries {
+        var verified: DeltaCounter
+        var remembered: GaugeExport
+
+        init(_ server: [(String, String)]) {
+            verified = DeltaCounter("sv2_pool_custom_job_tokens_verified_total", server)
+            remembered = GaugeExport("sv2_pool_custom_job_tokens_remembered", server)
+        }
+    }
+
     private let service: JobDeclarationServerService?
     private let verifier: MiningJobTokenVerifier?
     private let server: [(String, String)]
-    private var connections: GaugeExport
-    private var tokens: DeltaCounter
-    private var declared: DeltaCounter
-    private var accepted: DeltaCounter
-    private var authorized: DeltaCounter
-    private var missing: DeltaCounter
-    private var provided: DeltaCounter
-    private var pushed: DeltaCounter
-    private var mempool: GaugeExport
-    private var verified: DeltaCounter
-    private var remembered: GaugeExport
+    private var serverSeries: ServerSeries?
+    private var verifierSeries: VerifierSeries?
     private var labelled: [String: DeltaCounter] = [:]
 
     /// The `server` label value.
     public let name: String
 
-    /// Creates the series for a JD server and/or a token verifier, labelled `name`.
+    /// Creates the series for a JD server and/or a token verifier (only those of what is given), labelled `name`.
     public init(service: JobDeclarationServerService? = nil, verifier: MiningJobTokenVerifier? = nil, name: String) {
         self.service = service
         self.verifier = verifier
         self.name = name
         server = [("server", name)]
-        connections = GaugeExport("sv2_jds_connections", server)
-        tokens = DeltaCounter("sv2_jds_tokens_allocated_total", server)
-        declared = DeltaCounter("sv2_jds_jobs_declared_total", server)
-        accepted = DeltaCounter("sv2_jds_jobs_accepted_total", server)
-        authorized = DeltaCounter("sv2_jds_custom_jobs_authorized_total", server)
-        missing = DeltaCounter("sv2_jds_missing_transaction_requests_total", server)
-        provided = DeltaCounter("sv2_jds_transactions_provided_total", server)
-        pushed = DeltaCounter("sv2_jds_solutions_pushed_total", server)
-        mempool = GaugeExport("sv2_jds_mempool_transactions", server)
-        verified = DeltaCounter("sv2_pool_custom_job_tokens_verified_total", server)
-        remembered = GaugeExport("sv2_pool_custom_job_tokens_remembered", server)
+        if service != nil { serverSeries = ServerSeries(server) }
+        if verifier != nil { verifierSeries = VerifierSeries(server) }
     }
 
     /// Reads every counter and records it. Loop thread only.
     public func export() {
-        if let service {
+        if let service, var series = serverSeries {
             service.server.exportMetrics()
             let s = service.declarator.statistics
-            connections.set(service.server.connections.count)
-            tokens.update(s.tokensAllocated)
-            declared.update(s.jobsDeclared)
-            accepted.update(s.jobsAccepted)
-            authorized.update(s.customJobsAuthorized)
-            missing.update(s.missingTransactionRequests)
-            provided.update(s.transactionsProvided)
-            pushed.update(s.solutionsPushed)
-            mempool.set(service.declarator.mempoolCount)
+            series.connections.set(service.server.connections.count)
+            series.tokens.update(s.tokensAllocated)
+            series.declared.update(s.jobsDeclared)
+            series.accepted.update(s.jobsAccepted)
+            series.authorized.update(s.customJobsAuthorized)
+            series.missing.update(s.missingTransactionRequests)
+            series.provided.update(s.transactionsProvided)
+            series.pushed.update(s.solutionsPushed)
+            series.mempool.set(service.declarator.mempoolCount)
+            serverSeries = series
             update("sv2_jds_jobs_refused_total", s.declarationRejections)
             update("sv2_jds_custom_jobs_refused_total", s.customJobRejections)
         }
-        if let verifier {
-            verified.update(verifier.authorized)
-            remembered.set(verifier.rememberedTokenCount)
+        if let verifier, var series = verifierSeries {
+            series.verified.update(verifier.authorized)
+            series.remembered.set(verifier.rememberedTokenCount)
+            verifierSeries = series
             update("sv2_pool_custom_job_tokens_refused_total", verifier.rejections)
         }
     }
