@@ -21,6 +21,8 @@ public struct JobDeclaratorStatistics: Sendable, Hashable {
     public var missingTransactionRequests = 0
     /// Transactions supplied through `ProvideMissingTransactions.Success`.
     public var transactionsProvided = 0
+    /// Unused tokens dropped because they were about to expire (client).
+    public var tokensExpired = 0
     /// `PushSolution`s received (server) or sent (client).
     public var solutionsPushed = 0
 

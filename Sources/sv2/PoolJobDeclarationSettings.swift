@@ -40,6 +40,10 @@ extension PoolCommand {
         var resolved = PoolJobDeclarationSettings(
             listenAddress: address, halvingInterval: halving == 0 ? nil : UInt32(halving))
         if let text = try file.optionalString(jdsAuthorityKey, "jds-authority-key") {
+            // One check per pool: its own JD server's records, or a remote JD server's signatures.
+            guard address == nil else {
+                throw ValidationError("--jds-authority-key is for a pool without its own JD server (no --jd-listen, not `sv2 jd-server`)")
+            }
             do { resolved.remoteAuthority = try AuthorityPublicKey(base58Check: text) } catch {
                 throw ValidationError("--jds-authority-key must be a base58check authority public key (as `sv2 jd-server` prints it)")
             }

@@ -90,6 +90,9 @@ struct JobDeclarationSettingsTests {
         #expect(remote.acceptsCustomJobs && remote.listenAddress == nil)
         let config = try Self.write("jds-authority-key = \"\(Self.authority)\"\n", in: directory)
         #expect(try Self.pool(base + ["--config", config]).remoteAuthority != nil)
+        // Its own JD server and a remote one's key: one or the other.
+        #expect(throws: (any Error).self) { try Self.pool(base + ["--jds-authority-key", Self.authority, "--jd-listen", "127.0.0.1:1"]) }
+        #expect(throws: (any Error).self) { try Self.server(base + ["--jds-authority-key", Self.authority]) }
         do {
             _ = try Self.pool(base + ["--jds-authority-key", "not-a-key"])
             Issue.record("a malformed --jds-authority-key was accepted")
