@@ -29,22 +29,21 @@ import Testing
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("sv2-jd-processes-\(UInt64.random(in: 0...UInt64.max))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let executable = try PoolAppShutdownTests.sv2Executable()
-        let common = ["--no-noise", "--payout-script", Self.payout, "--nbits", "1e03ffff", "--template-interval", "0",
-                      "--accounting", "off", "--log-level", "warning", "--backend", "epoll"]
-        let jdServer = try AppProcess(executable, ["jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0",
-                                                   "--data-dir", directory + "/jds"] + common)
+        let common = ["--payout-script", Self.payout, "--nbits", "1e03ffff", "--template-interval", "0", "--accounting", "off"]
+        let jdServer = try AppProcess(try AppProcess.sv2Executable(), [
+            "jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0", "--data-dir", directory + "/jds",
+            "--no-noise", "--log-level", "warning", "--backend", "epoll",
+        ] + common)
         defer { jdServer.kill() }
         let announced = try #require(try jdServer.waitForLine(containing: "tokens signed by"))
         let key = try #require(Self.field(after: "tokens signed by ", in: announced))
         let jdsPort = try #require(Self.port(Self.field(after: "job declaration server listening on ", in: announced)))
 
-        let pool = try AppProcess(executable, ["pool", "--listen", "127.0.0.1:0", "--data-dir", directory + "/pool",
-                                               "--jds-authority-key", key, "--metrics", "127.0.0.1:0"] + common)
-        defer { pool.kill() }
-        let poolLine = try #require(try pool.waitForLine(containing: "pool listening on"))
-        let poolPort = try #require(Self.port(Self.field(after: "pool listening on ", in: poolLine)))
-        let metricsLine = try #require(try pool.waitForLine(containing: "metrics on http://"))
+        let app = try PoolApp.start(
+            ["--data-dir", directory + "/pool", "--jds-authority-key", key, "--metrics", "127.0.0.1:0"] + common)
+        defer { app.process.kill() }
+        let poolPort = app.port
+        let metricsLine = try #require(try app.process.waitForLine(containing: "metrics on http://"))
         let metricsPort = try #require(Self.port(Self.field(after: "metrics on http://", in: metricsLine)))
 
         let runner = try LoopRunner(.epoll)
