@@ -286,8 +286,9 @@ struct PoolCommand: ParsableCommand {
 
     /// Runs the pool; with `jobDeclarationDefault` (`sv2 jd-server`) its Job Declaration server listens there unless
     /// --jd-listen says otherwise.
-    func run(jobDeclarationDefault: String?) throws {
-        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+    func run(jobDeclarationDefault: String?, bitcoinCore: BitcoinCoreRPCOptions? = nil) throws {
+        let file = try ConfigFile(
+            path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore == nil ? [] : BitcoinCoreRPCOptions.keys))
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
         for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
@@ -312,6 +313,8 @@ struct PoolCommand: ParsableCommand {
         var service: PoolService?
         var declarator: JobDeclarationServerService?
         var verifier: MiningJobTokenVerifier?
+        let rpcConfiguration = try bitcoinCore?.resolve(file)
+        var node: JobDeclarationNode?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -342,6 +345,9 @@ struct PoolCommand: ParsableCommand {
                     print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?"), "
                         + "tokens signed by \(jds.declarator.signingKey.publicKey) (\(jd.signingKeyOrigin ?? "?"); "
                         + "remote pools: --jds-authority-key)")
+                    if let rpcConfiguration {
+                        node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
+                    }
                 } else if let authority = jd.remoteAuthority {
                     let check = MiningJobTokenVerifier(
                         authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
@@ -364,6 +370,7 @@ struct PoolCommand: ParsableCommand {
             },
             shutdown: {
                 metricsServer?.stop()
+                node?.rpc.stop()
                 declarator?.stop()
                 service?.stop()
             },
@@ -373,6 +380,7 @@ struct PoolCommand: ParsableCommand {
                 if let verifier {
                     print("custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })")
                 }
+                if let node { print(node.status) }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })
