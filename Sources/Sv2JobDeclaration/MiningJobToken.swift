@@ -13,11 +13,12 @@ public import Sv2Pool
 /// U8  version (1)   U8 kind (0 allocated, 1 declared)   U64 id   U32 expires (unix s)
 /// 32  user commitment: SHA-256 of the user identifier, or 32 zero bytes (any user)
 /// 32  job commitment: allocated → SHA-256 of the pool outputs handed out with it;
-///                     declared  → SHA-256 of what the JD server checked of the declared job (``declaredCommitment``)
+///                     declared  → SHA-256 of what the JD server checked of the declared job (below)
 /// 64  BIP340 signature by the JD server's authority key of
 ///     SHA-256("swift-stratum/mining-job-token/1" ‖ the 78 bytes above)
 /// ```
-/// The tag keeps a token signature from ever passing for a Noise certificate signature of the same key (whose
+/// The declared job's commitment is
+/// ``declaredCommitment(version:coinbaseTxVersion:scriptSigPrefix:sequence:outputs:locktime:)``. The tag keeps a token signature from ever passing for a Noise certificate signature of the same key (whose
 /// message is the SHA-256 of 42 bytes without it) or the other way round.
 public struct MiningJobToken: Sendable, Hashable {
     /// What the token vouches for.

@@ -1,7 +1,7 @@
 public import Sv2JobDeclaration
 
-/// Exports a Job Declaration server (``JobDeclarationServerService``) and a pool's token verifier
-/// (``MiningJobTokenVerifier``) to swift-metrics, every series labelled `server="<name>"`. Call ``export()`` on their
+/// Exports a Job Declaration server (`JobDeclarationServerService`) and a pool's token verifier
+/// (`MiningJobTokenVerifier`) to swift-metrics, every series labelled `server="<name>"`. Call ``export()`` on their
 /// loop thread (a ``MetricsHTTPServer`` refresher).
 ///
 /// JD server (prefix `sv2_jds_`): `connections`, `tokens_allocated_total`, `jobs_declared_total`,
@@ -10,7 +10,7 @@ public import Sv2JobDeclaration
 /// `transactions_provided_total`, `solutions_pushed_total`, `mempool_transactions`; plus the server's own `sv2_server_*`
 /// series. Verifier (prefix `sv2_pool_`): `custom_job_tokens_verified_total`,
 /// `custom_job_tokens_refused_total{reason}`, `custom_job_tokens_remembered`. Reasons are
-/// ``JobDeclarationError/name``s: a fixed set, so the series count stays bounded.
+/// `JobDeclarationError.name`s: a fixed set, so the series count stays bounded.
 public final class JobDeclarationMetrics {
     /// The JD server's series.
     private struct ServerSeries {
