@@ -10,7 +10,7 @@ struct JobDeclarationSettingsTests {
     static func server(_ arguments: [String]) throws -> (PoolCommand.Settings, PoolJobDeclarationSettings) {
         let command = try JobDeclarationServerCommand.parse(arguments)
         let file = try ConfigFile(path: command.pool.runtime.config, allowedKeys: PoolCommand.keys)
-        let pool = try command.pool.settings(file, environment: [:])
+        let pool = try command.pool.settings(file, environment: [:], jobDeclarationDefault: "127.0.0.1:34264")
         return (pool, try command.pool.jobDeclarationSettings(file, listenDefault: "127.0.0.1:34264", pool: pool, environment: [:]))
     }
 
@@ -88,6 +88,11 @@ struct JobDeclarationSettingsTests {
         let remote = try Self.pool(base + ["--jds-authority-key", Self.authority])
         #expect(remote.remoteAuthority == (try AuthorityPublicKey(base58Check: Self.authority)))
         #expect(remote.acceptsCustomJobs && remote.listenAddress == nil)
+        // Custom jobs are checked on one loop (the replay memory is one map): one thread, more refused.
+        #expect(try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority]).threads == 1)
+        #expect(throws: (any Error).self) {
+            try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority, "--threads", "2"])
+        }
         let config = try Self.write("jds-authority-key = \"\(Self.authority)\"\n", in: directory)
         #expect(try Self.pool(base + ["--config", config]).remoteAuthority != nil)
         // Its own JD server and a remote one's key: one or the other.
