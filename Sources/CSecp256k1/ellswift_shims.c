@@ -8,6 +8,7 @@
 #include "ellswift_shims.h"
 #include <secp256k1_ecdh.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <string.h>
 
 typedef unsigned __int128 u128;
@@ -297,9 +298,25 @@ static void ellswift_prng(uint8_t out32[32], const SHA256_CTX *prefix, uint32_t 
     SHA256_Final(out32, &h);
 }
 
+// SHA256 state after absorbing TaggedHash("secp256k1_ellswift_encode")'s `tag ‖ tag` (one 64-byte block).
+static SHA256_CTX encode_tag_prefix;
+static pthread_once_t encode_tag_once = PTHREAD_ONCE_INIT;
+
+static void init_encode_tag(void) {
+    static const char name[] = "secp256k1_ellswift_encode";
+    uint8_t tag[32];
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    SHA256_Update(&h, name, sizeof name - 1);
+    SHA256_Final(tag, &h);
+    SHA256_Init(&encode_tag_prefix);
+    SHA256_Update(&encode_tag_prefix, tag, 32);
+    SHA256_Update(&encode_tag_prefix, tag, 32);
+}
+
 int cshims_ellswift_encode(const secp256k1_context *ctx, uint8_t ell64[64],
                            const secp256k1_pubkey *pubkey, const uint8_t rnd32[32]) {
-    uint8_t p65[65], p64[64] = {0}, tag[32], branch_hash[32], u32[32];
+    uint8_t p65[65], p64[64] = {0}, branch_hash[32], u32[32];
     size_t len = 65;
     if (!secp256k1_ec_pubkey_serialize(ctx, p65, &len, pubkey, SECP256K1_EC_UNCOMPRESSED)) return 0;
     fe x, y, u, t;
@@ -308,12 +325,10 @@ int cshims_ellswift_encode(const secp256k1_context *ctx, uint8_t ell64[64],
     // Hasher = BIP340 tagged hash "secp256k1_ellswift_encode" over pub33 ‖ 0^31 ‖ rnd32.
     p64[0] = fe_is_odd(&y) ? 0x03 : 0x02;
     memcpy(p64 + 1, p65 + 1, 32);
-    static const char name[] = "secp256k1_ellswift_encode";
-    SHA256((const unsigned char *)name, sizeof name - 1, tag);
-    SHA256_CTX prefix;
-    SHA256_Init(&prefix);
-    SHA256_Update(&prefix, tag, 32);
-    SHA256_Update(&prefix, tag, 32);
+    // The tag's two blocks are the same for every key: start from their precomputed midstate. (OpenSSL 3's
+    // one-shot SHA256() also allocates a digest context per call.)
+    pthread_once(&encode_tag_once, init_encode_tag);
+    SHA256_CTX prefix = encode_tag_prefix;
     SHA256_Update(&prefix, p64, 64);
     SHA256_Update(&prefix, rnd32, 32);
     // cnt 0 fills a pool of 64 4-bit branch values consumed from the end; each following cnt
