@@ -13,8 +13,8 @@ extension LoadTestCommand {
                 fresh static key and certificate per connection, SRI style), `persistent` (sv2-tp style) and \
                 `floor` (3 BIP324 ECDHs + 1 key generation with its ElligatorSwift encoding + 1 BIP340 signature, \
                 the same primitives, no allocation). Prints each round and the medians, with floor ÷ fresh. \
-                With --only a single kind runs (for counting its allocations with `perf stat`: see \
-                Benchmarks/handshakes.sh).
+                With --only a single kind runs, without timing (for counting its allocations with `perf stat`: \
+                see Docs/Performance.md, Handshakes).
                 """)
 
         @Option(name: .long, help: "Rounds.")

@@ -6,6 +6,9 @@
 #define MALLOC_COUNTER_H
 #include <stdint.h>
 
+/// 1 when the wrappers are in place; 0 in a sanitizer build, whose runtime owns malloc (nothing is counted then).
+int malloc_counter_available(void);
+
 /// Starts counting this thread's malloc, calloc and realloc calls from zero.
 void malloc_counter_start(void);
 
