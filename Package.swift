@@ -182,7 +182,11 @@ let package = Package(
         .target(name: "LoopTestSupport", dependencies: ["Reactor"], path: "Tests/LoopTestSupport", swiftSettings: strictSettings),
         .testTarget(name: "Sv2CodecTests", dependencies: ["Sv2Codec"], resources: [.copy("Vectors")]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CUring", "LoopTestSupport"]),
-        .testTarget(name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "CCrypto", "CSecp256k1"], resources: [.copy("Vectors")]),
+        // Replaces malloc/calloc/realloc in the test executable with counting wrappers (see its header).
+        .target(name: "MallocCounter", path: "Tests/MallocCounter"),
+        .testTarget(
+            name: "Sv2NoiseTests", dependencies: ["Sv2Noise", "CCrypto", "CSecp256k1", "MallocCounter"],
+            resources: [.copy("Vectors")]),
         .testTarget(
             name: "Sv2ServiceTests",
             dependencies: [

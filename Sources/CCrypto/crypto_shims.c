@@ -7,7 +7,15 @@
 #include <openssl/sha.h>
 
 void cshims_sha256(const void *data, size_t len, uint8_t out32[32]) {
-    SHA256((const unsigned char *)data, len, out32);
+    // Not the one-shot SHA256(): in OpenSSL 3 it fetches the digest and allocates a context on every call.
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    SHA256_Update(&h, data, len);
+    SHA256_Final(out32, &h);
+}
+
+void cshims_cleanse(void *p, size_t len) {
+    OPENSSL_cleanse(p, len);
 }
 
 void cshims_sha256_concat(const void *a, size_t alen, const void *b, size_t blen, uint8_t *out32) {

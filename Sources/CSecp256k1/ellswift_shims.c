@@ -8,6 +8,7 @@
 #include "ellswift_shims.h"
 #include <secp256k1_ecdh.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <string.h>
 
 typedef unsigned __int128 u128;
@@ -179,6 +180,17 @@ static int fe_sqrt(fe *r, const fe *a) {
     return fe_equal(&t, a);
 }
 
+// r = a^((p-3)/4), (p-3)/4 = 2^254 - 2^30 - 245: the sqrt chain with a^2 instead of a^3 before the last two
+// squarings and a^3 after them. For a/b with ab a square, b·(a·(ab)^((p-3)/4))^2 = a: one exponentiation gives
+// sqrt(a/b) up to sign, where an inversion and a square root would take two.
+static void fe_pow_p3div4(fe *r, const fe *a) {
+    fe x223, x2, x22, t, a2;
+    fe_pow_x223(&x223, &x2, &x22, a);
+    fe_sqr_n(&t, &x223, 23); fe_mul(&t, &t, &x22);
+    fe_sqr_n(&t, &t, 6); fe_sqr(&a2, a); fe_mul(&t, &t, &a2);
+    fe_sqr_n(&t, &t, 2); fe_mul(r, &t, &x2);
+}
+
 static int fe_is_square(const fe *a) {
     fe r;
     return fe_sqrt(&r, a);
@@ -234,8 +246,9 @@ static void xswiftec(fe *x, const fe *u_in, const fe *t_in) {
     fe_mul(x, &n, &m);
 }
 
-// BIP324 `xswiftec_inv(x, u, c)`; returns 0 when branch c has no solution.
-static int xswiftec_inv(fe *t, const fe *x, const fe *u, int c) {
+// BIP324 `xswiftec_inv(x, u, c)`; returns 0 when branch c has no solution. With `any_sign`, t may come back
+// negated in branches 0, 1, 4 and 5 (the encoder fixes t's sign from y anyway), which saves an exponentiation there.
+static int xswiftec_inv(fe *t, const fe *x, const fe *u, int c, int any_sign) {
     fe s, v, g, m, w, d;
     fe_g(&g, u);
     if (!(c & 2)) {
@@ -245,15 +258,33 @@ static int xswiftec_inv(fe *t, const fe *x, const fe *u, int c) {
         // s = -(u^3 + 7) / (u^2 + u*x + x^2)
         fe_sqr(&d, u); fe_mul(&m, u, x); fe_add(&d, &d, &m); fe_sqr(&m, x); fe_add(&d, &d, &m);
         if (fe_is_zero(&d)) return 0;
-        fe_inv(&d, &d); fe_mul(&s, &g, &d); fe_neg(&s, &s);
         v = *x;
-        if (!fe_sqrt(&w, &s)) return 0;
+        if (any_sign) {
+            // w = ±sqrt(-g/d) = a·(a·d)^((p-3)/4) with a = -g, valid iff d·w^2 = a.
+            fe a;
+            fe_neg(&a, &g);
+            fe_mul(&m, &a, &d); fe_pow_p3div4(&m, &m); fe_mul(&w, &a, &m);
+            fe_sqr(&m, &w); fe_mul(&m, &m, &d);
+            if (!fe_equal(&m, &a)) return 0;
+        } else {
+            fe_inv(&d, &d); fe_mul(&s, &g, &d); fe_neg(&s, &s);
+            if (!fe_sqrt(&w, &s)) return 0;
+        }
     } else {
         fe r, is;
         fe_sub(&s, x, u);
         if (fe_is_zero(&s)) return 0;
         // w = sqrt(s) first: a non-square s fails this branch before the other square root.
-        if (!fe_sqrt(&w, &s)) return 0;
+        if (any_sign) {
+            // q = s^((p-3)/4) gives both w = ±sqrt(s) = s·q and, s being a square, 1/s = q^2.
+            fe q;
+            fe_pow_p3div4(&q, &s); fe_mul(&w, &s, &q);
+            fe_sqr(&m, &w);
+            if (!fe_equal(&m, &s)) return 0;
+            fe_sqr(&is, &q);
+        } else if (!fe_sqrt(&w, &s)) {
+            return 0;
+        }
         // r = sqrt(-s * (4(u^3 + 7) + 3s*u^2))
         fe_add(&d, &g, &g); fe_add(&d, &d, &d);
         fe_sqr(&m, u); fe_mul(&m, &m, &s); fe_add(&r, &m, &m); fe_add(&m, &r, &m);
@@ -261,7 +292,8 @@ static int xswiftec_inv(fe *t, const fe *x, const fe *u, int c) {
         if (!fe_sqrt(&r, &d)) return 0;
         if ((c & 1) && fe_is_zero(&r)) return 0;
         // v = (-u + r/s) / 2
-        fe_inv(&is, &s); fe_mul(&v, &r, &is); fe_sub(&v, &v, u); fe_mul(&v, &v, &FE_HALF);
+        if (!any_sign) fe_inv(&is, &s);
+        fe_mul(&v, &r, &is); fe_sub(&v, &v, u); fe_mul(&v, &v, &FE_HALF);
     }
     // t = ±w * (c3·u + v) for c&1 = 0, ±w * (c4·u + v) for c&1 = 1; sign from c&5.
     fe_mul(&m, (c & 1) ? &FE_C4 : &FE_C3, u);
@@ -284,7 +316,7 @@ int cshims_xswiftec_inv(uint8_t t32[32], const uint8_t x32[32], const uint8_t u3
     fe x, u, t;
     fe_set_b32_mod(&x, x32);
     fe_set_b32_mod(&u, u32);
-    if (!xswiftec_inv(&t, &x, &u, c & 7)) return 0;
+    if (!xswiftec_inv(&t, &x, &u, c & 7, 0)) return 0;
     fe_get_b32(t32, &t);
     return 1;
 }
@@ -297,9 +329,25 @@ static void ellswift_prng(uint8_t out32[32], const SHA256_CTX *prefix, uint32_t 
     SHA256_Final(out32, &h);
 }
 
+// SHA256 state after absorbing TaggedHash("secp256k1_ellswift_encode")'s `tag ‖ tag` (one 64-byte block).
+static SHA256_CTX encode_tag_prefix;
+static pthread_once_t encode_tag_once = PTHREAD_ONCE_INIT;
+
+static void init_encode_tag(void) {
+    static const char name[] = "secp256k1_ellswift_encode";
+    uint8_t tag[32];
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    SHA256_Update(&h, name, sizeof name - 1);
+    SHA256_Final(tag, &h);
+    SHA256_Init(&encode_tag_prefix);
+    SHA256_Update(&encode_tag_prefix, tag, 32);
+    SHA256_Update(&encode_tag_prefix, tag, 32);
+}
+
 int cshims_ellswift_encode(const secp256k1_context *ctx, uint8_t ell64[64],
                            const secp256k1_pubkey *pubkey, const uint8_t rnd32[32]) {
-    uint8_t p65[65], p64[64] = {0}, tag[32], branch_hash[32], u32[32];
+    uint8_t p65[65], p64[64] = {0}, branch_hash[32], u32[32];
     size_t len = 65;
     if (!secp256k1_ec_pubkey_serialize(ctx, p65, &len, pubkey, SECP256K1_EC_UNCOMPRESSED)) return 0;
     fe x, y, u, t;
@@ -308,12 +356,10 @@ int cshims_ellswift_encode(const secp256k1_context *ctx, uint8_t ell64[64],
     // Hasher = BIP340 tagged hash "secp256k1_ellswift_encode" over pub33 ‖ 0^31 ‖ rnd32.
     p64[0] = fe_is_odd(&y) ? 0x03 : 0x02;
     memcpy(p64 + 1, p65 + 1, 32);
-    static const char name[] = "secp256k1_ellswift_encode";
-    SHA256((const unsigned char *)name, sizeof name - 1, tag);
-    SHA256_CTX prefix;
-    SHA256_Init(&prefix);
-    SHA256_Update(&prefix, tag, 32);
-    SHA256_Update(&prefix, tag, 32);
+    // The tag's two blocks are the same for every key: start from their precomputed midstate. (OpenSSL 3's
+    // one-shot SHA256() also allocates a digest context per call.)
+    pthread_once(&encode_tag_once, init_encode_tag);
+    SHA256_CTX prefix = encode_tag_prefix;
     SHA256_Update(&prefix, p64, 64);
     SHA256_Update(&prefix, rnd32, 32);
     // cnt 0 fills a pool of 64 4-bit branch values consumed from the end; each following cnt
@@ -326,7 +372,7 @@ int cshims_ellswift_encode(const secp256k1_context *ctx, uint8_t ell64[64],
         int branch = (branch_hash[branches_left >> 1] >> ((branches_left & 1) << 2)) & 7;
         ellswift_prng(u32, &prefix, cnt++);
         fe_set_b32_mod(&u, u32);
-        if (xswiftec_inv(&t, &x, &u, branch)) break;
+        if (xswiftec_inv(&t, &x, &u, branch, 1)) break;
     }
     if (fe_is_odd(&t) != fe_is_odd(&y)) fe_neg(&t, &t);
     memcpy(ell64, u32, 32);   // the raw hash output, not reduced mod p

@@ -91,7 +91,7 @@ public struct NoiseInitiator {
         }
         responderCertificate = certificate
         responderStaticKey = staticXOnly
-        let keys = state.split()
+        let keys = state.splitKeys()
         return NoiseSession(sendKey: keys.initiatorToResponder, receiveKey: keys.responderToInitiator)
     }
 }

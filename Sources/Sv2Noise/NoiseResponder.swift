@@ -1,3 +1,6 @@
+import CCrypto
+import CSecp256k1
+
 /// The server (upstream) side of the Sv2 Noise NX handshake: consumes act 1, produces act 2.
 ///
 /// ```
@@ -62,26 +65,57 @@ public struct NoiseResponder {
         }
     }
 
-    /// Key material a handshake draws at random; injectable for reproducible vectors.
+    /// Key material a handshake draws at random; injectable for reproducible vectors. Held inline: a handshake
+    /// allocates nothing.
     struct Secrets {
-        var ephemeralSecretKey: [UInt8]
+        var ephemeralSecretKey = Bytes32()
         /// Used only with ``Identity/freshStaticKeyPerConnection(authority:certificateValidity:)``,
         /// as is `staticEncodingRandomness`.
-        var staticSecretKey: [UInt8]
-        var ephemeralEncodingRandomness: [UInt8]
-        var staticEncodingRandomness: [UInt8]
-        var signatureAuxRand: [UInt8]
+        var staticSecretKey = Bytes32()
+        var ephemeralEncodingRandomness = Bytes32()
+        var staticEncodingRandomness = Bytes32()
+        var signatureAuxRand = Bytes32()
 
+        fileprivate init() {}
+
+        /// Given values (tests); an empty array stands for an unused value (zeros).
+        init(
+            ephemeralSecretKey: [UInt8], staticSecretKey: [UInt8], ephemeralEncodingRandomness: [UInt8],
+            staticEncodingRandomness: [UInt8], signatureAuxRand: [UInt8]
+        ) {
+            self.ephemeralSecretKey = Bytes32(ephemeralSecretKey)
+            self.staticSecretKey = Bytes32(staticSecretKey)
+            self.ephemeralEncodingRandomness = Bytes32(ephemeralEncodingRandomness)
+            self.staticEncodingRandomness = Bytes32(staticEncodingRandomness)
+            self.signatureAuxRand = Bytes32(signatureAuxRand)
+        }
+
+        /// All five values from one getrandom call; a secret key that is not valid (zero or at least the group
+        /// order: probability about 2^-128) is drawn again.
         static func random() throws(Sv2NoiseError) -> Secrets {
-            try Secrets(
-                ephemeralSecretKey: Secp256k1.generateSecretKey(), staticSecretKey: Secp256k1.generateSecretKey(),
-                ephemeralEncodingRandomness: Secp256k1.randomBytes(32),
-                staticEncodingRandomness: Secp256k1.randomBytes(32), signatureAuxRand: Secp256k1.randomBytes(32))
+            var secrets = Secrets()
+            var pool = InlineArray<160, UInt8>(repeating: 0)
+            try withUnsafeMutableBytes(of: &pool) { (raw) throws(Sv2NoiseError) in
+                try Secp256k1.fillRandom(raw)
+                secrets.ephemeralSecretKey.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<32])) }
+                secrets.staticSecretKey.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[32..<64])) }
+                secrets.ephemeralEncodingRandomness.withUnsafeMutableBytes {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[64..<96]))
+                }
+                secrets.staticEncodingRandomness.withUnsafeMutableBytes {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[96..<128]))
+                }
+                secrets.signatureAuxRand.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[128..<160])) }
+                cshims_cleanse(raw.baseAddress!, raw.count)
+            }
+            try secrets.ephemeralSecretKey.redrawUntilValidSecretKey()
+            try secrets.staticSecretKey.redrawUntilValidSecretKey()
+            return secrets
         }
     }
 
     private let identity: Identity
-    private let secrets: Secrets
+    private var secrets: Secrets
     private var done = false
     private(set) var state = NoiseHandshakeState()
 
@@ -98,6 +132,9 @@ public struct NoiseResponder {
     /// Reads the initiator's 64-byte act 1, writes the 234-byte act 2 at the start of `buffer`
     /// and returns the session. `now` (unix seconds,
     /// default: the system clock) dates a per-connection certificate.
+    ///
+    /// Allocates nothing: keys, hashes and encodings live on the stack or inline, and act 2 is assembled in
+    /// `buffer` in place (the static key and the certificate are written there and encrypted where they lie).
     public mutating func respond(
         toActOne message: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer,
         now: UInt64? = nil
@@ -110,53 +147,104 @@ public struct NoiseResponder {
             throw .wrongMessageSize(expected: Self.actTwoSize, got: buffer.count)
         }
         done = true
-        let remoteEphemeral = Array(message)
-        state.mixHash(remoteEphemeral)
-        state.mixHash([])
+        defer { secrets = Secrets() }  // the secrets serve one handshake only
+        state.mixHash(message)
+        state.mixHash(UnsafeRawBufferPointer(start: nil, count: 0))
 
-        let staticSecretKey: [UInt8], staticEncoding: [UInt8]
-        var certificate: Sv2Certificate
+        let remoteEphemeral = message.bytes
+        let ephemeralPart = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<64])
+        let staticPart = UnsafeMutableRawBufferPointer(rebasing: buffer[64..<144])
+        let certificatePart = UnsafeMutableRawBufferPointer(rebasing: buffer[144..<234])
+        // Both ECDHs multiply the initiator's ephemeral key: decode it once.
+        var remoteX = Bytes32()
+        remoteX.withUnsafeMutableBytes { cshims_xswiftec_decode(remoteEphemeral, $0.bytes) }
+        var sharedSecret = Bytes32()
+        defer { sharedSecret.withUnsafeMutableBytes { cshims_cleanse($0.baseAddress!, 32) } }
+
+        // e: the ephemeral encoding goes straight into act 2.
+        try secrets.ephemeralSecretKey.withUnsafeBytes { (key) throws(Sv2NoiseError) in
+            var pub = try Secp256k1.publicKey(secretKey: key.bytes)
+            try secrets.ephemeralEncodingRandomness.withUnsafeBytes { (rnd) throws(Sv2NoiseError) in
+                try Secp256k1.encode(&pub, randomness: rnd.bytes, into: ephemeralPart.bytes)
+            }
+        }
+        state.mixHash(UnsafeRawBufferPointer(ephemeralPart))
+        // ee
+        try computeECDH(
+            remoteEphemeral, responder: ephemeralPart.bytes, remoteX: remoteX, secretKey: secrets.ephemeralSecretKey,
+            into: &sharedSecret)
+        state.mixKey(sharedSecret)
+
+        // s: the static encoding (and for a fresh key, the certificate) is written in place, then es is computed
+        // from the plaintext encoding before EncryptAndHash overwrites it.
         switch identity.kind {
         case .fresh(let authority, let validity):
-            staticSecretKey = secrets.staticSecretKey
-            let staticKey = try Secp256k1.ellSwiftEncodingAndXOnly(
-                secretKey: staticSecretKey, randomness: secrets.staticEncodingRandomness)
-            staticEncoding = staticKey.encoding
-            let from = UInt32(clamping: now ?? NoiseClock.now())
-            let (until, overflow) = from.addingReportingOverflow(validity)
-            certificate = Sv2Certificate(validFrom: from, notValidAfter: overflow ? .max : until)
-            try certificate.sign(serverStaticXOnly: staticKey.xOnly, authority: authority, auxRand: secrets.signatureAuxRand)
-        case .persistent(let secretKey, let encoding, let cert):
-            staticSecretKey = secretKey
-            staticEncoding = encoding
-            certificate = cert
+            try secrets.staticSecretKey.withUnsafeBytes { (key) throws(Sv2NoiseError) in
+                var pub = try Secp256k1.publicKey(secretKey: key.bytes)
+                try secrets.staticEncodingRandomness.withUnsafeBytes { (rnd) throws(Sv2NoiseError) in
+                    try Secp256k1.encode(&pub, randomness: rnd.bytes, into: staticPart.bytes)
+                }
+                var xOnly = Bytes32()
+                xOnly.withUnsafeMutableBytes { Secp256k1.xOnly(&pub, into: $0.bytes) }
+                let from = UInt32(clamping: now ?? NoiseClock.now())
+                let (until, overflow) = from.addingReportingOverflow(validity)
+                try xOnly.withUnsafeBytes { (x) throws(Sv2NoiseError) in
+                    try secrets.signatureAuxRand.withUnsafeBytes { (aux) throws(Sv2NoiseError) in
+                        try Sv2Certificate.writeSigned(
+                            validFrom: from, notValidAfter: overflow ? .max : until, serverStaticXOnly: x.bytes,
+                            authority: authority, auxRand: aux.bytes, into: certificatePart)
+                    }
+                }
+            }
+            try computeECDH(
+                remoteEphemeral, responder: staticPart.bytes, remoteX: remoteX, secretKey: secrets.staticSecretKey,
+                into: &sharedSecret)
+        case .persistent(let secretKey, let encoding, let certificate):
+            staticPart.copyBytes(from: encoding)
+            certificate.encode(into: certificatePart)
+            guard secretKey.count == 32 else { throw .invalidKey }
+            let ok = secretKey.withUnsafeBytes { key in
+                sharedSecret.withUnsafeMutableBytes { out in
+                    remoteX.withUnsafeBytes { x in
+                        cshims_ellswift_xdh_decoded(
+                            Secp256k1.context, out.bytes, remoteEphemeral, staticPart.bytes, x.bytes, key.bytes)
+                    }
+                }
+            }
+            guard ok == 1 else { throw .invalidKey }
         }
-        let ephemeralEncoding = try Secp256k1.ellSwiftEncoding(
-            secretKey: secrets.ephemeralSecretKey, randomness: secrets.ephemeralEncodingRandomness)
-        // Both ECDHs multiply the initiator's ephemeral key: decode it once.
-        let remoteX = Secp256k1.xOnly(ellSwift: remoteEphemeral)
-
-        // e
-        buffer.copyBytes(from: ephemeralEncoding)
-        state.mixHash(ephemeralEncoding)
-        // ee
-        try state.mixKey(Secp256k1.ecdh(
-            initiator: remoteEphemeral, responder: ephemeralEncoding, peerXOnly: remoteX,
-            secretKey: secrets.ephemeralSecretKey))
-        // s
-        let staticPart = UnsafeMutableRawBufferPointer(rebasing: buffer[64..<144])
-        staticPart.copyBytes(from: staticEncoding)
         _ = try state.encryptAndHash(staticPart, plaintextLength: 64)
         // es
-        try state.mixKey(Secp256k1.ecdh(
-            initiator: remoteEphemeral, responder: staticEncoding, peerXOnly: remoteX, secretKey: staticSecretKey))
+        state.mixKey(sharedSecret)
         // SIGNATURE_NOISE_MESSAGE
-        let certificatePart = UnsafeMutableRawBufferPointer(rebasing: buffer[144..<234])
-        certificate.encode(into: certificatePart)
         _ = try state.encryptAndHash(certificatePart, plaintextLength: Sv2Certificate.encodedSize)
 
-        let keys = state.split()
+        let keys = state.splitKeys()
         return NoiseSession(sendKey: keys.responderToInitiator, receiveKey: keys.initiatorToResponder)
+    }
+
+    /// BIP324 x-only ECDH of the initiator's ephemeral key (already decoded to `remoteX`) with `secretKey`, whose
+    /// encoding is at `responder`.
+    private func computeECDH(
+        _ initiator: UnsafePointer<UInt8>, responder: UnsafePointer<UInt8>, remoteX: Bytes32, secretKey: Bytes32,
+        into out: inout Bytes32
+    ) throws(Sv2NoiseError) {
+        try out.withUnsafeMutableBytes { (o) throws(Sv2NoiseError) in
+            try remoteX.withUnsafeBytes { (x) throws(Sv2NoiseError) in
+                try secretKey.withUnsafeBytes { (key) throws(Sv2NoiseError) in
+                    try Secp256k1.ecdh(initiator: initiator, responder: responder, peerXOnly: x.bytes, secretKey: key.bytes, into: o.bytes)
+                }
+            }
+        }
+    }
+}
+
+extension Bytes32 {
+    /// Replaces these bytes with fresh random ones until they are a valid secret key.
+    mutating func redrawUntilValidSecretKey() throws(Sv2NoiseError) {
+        try withUnsafeMutableBytes { (raw) throws(Sv2NoiseError) in
+            while !Secp256k1.isValidSecretKey(UnsafePointer(raw.bytes)) { try Secp256k1.fillRandom(raw) }
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 /// Frames follow Sv2 §4.6 / SRI: the 6-byte header is its own AEAD message (22 bytes on the wire)
 /// and the payload is sealed in chunks of at most 65 519 bytes, each followed by its 16-byte tag;
 /// an empty payload has no payload ciphertext at all. Everything happens in the caller's buffer,
-/// without allocation. Non-copyable so that two copies can never reuse a nonce.
+/// without allocation; the keys are held inline (a session costs no allocation until its first message above
+/// ``ChaChaPolyCipher/fastPathLimit`` bytes in a direction, which sets up OpenSSL for that direction). Non-copyable
+/// so that two copies can never reuse a nonce.
 public struct NoiseSession: ~Copyable {
     /// Plaintext frame header size.
     public static let headerSize = 6
@@ -14,16 +16,21 @@ public struct NoiseSession: ~Copyable {
     public static let maxChunkSize = 65_519
     private static let tagSize = ChaChaPolyCipher.tagSize
 
-    private let sender: ChaChaPolyCipher
-    private let receiver: ChaChaPolyCipher
+    private var sender: TransportCipher
+    private var receiver: TransportCipher
     /// Next nonce for sending.
     public private(set) var sendNonce: UInt64 = 0
     /// Next nonce for receiving.
     public private(set) var receiveNonce: UInt64 = 0
 
+    init(sendKey: Bytes32, receiveKey: Bytes32) {
+        sender = TransportCipher(key: sendKey)
+        receiver = TransportCipher(key: receiveKey)
+    }
+
+    /// Test hook: keys as arrays.
     init(sendKey: [UInt8], receiveKey: [UInt8]) {
-        sender = ChaChaPolyCipher(key: sendKey)
-        receiver = ChaChaPolyCipher(key: receiveKey)
+        self.init(sendKey: Bytes32(sendKey), receiveKey: Bytes32(receiveKey))
     }
 
     /// Test hook: a session whose nonces start elsewhere than 0.

@@ -15,6 +15,62 @@ enum Secp256k1 {
         return out
     }
 
+    /// Fills `buffer` from the kernel CSPRNG in one call.
+    static func fillRandom(_ buffer: UnsafeMutableRawBufferPointer) throws(Sv2NoiseError) {
+        guard cshims_random_bytes(buffer.baseAddress!, buffer.count) == 1 else { throw .randomnessUnavailable }
+    }
+
+    /// Whether the 32 bytes at `key` are a valid secret key (non-zero, below the group order).
+    static func isValidSecretKey(_ key: UnsafePointer<UInt8>) -> Bool {
+        secp256k1_ec_seckey_verify(context, key) == 1
+    }
+
+    /// `secretKey·G` of the 32-byte secret key at `secretKey`.
+    static func publicKey(secretKey: UnsafePointer<UInt8>) throws(Sv2NoiseError) -> secp256k1_pubkey {
+        var pub = secp256k1_pubkey()
+        guard secp256k1_ec_pubkey_create(context, &pub, secretKey) == 1 else { throw .invalidKey }
+        return pub
+    }
+
+    /// Writes the 64-byte ElligatorSwift encoding of `pub` (see ``ellSwiftEncoding(secretKey:randomness:)``) at `out`.
+    static func encode(
+        _ pub: inout secp256k1_pubkey, randomness: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<UInt8>
+    ) throws(Sv2NoiseError) {
+        guard cshims_ellswift_encode(context, out, &pub, randomness) == 1 else { throw .invalidKey }
+    }
+
+    /// Writes the 32-byte BIP340 x-only key of `pub` at `out`.
+    static func xOnly(_ pub: inout secp256k1_pubkey, into out: UnsafeMutablePointer<UInt8>) {
+        var compressed: (UInt64, UInt64, UInt64, UInt64, UInt8) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &compressed) { raw in
+            var length = 33
+            _ = secp256k1_ec_pubkey_serialize(context, raw.bytes, &length, &pub, UInt32(SECP256K1_EC_COMPRESSED))
+            out.update(from: raw.bytes + 1, count: 32)
+        }
+    }
+
+    /// BIP324 x-only ECDH (as ``ecdh(initiator:responder:peerXOnly:secretKey:)``) on raw pointers into `out`.
+    static func ecdh(
+        initiator: UnsafePointer<UInt8>, responder: UnsafePointer<UInt8>, peerXOnly: UnsafePointer<UInt8>,
+        secretKey: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<UInt8>
+    ) throws(Sv2NoiseError) {
+        guard cshims_ellswift_xdh_decoded(context, out, initiator, responder, peerXOnly, secretKey) == 1 else {
+            throw .invalidKey
+        }
+    }
+
+    /// BIP340 signature of the 32-byte `message` by the key pair bytes of ``keypair(secretKey:)`` into `out` (64 bytes).
+    static func schnorrSign(
+        message: UnsafePointer<UInt8>, keypair keypairBytes: [UInt8], auxRand: UnsafePointer<UInt8>,
+        into out: UnsafeMutablePointer<UInt8>
+    ) throws(Sv2NoiseError) {
+        var keypair = secp256k1_keypair()
+        guard keypairBytes.count == MemoryLayout<secp256k1_keypair>.size else { throw .invalidKey }
+        withUnsafeMutableBytes(of: &keypair) { $0.copyBytes(from: keypairBytes) }
+        defer { withUnsafeMutableBytes(of: &keypair) { cshims_cleanse($0.baseAddress!, $0.count) } }
+        guard secp256k1_schnorrsig_sign32(context, out, message, &keypair, auxRand) == 1 else { throw .invalidKey }
+    }
+
     static func isValidSecretKey(_ key: [UInt8]) -> Bool {
         key.count == 32 && secp256k1_ec_seckey_verify(context, key) == 1
     }

@@ -1,3 +1,5 @@
+import CCrypto
+
 /// The responder's certificate (SIGNATURE_NOISE_MESSAGE, 74 bytes): the authority's BIP340
 /// signature over the responder's static key and a validity window.
 ///
@@ -52,6 +54,25 @@ public struct Sv2Certificate: Hashable, Sendable {
         var out = [UInt8](repeating: 0, count: Self.encodedSize)
         out.withUnsafeMutableBytes { encode(into: $0) }
         return out
+    }
+
+    /// Writes the wire form of a version-0 certificate for the 32-byte x-only key at `serverStaticXOnly`, signed by
+    /// `authority` with the 32 bytes of `auxRand`, at the start of `buffer` — what ``sign(serverStaticXOnly:authority:auxRand:)``
+    /// then ``encode(into:)`` produce, without the value's signature array (a responder's per-connection certificate).
+    static func writeSigned(
+        validFrom: UInt32, notValidAfter: UInt32, serverStaticXOnly: UnsafePointer<UInt8>, authority: AuthorityKeyPair,
+        auxRand: UnsafePointer<UInt8>, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(Sv2NoiseError) {
+        precondition(buffer.count >= encodedSize, "buffer too small")
+        buffer.storeBytes(of: UInt16(0).littleEndian, toByteOffset: 0, as: UInt16.self)
+        buffer.storeBytes(of: validFrom.littleEndian, toByteOffset: 2, as: UInt32.self)
+        buffer.storeBytes(of: notValidAfter.littleEndian, toByteOffset: 6, as: UInt32.self)
+        // The signed message starts with the same 10 bytes as the wire form.
+        var message = Bytes32()
+        message.withUnsafeMutableBytes { cshims_sha256_concat(buffer.baseAddress!, 10, serverStaticXOnly, 32, $0.bytes) }
+        try message.withUnsafeBytes { (m) throws(Sv2NoiseError) in
+            try Secp256k1.schnorrSign(message: m.bytes, keypair: authority.keypair, auxRand: auxRand, into: buffer.bytes + 10)
+        }
     }
 
     /// The 32-byte hash the authority signs for the given responder static key.

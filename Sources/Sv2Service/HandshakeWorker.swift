@@ -24,15 +24,11 @@ final class HandshakeWorker: @unchecked Sendable {
     }
 
     /// Act 2's bytes and the session that follows them. A class: the non-copyable session crosses the thread
-    /// boundary once, inside it, and is taken out on the loop.
+    /// boundary once, inside it, and is taken out on the loop. Act 2 is written into it in place (inline storage:
+    /// the object is the handshake's one allocation here).
     final class Response: @unchecked Sendable {
-        let actTwo: [UInt8]
+        var actTwo = InlineArray<234, UInt8>(repeating: 0)
         var session: NoiseSession?
-
-        init(actTwo: [UInt8], session: consuming NoiseSession) {
-            self.actTwo = actTwo
-            self.session = .some(session)
-        }
     }
 
     private let identity: NoiseResponder.Identity
@@ -41,9 +37,11 @@ final class HandshakeWorker: @unchecked Sendable {
     private weak var sink: (any HandshakeAnswerSink)?
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var jobs: [(connection: Sv2ConnectionID, actOne: [UInt8])] = []
+    private var jobs: [(connection: Sv2ConnectionID, actOne: InlineArray<64, UInt8>)] = []
     private var jobsHead = 0
     private var answers: [Answer] = []
+    /// The array the last delivery emptied, swapped with `answers` at the next one so neither reallocates.
+    private var spareAnswers: [Answer] = []
     private var deliveryPending = false
     private var stopped = false
     private var started = false
@@ -57,7 +55,9 @@ final class HandshakeWorker: @unchecked Sendable {
 
     /// Queues an act 1 (loop thread).
     func submit(_ connection: Sv2ConnectionID, actOne: UnsafeRawBufferPointer) {
-        let bytes = Array(actOne)
+        precondition(actOne.count == NoiseResponder.actOneSize, "act 1 is 64 bytes")
+        var bytes = InlineArray<64, UInt8>(repeating: 0)
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: actOne) }
         condition.lock()
         defer { condition.unlock() }
         guard !stopped else { return }
@@ -112,18 +112,16 @@ final class HandshakeWorker: @unchecked Sendable {
         }
     }
 
-    private func respond(to actOne: [UInt8]) -> Result<Response, Sv2NoiseError> {
-        let one = UnsafeMutableRawBufferPointer.allocate(byteCount: actOne.count, alignment: 1)
-        let two = UnsafeMutableRawBufferPointer.allocate(byteCount: NoiseResponder.actTwoSize, alignment: 1)
-        defer {
-            one.deallocate()
-            two.deallocate()
-        }
-        actOne.withUnsafeBytes { one.copyMemory(from: $0) }
+    private func respond(to actOne: InlineArray<64, UInt8>) -> Result<Response, Sv2NoiseError> {
+        let response = Response()
         do throws(Sv2NoiseError) {
             var responder = try NoiseResponder(identity: identity)
-            let session = try responder.respond(toActOne: UnsafeRawBufferPointer(one), into: two)
-            return .success(Response(actTwo: Array(two), session: session))
+            try withUnsafeBytes(of: actOne) { (one) throws(Sv2NoiseError) in
+                try withUnsafeMutableBytes(of: &response.actTwo) { (two) throws(Sv2NoiseError) in
+                    response.session = try responder.respond(toActOne: one, into: two)
+                }
+            }
+            return .success(response)
         } catch {
             return .failure(error)
         }
@@ -132,10 +130,15 @@ final class HandshakeWorker: @unchecked Sendable {
     /// Hands every answer computed so far to the server (loop thread).
     private func flush() {
         condition.lock()
-        let batch = answers
-        answers.removeAll(keepingCapacity: true)
+        var batch = spareAnswers
+        swap(&batch, &answers)
+        spareAnswers = []
         deliveryPending = false
         condition.unlock()
         if !batch.isEmpty { sink?.handshakesAnswered(batch) }
+        batch.removeAll(keepingCapacity: true)
+        condition.lock()
+        spareAnswers = batch
+        condition.unlock()
     }
 }

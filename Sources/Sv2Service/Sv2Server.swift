@@ -382,7 +382,7 @@ public final class Sv2Server<
                 case .failure(let error): throw .noise(error)
                 }
                 try link.writeRaw(NoiseResponder.actTwoSize) { out in
-                    response.actTwo.withUnsafeBytes { out.copyMemory(from: $0) }
+                    withUnsafeBytes(of: response.actTwo) { out.copyMemory(from: $0) }
                 }
                 link.session = response.session.take()
                 link.phase = .awaitingSetup

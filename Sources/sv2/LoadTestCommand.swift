@@ -22,7 +22,7 @@ struct LoadTestCommand: ParsableCommand {
             share validated) to point it at. The full pool works too: `sv2 pool --min-difficulty 1e-9 \
             --max-difficulty 1e-9` pins a share difficulty the simulated miners meet at once.
             """,
-        subcommands: [Run.self, Serve.self],
+        subcommands: [Run.self, Serve.self, Handshakes.self],
         defaultSubcommand: Run.self
     )
 

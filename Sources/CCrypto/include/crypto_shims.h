@@ -10,6 +10,9 @@
 /// SHA-256 of `len` bytes at `data` into `out32`.
 void cshims_sha256(const void *data, size_t len, uint8_t *out32);
 
+/// Overwrites `len` bytes at `p` with zeros (OPENSSL_cleanse: not elided by the optimiser).
+void cshims_cleanse(void *p, size_t len);
+
 /// SHA-256 of `a ‖ b` into `out32` (Noise `MixHash`). `out32` may alias `a`.
 void cshims_sha256_concat(const void *a, size_t alen, const void *_Nullable b, size_t blen, uint8_t *out32);
 
