@@ -41,6 +41,13 @@ public struct Extranonce: Hashable, Sendable, CustomStringConvertible {
         self.init(storage: storage, count: buffer.count)
     }
 
+    /// Copies a received byte string (e.g. a share's `extranonce`); `nil` if it holds more than 32 bytes. Does not
+    /// allocate.
+    @inlinable public init?(copying bytes: Sv2Bytes) {
+        guard let copy = bytes.withUnsafeBytes({ Extranonce(copying: $0) }) else { return nil }
+        self = copy
+    }
+
     /// The bytes as an array.
     public var bytes: [UInt8] { storage.withUnsafeBytes { Array($0.prefix(count)) } }
 
