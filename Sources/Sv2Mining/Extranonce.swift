@@ -1,4 +1,4 @@
-import Sv2Codec
+public import Sv2Codec
 public import Sv2Bitcoin
 
 /// Up to 32 extranonce bytes held inline (no allocation), as Sv2 `B0_32` extranonce fields carry them.
