@@ -199,7 +199,10 @@ let package = Package(
         .testTarget(name: "Sv2AppSupportTests", dependencies: ["Sv2AppSupport", "Sv2Noise"]),
         .testTarget(
             name: "sv2Tests",
-            dependencies: ["sv2", "Sv2AppSupport", "Sv2Noise", "Sv2Pool", "Sv2Miner", "Sv2Service", "Reactor", "LoopTestSupport"]),
+            dependencies: [
+                "sv2", "Sv2AppSupport", "Sv2Noise", "Sv2Pool", "Sv2Miner", "Sv2Service", "Sv2TemplateProvider", "Reactor",
+                "LoopTestSupport",
+            ]),
         .testTarget(
             name: "Sv2TranslatorTests",
             dependencies: [

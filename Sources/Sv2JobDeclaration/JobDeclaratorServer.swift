@@ -2,7 +2,7 @@ public import Sv2Codec
 public import Sv2Bitcoin
 import Sv2Mining
 public import Sv2Pool
-import Sv2Service
+public import Sv2Service
 
 /// Job Declaration server state (JDS): hands out mining job tokens bound to the connection (and user) that asked
 /// for them, checks declared jobs (token, coinbase paying the pool, size and sigop limits, transactions it knows or
@@ -25,6 +25,16 @@ public final class JobDeclaratorServer {
     /// Called with every pushed solution and the job most recently accepted on that connection (the pool or an
     /// operator may propagate the block too).
     public var onSolution: ((PushSolution, DeclaredMiningJob?) -> Void)?
+    /// Called with every pushed solution and the jobs recently accepted on that connection, most recent first (a
+    /// block found just before the next declaration was accepted solves the previous job): what assembles and
+    /// submits the block (`JobDeclarationBlockSubmitter`).
+    public var onPushedSolution: ((PushSolution, [DeclaredMiningJob], Sv2ConnectionID) -> Void)?
+    /// Looks transactions the mempool view lacks up elsewhere (Bitcoin Core's mempool with `--rpc`): called with the
+    /// wtxids of a declaration's missing transactions; `completion` (on the loop thread, later) gets those found.
+    /// Only the ones still missing are then asked of the JD client with `ProvideMissingTransactions`.
+    public var transactionLookup: ((_ wtxids: [Hash256], _ completion: @escaping ([[UInt8]]) -> Void) -> Void)?
+    /// Accepted jobs per connection kept for pushed solutions (``onPushedSolution``).
+    public var maximumRecentJobsPerConnection = 4
     /// Unused tokens one connection may hold; one more `AllocateMiningJobToken` closes the connection (the message has
     /// no error answer). A JD client keeps a few in reserve.
     public var maximumTokensPerConnection = 64
@@ -62,6 +72,8 @@ public final class JobDeclaratorServer {
         var tokens: Set<[UInt8]> = []
         var pending: [UInt32: (job: DeclaredMiningJob, missing: [UInt16])] = [:]
         var lastAccepted: DeclaredMiningJob?
+        /// Most recent first, at most `maximumRecentJobsPerConnection`.
+        var recentAccepted: [DeclaredMiningJob] = []
     }
 
     /// Creates a server handing out `coinbaseOutputs` with each token.
@@ -86,6 +98,9 @@ public final class JobDeclaratorServer {
 
     /// Whether the mempool view holds the transaction with this wtxid.
     public func hasTransaction(wtxid: Hash256) -> Bool { mempool[wtxid] != nil }
+
+    /// The transaction with this wtxid in the mempool view, if it holds it.
+    public func transaction(wtxid: Hash256) -> [UInt8]? { mempool[wtxid] }
 
     /// Tokens handed out and not used yet (all connections).
     public var outstandingTokenCount: Int { issued.count }
@@ -170,11 +185,49 @@ public final class JobDeclaratorServer {
             return try reject(message.requestID, error, context: context)
         }
         guard checked.missing.isEmpty else {
+            if let transactionLookup {
+                return lookUp(checked.job, requestID: message.requestID, connection: context.connectionID,
+                              connections: context.connections, with: transactionLookup)
+            }
             statistics.missingTransactionRequests += 1
             return try context.send(ProvideMissingTransactions(
                 requestID: message.requestID, unknownTxPositionList: checked.missing))
         }
-        try accept(checked.job, requestID: message.requestID, context: context)
+        try accept(checked.job, requestID: message.requestID, connection: context.connectionID, connections: context.connections)
+    }
+
+    /// Asks ``transactionLookup`` for a pending declaration's missing transactions, then accepts it or asks the JD
+    /// client for what is still missing. The declaration stays pending (and counted against the connection's bound)
+    /// meanwhile; a connection closed or a request answered in between is left alone.
+    private func lookUp(
+        _ job: DeclaredMiningJob, requestID: UInt32, connection: Sv2ConnectionID, connections: Sv2ServerConnections,
+        with lookup: ([Hash256], @escaping ([[UInt8]]) -> Void) -> Void
+    ) {
+        let wanted = pendingDeclaration(connection, requestID).map { $0.missing.map { job.wtxids[Int($0)] } } ?? []
+        lookup(wanted) { [weak self, weak connections] found in
+            guard let self, let connections, let pending = self.connections[connection]?.pending[requestID],
+                  pending.job.token == job.token
+            else { return }
+            for transaction in found { self.addTransaction(transaction) }
+            let missing = job.wtxids.indices.filter { self.mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
+            do throws(Sv2ServiceError) {
+                if missing.isEmpty {
+                    self.connections[connection]?.pending[requestID] = nil
+                    try self.accept(job, requestID: requestID, connection: connection, connections: connections)
+                } else {
+                    self.connections[connection]?.pending[requestID] = (job, missing)
+                    self.statistics.missingTransactionRequests += 1
+                    try connections.send(
+                        ProvideMissingTransactions(requestID: requestID, unknownTxPositionList: missing), to: connection)
+                }
+            } catch {
+                // The connection went away meanwhile: nothing to answer.
+            }
+        }
+    }
+
+    private func pendingDeclaration(_ connection: Sv2ConnectionID, _ requestID: UInt32) -> (job: DeclaredMiningJob, missing: [UInt16])? {
+        connections[connection]?.pending[requestID]
     }
 
     /// The declared job and the positions of the transactions the mempool view lacks (then kept pending).
@@ -219,7 +272,7 @@ public final class JobDeclaratorServer {
         }
         for transaction in transactions { addTransaction(transaction) }
         statistics.transactionsProvided += transactions.count
-        try accept(job, requestID: message.requestID, context: context)
+        try accept(job, requestID: message.requestID, connection: context.connectionID, connections: context.connections)
     }
 
     /// The provided transactions, if they are the missing ones and fit a block.
@@ -244,10 +297,14 @@ public final class JobDeclaratorServer {
 
     func pushed(_ message: PushSolutionView, connection: Sv2ConnectionID) {
         statistics.solutionsPushed += 1
-        onSolution?(PushSolution(message), connections[connection]?.lastAccepted)
+        let solution = PushSolution(message)
+        onSolution?(solution, connections[connection]?.lastAccepted)
+        onPushedSolution?(solution, connections[connection]?.recentAccepted ?? [], connection)
     }
 
-    private func accept(_ job: DeclaredMiningJob, requestID: UInt32, context: Sv2ServerContext) throws(Sv2ServiceError) {
+    private func accept(
+        _ job: DeclaredMiningJob, requestID: UInt32, connection: Sv2ConnectionID, connections sender: Sv2ServerConnections
+    ) throws(Sv2ServiceError) {
         let newToken = makeToken()
         declaredJobs[newToken] = job
         declaredOrder.append(newToken)
@@ -256,9 +313,13 @@ public final class JobDeclaratorServer {
             declaredHead += 1
         }
         Self.compact(&declaredOrder, head: &declaredHead)
-        connections[context.connectionID, default: ConnectionState()].lastAccepted = job
+        connections[connection, default: ConnectionState()].lastAccepted = job
+        connections[connection]!.recentAccepted.insert(job, at: 0)
+        if connections[connection]!.recentAccepted.count > maximumRecentJobsPerConnection {
+            connections[connection]!.recentAccepted.removeLast()
+        }
         statistics.jobsAccepted += 1
-        try context.send(DeclareMiningJobSuccess(requestID: requestID, newMiningJobToken: newToken))
+        try sender.send(DeclareMiningJobSuccess(requestID: requestID, newMiningJobToken: newToken), to: connection)
     }
 
     private func reject(

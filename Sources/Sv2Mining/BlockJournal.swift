@@ -49,11 +49,14 @@ public struct BlockJournalEntry: Sendable, Hashable {
     public var height: UInt32?
     /// For ``Event/failed`` (and informative elsewhere): why.
     public var reason: String?
+    /// For ``Event/found`` when no template holds the other transactions (a Job Declaration server's block): the
+    /// whole serialized block, ready for `submitblock` by hand.
+    public var blockData: [UInt8]?
 
     /// Creates an entry.
     public init(
         event: Event, hash: Hash256, time: UInt64, block: FoundBlock? = nil, height: UInt32? = nil,
-        reason: String? = nil
+        reason: String? = nil, blockData: [UInt8]? = nil
     ) {
         self.event = event
         self.hash = hash
@@ -61,6 +64,7 @@ public struct BlockJournalEntry: Sendable, Hashable {
         self.block = block
         self.height = height
         self.reason = reason
+        self.blockData = blockData
     }
 
     /// The entry as one line of JSON (no trailing newline). Hashes are in display (explorer) order; the header and
@@ -79,6 +83,7 @@ public struct BlockJournalEntry: Sendable, Hashable {
             fields.append(("coinbase", Self.quoted(Sv2Hex.encode(block.coinbaseTransaction))))
         }
         if let reason { fields.append(("reason", Self.quoted(reason))) }
+        if let blockData { fields.append(("block", Self.quoted(Sv2Hex.encode(blockData)))) }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 

@@ -38,22 +38,8 @@ public final class Sv2Client<
     /// The configuration it was created with.
     public let configuration: Sv2ClientConfiguration
     /// The three handlers, and the routing of every message to the configured subprotocol's.
-    var handlers: Sv2Handlers<Mining, JobDeclaration, TemplateDistribution>
-    /// Mining protocol handler.
-    public var mining: Mining {
-        get { handlers.mining }
-        _modify { yield &handlers.mining }
-    }
-    /// Job Declaration protocol handler.
-    public var jobDeclaration: JobDeclaration {
-        get { handlers.jobDeclaration }
-        _modify { yield &handlers.jobDeclaration }
-    }
-    /// Template Distribution protocol handler.
-    public var templateDistribution: TemplateDistribution {
-        get { handlers.templateDistribution }
-        _modify { yield &handlers.templateDistribution }
-    }
+    /// ``mining``, ``jobDeclaration`` and ``templateDistribution`` (from ``Sv2HandlerOwner``) reach each one.
+    public var handlers: Sv2Handlers<Mining, JobDeclaration, TemplateDistribution>
     /// Called on every state change (loop thread).
     public var onStateChange: ((Sv2ClientState) -> Void)?
     /// Called when the server sends `Reconnect`, with where to go (an empty host or zero port in the message mean
@@ -365,4 +351,15 @@ private final class ClientConnectionHandler<
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
         client?.closed(reason: reason)
     }
+}
+
+extension Sv2Client: Sv2HandlerOwner {
+    /// The client side's Null Mining handler.
+    public typealias NullMining = NullSv2MiningClientHandler
+    /// The client side's Null Job Declaration handler.
+    public typealias NullJobDeclaration = NullSv2JobDeclarationClientHandler
+    /// The client side's Null Template Distribution handler.
+    public typealias NullTemplateDistribution = NullSv2TemplateDistributionClientHandler
+    /// `stratum.client`.
+    public static var defaultLoggerLabel: String { "stratum.client" }
 }

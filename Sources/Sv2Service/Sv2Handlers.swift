@@ -5,16 +5,18 @@ import Sv2Codec
 ///
 /// Generic over the concrete handlers, so routing a frame is a switch over three cases and a direct call: no
 /// existential, no allocation, nothing reference counted.
-struct Sv2Handlers<
+public struct Sv2Handlers<
     Mining: Sv2SubprotocolHandler,
     JobDeclaration: Sv2SubprotocolHandler,
     TemplateDistribution: Sv2SubprotocolHandler
 > where JobDeclaration.Context == Mining.Context, TemplateDistribution.Context == Mining.Context {
     typealias Context = Mining.Context
 
-    var mining: Mining
-    var jobDeclaration: JobDeclaration
-    var templateDistribution: TemplateDistribution
+    // Usable from inline code: `Sv2HandlerOwner`'s forwarding properties are inlinable, so a caller in another
+    // module reaches a handler without a call into this one.
+    @usableFromInline var mining: Mining
+    @usableFromInline var jobDeclaration: JobDeclaration
+    @usableFromInline var templateDistribution: TemplateDistribution
 
     /// Whether the handler for `sv2Protocol` is a real one (not Null).
     func isSupported(_ sv2Protocol: Sv2Protocol) -> Bool {

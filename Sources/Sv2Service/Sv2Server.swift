@@ -25,22 +25,8 @@ public final class Sv2Server<
     /// The configuration it was created with.
     public let configuration: Sv2ServerConfiguration
     /// The three handlers, and the routing of every message to the one the connection was set up for.
-    var handlers: Sv2Handlers<Mining, JobDeclaration, TemplateDistribution>
-    /// Mining protocol handler.
-    public var mining: Mining {
-        get { handlers.mining }
-        _modify { yield &handlers.mining }
-    }
-    /// Job Declaration protocol handler.
-    public var jobDeclaration: JobDeclaration {
-        get { handlers.jobDeclaration }
-        _modify { yield &handlers.jobDeclaration }
-    }
-    /// Template Distribution protocol handler.
-    public var templateDistribution: TemplateDistribution {
-        get { handlers.templateDistribution }
-        _modify { yield &handlers.templateDistribution }
-    }
+    /// ``mining``, ``jobDeclaration`` and ``templateDistribution`` (from ``Sv2HandlerOwner``) reach each one.
+    public var handlers: Sv2Handlers<Mining, JobDeclaration, TemplateDistribution>
     /// Open connections and every way to send to them.
     public let connections: Sv2ServerConnections
     private var listener: Listener?
@@ -547,3 +533,14 @@ private final class ServerConnectionHandler<
 }
 
 extension Sv2Server: HandshakeAnswerSink {}
+
+extension Sv2Server: Sv2HandlerOwner {
+    /// The server side's Null Mining handler.
+    public typealias NullMining = NullSv2MiningServerHandler
+    /// The server side's Null Job Declaration handler.
+    public typealias NullJobDeclaration = NullSv2JobDeclarationServerHandler
+    /// The server side's Null Template Distribution handler.
+    public typealias NullTemplateDistribution = NullSv2TemplateDistributionServerHandler
+    /// `stratum.server`.
+    public static var defaultLoggerLabel: String { "stratum.server" }
+}

@@ -61,9 +61,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
         LoopHost.bootstrapLogging(level: level)
-        guard let bits = UInt32(nbits, radix: 16), Target(compact: bits) != nil else {
-            throw ValidationError("--nbits must be a compact target in hex")
-        }
+        let bits = try TemplateSourceOptions.compactTarget(nbits)
         let reactorBackend = try backend.map { name in
             guard let value = ReactorBackend(rawValue: name) else { throw ValidationError("unknown backend \(name)") }
             return value

@@ -41,14 +41,7 @@ struct JobDeclarationClientCommand: ParsableCommand {
     @Flag(name: .long, help: "Serve miners without Noise.")
     var noNoise = false
 
-    @Option(name: .long, help: "Template Provider address (host:port; repeat for fail-over); omit for the embedded source.")
-    var tp: [String] = []
-
-    @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
-    var tpAuthorityKey: String?
-
-    @Flag(name: .long, help: "Connect to the Template Provider without Noise.")
-    var tpNoNoise = false
+    @OptionGroup(title: "Template source and solo payout") var templates: TemplateSourceOptions
 
     @Option(name: .long, help: "The pool's Mining address, IP:port (default 127.0.0.1:34254).")
     var pool: String?
@@ -68,9 +61,6 @@ struct JobDeclarationClientCommand: ParsableCommand {
     @Flag(name: .long, help: "Connect to the JD server without Noise.")
     var jdsNoNoise = false
 
-    @Option(name: .long, help: "Solo payout scriptPubKey in hex, paid while the pool is away (required with --tp; embedded default 51).")
-    var payoutScript: String?
-
     @Option(name: .long, help: "user_identity of the pool channel and of the token requests (default sv2-jd-client).")
     var user: String?
 
@@ -80,60 +70,30 @@ struct JobDeclarationClientCommand: ParsableCommand {
     @Option(name: .long, help: "Target shares per minute per local miner (default 10).")
     var sharesPerMinute: Double?
 
-    @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff).")
-    var nbits: String?
-
     @Flag(name: .long, help: "Full-template mode: declare every template's transactions to the JD server (DECLARE_TX_DATA) before mining it for the pool, and push found blocks to it.")
     var declareTransactions = false
 
-    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union([
-        "listen", "no-noise", "tp", "tp-authority-key", "tp-no-noise", "pool", "pool-authority-key", "pool-no-noise",
-        "jds", "jds-authority-key", "jds-no-noise", "payout-script", "user", "nominal-hashrate", "shares-per-minute",
-        "nbits", "declare-transactions",
-    ])
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(TemplateSourceOptions.keys)
+        .union([
+            "listen", "no-noise", "pool", "pool-authority-key", "pool-no-noise", "jds", "jds-authority-key",
+            "jds-no-noise", "user", "nominal-hashrate", "shares-per-minute", "declare-transactions",
+        ])
 
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let keys = try serverKeys.resolve(
-            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
-            certificateValidity: 3600, environment: ProcessInfo.processInfo.environment,
-            now: UInt64(Date().timeIntervalSince1970))
-        for warning in keys.warnings { Logger(label: "sv2.jd-client").warning("\(warning)") }
-        if let authority = keys.authority {
-            print("jd-client authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
-        }
+        let keys = try serverKeys.resolveAndAnnounce(
+            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false))
         var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34265"), option: "listen"),
             noise: keys.identity)
         downstream.maxConnections = LoopHost.defaultMaxConnections()
-        let providers = try file.strings(tp, "tp")
-        let scriptText = try file.optionalString(payoutScript, "payout-script")
-        if !providers.isEmpty, scriptText == nil {
-            throw ValidationError("--payout-script is required with --tp (the solo payout; 51 = OP_TRUE would let anyone take it)")
-        }
-        guard let script = Sv2Hex.decode(scriptText ?? "51"), !script.isEmpty else {
-            throw ValidationError("--payout-script must be non-empty hex")
-        }
-        var local = PoolConfiguration(payoutScript: script)
+        // The payout of the local pool is the solo payout, paid while the pool is away.
+        var local = PoolConfiguration(payoutScript: try templates.payoutScript(file))
         local.sharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: local.sharesPerMinute)
         local.extranonceRollableLength = 8  // asked of the pool as the least; what it gives beyond is rolled too
         do throws(PoolError) { try local.validate() } catch { throw ValidationError("local pool settings: \(error)") }
-        let source: PoolService.TemplateSource
-        if !providers.isEmpty {
-            source = .failover(
-                endpoints: try providers.map { try endpoint($0, option: "tp") },
-                security: try clientSecurity(
-                    authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
-                    noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
-        } else {
-            var embedded = EmbeddedTemplateProvider.Configuration()
-            guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16),
-                  Target(compact: bits) != nil
-            else { throw ValidationError("--nbits must be a valid compact target in hex") }
-            embedded.source.nbits = bits
-            source = .embedded(embedded)
-        }
+        let source = try templates.source(file)
         let poolClient = Sv2ClientConfiguration(
             serverAddress: try socketAddress(try file.string(pool, "pool", default: "127.0.0.1:34254"), option: "pool"),
             sv2Protocol: .mining,

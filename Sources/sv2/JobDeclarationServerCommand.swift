@@ -13,6 +13,11 @@ struct JobDeclarationServerCommand: ParsableCommand {
             REQUIRES_WORK_SELECTION once the JD server vouches for the token and the coinbase pays the pool. Noise \
             uses the pool's key. See Docs/JobDeclaration.md.
 
+            With --rpc HOST:PORT (and --rpc-cookie PATH, or --rpc-user USER --rpc-password-file PATH) the JD \
+            server uses Bitcoin Core: declared transactions it lacks are looked up in the node's mempool, and \
+            pushed solutions are assembled into blocks, journaled and submitted with submitblock (retried while \
+            the node is unreachable).
+
             Example:
               sv2 jd-server --listen 0.0.0.0:34254 --jd-listen 0.0.0.0:34264 --tp 127.0.0.1:8442 --tp-no-noise \\
                 --payout-script 0014…
@@ -20,7 +25,9 @@ struct JobDeclarationServerCommand: ParsableCommand {
 
     @OptionGroup var pool: PoolCommand
 
-    func run() throws { try pool.run(jobDeclarationDefault: "127.0.0.1:34264") }
+    @OptionGroup(title: "Bitcoin Core RPC") var bitcoinCore: BitcoinCoreRPCOptions
+
+    func run() throws { try pool.run(jobDeclarationDefault: "127.0.0.1:34264", bitcoinCore: bitcoinCore) }
 
     static func status(_ service: JobDeclarationServerService) -> String {
         let s = service.declarator.statistics

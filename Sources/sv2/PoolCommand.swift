@@ -56,17 +56,7 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds each per-connection certificate is valid (default 3600).")
     var certificateValidity: Int?
 
-    @Option(name: .long, help: "Template Provider address (host:port; repeat for fail-over in order of preference); omit to use the embedded template source.")
-    var tp: [String] = []
-
-    @Option(name: .long, help: "The Template Provider's authority public key (base58check).")
-    var tpAuthorityKey: String?
-
-    @Flag(name: .long, help: "Connect to the Template Provider without Noise.")
-    var tpNoNoise = false
-
-    @Option(name: .long, help: "Payout scriptPubKey in hex (required with --tp; embedded source default 51 = OP_TRUE).")
-    var payoutScript: String?
+    @OptionGroup(title: "Template source and payout") var templates: TemplateSourceOptions
 
     @Option(name: .long, help: "Pool tag written into coinbases as Sv2/<tag>/ (default swift-stratum).")
     var poolTag: String?
@@ -122,9 +112,6 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds of silence after which the template source is declared lost and reconnected (default 300; 0 = never).")
     var tpTimeout: Double?
 
-    @Option(name: .long, help: "Embedded source only: nbits of its blocks, hex (default 1d3fffff: a few CPU threads find one every several seconds).")
-    var nbits: String?
-
     @Option(name: .long, help: "Embedded source only: seconds between fresh templates (default 30).")
     var templateInterval: Double?
 
@@ -140,13 +127,14 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "With Job Declaration: blocks per subsidy halving, for the check that declared coinbases pay at least the subsidy (210000 mainnet, 150 regtest, 0 = no floor; default: 150 with the embedded source, 0 with --tp).")
     var jdHalvingInterval: UInt32?
 
-    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys).union([
-        "listen", "no-noise", "certificate-validity", "tp", "tp-authority-key", "tp-no-noise",
-        "payout-script", "pool-tag", "shares-per-minute", "vardiff-window", "min-difficulty", "max-difficulty",
-        "ack-batch-size", "ack-interval", "block-journal", "accounting", "accounting-file", "node-id", "accounting-queue",
-        "metrics", "metrics-name", "metrics-per-user", "max-tracked-users", "tp-timeout", "group-standard-channels", "nbits",
-        "template-interval", "inactivity-timeout", "max-connections", "jd-listen", "jd-halving-interval",
-    ])
+    static let keys: Set<String> = RuntimeOptions.keys.union(ServerKeyOptions.keys).union(AdmissionOptions.keys)
+        .union(TemplateSourceOptions.keys).union([
+            "listen", "no-noise", "certificate-validity", "pool-tag", "shares-per-minute", "vardiff-window",
+            "min-difficulty", "max-difficulty", "ack-batch-size", "ack-interval", "block-journal", "accounting",
+            "accounting-file", "node-id", "accounting-queue", "metrics", "metrics-name", "metrics-per-user",
+            "max-tracked-users", "tp-timeout", "group-standard-channels", "template-interval", "inactivity-timeout",
+            "max-connections", "jd-listen", "jd-halving-interval",
+        ])
 
     /// Everything resolved from flags, file and defaults.
     struct Settings {
@@ -207,18 +195,7 @@ struct PoolCommand: ParsableCommand {
         server.maxConnections = try file.int(maxConnections, "max-connections", default: LoopHost.defaultMaxConnections())
         try admission.apply(to: &server, file)
         server.metricsName = try file.string(metricsName, "metrics-name", default: "pool")
-        let providers = try file.strings(tp, "tp")
-        let scriptText = try file.optionalString(payoutScript, "payout-script")
-        // OP_TRUE pays whoever spends it first: fine for the embedded regtest-style source, never on a real network.
-        if !providers.isEmpty, scriptText == nil {
-            throw ValidationError(
-                "--payout-script is required with --tp: the default (51, OP_TRUE) would let anyone take the block reward; "
-                + "give the pool's scriptPubKey in hex, e.g. 0014<20-byte key hash> for P2WPKH")
-        }
-        guard let script = Sv2Hex.decode(scriptText ?? "51"), !script.isEmpty else {
-            throw ValidationError("--payout-script must be non-empty hex")
-        }
-        var pool = PoolConfiguration(payoutScript: script)
+        var pool = PoolConfiguration(payoutScript: try templates.payoutScript(file))
         pool.poolTag = try file.string(poolTag, "pool-tag", default: pool.poolTag)
         pool.sharesPerMinute = try file.double(sharesPerMinute, "shares-per-minute", default: pool.sharesPerMinute)
         pool.vardiffWindow = try file.double(vardiffWindow, "vardiff-window", default: pool.vardiffWindow)
@@ -238,19 +215,8 @@ struct PoolCommand: ParsableCommand {
         do throws(PoolError) { try pool.validate() } catch {
             throw ValidationError("pool settings (--min-difficulty, --max-difficulty, --ack-batch-size …): \(error)")
         }
-        let source: PoolService.TemplateSource
-        if !providers.isEmpty {
-            source = .failover(
-                endpoints: try providers.map { try endpoint($0, option: "tp") },
-                security: try clientSecurity(
-                    authorityKey: try file.optionalString(tpAuthorityKey, "tp-authority-key"),
-                    noNoise: try file.bool(tpNoNoise ? true : nil, "tp-no-noise", default: false), option: "tp-authority-key"))
-        } else {
-            var embedded = EmbeddedTemplateProvider.Configuration()
-            guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16), Target(compact: bits) != nil else {
-                throw ValidationError("--nbits must be a valid compact target in hex, e.g. 1d3fffff or 207fffff")
-            }
-            embedded.source.nbits = bits
+        var source = try templates.source(file)
+        if case .embedded(var embedded) = source {
             let interval = try file.double(templateInterval, "template-interval", default: 30)
             embedded.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil
             source = .embedded(embedded)
@@ -317,8 +283,9 @@ struct PoolCommand: ParsableCommand {
 
     /// Runs the pool; with `jobDeclarationDefault` (`sv2 jd-server`) its Job Declaration server listens there unless
     /// --jd-listen says otherwise.
-    func run(jobDeclarationDefault: String?) throws {
-        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+    func run(jobDeclarationDefault: String?, bitcoinCore: BitcoinCoreRPCOptions? = nil) throws {
+        let file = try ConfigFile(
+            path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore == nil ? [] : BitcoinCoreRPCOptions.keys))
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file)
         for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
@@ -351,6 +318,8 @@ struct PoolCommand: ParsableCommand {
         let halving: UInt32? = halvingValue == 0 ? nil : UInt32(halvingValue)
         var service: PoolService?
         var declarator: JobDeclarationServerService?
+        let rpcConfiguration = try bitcoinCore?.resolve(file)
+        var node: JobDeclarationNode?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -376,6 +345,9 @@ struct PoolCommand: ParsableCommand {
                     try jds.start()
                     declarator = jds
                     print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?")")
+                    if let rpcConfiguration {
+                        node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
+                    }
                 }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
@@ -385,12 +357,14 @@ struct PoolCommand: ParsableCommand {
             },
             shutdown: {
                 metricsServer?.stop()
+                node?.rpc.stop()
                 declarator?.stop()
                 service?.stop()
             },
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
+                if let node { print(node.status) }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })

@@ -65,14 +65,8 @@ struct ProxyCommand: ParsableCommand {
     func run() throws {
         let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let keys = try serverKeys.resolve(
-            file, app: "proxy", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
-            certificateValidity: 3600, environment: ProcessInfo.processInfo.environment,
-            now: UInt64(Date().timeIntervalSince1970))
-        for warning in keys.warnings { Logger(label: "sv2.proxy").warning("\(warning)") }
-        if let authority = keys.authority {
-            print("proxy authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
-        }
+        let keys = try serverKeys.resolveAndAnnounce(
+            file, app: "proxy", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false))
         var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34255"), option: "listen"),
             noise: keys.identity)

@@ -93,4 +93,18 @@ struct ServerKeyOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
     }
+
+    /// Resolves the identity of `app` (`proxy`, `jd-client`: apps without `--certificate-validity`, whose
+    /// per-connection certificates are valid an hour), logs its warnings and prints the authority public key miners
+    /// pin.
+    func resolveAndAnnounce(_ file: ConfigFile, app: String, noNoise: Bool) throws -> Resolved {
+        let keys = try resolve(
+            file, app: app, noNoise: noNoise, certificateValidity: 3600,
+            environment: ProcessInfo.processInfo.environment, now: UInt64(Date().timeIntervalSince1970))
+        for warning in keys.warnings { Logger(label: "sv2.\(app)").warning("\(warning)") }
+        if let authority = keys.authority {
+            print("\(app) authority public key: \(authority.base58Check) (\(keys.origin ?? "?"))")
+        }
+        return keys
+    }
 }

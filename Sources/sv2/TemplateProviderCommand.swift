@@ -99,10 +99,8 @@ struct TemplateProviderCommand: ParsableCommand {
         try admission.apply(to: &server, file)
         server.metricsName = try file.string(metricsName, "metrics-name", default: "template-provider")
         var provider = EmbeddedTemplateProvider.Configuration()
-        guard let bits = UInt32(try file.string(nbits, "nbits", default: "1d3fffff"), radix: 16), Target(compact: bits) != nil else {
-            throw ValidationError("--nbits must be a valid compact target in hex, e.g. 1d3fffff or 207fffff")
-        }
-        provider.source.nbits = bits
+        provider.source.nbits = try TemplateSourceOptions.compactTarget(
+            try file.string(nbits, "nbits", default: "1d3fffff"))
         let interval = try file.double(templateInterval, "template-interval", default: 30)
         guard interval >= 0, interval.isFinite else { throw ValidationError("--template-interval must be 0 or more") }
         provider.refreshInterval = interval > 0 ? .milliseconds(Int64(interval * 1000)) : nil

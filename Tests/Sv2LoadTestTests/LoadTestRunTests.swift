@@ -171,32 +171,38 @@ struct LoadTestRunTests {
 
     @Test func rejectionsAreCountedAsAcknowledged() throws {
         // A pool that rejects every odd sequence number: each rejection acknowledges one share out of order.
-        let loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
-        let server = try Sv2Server(
-            configuration: Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0)),
-            eventLoop: loop, mining: RejectOddShares(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
-            templateDistribution: NullSv2TemplateDistributionServerHandler())
-        try server.start()
-        let finished = DispatchSemaphore(value: 0)
-        let box = UncheckedBox(loop)
-        Thread { try? box.value.run(); finished.signal() }.start()
-        defer {
-            box.value.execute { box.value.stop(gracePeriod: .milliseconds(100)) }
-            _ = finished.wait(timeout: .now() + 5)
-        }
-        var configuration = LoadTestConfiguration(serverAddress: server.localAddress!)
-        configuration.connections = 3
-        configuration.sharesPerSecond = 0
-        configuration.sharesInFlight = 3
-        configuration.rampUp = .zero
-        configuration.duration = .milliseconds(300)
-        let report = try LoadTest(configuration: configuration).run()
+        let report = try shortUnpacedLoadTest(against: RejectOddShares())
         #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
         #expect(report.counters.sharesRejected > 10)
         #expect(abs(report.counters.sharesAccepted - report.counters.sharesRejected) <= 3)
         #expect(report.counters.rejectionCodes == ["difficulty-too-low": report.counters.sharesRejected])
         #expect(report.latencyMicroseconds.count == UInt64(report.counters.sharesSent))
     }
+}
+
+/// A 300 ms load test of 3 connections, each keeping 3 shares in flight as fast as they are answered, against an Sv2
+/// server (plain, on a loop thread of its own for the test's duration) whose Mining handler is `mining`.
+func shortUnpacedLoadTest<Mining: Sv2MiningServerHandler>(against mining: Mining) throws -> LoadTestReport {
+    let loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
+    let server = try Sv2Server(
+        configuration: Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0)),
+        eventLoop: loop, mining: mining)
+    try server.start()
+    let finished = DispatchSemaphore(value: 0)
+    let box = UncheckedBox(loop)
+    Thread { try? box.value.run(); finished.signal() }.start()
+    defer {
+        box.value.execute { box.value.stop(gracePeriod: .milliseconds(100)) }
+        _ = finished.wait(timeout: .now() + 5)
+        withExtendedLifetime(server) {}  // kept until its loop has stopped
+    }
+    var configuration = LoadTestConfiguration(serverAddress: server.localAddress!)
+    configuration.connections = 3
+    configuration.sharesPerSecond = 0
+    configuration.sharesInFlight = 3
+    configuration.rampUp = .zero
+    configuration.duration = .milliseconds(300)
+    return try LoadTest(configuration: configuration).run()
 }
 
 /// Opens channels like the reference pool but rejects every share with an odd sequence number.
@@ -253,26 +259,7 @@ struct CumulativeCountsPool: Sv2MiningServerHandler {
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct CumulativeAcknowledgementTests {
     @Test func cumulativeCountsAreNotTakenAsDeltas() throws {
-        let loop = try EventLoop(configuration: EventLoopConfiguration(backend: .epoll))
-        let server = try Sv2Server(
-            configuration: Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0)),
-            eventLoop: loop, mining: CumulativeCountsPool(), jobDeclaration: NullSv2JobDeclarationServerHandler(),
-            templateDistribution: NullSv2TemplateDistributionServerHandler())
-        try server.start()
-        let finished = DispatchSemaphore(value: 0)
-        let box = UncheckedBox(loop)
-        Thread { try? box.value.run(); finished.signal() }.start()
-        defer {
-            box.value.execute { box.value.stop(gracePeriod: .milliseconds(100)) }
-            _ = finished.wait(timeout: .now() + 5)
-        }
-        var configuration = LoadTestConfiguration(serverAddress: server.localAddress!)
-        configuration.connections = 3
-        configuration.sharesPerSecond = 0
-        configuration.sharesInFlight = 3
-        configuration.rampUp = .zero
-        configuration.duration = .milliseconds(300)
-        let report = try LoadTest(configuration: configuration).run()
+        let report = try shortUnpacedLoadTest(against: CumulativeCountsPool())
         // Counted from sequence numbers: accepted + rejected == sent, exactly; the totals would inflate it.
         #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
         #expect(report.counters.sharesAccepted + report.counters.sharesRejected == report.counters.sharesSent)

@@ -27,17 +27,14 @@ struct DescriptorExhaustionTests {
         let journal = FileManager.default.temporaryDirectory
             .appendingPathComponent("sv2-emfile-\(UInt64.random(in: 0...UInt64.max))").path
         defer { try? FileManager.default.removeItem(atPath: journal) }
-        // Log lines go to stderr; `2>&1` puts them in the captured output so they can be counted.
-        let app = try AppProcess("/bin/sh", [
-            "-c", "ulimit -n 256 && exec \"$0\" \"$@\" 2>&1", try PoolAppShutdownTests.sv2Executable(),
-            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--max-connections", "1000", "--template-interval", "0",
-            "--nbits", "1d00ffff", "--block-journal", journal, "--data-dir", journal, "--log-level", "warning",
-            "--backend", backend.rawValue,
-        ])
+        // Log lines go to stderr; with the descriptor limit they are in the captured output, so they can be counted.
+        let pool = try PoolApp.start([
+            "--max-connections", "1000", "--template-interval", "0", "--nbits", "1d00ffff", "--block-journal", journal,
+            "--data-dir", journal,
+        ], backend: backend, descriptorLimit: 256)
+        let app = pool.process
         defer { app.kill() }
-        let listening = try #require(try app.waitForLine(containing: "pool listening on"))
-        let port = try #require(listening.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
-        let address = try SocketAddress(ip: "127.0.0.1", port: port)
+        let address = pool.address
         let linesBefore = app.output.count
 
         // 300 connections; the kernel completes them (backlog 4096) whether or not the pool can accept them.
@@ -73,15 +70,7 @@ struct DescriptorExhaustionTests {
         let runner = try LoopRunner(backend)
         defer { _ = runner.stop() }
         let miner = TestMinerState(extended: false)
-        let client = try runner.sync {
-            let client = try TestMinerClient(
-                configuration: Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: .plain),
-                eventLoop: runner.loop, mining: TestMiner(state: miner),
-                jobDeclaration: NullSv2JobDeclarationClientHandler(),
-                templateDistribution: NullSv2TemplateDistributionClientHandler())
-            client.connect()
-            return client
-        }
+        let client = try connectMiner(runner, to: address, state: miner, waitForJob: false)
         #expect(try runner.wait(timeout: 30) { miner.activeJobID != nil }, "honest miner not served after the shortage")
         try runner.sync { client.close() }
         #expect(app.output.count - linesBefore < 300, "\(app.output.count - linesBefore) log lines in total")

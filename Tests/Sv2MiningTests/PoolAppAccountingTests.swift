@@ -28,30 +28,16 @@ struct PoolAppAccountingTests {
         let database = "\(directory)/accounting.sqlite"
         let accounting = postgres.map { ["--accounting", $0, "--accounting-file", database] }
             ?? ["--accounting", "sqlite:\(database)"]
-        let app = try AppProcess(try PoolAppShutdownTests.sv2Executable(), [
-            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--ack-batch-size", "4", "--ack-interval", "0.02",
-            "--min-difficulty", "\(difficulty)", "--max-difficulty", "\(difficulty)", "--nbits", "1d00ffff",
-            "--template-interval", "0", "--block-journal", "\(directory)/blocks",
-            "--node-id", node, "--log-level", "warning", "--backend", "epoll",
+        let pool = try PoolApp.start([
+            "--ack-batch-size", "4", "--ack-interval", "0.02", "--min-difficulty", "\(difficulty)",
+            "--max-difficulty", "\(difficulty)", "--nbits", "1d00ffff", "--template-interval", "0",
+            "--block-journal", "\(directory)/blocks", "--node-id", node,
         ] + accounting + extra)
-        let listening = try #require(try app.waitForLine(containing: "pool listening on"))
-        let port = try #require(listening.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
-        #expect(app.output.contains { $0.hasPrefix("accounting: ") && $0.contains("sqlite:\(database)") })
+        #expect(pool.process.output.contains { $0.hasPrefix("accounting: ") && $0.contains("sqlite:\(database)") })
         let runner = try LoopRunner(.epoll)
         let miner = TestMinerState(extended: false)
-        let client = try runner.sync {
-            let client = try TestMinerClient(
-                configuration: Sv2ClientConfiguration(
-                    serverAddress: try SocketAddress(ip: "127.0.0.1", port: port), sv2Protocol: .mining,
-                    security: .plain),
-                eventLoop: runner.loop, mining: TestMiner(state: miner),
-                jobDeclaration: NullSv2JobDeclarationClientHandler(),
-                templateDistribution: NullSv2TemplateDistributionClientHandler())
-            client.connect()
-            return client
-        }
-        #expect(try runner.wait(timeout: 30) { miner.activeJobID != nil })
-        return Running(app: app, runner: runner, miner: miner, client: client, database: database)
+        let client = try connectMiner(runner, to: pool.address, state: miner, timeout: 30)
+        return Running(app: pool.process, runner: runner, miner: miner, client: client, database: database)
     }
 
     static func send(_ count: Int, _ running: Running) throws {
@@ -144,7 +130,7 @@ struct PoolAppAccountingTests {
 
     /// Runs `sv2 <arguments>` to completion and parses its one line of JSON output.
     static func json(_ arguments: [String]) throws -> [String: Any] {
-        let process = try AppProcess(try PoolAppShutdownTests.sv2Executable(), arguments)
+        let process = try AppProcess(try AppProcess.sv2Executable(), arguments)
         defer { process.kill() }
         #expect(process.waitForExit(timeout: 30) == 0)
         let line = try #require(try process.waitForLine(containing: "{", timeout: 10))
@@ -154,19 +140,14 @@ struct PoolAppAccountingTests {
     @Test func sv2PoolServesMetricsThatMove() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let app = try AppProcess(try PoolAppShutdownTests.sv2Executable(), [
-            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--ack-interval", "0.02",
-            "--min-difficulty", "\(Self.difficulty)", "--max-difficulty", "\(Self.difficulty)", "--nbits", "1d00ffff",
-            "--template-interval", "0", "--block-journal", "\(directory)/blocks",
+        let poolApp = try PoolApp.start([
+            "--ack-interval", "0.02", "--min-difficulty", "\(Self.difficulty)", "--max-difficulty", "\(Self.difficulty)",
+            "--nbits", "1d00ffff", "--template-interval", "0", "--block-journal", "\(directory)/blocks",
             "--accounting", "sqlite:\(directory)/accounting.sqlite", "--metrics", "127.0.0.1:0",
-            "--log-level", "warning", "--backend", "epoll",
         ])
+        let app = poolApp.process
         defer { app.kill() }
-        let listening = try #require(try app.waitForLine(containing: "pool listening on"))
-        let poolPort = try #require(listening.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
-        let metricsLine = try #require(try app.waitForLine(containing: "metrics on http://"))
-        let metricsPort = try #require(
-            metricsLine.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
+        let metricsPort = try #require(try app.waitForPort(inLineContaining: "metrics on http://"))
         let pool = ["server": "pool"]
         var scrape = try TestMetrics.scrape(port: metricsPort) { $0.value("sv2_pool_template_source_up", pool) == 1 }
         #expect(scrape.value("sv2_pool_shares_accepted_total", pool) == 0)
@@ -175,18 +156,7 @@ struct PoolAppAccountingTests {
         let runner = try LoopRunner(.epoll)
         defer { _ = runner.stop() }
         let miner = TestMinerState(extended: false)
-        let client = try runner.sync {
-            let client = try TestMinerClient(
-                configuration: Sv2ClientConfiguration(
-                    serverAddress: try SocketAddress(ip: "127.0.0.1", port: poolPort), sv2Protocol: .mining,
-                    security: .plain),
-                eventLoop: runner.loop, mining: TestMiner(state: miner),
-                jobDeclaration: NullSv2JobDeclarationClientHandler(),
-                templateDistribution: NullSv2TemplateDistributionClientHandler())
-            client.connect()
-            return client
-        }
-        #expect(try runner.wait(timeout: 30) { miner.activeJobID != nil })
+        let client = try connectMiner(runner, to: poolApp.address, state: miner, timeout: 30)
         try runner.sync {
             for _ in 0..<20 { try client.send(try #require(miner.findShare()).fields.standard) }
         }

@@ -28,9 +28,7 @@ struct PoolAppPostgresTests {
             directory, postgres: try PostgresTestServer.url(throughPort: forwarder.port), node: node,
             extra: ["--metrics", "127.0.0.1:0"])
         defer { running.app.kill(); _ = running.runner.stop() }
-        let metricsLine = try #require(try running.app.waitForLine(containing: "metrics on http://"))
-        let metricsPort = try #require(
-            metricsLine.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) })
+        let metricsPort = try #require(try running.app.waitForPort(inLineContaining: "metrics on http://"))
         let pool = ["server": "pool"]
         let reader = try PostgresLedgerReader(url: try #require(PostgresTestServer.url))
         let miner = running.miner

@@ -246,9 +246,18 @@ func startPool(
 func connectMiner(
     _ runner: LoopRunner, to service: PoolService, state: TestMinerState, flags: UInt32 = 0, waitForJob: Bool = true
 ) throws -> TestMinerClient {
+    try connectMiner(
+        runner, to: try runner.sync { service.localAddress! }, state: state, flags: flags, waitForJob: waitForJob)
+}
+
+/// A test miner (plain Sv2) connected to the pool at `address`, waiting (up to `timeout` seconds) until its channel
+/// has an active job.
+func connectMiner(
+    _ runner: LoopRunner, to address: SocketAddress, state: TestMinerState, flags: UInt32 = 0, waitForJob: Bool = true,
+    timeout: Double = 20
+) throws -> TestMinerClient {
     let client = try runner.sync {
-        var configuration = Sv2ClientConfiguration(
-            serverAddress: service.localAddress!, sv2Protocol: .mining, security: .plain)
+        var configuration = Sv2ClientConfiguration(serverAddress: address, sv2Protocol: .mining, security: .plain)
         configuration.flags = flags
         let client = try TestMinerClient(
             configuration: configuration,
@@ -258,7 +267,7 @@ func connectMiner(
         client.connect()
         return client
     }
-    if waitForJob { #expect(try runner.wait { state.activeJobID != nil }) }
+    if waitForJob { #expect(try runner.wait(timeout: timeout) { state.activeJobID != nil }) }
     return client
 }
 

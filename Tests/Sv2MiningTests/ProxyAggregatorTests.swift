@@ -50,6 +50,20 @@ struct ProxyAggregatorTests {
         return Setup(runner: runner, pool: pool, proxy: proxy, miners: miners, handles: [server])
     }
 
+    /// Stops the miners' work, then waits (flushing the pool's partial acknowledgement batches, which a batch size may
+    /// never fill) until every acceptance has reached them: what the miners were told equals what the proxy accepted
+    /// locally plus what the pool accepted, and the proxy's count of the latter is the pool's.
+    static func stopMinersAndSettle(_ setup: Setup) throws -> Bool {
+        let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
+        try runner.sync { for miner in miners { miner.mining.session.stop() } }
+        return try runner.wait {
+            pool.flushPartialBatches()
+            let relayed = miners.reduce(0) { $0 + $1.mining.session.statistics.sharesAccepted }
+            return relayed == proxy.statistics.sharesAcceptedLocally + proxy.statistics.upstreamAccepted
+                && proxy.statistics.upstreamAccepted == pool.totalAccepted
+        }
+    }
+
     static func finish(_ setup: Setup) throws {
         try setup.runner.sync {
             for miner in setup.miners {
@@ -99,17 +113,11 @@ struct ProxyAggregatorTests {
     @Test func batchedUpstreamAcksAreSplitPerChannel() throws {
         let setup = try Self.start(minerCount: 2, ackBatch: 4)
         defer { try? Self.finish(setup) }
-        let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
+        let (runner, pool, proxy) = (setup.runner, setup.pool, setup.proxy)
         #expect(try runner.wait { pool.successMessages >= 4 })
         // Let the last batch reach the miners, then compare totals with the work frozen. The pool's acknowledgement
         // timer (partial batches flushed while waiting) answers the last shares, which a batch of 4 may never cover.
-        try runner.sync { for miner in miners { miner.mining.session.stop() } }
-        #expect(try runner.wait {
-            pool.flushPartialBatches()
-            let relayed = miners.reduce(0) { $0 + $1.mining.session.statistics.sharesAccepted }
-            return relayed == proxy.statistics.sharesAcceptedLocally + proxy.statistics.upstreamAccepted
-                && proxy.statistics.upstreamAccepted == pool.totalAccepted
-        })
+        #expect(try Self.stopMinersAndSettle(setup))
         runner.inspect {
             #expect(proxy.statistics.upstreamAccepted == pool.totalAccepted)
             #expect(pool.successMessages >= pool.totalAccepted / 4)
@@ -124,13 +132,7 @@ struct ProxyAggregatorTests {
         defer { try? Self.finish(setup) }
         let (runner, pool, proxy, miners) = (setup.runner, setup.pool, setup.proxy, setup.miners)
         #expect(try runner.wait { pool.successMessages >= 4 })
-        try runner.sync { for miner in miners { miner.mining.session.stop() } }
-        #expect(try runner.wait {
-            pool.flushPartialBatches()
-            let relayed = miners.reduce(0) { $0 + $1.mining.session.statistics.sharesAccepted }
-            return relayed == proxy.statistics.sharesAcceptedLocally + proxy.statistics.upstreamAccepted
-                && proxy.statistics.upstreamAccepted == pool.totalAccepted
-        })
+        #expect(try Self.stopMinersAndSettle(setup))
         runner.inspect {
             #expect(proxy.upstreamSemantics.isCumulative)
             #expect(proxy.statistics.upstreamAccepted == pool.totalAccepted)

@@ -160,26 +160,7 @@ struct HostilePeerTests {
         for completeHandshake in noise ? [false, true] : [false] {
             let client = try HostileClient(server: harness.address, noise: completeHandshake)
             let bytes = completeHandshake ? client.frame(HostileClient.setup) : try HostileClient.setup.encodedFrame()
-            let start = Date()
-            let fd = client.socket.fd
-            // The dripper must be gone before the socket closes: its fd number would be reused by the next socket.
-            let stop = Box(false)
-            let lock = NSLock()
-            let finished = DispatchSemaphore(value: 0)
-            let dripper = Thread {
-                defer { finished.signal() }
-                for byte in bytes.dropLast() {
-                    var b = byte
-                    let ok = lock.withLock { !stop.value && Glibc.send(fd, &b, 1, Int32(MSG_NOSIGNAL)) == 1 }
-                    if !ok { return }
-                    for _ in 0..<10 where !lock.withLock({ stop.value }) { usleep(100_000) }
-                }
-            }
-            dripper.start()
-            let closed = client.waitForClose()
-            let elapsed = Date().timeIntervalSince(start)
-            lock.withLock { stop.value = true }
-            finished.wait()
+            let (closed, elapsed) = client.dripUntilClosed(bytes, pause: .seconds(1))
             #expect(closed)
             #expect(elapsed >= timeout - 0.1 && elapsed < timeout + 4.0, "closed after \(elapsed) s")
             #expect(try harness.runner.wait { harness.server.value.connections.count == 1 })
@@ -202,25 +183,7 @@ struct HostilePeerTests {
         try client.setUp()
         let channel = try client.openChannel()
         let bytes = client.frame(client.share(channel: channel))
-        let fd = client.socket.fd
-        let stop = Box(false)
-        let lock = NSLock()
-        let finished = DispatchSemaphore(value: 0)
-        let start = Date()
-        let dripper = Thread {
-            defer { finished.signal() }
-            for byte in bytes.dropLast() {
-                var b = byte
-                let ok = lock.withLock { !stop.value && Glibc.send(fd, &b, 1, Int32(MSG_NOSIGNAL)) == 1 }
-                if !ok { return }
-                for _ in 0..<3 where !lock.withLock({ stop.value }) { usleep(100_000) }
-            }
-        }
-        dripper.start()
-        let closed = client.waitForClose()
-        let elapsed = Date().timeIntervalSince(start)
-        lock.withLock { stop.value = true }
-        finished.wait()
+        let (closed, elapsed) = client.dripUntilClosed(bytes, pause: .milliseconds(300))
         #expect(closed)
         #expect(elapsed >= 0.9 && elapsed < 5.0, "closed after \(elapsed) s")
         #expect(try harness.reportedErrors() == [.frameTimeout])

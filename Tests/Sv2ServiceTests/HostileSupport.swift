@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import Logging
@@ -201,6 +202,33 @@ final class HostileClient {
 
     /// Whether the server closes the connection within the socket's receive timeout (5 s); drains what it sends.
     func waitForClose() -> Bool { socket.receiveUntilClosed().closed }
+
+    /// Sends every byte of `bytes` but the last, one at a time `pause` apart, from a thread of its own, while waiting
+    /// for the server to close the connection (`waitForClose`); returns whether it did and the seconds it took. The
+    /// sender is gone before this returns (its descriptor number would be reused by the next socket).
+    func dripUntilClosed(_ bytes: [UInt8], pause: Duration) -> (closed: Bool, elapsed: Double) {
+        let fd = socket.fd
+        let steps = Int((pause / .milliseconds(100)).rounded())  // sleeps of 100 ms, so a stop is seen within one
+        let stop = Box(false)
+        let lock = NSLock()
+        let finished = DispatchSemaphore(value: 0)
+        let start = Date()
+        let dripper = Thread {
+            defer { finished.signal() }
+            for byte in bytes.dropLast() {
+                var b = byte
+                let ok = lock.withLock { !stop.value && Glibc.send(fd, &b, 1, Int32(MSG_NOSIGNAL)) == 1 }
+                if !ok { return }
+                for _ in 0..<steps where !lock.withLock({ stop.value }) { usleep(100_000) }
+            }
+        }
+        dripper.start()
+        let closed = waitForClose()
+        let elapsed = Date().timeIntervalSince(start)
+        lock.withLock { stop.value = true }
+        finished.wait()
+        return (closed, elapsed)
+    }
 }
 
 /// A server with one honest miner attached, for tests that throw hostile peers at it.

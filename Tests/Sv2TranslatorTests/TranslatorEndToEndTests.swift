@@ -14,16 +14,11 @@ struct TranslatorEndToEndTests {
     /// source.
     @Test(arguments: [ReactorBackend.epoll, .ioUring])
     func sharesAndBlocksFlowThroughNoise(backend: ReactorBackend) throws {
-        let runner = try LoopRunner(backend)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
+        let bed = try TranslatorTestBed(backend)
+        defer { bed.stop() }
+        let runner = bed.runner
         let authority = try AuthorityKeyPair.generate()
-        let service = try startTestPool(runner, authority: authority)
-        let translator = try startTestTranslator(runner, pool: service, authority: authority)
-        kept.value = [service, translator]
+        let (service, translator) = try bed.startPoolAndTranslator(authority: authority)
         let a = try connectDevice(runner, to: translator, worker: "rig-a")
         let b = try connectDevice(runner, to: translator, worker: "rig-b", versionMask: nil)  // no version rolling
         defer { _ = try? runner.sync { a.close(); b.close() } }
@@ -84,18 +79,13 @@ struct TranslatorEndToEndTests {
     /// Per-device vardiff: a device submitting far more than `--shares-per-minute` gets a harder difficulty
     /// (set_difficulty + the job again under a new id), and its shares at the new difficulty are accepted.
     @Test func vardiffRaisesTheDifficultyOfAFastDevice() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil) {
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator(translator: {
             $0.sharesPerMinute = 6
             $0.vardiffWindow = 0.3
-        }
-        kept.value = [service, translator]
+        })
         let device = try connectDevice(runner, to: translator)
         defer { _ = try? runner.sync { device.close() } }
         let first = try runner.sync { device.difficulties.first! }
@@ -132,21 +122,16 @@ struct TranslatorEndToEndTests {
     /// Per-device vardiff, the other way: a device that submits nothing gets an easier difficulty from the
     /// translator's vardiff timer (one ×4 step per window), never below the minimum difficulty.
     @Test func vardiffLowersTheDifficultyOfASilentDevice() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil) {
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator(translator: {
             $0.deviceHashrate = 1e6  // first difficulty well above the minimum
             // 20 shares expected per 0.2 s window: a silent window is far outside Poisson noise (at the default
             // 20/min a 0.2 s window expects 0.07 shares, and silence rightly changes nothing).
             $0.sharesPerMinute = 6_000
             $0.vardiffWindow = 0.2
-        }
-        kept.value = [service, translator]
+        })
         let device = try connectDevice(runner, to: translator)
         defer { _ = try? runner.sync { device.close() } }
         #expect(try runner.wait { device.difficulties.count >= 3 })
@@ -161,17 +146,13 @@ struct TranslatorEndToEndTests {
     /// A device's duplicate filter filling up never forgets a share: its jobs are retired and the running job
     /// comes again with an ntime above every accepted share, and the device keeps getting shares accepted.
     @Test func fullDuplicateFilterRenewsTheJobAndLosesNothing() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)  // no block: one chain tip
-        let translator = try startTestTranslator(runner, pool: service, authority: nil) {
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        // No block: one chain tip.
+        let (_, translator) = try bed.startPoolAndTranslator(nbits: 0x1d00_ffff, translator: {
             $0.duplicateFilterCapacity = 16  // full at 12 shares
-        }
-        kept.value = [service, translator]
+        })
         let device = try connectDevice(runner, to: translator)
         defer { _ = try? runner.sync { device.close() } }
         let (startNotifies, startNtime) = try runner.sync { (device.notifies, device.job!.ntime) }
@@ -194,15 +175,10 @@ struct TranslatorEndToEndTests {
     /// one share, and every share is answered `true` (nothing lost).
     @Test(arguments: [ReactorBackend.epoll, .ioUring])
     func twoThousandDevicesNothingLost(backend: ReactorBackend) throws {
-        let runner = try LoopRunner(backend)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop(wait: 20)
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil)
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(backend, stopWait: 20)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator()
         let count = 2_000
         let devices = try runner.sync {
             (0..<count).map { index in
@@ -242,21 +218,11 @@ struct TranslatorEndToEndTests {
     /// Fail-over: with two pools in order, the translator mines on the first; when it goes away, devices are sent
     /// to reconnect, the translator moves to the second pool, and a reconnecting device's shares are accepted there.
     @Test func failsOverToTheSecondPool() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let first = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
-        let second = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
-        kept.value = [first, second]
-        let endpoints = try runner.sync { [Endpoint(first.localAddress!), Endpoint(second.localAddress!)] }
-        let translator = try startTestTranslator(runner, pool: first, authority: nil) {
-            $0.upstreamEndpoints = endpoints
-            $0.reconnectPolicy = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200))
-        }
-        kept.value.append(translator)
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let failover = try bed.startFailover(secondServing: true)
+        let (first, second, translator) = (failover.first, try #require(failover.second), failover.translator)
         let before = try connectDevice(runner, to: translator, worker: "before")
         try runner.sync { _ = before.mine(shares: 3) }
         #expect(try runner.wait { before.accepted == 3 })
@@ -268,7 +234,7 @@ struct TranslatorEndToEndTests {
         try runner.sync { _ = after.mine(shares: 3) }
         #expect(try runner.wait { after.accepted == 3 })
         runner.inspect {
-            #expect(translator.failover?.current == endpoints[1])
+            #expect(translator.failover?.current == failover.endpoints[1])
             #expect(second.pool.statistics.sharesAccepted >= 3)
             #expect(after.rejected.isEmpty)
         }
@@ -279,24 +245,12 @@ struct TranslatorEndToEndTests {
     /// pool's channel they get `mining.set_extranonce` and a clean job, and their shares are accepted there. A device
     /// without the subscription is sent away as before.
     @Test func devicesThatTakeSetExtranonceStayConnectedThroughFailover() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let first = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
         // The second pool's address is taken now and served only later, so the outage lasts until the test ends it.
-        let placeholder = try startTestPool(runner, authority: nil)
-        let secondAddress = try runner.sync { placeholder.localAddress! }
-        try runner.sync { placeholder.stop() }
-        kept.value = [first, placeholder]
-        let endpoints = [Endpoint(try runner.sync { first.localAddress! }), Endpoint(secondAddress)]
-        let translator = try startTestTranslator(runner, pool: first, authority: nil) {
-            $0.upstreamEndpoints = endpoints
-            $0.reconnectPolicy = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200))
-        }
-        kept.value.append(translator)
+        let failover = try bed.startFailover(secondServing: false)
+        let (first, translator) = (failover.first, failover.translator)
         let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
         let leaves = try connectDevice(runner, to: translator, worker: "leaves")
         try runner.sync { _ = stays.mine(shares: 2) }
@@ -311,8 +265,7 @@ struct TranslatorEndToEndTests {
         #expect(try runner.sync { !stays.closed && translator.statistics.rejections["upstream-unavailable"] == 1 })
 
         // The second pool (other prefixes: its first ids are reserved) comes up at the address the translator retries.
-        let second = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff, reservedExtranonceIDs: 5, at: secondAddress)
-        kept.value.append(second)
+        let second = try bed.startPool(nbits: 0x1d00_ffff, reservedExtranonceIDs: 5, at: failover.secondAddress)
         #expect(try runner.wait { stays.extranonceUpdates == 1 && stays.isReady })
         try runner.sync { _ = stays.mine(shares: 3) }
         #expect(try runner.wait { stays.accepted == 5 })
@@ -320,7 +273,7 @@ struct TranslatorEndToEndTests {
             #expect(!stays.closed && stays.reconnects == 0)
             #expect(stays.extranonce1 != before && stays.extranonce1 != nil)
             #expect(stays.submitted == 6 && stays.rejected.values.reduce(0, +) == 1)
-            #expect(translator.failover?.current == endpoints[1])
+            #expect(translator.failover?.current == failover.endpoints[1])
             #expect(translator.statistics.devicesKeptOnUpstreamLoss == 1)
             #expect(translator.statistics.extranonceUpdates == 1)
             #expect(second.pool.statistics.sharesAccepted >= 3)
@@ -329,15 +282,10 @@ struct TranslatorEndToEndTests {
 
     /// Upstream loss: every device gets `client.reconnect` and is closed; nothing waits forever.
     @Test func upstreamLossSendsDevicesAway() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil)
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (service, translator) = try bed.startPoolAndTranslator()
         let device = try connectDevice(runner, to: translator)
         try runner.sync { service.stop() }
         #expect(try runner.wait { device.closed && device.reconnects == 1 })

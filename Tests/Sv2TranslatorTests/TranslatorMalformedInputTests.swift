@@ -50,15 +50,10 @@ func firstNotify(_ lines: [String]) throws -> Sv1Notify {
 @Suite("Translator: malformed and hostile Sv1 input", .serialized)
 struct TranslatorMalformedInputTests {
     @Test func everyBadRequestGetsAnErrorAndTheConnectionSurvives() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil)
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator()
         let peer = RawSv1Peer()
         try runner.sync { peer.connect(runner.loop, to: translator.localAddress!) }
         #expect(try runner.wait { peer.connection != nil })
@@ -118,17 +113,13 @@ struct TranslatorMalformedInputTests {
     /// An application that releases its translator while a device is still connected: the device's next line closes
     /// its connection (the session holds the translator weakly), and nothing crashes on a dangling reference.
     @Test func aReleasedTranslatorClosesItsDevicesOnTheirNextLine() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        kept.value = [service]
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let service = try bed.startPool()
         weak var released: Sv2Translator?
         let peer = RawSv1Peer()
-        kept.value.append(peer)
+        bed.keep(peer)
         do {
             let translator = try startTestTranslator(runner, pool: service, authority: nil)
             released = translator
@@ -148,17 +139,12 @@ struct TranslatorMalformedInputTests {
     /// BIP310 `minimum-difficulty` raises a device's floor; `mining.suggest_difficulty` sets its first difficulty
     /// (never below the translator's minimum).
     @Test func minimumAndSuggestedDifficultyAreHonoured() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil)
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator()
         let floor = RawSv1Peer(), suggested = RawSv1Peer(), tooLow = RawSv1Peer()
-        kept.value += [floor, suggested, tooLow]
+        bed.keep(floor, suggested, tooLow)
         try runner.sync { for peer in [floor, suggested, tooLow] { peer.connect(runner.loop, to: translator.localAddress!) } }
         #expect(try runner.wait { [floor, suggested, tooLow].allSatisfy { $0.connection != nil } })
         try runner.sync {
@@ -187,15 +173,10 @@ struct TranslatorMalformedInputTests {
     }
 
     @Test func duplicateAndLowDifficultySharesAreRefused() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil)
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator()
         let device = try connectDevice(runner, to: translator)
         // Find one valid share by hand and send it twice; then a share with a nonce that misses the target.
         try runner.sync { _ = device.mine(shares: 1) }
@@ -235,15 +216,10 @@ struct TranslatorMalformedInputTests {
 
     @Test(arguments: [ReactorBackend.epoll, .ioUring])
     func oversizedLinesAndFloodsOfGarbageCloseOnlyThatConnection(backend: ReactorBackend) throws {
-        let runner = try LoopRunner(backend)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil) { $0.maxLineLength = 1024 }
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(backend)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (_, translator) = try bed.startPoolAndTranslator(translator: { $0.maxLineLength = 1024 })
         let good = try connectDevice(runner, to: translator, worker: "good")
         let long = RawSv1Peer()
         let noisy = RawSv1Peer()

@@ -26,15 +26,10 @@ struct TranslatorPerDeviceTests {
     /// channel of the device that found them, a block is found, and a device that leaves closes its channel.
     @Test(arguments: [ReactorBackend.epoll, .ioUring])
     func everyDeviceMinesOnItsOwnChannel(backend: ReactorBackend) throws {
-        let runner = try LoopRunner(backend)
-        let kept = Box<[AnyObject]>([])  // the pool and translator must outlive every loop callback
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil)
-        let translator = try startTestTranslator(runner, pool: service, authority: nil) { $0.channelMode = .perDevice }
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(backend)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (service, translator) = try bed.startPoolAndTranslator(translator: { $0.channelMode = .perDevice })
         let devices = try ["rig-a", "rig-b", "rig-c"].enumerated().map { index, worker in
             try connectDevice(runner, to: translator, worker: worker, versionMask: index == 1 ? nil : 0x1fff_e000)
         }
@@ -106,15 +101,11 @@ struct TranslatorPerDeviceTests {
     /// A channel the pool refuses answers that device's subscribe with a JSON-RPC error (the others mine on); once a
     /// device leaves, its channel is closed and a new device gets one.
     @Test func aRefusedChannelAnswersTheSubscribeWithAnError() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let service = try startTestPool(runner, authority: nil) { $0.maximumChannelsPerConnection = 2 }
-        let translator = try startTestTranslator(runner, pool: service, authority: nil) { $0.channelMode = .perDevice }
-        kept.value = [service, translator]
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let (service, translator) = try bed.startPoolAndTranslator(
+            pool: { $0.maximumChannelsPerConnection = 2 }, translator: { $0.channelMode = .perDevice })
         let a = try connectDevice(runner, to: translator, worker: "a")
         let b = try connectDevice(runner, to: translator, worker: "b")
         let refused = try connectDevice(runner, to: translator, worker: "refused", waitUntilReady: false)
@@ -141,24 +132,11 @@ struct TranslatorPerDeviceTests {
     /// (shares meanwhile answered `upstream-unavailable`), gets a channel of its own on the second pool, then
     /// `mining.set_extranonce` and a clean job, and mines there; a device without it is sent away.
     @Test func aKeptDeviceGetsItsOwnChannelOnTheNextPool() throws {
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
-        let first = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff)
-        let placeholder = try startTestPool(runner, authority: nil)
-        let secondAddress = try runner.sync { placeholder.localAddress! }
-        try runner.sync { placeholder.stop() }
-        kept.value = [first, placeholder]
-        let endpoints = [Endpoint(try runner.sync { first.localAddress! }), Endpoint(secondAddress)]
-        let translator = try startTestTranslator(runner, pool: first, authority: nil) {
-            $0.channelMode = .perDevice
-            $0.upstreamEndpoints = endpoints
-            $0.reconnectPolicy = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200))
-        }
-        kept.value.append(translator)
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
+        let failover = try bed.startFailover(secondServing: false) { $0.channelMode = .perDevice }
+        let (first, translator) = (failover.first, failover.translator)
         let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
         let leaves = try connectDevice(runner, to: translator, worker: "leaves")
         try runner.sync { _ = stays.mine(shares: 2) }
@@ -172,8 +150,7 @@ struct TranslatorPerDeviceTests {
         #expect(try runner.wait { stays.rejected[Sv1ErrorCode.other.rawValue] == 1 })
         #expect(try runner.sync { !stays.closed && translator.upstreamChannels.isEmpty })
 
-        let second = try startTestPool(runner, authority: nil, nbits: 0x1d00_ffff, reservedExtranonceIDs: 5, at: secondAddress)
-        kept.value.append(second)
+        let second = try bed.startPool(nbits: 0x1d00_ffff, reservedExtranonceIDs: 5, at: failover.secondAddress)
         #expect(try runner.wait { stays.extranonceUpdates == 1 && stays.isReady })
         try runner.sync { _ = stays.mine(shares: 3) }
         #expect(try runner.wait { stays.accepted == 5 })

@@ -14,12 +14,9 @@ struct TranslatorRealPoolFramesTests {
     @Test func opensItsChannelAndServesADevice() throws {
         let server = try ScriptedFrameServer(frames: try ScriptedFrameServer.capture("sri-pool-extended"))
         defer { server.stop() }
-        let runner = try LoopRunner(.epoll)
-        let kept = Box<[AnyObject]>([])
-        defer {
-            runner.stop()
-            withExtendedLifetime(kept) {}
-        }
+        let bed = try TranslatorTestBed(.epoll)
+        defer { bed.stop() }
+        let runner = bed.runner
         let translator = try runner.sync {
             try Sv2Translator.start(
                 configuration: TranslatorConfiguration(
@@ -28,10 +25,10 @@ struct TranslatorRealPoolFramesTests {
                     userIdentity: "interop-translator"),
                 eventLoop: runner.loop)
         }
-        kept.value = [translator]
+        bed.keep(translator)
         #expect(try runner.wait { translator.upstreamChannel?.work != nil })
         let peer = RawSv1Peer()
-        kept.value.append(peer)
+        bed.keep(peer)
         try runner.sync { peer.connect(runner.loop, to: translator.localAddress!) }
         #expect(try runner.wait { peer.connection != nil })
         try runner.sync {

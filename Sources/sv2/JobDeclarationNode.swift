@@ -1,0 +1,44 @@
+import Logging
+import Reactor
+import Sv2JobDeclaration
+import Sv2Mining
+import Sv2Pool
+
+/// `sv2 jd-server --rpc`: the JD server's Bitcoin Core connection, its block submitter, and the start-up check
+/// (`getblockchaininfo`: which chain, where its tip is; refused credentials stop the app, a node not up yet is
+/// only reported: blocks wait for it within the submitter's retries).
+struct JobDeclarationNode {
+    let rpc: BitcoinCoreRPCClient
+    let submitter: JobDeclarationBlockSubmitter
+
+    /// Connects the JD server to the node. Loop thread.
+    static func start(
+        _ configuration: BitcoinCoreRPCConfiguration, jds: JobDeclarationServerService, pool: PoolService,
+        journal: any BlockJournaling, loop: EventLoop
+    ) -> JobDeclarationNode {
+        let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: loop)
+        let submitter = jds.useBitcoinCore(rpc, journal: journal, pool: pool.pool)
+        print("bitcoind RPC: \(configuration.endpoint) (\(configuration.credentials))")
+        rpc.getBlockchainInfo { result in
+            switch result {
+            case .success(let info):
+                print("bitcoind RPC: chain \(info.chain), tip \(info.blocks) \(info.bestBlockHash.displayHex)"
+                    + (info.initialBlockDownload ? " (still in initial block download)" : ""))
+            case .failure(let error) where error.isTransient:
+                Logger(label: "sv2.jd-server").error("\(error) (declared transactions are asked of the JD clients; blocks are retried)")
+            case .failure(let error):
+                Logger(label: "sv2.jd-server").critical("\(error): stopping")
+                loop.stop()
+            }
+        }
+        return JobDeclarationNode(rpc: rpc, submitter: submitter)
+    }
+
+    /// The status line: blocks assembled, bitcoind's verdicts, failures.
+    var status: String {
+        let s = submitter.statistics
+        return "jd-server blocks: \(s.solutionsReceived) solutions pushed, \(s.blocksFound) blocks, "
+            + "verdicts \(s.results.sorted { $0.key < $1.key }), \(s.retries) retries, \(s.submissionFailures) failed, "
+            + "rpc answered \(rpc.answered), failures \(rpc.failures.sorted { $0.key < $1.key })"
+    }
+}
