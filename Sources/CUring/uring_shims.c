@@ -379,3 +379,18 @@ int cshims_shutdown(int fd, int how) { return shutdown(fd, how) < 0 ? -errno : 0
 int cshims_close(int fd) { return close(fd) < 0 && errno != EINTR ? -errno : 0; }
 
 size_t cshims_malloc_usable_size(void *pointer) { return malloc_usable_size(pointer); }
+
+int cshims_listen_reuseport(const struct sockaddr *addr, socklen_t len, int backlog) {
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
+    if (bind(fd, addr, len) < 0) goto fail;
+    if (listen(fd, backlog) < 0) goto fail;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    return -e;
+}

@@ -5,11 +5,18 @@ import Logging
 extension EventLoop {
     /// Listens on `address` (port 0 picks a free port; see ``Listener/localAddress``). For every accepted
     /// connection `onAccept` returns its handler, or nil to refuse (the socket is closed).
-    public func listen(on address: SocketAddress, backlog: Int32 = 4096,
+    ///
+    /// With `reusePort` the socket sets `SO_REUSEPORT`: several loops (threads) of one process can each listen on
+    /// the same address and port (every one of them with `reusePort`), and the kernel spreads incoming connections
+    /// over their sockets by a hash of the connection's addresses, so each connection is accepted, and then owned,
+    /// by exactly one loop. Listen on port 0 with the first loop, then on the port it got with the others.
+    public func listen(on address: SocketAddress, backlog: Int32 = 4096, reusePort: Bool = false,
                        onAccept: @escaping (Connection) -> (any ConnectionHandler)?) throws(ReactorError) -> Listener {
         assertInLoop()
         guard !isStopping else { throw ReactorError(.stopped, context: "listen \(address)") }
-        let fd = address.withSockAddr { cshims_listen($0, $1, backlog) }
+        let fd = address.withSockAddr {
+            reusePort ? cshims_listen_reuseport($0, $1, backlog) : cshims_listen($0, $1, backlog)
+        }
         guard fd >= 0 else { throw .system(-fd, "listen \(address)") }
         let descriptor = Descriptor(adopting: fd)
         var storage = sockaddr_storage()

@@ -12,6 +12,11 @@ public import Sv2Pool
 /// so a slow disk costs latency, not throughput. A failing commit (disk full, database locked) is logged and
 /// retried with the same windows after a short pause; nothing is dropped.
 ///
+/// Several pools (the loops of a multi-core pool, `PoolCluster`) share one ledger through ports: ``makePort()``
+/// returns a ``Port``, a `PoolLedger` of its own with its own window sequence and commit handler, feeding the same
+/// queue and writer. The ledger itself is port 0. Windows from all ports are committed in the order they were
+/// queued, and each port is told about its own windows only.
+///
 /// ```swift
 /// let ledger = ShareLedger(store: try SQLiteLedgerStore(path: "sv2-data/accounting.sqlite"))
 /// ledger.start()
@@ -27,8 +32,10 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var queue: [ShareWindow] = []
-    private var committedSequence: UInt64 = 0
-    private var handler: (@Sendable (UInt64) -> Void)?
+    /// The port of each queued window (parallel to `queue`).
+    private var queuePorts: [Int] = []
+    /// Per port (index 0: the ledger itself): the newest committed window sequence and the commit handler.
+    private var ports: [(committed: UInt64, handler: (@Sendable (UInt64) -> Void)?)] = [(0, nil)]
     private var running = false
     private var stopping = false
     private var finished = true
@@ -76,7 +83,9 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
 
     // MARK: PoolLedger
 
-    public func record(_ window: ShareWindow) -> Bool {
+    public func record(_ window: ShareWindow) -> Bool { record(window, port: 0) }
+
+    fileprivate func record(_ window: ShareWindow, port: Int) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard queue.count < capacity, !stopping else {
@@ -84,23 +93,65 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
             return false
         }
         queue.append(window)
+        queuePorts.append(port)
         counters.queuedWindows &+= 1
         condition.broadcast()
         return true
     }
 
-    public func setCommitHandler(_ handler: @escaping @Sendable (UInt64) -> Void) {
+    public func setCommitHandler(_ handler: @escaping @Sendable (UInt64) -> Void) { setCommitHandler(handler, port: 0) }
+
+    public func waitUntilCommitted(_ sequence: UInt64, timeout: Duration) -> Bool {
+        waitUntilCommitted(sequence, timeout: timeout, port: 0)
+    }
+
+    fileprivate func setCommitHandler(_ handler: @escaping @Sendable (UInt64) -> Void, port: Int) {
         condition.lock()
-        self.handler = handler
+        ports[port].handler = handler
         condition.unlock()
     }
 
-    public func waitUntilCommitted(_ sequence: UInt64, timeout: Duration) -> Bool {
+    fileprivate func waitUntilCommitted(_ sequence: UInt64, timeout: Duration, port: Int) -> Bool {
         let deadline = Date().addingTimeInterval(Self.seconds(timeout))
         condition.lock()
         defer { condition.unlock() }
-        while committedSequence < sequence, condition.wait(until: deadline) {}
-        return committedSequence >= sequence
+        while ports[port].committed < sequence, condition.wait(until: deadline) {}
+        return ports[port].committed >= sequence
+    }
+
+    // MARK: Ports
+
+    /// Another pool's way into this ledger (one per loop of a multi-core pool): its windows join the same queue
+    /// (and count against the same ``capacity``) and the same writer; its commits are reported to its own handler,
+    /// by its own window sequence. Any thread; ports live as long as the ledger.
+    public func makePort() -> Port {
+        condition.lock()
+        defer { condition.unlock() }
+        ports.append((0, nil))
+        return Port(ledger: self, index: ports.count - 1)
+    }
+
+    /// A `PoolLedger` feeding a ``ShareLedger`` shared with other pools (see ``makePort()``).
+    public final class Port: PoolLedger, @unchecked Sendable {
+        /// The ledger behind this port.
+        public let ledger: ShareLedger
+        /// This port's number (0 is the ledger's own).
+        public let index: Int
+
+        fileprivate init(ledger: ShareLedger, index: Int) {
+            self.ledger = ledger
+            self.index = index
+        }
+
+        public func record(_ window: ShareWindow) -> Bool { ledger.record(window, port: index) }
+
+        public func setCommitHandler(_ handler: @escaping @Sendable (UInt64) -> Void) {
+            ledger.setCommitHandler(handler, port: index)
+        }
+
+        public func waitUntilCommitted(_ sequence: UInt64, timeout: Duration) -> Bool {
+            ledger.waitUntilCommitted(sequence, timeout: timeout, port: index)
+        }
     }
 
     // MARK: Inspection
@@ -111,7 +162,7 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
         defer { condition.unlock() }
         var snapshot = counters
         snapshot.queueDepth = queue.count
-        snapshot.committedSequence = committedSequence
+        snapshot.committedSequence = ports[0].committed
         if let oldest = queue.first {
             let now = UInt64(Date().timeIntervalSince1970 * 1000)
             snapshot.lagSeconds = now > oldest.endMilliseconds ? Double(now - oldest.endMilliseconds) / 1000 : 0
@@ -147,19 +198,26 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
                 continue
             }
             let elapsed = Self.seconds(ContinuousClock.now - started)
-            let last = batch.last!.sequence
             condition.lock()
+            // Each port learns the newest of its own windows in the batch (a port's windows are queued in order).
+            var reports: [(handler: @Sendable (UInt64) -> Void, sequence: UInt64)] = []
+            var newest = [UInt64?](repeating: nil, count: ports.count)
+            for (window, port) in zip(batch, queuePorts) { newest[port] = window.sequence }
+            for (port, sequence) in newest.enumerated() {
+                guard let sequence else { continue }
+                ports[port].committed = sequence
+                if let handler = ports[port].handler { reports.append((handler, sequence)) }
+            }
             queue.removeFirst(batch.count)
-            committedSequence = last
+            queuePorts.removeFirst(batch.count)
             counters.committedThroughMilliseconds = batch.last!.endMilliseconds
             counters.commits &+= 1
             counters.committedWindows &+= UInt64(batch.count)
             counters.committedRows &+= UInt64(batch.reduce(0) { $0 + $1.rows.count })
             counters.lastCommitSeconds = elapsed
-            let handler = handler
             condition.broadcast()
             condition.unlock()
-            handler?(last)
+            for report in reports { report.handler(report.sequence) }
         }
     }
 

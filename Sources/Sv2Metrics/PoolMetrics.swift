@@ -18,6 +18,12 @@ public import Sv2Pool
 /// `accounting_replication_failures_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
 /// setups, frames, errors by kind).
 ///
+/// A pool on several loops (``Sv2Pool/PoolCluster``, `init(cluster:…)`): the pool series are the sums over its
+/// loops (the first loop's live figures plus the others' latest snapshots, ``Sv2Pool/PoolCluster/snapshotInterval``
+/// old at most), per-user series too; templates received and template-source losses are the template link's (the
+/// first loop's), not multiplied by the loops; each loop's Mining server keeps its own `sv2_server_*` series
+/// (`<name>-loop<i>` for loops after the first). Export on the first loop.
+///
 /// With `perUser`: `user_shares_accepted_total{user}`, `user_shares_rejected_total{user}` and
 /// `user_difficulty_accepted_total{user}` for each of the first `PoolConfiguration.maximumTrackedUsers` user identities
 /// (lifetime totals, closed channels included), and the same three as `untracked_users_*` summed over every later
@@ -47,6 +53,7 @@ public final class PoolMetrics {
     private var users: [String: UserSeries] = [:]
     private var untrackedUsers: UserSeries?
     private let service: PoolService
+    private let cluster: PoolCluster?
     private let ledger: ShareLedger?
     private var connections: GaugeExport
     private var channels: GaugeExport
@@ -84,11 +91,18 @@ public final class PoolMetrics {
 
     /// Creates the series for `service` (and its `ledger`, if accounting is on, and its PostgreSQL `replicator`).
     /// Any thread; export on the loop.
-    public init(
+    public convenience init(
         service: PoolService, ledger: ShareLedger? = nil, replicator: PostgresReplicator? = nil, perUser: Bool = false
+    ) {
+        self.init(service: service, ledger: ledger, replicator: replicator, perUser: perUser, cluster: nil)
+    }
+
+    private init(
+        service: PoolService, ledger: ShareLedger?, replicator: PostgresReplicator?, perUser: Bool, cluster: PoolCluster?
     ) {
         self.perUser = perUser
         self.service = service
+        self.cluster = cluster
         self.ledger = ledger
         self.replicator = replicator
         name = service.server.metricsName
@@ -126,14 +140,26 @@ public final class PoolMetrics {
         replicationFailures = counter("accounting_replication_failures_total")
     }
 
+    /// The series of a pool on several loops, summed over them (see the type's description); `perUser` needs the
+    /// cluster to publish user totals (`publishUserTotals`). Any thread; export on the cluster's first loop.
+    public convenience init(
+        cluster: PoolCluster, ledger: ShareLedger? = nil, replicator: PostgresReplicator? = nil, perUser: Bool = false
+    ) {
+        self.init(service: cluster.services[0], ledger: ledger, replicator: replicator, perUser: perUser, cluster: cluster)
+    }
+
     /// Reads every counter and records it. Loop thread only.
     public func export() {
         let pool = service.pool
-        let s = pool.statistics
+        let total = cluster?.snapshot()
+        var s = total?.statistics ?? pool.statistics
+        // Received once by the template link, whatever the number of loops fed from it.
+        s.templatesReceived = pool.statistics.templatesReceived
+        s.templateSourceLosses = pool.statistics.templateSourceLosses
         service.server.exportMetrics()
         service.templateProviderServer?.exportMetrics()
-        connections.set(service.server.statistics.connectionsActive)
-        channels.set(pool.openChannelCount)
+        connections.set(total?.connections ?? service.server.statistics.connectionsActive)
+        channels.set(total?.channels ?? pool.openChannelCount)
         accepted.update(s.sharesAccepted)
         for index in rejected.indices where index < s.rejections.count { rejected[index].update(s.rejections[index]) }
         difficulty.update(s.acceptedWork)
@@ -144,7 +170,7 @@ public final class PoolMetrics {
         blocksFailed.update(s.blocksFailed)
         blocksAcknowledged.update(s.blocksAcknowledged)
         blocksSuperseded.update(s.blocksSuperseded)
-        blocksUnsettled.set(pool.unsettledBlockCount)
+        blocksUnsettled.set(total?.unsettledBlocks ?? pool.unsettledBlockCount)
         journalFailures.update(s.journalFailures)
         templates.update(s.templatesReceived)
         if let last = pool.lastTemplateTime { templateAge.set(Swift.max(0, pool.clock() - last)) }
@@ -153,11 +179,11 @@ public final class PoolMetrics {
         templateSourceUp.set(linkUp && pool.templateSourceAvailable ? 1 : 0)
         templateSourceLosses.update(s.templateSourceLosses)
         jobs.update(s.jobsSent)
-        uncommitted.set(pool.uncommittedWindowCount)
+        uncommitted.set(total?.uncommittedWindows ?? pool.uncommittedWindowCount)
         commits.update(s.accountingCommits)
         commitLatency.set(s.accountingLastCommitLatency)
         backlogs.update(s.accountingBacklogs)
-        if perUser { exportUsers(pool) }
+        if perUser { exportUsers(total.map { ($0.users, $0.untrackedUsers) } ?? pool.userTotals()) }
         if let ledger {
             let l = ledger.statistics
             queueDepth.set(l.queueDepth)
@@ -174,8 +200,8 @@ public final class PoolMetrics {
         }
     }
 
-    private func exportUsers(_ pool: Pool) {
-        let (totals, untracked) = pool.userTotals()
+    private func exportUsers(_ figures: (users: [String: UserShareTotals], untracked: UserShareTotals)) {
+        let (totals, untracked) = figures
         for (user, value) in totals {
             if users[user] == nil {
                 users[user] = UserSeries(prefix: "sv2_pool_user", [("server", name), ("user", user)])

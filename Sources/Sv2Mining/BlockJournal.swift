@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Sv2Codec
 public import Sv2Bitcoin
 
@@ -120,10 +121,15 @@ public struct BlockJournalEntry: Sendable, Hashable {
 ///
 /// Blocks are rare, so the `fsync` runs on the pool's loop thread: delaying other work by a disk flush is the
 /// right price for a block.
-public final class BlockJournal: BlockJournaling {
+///
+/// One journal may be shared by the pools of several event loops (a multi-core pool): ``append(_:)`` holds a lock
+/// around its write and `fsync`, so lines from different threads never interleave and each is durable on return.
+public final class BlockJournal: BlockJournaling, @unchecked Sendable {
     /// The journal file.
     public let path: String
-    private var descriptor: Int32
+    private let descriptor: Int32
+    /// Serialises appends from several threads (one line, then its fsync, at a time).
+    private let writing = Mutex(())
 
     /// Opens (creating if needed) `blocks.jsonl` in `directory`, creating the directory and its missing parents
     /// (mode 0700) first.
@@ -156,9 +162,14 @@ public final class BlockJournal: BlockJournaling {
         }
     }
 
-    /// Appends `entry` as one line and flushes it to stable storage.
+    /// Appends `entry` as one line and flushes it to stable storage. Any thread.
     public func append(_ entry: BlockJournalEntry) throws(BlockJournalError) {
-        var line = Array((entry.jsonLine + "\n").utf8)
+        let line = Array((entry.jsonLine + "\n").utf8)
+        try writing.withLock { (_) throws(BlockJournalError) in try writeLine(line) }
+    }
+
+    private func writeLine(_ bytes: [UInt8]) throws(BlockJournalError) {
+        var line = bytes
         var written = 0
         while written < line.count {
             let count = line.withUnsafeMutableBytes { raw in

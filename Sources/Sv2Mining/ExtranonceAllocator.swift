@@ -5,6 +5,9 @@
 /// different proxies can never collide. The first `reservedIDs` local ids are never handed out (e.g. for the
 /// proxy's own upstream channel). Fresh ids are used before freed ones, and freed ones are reused oldest first,
 /// so a closed channel's prefix is reused as late as possible (late shares from it stay distinguishable).
+///
+/// Partitions: allocators of one pool running on several event loops each take one contiguous `1/partitions` of the
+/// id space after the reserved ids (`partition` 0 the lowest), so two loops never hand out the same prefix.
 public struct ExtranonceAllocator: Sendable {
     /// Bytes every prefix starts with (the upstream's extranonce prefix; empty on a pool).
     public private(set) var upstreamPrefix: Extranonce
@@ -16,14 +19,18 @@ public struct ExtranonceAllocator: Sendable {
     public let reservedIDs: UInt64
 
     private let idLimit: UInt64
+    /// The first id of this allocator's partition (`reservedIDs` without partitions).
+    private let firstID: UInt64
     private var nextFresh: UInt64
     private var freed: [UInt64] = []
     private var freedHead = 0
     private var allocated: Set<UInt64> = []
 
-    /// Creates an allocator; throws if the layout does not fit in 32 bytes or leaves no id to hand out.
+    /// Creates an allocator; throws if the layout does not fit in 32 bytes or leaves no id to hand out. With
+    /// `partitions` > 1 it hands out only the ids of `partition` (`0..<partitions`; see the type's description).
     public init(
-        upstreamPrefix: Extranonce = .empty, localLength: Int, totalLength: Int, reservedIDs: UInt64 = 0
+        upstreamPrefix: Extranonce = .empty, localLength: Int, totalLength: Int, reservedIDs: UInt64 = 0,
+        partition: Int = 0, of partitions: Int = 1
     ) throws(ExtranonceAllocatorError) {
         guard (1...8).contains(localLength), totalLength <= Extranonce.maxLength,
             upstreamPrefix.count + localLength <= totalLength
@@ -32,13 +39,19 @@ public struct ExtranonceAllocator: Sendable {
                 upstreamLength: upstreamPrefix.count, localLength: localLength, totalLength: totalLength)
         }
         let limit: UInt64 = localLength == 8 ? .max : 1 << UInt64(8 * localLength)
-        guard reservedIDs < limit else { throw .exhausted(capacity: 0) }
+        guard reservedIDs < limit, partitions >= 1, (0..<partitions).contains(partition) else {
+            throw .exhausted(capacity: 0)
+        }
+        let span = (limit - reservedIDs) / UInt64(partitions)
+        guard span > 0 else { throw .exhausted(capacity: 0) }
+        let first = reservedIDs + span * UInt64(partition)
         self.upstreamPrefix = upstreamPrefix
         self.localLength = localLength
         self.totalLength = totalLength
         self.reservedIDs = reservedIDs
-        self.idLimit = limit
-        self.nextFresh = reservedIDs
+        self.idLimit = partition == partitions - 1 ? limit : first + span
+        self.firstID = first
+        self.nextFresh = first
     }
 
     /// Length of the prefixes handed out.
@@ -48,7 +61,7 @@ public struct ExtranonceAllocator: Sendable {
     public var rollableLength: Int { totalLength - prefixLength }
 
     /// How many prefixes can be allocated at the same time.
-    public var capacity: UInt64 { idLimit - reservedIDs }
+    public var capacity: UInt64 { idLimit - firstID }
 
     /// Number of prefixes currently allocated.
     public var allocatedCount: Int { allocated.count }
@@ -56,7 +69,7 @@ public struct ExtranonceAllocator: Sendable {
     /// Allocates a prefix no other open channel holds.
     public mutating func allocate() throws(ExtranonceAllocatorError) -> Extranonce {
         let id: UInt64
-        if nextFresh < idLimit, nextFresh >= reservedIDs {
+        if nextFresh < idLimit, nextFresh >= firstID {
             id = nextFresh
             // Saturates at the limit; with 8-byte ids the limit is never reached in practice.
             nextFresh = nextFresh == idLimit - 1 ? idLimit : nextFresh + 1

@@ -112,7 +112,11 @@ public final class Pool {
 
     @exclusivity(unchecked) private var slots: [PoolChannel?] = []
     private var channelCount = 0
-    private var nextFreshChannelID: UInt32 = 1
+    /// Channel ids are `channelIDBase + 1 ... channelIDLast` (the whole space on a single-loop pool; one partition
+    /// per loop otherwise, see ``PoolConfiguration/partitionIndex``); a channel's slot is `id - channelIDBase - 1`.
+    private let channelIDBase: UInt32
+    private let channelIDLast: UInt32
+    private var nextFreshChannelID: UInt32
     private var freedChannelIDs: [UInt32] = []
     private var freedHead = 0
     private var pools: [Sv2ConnectionID: ConnectionChannels] = [:]
@@ -157,10 +161,16 @@ public final class Pool {
         self.configuration = configuration
         self.logger = logger
         users = UserShareBook(capacity: configuration.maximumTrackedUsers)
+        let span = UInt64(1) << 32 / UInt64(configuration.partitionCount)
+        channelIDBase = UInt32(truncatingIfNeeded: span * UInt64(configuration.partitionIndex))
+        channelIDLast = configuration.partitionIndex == configuration.partitionCount - 1
+            ? .max : UInt32(truncatingIfNeeded: span * UInt64(configuration.partitionIndex + 1) - 1)
+        nextFreshChannelID = channelIDBase + 1
         do {
             allocator = try ExtranonceAllocator(
                 localLength: configuration.extranoncePrefixLength, totalLength: configuration.extranonceLength,
-                reservedIDs: configuration.reservedExtranonceIDs)
+                reservedIDs: configuration.reservedExtranonceIDs, partition: configuration.partitionIndex,
+                of: configuration.partitionCount)
         } catch {
             throw .invalidConfiguration("extranonce layout: \(error)")
         }
@@ -269,7 +279,7 @@ public final class Pool {
     }
 
     private func channel(_ id: UInt32) -> PoolChannel? {
-        let index = Int(id) &- 1
+        let index = slotIndex(id)
         guard index >= 0, index < slots.count else { return nil }
         return slots[index]
     }
@@ -371,7 +381,7 @@ public final class Pool {
         channel.groupID = groupID
         channel.selectsWork = selectsWork
         channel.userTracked = users.track(user)
-        let index = Int(id) - 1
+        let index = slotIndex(id)
         while slots.count <= index { slots.append(nil) }
         slots[index] = channel
         channelCount += 1
@@ -410,9 +420,13 @@ public final class Pool {
             maximumTarget: Swift.max(Swift.min(configuration.easiestTarget, maxTarget), configuration.hardestTarget))
     }
 
+    /// The slot of channel `id` (out of range for an id of another partition: the callers' bounds checks refuse it).
+    @inline(__always)
+    private func slotIndex(_ id: UInt32) -> Int { Int(id &- channelIDBase) &- 1 }
+
     private func allocateChannelID() -> UInt32 {
         // Freed ids wait in FIFO order behind a margin, so late messages for a closed channel rarely meet a new one.
-        if freedChannelIDs.count - freedHead > 64 || nextFreshChannelID == .max {
+        if freedChannelIDs.count - freedHead > 64 || nextFreshChannelID == channelIDLast {
             if freedHead < freedChannelIDs.count {
                 let id = freedChannelIDs[freedHead]
                 freedHead += 1
@@ -431,7 +445,7 @@ public final class Pool {
     /// Handles `UpdateChannel`: a new nominal hashrate and maximum target; sends `SetTarget` when the target
     /// changes, `UpdateChannel.Error` for bad values.
     public func updateChannel<Reply: PoolReplySink>(_ request: UpdateChannelView, reply: Reply) throws(Sv2ServiceError) {
-        let index = Int(request.channelID) &- 1
+        let index = slotIndex(request.channelID)
         guard index >= 0, index < slots.count, slots[index] != nil else {
             return try reply.send(UpdateChannelError(channelID: request.channelID, errorCode: "invalid-channel-id"))
         }
@@ -474,7 +488,7 @@ public final class Pool {
     }
 
     private func free(_ id: UInt32, connection: Sv2ConnectionID?) {
-        let index = Int(id) - 1
+        let index = slotIndex(id)
         guard let channel = slots[index] else { return }
         // Shares of the open window outlive their channel: they still go into the window's rows.
         if channel.windowQueued {
@@ -526,7 +540,7 @@ public final class Pool {
     func process<Reply: PoolReplySink>(
         channelID: UInt32, sequence: UInt32, share: Share, reply: Reply
     ) throws(Sv2ServiceError) {
-        let index = Int(channelID) &- 1
+        let index = slotIndex(channelID)
         guard index >= 0, index < slots.count, slots[index] != nil else {
             if ledger != nil { orphanRejections[ShareRejection.invalidChannelID.reasonIndex] &+= 1 }
             return try reject(channelID: channelID, sequence: sequence, .invalidChannelID, reply: reply)
@@ -668,7 +682,7 @@ public final class Pool {
         var included: [UInt32] = []
         included.reserveCapacity(windowChannels.count)
         for id in windowChannels {
-            let index = Int(id) - 1
+            let index = slotIndex(id)
             guard index < slots.count, slots[index] != nil, slots[index]!.windowQueued else { continue }
             slots[index]!.windowQueued = false
             rows.append(slots[index]!.windowRow)
@@ -682,7 +696,7 @@ public final class Pool {
         let sequence = nextWindowSequence
         guard ledger.record(ShareWindow(sequence: sequence, endMilliseconds: end, rows: rows, blocks: windowBlocks))
         else {
-            for id in included { slots[Int(id) - 1]!.windowQueued = true }
+            for id in included { slots[slotIndex(id)]!.windowQueued = true }
             if !accountingBacklog { startBacklog() }
             return
         }
@@ -692,7 +706,7 @@ public final class Pool {
         statistics.accountingWindows &+= 1
         var sealed: [UInt32] = []
         for id in included {
-            let index = Int(id) - 1
+            let index = slotIndex(id)
             slots[index]!.resetWindow()
             if slots[index]!.sealPendingAck(window: sequence) { sealed.append(id) }
         }
@@ -737,7 +751,7 @@ public final class Pool {
             statistics.accountingCommits &+= 1
             statistics.accountingLastCommitLatency = Swift.max(0, now - entry.closedAt)
             for id in entry.channels {
-                let index = Int(id) - 1
+                let index = slotIndex(id)
                 guard index < slots.count, slots[index] != nil, slots[index]!.sealedCount > 0,
                       slots[index]!.sealedWindow <= sequence
                 else { continue }
@@ -766,7 +780,7 @@ public final class Pool {
     private func flushPendingAcks() {
         guard !pendingAcks.isEmpty else { return }
         for id in pendingAcks {
-            let index = Int(id) - 1
+            let index = slotIndex(id)
             guard index < slots.count, slots[index] != nil, slots[index]!.ackQueued else { continue }
             slots[index]!.ackQueued = false
             guard slots[index]!.pendingCount > 0 else { continue }
@@ -901,7 +915,7 @@ public final class Pool {
         guard let authorizer = customJobAuthorizer,
               setupFlags & Sv2SetupFlags.Mining.requiresWorkSelection != 0
         else { return try refuse("jd-not-supported") }
-        let index = Int(message.channelID) &- 1
+        let index = slotIndex(message.channelID)
         guard index >= 0, index < slots.count, let channel = slots[index], channel.connection == connection,
               channel.kind == .extended
         else { return try refuse("invalid-channel-id") }
@@ -1007,7 +1021,8 @@ public final class Pool {
         do {
             rebuilt = try ExtranonceAllocator(
                 upstreamPrefix: prefix, localLength: configuration.extranoncePrefixLength,
-                totalLength: prefix.count + size, reservedIDs: configuration.reservedExtranonceIDs)
+                totalLength: prefix.count + size, reservedIDs: configuration.reservedExtranonceIDs,
+                partition: configuration.partitionIndex, of: configuration.partitionCount)
         } catch {
             throw .invalidConfiguration("extranonce layout: \(error)")
         }
@@ -1101,8 +1116,8 @@ public final class Pool {
         }
         forEachGroup { (groupID, members, sink) throws(Sv2ServiceError) in
             // The group's future job, if every member has it (one that joined since got its own first job).
-            var jobID = slots[Int(members[0]) - 1]!.futureJob(for: tip.templateID)
-            if let shared = jobID, members.contains(where: { slots[Int($0) - 1]!.futureJob(for: tip.templateID) != shared }) {
+            var jobID = slots[slotIndex(members[0])]!.futureJob(for: tip.templateID)
+            if let shared = jobID, members.contains(where: { slots[slotIndex($0)]!.futureJob(for: tip.templateID) != shared }) {
                 jobID = nil
             }
             if jobID == nil {
@@ -1110,7 +1125,7 @@ public final class Pool {
             }
             guard let activeID = jobID else { return }
             for id in members {
-                let index = Int(id) - 1
+                let index = slotIndex(id)
                 slots[index]!.validator.activate(
                     template.shareJob(for: slots[index]!, jobID: activeID, merkleRoot: nil, tip: tip), newChainTip: true)
             }
@@ -1180,14 +1195,14 @@ public final class Pool {
         let jobID = nextJobID
         nextJobID = nextJobID == .max ? 1 : nextJobID + 1
         // Above every member's ntime floor (see sendJob).
-        let floor = members.reduce(UInt32(0)) { Swift.max($0, slots[Int($1) - 1]!.validator.ntimeFloor) }
+        let floor = members.reduce(UInt32(0)) { Swift.max($0, slots[slotIndex($1)]!.validator.ntimeFloor) }
         try reply.send(NewExtendedMiningJob(
             channelID: groupID, jobID: jobID, minNtime: future ? nil : chainTip.map { Swift.max($0.headerTimestamp, floor) },
             version: template.template.version, versionRollingAllowed: true, merklePath: template.wirePath,
             coinbaseTxPrefix: template.stripped.prefix, coinbaseTxSuffix: template.stripped.suffix))
         statistics.jobsSent += 1
         for id in members {
-            let index = Int(id) - 1
+            let index = slotIndex(id)
             slots[index]!.record(jobID: jobID, templateID: template.template.templateID, isFuture: future)
             if !future, let tip = chainTip {
                 slots[index]!.validator.activate(
@@ -1200,7 +1215,7 @@ public final class Pool {
     /// The open channels of `owned` that get their jobs through its group.
     private func groupMembers(_ owned: ConnectionChannels) -> [UInt32] {
         guard let groupID = owned.groupID else { return [] }
-        return owned.channels.filter { slots[Int($0) - 1]?.groupID == groupID }
+        return owned.channels.filter { slots[slotIndex($0)]?.groupID == groupID }
     }
 
     /// Runs `body` for every group with members; a connection whose send fails is closed.

@@ -57,6 +57,13 @@ public struct PoolConfiguration: Sendable, Hashable {
     /// User identities whose lifetime share totals are kept one by one (``Pool/userTotals()``, per-user metrics);
     /// later ones are summed together. Bounds the memory an endless stream of new user names can take.
     public var maximumTrackedUsers = 10_000
+    /// Which part of the channel-id and extranonce-prefix spaces this pool hands out, when one pool runs on several
+    /// event loops (``PoolCluster``): loop `partitionIndex` of `partitionCount` takes one contiguous
+    /// `1/partitionCount` of each, so channel ids and prefixes are unique across loops. The default (0 of 1) is the
+    /// whole space: a single-loop pool.
+    public var partitionIndex = 0
+    /// The number of partitions (loops); see ``partitionIndex``.
+    public var partitionCount = 1
 
     /// Default ``maximumDifficulty``: 1e15. At 10 shares a minute that is a channel of ~7·10^20 H/s, several times
     /// today's whole network, while a share target that hard is still far easier than any hash can reach by
@@ -104,6 +111,9 @@ public struct PoolConfiguration: Sendable, Hashable {
 
     /// Checks the values are usable.
     public func validate() throws(PoolError) {
+        guard (1...256).contains(partitionCount), (0..<partitionCount).contains(partitionIndex) else {
+            throw .invalidConfiguration("partitionCount must be 1...256 and partitionIndex 0..<partitionCount")
+        }
         guard maximumTrackedUsers >= 0 else { throw .invalidConfiguration("maximumTrackedUsers must be ≥ 0") }
         guard maximumChannelsPerConnection > 0 else {
             throw .invalidConfiguration("maximumChannelsPerConnection must be positive")

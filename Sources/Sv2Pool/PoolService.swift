@@ -61,15 +61,30 @@ public final class PoolService {
     public var templateSourceTimeout: Duration? = .seconds(300)
     /// The loop everything runs on.
     public let eventLoop: EventLoop
-    private let templateSource: TemplateSource
+    /// `nil`: a loop of a ``PoolCluster`` other than the first, fed by the first loop's template link.
+    private let templateSource: TemplateSource?
+    /// Handed every template event of the template link (set by ``PoolCluster`` on its first loop, before start).
+    var templateFeed: ((TemplateFeedEvent) -> Void)?
     private let logger: Logger
     private var stopped = false
 
     /// Builds the services (nothing listens or connects until ``start()``).
-    public init(
+    public convenience init(
         configuration: PoolConfiguration, server serverConfiguration: Sv2ServerConfiguration,
         templateSource: TemplateSource, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.pool"),
         acceptsWorkSelection: Bool = false
+    ) throws(Sv2ServiceError) {
+        try self.init(
+            configuration: configuration, server: serverConfiguration, optionalSource: templateSource,
+            eventLoop: eventLoop, logger: logger, acceptsWorkSelection: acceptsWorkSelection)
+    }
+
+    /// With `optionalSource` nil: a pool without a template link of its own (templates are fed to ``pool`` by a
+    /// ``PoolCluster``).
+    init(
+        configuration: PoolConfiguration, server serverConfiguration: Sv2ServerConfiguration,
+        optionalSource templateSource: TemplateSource?, eventLoop: EventLoop, logger: Logger,
+        acceptsWorkSelection: Bool
     ) throws(Sv2ServiceError) {
         do { pool = try Pool(configuration: configuration, logger: logger) } catch {
             throw .invalidConfiguration("\(error)")
@@ -119,9 +134,18 @@ public final class PoolService {
     public var localAddress: SocketAddress? { server.localAddress }
 
     /// Starts the template source (embedded), the Mining server and the template client. Loop thread only.
-    public func start() throws(Sv2ServiceError) {
+    public func start() throws(Sv2ServiceError) { try start(listeningOn: nil) }
+
+    /// ``start()``, with the Mining server listening on `address` (`nil`: its configured address). A pool without
+    /// a template source of its own (a ``PoolCluster`` loop after the first) starts its Mining server only.
+    func start(listeningOn address: SocketAddress?) throws(Sv2ServiceError) {
         guard templateClient == nil else { return }
         stopped = false
+        guard let templateSource else {
+            if let address { try server.start(on: address) } else { try server.start() }
+            pool.attach(to: server.connections)
+            return
+        }
         let endpoints: [Endpoint]
         let security: Sv2ClientConfiguration.Security
         switch templateSource {
@@ -149,20 +173,25 @@ public final class PoolService {
         var clientConfiguration = Sv2ClientConfiguration(
             serverAddress: placeholder, sv2Protocol: .templateDistribution, security: security)
         clientConfiguration.inactivityTimeout = templateSourceTimeout
+        var distributionClient = TemplateDistributionClient(pool: pool)
+        distributionClient.feed = templateFeed
         let client = try server.makeSiblingClient(
             configuration: clientConfiguration,
             mining: NullSv2MiningClientHandler(), jobDeclaration: NullSv2JobDeclarationClientHandler(),
-            templateDistribution: TemplateDistributionClient(pool: pool), logger: logger)
+            templateDistribution: distributionClient, logger: logger)
         templateClient = client
         failover.drive(client) { [weak self] state in
             // Also when connecting failed (no connectionDidClose then): no new work until a source is back.
-            if case .closed = state { self?.pool.templateSourceLost() }
+            if case .closed = state {
+                self?.pool.templateSourceLost()
+                self?.templateFeed?(.lost)
+            }
         }
         pool.onSolution = { [weak self] (solution) throws(Sv2ServiceError) in
             guard let client = self?.templateClient else { throw .notConnected }
             try client.send(solution)
         }
-        try server.start()
+        if let address { try server.start(on: address) } else { try server.start() }
         pool.attach(to: server.connections)
         failover.start()
     }

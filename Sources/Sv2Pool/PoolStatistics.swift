@@ -72,4 +72,41 @@ public struct PoolStatistics: Sendable, Hashable {
 
     /// Creates zeroed counters.
     public init() {}
+
+    /// Adds `other`'s counters (the loops of one pool, ``PoolCluster``): counts are summed (wrapping like the counters
+    /// themselves), the latest commit latency is the larger of the two.
+    public mutating func add(_ other: PoolStatistics) {
+        channelsOpened &+= other.channelsOpened
+        channelsRefused &+= other.channelsRefused
+        channelsClosed &+= other.channelsClosed
+        customJobsAccepted &+= other.customJobsAccepted
+        for (code, count) in other.customJobRefusals { customJobRefusals[code, default: 0] &+= count }
+        sharesAccepted &+= other.sharesAccepted
+        sharesRejected &+= other.sharesRejected
+        staleShares &+= other.staleShares
+        duplicateShares &+= other.duplicateShares
+        for index in rejections.indices where index < other.rejections.count { rejections[index] &+= other.rejections[index] }
+        acceptedWork += other.acceptedWork
+        acksSent &+= other.acksSent
+        blocksFound &+= other.blocksFound
+        redundantBlocks &+= other.redundantBlocks
+        duplicateBlocks &+= other.duplicateBlocks
+        solutionsSubmitted &+= other.solutionsSubmitted
+        submissionFailures &+= other.submissionFailures
+        blocksAcknowledged &+= other.blocksAcknowledged
+        blocksSuperseded &+= other.blocksSuperseded
+        blocksFailed &+= other.blocksFailed
+        journalFailures &+= other.journalFailures
+        duplicateFilterRollovers &+= other.duplicateFilterRollovers
+        templateSourceLosses &+= other.templateSourceLosses
+        templatesReceived &+= other.templatesReceived
+        chainTipsReceived &+= other.chainTipsReceived
+        jobsSent &+= other.jobsSent
+        targetUpdates &+= other.targetUpdates
+        accountingWindows &+= other.accountingWindows
+        accountingCommits &+= other.accountingCommits
+        accountingBacklogs &+= other.accountingBacklogs
+        accountingRowsFolded &+= other.accountingRowsFolded
+        accountingLastCommitLatency = Swift.max(accountingLastCommitLatency, other.accountingLastCommitLatency)
+    }
 }

@@ -12,6 +12,9 @@ public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
     public let pool: Pool
     /// Maximum additional sigops announced in `CoinbaseOutputConstraints`.
     public var coinbaseOutputMaxAdditionalSigops: UInt16
+    /// Also handed every template, chain tip and link change after ``pool`` took it: a ``PoolCluster`` fans them out
+    /// to the pools of its other loops. Loop thread.
+    var feed: ((TemplateFeedEvent) -> Void)?
 
     /// Creates the handler feeding `pool`.
     public init(pool: Pool, coinbaseOutputMaxAdditionalSigops: UInt16 = 400) {
@@ -23,6 +26,7 @@ public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
     public mutating func connectionDidSetUp(context: Sv2ClientContext) throws(Sv2ServiceError) {
         pool.logger.info("template source connected")
         pool.templateSourceConnected()
+        feed?(.connected)
         try context.send(CoinbaseOutputConstraints(
             coinbaseOutputMaxAdditionalSize: pool.configuration.coinbaseOutputMaxAdditionalSize,
             coinbaseOutputMaxAdditionalSigops: coinbaseOutputMaxAdditionalSigops))
@@ -33,20 +37,25 @@ public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
     public mutating func connectionDidClose(_ connectionID: Sv2ConnectionID, reason: Sv2CloseReason) {
         pool.logger.warning("template source disconnected: \(reason)")
         pool.templateSourceLost()
+        feed?(.lost)
     }
 
     /// Feeds a template to the pool; an unusable one is logged and skipped (the connection stays up).
     public mutating func handle(_ message: NewTemplateView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        do { try pool.receive(template: BlockTemplate(message)) } catch {
+        let template = BlockTemplate(message)
+        do { try pool.receive(template: template) } catch {
             pool.logger.error("\(error)")
         }
+        feed?(.template(template))
     }
 
     /// Feeds a chain tip to the pool.
     public mutating func handle(_ message: TemplateSetNewPrevHashView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        do { try pool.receive(chainTip: TemplateChainTip(message)) } catch {
+        let tip = TemplateChainTip(message)
+        do { try pool.receive(chainTip: tip) } catch {
             pool.logger.error("\(error)")
         }
+        feed?(.chainTip(tip))
     }
 
     /// Handed to ``Pool/onTransactionData`` (a Job Declaration client declaring full templates); ignored otherwise.

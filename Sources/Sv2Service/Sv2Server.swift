@@ -84,10 +84,16 @@ public final class Sv2Server<
     }
 
     /// Starts listening. Loop thread only.
-    public func start() throws(Sv2ServiceError) {
+    public func start() throws(Sv2ServiceError) { try start(on: configuration.listenAddress) }
+
+    /// Starts listening on `address` instead of ``Sv2ServerConfiguration/listenAddress``: a server joining, with
+    /// ``Sv2ServerConfiguration/reusePort``, the port another loop's server bound when the configuration said port 0.
+    /// Loop thread only.
+    public func start(on address: SocketAddress) throws(Sv2ServiceError) {
         guard listener == nil else { return }
         do {
-            listener = try eventLoop.listen(on: configuration.listenAddress) { [weak self] connection in
+            listener = try eventLoop.listen(on: address, reusePort: configuration.reusePort) {
+                [weak self] connection in
                 self?.accept(connection)
             }
         } catch {

@@ -59,6 +59,9 @@ public struct Sv2ServerConfiguration: Sendable {
     /// The `server` dimension of this server's swift-metrics series (`nil`: a name unique in the process, so two
     /// servers never merge their counters).
     public var metricsName: String?
+    /// Listen with `SO_REUSEPORT` (see `EventLoop.listen(on:backlog:reusePort:onAccept:)`): several servers, each on
+    /// its own loop, share ``listenAddress`` and the kernel spreads connections over them (a multi-core pool).
+    public var reusePort = false
 
     /// Largest frame payload accepted before SetupConnection completes: SetupConnection's own maximum (protocol,
     /// versions, flags, port and five STR0_255 fields = 1,291 bytes). Applies to clients too (the answers are smaller).

@@ -76,6 +76,11 @@ struct ConfigFile {
         try flag ?? value(key, "an integer", { $0.int }) ?? defaultValue
     }
 
+    /// Flag, else file, else `nil`.
+    func optionalInt(_ flag: Int?, _ key: String) throws -> Int? {
+        try flag ?? value(key, "an integer", { $0.int })
+    }
+
     /// Flag, else file, else `defaultValue` (integers in the file are accepted too).
     func double(_ flag: Double?, _ key: String, default defaultValue: Double) throws -> Double {
         try flag ?? value(key, "a number", { $0.double ?? $0.int.map(Double.init) }) ?? defaultValue

@@ -76,6 +76,70 @@ enum LoopHost {
         tearDown?()
     }
 
+    /// Like ``run(backend:duration:statusEvery:status:gracePeriod:setUp:shutdown:tearDown:)`` with `count` loops: loop
+    /// 0 runs on this thread, the others on threads of their own. `setUp` gets every loop before any runs (this thread
+    /// creates them, so setting up here is allowed). On Ctrl-C, SIGTERM or the deadline, `shutdown(index)` runs on
+    /// each loop, which then stops with `gracePeriod` to drain; `status` runs on loop 0; `tearDown` runs once every
+    /// loop has returned.
+    static func run(
+        loops count: Int, backend: ReactorBackend?, duration: Double?, statusEvery: Duration? = nil,
+        status: (() -> Void)? = nil, gracePeriod: Duration = .seconds(2),
+        setUp: ([EventLoop]) throws -> Void, shutdown: @escaping (Int) -> Void, tearDown: (() -> Void)? = nil
+    ) throws {
+        _ = raiseDescriptorLimit()
+        var loops: [EventLoop] = []
+        for _ in 0..<count { loops.append(try EventLoop(configuration: EventLoopConfiguration(backend: backend))) }
+        let stops = loops.indices.map { index in
+            LoopOnly { [loop = loops[index]] in
+                shutdown(index)
+                loop.stop(gracePeriod: gracePeriod)
+            }
+        }
+        let stopAll: @Sendable () -> Void = { [loops] in
+            for (loop, stop) in zip(loops, stops) { loop.execute { stop.body() } }
+        }
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stopAll() }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+        try setUp(loops)
+        if let duration { loops[0].schedule(after: .milliseconds(Int64(duration * 1000))) { stopAll() } }
+        if let statusEvery, let status { schedule(status, every: statusEvery, on: loops[0]) }
+        let finished = DispatchSemaphore(value: 0)
+        let failure = LoopFailures()
+        for index in loops.indices.dropFirst() {
+            let loop = loops[index]
+            let thread = Thread {
+                do throws(ReactorError) { try loop.run() } catch { failure.record(error) }
+                finished.signal()
+            }
+            thread.name = "sv2-loop-\(index)"
+            thread.start()
+        }
+        var mainError: (any Error)?
+        do { try loops[0].run() } catch { mainError = error }
+        // A loop that failed outright must not leave the others running forever.
+        if mainError != nil { stopAll() }
+        for _ in loops.indices.dropFirst() { finished.wait() }
+        tearDown?()
+        if let mainError { throw mainError }
+        if let error = failure.first { throw error }
+    }
+
+    /// The first error a loop thread's `run()` threw.
+    private final class LoopFailures: @unchecked Sendable {
+        private let lock = NSLock()
+        private var errors: [ReactorError] = []
+        func record(_ error: ReactorError) { lock.withLock { errors.append(error) } }
+        var first: ReactorError? { lock.withLock { errors.first } }
+    }
+
     /// A closure that is only ever called on the loop thread, handed through `execute` (which wants `Sendable`).
     private final class LoopOnly: @unchecked Sendable {
         let body: () -> Void

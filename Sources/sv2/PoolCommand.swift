@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Prometheus
 import Reactor
 import Sv2Accounting
 import Sv2AppSupport
@@ -36,6 +37,11 @@ struct PoolCommand: ParsableCommand {
             Share difficulty: vardiff keeps each channel near --shares-per-minute within \
             [--min-difficulty, --max-difficulty]; setting both to the same value pins it (a load test pins a tiny \
             difficulty, e.g. 2.5e-10, so simulated miners meet the target with their first hash).
+
+            Threads: --threads N runs the pool on N event loops (default: the number of CPU cores), each listening \
+            on the same address (SO_REUSEPORT) and owning the connections the kernel gives it; templates come through \
+            the first loop's template link and are handed to the others; shares, blocks, accounting and metrics cover \
+            every loop. --threads 1 is a single-loop pool. With --jd-listen the pool runs on one loop.
 
             Example:
               sv2 pool --listen 0.0.0.0:34254 --tp 127.0.0.1:8442 --tp-no-noise --payout-script 0014…
@@ -121,6 +127,9 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
+    @Option(name: .long, help: "Event loops (threads) serving miners, 1...256 (default: the number of CPU cores; 1 with --jd-listen).")
+    var threads: Int?
+
     @Option(name: .long, help: "Run the pool's Job Declaration server on this address (host:port): miners' JD clients get tokens there and the pool takes their custom jobs (SetCustomMiningJob).")
     var jdListen: String?
 
@@ -133,7 +142,7 @@ struct PoolCommand: ParsableCommand {
             "min-difficulty", "max-difficulty", "ack-batch-size", "ack-interval", "block-journal", "accounting",
             "accounting-file", "node-id", "accounting-queue", "metrics", "metrics-name", "metrics-per-user",
             "max-tracked-users", "tp-timeout", "group-standard-channels", "template-interval", "inactivity-timeout",
-            "max-connections", "jd-listen", "jd-halving-interval",
+            "max-connections", "jd-listen", "jd-halving-interval", "threads",
         ])
 
     /// Everything resolved from flags, file and defaults.
@@ -157,11 +166,28 @@ struct PoolCommand: ParsableCommand {
         var accountingQueue: Int
         /// Per-user metric series on.
         var metricsPerUser: Bool
+        /// Event loops serving miners (`--threads`).
+        var threads: Int
+    }
+
+    /// `--threads` (or the file's `threads`): 1...256, default the number of CPU cores; one loop with a Job
+    /// Declaration server (it feeds custom jobs to one pool).
+    func threadCount(_ file: ConfigFile, jobDeclaration: Bool) throws -> Int {
+        let given = try file.optionalInt(threads, "threads")
+        if jobDeclaration {
+            guard given == nil || given == 1 else {
+                throw ValidationError("--threads: a pool with a Job Declaration server (--jd-listen) runs on one loop")
+            }
+            return 1
+        }
+        let value = given ?? ProcessInfo.processInfo.activeProcessorCount
+        guard (1...256).contains(value) else { throw ValidationError("--threads must be 1...256") }
+        return value
     }
 
     func settings(
         _ file: ConfigFile, environment: [String: String] = ProcessInfo.processInfo.environment,
-        now: UInt64 = UInt64(Date().timeIntervalSince1970)
+        now: UInt64 = UInt64(Date().timeIntervalSince1970), jobDeclarationDefault: String? = nil
     ) throws -> Settings {
         // The data directory is created only when something is kept there: the authority key (no other source
         // given) or the block journal (no --block-journal).
@@ -230,7 +256,9 @@ struct PoolCommand: ParsableCommand {
             accountingFile: accountingFileFlag ?? defaultLedger,
             nodeID: try file.string(nodeID, "node-id", default: Self.hostName()),
             accountingQueue: try accountingQueueCapacity(file),
-            metricsPerUser: try file.bool(metricsPerUser ? true : nil, "metrics-per-user", default: false))
+            metricsPerUser: try file.bool(metricsPerUser ? true : nil, "metrics-per-user", default: false),
+            threads: try threadCount(
+                file, jobDeclaration: try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault != nil))
     }
 
     private func accountingLocation(_ text: String) throws -> AccountingLocation {
@@ -287,7 +315,7 @@ struct PoolCommand: ParsableCommand {
         let file = try ConfigFile(
             path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore == nil ? [] : BitcoinCoreRPCOptions.keys))
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let settings = try settings(file)
+        let settings = try settings(file, jobDeclarationDefault: jobDeclarationDefault)
         for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
         if let dataDirectory = settings.dataDirectory { print("data directory: \(dataDirectory)") }
         if let authority = settings.authority {
@@ -316,6 +344,10 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("--jd-halving-interval must be 0 (no subsidy floor) or a number of blocks")
         }
         let halving: UInt32? = halvingValue == 0 ? nil : UInt32(halvingValue)
+        if settings.threads > 1 {
+            return try runLoops(
+                settings, file: file, journal: journal, accounting: accounting, metricsEndpoint: metricsEndpoint)
+        }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
         let rpcConfiguration = try bitcoinCore?.resolve(file)
@@ -368,6 +400,72 @@ struct PoolCommand: ParsableCommand {
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })
+    }
+
+    /// `--threads N` (N > 1): one ``PoolCluster`` over N loops, each with its own port into the one ledger; loop 0
+    /// holds the template link and the metrics endpoint. SIGTERM drains every loop.
+    private func runLoops(
+        _ settings: Settings, file: ConfigFile, journal: BlockJournal,
+        accounting: (ledger: ShareLedger, replicator: PostgresReplicator?)?,
+        metricsEndpoint: (address: SocketAddress, registry: PrometheusCollectorRegistry)?
+    ) throws {
+        let ledger = accounting?.ledger
+        var cluster: PoolCluster?
+        var metricsServer: MetricsHTTPServer?
+        try LoopHost.run(
+            loops: settings.threads, backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
+            statusEvery: .seconds(10),
+            status: { if let cluster { print(PoolCommand.status(cluster)) } },
+            setUp: { loops in
+                let pools = try PoolCluster(
+                    configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
+                    eventLoops: loops, publishUserTotals: settings.metricsPerUser)
+                for (index, service) in pools.services.enumerated() {
+                    service.templateSourceTimeout = settings.templateSourceTimeout
+                    service.pool.blockJournal = journal
+                    // Loop 0 writes through the ledger itself, the others through ports of their own.
+                    service.pool.ledger = index == 0 ? ledger : ledger?.makePort()
+                    service.pool.onBlockFound = { block in
+                        print("BLOCK found by \(block.userIdentity) (channel \(block.channelID), loop \(index)): \(block.hash.displayHex)")
+                    }
+                }
+                // Set up from this thread before the loops run (allowed: it created them); loop 0 first.
+                for index in loops.indices { try pools.start(loop: index) }
+                print("pool listening on \(pools.localAddress.map { "\($0)" } ?? "?") (\(loops.count) loops, \(loops[0].backend))")
+                cluster = pools
+                if let metricsEndpoint {
+                    let exporter = PoolMetrics(
+                        cluster: pools, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loops[0]) { exporter.export() }
+                }
+            },
+            shutdown: { index in
+                if index == 0 { metricsServer?.stop() }
+                cluster?.stop(loop: index)
+            },
+            tearDown: {
+                if let cluster { print(PoolCommand.totals(cluster.loopSnapshots)) }
+                ledger?.stop()
+                accounting?.replicator?.stop()
+            })
+    }
+
+    static func status(_ cluster: PoolCluster) -> String {
+        var line = totals([cluster.snapshot()])
+        line += " [per loop: " + cluster.loopSnapshots.enumerated().map { index, loop in
+            "\(index): \(loop.connections) conn \(loop.statistics.sharesAccepted) shares"
+        }.joined(separator: ", ") + "]"
+        return line
+    }
+
+    /// The status line of a pool on several loops, from the loops' snapshots (summed).
+    static func totals(_ loops: [PoolLoopSnapshot]) -> String {
+        var total = PoolLoopSnapshot()
+        for loop in loops { total.add(loop) }
+        let s = total.statistics
+        return "pool: \(total.connections) connections, \(total.channels) channels, "
+            + "\(s.sharesAccepted) shares accepted, \(s.sharesRejected) rejected, \(s.blocksFound) blocks, "
+            + "\(s.jobsSent) jobs sent, \(s.accountingCommits) accounting commits (\(total.uncommittedWindows) windows pending)"
     }
 
     static func status(_ service: PoolService) -> String {

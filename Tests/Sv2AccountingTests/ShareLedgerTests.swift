@@ -61,6 +61,46 @@ import AccountingTestSupport
         #expect(try LedgerReader(path: path).summary().first?.accepted == 5)
     }
 
+    /// Ports (one per loop of a multi-core pool): each numbers its own windows from 1, the windows of all ports share
+    /// one bounded queue and one writer (committed in the order queued, keys kept distinct by the store), and each
+    /// port hears of its own commits only.
+    @Test func portsShareTheWriterAndEachHearsItsOwnCommits() throws {
+        let (path, cleanUp) = temporaryLedgerPath("ports")
+        defer { cleanUp() }
+        let store = GatedStore(try SQLiteLedgerStore(path: path))
+        let ledger = ShareLedger(store: store, capacity: 4)
+        let port = ledger.makePort()
+        let (ownReports, portReports) = (Reported(), Reported())
+        ledger.setCommitHandler { ownReports.append($0) }
+        port.setCommitHandler { portReports.append($0) }
+        ledger.start()
+        defer { ledger.stop() }
+
+        store.close()
+        // Two pools' windows 1 and 2, interleaved, with the same close time: the store keeps their keys apart.
+        #expect(ledger.record(Self.window(1)))
+        #expect(waitFor { store.attemptCount == 1 })
+        #expect(port.record(ShareWindow(
+            sequence: 1, endMilliseconds: 1_001, rows: [row("v", channel: 1 << 31 | 1, accepted: 2, difficulty: 2)],
+            blocks: [])))
+        #expect(port.record(ShareWindow(
+            sequence: 2, endMilliseconds: 1_002, rows: [row("v", channel: 1 << 31 | 1, accepted: 3, difficulty: 3)],
+            blocks: [])))
+        #expect(ledger.record(Self.window(2)))
+        // The queue bound is shared: the fifth window waits.
+        #expect(!port.record(ShareWindow(sequence: 3, endMilliseconds: 1_003, rows: [], blocks: [])))
+        #expect(!port.waitUntilCommitted(1, timeout: .milliseconds(50)))
+
+        store.reopen()
+        #expect(port.waitUntilCommitted(2, timeout: .seconds(20)))
+        #expect(ledger.waitUntilCommitted(2, timeout: .seconds(20)))
+        #expect(waitFor { ownReports.values.last == 2 && portReports.values.last == 2 })
+        #expect(ownReports.values == [1, 2])
+        #expect(portReports.values == [2])
+        let totals = Dictionary(uniqueKeysWithValues: try LedgerReader(path: path).summary().map { ($0.user, $0.accepted) })
+        #expect(totals == ["u": 2, "v": 5])
+    }
+
     @Test func stopCommitsWhatIsQueued() throws {
         let (path, cleanUp) = temporaryLedgerPath("stop")
         defer { cleanUp() }

@@ -2,6 +2,30 @@ import Testing
 @testable import Sv2Mining
 
 @Suite struct ExtranonceAllocatorTests {
+    /// The loops of a multi-core pool: each allocator hands out only its own contiguous part of the ids after the
+    /// reserved ones, so no two loops ever give out the same prefix; a partition's exhaustion is its own.
+    @Test func partitionsNeverOverlap() throws {
+        var first = try ExtranonceAllocator(localLength: 1, totalLength: 4, reservedIDs: 2, partition: 0, of: 2)
+        var second = try ExtranonceAllocator(localLength: 1, totalLength: 4, reservedIDs: 2, partition: 1, of: 2)
+        #expect(first.capacity == 127 && second.capacity == 127)
+        var a = Set<Extranonce>()
+        var b = Set<Extranonce>()
+        for _ in 0..<127 {
+            a.insert(try first.allocate())
+            b.insert(try second.allocate())
+        }
+        #expect(a.count == 127 && b.count == 127 && a.isDisjoint(with: b))
+        #expect(!a.contains(Extranonce(bytes: [0])!) && !a.contains(Extranonce(bytes: [1])!))  // reserved
+        #expect(throws: ExtranonceAllocatorError.self) { try first.allocate() }
+        // A freed prefix comes back to its own partition only.
+        let freed = try #require(b.first)
+        try second.release(freed)
+        #expect(try second.allocate() == freed)
+        #expect(throws: ExtranonceAllocatorError.self) {
+            try ExtranonceAllocator(localLength: 1, totalLength: 4, partition: 2, of: 2)
+        }
+    }
+
     @Test func tenThousandChannelsGetUniquePrefixes() throws {
         var allocator = try ExtranonceAllocator(localLength: 2, totalLength: 8)
         #expect(allocator.rollableLength == 6 && allocator.capacity == 65536)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Sv2Codec
 import Sv2Service
@@ -205,6 +206,33 @@ import Testing
         let again = try miner.submit(share)
         #expect(again.compactMap { $0 as? SubmitSharesError }.map(\.errorCode) == ["duplicate-share"])
         #expect(submitted == 1 && pool.statistics.sharesAccepted == 1 && pool.statistics.blocksFound == 1)
+    }
+
+    /// The loops of a multi-core pool share one journal: appends from several threads at once never interleave.
+    @Test func appendsFromSeveralThreadsStayWholeLines() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sv2-journal-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try BlockJournal(directory: directory)
+        // Long lines (a 3 KB reason each). One O_APPEND write is usually atomic on Linux anyway; what the lock adds
+        // is that a short write's remainder follows its own start and each line's fsync is its own. This checks the
+        // contract the multi-loop pool relies on: every line whole, none lost.
+        let reason = String(repeating: "x", count: 3_000)
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            for index in 0..<25 {
+                try? journal.append(BlockJournalEntry(
+                    event: .failed, hash: .zero, time: UInt64(thread * 100 + index), reason: reason))
+            }
+        }
+        let lines = try String(contentsOfFile: journal.path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 100)
+        var times = Set<Int>()
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["reason"] as? String == reason)
+            if let time = object["time"] as? Int { times.insert(time) }
+        }
+        #expect(times.count == 100)
     }
 
     @Test func theFileJournalIsAppendOnlyJSONLines() throws {

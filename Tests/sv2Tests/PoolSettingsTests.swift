@@ -52,6 +52,24 @@ struct PoolSettingsTests {
         #expect(throws: (any Error).self) { try Self.settings(base + ["--max-handshakes", "-1"]) }
     }
 
+    /// Issue #16: `--threads` (config key `threads`) defaults to the number of cores; a pool with a Job Declaration
+    /// server runs on one loop; nonsense is refused.
+    @Test func threadsDefaultToTheCoresAndComeFromFlagsAndTheConfigFile() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let base = ["--data-dir", directory.path, "--no-noise"]
+        #expect(try Self.settings(base).threads == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(try Self.settings(base + ["--threads", "1"]).threads == 1)
+        #expect(try Self.settings(base + ["--threads", "3"]).threads == 3)
+        let config = directory.file("pool.toml")
+        try "threads = 4\n".write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try Self.settings(base + ["--config", config]).threads == 4)
+        #expect(try Self.settings(base + ["--jd-listen", "127.0.0.1:0"]).threads == 1)
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--jd-listen", "127.0.0.1:0", "--threads", "2"]) }
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--threads", "0"]) }
+        #expect(throws: (any Error).self) { try Self.settings(base + ["--threads", "257"]) }
+    }
+
     /// Issue #13: per-user metric series are opt-in and their user count is bounded by a setting.
     @Test func perUserMetricsAreOptInAndBounded() throws {
         let directory = TemporaryDirectory()

@@ -114,4 +114,8 @@ int cshims_close(int fd);
 
 /// malloc_usable_size; lets tests account for the memory a connection holds.
 size_t cshims_malloc_usable_size(void *pointer);
+
+/// Like `cshims_listen`, with SO_REUSEPORT as well: several sockets (one per event loop) listen on the same
+/// address and the kernel spreads incoming connections over them. Returns fd or -errno.
+int cshims_listen_reuseport(const struct sockaddr *addr, socklen_t len, int backlog);
 #endif
