@@ -114,7 +114,7 @@ let package = Package(
         roleTarget("Sv2Pool", also: ["Sv2TemplateProvider"]),
         roleTarget("Sv2Proxy"),
         roleTarget("Sv2Miner", also: ["CCrypto"]),
-        roleTarget("Sv2JobDeclaration", also: ["Sv2Pool", "Sv2TemplateProvider"]),
+        roleTarget("Sv2JobDeclaration", also: ["Sv2Pool", "Sv2TemplateProvider", "Sv2Noise"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
         .target(
@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "Sv2Metrics",
             dependencies: [
-                "Reactor", "Sv2Pool", "Sv2Proxy", "Sv2TemplateProvider", "Sv2Accounting",
+                "Reactor", "Sv2Pool", "Sv2Proxy", "Sv2TemplateProvider", "Sv2Accounting", "Sv2JobDeclaration",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,8 @@ public struct DeclaredCoinbase: Sendable, Hashable {
     public var scriptSigPrefix: [UInt8]
     /// Extranonce bytes the scriptSig ends with.
     public var extranonceLength: Int
+    /// The input's sequence (`nSequence`).
+    public var sequence: UInt32
     /// The outputs.
     public var outputs: [TxOutput]
     /// Lock time.
@@ -42,7 +44,7 @@ public struct DeclaredCoinbase: Sendable, Hashable {
             throw .invalidCoinbase("extranonce of \(extranonceLength) bytes")
         }
         var tail = ByteCursor(suffix)
-        guard tail.u32() != nil else { throw .invalidCoinbase("truncated sequence") }
+        guard let sequence = tail.u32() else { throw .invalidCoinbase("truncated sequence") }
         guard let count = tail.compactSize(), count >= 1, count <= UInt64(suffix.count / 9) else {
             throw .invalidCoinbase("bad output count")
         }
@@ -60,6 +62,7 @@ public struct DeclaredCoinbase: Sendable, Hashable {
         self.version = version
         self.scriptSigPrefix = scriptSigPrefix
         self.extranonceLength = extranonceLength
+        self.sequence = sequence
         self.outputs = outputs
         self.locktime = locktime
         self.size = prefix.count + extranonceLength + suffix.count

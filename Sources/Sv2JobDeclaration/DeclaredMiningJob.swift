@@ -14,12 +14,15 @@ public struct DeclaredMiningJob: Sendable, Hashable {
     public var wtxids: [Hash256]
     /// `excess_data`.
     public var excessData: [UInt8]
+    /// The user identifier the declaration's token was allocated to.
+    public var user: String
 
     /// Creates a job from its parts.
     public init(
         token: [UInt8], version: UInt32, coinbasePrefix: [UInt8], coinbaseSuffix: [UInt8], wtxids: [Hash256],
-        excessData: [UInt8] = []
+        excessData: [UInt8] = [], user: String = ""
     ) {
+        self.user = user
         self.token = token
         self.version = version
         self.coinbasePrefix = coinbasePrefix

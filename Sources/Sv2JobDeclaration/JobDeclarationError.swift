@@ -23,13 +23,26 @@ public enum JobDeclarationError: Error, Hashable, Sendable {
     case missingTransactions
     /// Too many declarations of one connection wait for `ProvideMissingTransactions.Success`.
     case tooManyPendingDeclarations
-    /// A custom job's outputs differ from the ones its declared job's coinbase carries.
+    /// A custom job's outputs differ from the ones its declared job's coinbase carries (or, for a signed token, the
+    /// job differs from what the token commits to).
     case outputsMismatch
+    /// A token that is not a ``MiningJobToken`` (length, version, kind), or one valid for longer than the verifier
+    /// allows.
+    case malformedToken
+    /// A ``MiningJobToken`` whose signature is not the JD server's (forged, tampered with, or another key's).
+    case badTokenSignature
+    /// A ``MiningJobToken`` past its expiry.
+    case expiredToken
+    /// The verifier's replay memory is full of tokens that have not expired yet: no new token is taken until some
+    /// expire (a bound, never an eviction that would let a replay through).
+    case replayMemoryFull
 
     /// The error code sent in `DeclareMiningJob.Error` / `SetCustomMiningJob.Error` (SRI's codes where one fits).
     public var code: String {
         switch self {
-        case .unknownToken, .replayedToken, .foreignToken: "invalid-mining-job-token"
+        case .unknownToken, .replayedToken, .foreignToken, .malformedToken, .badTokenSignature, .expiredToken:
+            "invalid-mining-job-token"
+        case .replayMemoryFull: "internal-error"
         case .invalidCoinbase, .underpaysPool, .coinbaseTooLarge, .tooManySigops: "invalid-coinbase-tx"
         case .outputsMismatch: "invalid-coinbase-tx-outputs"
         case .tooManyTransactions, .transactionsTooLarge: "invalid-job"
@@ -53,6 +66,10 @@ public enum JobDeclarationError: Error, Hashable, Sendable {
         case .missingTransactions: "missing-transactions"
         case .tooManyPendingDeclarations: "too-many-pending-declarations"
         case .outputsMismatch: "outputs-mismatch"
+        case .malformedToken: "malformed-token"
+        case .badTokenSignature: "bad-token-signature"
+        case .expiredToken: "expired-token"
+        case .replayMemoryFull: "replay-memory-full"
         }
     }
 

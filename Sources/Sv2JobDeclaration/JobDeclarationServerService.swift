@@ -1,6 +1,7 @@
 public import Logging
 public import Reactor
 import Sv2Bitcoin
+public import Sv2Noise
 public import Sv2Pool
 public import Sv2Service
 import Sv2Codec
@@ -10,6 +11,8 @@ import Sv2Codec
 /// custom-job check (`Pool.customJobAuthorizer`, a direct call between siblings).
 ///
 /// Build the pool's `PoolService` with `acceptsWorkSelection: true`, then this, then ``start()`` (loop thread).
+/// A JD server for pools in other processes (``init(payoutScript:server:halvingInterval:signingKey:eventLoop:logger:)``)
+/// has no pool: those pools check its signed tokens with a ``MiningJobTokenVerifier`` and its public key.
 /// Built from the `PoolService`, the JD server's mempool view is fed from the pool's Template Provider: the
 /// transactions of every template the pool mines (`RequestTransactionData` on the pool's template link), so declared
 /// jobs using them need no `ProvideMissingTransactions`.
@@ -24,31 +27,44 @@ public final class JobDeclarationServerService {
     public let server: Server
 
     /// Builds the server for `pool` and makes it the pool's custom-job check. `halvingInterval` (blocks per subsidy
-    /// halving) turns on the subsidy floor of the payout check.
-    public init(
+    /// halving) turns on the subsidy floor of the payout check; `signingKey` signs the tokens (a fresh key when `nil`).
+    public convenience init(
         pool: Pool, server configuration: Sv2ServerConfiguration, halvingInterval: UInt32? = nil,
-        eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.jd-server")
+        signingKey: AuthorityKeyPair? = nil, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.jd-server")
+    ) throws(Sv2ServiceError) {
+        try self.init(
+            payoutScript: pool.configuration.payoutScript, server: configuration, halvingInterval: halvingInterval,
+            signingKey: signingKey, eventLoop: eventLoop, logger: logger)
+        let declarator = self.declarator
+        pool.customJobAuthorizer = { request in declarator.authorize(request) }
+    }
+
+    /// Builds a JD server for a pool in another process paying `payoutScript`: its tokens are signed with
+    /// `signingKey`, whose public key that pool is configured with (`sv2 pool --jds-authority-key`).
+    public init(
+        payoutScript: [UInt8], server configuration: Sv2ServerConfiguration, halvingInterval: UInt32? = nil,
+        signingKey: AuthorityKeyPair? = nil, eventLoop: EventLoop, logger: Logger = Logger(label: "stratum.jd-server")
     ) throws(Sv2ServiceError) {
         let declarator = JobDeclaratorServer(
-            coinbaseOutputs: [TxOutput(value: 0, script: pool.configuration.payoutScript)],
-            halvingInterval: halvingInterval)
+            coinbaseOutputs: [TxOutput(value: 0, script: payoutScript)], halvingInterval: halvingInterval,
+            signingKey: signingKey)
         self.declarator = declarator
         server = try Server(
             configuration: configuration, eventLoop: eventLoop, mining: NullSv2MiningServerHandler(),
             jobDeclaration: declarator.handler, templateDistribution: NullSv2TemplateDistributionServerHandler(),
             logger: logger)
-        pool.customJobAuthorizer = { request in declarator.authorize(request) }
     }
 
-    /// Builds the server for `service`'s pool (see ``init(pool:server:halvingInterval:eventLoop:logger:)``) and feeds
-    /// its mempool view from the pool's template link.
+    /// Builds the server for `service`'s pool (see
+    /// ``init(pool:server:halvingInterval:signingKey:eventLoop:logger:)``) and feeds its mempool view from the pool's
+    /// template link.
     public convenience init(
         service: PoolService, server configuration: Sv2ServerConfiguration, halvingInterval: UInt32? = nil,
-        logger: Logger = Logger(label: "stratum.jd-server")
+        signingKey: AuthorityKeyPair? = nil, logger: Logger = Logger(label: "stratum.jd-server")
     ) throws(Sv2ServiceError) {
         try self.init(
-            pool: service.pool, server: configuration, halvingInterval: halvingInterval, eventLoop: service.eventLoop,
-            logger: logger)
+            pool: service.pool, server: configuration, halvingInterval: halvingInterval, signingKey: signingKey,
+            eventLoop: service.eventLoop, logger: logger)
         let declarator = self.declarator
         // The pool's template link is created by PoolService.start(): looked up when a template arrives.
         service.pool.onWork = { [weak service] template, _, _ in

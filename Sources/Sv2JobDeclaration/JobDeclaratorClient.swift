@@ -1,3 +1,4 @@
+import Glibc
 public import Reactor
 public import Sv2Codec
 public import Sv2Service
@@ -20,6 +21,8 @@ public final class JobDeclaratorClient {
         public var bytes: [UInt8]
         /// The pool's outputs (CompactSize-prefixed) the coinbase of a job declared with it must contain.
         public var coinbaseOutputs: [UInt8]
+        /// Unix time it arrived.
+        public var received: UInt64 = 0
     }
 
     /// Where a declaration is.
@@ -49,6 +52,11 @@ public final class JobDeclaratorClient {
     public var onDeclaration: ((UInt32, Declaration) -> Void)?
     /// Called on the loop thread when a token arrives.
     public var onTokenAllocated: ((Token) -> Void)?
+    /// Unix time in seconds (injectable for tests).
+    public var now: () -> UInt64 = { UInt64(Glibc.time(nil)) }
+    /// Seconds before its expiry a signed token (``MiningJobToken``) is dropped unused: a pool would refuse it
+    /// (`expired-token`) by the time the custom job reaches it. Opaque tokens of other JD servers never expire here.
+    public var expiryMargin: UInt64 = 60
     private var transactions: [UInt32: [[UInt8]]] = [:]
     private var requestedTokens = 0
     private var nextRequestID: UInt32 = 1
@@ -100,7 +108,11 @@ public final class JobDeclaratorClient {
         if let token {
             tokenBytes = token
         } else {
-            guard !tokens.isEmpty else { throw .rejected("no mining job token allocated yet") }
+            dropExpiringTokens()
+            guard !tokens.isEmpty else {
+                try topUpTokens(send)
+                throw .rejected("no mining job token allocated yet")
+            }
             tokenBytes = tokens.removeFirst().bytes
         }
         let requestID = nextRequestID
@@ -124,7 +136,11 @@ public final class JobDeclaratorClient {
     /// Takes the oldest unused token (for a `SetCustomMiningJob` in coinbase-only mode) and asks for another one;
     /// `nil` when none is allocated yet.
     public func takeToken() -> Token? {
-        guard !tokens.isEmpty else { return nil }
+        dropExpiringTokens()
+        guard !tokens.isEmpty else {
+            if let send { try? topUpTokens(send) }
+            return nil
+        }
         let token = tokens.removeFirst()
         if let send { try? topUpTokens(send) }
         return token
@@ -156,7 +172,8 @@ public final class JobDeclaratorClient {
 
     func tokenAllocated(_ message: AllocateMiningJobTokenSuccessView) {
         requestedTokens = Swift.max(0, requestedTokens - 1)
-        let token = Token(bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs))
+        let token = Token(
+            bytes: Array(message.miningJobToken), coinbaseOutputs: Array(message.coinbaseTxOutputs), received: now())
         tokens.append(token)
         statistics.tokensAllocated += 1
         onTokenAllocated?(token)
@@ -187,6 +204,21 @@ public final class JobDeclaratorClient {
         case .pending: break
         }
         onDeclaration?(requestID, outcome)
+    }
+
+    /// Drops the unused signed tokens that aged here to within ``expiryMargin`` of their expiry (counted in
+    /// ``JobDeclaratorStatistics/tokensExpired``); the caller tops the reserve up. A token that arrived with less
+    /// life than the margin (a JD server with a short lifetime or a skewed clock) is kept: dropping it would only
+    /// ask for another like it, at network speed.
+    private func dropExpiringTokens() {
+        let limit = now() &+ expiryMargin
+        let before = tokens.count
+        tokens.removeAll { token in
+            guard let signed = try? MiningJobToken(parsing: token.bytes) else { return false }
+            let expires = UInt64(signed.expires)
+            return expires <= limit && expires > token.received &+ expiryMargin
+        }
+        statistics.tokensExpired += before - tokens.count
     }
 
     private func topUpTokens(_ send: (any Sv2Message) throws(Sv2ServiceError) -> Void) throws(Sv2ServiceError) {

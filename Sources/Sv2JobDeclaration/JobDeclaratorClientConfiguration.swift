@@ -1,3 +1,4 @@
+public import Reactor
 public import Sv2Pool
 public import Sv2Service
 
@@ -13,10 +14,18 @@ public struct JobDeclaratorClientConfiguration: Sendable {
     public var downstream: Sv2ServerConfiguration
     /// Where templates come from (a Template Provider, or the embedded one).
     public var templateSource: PoolService.TemplateSource
-    /// The pool (Mining protocol; the channel is opened with REQUIRES_WORK_SELECTION).
+    /// The pool (Mining protocol; the channel is opened with REQUIRES_WORK_SELECTION): security and setup of the
+    /// link; its address is the first of ``poolEndpoints``.
     public var pool: Sv2ClientConfiguration
-    /// The pool's Job Declaration server.
+    /// The pool's addresses in order of preference (fail-over to the next, back to the first when it answers again,
+    /// as every other client role does); `pool.serverAddress` alone by default.
+    public var poolEndpoints: [Endpoint]
+    /// The pool's Job Declaration server: security and setup; its address is the first of
+    /// ``jobDeclaratorEndpoints``.
     public var jobDeclarator: Sv2ClientConfiguration
+    /// The JD server's addresses in order of preference (fail-over as for ``poolEndpoints``);
+    /// `jobDeclarator.serverAddress` alone by default.
+    public var jobDeclaratorEndpoints: [Endpoint]
     /// `user_identity` of the pool channel and `user_identifier` of the token requests (the JD server binds tokens
     /// to it).
     public var userIdentity: String
@@ -42,7 +51,9 @@ public struct JobDeclaratorClientConfiguration: Sendable {
         self.downstream = downstream
         self.templateSource = templateSource
         self.pool = pool
+        poolEndpoints = [Endpoint(pool.serverAddress)]
         self.jobDeclarator = jobDeclarator
+        jobDeclaratorEndpoints = [Endpoint(jobDeclarator.serverAddress)]
         self.userIdentity = userIdentity
         self.nominalHashrate = nominalHashrate
         self.reconnectPolicy = reconnectPolicy

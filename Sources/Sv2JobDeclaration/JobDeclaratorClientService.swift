@@ -58,6 +58,11 @@ public final class JobDeclaratorClientService {
     private let logger: Logger
     private var poolFailover: Sv2Failover?
     private var declaratorFailover: Sv2Failover?
+
+    /// The pool address of the current or last attempt (one of ``JobDeclaratorClientConfiguration/poolEndpoints``).
+    public var poolEndpoint: Endpoint? { poolFailover?.current }
+    /// The JD server address of the current or last attempt.
+    public var jobDeclaratorEndpoint: Endpoint? { declaratorFailover?.current }
     private var startupTimer: TimerHandle?
 
     // The pool channel.
@@ -128,7 +133,7 @@ public final class JobDeclaratorClientService {
             logger: Logger(label: "stratum.jd-client.pool"))
         self.poolClient = poolClient
         let poolFailover = try Sv2Failover(
-            endpoints: [Endpoint(configuration.pool.serverAddress)], policy: configuration.reconnectPolicy,
+            endpoints: configuration.poolEndpoints, policy: configuration.reconnectPolicy,
             eventLoop: eventLoop, logger: Logger(label: "stratum.jd-client.pool-link"))
         self.poolFailover = poolFailover
         poolFailover.drive(poolClient) { [weak self] state in
@@ -146,7 +151,7 @@ public final class JobDeclaratorClientService {
         declarator.attach(declaratorClient)
         self.declaratorClient = declaratorClient
         let declaratorFailover = try Sv2Failover(
-            endpoints: [Endpoint(configuration.jobDeclarator.serverAddress)], policy: configuration.reconnectPolicy,
+            endpoints: configuration.jobDeclaratorEndpoints, policy: configuration.reconnectPolicy,
             eventLoop: eventLoop, logger: Logger(label: "stratum.jd-client.jds-link"))
         self.declaratorFailover = declaratorFailover
         declaratorFailover.drive(declaratorClient) { [weak self] state in

@@ -1,6 +1,8 @@
 public import Sv2Codec
 public import Sv2Bitcoin
+import Glibc
 import Sv2Mining
+public import Sv2Noise
 public import Sv2Pool
 public import Sv2Service
 
@@ -15,6 +17,10 @@ public import Sv2Service
 /// ``JobDeclarationError/replayedToken``, one from another connection ``JobDeclarationError/foreignToken``, any
 /// other ``JobDeclarationError/unknownToken``; each is counted and refused without closing anything. Every map is
 /// bounded (see the `maximum…` properties).
+///
+/// Every token is a ``MiningJobToken`` signed with ``signingKey`` (valid ``tokenLifetime`` seconds, bound to the
+/// user, committing to the pool outputs or to the declared job), so a pool in another process can check it with a
+/// ``MiningJobTokenVerifier`` and the public key alone; a sibling pool keeps using ``authorize(_:)``.
 public final class JobDeclaratorServer {
     /// Pool outputs every token comes with (`coinbase_tx_outputs`; the first is the pool payout).
     public let coinbaseOutputs: [TxOutput]
@@ -51,6 +57,12 @@ public final class JobDeclaratorServer {
     public var maximumProvidedBytes = 4_000_000
     /// Bytes of transactions the mempool view keeps (oldest dropped first).
     public var maximumMempoolBytes = 64 << 20
+    /// The key every token is signed with (pools in other processes are configured with its public key).
+    public let signingKey: AuthorityKeyPair
+    /// Seconds a token stays valid after it was handed out (a JD client keeps a few in reserve: an hour by default).
+    public var tokenLifetime: UInt32 = 3_600
+    /// Unix time in seconds (injectable for tests).
+    public var now: () -> UInt64 = { UInt64(Glibc.time(nil)) }
 
     private var mempool: [Hash256: [UInt8]] = [:]
     private var mempoolOrder: [Hash256] = []
@@ -76,9 +88,12 @@ public final class JobDeclaratorServer {
         var recentAccepted: [DeclaredMiningJob] = []
     }
 
-    /// Creates a server handing out `coinbaseOutputs` with each token.
-    public init(coinbaseOutputs: [TxOutput], halvingInterval: UInt32? = nil) {
+    /// Creates a server handing out `coinbaseOutputs` with each token, signing tokens with `signingKey` (a fresh
+    /// key when `nil`: only a sibling pool can then check them).
+    public init(coinbaseOutputs: [TxOutput], halvingInterval: UInt32? = nil, signingKey: AuthorityKeyPair? = nil) {
         self.coinbaseOutputs = coinbaseOutputs
+        // A fresh key from the kernel CSPRNG cannot fail short of a broken system.
+        self.signingKey = signingKey ?? (try! AuthorityKeyPair.generate())
         policy = PoolPayoutPolicy(payoutScripts: Set(coinbaseOutputs.map(\.script)), halvingInterval: halvingInterval)
         var generator = SystemRandomNumberGenerator()
         tokenSalt = generator.next()
@@ -128,6 +143,7 @@ public final class JobDeclaratorServer {
             return nil
         } catch {
             count(error)
+            statistics.customJobRejections[error.name, default: 0] += 1
             return error.code
         }
     }
@@ -167,9 +183,11 @@ public final class JobDeclaratorServer {
         if let state = connections[context.connectionID], state.tokens.count >= maximumTokensPerConnection {
             throw .rejected("more than \(maximumTokensPerConnection) unused mining job tokens")
         }
-        let token = makeToken()
+        let user = String(decoding: message.userIdentifier, as: UTF8.self)
+        let token = try makeToken(
+            .allocated, user: user, commitment: MiningJobToken.allocatedCommitment(outputs: coinbaseOutputs))
         connections[context.connectionID, default: ConnectionState()].tokens.insert(token)
-        issued[token] = (context.connectionID, String(decoding: message.userIdentifier, as: UTF8.self))
+        issued[token] = (context.connectionID, user)
         var outputs: [UInt8] = []
         CompactSize.append(UInt64(coinbaseOutputs.count), to: &outputs)  // CompactSize-prefixed here (notes §8.8)
         for output in coinbaseOutputs { output.serialize(into: &outputs) }
@@ -240,7 +258,7 @@ public final class JobDeclaratorServer {
             if issued[token] != nil { throw .foreignToken }
             throw spent.contains(token) || declaredJobs[token] != nil ? .replayedToken : .unknownToken
         }
-        issued[token] = nil
+        let user = issued.removeValue(forKey: token)?.user ?? ""
         spend(token)
         guard message.wtxidList.count <= maximumTransactions else {
             throw .tooManyTransactions(count: message.wtxidList.count, limit: maximumTransactions)
@@ -251,7 +269,7 @@ public final class JobDeclaratorServer {
         try policy.check(outputs: coinbase.outputs, height: coinbase.height, size: coinbase.size)
         let job = DeclaredMiningJob(
             token: token, version: message.version, coinbasePrefix: prefix, coinbaseSuffix: suffix,
-            wtxids: message.wtxidList.map(JobDeclarationWire.hash), excessData: Array(message.excessData))
+            wtxids: message.wtxidList.map(JobDeclarationWire.hash), excessData: Array(message.excessData), user: user)
         let missing = job.wtxids.indices.filter { mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
         if !missing.isEmpty {
             let pending = connections[connection]?.pending
@@ -305,7 +323,13 @@ public final class JobDeclaratorServer {
     private func accept(
         _ job: DeclaredMiningJob, requestID: UInt32, connection: Sv2ConnectionID, connections sender: Sv2ServerConnections
     ) throws(Sv2ServiceError) {
-        let newToken = makeToken()
+        // Parsed when it was declared: cannot fail here.
+        guard let coinbase = try? DeclaredCoinbase(prefix: job.coinbasePrefix, suffix: job.coinbaseSuffix) else {
+            throw .rejected("declared coinbase no longer parses")
+        }
+        let newToken = try makeToken(.declared, user: job.user, commitment: MiningJobToken.declaredCommitment(
+            version: job.version, coinbaseTxVersion: coinbase.version, scriptSigPrefix: coinbase.scriptSigPrefix,
+            sequence: coinbase.sequence, outputs: coinbase.outputs, locktime: coinbase.locktime))
         declaredJobs[newToken] = job
         declaredOrder.append(newToken)
         while declaredJobs.count > maximumDeclaredJobs, declaredHead < declaredOrder.count {
@@ -327,6 +351,7 @@ public final class JobDeclaratorServer {
     ) throws(Sv2ServiceError) {
         statistics.jobsRejected += 1
         count(error)
+        statistics.declarationRejections[error.name, default: 0] += 1
         try context.send(DeclareMiningJobError(
             requestID: requestID, errorCode: error.code, errorDetails: Array(error.details.utf8.prefix(1_000))))
     }
@@ -352,13 +377,20 @@ public final class JobDeclaratorServer {
         head = 0
     }
 
-    /// 16 bytes: a counter and a per-server random salt, so tokens never repeat and are not guessable across runs.
-    private func makeToken() -> [UInt8] {
+    /// A signed ``MiningJobToken``; its id mixes a counter with a per-server random salt (a bijection of the
+    /// counter), so ids never repeat within a run and are not guessable across runs.
+    private func makeToken(
+        _ kind: MiningJobToken.Kind, user: String, commitment: [UInt8]
+    ) throws(Sv2ServiceError) -> [UInt8] {
         defer { nextToken &+= 1 }
-        var token: [UInt8] = []
-        token.reserveCapacity(16)
-        withUnsafeBytes(of: nextToken.bigEndian) { token.append(contentsOf: $0) }
-        withUnsafeBytes(of: (tokenSalt ^ nextToken &* 0x9e37_79b9_7f4a_7c15).bigEndian) { token.append(contentsOf: $0) }
-        return token
+        let id = tokenSalt ^ (nextToken &* 0x9e37_79b9_7f4a_7c15)
+        let expires = UInt32(clamping: now() &+ UInt64(tokenLifetime))
+        do throws(Sv2NoiseError) {
+            return try MiningJobToken.sign(
+                kind: kind, id: id, expires: expires, user: user, jobCommitment: commitment, key: signingKey
+            ).encoded
+        } catch {
+            throw .rejected("cannot sign a mining job token: \(error)")
+        }
     }
 }

@@ -23,7 +23,7 @@ public final class LoadTest {
         self.configuration = configuration
     }
 
-    /// Runs to the end (ramp-up + duration + drain), calling `progress` once a second on the calling thread.
+    /// Runs to the end (ramp-up + duration + drain), calling `progress` every `progressInterval` on the calling thread.
     public func run(progress: ((LoadTestProgress) -> Void)? = nil) throws(LoadTestError) -> LoadTestReport {
         LoadTest.raiseFileLimit(toAtLeast: configuration.connections / configuration.eventLoops + 1_024)
         let workers = try (0..<configuration.eventLoops).map { (index) throws(LoadTestError) in
@@ -52,8 +52,11 @@ public final class LoadTest {
         var previous = LoadTestCounters()
         var previousTime = start
         var remaining = workers.count
+        let interval = DispatchTimeInterval.nanoseconds(
+            Int(configuration.progressInterval.components.seconds) * 1_000_000_000
+                + Int(configuration.progressInterval.components.attoseconds / 1_000_000_000))
         while remaining > 0 {
-            if finished.wait(timeout: .now() + 1) == .success {
+            if finished.wait(timeout: .now() + interval) == .success {
                 remaining -= 1
                 continue
             }

@@ -26,6 +26,8 @@ public struct LoadTestConfiguration: Sendable {
     public var rampUp: Duration = .seconds(1)
     /// Measured phase after the ramp-up; shares are submitted until it ends.
     public var duration: Duration = .seconds(10)
+    /// How often ``LoadTest/run(progress:)`` reports progress (the CLI prints a line each time).
+    public var progressInterval: Duration = .seconds(1)
     /// After the measured phase, how long to wait for outstanding acknowledgements.
     public var drainTimeout: Duration = .seconds(5)
     /// Only connect, handshake (Noise + SetupConnection) and disconnect, over and over; no channels or shares.
@@ -63,6 +65,9 @@ public struct LoadTestConfiguration: Sendable {
         }
         guard rampUp >= .zero, duration > .zero, drainTimeout >= .zero else {
             throw .invalidConfiguration("ramp-up and drain timeout must be ≥ 0 and duration > 0")
+        }
+        guard progressInterval >= .milliseconds(10) else {
+            throw .invalidConfiguration("progress interval must be ≥ 10 ms")
         }
         guard sourceAddresses.rawAddress(forConnection: connections - 1) != nil else {
             throw .invalidConfiguration("127.0.0.0/8 has too few addresses for \(connections) connections")

@@ -13,7 +13,8 @@ public import Sv2Pool
 /// `template_age_seconds`, `template_source_up`, `template_source_losses_total`, `jobs_sent_total`,
 /// `accounting_queue_depth`, `accounting_lag_seconds`, `accounting_uncommitted_windows`,
 /// `accounting_commits_total`, `accounting_commit_latency_seconds`, `accounting_failed_commits_total`,
-/// `accounting_backlogs_total`; with PostgreSQL replication `accounting_replication_lag_seconds` (newest
+/// `accounting_backlogs_total`, `custom_jobs_accepted_total`, `custom_jobs_refused_total{reason}` (the
+/// `SetCustomMiningJob.Error` code), `custom_job_shares_accepted_total`, `custom_job_blocks_found_total`; with PostgreSQL replication `accounting_replication_lag_seconds` (newest
 /// committed window minus newest replicated one), `accounting_replicated_windows_total`,
 /// `accounting_replication_failures_total`; plus the servers' own `sv2_server_*` series (connections, handshakes,
 /// setups, frames, errors by kind).
@@ -81,6 +82,10 @@ public final class PoolMetrics {
     private var commitLatency: GaugeExport
     private var failedCommits: DeltaCounter
     private var backlogs: DeltaCounter
+    private var customJobsAccepted: DeltaCounter
+    private var customJobsRefused: [String: DeltaCounter] = [:]
+    private var customJobShares: DeltaCounter
+    private var customJobBlocks: DeltaCounter
     private let replicator: PostgresReplicator?
     private var replicationLag: GaugeExport
     private var replicatedWindows: DeltaCounter
@@ -138,6 +143,9 @@ public final class PoolMetrics {
         replicationLag = gauge("accounting_replication_lag_seconds")
         replicatedWindows = counter("accounting_replicated_windows_total")
         replicationFailures = counter("accounting_replication_failures_total")
+        customJobsAccepted = counter("custom_jobs_accepted_total")
+        customJobShares = counter("custom_job_shares_accepted_total")
+        customJobBlocks = counter("custom_job_blocks_found_total")
     }
 
     /// The series of a pool on several loops, summed over them (see the type's description); `perUser` needs the
@@ -183,6 +191,16 @@ public final class PoolMetrics {
         commits.update(s.accountingCommits)
         commitLatency.set(s.accountingLastCommitLatency)
         backlogs.update(s.accountingBacklogs)
+        customJobsAccepted.update(s.customJobsAccepted)
+        customJobShares.update(s.customJobSharesAccepted)
+        customJobBlocks.update(s.customJobBlocksFound)
+        // The codes are the pool's and its authorizer's own (a fixed set), never a peer's text: bounded labels.
+        for (code, count) in s.customJobRefusals {
+            if customJobsRefused[code] == nil {
+                customJobsRefused[code] = DeltaCounter("sv2_pool_custom_jobs_refused_total", [("server", name), ("reason", code)])
+            }
+            customJobsRefused[code]!.update(count)
+        }
         if perUser { exportUsers(total.map { ($0.users, $0.untrackedUsers) } ?? pool.userTotals()) }
         if let ledger {
             let l = ledger.statistics

@@ -601,6 +601,8 @@ public final class Pool {
         let flushNow = slots[index]!.recordAccepted(
             sequence: sequence, weight: credit.weight, batchSize: configuration.ackBatchSize)
         statistics.sharesAccepted &+= 1
+        // A channel selecting its work mines nothing but its custom jobs (one predictable branch, no lookup).
+        if slots[index]!.selectsWork { statistics.customJobSharesAccepted &+= 1 }
         statistics.acceptedWork += credit.difficulty
         slots[index]!.acceptedDifficulty += credit.difficulty
         if ledger != nil {
@@ -800,6 +802,7 @@ public final class Pool {
         statistics.blocksFound &+= 1
         let channel = slots[index]!
         if let custom = channel.customJob(share.jobID) {
+            statistics.customJobBlocksFound &+= 1
             foundCustomBlock(channel, custom, share: share, hash: hash, header: header)
             return true
         }

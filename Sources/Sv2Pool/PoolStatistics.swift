@@ -10,6 +10,10 @@ public struct PoolStatistics: Sendable, Hashable {
     public var customJobsAccepted: UInt64 = 0
     /// `SetCustomMiningJob`s refused with `SetCustomMiningJob.Error`, by error code.
     public var customJobRefusals: [String: UInt64] = [:]
+    /// Shares accepted on custom jobs (channels that negotiated work selection), included in ``sharesAccepted``.
+    public var customJobSharesAccepted: UInt64 = 0
+    /// Blocks found on custom jobs, included in ``blocksFound``.
+    public var customJobBlocksFound: UInt64 = 0
     /// Shares accepted (blocks included).
     public var sharesAccepted: UInt64 = 0
     /// Shares rejected, all reasons.
@@ -81,6 +85,8 @@ public struct PoolStatistics: Sendable, Hashable {
         channelsClosed &+= other.channelsClosed
         customJobsAccepted &+= other.customJobsAccepted
         for (code, count) in other.customJobRefusals { customJobRefusals[code, default: 0] &+= count }
+        customJobSharesAccepted &+= other.customJobSharesAccepted
+        customJobBlocksFound &+= other.customJobBlocksFound
         sharesAccepted &+= other.sharesAccepted
         sharesRejected &+= other.sharesRejected
         staleShares &+= other.staleShares

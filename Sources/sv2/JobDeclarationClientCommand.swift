@@ -8,6 +8,7 @@ import Sv2Bitcoin
 import Sv2Mining
 import Sv2Pool
 import Sv2TemplateProvider
+import Sv2Noise
 import Sv2Service
 
 /// `sv2 jd-client`: miners' own work for a pool (Job Declaration, coinbase-only mode), solo when the pool is away.
@@ -43,8 +44,8 @@ struct JobDeclarationClientCommand: ParsableCommand {
 
     @OptionGroup(title: "Template source and solo payout") var templates: TemplateSourceOptions
 
-    @Option(name: .long, help: "The pool's Mining address, IP:port (default 127.0.0.1:34254).")
-    var pool: String?
+    @Option(name: .long, help: "The pool's Mining address, host:port (default 127.0.0.1:34254; repeat for fail-over in order of preference, back to the first when it answers again).")
+    var pool: [String] = []
 
     @Option(name: .long, help: "The pool's authority public key (base58check).")
     var poolAuthorityKey: String?
@@ -52,8 +53,8 @@ struct JobDeclarationClientCommand: ParsableCommand {
     @Flag(name: .long, help: "Connect to the pool without Noise.")
     var poolNoNoise = false
 
-    @Option(name: .long, help: "The pool's Job Declaration server, IP:port (default 127.0.0.1:34264).")
-    var jds: String?
+    @Option(name: .long, help: "The pool's Job Declaration server, host:port (default 127.0.0.1:34264; repeat for fail-over like --pool).")
+    var jds: [String] = []
 
     @Option(name: .long, help: "The JD server's authority public key (base58check; usually the pool's).")
     var jdsAuthorityKey: String?
@@ -79,11 +80,24 @@ struct JobDeclarationClientCommand: ParsableCommand {
             "jds-no-noise", "user", "nominal-hashrate", "shares-per-minute", "declare-transactions",
         ])
 
-    func run() throws {
-        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
-        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let keys = try serverKeys.resolveAndAnnounce(
-            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false))
+    /// Everything resolved from flags, file and defaults.
+    struct Settings {
+        var configuration: JobDeclaratorClientConfiguration
+        /// The authority public key miners pin (nil without Noise).
+        var authority: AuthorityPublicKey?
+        /// Where the authority key came from (never the key).
+        var keyOrigin: String?
+        /// Printed at start.
+        var warnings: [String]
+    }
+
+    func settings(
+        _ file: ConfigFile, environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: UInt64 = UInt64(Date().timeIntervalSince1970)
+    ) throws -> Settings {
+        let keys = try serverKeys.resolve(
+            file, app: "jd-client", noNoise: try file.bool(noNoise ? true : nil, "no-noise", default: false),
+            certificateValidity: 3600, environment: environment, now: now)
         var downstream = Sv2ServerConfiguration(
             listenAddress: try socketAddress(try file.string(listen, "listen", default: "127.0.0.1:34265"), option: "listen"),
             noise: keys.identity)
@@ -94,16 +108,16 @@ struct JobDeclarationClientCommand: ParsableCommand {
         local.extranonceRollableLength = 8  // asked of the pool as the least; what it gives beyond is rolled too
         do throws(PoolError) { try local.validate() } catch { throw ValidationError("local pool settings: \(error)") }
         let source = try templates.source(file)
+        let pools = try Self.endpoints(file.strings(pool, "pool"), option: "pool", default: 34254)
         let poolClient = Sv2ClientConfiguration(
-            serverAddress: try socketAddress(try file.string(pool, "pool", default: "127.0.0.1:34254"), option: "pool"),
-            sv2Protocol: .mining,
+            serverAddress: try Self.placeholderAddress(pools[0]), sv2Protocol: .mining,
             security: try clientSecurity(
                 authorityKey: try file.optionalString(poolAuthorityKey, "pool-authority-key"),
                 noNoise: try file.bool(poolNoNoise ? true : nil, "pool-no-noise", default: false),
                 option: "pool-authority-key"))
+        let declarators = try Self.endpoints(file.strings(jds, "jds"), option: "jds", default: 34264)
         let jdsClient = Sv2ClientConfiguration(
-            serverAddress: try socketAddress(try file.string(jds, "jds", default: "127.0.0.1:34264"), option: "jds"),
-            sv2Protocol: .jobDeclaration,
+            serverAddress: try Self.placeholderAddress(declarators[0]), sv2Protocol: .jobDeclaration,
             security: try clientSecurity(
                 authorityKey: try file.optionalString(jdsAuthorityKey, "jds-authority-key"),
                 noNoise: try file.bool(jdsNoNoise ? true : nil, "jds-no-noise", default: false),
@@ -113,8 +127,34 @@ struct JobDeclarationClientCommand: ParsableCommand {
         var configuration = JobDeclaratorClientConfiguration(
             local: local, downstream: downstream, templateSource: source, pool: poolClient, jobDeclarator: jdsClient,
             userIdentity: try file.string(user, "user", default: "sv2-jd-client"), nominalHashrate: Float(hashrate))
+        configuration.poolEndpoints = pools
+        configuration.jobDeclaratorEndpoints = declarators
         configuration.declaresTransactions = try file.bool(
             declareTransactions ? true : nil, "declare-transactions", default: false)
+        return Settings(configuration: configuration, authority: keys.authority, keyOrigin: keys.origin, warnings: keys.warnings)
+    }
+
+    /// Parsed upstream addresses, in order; 127.0.0.1:`port` when none is given.
+    static func endpoints(_ texts: [String], option: String, default port: UInt16) throws -> [Endpoint] {
+        let parsed = try texts.map { try endpoint($0, option: option) }
+        return parsed.isEmpty ? [Endpoint(host: "127.0.0.1", port: port)] : parsed
+    }
+
+    /// The link configuration's address: a placeholder when the first upstream is a host name (every attempt
+    /// connects to what its endpoint resolves to).
+    static func placeholderAddress(_ endpoint: Endpoint) throws -> SocketAddress {
+        try endpoint.numericAddress ?? SocketAddress(ip: "127.0.0.1", port: endpoint.port)
+    }
+
+    func run() throws {
+        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys)
+        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
+        let settings = try settings(file)
+        for warning in settings.warnings { Logger(label: "sv2.jd-client").warning("\(warning)") }
+        if let authority = settings.authority {
+            print("jd-client authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
+        }
+        let configuration = settings.configuration
         var service: JobDeclaratorClientService?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -125,7 +165,9 @@ struct JobDeclarationClientCommand: ParsableCommand {
                     print("BLOCK found by \(block.userIdentity) (channel \(block.channelID)): \(block.hash.displayHex)")
                 }
                 try started.start()
-                print("jd-client: pool \(poolClient.serverAddress), JD server \(jdsClient.serverAddress), miners on \(downstream.listenAddress)")
+                print("jd-client: pool \(configuration.poolEndpoints.map(\.description).joined(separator: ", ")), "
+                    + "JD server \(configuration.jobDeclaratorEndpoints.map(\.description).joined(separator: ", ")), "
+                    + "miners on \(configuration.downstream.listenAddress)")
                 service = started
             },
             shutdown: { service?.stop() },

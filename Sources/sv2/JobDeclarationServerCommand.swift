@@ -11,7 +11,9 @@ struct JobDeclarationServerCommand: ParsableCommand {
             mining job tokens here (bound to their connection and user, single use, carrying the pool's payout \
             output) and declare jobs; the pool accepts SetCustomMiningJob on channels that negotiated \
             REQUIRES_WORK_SELECTION once the JD server vouches for the token and the coinbase pays the pool. Noise \
-            uses the pool's key. See Docs/JobDeclaration.md.
+            uses the pool's key. Tokens are signed (with the pool's authority key, or without one with \
+            DATA_DIR/jd-server-token-secret-key), so pools on other hosts take them too: \
+            `sv2 pool --jds-authority-key KEY` with the key printed at start. See Docs/JobDeclaration.md.
 
             With --rpc HOST:PORT (and --rpc-cookie PATH, or --rpc-user USER --rpc-password-file PATH) the JD \
             server uses Bitcoin Core: declared transactions it lacks are looked up in the node's mempool, and \

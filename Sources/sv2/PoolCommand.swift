@@ -41,7 +41,7 @@ struct PoolCommand: ParsableCommand {
             Threads: --threads N runs the pool on N event loops (default: the number of CPU cores), each listening \
             on the same address (SO_REUSEPORT) and owning the connections the kernel gives it; templates come through \
             the first loop's template link and are handed to the others; shares, blocks, accounting and metrics cover \
-            every loop. --threads 1 is a single-loop pool. With --jd-listen the pool runs on one loop.
+            every loop. --threads 1 is a single-loop pool. With --jd-listen or --jds-authority-key the pool runs on one loop.
 
             Example:
               sv2 pool --listen 0.0.0.0:34254 --tp 127.0.0.1:8442 --tp-no-noise --payout-script 0014…
@@ -127,11 +127,14 @@ struct PoolCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum concurrent connections (default: below the descriptor limit, at most 100000).")
     var maxConnections: Int?
 
-    @Option(name: .long, help: "Event loops (threads) serving miners, 1...256 (default: the number of CPU cores; 1 with --jd-listen).")
+    @Option(name: .long, help: "Event loops (threads) serving miners, 1...256 (default: the number of CPU cores; 1 with --jd-listen or --jds-authority-key).")
     var threads: Int?
 
     @Option(name: .long, help: "Run the pool's Job Declaration server on this address (host:port): miners' JD clients get tokens there and the pool takes their custom jobs (SetCustomMiningJob).")
     var jdListen: String?
+
+    @Option(name: .long, help: "Take custom jobs whose tokens a JD server in another process signed with this authority key (base58check, printed by that `sv2 jd-server`).")
+    var jdsAuthorityKey: String?
 
     @Option(name: .long, help: "With Job Declaration: blocks per subsidy halving, for the check that declared coinbases pay at least the subsidy (210000 mainnet, 150 regtest, 0 = no floor; default: 150 with the embedded source, 0 with --tp).")
     var jdHalvingInterval: UInt32?
@@ -142,7 +145,7 @@ struct PoolCommand: ParsableCommand {
             "min-difficulty", "max-difficulty", "ack-batch-size", "ack-interval", "block-journal", "accounting",
             "accounting-file", "node-id", "accounting-queue", "metrics", "metrics-name", "metrics-per-user",
             "max-tracked-users", "tp-timeout", "group-standard-channels", "template-interval", "inactivity-timeout",
-            "max-connections", "jd-listen", "jd-halving-interval", "threads",
+            "max-connections", "jd-listen", "jd-halving-interval", "jds-authority-key", "threads",
         ])
 
     /// Everything resolved from flags, file and defaults.
@@ -176,7 +179,8 @@ struct PoolCommand: ParsableCommand {
         let given = try file.optionalInt(threads, "threads")
         if jobDeclaration {
             guard given == nil || given == 1 else {
-                throw ValidationError("--threads: a pool with a Job Declaration server (--jd-listen) runs on one loop")
+                throw ValidationError(
+                    "--threads: a pool taking custom jobs (--jd-listen, --jds-authority-key) runs on one loop")
             }
             return 1
         }
@@ -258,7 +262,8 @@ struct PoolCommand: ParsableCommand {
             accountingQueue: try accountingQueueCapacity(file),
             metricsPerUser: try file.bool(metricsPerUser ? true : nil, "metrics-per-user", default: false),
             threads: try threadCount(
-                file, jobDeclaration: try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault != nil))
+                file, jobDeclaration: try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault != nil
+                    || file.optionalString(jdsAuthorityKey, "jds-authority-key") != nil))
     }
 
     private func accountingLocation(_ text: String) throws -> AccountingLocation {
@@ -334,22 +339,14 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
-        let jdAddress = try (try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault)
-            .map { try socketAddress($0, option: "jd-listen") }
-        let embeddedSource: Bool
-        if case .embedded = settings.templateSource { embeddedSource = true } else { embeddedSource = false }
-        let halvingValue = try file.int(
-            jdHalvingInterval.map(Int.init), "jd-halving-interval", default: embeddedSource ? 150 : 0)
-        guard (0...Int(UInt32.max)).contains(halvingValue) else {
-            throw ValidationError("--jd-halving-interval must be 0 (no subsidy floor) or a number of blocks")
-        }
-        let halving: UInt32? = halvingValue == 0 ? nil : UInt32(halvingValue)
+        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         if settings.threads > 1 {
             return try runLoops(
                 settings, file: file, journal: journal, accounting: accounting, metricsEndpoint: metricsEndpoint)
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
+        var verifier: MiningJobTokenVerifier?
         let rpcConfiguration = try bitcoinCore?.resolve(file)
         var node: JobDeclarationNode?
         var metricsServer: MetricsHTTPServer?
@@ -360,7 +357,7 @@ struct PoolCommand: ParsableCommand {
             setUp: { loop in
                 let pool = try PoolService(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
-                    eventLoop: loop, acceptsWorkSelection: jdAddress != nil)
+                    eventLoop: loop, acceptsWorkSelection: jd.acceptsCustomJobs)
                 pool.templateSourceTimeout = settings.templateSourceTimeout
                 pool.pool.blockJournal = journal
                 pool.pool.ledger = ledger
@@ -370,21 +367,39 @@ struct PoolCommand: ParsableCommand {
                 try pool.start()
                 print("pool listening on \(pool.localAddress.map { "\($0)" } ?? "?") (\(loop.backend))")
                 service = pool
-                if let jdAddress {
+                if let jdAddress = jd.listenAddress {
                     var jdServer = Sv2ServerConfiguration(listenAddress: jdAddress, noise: settings.server.noise)
                     jdServer.maxConnections = settings.server.maxConnections
-                    let jds = try JobDeclarationServerService(service: pool, server: jdServer, halvingInterval: halving)
+                    // Tokens are signed (the pool's authority key, else the data directory's token key): other pools check them.
+                    let jds = try JobDeclarationServerService(
+                        service: pool, server: jdServer, halvingInterval: jd.halvingInterval,
+                        signingKey: jd.signingKey)
                     try jds.start()
                     declarator = jds
-                    print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?")")
+                    print("job declaration server listening on \(jds.localAddress.map { "\($0)" } ?? "?"), "
+                        + "tokens signed by \(jds.declarator.signingKey.publicKey) (\(jd.signingKeyOrigin ?? "?"); "
+                        + "remote pools: --jds-authority-key)")
                     if let rpcConfiguration {
                         node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
                     }
+                } else if let authority = jd.remoteAuthority {
+                    let check = MiningJobTokenVerifier(
+                        authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
+                        halvingInterval: jd.halvingInterval)
+                    pool.pool.customJobAuthorizer = { check.authorize($0) }
+                    verifier = check
+                    print("custom jobs with tokens signed by \(authority)")
                 }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         service: pool, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
-                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) { exporter.export() }
+                    let jdExporter = declarator != nil || verifier != nil
+                        ? JobDeclarationMetrics(service: declarator, verifier: verifier, name: pool.server.metricsName)
+                        : nil
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) {
+                        exporter.export()
+                        jdExporter?.export()
+                    }
                 }
             },
             shutdown: {
@@ -396,6 +411,9 @@ struct PoolCommand: ParsableCommand {
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
+                if let verifier {
+                    print("custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })")
+                }
                 if let node { print(node.status) }
                 ledger?.stop()
                 accounting?.replicator?.stop()

@@ -15,6 +15,8 @@ final class AppProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     private var partial = ""
+    /// The pipe reached end of file: every byte the child wrote is in `lines`.
+    private var ended = false
 
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -24,14 +26,22 @@ final class AppProcess: @unchecked Sendable {
         process.standardError = FileHandle.standardError
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
             self.lock.lock()
+            defer { self.lock.unlock() }
+            guard !data.isEmpty else {
+                // End of file: the last line may lack its newline.
+                if !self.partial.isEmpty { self.lines.append(self.partial) }
+                self.partial = ""
+                self.ended = true
+                handle.readabilityHandler = nil
+                return
+            }
             self.partial += String(decoding: data, as: UTF8.self)
             while let newline = self.partial.firstIndex(of: "\n") {
                 self.lines.append(String(self.partial[..<newline]))
                 self.partial = String(self.partial[self.partial.index(after: newline)...])
             }
-            self.lock.unlock()
         }
         try process.run()
     }
@@ -58,10 +68,26 @@ final class AppProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let line = output.first(where: { $0.contains(text) }) { return line }
-            if !process.isRunning { return nil }
+            if !process.isRunning {
+                // The child may have printed the line just before exiting: read the pipe to its end first.
+                waitForEndOfOutput(until: deadline)
+                return output.first(where: { $0.contains(text) })
+            }
             usleep(10_000)
         }
         return nil
+    }
+
+    /// Waits (bounded) until the pipe reached end of file, so `output` holds everything the exited child printed
+    /// (the reading handler runs on another thread and can lag behind the process's exit).
+    private func waitForEndOfOutput(until deadline: Date) {
+        while Date() < deadline {
+            lock.lock()
+            let done = ended
+            lock.unlock()
+            if done { return }
+            usleep(5_000)
+        }
     }
 
     /// Waits (bounded) for a line containing `text` that ends in an address (`…:PORT`, e.g. `pool listening on
@@ -81,7 +107,10 @@ final class AppProcess: @unchecked Sendable {
     func waitForExit(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        guard !process.isRunning else { return nil }
+        // What it printed last (e.g. an exit summary) must be in `output` when the caller looks.
+        waitForEndOfOutput(until: Date().addingTimeInterval(10))
+        return process.terminationStatus
     }
 
     /// Kills the process if it still runs (test clean-up).

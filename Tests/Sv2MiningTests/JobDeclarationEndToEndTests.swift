@@ -40,7 +40,10 @@ struct JobDeclarationEndToEndTests {
     }
 
     /// Pool (embedded template source, work selection, its JD server as the custom-job check) and a jd-client.
-    static func start(_ runner: LoopRunner, declaresTransactions: Bool = false) throws -> Stack {
+    static func start(
+        _ runner: LoopRunner, declaresTransactions: Bool = false,
+        configure: @escaping (inout JobDeclaratorClientConfiguration) -> Void = { _ in }
+    ) throws -> Stack {
         let stack = Stack()
         try runner.sync {
             var poolConfiguration = PoolConfiguration(payoutScript: poolScript)
@@ -71,6 +74,7 @@ struct JobDeclarationEndToEndTests {
                 initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), multiplier: 2, jitter: 0,
                 primaryRetryInterval: .seconds(1))
             configuration.declaresTransactions = declaresTransactions
+            configure(&configuration)
             stack.jdc = try JobDeclaratorClientService(configuration: configuration, eventLoop: runner.loop)
             try stack.jdc.start()
         }
@@ -250,6 +254,42 @@ extension JobDeclarationEndToEndTests {
                 #expect(solution.extranonce.count == 20)
                 #expect(JobDeclarationEndToEndTests.contains(block.coinbaseTransaction, solution.extranonce))
             }
+        }
+    }
+}
+
+extension JobDeclarationEndToEndTests {
+    /// Ordered address lists: the first pool and the first JD server are down, the jd-client mines for the pool
+    /// through the second of each.
+    @Test func firstPoolAndJDServerDownSecondUsed() throws {
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        // An address nothing listens on any more.
+        let dead = try runner.sync { () -> SocketAddress in
+            let server = try Self.makeJDSServer(
+                JobDeclaratorServer(coinbaseOutputs: [TxOutput(value: 0, script: Self.poolScript)]), at: clientLoopback,
+                loop: runner.loop)
+            let address = server.localAddress!
+            server.stop()
+            return address
+        }
+        let stack = try Self.start(runner) { configuration in
+            configuration.poolEndpoints = [Endpoint(dead), Endpoint(configuration.pool.serverAddress)]
+            configuration.jobDeclaratorEndpoints = [Endpoint(dead), Endpoint(configuration.jobDeclarator.serverAddress)]
+            configuration.pool.serverAddress = dead
+            configuration.jobDeclarator.serverAddress = dead
+        }
+        defer { Self.stop(runner, stack) }
+        let flowed = try runner.wait(timeout: 60) {
+            stack.jdc.mode == .pool && stack.jdc.statistics.sharesAcknowledged >= 1
+                && stack.pool.pool.statistics.customJobsAccepted >= 1
+        }
+        let report = try runner.sync { "\(stack.jdc.mode) \(stack.jdc.statistics) jds \(stack.jds.statistics)" }
+        #expect(flowed, "\(report)")
+        try runner.sync {
+            #expect(stack.jdc.poolEndpoint == Endpoint(stack.pool.localAddress!))
+            #expect(stack.jdc.jobDeclaratorEndpoint == Endpoint(stack.jdsServer.localAddress!))
+            #expect(stack.jds.statistics.tokensAllocated >= 1)
         }
     }
 }

@@ -229,3 +229,54 @@ struct BlockingFramePeer {
 
     func close() { Glibc.close(fd) }
 }
+
+extension JobDeclarationTests {
+    /// Signed tokens that aged to within the margin of their expiry are dropped unused and replaced (a pool would
+    /// refuse them); one that arrived with less life than the margin is kept (no allocation churn).
+    @Test func expiringTokensAreReplaced() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let clock = Box<UInt64>(1_800_000_000)
+        let jds = JobDeclaratorServer(coinbaseOutputs: [Self.payout])
+        jds.now = { clock.value }
+        let (client, server) = try runner.sync { () -> (JobDeclarationClient, JDSServer) in
+            let server = try JDSServer(
+                configuration: Sv2ServerConfiguration(listenAddress: clientLoopback), eventLoop: runner.loop,
+                mining: NullSv2MiningServerHandler(), jobDeclaration: jds.handler,
+                templateDistribution: NullSv2TemplateDistributionServerHandler())
+            try server.start()
+            let client = try JobDeclaratorClient.makeClient(
+                userIdentifier: "jdc",
+                server: Sv2ClientConfiguration(serverAddress: server.localAddress!, sv2Protocol: .jobDeclaration, security: .plain),
+                eventLoop: runner.loop)
+            client.jobDeclaration.state.now = { clock.value }
+            client.connect()
+            return (client, server)
+        }
+        defer { _ = try? runner.sync { client.close(); server.stop() } }
+        let jdc = client.jobDeclaration.state
+        #expect(try runner.wait { jdc.tokens.count == 2 })
+        let old = try runner.sync { () -> [[UInt8]] in
+            let old = jdc.tokens.map(\.bytes)
+            clock.value += UInt64(jds.tokenLifetime) - 30  // within the 60 s margin of expiry
+            #expect(jdc.takeToken() == nil)  // both dropped, two more asked for
+            #expect(jdc.statistics.tokensExpired == 2)
+            return old
+        }
+        #expect(try runner.wait { jdc.tokens.count == 2 })
+        try runner.sync {
+            let fresh = try #require(jdc.takeToken())
+            #expect(!old.contains(fresh.bytes))
+            #expect(try MiningJobToken(parsing: fresh.bytes).expires == UInt32(clock.value) + jds.tokenLifetime)
+            #expect(jds.statistics.tokensAllocated == 4)  // the one asked for just now is on its way
+            // A JD server handing out tokens shorter-lived than the margin: they are used, not churned.
+            jds.tokenLifetime = 30
+            _ = jdc.takeToken()
+        }
+        #expect(try runner.wait { jdc.tokens.count == 2 && jds.statistics.tokensAllocated == 6 })
+        try runner.sync {
+            #expect(jdc.takeToken() != nil)
+            #expect(jdc.statistics.tokensExpired == 2)
+        }
+    }
+}

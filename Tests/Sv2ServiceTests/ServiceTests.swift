@@ -111,11 +111,13 @@ struct ServiceTests {
         defer { runner.stop() }
         let pool = PoolState()
         let miners = (0..<500).map { _ in MinerState() }
+        // 500 handshakes at once on one loop (clients and server): on a busy machine they can take longer than the
+        // default 10 s handshake deadline, which this test is not about, so both sides get the test's own bound.
         let handles = Box(try runner.sync { () -> (TestServer, [TestClient]) in
-            let server = try makeServer(runner.loop, noise: noise, state: pool)
+            let server = try makeServer(runner.loop, noise: noise, state: pool) { $0.handshakeTimeout = .seconds(60) }
             let clients = try miners.map { state in
                 let client = try makeClient(runner.loop, server: server.localAddress!, noise: noise,
-                                            miner: TestMiner(state: state, shares: 3))
+                                            miner: TestMiner(state: state, shares: 3)) { $0.handshakeTimeout = .seconds(60) }
                 client.connect()
                 return client
             }

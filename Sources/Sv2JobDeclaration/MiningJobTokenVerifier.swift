@@ -1,0 +1,97 @@
+import Glibc
+import Sv2Mining
+public import Sv2Bitcoin
+public import Sv2Noise
+public import Sv2Pool
+
+/// A pool's check of `SetCustomMiningJob` tokens issued by a Job Declaration server in another process (wire it to
+/// `Pool.customJobAuthorizer`): the token must be a ``MiningJobToken`` signed by the JD server's authority key, not
+/// expired, for the channel's user, not used before, and what it commits to must match the job — for an allocated
+/// token the pool's own outputs (then the coinbase must pay the pool, checked here with ``policy``), for a declared
+/// one the declared job (version, coinbase fields, outputs). Loop thread only; no network round trip.
+///
+/// Single use: the id of every token that passed the signature, expiry and user checks is remembered until it
+/// expires (``maximumRememberedTokens`` at most). When that memory is full of live tokens, new ones are refused
+/// (``JobDeclarationError/replayMemoryFull``) rather than forgetting one that could then be replayed.
+public final class MiningJobTokenVerifier {
+    /// The JD server's authority public key.
+    public let authority: AuthorityPublicKey
+    /// The pool outputs an allocated token must commit to (what the JD server hands out with it).
+    public let poolOutputs: [TxOutput]
+    /// What a custom job's coinbase must pay (the scripts of ``poolOutputs`` by default).
+    public var policy: PoolPayoutPolicy
+    /// Tokens remembered for the replay check at most.
+    public var maximumRememberedTokens = 262_144
+    /// Longest a token may still be valid for (seconds): one expiring later is refused as malformed, so no token
+    /// occupies the replay memory longer than this.
+    public var maximumLifetime: UInt32 = 86_400
+    /// Seconds of clock difference tolerated with the JD server (a token is refused `leeway` seconds after it
+    /// expired).
+    public var leeway: UInt32 = 10
+    /// Unix time in seconds (injectable for tests).
+    public var now: () -> UInt64 = { UInt64(Glibc.time(nil)) }
+    /// Custom jobs authorized.
+    public private(set) var authorized = 0
+    /// Refusals by ``JobDeclarationError/name``.
+    public private(set) var rejections: [String: Int] = [:]
+
+    private var used: [UInt64: UInt32] = [:]
+    private var lastSweep: UInt64 = 0
+
+    /// A verifier for tokens of the JD server whose key is `authority`, for a pool paying `poolOutputs` (value 0;
+    /// the coinbase revenue goes there). `halvingInterval` turns on the subsidy floor of the payout check.
+    public init(authority: AuthorityPublicKey, poolOutputs: [TxOutput], halvingInterval: UInt32? = nil) {
+        self.authority = authority
+        self.poolOutputs = poolOutputs
+        policy = PoolPayoutPolicy(payoutScripts: Set(poolOutputs.map(\.script)), halvingInterval: halvingInterval)
+    }
+
+    /// Tokens remembered now (used and not expired, as of the last sweep).
+    public var rememberedTokenCount: Int { used.count }
+
+    /// `nil` when the custom job may be mined, else the `SetCustomMiningJob.Error` code (counted by reason).
+    public func authorize(_ request: CustomMiningJobRequest) -> String? {
+        do throws(JobDeclarationError) {
+            try check(request)
+            authorized += 1
+            return nil
+        } catch {
+            rejections[error.name, default: 0] += 1
+            return error.code
+        }
+    }
+
+    private func check(_ request: CustomMiningJobRequest) throws(JobDeclarationError) {
+        let token = try MiningJobToken(parsing: request.token)
+        guard token.isSigned(by: authority) else { throw .badTokenSignature }
+        let now = now()
+        guard now <= UInt64(token.expires) + UInt64(leeway) else { throw .expiredToken }
+        guard UInt64(token.expires) <= now + UInt64(maximumLifetime) else { throw .malformedToken }
+        guard token.isFor(user: request.userIdentity) else { throw .foreignToken }
+        guard used[token.id] == nil else { throw .replayedToken }
+        if used.count >= maximumRememberedTokens { sweep(now: now) }
+        guard used.count < maximumRememberedTokens else { throw .replayMemoryFull }
+        // Spent from here on, whatever the job: as the sibling JD server does.
+        used[token.id] = token.expires
+        switch token.kind {
+        case .allocated:
+            guard token.jobCommitment == MiningJobToken.allocatedCommitment(outputs: poolOutputs) else {
+                throw .outputsMismatch  // a token for another pool's outputs
+            }
+        case .declared:
+            guard token.jobCommitment == MiningJobToken.declaredCommitment(of: request) else { throw .outputsMismatch }
+        }
+        let parts = request.coinbaseParts(extranonceLength: 0, witness: true)
+        try policy.check(
+            outputs: request.coinbaseTxOutputs, height: DeclaredCoinbase.bip34Height(request.coinbasePrefix),
+            size: parts.prefix.count + Extranonce.maxLength + parts.suffix.count)
+    }
+
+    /// Forgets expired ids; at most once a second (a full memory of live tokens costs one sweep per second, not one
+    /// per request).
+    private func sweep(now: UInt64) {
+        guard now > lastSweep else { return }
+        lastSweep = now
+        used = used.filter { UInt64($0.value) + UInt64(leeway) >= now }
+    }
+}
