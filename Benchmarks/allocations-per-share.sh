@@ -15,7 +15,8 @@
 #
 # The command is run from .build/release (its first word is the binary's name there unless it holds a slash);
 # `--listen 127.0.0.1:PORT` is appended. Environment: CONNECTIONS (100), RATE (400), WINDOW (5 s), NOISE=1,
-# HANDSHAKES=1, LOADGEN (the sv2 binary driving the load, default .build/release/sv2).
+# HANDSHAKES=1, LOADGEN (the sv2 binary driving the load, default .build/release/sv2), LOADGEN_ARGS (extra
+# `loadtest run` arguments, e.g. "--channel extended").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CONNECTIONS=${CONNECTIONS:-100}
@@ -26,6 +27,7 @@ LIBC=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ { print $NF; exit }')
 read -r -a command <<<"$1"
 [[ ${command[0]} == */* ]] || command[0]="$ROOT/.build/release/${command[0]}"
 SV2=${LOADGEN:-$ROOT/.build/release/sv2}
+LOADGEN_ARGS=${LOADGEN_ARGS:-}
 ulimit -n "$(ulimit -Hn)"
 
 added=()
@@ -56,8 +58,9 @@ if [[ ${HANDSHAKES:-0} == 1 ]]; then
     kill -INT "$counter"
     wait "$counter" || true
 else
+    # shellcheck disable=SC2086
     taskset -c 1 "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json --connections "$CONNECTIONS" \
-        --share-rate "$RATE" --ramp-up 1 --duration $((WINDOW + 5)) "${security[@]}" >"$log.json" 2>&1 &
+        --share-rate "$RATE" --ramp-up 1 --duration $((WINDOW + 5)) "${security[@]}" $LOADGEN_ARGS >"$log.json" 2>&1 &
     generator=$!
     sleep 3
     perf stat -x, -e 'probe_libc:*' -p "$server" -- sleep "$WINDOW" 2>"$log.stat" >/dev/null

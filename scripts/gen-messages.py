@@ -215,7 +215,7 @@ def owned_type(t):
 
 def view_type(t):
     if t in SCALAR: return SCALAR[t][0]
-    if t in BYTES: return "UnsafeRawBufferPointer"
+    if t in BYTES: return "Sv2Bytes"
     if t == "OPTION_U32": return "UInt32?"
     if t in SEQ: return "Sv2FixedWidthSequence<%s>" % SEQ[t][0]
     if t == "SEQ0_64K_B0_16M": return "Sv2ByteStringSequence"
@@ -316,8 +316,10 @@ def gen_message(m):
     L.append("}")
     L.append("")
     L.append("/// Zero-copy view of `%s`: scalars are decoded, byte strings and sequences point into the payload." % m["wire"])
+    L.append("/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.")
     L.append("///")
-    L.append("/// Valid only while the buffer it was decoded from is; copy with `%s(view)` to keep it." % m["name"])
+    L.append("/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with")
+    L.append("/// `%s(view)` to keep it." % m["name"])
     L.append("public struct %sView: Sv2MessageView {" % m["name"])
     L.append("    /// The owned message type.")
     L.append("    public typealias Message = %s" % m["name"])
@@ -332,10 +334,10 @@ def gen_message(m):
         L.append("    /// `%s` (%s)." % (f["wire"], type_doc(f["type"])))
         L.append("    public let %s: %s" % (f["swift"], view_type(f["type"])))
     L.append("    /// Bytes after the known fields (extension TLVs); usually empty.")
-    L.append("    public let trailingBytes: UnsafeRawBufferPointer")
+    L.append("    public let trailingBytes: Sv2Bytes")
     L.append("")
     L.append("    /// Decodes `payload` in place; every length is checked against the payload.")
-    L.append("    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {")
+    L.append("    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {")
     L.append("        var reader = Sv2Reader(payload, message: .%s)" % case)
     for f in fields:
         if f["absent"] is not None:
@@ -413,7 +415,7 @@ def gen_any():
         L.append("    case %s(%s)" % (lower_first(m["name"]), m["name"]))
     L.append("")
     L.append("    /// Decodes an owned message of the given type from its payload.")
-    L.append("    public init(type: Sv2MessageType, payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {")
+    L.append("    public init(type: Sv2MessageType, payload: Sv2Bytes) throws(Sv2DecodeError) {")
     L.append("        switch type {")
     for m in M:
         c = lower_first(m["name"])
@@ -550,7 +552,7 @@ def gen_handler(group, side):
     L.append("    /// Decodes a %s message this side receives and calls the matching overload (the service calls it;" % title)
     L.append("    /// implement the `handle` overloads, not this).")
     L.append("    @inlinable public mutating func dispatch(")
-    L.append("        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: %s" % ctx)
+    L.append("        _ type: Sv2MessageType, payload: Sv2Bytes, context: %s" % ctx)
     L.append("    ) throws(Sv2ServiceError) {")
     L.append("        switch type {")
     for m in msgs:

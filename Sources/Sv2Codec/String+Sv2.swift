@@ -5,7 +5,7 @@ extension String {
     /// `String(decoding:)` replaces each invalid byte with U+FFFD (3 bytes), so a 255-byte field could come out longer
     /// than its type allows and the decoded message would fail to encode (found by fuzzing: a proxy re-sending it would
     /// throw). The repaired text is therefore cut back to 255 bytes at a scalar boundary.
-    init(decodingSTR0_255 bytes: UnsafeRawBufferPointer) {
+    init(decodingSTR0_255 bytes: Sv2Bytes) {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.utf8.count > 255 else {
             self = text

@@ -92,7 +92,7 @@ public enum Sv2AnyMessage: Sendable, Equatable {
     case requestExtensionsError(RequestExtensionsError)
 
     /// Decodes an owned message of the given type from its payload.
-    public init(type: Sv2MessageType, payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    public init(type: Sv2MessageType, payload: Sv2Bytes) throws(Sv2DecodeError) {
         switch type {
         case .setupConnection: self = .setupConnection(SetupConnection(try SetupConnectionView(payload: payload)))
         case .setupConnectionSuccess: self = .setupConnectionSuccess(SetupConnectionSuccess(try SetupConnectionSuccessView(payload: payload)))

@@ -1,5 +1,5 @@
 /// A zero-copy view of a decoded `SEQ0_255[T]` / `SEQ0_64K[T]` of fixed-width elements (merkle paths, channel id
-/// lists). Valid only while the payload it points into is.
+/// lists). Valid only while the payload it points into is (see `Sv2Bytes` for what that means).
 public struct Sv2FixedWidthSequence<Element: Sv2FixedWidth>: RandomAccessCollection {
     @usableFromInline let base: UnsafeRawPointer?
     /// Number of elements.
@@ -23,7 +23,7 @@ public struct Sv2FixedWidthSequence<Element: Sv2FixedWidth>: RandomAccessCollect
     }
 
     /// The raw wire bytes of the elements (without the count prefix).
-    @inlinable public var rawBytes: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base, count: count * Sv2FixedWidthCoding.byteWidth(of: Element.self))
+    @inlinable public var rawBytes: Sv2Bytes {
+        Sv2Bytes(uncheckedStart: base, count: count * Sv2FixedWidthCoding.byteWidth(of: Element.self))
     }
 }

@@ -2,11 +2,11 @@
 public struct Sv2Frame {
     /// The decoded header.
     public let header: Sv2FrameHeader
-    /// The payload bytes, pointing into the buffer the frame was split from.
-    public let payload: UnsafeRawBufferPointer
+    /// The payload bytes, pointing into the buffer the frame was split from (valid while that buffer is).
+    public let payload: Sv2Bytes
 
     /// Creates a frame from its parts.
-    @inlinable public init(header: Sv2FrameHeader, payload: UnsafeRawBufferPointer) {
+    @inlinable public init(header: Sv2FrameHeader, payload: Sv2Bytes) {
         self.header = header
         self.payload = payload
     }
@@ -31,7 +31,7 @@ public struct Sv2Frame {
         guard bytes.count - Sv2FrameHeader.size >= header.payloadLength else { return nil }
         return Sv2Frame(
             header: header,
-            payload: UnsafeRawBufferPointer(start: base + Sv2FrameHeader.size, count: header.payloadLength))
+            payload: Sv2Bytes(uncheckedStart: base + Sv2FrameHeader.size, count: header.payloadLength))
     }
 }
 

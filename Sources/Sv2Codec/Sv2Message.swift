@@ -17,14 +17,15 @@ public protocol Sv2Message: Sendable, Equatable {
     init(_ view: View)
 }
 
-/// A zero-copy view of one message's payload, valid only while the payload's storage is.
+/// A zero-copy view of one message's payload, valid only while the payload's storage is: during the handler call
+/// that received it (see `Sv2Bytes`, the type its byte strings come as).
 public protocol Sv2MessageView {
     /// The owned message type.
     associatedtype Message: Sv2Message where Message.View == Self
     /// Decodes `payload` in place, checking every length against it.
-    init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError)
+    init(payload: Sv2Bytes) throws(Sv2DecodeError)
     /// Bytes after the known fields (extension TLVs); usually empty.
-    var trailingBytes: UnsafeRawBufferPointer { get }
+    var trailingBytes: Sv2Bytes { get }
 }
 
 /// Which subprotocol (or extension) a message belongs to.
@@ -61,14 +62,14 @@ public protocol Sv2MessageTypeVisitor {
 
 extension Sv2Message {
     /// Decodes an owned message from a payload.
-    public init(decoding payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    public init(decoding payload: Sv2Bytes) throws(Sv2DecodeError) {
         self.init(try View(payload: payload))
     }
 
     /// Decodes an owned message from payload bytes.
     public init(decoding payload: [UInt8]) throws(Sv2DecodeError) {
         let result: Result<Self, Sv2DecodeError> = payload.withUnsafeBytes { raw in
-            Result { () throws(Sv2DecodeError) in try Self(decoding: raw) }
+            Result { () throws(Sv2DecodeError) in try Self(decoding: Sv2Bytes(unsafeBytes: raw)) }
         }
         self = try result.get()
     }

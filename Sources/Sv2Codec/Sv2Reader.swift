@@ -1,9 +1,9 @@
-/// A bounds-checked little-endian cursor over one message payload; one of the two places in the codec that touch
-/// raw pointers (the other is `Sv2Writer`).
+/// A bounds-checked little-endian cursor over one message payload; with `Sv2Bytes` and `Sv2Writer`, one of the few
+/// places in the codec that touch raw pointers.
 ///
 /// Every read checks the remaining length first and throws a typed `Sv2DecodeError` naming the field, so a hostile
-/// length prefix can never cause an over-read. Byte strings come back as slices of the payload: nothing is copied,
-/// and the slices are valid only while the payload's storage is.
+/// length prefix can never cause an over-read. Byte strings come back as `Sv2Bytes` slices of the payload: nothing
+/// is copied, and the slices are valid only while the payload's storage is.
 public struct Sv2Reader {
     @usableFromInline let base: UnsafeRawPointer?
     @usableFromInline let count: Int
@@ -14,8 +14,8 @@ public struct Sv2Reader {
     public let message: Sv2MessageType?
 
     /// Creates a reader over `payload`.
-    @inlinable public init(_ payload: UnsafeRawBufferPointer, message: Sv2MessageType?) {
-        base = payload.baseAddress
+    @inlinable public init(_ payload: Sv2Bytes, message: Sv2MessageType?) {
+        base = payload.base
         count = payload.count
         cursor = 0
         self.message = message
@@ -25,9 +25,8 @@ public struct Sv2Reader {
     @inlinable public var remainingCount: Int { count - cursor }
 
     /// The unconsumed rest of the payload (e.g. extension TLVs after the known fields).
-    @inlinable public var remainingBytes: UnsafeRawBufferPointer {
-        guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base + cursor, count: count - cursor)
+    @inlinable public var remainingBytes: Sv2Bytes {
+        Sv2Bytes(uncheckedStart: base.map { $0 + cursor }, count: count - cursor)
     }
 
     @inlinable func failure(_ field: StaticString, _ reason: Sv2DecodeError.Reason) -> Sv2DecodeError {
@@ -99,14 +98,14 @@ public struct Sv2Reader {
     /// payload. `limit` is the type's maximum length (32 for `B0_32`).
     @inlinable public mutating func readBytes(
         prefixWidth: Int, limit: Int, _ field: StaticString
-    ) throws(Sv2DecodeError) -> UnsafeRawBufferPointer {
+    ) throws(Sv2DecodeError) -> Sv2Bytes {
         let start = cursor
         let length = try readLength(width: prefixWidth, field)
         guard length <= limit else {
             cursor = start
             throw failure(field, .lengthExceedsLimit(length: length, limit: limit))
         }
-        return UnsafeRawBufferPointer(start: try take(length, field), count: length)
+        return Sv2Bytes(uncheckedStart: try take(length, field), count: length)
     }
 
     /// Reads an `OPTION[U32]`.
@@ -140,7 +139,7 @@ public struct Sv2Reader {
         for _ in 0..<count {
             _ = try readBytes(prefixWidth: 3, limit: 0xFF_FFFF, field)
         }
-        let slice = UnsafeRawBufferPointer(start: base.map { $0 + start }, count: cursor - start)
+        let slice = Sv2Bytes(uncheckedStart: base.map { $0 + start }, count: cursor - start)
         return Sv2ByteStringSequence(validated: slice, count: count)
     }
 }

@@ -45,7 +45,7 @@ public struct Sv2TLV: Sendable, Hashable {
     }
 
     /// Parses every TLV in `bytes` (a view's `trailingBytes`); throws on a truncated TLV.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(Sv2DecodeError) -> [Sv2TLV] {
+    public static func parse(_ bytes: Sv2Bytes) throws(Sv2DecodeError) -> [Sv2TLV] {
         var reader = Sv2Reader(bytes, message: nil)
         var out: [Sv2TLV] = []
         while reader.remainingCount > 0 {

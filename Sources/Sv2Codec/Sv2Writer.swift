@@ -100,6 +100,15 @@ public struct Sv2Writer {
         try writeRaw(bytes, field)
     }
 
+    /// Writes a length-prefixed byte string from a received view (forwarding without an owned copy).
+    @inlinable public mutating func writeBytes(
+        _ bytes: Sv2Bytes, prefixWidth: Int, limit: Int, _ field: StaticString
+    ) throws(Sv2EncodeError) {
+        try bytes.withUnsafeBytes { (raw) throws(Sv2EncodeError) in
+            try writeBytes(raw, prefixWidth: prefixWidth, limit: limit, field)
+        }
+    }
+
     /// Writes a `STR0_255` (UTF-8 bytes of `string`, U8 length prefix).
     @inlinable public mutating func writeString(_ string: String, _ field: StaticString) throws(Sv2EncodeError) {
         var copy = string
@@ -117,6 +126,11 @@ public struct Sv2Writer {
         if let source = bytes.baseAddress, bytes.count > 0 {
             destination.copyMemory(from: source, byteCount: bytes.count)
         }
+    }
+
+    /// Writes the bytes of a received view with no prefix.
+    @inlinable public mutating func writeRaw(_ bytes: Sv2Bytes, _ field: StaticString) throws(Sv2EncodeError) {
+        try bytes.withUnsafeBytes { (raw) throws(Sv2EncodeError) in try writeRaw(raw, field) }
     }
 
     /// Writes raw bytes from an array with no prefix.

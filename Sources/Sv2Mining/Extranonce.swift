@@ -1,4 +1,4 @@
-import Sv2Codec
+public import Sv2Codec
 public import Sv2Bitcoin
 
 /// Up to 32 extranonce bytes held inline (no allocation), as Sv2 `B0_32` extranonce fields carry them.
@@ -39,6 +39,13 @@ public struct Extranonce: Hashable, Sendable, CustomStringConvertible {
             if let base = buffer.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: buffer.count) }
         }
         self.init(storage: storage, count: buffer.count)
+    }
+
+    /// Copies a received byte string (e.g. a share's `extranonce`); `nil` if it holds more than 32 bytes. Does not
+    /// allocate.
+    @inlinable public init?(copying bytes: Sv2Bytes) {
+        guard let copy = bytes.withUnsafeBytes({ Extranonce(copying: $0) }) else { return nil }
+        self = copy
     }
 
     /// The bytes as an array.

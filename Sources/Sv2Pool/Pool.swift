@@ -326,7 +326,7 @@ public final class Pool {
     }
 
     private func open<Reply: PoolReplySink>(
-        kind: PoolChannel.Kind, requestID: UInt32, userIdentity: UnsafeRawBufferPointer, nominalHashrate: Float,
+        kind: PoolChannel.Kind, requestID: UInt32, userIdentity: Sv2Bytes, nominalHashrate: Float,
         maxTarget wireMaxTarget: U256, minExtranonceSize: Int, grouped: Bool, selectsWork: Bool = false,
         connection: Sv2ConnectionID, reply: Reply
     ) throws(Sv2ServiceError) {

@@ -227,7 +227,7 @@ public final class ProxyAggregator {
     /// jobs sent after the message, so until the channel's next job arrives the downstream channels keep their
     /// prefixes and their shares are validated and forwarded on the old one; that job then re-prefixes them all
     /// (``applyPendingPrefix()``).
-    func upstreamExtranoncePrefix(channel: UInt32, prefix bytes: UnsafeRawBufferPointer) throws(Sv2ServiceError) {
+    func upstreamExtranoncePrefix(channel: UInt32, prefix bytes: Sv2Bytes) throws(Sv2ServiceError) {
         guard let tracker = upstreamChannel, channel == tracker.channelID else { throw .unknownChannel(channel) }
         guard let prefix = Extranonce(copying: bytes), prefix.count + tracker.extranonceSize <= Extranonce.maxLength else {
             throw .rejected(

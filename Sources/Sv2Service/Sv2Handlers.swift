@@ -49,7 +49,7 @@ public struct Sv2Handlers<
     /// Hands one received message to the handler of `sv2Protocol` (the caller checked the type belongs to it).
     @inline(__always)
     mutating func dispatch(
-        _ sv2Protocol: Sv2Protocol, _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Context
+        _ sv2Protocol: Sv2Protocol, _ type: Sv2MessageType, payload: Sv2Bytes, context: Context
     ) throws(Sv2ServiceError) {
         switch sv2Protocol {
         case .mining: try mining.dispatch(type, payload: payload, context: context)

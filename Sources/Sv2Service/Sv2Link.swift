@@ -144,7 +144,8 @@ final class Sv2Link {
         offset += cipherLength
         pendingHeader = nil
         return Sv2Frame(
-            header: header, payload: UnsafeRawBufferPointer(start: slice.baseAddress, count: header.payloadLength))
+            header: header,
+            payload: Sv2Bytes(unsafeBytes: UnsafeRawBufferPointer(start: slice.baseAddress, count: header.payloadLength)))
     }
 
     /// Encodes `message` (and encrypts it when Noise is on) directly into the connection's write buffer.

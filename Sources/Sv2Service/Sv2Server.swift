@@ -431,12 +431,12 @@ public final class Sv2Server<
         if type.isChannelMessage {
             // Clients may only talk about channels the server opened for them.
             guard frame.payload.count >= 4 else { _ = try decode(UpdateChannelView.self, frame.payload); return }
-            let channel = UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self))
+            let channel = frame.payload.loadLittleEndianUInt32(at: 0)
             guard link.owns(channel) else { throw .unknownChannel(channel) }
         }
         try handlers.dispatch(sv2Protocol, type, payload: frame.payload, context: context)
         if type == .closeChannel {
-            connections.unregister(UInt32(littleEndian: frame.payload.loadUnaligned(as: UInt32.self)), on: link)
+            connections.unregister(frame.payload.loadLittleEndianUInt32(at: 0), on: link)
         }
     }
 

@@ -129,7 +129,7 @@ public enum Sv2CloseReason: Equatable, Sendable, CustomStringConvertible {
 
 /// Decodes a view, mapping the codec's error into the service's.
 @inlinable func decode<View: Sv2MessageView>(
-    _ type: View.Type, _ payload: UnsafeRawBufferPointer
+    _ type: View.Type, _ payload: Sv2Bytes
 ) throws(Sv2ServiceError) -> View {
     do { return try View(payload: payload) } catch { throw .malformedMessage(error) }
 }

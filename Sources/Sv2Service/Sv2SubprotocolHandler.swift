@@ -18,7 +18,7 @@ public protocol Sv2SubprotocolHandler {
     /// Decodes one message of this subprotocol and calls the matching `handle` overload. Generated for every
     /// handler protocol; implement the `handle` overloads, not this.
     mutating func dispatch(
-        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Context
+        _ type: Sv2MessageType, payload: Sv2Bytes, context: Context
     ) throws(Sv2ServiceError)
 }
 

@@ -6,9 +6,9 @@ import Sv2Codec
 struct FuzzRegressionTests {
     /// A decoded owned message must encode again, to the same bytes on a second round.
     func expectReencodes(_ type: Sv2MessageType, _ payload: [UInt8]) throws {
-        let message = try payload.withUnsafeBytes { try Sv2AnyMessage(type: type, payload: $0) }
+        let message = try payload.withUnsafeBytes { try Sv2AnyMessage(type: type, payload: Sv2Bytes(unsafeBytes: $0)) }
         let encoded = try message.message.encodedPayload()
-        let again = try encoded.withUnsafeBytes { try Sv2AnyMessage(type: type, payload: $0) }
+        let again = try encoded.withUnsafeBytes { try Sv2AnyMessage(type: type, payload: Sv2Bytes(unsafeBytes: $0)) }
         #expect(try again.message.encodedPayload() == encoded)
         #expect(again == message)
     }

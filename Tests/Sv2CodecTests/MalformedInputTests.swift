@@ -14,7 +14,7 @@ struct TruncationCheck: RandomMessageCheck {
             let prefix = Array(payload[..<cut])
             prefix.withUnsafeBytes { raw in
                 do throws(Sv2DecodeError) {
-                    _ = try M.View(payload: raw)
+                    _ = try M.View(payload: Sv2Bytes(unsafeBytes: raw))
                     if cut != olderLayout {
                         Issue.record("\(M.messageType): prefix of \(cut)/\(payload.count) bytes decoded")
                     }
@@ -46,7 +46,7 @@ struct CorruptionCheck: RandomMessageCheck {
             if rng.bool() { bytes.append(contentsOf: (0..<Int.random(in: 0...8, using: &rng)).map { _ in rng.u8() }) }
             bytes.withUnsafeBytes { raw in
                 do {
-                    let view = try M.View(payload: raw)
+                    let view = try M.View(payload: Sv2Bytes(unsafeBytes: raw))
                     // Whatever decoded must re-encode and decode to the same owned value. (Byte equality does not
                     // hold in general: owned STR0_255 fields are Swift Strings, so invalid UTF-8 is replaced.)
                     let owned = M(view)
@@ -78,7 +78,7 @@ struct MalformedInputTests {
         // SetExtranoncePrefix: channel 1, B0_32 claiming 32 bytes with 3 present.
         let payload = hex("01000000") + [32, 1, 2, 3]
         let error = try #require(throws: Sv2DecodeError.self) {
-            try payload.withUnsafeBytes { try SetExtranoncePrefixView(payload: $0) }
+            try payload.withUnsafeBytes { try SetExtranoncePrefixView(payload: Sv2Bytes(unsafeBytes: $0)) }
         }
         #expect(error.message == .setExtranoncePrefix)
         #expect(error.field.description == "extranonce_prefix")
@@ -90,7 +90,7 @@ struct MalformedInputTests {
         // B0_32 with a 33-byte length is refused even when the bytes are there.
         let payload = hex("01000000") + [33] + [UInt8](repeating: 7, count: 33)
         let error = try #require(throws: Sv2DecodeError.self) {
-            try payload.withUnsafeBytes { try SetExtranoncePrefixView(payload: $0) }
+            try payload.withUnsafeBytes { try SetExtranoncePrefixView(payload: Sv2Bytes(unsafeBytes: $0)) }
         }
         #expect(error.reason == .lengthExceedsLimit(length: 33, limit: 32))
         #expect(error.offset == 4)
@@ -105,7 +105,7 @@ struct MalformedInputTests {
     @Test func invalidOptionTag() throws {
         let payload = hex("01000000" + "02000000" + "02" + "00000000")
         let error = try #require(throws: Sv2DecodeError.self) {
-            try payload.withUnsafeBytes { try NewMiningJobView(payload: $0) }
+            try payload.withUnsafeBytes { try NewMiningJobView(payload: Sv2Bytes(unsafeBytes: $0)) }
         }
         #expect(error.field.description == "min_ntime")
         #expect(error.reason == .invalidOptionTag(2))
@@ -115,13 +115,13 @@ struct MalformedInputTests {
         // ProvideMissingTransactions.Success claiming 65535 transactions with none present.
         let payload = hex("01000000ffff")
         let error = try #require(throws: Sv2DecodeError.self) {
-            try payload.withUnsafeBytes { try ProvideMissingTransactionsSuccessView(payload: $0) }
+            try payload.withUnsafeBytes { try ProvideMissingTransactionsSuccessView(payload: Sv2Bytes(unsafeBytes: $0)) }
         }
         #expect(error.field.description == "transaction_list")
         // A B0_16M element claiming 16 MiB in a tiny payload.
         let payload2 = hex("01000000" + "0100" + "ffffff" + "00")
         #expect(throws: Sv2DecodeError.self) {
-            try payload2.withUnsafeBytes { try ProvideMissingTransactionsSuccessView(payload: $0) }
+            try payload2.withUnsafeBytes { try ProvideMissingTransactionsSuccessView(payload: Sv2Bytes(unsafeBytes: $0)) }
         }
     }
 

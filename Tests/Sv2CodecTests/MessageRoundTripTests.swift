@@ -25,7 +25,7 @@ struct RoundTrip: RandomMessageCheck {
             #expect(decoded.messageChannelID == message.messageChannelID)
             if M.messageType.isChannelMessage {
                 // Channel messages start with the channel id (what routers read without decoding).
-                #expect(decoded.messageChannelID == UInt32(littleEndian: split.payload.loadUnaligned(as: UInt32.self)))
+                #expect(decoded.messageChannelID == split.payload.loadLittleEndianUInt32(at: 0))
             }
             // The owned-any path agrees.
             let any = try Sv2AnyMessage(type: M.messageType, payload: split.payload)
@@ -72,7 +72,7 @@ struct MessageRoundTripTests {
             extensionData: data)
         let payload = try share.encodedPayload()
         try payload.withUnsafeBytes { raw in
-            let view = try SubmitSharesExtendedView(payload: raw)
+            let view = try SubmitSharesExtendedView(payload: Sv2Bytes(unsafeBytes: raw))
             #expect(Array(view.trailingBytes) == data)
             #expect(try Sv2TLV.parse(view.trailingBytes) == tlvs)
             #expect(SubmitSharesExtended(view) == share)

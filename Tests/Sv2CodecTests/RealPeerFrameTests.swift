@@ -34,7 +34,7 @@ struct RealPeerFrameTests {
             let type = try #require(frame.type, "unknown message \(frame.extensionType)/\(frame.messageTypeByte)")
             #expect((frame.extensionType & 0x8000 != 0) == type.isChannelMessage, "channel bit of \(type)")
             return try frame.payload.withUnsafeBytes { raw in
-                let message = try Sv2AnyMessage(type: type, payload: raw)
+                let message = try Sv2AnyMessage(type: type, payload: Sv2Bytes(unsafeBytes: raw))
                 return message
             }
         }
@@ -53,7 +53,7 @@ struct RealPeerFrameTests {
         #expect(open.extranonceSize == 24 && open.extranoncePrefix.count == 8)
         #expect(open.groupChannelID == 0)
         try frames[1].payload.withUnsafeBytes { raw in
-            let view = try OpenExtendedMiningChannelSuccessView(payload: raw)
+            let view = try OpenExtendedMiningChannelSuccessView(payload: Sv2Bytes(unsafeBytes: raw))
             #expect(!view.hasGroupChannelID)
             #expect(view.trailingBytes.isEmpty)
         }
@@ -104,7 +104,7 @@ struct RealPeerFrameTests {
         #expect(message.coinbaseOutputMaxAdditionalSize == 100)
         #expect(message.coinbaseOutputMaxAdditionalSigops == 400)
         let hasSigops = try older.withUnsafeBytes { raw in
-            try CoinbaseOutputConstraintsView(payload: raw).hasCoinbaseOutputMaxAdditionalSigops
+            try CoinbaseOutputConstraintsView(payload: Sv2Bytes(unsafeBytes: raw)).hasCoinbaseOutputMaxAdditionalSigops
         }
         #expect(!hasSigops)
         // A partial trailing field is still an error, named.

@@ -73,7 +73,7 @@ struct VectorTests {
         #expect(solution.coinbaseTx.count == 0x5d)
         // sv2-tp's test array is longer than the message (its test never checks consumption): the view keeps the
         // 23 extra bytes as trailing data, and re-encoding gives back exactly the message part.
-        let trailing = try bytes.withUnsafeBytes { raw in try SubmitSolutionView(payload: raw).trailingBytes.count }
+        let trailing = try bytes.withUnsafeBytes { raw in try SubmitSolutionView(payload: Sv2Bytes(unsafeBytes: raw)).trailingBytes.count }
         #expect(trailing == bytes.count - 115)
         #expect(try solution.encodedPayload() == Array(bytes.prefix(115)))
     }

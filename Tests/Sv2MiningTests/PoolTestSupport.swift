@@ -15,7 +15,7 @@ typealias TestBox = Box
 /// Decodes `message`'s own encoding as a view and passes it to `body` (views of test-built messages).
 func withView<M: Sv2Message, R>(of message: M, _ body: (M.View) throws -> R) throws -> R {
     let payload = try message.encodedPayload()
-    return try payload.withUnsafeBytes { raw in try body(try M.View(payload: raw)) }
+    return try payload.withUnsafeBytes { raw in try body(try M.View(payload: Sv2Bytes(unsafeBytes: raw))) }
 }
 
 /// Collects what the pool sends back (unit tests drive the pool without a server).

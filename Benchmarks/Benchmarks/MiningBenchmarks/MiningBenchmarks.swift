@@ -215,7 +215,7 @@ final class PoolShareBench {
             ).encodedPayload()
             try open.withUnsafeBytes { raw throws in
                 try pool.openExtendedChannel(
-                    try OpenExtendedMiningChannelView(payload: raw), connection: Sv2ConnectionID(1), setupFlags: 0,
+                    try OpenExtendedMiningChannelView(payload: Sv2Bytes(unsafeBytes: raw)), connection: Sv2ConnectionID(1), setupFlags: 0,
                     reply: catcher)
             }
         } else {
@@ -223,7 +223,7 @@ final class PoolShareBench {
                 requestID: 1, userIdentity: "bench", nominalHashRate: 0, maxTarget: .max).encodedPayload()
             try open.withUnsafeBytes { raw throws in
                 try pool.openStandardChannel(
-                    try OpenStandardMiningChannelView(payload: raw), connection: Sv2ConnectionID(1), setupFlags: 0,
+                    try OpenStandardMiningChannelView(payload: Sv2Bytes(unsafeBytes: raw)), connection: Sv2ConnectionID(1), setupFlags: 0,
                     reply: catcher)
             }
         }
@@ -251,7 +251,7 @@ final class PoolShareBench {
         let sequence = UInt32(littleEndian: payload.load(fromByteOffset: 4, as: UInt32.self)) &+ 1
         payload.storeBytes(of: sequence.littleEndian, toByteOffset: 4, as: UInt32.self)
         payload.storeBytes(of: sequence.littleEndian, toByteOffset: 12, as: UInt32.self) // nonce
-        let bytes = UnsafeRawBufferPointer(payload)
+        let bytes = Sv2Bytes(unsafeBytes: UnsafeRawBufferPointer(payload))
         do {
             if extended {
                 try pool.submit(try SubmitSharesExtendedView(payload: bytes), reply: sink)

@@ -77,7 +77,7 @@ final class BaselinePoolHandler: ChannelInboundHandler {
         guard let type = header.knownMessageType else { throw BaselineError.unexpected }
         switch type {
         case .setupConnection:
-            let setup = try SetupConnectionView(payload: payload)
+            let setup = try SetupConnectionView(payload: Sv2Bytes(unsafeBytes: payload))
             guard !isSetUp, setup.protocolID == 0, setup.minVersion <= 2, setup.maxVersion >= 2 else {
                 throw BaselineError.unexpected
             }
@@ -85,7 +85,7 @@ final class BaselinePoolHandler: ChannelInboundHandler {
             try send(SetupConnectionSuccess(usedVersion: 2, flags: 0), context: context)
         case .openStandardMiningChannel:
             guard isSetUp else { throw BaselineError.unexpected }
-            let open = try OpenStandardMiningChannelView(payload: payload)
+            let open = try OpenStandardMiningChannelView(payload: Sv2Bytes(unsafeBytes: payload))
             let channelID = counters.nextChannelID.add(1, ordering: .relaxed).newValue
             var merkle = [UInt8](repeating: 0x5a, count: 32)
             withUnsafeBytes(of: channelID.littleEndian) { for (i, byte) in $0.enumerated() { merkle[i] = byte } }
@@ -107,7 +107,7 @@ final class BaselinePoolHandler: ChannelInboundHandler {
             try send(SetNewPrevHash(channelID: channelID, jobID: Self.jobID, prevHash: U256(bytes: Self.prevHash.bytes)!,
                                     minNtime: Self.minNtime, nbits: Self.nbits), context: context)
         case .submitSharesStandard:
-            let share = try SubmitSharesStandardView(payload: payload)
+            let share = try SubmitSharesStandardView(payload: Sv2Bytes(unsafeBytes: payload))
             guard validators[share.channelID] != nil else {
                 counters.sharesRejected.add(1, ordering: .relaxed)
                 return try send(SubmitSharesError(channelID: share.channelID, sequenceNumber: share.sequenceNumber,

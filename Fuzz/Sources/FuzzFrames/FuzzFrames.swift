@@ -15,7 +15,7 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let selector = Int(bytes[0])
     let rest = UnsafeRawBufferPointer(rebasing: bytes[1...])
     if selector < allMessageTypes.count {
-        checkDecodedReencodes(allMessageTypes[selector], payload: rest)
+        checkDecodedReencodes(allMessageTypes[selector], payload: Sv2Bytes(unsafeBytes: rest))
         return 0
     }
     let limit = selector & 1 == 0 ? Sv2FrameHeader.maximumPayloadLength : 4096

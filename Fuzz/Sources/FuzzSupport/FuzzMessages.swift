@@ -27,10 +27,10 @@ public func checkRoundTrip(_ type: Sv2MessageType, rng: inout TestRNG, large: Bo
 /// Decodes `payload` as `type`; if it decodes, the owned message must encode again, and canonically: encode(decode(bytes))
 /// decodes to the same encoding (the bytes themselves may differ: BOOL uses only bit 0, trailing TLV bytes are dropped
 /// and invalid UTF-8 in strings is repaired).
-public func checkDecodedReencodes(_ type: Sv2MessageType, payload: UnsafeRawBufferPointer) {
+public func checkDecodedReencodes(_ type: Sv2MessageType, payload: Sv2Bytes) {
     guard let message = try? Sv2AnyMessage(type: type, payload: payload) else { return }
     let encoded = encodedPayload(message.message)
-    let again = encoded.withUnsafeBytes { try? Sv2AnyMessage(type: type, payload: $0) }
+    let again = encoded.withUnsafeBytes { try? Sv2AnyMessage(type: type, payload: Sv2Bytes(unsafeBytes: $0)) }
     guard let again else { return check(false, "\(type): canonical encoding does not decode") }
     check(encodedPayload(again.message) == encoded, "\(type): encoding not stable")
 }

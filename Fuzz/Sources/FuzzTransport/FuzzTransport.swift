@@ -45,7 +45,8 @@ private func readStream(_ input: inout [UInt8], session: inout NoiseSession) {
             guard (try? session.decryptPayload(payload, plaintextLength: header.payloadLength)) != nil else { return }
             offset += cipherLength
             if let type = header.knownMessageType {
-                checkDecodedReencodes(type, payload: UnsafeRawBufferPointer(rebasing: payload[0..<header.payloadLength]))
+                checkDecodedReencodes(
+                    type, payload: Sv2Bytes(unsafeBytes: UnsafeRawBufferPointer(rebasing: payload[0..<header.payloadLength])))
             }
         }
     }

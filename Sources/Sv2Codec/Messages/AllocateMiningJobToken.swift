@@ -43,20 +43,22 @@ public struct AllocateMiningJobToken: Sv2Message {
 }
 
 /// Zero-copy view of `AllocateMiningJobToken`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `AllocateMiningJobToken(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `AllocateMiningJobToken(view)` to keep it.
 public struct AllocateMiningJobTokenView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = AllocateMiningJobToken
     /// `user_identifier` (STR0_255).
-    public let userIdentifier: UnsafeRawBufferPointer
+    public let userIdentifier: Sv2Bytes
     /// `request_id` (U32).
     public let requestID: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .allocateMiningJobToken)
         userIdentifier = try reader.readBytes(prefixWidth: 1, limit: 255, "user_identifier")
         requestID = try reader.readU32("request_id")

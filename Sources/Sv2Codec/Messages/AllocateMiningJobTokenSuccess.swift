@@ -49,22 +49,24 @@ public struct AllocateMiningJobTokenSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `AllocateMiningJobToken.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `AllocateMiningJobTokenSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `AllocateMiningJobTokenSuccess(view)` to keep it.
 public struct AllocateMiningJobTokenSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = AllocateMiningJobTokenSuccess
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `mining_job_token` (B0_255).
-    public let miningJobToken: UnsafeRawBufferPointer
+    public let miningJobToken: Sv2Bytes
     /// `coinbase_tx_outputs` (B0_64K).
-    public let coinbaseTxOutputs: UnsafeRawBufferPointer
+    public let coinbaseTxOutputs: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .allocateMiningJobTokenSuccess)
         requestID = try reader.readU32("request_id")
         miningJobToken = try reader.readBytes(prefixWidth: 1, limit: 255, "mining_job_token")

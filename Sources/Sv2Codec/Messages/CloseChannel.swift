@@ -43,20 +43,22 @@ public struct CloseChannel: Sv2Message {
 }
 
 /// Zero-copy view of `CloseChannel`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `CloseChannel(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `CloseChannel(view)` to keep it.
 public struct CloseChannelView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = CloseChannel
     /// `channel_id` (U32).
     public let channelID: UInt32
     /// `reason_code` (STR0_255).
-    public let reasonCode: UnsafeRawBufferPointer
+    public let reasonCode: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .closeChannel)
         channelID = try reader.readU32("channel_id")
         reasonCode = try reader.readBytes(prefixWidth: 1, limit: 255, "reason_code")

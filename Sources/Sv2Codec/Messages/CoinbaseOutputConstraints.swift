@@ -43,8 +43,10 @@ public struct CoinbaseOutputConstraints: Sv2Message {
 }
 
 /// Zero-copy view of `CoinbaseOutputConstraints`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `CoinbaseOutputConstraints(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `CoinbaseOutputConstraints(view)` to keep it.
 public struct CoinbaseOutputConstraintsView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = CoinbaseOutputConstraints
@@ -55,10 +57,10 @@ public struct CoinbaseOutputConstraintsView: Sv2MessageView {
     /// Whether the payload carried `coinbase_output_max_additional_sigops` (older layouts end before it).
     public let hasCoinbaseOutputMaxAdditionalSigops: Bool
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .coinbaseOutputConstraints)
         coinbaseOutputMaxAdditionalSize = try reader.readU32("coinbase_output_max_additional_size")
         hasCoinbaseOutputMaxAdditionalSigops = reader.remainingCount > 0

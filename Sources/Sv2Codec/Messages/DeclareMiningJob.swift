@@ -73,30 +73,32 @@ public struct DeclareMiningJob: Sv2Message {
 }
 
 /// Zero-copy view of `DeclareMiningJob`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `DeclareMiningJob(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `DeclareMiningJob(view)` to keep it.
 public struct DeclareMiningJobView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = DeclareMiningJob
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `mining_job_token` (B0_255).
-    public let miningJobToken: UnsafeRawBufferPointer
+    public let miningJobToken: Sv2Bytes
     /// `version` (U32).
     public let version: UInt32
     /// `coinbase_tx_prefix` (B0_64K).
-    public let coinbaseTxPrefix: UnsafeRawBufferPointer
+    public let coinbaseTxPrefix: Sv2Bytes
     /// `coinbase_tx_suffix` (B0_64K).
-    public let coinbaseTxSuffix: UnsafeRawBufferPointer
+    public let coinbaseTxSuffix: Sv2Bytes
     /// `wtxid_list` (SEQ0_64K[U256]).
     public let wtxidList: Sv2FixedWidthSequence<U256>
     /// `excess_data` (B0_64K).
-    public let excessData: UnsafeRawBufferPointer
+    public let excessData: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .declareMiningJob)
         requestID = try reader.readU32("request_id")
         miningJobToken = try reader.readBytes(prefixWidth: 1, limit: 255, "mining_job_token")

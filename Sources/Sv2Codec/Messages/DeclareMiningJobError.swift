@@ -49,22 +49,24 @@ public struct DeclareMiningJobError: Sv2Message {
 }
 
 /// Zero-copy view of `DeclareMiningJob.Error`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `DeclareMiningJobError(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `DeclareMiningJobError(view)` to keep it.
 public struct DeclareMiningJobErrorView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = DeclareMiningJobError
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `error_code` (STR0_255).
-    public let errorCode: UnsafeRawBufferPointer
+    public let errorCode: Sv2Bytes
     /// `error_details` (B0_64K).
-    public let errorDetails: UnsafeRawBufferPointer
+    public let errorDetails: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .declareMiningJobError)
         requestID = try reader.readU32("request_id")
         errorCode = try reader.readBytes(prefixWidth: 1, limit: 255, "error_code")

@@ -43,20 +43,22 @@ public struct DeclareMiningJobSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `DeclareMiningJob.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `DeclareMiningJobSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `DeclareMiningJobSuccess(view)` to keep it.
 public struct DeclareMiningJobSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = DeclareMiningJobSuccess
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `new_mining_job_token` (B0_255).
-    public let newMiningJobToken: UnsafeRawBufferPointer
+    public let newMiningJobToken: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .declareMiningJobSuccess)
         requestID = try reader.readU32("request_id")
         newMiningJobToken = try reader.readBytes(prefixWidth: 1, limit: 255, "new_mining_job_token")

@@ -79,8 +79,10 @@ public struct NewExtendedMiningJob: Sv2Message {
 }
 
 /// Zero-copy view of `NewExtendedMiningJob`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `NewExtendedMiningJob(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `NewExtendedMiningJob(view)` to keep it.
 public struct NewExtendedMiningJobView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = NewExtendedMiningJob
@@ -97,14 +99,14 @@ public struct NewExtendedMiningJobView: Sv2MessageView {
     /// `merkle_path` (SEQ0_255[U256]).
     public let merklePath: Sv2FixedWidthSequence<U256>
     /// `coinbase_tx_prefix` (B0_64K).
-    public let coinbaseTxPrefix: UnsafeRawBufferPointer
+    public let coinbaseTxPrefix: Sv2Bytes
     /// `coinbase_tx_suffix` (B0_64K).
-    public let coinbaseTxSuffix: UnsafeRawBufferPointer
+    public let coinbaseTxSuffix: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .newExtendedMiningJob)
         channelID = try reader.readU32("channel_id")
         jobID = try reader.readU32("job_id")

@@ -61,8 +61,10 @@ public struct NewMiningJob: Sv2Message {
 }
 
 /// Zero-copy view of `NewMiningJob`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `NewMiningJob(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `NewMiningJob(view)` to keep it.
 public struct NewMiningJobView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = NewMiningJob
@@ -77,10 +79,10 @@ public struct NewMiningJobView: Sv2MessageView {
     /// `merkle_root` (U256).
     public let merkleRoot: U256
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .newMiningJob)
         channelID = try reader.readU32("channel_id")
         jobID = try reader.readU32("job_id")

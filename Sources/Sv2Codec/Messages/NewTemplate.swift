@@ -97,8 +97,10 @@ public struct NewTemplate: Sv2Message {
 }
 
 /// Zero-copy view of `NewTemplate`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `NewTemplate(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `NewTemplate(view)` to keep it.
 public struct NewTemplateView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = NewTemplate
@@ -111,7 +113,7 @@ public struct NewTemplateView: Sv2MessageView {
     /// `coinbase_tx_version` (U32).
     public let coinbaseTxVersion: UInt32
     /// `coinbase_prefix` (B0_255).
-    public let coinbasePrefix: UnsafeRawBufferPointer
+    public let coinbasePrefix: Sv2Bytes
     /// `coinbase_tx_input_sequence` (U32).
     public let coinbaseTxInputSequence: UInt32
     /// `coinbase_tx_value_remaining` (U64).
@@ -119,16 +121,16 @@ public struct NewTemplateView: Sv2MessageView {
     /// `coinbase_tx_outputs_count` (U32).
     public let coinbaseTxOutputsCount: UInt32
     /// `coinbase_tx_outputs` (B0_64K).
-    public let coinbaseTxOutputs: UnsafeRawBufferPointer
+    public let coinbaseTxOutputs: Sv2Bytes
     /// `coinbase_tx_locktime` (U32).
     public let coinbaseTxLocktime: UInt32
     /// `merkle_path` (SEQ0_255[U256]).
     public let merklePath: Sv2FixedWidthSequence<U256>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .newTemplate)
         templateID = try reader.readU64("template_id")
         futureTemplate = try reader.readBool("future_template")

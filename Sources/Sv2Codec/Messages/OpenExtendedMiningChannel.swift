@@ -61,15 +61,17 @@ public struct OpenExtendedMiningChannel: Sv2Message {
 }
 
 /// Zero-copy view of `OpenExtendedMiningChannel`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `OpenExtendedMiningChannel(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `OpenExtendedMiningChannel(view)` to keep it.
 public struct OpenExtendedMiningChannelView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = OpenExtendedMiningChannel
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `user_identity` (STR0_255).
-    public let userIdentity: UnsafeRawBufferPointer
+    public let userIdentity: Sv2Bytes
     /// `nominal_hash_rate` (F32).
     public let nominalHashRate: Float
     /// `max_target` (U256).
@@ -77,10 +79,10 @@ public struct OpenExtendedMiningChannelView: Sv2MessageView {
     /// `min_extranonce_size` (U16).
     public let minExtranonceSize: UInt16
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .openExtendedMiningChannel)
         requestID = try reader.readU32("request_id")
         userIdentity = try reader.readBytes(prefixWidth: 1, limit: 255, "user_identity")

@@ -67,8 +67,10 @@ public struct OpenExtendedMiningChannelSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `OpenExtendedMiningChannel.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `OpenExtendedMiningChannelSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `OpenExtendedMiningChannelSuccess(view)` to keep it.
 public struct OpenExtendedMiningChannelSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = OpenExtendedMiningChannelSuccess
@@ -81,16 +83,16 @@ public struct OpenExtendedMiningChannelSuccessView: Sv2MessageView {
     /// `extranonce_size` (U16).
     public let extranonceSize: UInt16
     /// `extranonce_prefix` (B0_32).
-    public let extranoncePrefix: UnsafeRawBufferPointer
+    public let extranoncePrefix: Sv2Bytes
     /// `group_channel_id` (U32); `0` when the sender's layout ends before it (see `hasGroupChannelID`).
     public let groupChannelID: UInt32
     /// Whether the payload carried `group_channel_id` (older layouts end before it).
     public let hasGroupChannelID: Bool
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .openExtendedMiningChannelSuccess)
         requestID = try reader.readU32("request_id")
         channelID = try reader.readU32("channel_id")

@@ -61,8 +61,10 @@ public struct OpenStandardMiningChannelSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `OpenStandardMiningChannel.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `OpenStandardMiningChannelSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `OpenStandardMiningChannelSuccess(view)` to keep it.
 public struct OpenStandardMiningChannelSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = OpenStandardMiningChannelSuccess
@@ -73,14 +75,14 @@ public struct OpenStandardMiningChannelSuccessView: Sv2MessageView {
     /// `target` (U256).
     public let target: U256
     /// `extranonce_prefix` (B0_32).
-    public let extranoncePrefix: UnsafeRawBufferPointer
+    public let extranoncePrefix: Sv2Bytes
     /// `group_channel_id` (U32).
     public let groupChannelID: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .openStandardMiningChannelSuccess)
         requestID = try reader.readU32("request_id")
         channelID = try reader.readU32("channel_id")

@@ -43,8 +43,10 @@ public struct ProvideMissingTransactions: Sv2Message {
 }
 
 /// Zero-copy view of `ProvideMissingTransactions`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `ProvideMissingTransactions(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `ProvideMissingTransactions(view)` to keep it.
 public struct ProvideMissingTransactionsView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = ProvideMissingTransactions
@@ -53,10 +55,10 @@ public struct ProvideMissingTransactionsView: Sv2MessageView {
     /// `unknown_tx_position_list` (SEQ0_64K[U16]).
     public let unknownTxPositionList: Sv2FixedWidthSequence<UInt16>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .provideMissingTransactions)
         requestID = try reader.readU32("request_id")
         unknownTxPositionList = try reader.readSequence(of: UInt16.self, countWidth: 2, "unknown_tx_position_list")

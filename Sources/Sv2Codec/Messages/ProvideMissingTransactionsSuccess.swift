@@ -43,8 +43,10 @@ public struct ProvideMissingTransactionsSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `ProvideMissingTransactions.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `ProvideMissingTransactionsSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `ProvideMissingTransactionsSuccess(view)` to keep it.
 public struct ProvideMissingTransactionsSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = ProvideMissingTransactionsSuccess
@@ -53,10 +55,10 @@ public struct ProvideMissingTransactionsSuccessView: Sv2MessageView {
     /// `transaction_list` (SEQ0_64K[B0_16M]).
     public let transactionList: Sv2ByteStringSequence
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .provideMissingTransactionsSuccess)
         requestID = try reader.readU32("request_id")
         transactionList = try reader.readByteStringSequence("transaction_list")

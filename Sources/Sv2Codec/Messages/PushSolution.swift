@@ -67,13 +67,15 @@ public struct PushSolution: Sv2Message {
 }
 
 /// Zero-copy view of `PushSolution`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `PushSolution(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `PushSolution(view)` to keep it.
 public struct PushSolutionView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = PushSolution
     /// `extranonce` (B0_32).
-    public let extranonce: UnsafeRawBufferPointer
+    public let extranonce: Sv2Bytes
     /// `prev_hash` (U256).
     public let prevHash: U256
     /// `nonce` (U32).
@@ -85,10 +87,10 @@ public struct PushSolutionView: Sv2MessageView {
     /// `version` (U32).
     public let version: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .pushSolution)
         extranonce = try reader.readBytes(prefixWidth: 1, limit: 32, "extranonce")
         prevHash = try reader.readU256("prev_hash")

@@ -43,20 +43,22 @@ public struct Reconnect: Sv2Message {
 }
 
 /// Zero-copy view of `Reconnect`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `Reconnect(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `Reconnect(view)` to keep it.
 public struct ReconnectView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = Reconnect
     /// `new_host` (STR0_255).
-    public let newHost: UnsafeRawBufferPointer
+    public let newHost: Sv2Bytes
     /// `new_port` (U16).
     public let newPort: UInt16
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .reconnect)
         newHost = try reader.readBytes(prefixWidth: 1, limit: 255, "new_host")
         newPort = try reader.readU16("new_port")

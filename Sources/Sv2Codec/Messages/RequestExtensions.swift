@@ -43,8 +43,10 @@ public struct RequestExtensions: Sv2Message {
 }
 
 /// Zero-copy view of `RequestExtensions`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `RequestExtensions(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `RequestExtensions(view)` to keep it.
 public struct RequestExtensionsView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = RequestExtensions
@@ -53,10 +55,10 @@ public struct RequestExtensionsView: Sv2MessageView {
     /// `requested_extensions` (SEQ0_64K[U16]).
     public let requestedExtensions: Sv2FixedWidthSequence<UInt16>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .requestExtensions)
         requestID = try reader.readU16("request_id")
         requestedExtensions = try reader.readSequence(of: UInt16.self, countWidth: 2, "requested_extensions")

@@ -49,8 +49,10 @@ public struct RequestExtensionsError: Sv2Message {
 }
 
 /// Zero-copy view of `RequestExtensions.Error`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `RequestExtensionsError(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `RequestExtensionsError(view)` to keep it.
 public struct RequestExtensionsErrorView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = RequestExtensionsError
@@ -61,10 +63,10 @@ public struct RequestExtensionsErrorView: Sv2MessageView {
     /// `required_extensions` (SEQ0_64K[U16]).
     public let requiredExtensions: Sv2FixedWidthSequence<UInt16>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .requestExtensionsError)
         requestID = try reader.readU16("request_id")
         unsupportedExtensions = try reader.readSequence(of: UInt16.self, countWidth: 2, "unsupported_extensions")

@@ -43,8 +43,10 @@ public struct RequestExtensionsSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `RequestExtensions.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `RequestExtensionsSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `RequestExtensionsSuccess(view)` to keep it.
 public struct RequestExtensionsSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = RequestExtensionsSuccess
@@ -53,10 +55,10 @@ public struct RequestExtensionsSuccessView: Sv2MessageView {
     /// `supported_extensions` (SEQ0_64K[U16]).
     public let supportedExtensions: Sv2FixedWidthSequence<UInt16>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .requestExtensionsSuccess)
         requestID = try reader.readU16("request_id")
         supportedExtensions = try reader.readSequence(of: UInt16.self, countWidth: 2, "supported_extensions")

@@ -37,18 +37,20 @@ public struct RequestTransactionData: Sv2Message {
 }
 
 /// Zero-copy view of `RequestTransactionData`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `RequestTransactionData(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `RequestTransactionData(view)` to keep it.
 public struct RequestTransactionDataView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = RequestTransactionData
     /// `template_id` (U64).
     public let templateID: UInt64
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .requestTransactionData)
         templateID = try reader.readU64("template_id")
         trailingBytes = reader.remainingBytes

@@ -49,22 +49,24 @@ public struct RequestTransactionDataSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `RequestTransactionData.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `RequestTransactionDataSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `RequestTransactionDataSuccess(view)` to keep it.
 public struct RequestTransactionDataSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = RequestTransactionDataSuccess
     /// `template_id` (U64).
     public let templateID: UInt64
     /// `excess_data` (B0_64K).
-    public let excessData: UnsafeRawBufferPointer
+    public let excessData: Sv2Bytes
     /// `transaction_list` (SEQ0_64K[B0_16M]).
     public let transactionList: Sv2ByteStringSequence
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .requestTransactionDataSuccess)
         templateID = try reader.readU64("template_id")
         excessData = try reader.readBytes(prefixWidth: 2, limit: 65535, "excess_data")

@@ -109,8 +109,10 @@ public struct SetCustomMiningJob: Sv2Message {
 }
 
 /// Zero-copy view of `SetCustomMiningJob`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetCustomMiningJob(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetCustomMiningJob(view)` to keep it.
 public struct SetCustomMiningJobView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetCustomMiningJob
@@ -119,7 +121,7 @@ public struct SetCustomMiningJobView: Sv2MessageView {
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `mining_job_token` (B0_255).
-    public let miningJobToken: UnsafeRawBufferPointer
+    public let miningJobToken: Sv2Bytes
     /// `version` (U32).
     public let version: UInt32
     /// `prev_hash` (U256).
@@ -131,20 +133,20 @@ public struct SetCustomMiningJobView: Sv2MessageView {
     /// `coinbase_tx_version` (U32).
     public let coinbaseTxVersion: UInt32
     /// `coinbase_prefix` (B0_255).
-    public let coinbasePrefix: UnsafeRawBufferPointer
+    public let coinbasePrefix: Sv2Bytes
     /// `coinbase_tx_input_nSequence` (U32).
     public let coinbaseTxInputSequence: UInt32
     /// `coinbase_tx_outputs` (B0_64K).
-    public let coinbaseTxOutputs: UnsafeRawBufferPointer
+    public let coinbaseTxOutputs: Sv2Bytes
     /// `coinbase_tx_locktime` (U32).
     public let coinbaseTxLocktime: UInt32
     /// `merkle_path` (SEQ0_255[U256]).
     public let merklePath: Sv2FixedWidthSequence<U256>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setCustomMiningJob)
         channelID = try reader.readU32("channel_id")
         requestID = try reader.readU32("request_id")

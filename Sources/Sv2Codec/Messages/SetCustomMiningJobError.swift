@@ -49,8 +49,10 @@ public struct SetCustomMiningJobError: Sv2Message {
 }
 
 /// Zero-copy view of `SetCustomMiningJob.Error`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetCustomMiningJobError(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetCustomMiningJobError(view)` to keep it.
 public struct SetCustomMiningJobErrorView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetCustomMiningJobError
@@ -59,12 +61,12 @@ public struct SetCustomMiningJobErrorView: Sv2MessageView {
     /// `request_id` (U32).
     public let requestID: UInt32
     /// `error_code` (STR0_255).
-    public let errorCode: UnsafeRawBufferPointer
+    public let errorCode: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setCustomMiningJobError)
         channelID = try reader.readU32("channel_id")
         requestID = try reader.readU32("request_id")

@@ -49,8 +49,10 @@ public struct SetCustomMiningJobSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `SetCustomMiningJob.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetCustomMiningJobSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetCustomMiningJobSuccess(view)` to keep it.
 public struct SetCustomMiningJobSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetCustomMiningJobSuccess
@@ -61,10 +63,10 @@ public struct SetCustomMiningJobSuccessView: Sv2MessageView {
     /// `job_id` (U32).
     public let jobID: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setCustomMiningJobSuccess)
         channelID = try reader.readU32("channel_id")
         requestID = try reader.readU32("request_id")

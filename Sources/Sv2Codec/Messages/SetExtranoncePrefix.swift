@@ -43,20 +43,22 @@ public struct SetExtranoncePrefix: Sv2Message {
 }
 
 /// Zero-copy view of `SetExtranoncePrefix`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetExtranoncePrefix(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetExtranoncePrefix(view)` to keep it.
 public struct SetExtranoncePrefixView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetExtranoncePrefix
     /// `channel_id` (U32).
     public let channelID: UInt32
     /// `extranonce_prefix` (B0_32).
-    public let extranoncePrefix: UnsafeRawBufferPointer
+    public let extranoncePrefix: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setExtranoncePrefix)
         channelID = try reader.readU32("channel_id")
         extranoncePrefix = try reader.readBytes(prefixWidth: 1, limit: 32, "extranonce_prefix")

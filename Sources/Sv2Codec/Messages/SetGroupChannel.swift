@@ -43,8 +43,10 @@ public struct SetGroupChannel: Sv2Message {
 }
 
 /// Zero-copy view of `SetGroupChannel`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetGroupChannel(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetGroupChannel(view)` to keep it.
 public struct SetGroupChannelView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetGroupChannel
@@ -53,10 +55,10 @@ public struct SetGroupChannelView: Sv2MessageView {
     /// `channel_ids` (SEQ0_64K[U32]).
     public let channelIDs: Sv2FixedWidthSequence<UInt32>
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setGroupChannel)
         groupChannelID = try reader.readU32("group_channel_id")
         channelIDs = try reader.readSequence(of: UInt32.self, countWidth: 2, "channel_ids")

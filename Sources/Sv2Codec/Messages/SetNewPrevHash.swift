@@ -61,8 +61,10 @@ public struct SetNewPrevHash: Sv2Message {
 }
 
 /// Zero-copy view of `SetNewPrevHash`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetNewPrevHash(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetNewPrevHash(view)` to keep it.
 public struct SetNewPrevHashView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetNewPrevHash
@@ -77,10 +79,10 @@ public struct SetNewPrevHashView: Sv2MessageView {
     /// `nbits` (U32).
     public let nbits: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setNewPrevHash)
         channelID = try reader.readU32("channel_id")
         jobID = try reader.readU32("job_id")

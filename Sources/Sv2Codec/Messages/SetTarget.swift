@@ -43,8 +43,10 @@ public struct SetTarget: Sv2Message {
 }
 
 /// Zero-copy view of `SetTarget`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetTarget(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetTarget(view)` to keep it.
 public struct SetTargetView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetTarget
@@ -53,10 +55,10 @@ public struct SetTargetView: Sv2MessageView {
     /// `maximum_target` (U256).
     public let maximumTarget: U256
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setTarget)
         channelID = try reader.readU32("channel_id")
         maximumTarget = try reader.readU256("maximum_target")

@@ -91,8 +91,10 @@ public struct SetupConnection: Sv2Message {
 }
 
 /// Zero-copy view of `SetupConnection`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetupConnection(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetupConnection(view)` to keep it.
 public struct SetupConnectionView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetupConnection
@@ -105,22 +107,22 @@ public struct SetupConnectionView: Sv2MessageView {
     /// `flags` (U32).
     public let flags: UInt32
     /// `endpoint_host` (STR0_255).
-    public let endpointHost: UnsafeRawBufferPointer
+    public let endpointHost: Sv2Bytes
     /// `endpoint_port` (U16).
     public let endpointPort: UInt16
     /// `vendor` (STR0_255).
-    public let vendor: UnsafeRawBufferPointer
+    public let vendor: Sv2Bytes
     /// `hardware_version` (STR0_255).
-    public let hardwareVersion: UnsafeRawBufferPointer
+    public let hardwareVersion: Sv2Bytes
     /// `firmware` (STR0_255).
-    public let firmware: UnsafeRawBufferPointer
+    public let firmware: Sv2Bytes
     /// `device_id` (STR0_255).
-    public let deviceID: UnsafeRawBufferPointer
+    public let deviceID: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setupConnection)
         protocolID = try reader.readU8("protocol")
         minVersion = try reader.readU16("min_version")

@@ -43,8 +43,10 @@ public struct SetupConnectionSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `SetupConnection.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SetupConnectionSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SetupConnectionSuccess(view)` to keep it.
 public struct SetupConnectionSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SetupConnectionSuccess
@@ -53,10 +55,10 @@ public struct SetupConnectionSuccessView: Sv2MessageView {
     /// `flags` (U32).
     public let flags: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .setupConnectionSuccess)
         usedVersion = try reader.readU16("used_version")
         flags = try reader.readU32("flags")

@@ -49,8 +49,10 @@ public struct SubmitSharesError: Sv2Message {
 }
 
 /// Zero-copy view of `SubmitShares.Error`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SubmitSharesError(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SubmitSharesError(view)` to keep it.
 public struct SubmitSharesErrorView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SubmitSharesError
@@ -59,12 +61,12 @@ public struct SubmitSharesErrorView: Sv2MessageView {
     /// `sequence_number` (U32).
     public let sequenceNumber: UInt32
     /// `error_code` (STR0_255).
-    public let errorCode: UnsafeRawBufferPointer
+    public let errorCode: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .submitSharesError)
         channelID = try reader.readU32("channel_id")
         sequenceNumber = try reader.readU32("sequence_number")

@@ -79,8 +79,10 @@ public struct SubmitSharesExtended: Sv2Message {
 }
 
 /// Zero-copy view of `SubmitSharesExtended`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SubmitSharesExtended(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SubmitSharesExtended(view)` to keep it.
 public struct SubmitSharesExtendedView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SubmitSharesExtended
@@ -97,12 +99,12 @@ public struct SubmitSharesExtendedView: Sv2MessageView {
     /// `version` (U32).
     public let version: UInt32
     /// `extranonce` (B0_32).
-    public let extranonce: UnsafeRawBufferPointer
+    public let extranonce: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .submitSharesExtended)
         channelID = try reader.readU32("channel_id")
         sequenceNumber = try reader.readU32("sequence_number")

@@ -67,8 +67,10 @@ public struct SubmitSharesStandard: Sv2Message {
 }
 
 /// Zero-copy view of `SubmitSharesStandard`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SubmitSharesStandard(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SubmitSharesStandard(view)` to keep it.
 public struct SubmitSharesStandardView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SubmitSharesStandard
@@ -85,10 +87,10 @@ public struct SubmitSharesStandardView: Sv2MessageView {
     /// `version` (U32).
     public let version: UInt32
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .submitSharesStandard)
         channelID = try reader.readU32("channel_id")
         sequenceNumber = try reader.readU32("sequence_number")

@@ -55,8 +55,10 @@ public struct SubmitSharesSuccess: Sv2Message {
 }
 
 /// Zero-copy view of `SubmitShares.Success`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SubmitSharesSuccess(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SubmitSharesSuccess(view)` to keep it.
 public struct SubmitSharesSuccessView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SubmitSharesSuccess
@@ -69,10 +71,10 @@ public struct SubmitSharesSuccessView: Sv2MessageView {
     /// `new_shares_sum` (U64).
     public let newSharesSum: UInt64
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .submitSharesSuccess)
         channelID = try reader.readU32("channel_id")
         lastSequenceNumber = try reader.readU32("last_sequence_number")

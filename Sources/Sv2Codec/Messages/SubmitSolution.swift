@@ -61,8 +61,10 @@ public struct SubmitSolution: Sv2Message {
 }
 
 /// Zero-copy view of `SubmitSolution`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `SubmitSolution(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `SubmitSolution(view)` to keep it.
 public struct SubmitSolutionView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = SubmitSolution
@@ -75,12 +77,12 @@ public struct SubmitSolutionView: Sv2MessageView {
     /// `header_nonce` (U32).
     public let headerNonce: UInt32
     /// `coinbase_tx` (B0_64K).
-    public let coinbaseTx: UnsafeRawBufferPointer
+    public let coinbaseTx: Sv2Bytes
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .submitSolution)
         templateID = try reader.readU64("template_id")
         version = try reader.readU32("version")

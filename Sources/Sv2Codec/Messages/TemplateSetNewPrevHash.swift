@@ -61,8 +61,10 @@ public struct TemplateSetNewPrevHash: Sv2Message {
 }
 
 /// Zero-copy view of `SetNewPrevHash (Template Distribution)`: scalars are decoded, byte strings and sequences point into the payload.
+/// Byte strings are `Sv2Bytes`: bounds-checked, read-only, not copied.
 ///
-/// Valid only while the buffer it was decoded from is; copy with `TemplateSetNewPrevHash(view)` to keep it.
+/// Valid only while the buffer it was decoded from is (during the handler call that received it); copy with
+/// `TemplateSetNewPrevHash(view)` to keep it.
 public struct TemplateSetNewPrevHashView: Sv2MessageView {
     /// The owned message type.
     public typealias Message = TemplateSetNewPrevHash
@@ -77,10 +79,10 @@ public struct TemplateSetNewPrevHashView: Sv2MessageView {
     /// `target` (U256).
     public let target: U256
     /// Bytes after the known fields (extension TLVs); usually empty.
-    public let trailingBytes: UnsafeRawBufferPointer
+    public let trailingBytes: Sv2Bytes
 
     /// Decodes `payload` in place; every length is checked against the payload.
-    @inlinable public init(payload: UnsafeRawBufferPointer) throws(Sv2DecodeError) {
+    @inlinable public init(payload: Sv2Bytes) throws(Sv2DecodeError) {
         var reader = Sv2Reader(payload, message: .templateSetNewPrevHash)
         templateID = try reader.readU64("template_id")
         prevHash = try reader.readU256("prev_hash")

@@ -53,7 +53,7 @@ extension Sv2JobDeclarationClientHandler {
     /// Decodes a Job Declaration message this side receives and calls the matching overload (the service calls it;
     /// implement the `handle` overloads, not this).
     @inlinable public mutating func dispatch(
-        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ClientContext
+        _ type: Sv2MessageType, payload: Sv2Bytes, context: Sv2ClientContext
     ) throws(Sv2ServiceError) {
         switch type {
         case .allocateMiningJobTokenSuccess: try handle(try decode(AllocateMiningJobTokenSuccessView.self, payload), context: context)

@@ -129,7 +129,7 @@ extension Sv2MiningClientHandler {
     /// Decodes a Mining message this side receives and calls the matching overload (the service calls it;
     /// implement the `handle` overloads, not this).
     @inlinable public mutating func dispatch(
-        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ClientContext
+        _ type: Sv2MessageType, payload: Sv2Bytes, context: Sv2ClientContext
     ) throws(Sv2ServiceError) {
         switch type {
         case .openStandardMiningChannelSuccess: try handle(try decode(OpenStandardMiningChannelSuccessView.self, payload), context: context)

@@ -71,7 +71,7 @@ extension Sv2MiningServerHandler {
     /// Decodes a Mining message this side receives and calls the matching overload (the service calls it;
     /// implement the `handle` overloads, not this).
     @inlinable public mutating func dispatch(
-        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ServerContext
+        _ type: Sv2MessageType, payload: Sv2Bytes, context: Sv2ServerContext
     ) throws(Sv2ServiceError) {
         switch type {
         case .openStandardMiningChannel: try handle(try decode(OpenStandardMiningChannelView.self, payload), context: context)

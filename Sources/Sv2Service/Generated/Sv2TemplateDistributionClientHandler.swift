@@ -53,7 +53,7 @@ extension Sv2TemplateDistributionClientHandler {
     /// Decodes a Template Distribution message this side receives and calls the matching overload (the service calls it;
     /// implement the `handle` overloads, not this).
     @inlinable public mutating func dispatch(
-        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ClientContext
+        _ type: Sv2MessageType, payload: Sv2Bytes, context: Sv2ClientContext
     ) throws(Sv2ServiceError) {
         switch type {
         case .newTemplate: try handle(try decode(NewTemplateView.self, payload), context: context)

@@ -47,7 +47,7 @@ extension Sv2TemplateDistributionServerHandler {
     /// Decodes a Template Distribution message this side receives and calls the matching overload (the service calls it;
     /// implement the `handle` overloads, not this).
     @inlinable public mutating func dispatch(
-        _ type: Sv2MessageType, payload: UnsafeRawBufferPointer, context: Sv2ServerContext
+        _ type: Sv2MessageType, payload: Sv2Bytes, context: Sv2ServerContext
     ) throws(Sv2ServiceError) {
         switch type {
         case .coinbaseOutputConstraints: try handle(try decode(CoinbaseOutputConstraintsView.self, payload), context: context)
