@@ -1,3 +1,4 @@
+import Foundation
 import Reactor
 import Sv2Pool
 import Sv2Noise
@@ -91,9 +92,7 @@ final class TranslatorTestBed {
             second = running
             secondAddress = try runner.sync { running.localAddress! }
         } else {
-            let placeholder = try startPool()
-            secondAddress = try runner.sync { placeholder.localAddress! }
-            try runner.sync { placeholder.stop() }
+            secondAddress = try unservedAddress()
             second = nil
         }
         let endpoints = [Endpoint(try runner.sync { first.localAddress! }), Endpoint(secondAddress)]
@@ -104,5 +103,28 @@ final class TranslatorTestBed {
         }
         return Failover(
             first: first, second: second, secondAddress: secondAddress, endpoints: endpoints, translator: translator)
+    }
+
+    /// A loopback address nothing serves, for a pool the test starts later. Its port lies below the kernel's
+    /// ephemeral range: a port the kernel handed out and took back can be given to one of the test's own outgoing
+    /// connections before the test serves it again ("Address already in use", seen once under load). Probed by
+    /// starting (and stopping) a pool there; bounded.
+    func unservedAddress() throws -> SocketAddress {
+        let ephemeralLow = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } } ?? 32_768
+        if ephemeralLow > 11_024 {
+            for _ in 0..<50 {
+                let port = UInt16(Int.random(in: (ephemeralLow - 10_000)..<ephemeralLow))
+                let address = try SocketAddress(ip: "127.0.0.1", port: port)
+                guard let probe = try? startPool(at: address) else { continue }
+                try runner.sync { probe.stop() }
+                return address
+            }
+        }
+        // No room below the range (or every probe taken): the old way, an ephemeral port released at once.
+        let placeholder = try startPool()
+        let address = try runner.sync { placeholder.localAddress! }
+        try runner.sync { placeholder.stop() }
+        return address
     }
 }
