@@ -173,6 +173,7 @@ struct BlockFloodTests {
 
         // A block, then more ordinary shares: the shares are answered upstream-unavailable, the block is forwarded.
         let (block, _) = try #require(miner.findShare(meeting: H.networkTarget))
+        let droppedBefore = try proxyRunner.sync { proxy.statistics.sharesDroppedCongested }
         let more = try proxyRunner.sync { () -> Int in
             try client.send(block.standard)
             var more = 0
@@ -193,8 +194,12 @@ struct BlockFloodTests {
             #expect(proxy.statistics.blocksForwardedCongested >= 1)
             #expect(proxy.statistics.blocksNotForwarded == 0)
         }
+        // Every share shed after the block is answered upstream-unavailable. Not necessarily all of them are shed: the
+        // stalled pool's kernel can still take a few KiB as its receive window grows (seen in CI under load), and a
+        // share that fits under the shedding line is forwarded like any other, answered once the pool reads again.
         #expect(try proxyRunner.wait {
-            miner.errors.filter { $0.sequenceNumber > block.sequence && $0.errorCode == "upstream-unavailable" }.count == more
+            let shed = miner.errors.filter { $0.sequenceNumber > block.sequence && $0.errorCode == "upstream-unavailable" }.count
+            return shed == proxy.statistics.sharesDroppedCongested - droppedBefore && shed <= more
         })
 
         // The pool reads again: the block is among the shares it validates, and the miner gets no error for it.
