@@ -1,4 +1,5 @@
 import Foundation
+import Sv2Mining
 
 /// A JSON value of a Bitcoin Core JSON-RPC request or answer. Decoded with Foundation's `JSONDecoder` (RPC answers
 /// are rare and off the share path); encoded by ``jsonText``.
@@ -96,25 +97,6 @@ public enum BitcoinCoreRPCValue: Sendable, Equatable, Decodable {
         }
     }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (see `JSONStringLiteral`).
+    static func quoted(_ text: String) -> String { JSONStringLiteral.quoted(text) }
 }

@@ -88,27 +88,8 @@ public struct BlockJournalEntry: Sendable, Hashable {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped (user identities are untrusted).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (see ``JSONStringLiteral``).
+    static func quoted(_ text: String) -> String { JSONStringLiteral.quoted(text) }
 }
 
 /// The pool's append-only block journal: `blocks.jsonl` in a directory, one JSON object per line, each line
