@@ -12,7 +12,7 @@ import Synchronization
 ///   - ``execute(_:)`` may be called from any thread at any time (it wakes the loop through an eventfd), and so may
 ///     ``tryExecute(_:)`` (bounded by `maxPendingTasks`: producers of streams of work use it and back off when it
 ///     refuses) and ``pendingTaskCount``;
-///   - before ``run()`` starts, the creating thread may call ``listen(on:backlog:onAccept:)``,
+///   - before ``run()`` starts, the creating thread may call ``listen(on:backlog:reusePort:onAccept:)``,
 ///     ``connect(to:from:timeout:handler:completion:)`` and ``schedule(after:_:)`` to set things up.
 /// - To stop a loop from another thread: `loop.execute { loop.stop() }`.
 /// - Callbacks may call `write`/`close`/`abort` on *any* connection of the same loop. `didCloseWith` is

@@ -1,6 +1,6 @@
 import CUring
 
-/// A listening socket created by ``EventLoop/listen(on:backlog:onAccept:)``. Loop-thread only.
+/// A listening socket created by ``EventLoop/listen(on:backlog:reusePort:onAccept:)``. Loop-thread only.
 public final class Listener {
     /// The bound address (with the real port when listening on port 0).
     public let localAddress: SocketAddress

@@ -16,7 +16,7 @@ import Synchronization
 /// chain tip and link change it receives is fanned out to the other loops' pools in order, through
 /// `EventLoop.execute` with at most one delivery task pending per loop (the events wait in a bounded queue; a loop
 /// that falls more than ``feedCapacity`` events behind is resynchronised from the current tip instead). A block
-/// found on any loop is journaled by that loop's pool (a shared ``BlockJournal`` serialises its writes) and handed
+/// found on any loop is journaled by that loop's pool (a shared `BlockJournal` serialises its writes) and handed
 /// to the first loop's template link with `tryExecute`; when that refuses, the block stays pending and is retried.
 ///
 /// Counters: each loop publishes a snapshot of its pool (``PoolLoopSnapshot``) every ``snapshotInterval``;
