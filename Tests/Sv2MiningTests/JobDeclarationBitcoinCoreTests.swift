@@ -291,7 +291,8 @@ extension JobDeclarationBitcoinCoreTests {
         #expect(flowed, "\(report)")
         try runner.sync {
             #expect(node.shapeViolations.isEmpty && node.unauthorized == 0)
-            #expect(node.calls.contains("getrawtransaction"))
+            // (Whether the JD server needed the node's mempool depends on whether its own view already held the
+            // declared transactions when the job came, a race this test is not about; the lookup has its own tests.)
             let accepted = stack.pool.embeddedTemplateProvider!.acceptedBlocks
             var matched = 0
             for block in node.submitted {
