@@ -276,11 +276,13 @@ int cshims_eventfd_drain(int fd) {
     }
 }
 
-int cshims_listen(const struct sockaddr *addr, socklen_t len, int backlog) {
+/* One listening socket: SO_REUSEADDR always, SO_REUSEPORT when several loops share the port. */
+static int listen_socket(const struct sockaddr *addr, socklen_t len, int backlog, int reuse_port) {
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
     if (bind(fd, addr, len) < 0) goto fail;
     if (listen(fd, backlog) < 0) goto fail;
     return fd;
@@ -288,6 +290,10 @@ fail:;
     int e = errno;
     close(fd);
     return -e;
+}
+
+int cshims_listen(const struct sockaddr *addr, socklen_t len, int backlog) {
+    return listen_socket(addr, len, backlog, 0);
 }
 
 int cshims_accept(int fd, struct sockaddr_storage *addr, socklen_t *len) {
@@ -386,16 +392,5 @@ int cshims_close(int fd) { return close(fd) < 0 && errno != EINTR ? -errno : 0; 
 size_t cshims_malloc_usable_size(void *pointer) { return malloc_usable_size(pointer); }
 
 int cshims_listen_reuseport(const struct sockaddr *addr, socklen_t len, int backlog) {
-    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
-    if (bind(fd, addr, len) < 0) goto fail;
-    if (listen(fd, backlog) < 0) goto fail;
-    return fd;
-fail:;
-    int e = errno;
-    close(fd);
-    return -e;
+    return listen_socket(addr, len, backlog, 1);
 }
