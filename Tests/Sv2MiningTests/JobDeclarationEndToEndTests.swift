@@ -79,17 +79,23 @@ struct JobDeclarationEndToEndTests {
             try stack.jdc.start()
         }
         #expect(try runner.wait { stack.jdc.localAddress != nil })
+        stack.miner = try connectCPUMiner(runner, to: stack.jdc)
+        return stack
+    }
+
+    /// A one-worker CPU miner on an extended channel, connected to `jdc` on `runner`'s loop (the end-to-end tests'
+    /// only miner).
+    static func connectCPUMiner(_ runner: LoopRunner, to jdc: JobDeclaratorClientService) throws -> MinerClient {
         try runner.sync {
             let miner = try MinerSession.makeClient(
                 configuration: MinerConfiguration(
                     userIdentity: "cpu", nominalHashrate: 1_000, channelType: .extended,
                     cpu: CPUMinerConfiguration(workerCount: 1)),
-                server: Sv2ClientConfiguration(serverAddress: stack.jdc.localAddress!, sv2Protocol: .mining, security: .plain),
+                server: Sv2ClientConfiguration(serverAddress: jdc.localAddress!, sv2Protocol: .mining, security: .plain),
                 eventLoop: runner.loop)
             miner.connect()
-            stack.miner = miner
+            return miner
         }
-        return stack
     }
 
     static func stop(_ runner: LoopRunner, _ stack: Stack) {

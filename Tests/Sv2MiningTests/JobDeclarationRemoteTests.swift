@@ -95,16 +95,7 @@ struct JobDeclarationRemoteTests {
             try stack.jdc.start()
         }
         #expect(try poolRunner.wait { stack.jdc.localAddress != nil })
-        try poolRunner.sync {
-            let miner = try MinerSession.makeClient(
-                configuration: MinerConfiguration(
-                    userIdentity: "cpu", nominalHashrate: 1_000, channelType: .extended,
-                    cpu: CPUMinerConfiguration(workerCount: 1)),
-                server: Sv2ClientConfiguration(serverAddress: stack.jdc.localAddress!, sv2Protocol: .mining, security: .plain),
-                eventLoop: poolRunner.loop)
-            miner.connect()
-            stack.miner = miner
-        }
+        stack.miner = try JobDeclarationEndToEndTests.connectCPUMiner(poolRunner, to: stack.jdc)
         return stack
     }
 
