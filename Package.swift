@@ -119,7 +119,7 @@ let package = Package(
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
         .target(
             name: "Sv2Accounting",
-            dependencies: ["CSQLite", "CPostgres", "Sv2Pool", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "CPostgres", "Reactor", "Sv2Pool", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(

@@ -9,7 +9,14 @@
 # by the shares the load generators saw accepted), the pool's CPU utilisation (cores), the whole machine's busy
 # cores over the run (/proc/stat: includes the load generators and anything else running), and the load average.
 #
+# LOOP_CPU_PERCENT=P (root, cgroup v1 `cpu` controller) caps every loop thread of the pool at P % of one CPU, each in
+# its own cgroup (the kernel's CFS quota over a 10 ms period; v1 groups take single threads). That emulates cores of
+# P % speed: on a 2-vCPU machine the pool is then the saturated side with 2 loops as with 1, and the load generators
+# keep the rest of the machine, so shares per wall second show how the pool scales per core instead of how fast the
+# load generators are. Without it nothing is capped and on 2 vCPUs the load generators are the limit.
+#
 #   bash Benchmarks/multicore.sh            # THREADS="1 2" ROUNDS=3 LG_PROCS=2 CONNECTIONS=50 IN_FLIGHT=16 DURATION=10
+#   LOOP_CPU_PERCENT=20 bash Benchmarks/multicore.sh   # the scaling measurement of Docs/Performance.md
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SV2=${SV2:-$ROOT/.build/release/sv2}
@@ -22,11 +29,44 @@ RATE=${RATE:-0}
 DURATION=${DURATION:-10}
 BACKEND=${BACKEND:-}
 PORT=${PORT:-31900}
+LOOP_CPU_PERCENT=${LOOP_CPU_PERCENT:-}
 OUT=$(mktemp -d /tmp/sv2-multicore.XXXXXX)
+CPU_CGROUP=/sys/fs/cgroup/cpu
+if [[ -n $LOOP_CPU_PERCENT && ! -f $CPU_CGROUP/cpu.cfs_quota_us ]]; then
+    echo "LOOP_CPU_PERCENT needs the cgroup v1 cpu controller at $CPU_CGROUP (and root)" >&2
+    exit 1
+fi
+CAPS=()
+trap 'for c in "${CAPS[@]}"; do rmdir "$c" 2>/dev/null || true; done' EXIT
 MODE=(--share-rate 0 --in-flight "$IN_FLIGHT")
 [[ $RATE != 0 ]] && MODE=(--share-rate "$RATE")
 TICK=$(getconf CLK_TCK)
 ulimit -n "$(ulimit -Hn)"
+
+# cap_loops PID THREADS — puts each of the pool's loop threads (the main thread runs loop 0, the others are named
+# sv2-loop-N) into its own cgroup capped at LOOP_CPU_PERCENT % of a CPU. Waits (bounded) for all loops to start.
+cap_loops() {
+    local pid=$1 threads=$2 tids=() task
+    for _ in $(seq 100); do
+        tids=("$pid")
+        for task in /proc/"$pid"/task/*; do
+            [[ $(cat "$task/comm" 2>/dev/null) == sv2-loop-* ]] && tids+=("${task##*/}")
+        done
+        ((${#tids[@]} == threads)) && break
+        sleep 0.1
+    done
+    ((${#tids[@]} == threads)) || { echo "pool $pid: ${#tids[@]} loop threads, expected $threads" >&2; exit 1; }
+    local k=0
+    for tid in "${tids[@]}"; do
+        local group=$CPU_CGROUP/sv2-multicore-$$-$k
+        mkdir -p "$group"
+        CAPS+=("$group")
+        echo 10000 >"$group/cpu.cfs_period_us"
+        echo $((LOOP_CPU_PERCENT * 100)) >"$group/cpu.cfs_quota_us"
+        echo "$tid" >"$group/tasks"
+        k=$((k + 1))
+    done
+}
 
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'; }
 # Busy and total jiffies of the whole machine (all cores).
@@ -46,6 +86,7 @@ measure() {
         grep -q 'pool listening' "$log" 2>/dev/null && break
         sleep 0.1
     done
+    [[ -n $LOOP_CPU_PERCENT ]] && cap_loops "$pid" "$threads"
     local load
     load=$(cut -d' ' -f1 /proc/loadavg)
     read -r u0 s0 < <(cpu_ticks "$pid")

@@ -1,4 +1,5 @@
 import Foundation
+import Reactor
 public import Logging
 
 /// Copies a node's SQLite ledger into a shared PostgreSQL database (same schema), so that many pool nodes can be
@@ -52,8 +53,11 @@ public final class PostgresReplicator: @unchecked Sendable {
         running = true
         stopping = false
         finished = false
-        let thread = Thread { [self] in loop() }
-        thread.name = "sv2-accounting-postgres"
+        let thread = Thread { [self] in
+            // Named from inside: Foundation on Linux does not apply `Thread.name` set before `start()`.
+            nameCurrentThread("sv2-postgres")
+            loop()
+        }
         thread.start()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Reactor
 public import Logging
 public import Sv2Pool
 
@@ -62,8 +63,11 @@ public final class ShareLedger: PoolLedger, @unchecked Sendable {
         running = true
         stopping = false
         finished = false
-        let thread = Thread { [self] in writerLoop() }
-        thread.name = "sv2-accounting"
+        let thread = Thread { [self] in
+            // Named from inside: Foundation on Linux does not apply `Thread.name` set before `start()`.
+            nameCurrentThread("sv2-accounting")
+            writerLoop()
+        }
         thread.start()
     }
 

@@ -37,6 +37,8 @@ public final class LoadTest {
             let box = UncheckedBox(worker)
             let thread = Thread {
                 let worker = box.value
+                // Named from inside: Foundation on Linux does not apply `Thread.name` set before `start()`.
+                nameCurrentThread("loadtest-\(worker.index)")
                 do throws(ReactorError) { try worker.loop.run() } catch {
                     FileHandle.standardError.write(Data("loadtest loop \(worker.index): \(error)\n".utf8))
                 }
@@ -44,7 +46,6 @@ public final class LoadTest {
                 finals.withLock { $0[worker.index] = snapshot }
                 finished.signal()
             }
-            thread.name = "loadtest-\(worker.index)"
             thread.start()
             worker.loop.execute { box.value.begin(at: start) }
         }

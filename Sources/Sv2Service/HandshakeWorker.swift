@@ -64,8 +64,11 @@ final class HandshakeWorker: @unchecked Sendable {
         jobs.append((connection, bytes))
         if !started {
             started = true
-            let thread = Thread { [self] in run() }
-            thread.name = "sv2-handshakes"
+            let thread = Thread { [self] in
+                // Named from inside: Foundation on Linux does not apply `Thread.name` set before `start()`.
+                nameCurrentThread("sv2-handshakes")
+                run()
+            }
             thread.start()
         }
         condition.signal()

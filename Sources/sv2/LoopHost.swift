@@ -116,10 +116,12 @@ enum LoopHost {
         for index in loops.indices.dropFirst() {
             let loop = loops[index]
             let thread = Thread {
+                // Foundation on Linux names only the calling thread, so the loop thread names itself (`top -H`, and
+                // Benchmarks/multicore.sh finds the loops by this name).
+                nameCurrentThread("sv2-loop-\(index)")
                 do throws(ReactorError) { try loop.run() } catch { failure.record(error) }
                 finished.signal()
             }
-            thread.name = "sv2-loop-\(index)"
             thread.start()
         }
         var mainError: (any Error)?
