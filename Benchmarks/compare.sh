@@ -260,5 +260,14 @@ print(f"server µs/share: /proc utime and stime over the load test ÷ shares ack
       f"LG-bound: the server used less than {saturated:.0%} of its core in closed loop, so the load generator, not the "
       f"server, set that throughput.")
 print("nothing lost: " + ("PASS in every run" if not lost else "FAIL\n  " + "\n  ".join(lost)))
+# µs/share divides by acknowledged-as-accepted shares: a run with rejections (which the server also paid for) is not
+# comparable, so say so instead of letting it pass silently.
+rejected = []
+for name in sorted(os.listdir(out)):
+    if name.endswith(".json") and not name.startswith("server-"):
+        r = load(name[:-5])
+        if r and r["counters"]["sharesRejected"] > 0:
+            rejected.append(f"{name[:-5]}: {r['counters']['sharesRejected']:,} ({r['counters']['rejectionCodes']})")
+print("rejected shares: " + ("none" if not rejected else "SOME (µs/share of these runs is inflated)\n  " + "\n  ".join(rejected)))
 print(f"raw reports: {out}")
 PY

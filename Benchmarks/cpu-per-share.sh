@@ -95,6 +95,7 @@ lat = r["latencyMicroseconds"]
 print(json.dumps({"label": label, "shares": shares, "user_us": user * 1e6 / max(shares, 1),
                   "sys_us": system * 1e6 / max(shares, 1), "util": (user + system) / wall,
                   "rate": r["sharesAcceptedPerSecond"], "p50": lat["p50"], "p99": lat["p99"],
+                  "rejected": r["counters"]["sharesRejected"],
                   "lost": not r["nothingLost"]["passed"]}))
 PY
     tail -1 "$OUT/results.txt" >&2
@@ -114,13 +115,15 @@ for l in labels:
     rs = [r for r in rows if r["label"] == l]
     med[l] = {k: statistics.median(r[k] for r in rs) for k in ["user_us", "sys_us", "util", "rate", "p50", "p99"]}
     med[l]["lost"] = any(r["lost"] for r in rs)
-print(f"| server | µs/share user | µs/share sys | total | vs {base} | CPU util | shares/s | p50 µs | p99 µs | lost |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+    # µs/share divides by accepted shares: rejected ones cost the server too, so a run with many is not comparable.
+    med[l]["rejected"] = max(r["rejected"] for r in rs)
+print(f"| server | µs/share user | µs/share sys | total | vs {base} | CPU util | shares/s | p50 µs | p99 µs | lost | rejected (max) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for l in labels:
     m = med[l]
     total = m["user_us"] + m["sys_us"]
     b = med[base]["user_us"] + med[base]["sys_us"]
     print(f"| {l} | {m['user_us']:.2f} | {m['sys_us']:.2f} | {total:.2f} | {total / b:.2f}× | {m['util'] * 100:.0f} % | "
-          f"{m['rate']:,.0f} | {m['p50']:,.0f} | {m['p99']:,.0f} | {'LOST' if m['lost'] else 'no'} |")
+          f"{m['rate']:,.0f} | {m['p50']:,.0f} | {m['p99']:,.0f} | {'LOST' if m['lost'] else 'no'} | {m['rejected']:,} |")
 print(f"(medians of {len(rows) // len(labels)} interleaved rounds; raw: {sys.argv[1]})")
 PY

@@ -6,7 +6,9 @@ public import Sv2Service
 /// The smallest pool worth load-testing: standard and extended channels with the target the miner asks for, one
 /// job and one chain tip per channel, and every `SubmitSharesStandard` / `SubmitSharesExtended` validated for real
 /// with Sv2Mining's `ShareValidator` (extended: coinbase rebuilt around the extranonce and hashed up a merkle path;
-/// both: header rebuilt and SHA-256d hashed, duplicates detected), then acknowledged one by one.
+/// both: header rebuilt and SHA-256d hashed, duplicates detected), then acknowledged one by one. When a channel's
+/// duplicate filter fills (``ShareValidator/needsFreshJob``), it gets a fresh job above the filter's `ntime` floor, as
+/// the full pool does, so a long closed-loop run keeps being accepted instead of turning `stale-share`.
 ///
 /// It is the load test's default target until the full pool app is used, and the workload the SwiftNIO baseline
 /// in `Benchmarks/` reproduces.
@@ -20,8 +22,24 @@ public struct ReferencePool: Sv2MiningServerHandler {
     /// The chain tip's `min_ntime`.
     public static let minNtime: UInt32 = 1_750_000_000
 
-    /// Channel index → validator (channel ids are index + 1; closed channels become nil, ids are not reused).
-    private var channels: [ShareValidator?] = []
+    /// One open channel: its validator and what its job is rebuilt from when the duplicate filter fills.
+    private struct Channel {
+        var validator: ShareValidator
+        let work: Work
+        let target: Target
+        var lastJobID: UInt32 = ReferencePool.jobID
+    }
+
+    /// What a channel mines on: enough to issue a fresh job with a higher `min_ntime`.
+    private enum Work {
+        case standard(merkleRoot: Hash256)
+        case extended(coinbasePrefix: [UInt8], coinbaseSuffix: [UInt8], extranoncePrefix: Extranonce, rollable: Int)
+    }
+
+    /// Channel index → channel (channel ids are index + 1; closed channels become nil, ids are not reused).
+    private var channels: [Channel?] = []
+    /// Largest duplicate-filter table per channel (see `DuplicateShareFilter.maximumCapacity`).
+    public let duplicateFilterCapacity: Int
     /// Channels opened (standard and extended).
     public private(set) var channelsOpened = 0
     /// Extended channels opened.
@@ -30,11 +48,25 @@ public struct ReferencePool: Sv2MiningServerHandler {
     public private(set) var sharesAccepted = 0
     /// Shares rejected.
     public private(set) var sharesRejected = 0
+    /// Fresh jobs sent because a channel's duplicate filter filled.
+    public private(set) var jobsRenewed = 0
     /// Channels of each connection, to drop their validators on close.
     private var channelsByConnection: [Sv2ConnectionID: [UInt32]] = [:]
 
     /// A pool with no channels yet.
-    public init() {}
+    ///
+    /// - Parameter duplicateFilterCapacity: the per-channel duplicate filter's largest table (the default is the
+    ///   validator's; tests make it small to reach a rollover quickly).
+    public init(duplicateFilterCapacity: Int = DuplicateShareFilter().maximumCapacity) {
+        self.duplicateFilterCapacity = duplicateFilterCapacity
+    }
+
+    /// A validator for one channel, with this pool's duplicate filter size.
+    private func makeValidator() -> ShareValidator {
+        ShareValidator(
+            maximumActiveJobs: 1, staleMemory: 1,
+            duplicateFilter: DuplicateShareFilter(maximumCapacity: duplicateFilterCapacity))
+    }
 
     /// The previous-block hash of the single chain tip (raw order).
     public static let prevHash = Hash256(hex: String(repeating: "ab", count: 32))!
@@ -81,13 +113,14 @@ public struct ReferencePool: Sv2MiningServerHandler {
         let target = Target(open.maxTarget)
         let prefix = Self.extranoncePrefix(channel: channelID)
         let parts = Self.coinbase(rollable: rollable).parts(witness: false)
-        var validator = ShareValidator(maximumActiveJobs: 1, staleMemory: 1)
-        validator.activate(ShareJob(
-            extendedJobID: Self.jobID, version: Self.version, versionRollingAllowed: true, prevHash: Self.prevHash,
-            coinbasePrefix: parts.prefix, extranoncePrefix: Extranonce(bytes: prefix)!, extranonceSize: rollable,
-            coinbaseSuffix: parts.suffix, merklePath: Self.merklePath, nbits: Self.nbits, minNtime: Self.minNtime,
-            target: target), newChainTip: true)
-        channels[Int(channelID) - 1] = validator
+        let channel = Channel(
+            validator: makeValidator(),
+            work: .extended(coinbasePrefix: parts.prefix, coinbaseSuffix: parts.suffix,
+                            extranoncePrefix: Extranonce(bytes: prefix)!, rollable: rollable),
+            target: target)
+        channels[Int(channelID) - 1] = channel
+        channels[Int(channelID) - 1]!.validator.activate(
+            Self.shareJob(channel, jobID: Self.jobID, minNtime: Self.minNtime), newChainTip: true)
         channelsByConnection[context.connectionID, default: []].append(channelID)
         channelsOpened += 1
         extendedChannelsOpened += 1
@@ -124,11 +157,10 @@ public struct ReferencePool: Sv2MiningServerHandler {
         let channelID = UInt32(channels.count)
         let target = Target(open.maxTarget)
         let merkleRoot = Self.merkleRoot(channel: channelID)
-        var validator = ShareValidator(maximumActiveJobs: 1, staleMemory: 1)
-        validator.activate(ShareJob(
-            standardJobID: Self.jobID, version: Self.version, prevHash: Self.prevHash, merkleRoot: merkleRoot,
-            nbits: Self.nbits, minNtime: Self.minNtime, target: target), newChainTip: true)
-        channels[Int(channelID) - 1] = validator
+        let channel = Channel(validator: makeValidator(), work: .standard(merkleRoot: merkleRoot), target: target)
+        channels[Int(channelID) - 1] = channel
+        channels[Int(channelID) - 1]!.validator.activate(
+            Self.shareJob(channel, jobID: Self.jobID, minNtime: Self.minNtime), newChainTip: true)
         channelsByConnection[context.connectionID, default: []].append(channelID)
         channelsOpened += 1
         try context.send(OpenStandardMiningChannelSuccess(
@@ -160,15 +192,55 @@ public struct ReferencePool: Sv2MiningServerHandler {
             return try context.send(SubmitSharesError(
                 channelID: channelID, sequenceNumber: sequenceNumber, errorCode: ShareRejection.invalidChannelID.code))
         }
-        switch channels[index]!.validate(share) {
+        switch channels[index]!.validator.validate(share) {
         case .accepted, .blockFound:
             sharesAccepted += 1
             try context.send(SubmitSharesSuccess(
                 channelID: channelID, lastSequenceNumber: sequenceNumber, newSubmitsAcceptedCount: 1, newSharesSum: 1))
+            if channels[index]!.validator.needsFreshJob { try renewJob(channelID: channelID, context: context) }
         case .rejected(let rejection):
             sharesRejected += 1
             try context.send(SubmitSharesError(
                 channelID: channelID, sequenceNumber: sequenceNumber, errorCode: rejection.code))
+        }
+    }
+
+    /// The duplicate filter of `channelID` filled and its job was retired: a fresh job (the next id) whose
+    /// `min_ntime` is the validator's floor, sent and activated, so the miner's next shares are new work.
+    private mutating func renewJob(channelID: UInt32, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        let index = Int(channelID) - 1
+        channels[index]!.lastJobID &+= 1
+        let channel = channels[index]!
+        let jobID = channel.lastJobID
+        let minNtime = channel.validator.ntimeFloor
+        channels[index]!.validator.activate(Self.shareJob(channel, jobID: jobID, minNtime: minNtime), newChainTip: false)
+        jobsRenewed += 1
+        switch channel.work {
+        case .standard(let merkleRoot):
+            try context.send(NewMiningJob(
+                channelID: channelID, jobID: jobID, minNtime: minNtime, version: Self.version,
+                merkleRoot: U256(merkleRoot)))
+        case .extended(let prefix, let suffix, _, _):
+            try context.send(NewExtendedMiningJob(
+                channelID: channelID, jobID: jobID, minNtime: minNtime, version: Self.version,
+                versionRollingAllowed: true, merklePath: Self.merklePath.map { U256($0) },
+                coinbaseTxPrefix: prefix, coinbaseTxSuffix: suffix))
+        }
+    }
+
+    /// The validator's job `jobID` for `channel`, valid from `minNtime`.
+    private static func shareJob(_ channel: Channel, jobID: UInt32, minNtime: UInt32) -> ShareJob {
+        switch channel.work {
+        case .standard(let merkleRoot):
+            ShareJob(
+                standardJobID: jobID, version: version, prevHash: prevHash, merkleRoot: merkleRoot, nbits: nbits,
+                minNtime: minNtime, target: channel.target)
+        case .extended(let prefix, let suffix, let extranoncePrefix, let rollable):
+            ShareJob(
+                extendedJobID: jobID, version: version, versionRollingAllowed: true, prevHash: prevHash,
+                coinbasePrefix: prefix, extranoncePrefix: extranoncePrefix, extranonceSize: rollable,
+                coinbaseSuffix: suffix, merklePath: merklePath, nbits: nbits, minNtime: minNtime,
+                target: channel.target)
         }
     }
 

@@ -15,7 +15,7 @@ final class InProcessPool: @unchecked Sendable {
     let authority: AuthorityKeyPair?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(backend: ReactorBackend, noise: Bool) throws {
+    init(backend: ReactorBackend, noise: Bool, mining: ReferencePool = ReferencePool()) throws {
         loop = try EventLoop(configuration: EventLoopConfiguration(backend: backend))
         var configuration = Sv2ServerConfiguration(listenAddress: try SocketAddress(ip: "127.0.0.1", port: 0))
         authority = noise ? try AuthorityKeyPair.generate() : nil
@@ -23,7 +23,7 @@ final class InProcessPool: @unchecked Sendable {
             configuration.noise = .freshStaticKeyPerConnection(authority: authority, certificateValidity: 3_600)
         }
         server = try Server(
-            configuration: configuration, eventLoop: loop, mining: ReferencePool(),
+            configuration: configuration, eventLoop: loop, mining: mining,
             jobDeclaration: NullSv2JobDeclarationServerHandler(),
             templateDistribution: NullSv2TemplateDistributionServerHandler())
         try server.start()
@@ -35,13 +35,15 @@ final class InProcessPool: @unchecked Sendable {
 
     var address: SocketAddress { server.localAddress! }
 
-    /// (accepted, rejected, channels opened, extended channels opened) as the pool counted them.
-    func counts() -> (accepted: Int, rejected: Int, channels: Int, extendedChannels: Int) {
+    /// (accepted, rejected, channels opened, extended channels opened, jobs renewed) as the pool counted them.
+    func counts() -> (accepted: Int, rejected: Int, channels: Int, extendedChannels: Int, jobsRenewed: Int) {
         let result = UncheckedBox(Box())
         let done = DispatchSemaphore(value: 0)
         loop.execute { [self] in
             let pool = server.mining
-            result.value.counts = (pool.sharesAccepted, pool.sharesRejected, pool.channelsOpened, pool.extendedChannelsOpened)
+            result.value.counts = (
+                pool.sharesAccepted, pool.sharesRejected, pool.channelsOpened, pool.extendedChannelsOpened,
+                pool.jobsRenewed)
             done.signal()
         }
         done.wait()
@@ -56,7 +58,7 @@ final class InProcessPool: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + 5)
     }
 
-    private final class Box { var counts = (0, 0, 0, 0) }
+    private final class Box { var counts = (0, 0, 0, 0, 0) }
 }
 
 @Suite(.serialized, .timeLimit(.minutes(1)))
@@ -120,6 +122,36 @@ struct LoadTestRunTests {
         #expect(report.counters.sharesRejected == 0)
         #expect(server.accepted == report.counters.sharesSent)
         #expect(report.counters.jobErrors == 0)
+    }
+
+    /// A long closed-loop run fills every channel's duplicate filter (here a tiny one: 48 shares) many times over; each
+    /// time the reference pool sends a fresh job above the filter's ntime floor and the miners move to it, so shares
+    /// keep being accepted. Only the shares already in flight when a job is renewed may come back `stale-share`.
+    /// (Before the renewal, every share after the first fill was stale, and closed-loop CPU-per-accepted-share
+    /// figures were inflated accordingly.)
+    @Test(arguments: LoadTestChannelKind.allCases)
+    func aFullDuplicateFilterGetsAFreshJobAndSharesStayAccepted(_ kind: LoadTestChannelKind) throws {
+        let pool = try InProcessPool(backend: .epoll, noise: false, mining: ReferencePool(duplicateFilterCapacity: 64))
+        defer { pool.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: pool.address)
+        configuration.connections = 4
+        configuration.backend = .epoll
+        configuration.channelKind = kind
+        configuration.sharesPerSecond = 0
+        configuration.sharesInFlight = 4
+        configuration.rampUp = .milliseconds(50)
+        configuration.duration = .milliseconds(500)
+        configuration.progressInterval = .milliseconds(50)
+        var report = try LoadTest(configuration: configuration).run()
+        let server = pool.counts()
+        report.check(serverAccepted: server.accepted, serverRejected: server.rejected)
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        // Well past several fills per channel (48 fingerprints each), however slow the machine.
+        #expect(server.jobsRenewed >= 4 * 2, "jobs renewed: \(server.jobsRenewed)")
+        #expect(report.counters.sharesAccepted > 48 * 4 * 2)
+        #expect(report.counters.jobErrors == 0)
+        #expect(report.counters.sharesRejected <= configuration.sharesInFlight * server.jobsRenewed)
+        #expect(Set(report.counters.rejectionCodes.keys).isSubset(of: ["stale-share"]))
     }
 
     @Test func extendedChannelAskingForTooMuchExtranonceIsRefused() throws {

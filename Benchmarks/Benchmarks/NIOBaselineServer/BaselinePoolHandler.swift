@@ -15,7 +15,8 @@ final class BaselineCounters: Sendable {
 
 /// The same minimal pool as `ReferencePool` (Sources/Sv2LoadTest): SetupConnection for Mining,
 /// OpenStandardMiningChannel with the requested target plus one job and chain tip, every SubmitSharesStandard
-/// validated with Sv2Mining's `ShareValidator` and acknowledged one by one. Replies are appended to one
+/// validated with Sv2Mining's `ShareValidator` and acknowledged one by one, a fresh job sent when a channel's duplicate
+/// filter fills (as `ReferencePool` does, so long closed-loop runs stay accepted). Replies are appended to one
 /// per-connection buffer and written once per read batch (`channelReadComplete`).
 final class BaselinePoolHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -31,6 +32,8 @@ final class BaselinePoolHandler: ChannelInboundHandler {
     private let noise: NoiseState?
     private var isSetUp = false
     private var validators: [UInt32: ShareValidator] = [:]
+    /// Per channel: its merkle root, target and last job id, to issue a fresh job when the duplicate filter fills.
+    private var work: [UInt32: (merkleRoot: Hash256, target: Target, lastJobID: UInt32)] = [:]
     private var output: ByteBuffer?
 
     init(counters: BaselineCounters, noise: NoiseState?) {
@@ -97,6 +100,7 @@ final class BaselinePoolHandler: ChannelInboundHandler {
                 standardJobID: Self.jobID, version: Self.version, prevHash: Self.prevHash, merkleRoot: merkleRoot,
                 nbits: Self.nbits, minNtime: Self.minNtime, target: target), newChainTip: true)
             validators[channelID] = validator
+            work[channelID] = (merkleRoot, target, Self.jobID)
             var prefix: [UInt8] = []
             withUnsafeBytes(of: channelID.bigEndian) { prefix.append(contentsOf: $0) }
             try send(OpenStandardMiningChannelSuccess(
@@ -120,6 +124,7 @@ final class BaselinePoolHandler: ChannelInboundHandler {
                 counters.sharesAccepted.add(1, ordering: .relaxed)
                 try send(SubmitSharesSuccess(channelID: share.channelID, lastSequenceNumber: share.sequenceNumber,
                                              newSubmitsAcceptedCount: 1, newSharesSum: 1), context: context)
+                if validators[share.channelID]!.needsFreshJob { try renewJob(share.channelID, context: context) }
             case .rejected(let rejection):
                 counters.sharesRejected.add(1, ordering: .relaxed)
                 try send(SubmitSharesError(channelID: share.channelID, sequenceNumber: share.sequenceNumber,
@@ -128,6 +133,21 @@ final class BaselinePoolHandler: ChannelInboundHandler {
         default:
             throw BaselineError.unexpected
         }
+    }
+
+    /// The channel's duplicate filter filled: a fresh job above the validator's ntime floor, activated and sent.
+    private func renewJob(_ channelID: UInt32, context: ChannelHandlerContext) throws {
+        guard var channel = work[channelID] else { return }
+        channel.lastJobID &+= 1
+        work[channelID] = channel
+        let minNtime = validators[channelID]!.ntimeFloor
+        validators[channelID]!.activate(ShareJob(
+            standardJobID: channel.lastJobID, version: Self.version, prevHash: Self.prevHash,
+            merkleRoot: channel.merkleRoot, nbits: Self.nbits, minNtime: minNtime, target: channel.target),
+            newChainTip: false)
+        try send(NewMiningJob(channelID: channelID, jobID: channel.lastJobID, minNtime: minNtime,
+                              version: Self.version, merkleRoot: U256(bytes: channel.merkleRoot.bytes)!),
+                 context: context)
     }
 
     /// Appends `message` (encrypted when Noise is on) to the connection's output buffer.
