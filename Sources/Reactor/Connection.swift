@@ -20,10 +20,14 @@ public final class Connection {
     /// The socket; `nil` once it was handed to the backend to close (so no code can name its number afterwards).
     var descriptor: Descriptor?
     var handler: (any ConnectionHandler)?
-    var readBuffer = IOBuffer()
-    var writeBuffer = IOBuffer()
+    // The buffers and the dirty flag are touched for every frame read and every reply written. They are loop-thread
+    // state, and no access to them is held across a call that could reach them again (mutating `IOBuffer` methods
+    // return before any handler runs; `withWritableBuffer` hands its body a pointer, not the buffer), so the
+    // runtime's dynamic exclusivity check (`swift_beginAccess`, a thread-local access set) only cost time per share.
+    @exclusivity(unchecked) var readBuffer = IOBuffer()
+    @exclusivity(unchecked) var writeBuffer = IOBuffer()
     /// In the loop's list of connections to flush (list membership, not part of the lifecycle).
-    var isDirty = false
+    @exclusivity(unchecked) var isDirty = false
     /// Why reading is paused, if it is (independent of the lifecycle: an open or closing connection can be paused).
     var readPause: ReadPause = []
     /// The peer's FIN arrived while reading was paused: acted on after the buffered bytes were presented on resume.

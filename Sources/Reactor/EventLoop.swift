@@ -45,8 +45,10 @@ public final class EventLoop: @unchecked Sendable {
     private var expiredScratch: [(deadline: UInt64, body: () -> Void)] = []
     var connections = SlotTable<Connection>()
     var listeners = SlotTable<Listener>()
-    var dirty: [Connection] = []
-    var dirtyScratch: [Connection] = []
+    // Appended to for every connection written in an iteration; loop-thread only, and `flushDirty` swaps the two
+    // before iterating, so no access overlaps one that appends (see `Connection.writeBuffer` for why unchecked).
+    @exclusivity(unchecked) var dirty: [Connection] = []
+    @exclusivity(unchecked) var dirtyScratch: [Connection] = []
     var closeNotifications: [Connection] = []
     var closeScratch: [Connection] = []
     var deferred: [() -> Void] = []
