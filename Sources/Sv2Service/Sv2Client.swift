@@ -59,6 +59,14 @@ public final class Sv2Client<
     private var inactivityTimer: TimerHandle?
     private var targetAddress: SocketAddress?
     private var targetEndpoint: Endpoint?
+    /// How the connection handler reaches this client without a weak reference (see `Lifeline`); made on first use.
+    private var lifelineStorage: Lifeline<Sv2Client>?
+    private var lifeline: Lifeline<Sv2Client> {
+        if let lifelineStorage { return lifelineStorage }
+        let made = Lifeline(self)
+        lifelineStorage = made
+        return made
+    }
 
     /// Creates a client; nothing happens until `connect()`.
     public init(
@@ -78,6 +86,8 @@ public final class Sv2Client<
         self.logger = logger
         core = Sv2ClientCore(eventLoop: eventLoop)
     }
+
+    deinit { lifelineStorage?.isAlive = false }
 
     /// Counters (frames, errors).
     public var statistics: Sv2ServiceStatistics { core.statistics }
@@ -114,7 +124,7 @@ public final class Sv2Client<
         state = .connecting
         eventLoop.connect(
             to: serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
-            handler: ClientConnectionHandler(client: self)
+            handler: ClientConnectionHandler(lifeline: lifeline)
         ) { [weak self] result in
             guard let self else { return }
             switch result {
@@ -340,16 +350,17 @@ private final class ClientConnectionHandler<
     Mining: Sv2MiningClientHandler, JobDeclaration: Sv2JobDeclarationClientHandler,
     TemplateDistribution: Sv2TemplateDistributionClientHandler
 >: ConnectionHandler {
-    weak var client: Sv2Client<Mining, JobDeclaration, TemplateDistribution>?
+    // Not weak: see `Lifeline` (a weak reference cost every read a side-table retain and release).
+    let lifeline: Lifeline<Sv2Client<Mining, JobDeclaration, TemplateDistribution>>
 
-    init(client: Sv2Client<Mining, JobDeclaration, TemplateDistribution>) { self.client = client }
+    init(lifeline: Lifeline<Sv2Client<Mining, JobDeclaration, TemplateDistribution>>) { self.lifeline = lifeline }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
-        client?.received(bytes) ?? bytes.count
+        lifeline.withOwner { $0.received(bytes) } ?? bytes.count
     }
 
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
-        client?.closed(reason: reason)
+        _ = lifeline.withOwner { $0.closed(reason: reason) }
     }
 }
 

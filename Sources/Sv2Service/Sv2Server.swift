@@ -41,6 +41,8 @@ public final class Sv2Server<
     /// Computes act 2s off the loop thread (`handshakesOnWorkerThread`), or nil: they are answered on the loop
     /// within the per-iteration budget.
     private var handshakeWorker: HandshakeWorker?
+    /// How connection handlers reach this server without a weak reference (see `Lifeline`); made on first use.
+    private var lifeline: Lifeline<Sv2Server>?
 
     /// Creates a server; nothing happens until `start()`.
     public init(
@@ -69,7 +71,10 @@ public final class Sv2Server<
         }
     }
 
-    deinit { handshakeWorker?.stop() }
+    deinit {
+        lifeline?.isAlive = false
+        handshakeWorker?.stop()
+    }
 
     /// A whole frame (encrypted, at the configured maximum) must fit the loop's per-connection read buffer, because
     /// frames are parsed in place; otherwise the largest accepted frame could never be received.
@@ -179,7 +184,8 @@ public final class Sv2Server<
             link.handshakeTimer = nil
             if link.sv2Protocol == nil { self.connections.fail(link, .handshakeTimeout) }
         }
-        return ServerConnectionHandler(server: self, link: link)
+        if lifeline == nil { lifeline = Lifeline(self) }
+        return ServerConnectionHandler(lifeline: lifeline!, link: link)
     }
 
     private func refuse(_ connection: Connection, _ refusal: Sv2Admission.Refusal) {
@@ -516,25 +522,25 @@ private final class ServerConnectionHandler<
     Mining: Sv2MiningServerHandler, JobDeclaration: Sv2JobDeclarationServerHandler,
     TemplateDistribution: Sv2TemplateDistributionServerHandler
 >: ConnectionHandler {
-    // Weak: a server released without `stop()` must not be touched when the loop later closes its sockets.
-    weak var server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>?
+    let lifeline: Lifeline<Sv2Server<Mining, JobDeclaration, TemplateDistribution>>
     let link: Sv2Link
 
-    init(server: Sv2Server<Mining, JobDeclaration, TemplateDistribution>, link: Sv2Link) {
-        self.server = server
+    init(lifeline: Lifeline<Sv2Server<Mining, JobDeclaration, TemplateDistribution>>, link: Sv2Link) {
+        self.lifeline = lifeline
         self.link = link
     }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
-        guard let server else {
+        guard let consumed = lifeline.withOwner({ [link] in $0.received(bytes, on: link) }) else {
+            // The server was released without `stop()`: nothing may use it, so the connection goes.
             connection.abort()
             return bytes.count
         }
-        return server.received(bytes, on: link)
+        return consumed
     }
 
     func connection(_ connection: Connection, didCloseWith reason: CloseReason) {
-        server?.closed(link, reason: reason)
+        _ = lifeline.withOwner { [link] in $0.closed(link, reason: reason) }
     }
 }
 

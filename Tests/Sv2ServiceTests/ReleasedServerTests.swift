@@ -1,0 +1,46 @@
+import LoopTestSupport
+import Reactor
+import Sv2Codec
+@testable import Sv2Service
+import Testing
+
+/// A server released without `stop()` while its connections are still open: the loop keeps those sockets, and their
+/// handlers must neither touch the freed server nor keep it alive. (Handlers reach the server through
+/// `ServerLifeline`, an unretained reference with an alive flag, instead of a weak reference whose side table cost
+/// every read a slow-path retain and release.)
+@Suite("A server released without stop()", .serialized)
+struct ReleasedServerTests {
+    @Test(arguments: [ReactorBackend.ioUring, .epoll])
+    func itsConnectionsAreAbortedOnTheirNextReadAndTheLoopRunsOn(_ backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
+        defer { runner.stop() }
+        let server = Box<TestServer?>(nil)
+        let released = Box<Bool>(false)
+        let address = try runner.sync { () -> SocketAddress in
+            let made = try TestServer(
+                configuration: serverConfiguration(noise: false), eventLoop: runner.loop,
+                mining: TestPool(state: PoolState()), jobDeclaration: NullSv2JobDeclarationServerHandler(),
+                templateDistribution: NullSv2TemplateDistributionServerHandler())
+            try made.start()
+            server.value = made
+            return made.localAddress!
+        }
+        let peer = try HostileClient(server: address, noise: false)
+        try peer.setUp()
+        // Release the only reference on the loop thread; a weak reference tells whether it really went away.
+        try runner.sync {
+            weak let watcher = server.value
+            server.value = nil
+            released.value = watcher == nil
+        }
+        #expect(released.value, "the server outlived its last reference (something still retains it)")
+        // The next bytes reach a handler whose server is gone: the connection is aborted, nothing crashes.
+        peer.send(peer.frame(OpenStandardMiningChannel(
+            requestID: 1, userIdentity: "after-release", nominalHashRate: 1, maxTarget: .max)))
+        #expect(peer.waitForClose())
+        // The loop is still serving: a timer scheduled now fires.
+        let fired = Box<Bool>(false)
+        _ = try runner.sync { runner.loop.schedule(after: .milliseconds(1)) { fired.value = true } }
+        #expect(try runner.wait { fired.value })
+    }
+}
