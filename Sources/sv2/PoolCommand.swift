@@ -340,6 +340,7 @@ struct PoolCommand: ParsableCommand {
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
+        let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
         if settings.threads > 1 {
             return try runLoops(
                 settings, file: file, journal: journal, accounting: accounting, metricsEndpoint: metricsEndpoint)
@@ -383,9 +384,10 @@ struct PoolCommand: ParsableCommand {
                         node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
                     }
                 } else if let authority = jd.remoteAuthority {
+                    // The journal first: the ids spent before a restart stay refused.
                     let check = MiningJobTokenVerifier(
                         authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
-                        halvingInterval: jd.halvingInterval)
+                        halvingInterval: jd.halvingInterval, journal: tokenJournal)
                     pool.pool.customJobAuthorizer = { check.authorize($0) }
                     verifier = check
                     print("custom jobs with tokens signed by \(authority)")
@@ -418,6 +420,18 @@ struct PoolCommand: ParsableCommand {
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })
+    }
+
+    /// Opens the used-token journal of `sv2 pool --jds-authority-key` (loads the unexpired ids of earlier runs,
+    /// compacts the file); a journal that cannot be read stops the start.
+    static func openUsedTokenJournal(_ path: String) throws -> UsedTokenJournal {
+        let journal: UsedTokenJournal
+        do { journal = try UsedTokenJournal(path: path, now: UInt64(Date().timeIntervalSince1970)) } catch {
+            throw ValidationError("cannot open the used-token journal: \(error)")
+        }
+        print("used-token journal: \(journal.path) (\(journal.lineCount) unexpired token ids of earlier runs refused, "
+            + "\(journal.expiredAtOpening) expired dropped)")
+        return journal
     }
 
     /// `--threads N` (N > 1): one ``PoolCluster`` over N loops, each with its own port into the one ledger; loop 0
