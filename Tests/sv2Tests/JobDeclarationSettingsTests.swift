@@ -88,6 +88,11 @@ struct JobDeclarationSettingsTests {
         let remote = try Self.pool(base + ["--jds-authority-key", Self.authority])
         #expect(remote.remoteAuthority == (try AuthorityPublicKey(base58Check: Self.authority)))
         #expect(remote.acceptsCustomJobs && remote.listenAddress == nil)
+        // Spent token ids are journaled in the data directory (a restarted pool keeps refusing them); nothing to
+        // journal without the remote key.
+        #expect(remote.usedTokenJournal == directory.file("used-mining-job-tokens"))
+        #expect(try Self.pool(base).usedTokenJournal == nil)
+        #expect(try Self.server(base).1.usedTokenJournal == nil)
         // Custom jobs are checked on one loop (the replay memory is one map): one thread, more refused.
         #expect(try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority]).threads == 1)
         #expect(throws: (any Error).self) {
