@@ -7,7 +7,8 @@
 #   bash Benchmarks/profile-server.sh ".build/release/sv2 loadtest serve --listen 127.0.0.1:{PORT}"
 #
 # Environment: RATE (shares/s per connection, default 400; 0 = closed loop with 16 in flight), CONNECTIONS (100),
-# SECONDS_RECORDED (5), FREQUENCY (19999 Hz), LOADGEN (default .build/release/sv2), LOADGEN_ARGS.
+# SECONDS_RECORDED (5), FREQUENCY (19999 Hz), LOADGEN (default .build/release/sv2), LOADGEN_ARGS, NOISE=1 (read the
+# authority key the server prints and turn Noise on; start the server with its Noise option).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SERVER=$1
@@ -28,12 +29,17 @@ for _ in $(seq 100); do
     grep -q listening "$OUT/server.log" 2>/dev/null && break
     sleep 0.1
 done
+security=()
+if [[ ${NOISE:-0} == 1 ]]; then
+    key=$(sed -n -e 's/.*authority-public-key \([^ ]*\).*/\1/p' -e 's/^authority public key: \([^ ]*\).*/\1/p' "$OUT/server.log" | head -1)
+    security=(--authority-public-key "$key")
+fi
 mode=(--share-rate "$RATE")
 [[ $RATE == 0 ]] && mode=(--share-rate 0 --in-flight 16)
 duration=$((SECONDS_RECORDED + 6))
 # shellcheck disable=SC2086
 taskset -c 1 "$LOADGEN" loadtest run --target "127.0.0.1:$PORT" --quiet --json --connections "$CONNECTIONS" \
-    "${mode[@]}" --ramp-up 1 --duration "$duration" $LOADGEN_ARGS >"$OUT/loadtest.json" 2>"$OUT/loadtest.err" &
+    "${mode[@]}" "${security[@]}" --ramp-up 1 --duration "$duration" $LOADGEN_ARGS >"$OUT/loadtest.json" 2>"$OUT/loadtest.err" &
 lg=$!
 sleep 4
 perf record -F "$FREQUENCY" -g -p "$pid" -o "$OUT/perf.data" -- sleep "$SECONDS_RECORDED" >/dev/null 2>&1
