@@ -20,7 +20,8 @@ public final class Sv2ClientCore {
 /// An Sv2 client: connects to one server, runs the Noise handshake (optional), sends `SetupConnection` for its
 /// configured subprotocol and hands every message from the server to that subprotocol's handler.
 ///
-/// Loop thread only (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline and receive zero-copy
+/// Loop thread only (use `eventLoop.execute {}` from elsewhere); release its last reference on the loop thread too, or
+/// once the loop stopped (its connection reaches it through an unsynchronised alive flag, not a weak reference). Handlers are stored inline and receive zero-copy
 /// views; the handler for the configured subprotocol must be a real one (not Null). The one-subprotocol initialisers
 /// pass the Null handler for the other two:
 ///

@@ -7,7 +7,8 @@ import Sv2Noise
 /// message to the handler of the subprotocol the connection was set up for.
 ///
 /// A thin state machine registered on an `EventLoop`; all methods must be called on that loop's thread
-/// (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline (generic parameters, no existentials)
+/// (use `eventLoop.execute {}` from elsewhere), and its last reference must be released there too, or once the loop
+/// stopped running: its connections reach it through an unsynchronised alive flag, not a weak reference. Handlers are stored inline (generic parameters, no existentials)
 /// and receive zero-copy views. Pass `NullSv2…ServerHandler()` for subprotocols the server does not serve, or use
 /// the one-subprotocol initialisers, which do it for you:
 ///
