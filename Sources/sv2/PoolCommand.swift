@@ -331,6 +331,9 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal: \(error)")
         }
         print("block journal: \(journal.path)")
+        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
+        // Before the ledger's writer starts: a journal that cannot be trusted stops the start with nothing running.
+        let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
         let accounting = try Self.openLedger(settings)
         let ledger = accounting?.ledger
         if case .postgres = settings.accounting {
@@ -339,8 +342,6 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
-        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
-        let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
         if settings.threads > 1 {
             return try runLoops(
                 settings, file: file, journal: journal, accounting: accounting, metricsEndpoint: metricsEndpoint)
