@@ -331,6 +331,8 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal: \(error)")
         }
         print("block journal: \(journal.path)")
+        // Before this run journals anything: what an earlier run left unsettled (logged at error level).
+        let earlier = EarlierUnsettledBlocks.check(journal.path)
         let accounting = try Self.openLedger(settings)
         let ledger = accounting?.ledger
         if case .postgres = settings.accounting {
@@ -342,7 +344,8 @@ struct PoolCommand: ParsableCommand {
         let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         if settings.threads > 1 {
             return try runLoops(
-                settings, file: file, journal: journal, accounting: accounting, metricsEndpoint: metricsEndpoint)
+                settings, file: file, journal: journal, earlier: earlier, accounting: accounting,
+                metricsEndpoint: metricsEndpoint)
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
@@ -380,7 +383,8 @@ struct PoolCommand: ParsableCommand {
                         + "tokens signed by \(jds.declarator.signingKey.publicKey) (\(jd.signingKeyOrigin ?? "?"); "
                         + "remote pools: --jds-authority-key)")
                     if let rpcConfiguration {
-                        node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
+                        node = JobDeclarationNode.start(
+                            rpcConfiguration, jds: jds, pool: pool, journal: journal, earlier: earlier, loop: loop)
                     }
                 } else if let authority = jd.remoteAuthority {
                     let check = MiningJobTokenVerifier(
@@ -397,6 +401,7 @@ struct PoolCommand: ParsableCommand {
                         ? JobDeclarationMetrics(service: declarator, verifier: verifier, name: pool.server.metricsName)
                         : nil
                     metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) {
+                        exporter.journalUnsettledBlocks = earlier.remaining
                         exporter.export()
                         jdExporter?.export()
                     }
@@ -423,7 +428,7 @@ struct PoolCommand: ParsableCommand {
     /// `--threads N` (N > 1): one ``PoolCluster`` over N loops, each with its own port into the one ledger; loop 0
     /// holds the template link and the metrics endpoint. SIGTERM drains every loop.
     private func runLoops(
-        _ settings: Settings, file: ConfigFile, journal: BlockJournal,
+        _ settings: Settings, file: ConfigFile, journal: BlockJournal, earlier: EarlierUnsettledBlocks,
         accounting: (ledger: ShareLedger, replicator: PostgresReplicator?)?,
         metricsEndpoint: (address: SocketAddress, registry: PrometheusCollectorRegistry)?
     ) throws {
@@ -454,7 +459,10 @@ struct PoolCommand: ParsableCommand {
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         cluster: pools, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
-                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loops[0]) { exporter.export() }
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loops[0]) {
+                        exporter.journalUnsettledBlocks = earlier.remaining
+                        exporter.export()
+                    }
                 }
             },
             shutdown: { index in
