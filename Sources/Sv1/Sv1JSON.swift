@@ -14,7 +14,9 @@ public enum Sv1JSON {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 {
+                // DEL, U+2028 and U+2029 too, as `JSONStringLiteral` does: some JSON readers (old firmware, JavaScript
+                // tooling on the logs) take them as line ends, and the text often comes from peers.
+                if scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029 {
                     let hex = String(scalar.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

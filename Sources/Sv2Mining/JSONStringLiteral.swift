@@ -1,6 +1,6 @@
 /// JSON string literals for the hand-built JSON lines the pool and the JD server write (the block journal, Bitcoin
 /// Core RPC requests): one escaper, so untrusted text (user identities, reasons) is escaped the same way everywhere.
-/// (`Sv1JSON.quote` is the Sv1 module's own: that module depends on nothing.)
+/// (`Sv1JSON.quote` is the Sv1 module's own, escaping the same characters: that module depends on nothing.)
 public enum JSONStringLiteral {
     /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, and DEL, U+2028 and
     /// U+2029 too (some JSON readers treat those as line ends, and the text often comes from peers).

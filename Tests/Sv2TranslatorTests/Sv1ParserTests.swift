@@ -129,6 +129,14 @@ struct Sv1ParserTests {
             == "{\"id\":null,\"method\":\"mining.set_extranonce\",\"params\":[\"0102\",4]}\n")
     }
 
+    @Test func quotedStringsEscapeWhatCouldEndALine() throws {
+        let quoted = Sv1JSON.quote("a\"b\\c\n\r\t\u{01}\u{7f}\u{2028}\u{2029}é")
+        #expect(quoted == #""a\"b\\c\n\r\t\u0001\u007f\u2028\u2029é""#)
+        // And it is JSON that decodes back to the original text.
+        let decoded = try JSONSerialization.jsonObject(with: Data("[\(quoted)]".utf8)) as? [String]
+        #expect(decoded == ["a\"b\\c\n\r\t\u{01}\u{7f}\u{2028}\u{2029}é"])
+    }
+
     @Test func prevHashTravelsWithEachWordReversed() {
         let raw = (0..<32).map { UInt8($0) }
         let job = Sv1Notify(
