@@ -11,8 +11,8 @@ public import Sv2Bitcoin
 /// - a line is at most ``maximumLineLength`` bytes (12 MiB: a `found` line carries a whole serialized block as
 ///   hex, at most 4,000,000 bytes, so 8,000,000 hex digits, plus its header, coinbase and the rest); a longer line
 ///   is skipped up to its newline and reported;
-/// - the file is read in chunks, so memory holds one line plus the records (the bytes of blocks still unsettled
-///   included, at most half the file).
+/// - the file is read in chunks, so memory holds one line plus the records (the bytes of blocks still unsettled or
+///   failed included, at most half the file).
 ///
 /// A malformed line (garbage, a hand edit, a last line cut short by a crash mid-write) is reported as a
 /// ``BlockJournalReadError`` naming its line and field, and reading goes on: the good lines before and after it
@@ -86,6 +86,12 @@ public struct BlockJournalReader: Sendable {
 
     /// Blocks found but not settled, oldest first.
     public var unsettled: [BlockJournalRecord] { records.filter { !$0.isSettled } }
+
+    /// Blocks whose latest line is `failed` and whose `found` line carried the whole block, oldest first: settled,
+    /// but a JD server's `failed` may only mean its node was unreachable (`sv2 blocks submit --retry-failed`).
+    public var failedWithBlockData: [BlockJournalRecord] {
+        records.filter { $0.state == .failed && $0.blockData != nil }
+    }
 
     /// The record of `hash`, if the journal names it.
     public func record(_ hash: Hash256) -> BlockJournalRecord? { positions[hash].map { records[$0] } }

@@ -17,8 +17,10 @@ public struct BlockJournalRecord: Sendable, Hashable {
     public var reason: String?
     /// The `found` line's block record (header, coinbase, template, channel, user).
     public var block: FoundBlock?
-    /// The whole serialized block, when the `found` line carried it (a Job Declaration server's block). Kept only
-    /// while the block is unsettled: a settled block is not submitted again, and its bytes would only cost memory.
+    /// The whole serialized block, when the `found` line carried it (a Job Declaration server's block). Kept while
+    /// the block is unsettled or `failed` (a JD server journals `failed` for a block its node never took, e.g. one
+    /// still unreachable after every retry: `sv2 blocks submit --retry-failed` sends it again); dropped once it is
+    /// `acknowledged` or `superseded`, where its bytes would only cost memory.
     public var blockData: [UInt8]?
     /// Line number of the `found` line (`nil`: the block is known only from later lines).
     public var foundLine: Int?
@@ -60,7 +62,9 @@ public struct BlockJournalRecord: Sendable, Hashable {
             if let data = entry.blockData { blockData = data }
         case .submitted:
             break
-        case .acknowledged, .superseded, .failed:
+        case .failed:
+            isSettled = true
+        case .acknowledged, .superseded:
             isSettled = true
             blockData = nil
         }

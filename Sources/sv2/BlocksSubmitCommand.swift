@@ -16,6 +16,10 @@ struct BlocksSubmitCommand: ParsableCommand {
             without block data (a pool's: their other transactions were in the template provider) cannot be rebuilt \
             here and are listed as such.
 
+            --retry-failed also submits blocks journaled failed that carry their block data: a JD server journals \
+            failed for a block its node never took (unreachable after every retry, too many blocks at once), and \
+            a refusal (e.g. high-hash) is simply refused again.
+
             Exit status: 0 when every block with block data was acknowledged, 1 when any was refused or not \
             submitted.
 
@@ -25,12 +29,17 @@ struct BlocksSubmitCommand: ParsableCommand {
 
     @OptionGroup var location: BlocksCommand.JournalLocation
 
+    @Flag(name: .long, help: "Also submit blocks journaled failed that carry their block data (a JD server's block whose node was unreachable).")
+    var retryFailed = false
+
     @OptionGroup(title: "Bitcoin Core RPC") var bitcoinCore: BitcoinCoreRPCOptions
 
     /// The journal and the node, resolved from the flags (the password file read and checked here).
     struct Settings {
         var journal: String
         var rpc: BitcoinCoreRPCConfiguration
+        /// `--retry-failed`.
+        var retryFailed: Bool
     }
 
     func settings(environment: [String: String]? = nil) throws -> Settings {
@@ -38,7 +47,9 @@ struct BlocksSubmitCommand: ParsableCommand {
         guard let rpc = try bitcoinCore.resolve(file) else {
             throw ValidationError("--rpc HOST:PORT is required (with --rpc-cookie PATH, or --rpc-user USER --rpc-password-file PATH)")
         }
-        return Settings(journal: environment.map { location.path(environment: $0) } ?? location.path(), rpc: rpc)
+        return Settings(
+            journal: environment.map { location.path(environment: $0) } ?? location.path(), rpc: rpc,
+            retryFailed: retryFailed)
     }
 
     /// The summary printed after the submission.
@@ -68,7 +79,7 @@ struct BlocksSubmitCommand: ParsableCommand {
             }
         }
         lines.append("""
-            \(results.count) unsettled blocks in \(journal): \(acknowledged) acknowledged, \(rejected) failed, \
+            \(results.count) blocks from \(journal): \(acknowledged) acknowledged, \(rejected) failed, \
             \(notSubmitted) not submitted (still unsettled), \(noData) without block data
             """)
         return lines
@@ -78,9 +89,10 @@ struct BlocksSubmitCommand: ParsableCommand {
         let settings = try settings()
         LoopHost.bootstrapLogging(level: .warning)
         let reader = try BlocksCommand.read(settings.journal)
-        let unsettled = reader.unsettled
+        let failed = settings.retryFailed ? reader.failedWithBlockData : []
+        let unsettled = reader.unsettled + failed
         guard !unsettled.isEmpty else {
-            print("no unsettled blocks in \(reader.path)")
+            print("no unsettled blocks in \(reader.path)" + (settings.retryFailed ? " and no failed ones with block data" : ""))
             return
         }
         let journal: BlockJournal
@@ -88,7 +100,9 @@ struct BlocksSubmitCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal for writing: \(error)")
         }
         let withData = unsettled.filter { $0.blockData != nil }.count
-        print("\(unsettled.count) unsettled blocks in \(reader.path), \(withData) with block data: submitting to \(settings.rpc.endpoint)")
+        print("\(unsettled.count - failed.count) unsettled blocks in \(reader.path)"
+            + (settings.retryFailed ? " and \(failed.count) failed ones" : "")
+            + ", \(withData) with block data: submitting to \(settings.rpc.endpoint)")
         var results: [JournaledBlockSubmission.Result] = []
         var client: BitcoinCoreRPCClient?
         var submission: JournaledBlockSubmission?

@@ -87,11 +87,18 @@ import Testing
         var text = block.jsonLine + "\n"
         text += BlockJournalEntry(event: .failed, hash: block.hash, time: 2, reason: "node down").jsonLine + "\n"
         var reader = BlockJournalReader(bytes: Array(text.utf8))
-        #expect(reader.unsettled.isEmpty && reader.record(block.hash)?.blockData == nil)
+        // Failed, but the whole block is kept: `sv2 blocks submit --retry-failed` can send it again.
+        #expect(reader.unsettled.isEmpty && reader.record(block.hash)?.blockData == block.blockData)
+        #expect(reader.failedWithBlockData.map(\.hash) == [block.hash])
         text += block.jsonLine + "\n"
         reader = BlockJournalReader(bytes: Array(text.utf8))
         let record = try #require(reader.unsettled.first)
         #expect(record.hash == block.hash && record.blockData == block.blockData && record.foundLine == 3)
+        #expect(reader.failedWithBlockData.isEmpty)
+        // Acknowledged: settled for good, its bytes dropped.
+        text += BlockJournalEntry(event: .acknowledged, hash: block.hash, time: 3).jsonLine + "\n"
+        reader = BlockJournalReader(bytes: Array(text.utf8))
+        #expect(reader.unsettled.isEmpty && reader.failedWithBlockData.isEmpty && reader.record(block.hash)?.blockData == nil)
     }
 
     /// A crash mid-write leaves the last line cut short (no newline): every earlier line still counts, and the cut

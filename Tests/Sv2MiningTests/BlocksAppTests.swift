@@ -54,7 +54,7 @@ struct BlocksAppTests {
         let output = submit.output
         #expect(output.contains { $0.contains("\(accepted.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
         #expect(output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): cannot be rebuilt here") })
-        #expect(output.contains { $0.contains("3 unsettled blocks in \(directory)/blocks/blocks.jsonl: 2 acknowledged, 0 failed, 0 not submitted (still unsettled), 1 without block data") })
+        #expect(output.contains { $0.contains("3 blocks from \(directory)/blocks/blocks.jsonl: 2 acknowledged, 0 failed, 0 not submitted (still unsettled), 1 without block data") })
         #expect(try runner.sync { node.submitted } == [accepted.blockData!, duplicate.blockData!])
         let after = try BlockJournalReader(path: directory + "/blocks")
         #expect(after.unsettled.map(\.hash) == [poolBlock.hash] && after.record(duplicate.hash)?.state == .acknowledged)
@@ -71,6 +71,24 @@ struct BlocksAppTests {
         #expect(again.waitForExit(timeout: 60) == 1, "\(again.output)")
         #expect(again.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): failed (submitblock: bad-txnmrklroot)") })
         #expect(try runner.sync { node.submitted.count } == 3)
+        // Journaled failed, so a plain run leaves it alone; --retry-failed sends it again (a JD server's `failed`
+        // may mean its node was down).
+        try runner.sync { node.submitVerdict = { _ in nil } }
+        let plain = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { plain.kill() }
+        #expect(plain.waitForExit(timeout: 60) == 0, "\(plain.output)")
+        #expect(try runner.sync { node.submitted.count } == 3)
+        let retry = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+            "--retry-failed",
+        ])
+        defer { retry.kill() }
+        #expect(retry.waitForExit(timeout: 60) == 0, "\(retry.output)")
+        #expect(retry.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
+        #expect(try runner.sync { node.submitted.count } == 4)
+        #expect(try BlockJournalReader(path: directory + "/blocks").record(refused.hash)?.state == .acknowledged)
         let list = try Self.app(["blocks", "list", "--journal", directory + "/blocks", "--unsettled"])
         defer { list.kill() }
         #expect(list.waitForExit(timeout: 60) == 0)

@@ -45,6 +45,7 @@ struct BlocksCommandTests {
             "--rpc-timeout", "7",
         ]).settings()
         #expect(settings.journal == "/j" && settings.rpc.endpoint.port == 18443 && settings.rpc.requestTimeout == .seconds(7))
+        #expect(!settings.retryFailed)
         guard case .cookie(let path) = settings.rpc.credentials else {
             Issue.record("expected cookie credentials")
             return
@@ -60,6 +61,9 @@ struct BlocksCommandTests {
             return
         }
         #expect(password == "s3cret-pw")
+        #expect(try BlocksSubmitCommand.parse([
+            "--rpc", "127.0.0.1:8332", "--rpc-cookie", "/c", "--retry-failed",
+        ]).settings().retryFailed)
         // No node, or incomplete credentials, or an unsafe password file: refused before anything runs.
         for arguments in [
             ["--journal", "/j"],
