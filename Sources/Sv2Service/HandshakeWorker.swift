@@ -33,8 +33,9 @@ final class HandshakeWorker: @unchecked Sendable {
 
     private let identity: NoiseResponder.Identity
     private let eventLoop: EventLoop
-    /// Gets each batch of answers, on the loop thread (weak: a released server is not kept alive by its worker).
-    private weak var sink: (any HandshakeAnswerSink)?
+    /// Gets each batch of answers, on the loop thread. The server passes its `Lifeline`, not itself: a released server
+    /// is not kept alive by its worker, and is not held weakly either (that would give it a side table).
+    private let sink: any HandshakeAnswerSink
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var jobs: [(connection: Sv2ConnectionID, actOne: InlineArray<64, UInt8>)] = []
@@ -138,7 +139,7 @@ final class HandshakeWorker: @unchecked Sendable {
         spareAnswers = []
         deliveryPending = false
         condition.unlock()
-        if !batch.isEmpty { sink?.handshakesAnswered(batch) }
+        if !batch.isEmpty { sink.handshakesAnswered(batch) }
         batch.removeAll(keepingCapacity: true)
         condition.lock()
         spareAnswers = batch

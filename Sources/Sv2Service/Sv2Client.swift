@@ -20,7 +20,8 @@ public final class Sv2ClientCore {
 /// An Sv2 client: connects to one server, runs the Noise handshake (optional), sends `SetupConnection` for its
 /// configured subprotocol and hands every message from the server to that subprotocol's handler.
 ///
-/// Loop thread only (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline and receive zero-copy
+/// Loop thread only (use `eventLoop.execute {}` from elsewhere); release its last reference on the loop thread too, or
+/// once the loop stopped (its connection reaches it through an unsynchronised alive flag, not a weak reference). Handlers are stored inline and receive zero-copy
 /// views; the handler for the configured subprotocol must be a real one (not Null). The one-subprotocol initialisers
 /// pass the Null handler for the other two:
 ///
@@ -61,7 +62,7 @@ public final class Sv2Client<
     private var targetEndpoint: Endpoint?
     /// How the connection handler reaches this client without a weak reference (see `Lifeline`); made on first use.
     private var lifelineStorage: Lifeline<Sv2Client>?
-    private var lifeline: Lifeline<Sv2Client> {
+    var lifeline: Lifeline<Sv2Client> {
         if let lifelineStorage { return lifelineStorage }
         let made = Lifeline(self)
         lifelineStorage = made
@@ -125,13 +126,15 @@ public final class Sv2Client<
         eventLoop.connect(
             to: serverAddress, from: configuration.localAddress, timeout: configuration.connectTimeout,
             handler: ClientConnectionHandler(lifeline: lifeline)
-        ) { [weak self] result in
-            guard let self else { return }
-            switch result {
-            case .success(let connection): self.connected(connection)
-            case .failure(let error):
-                self.logger.warning("connect to \(self.serverAddress) failed: \(error)")
-                self.state = .closed(.error(.transport(error)))
+        ) { [lifeline] result in
+            // The lifeline, not a weak self: see `Lifeline` (a weak reference gives the client a side table).
+            _ = lifeline.withOwner { client in
+                switch result {
+                case .success(let connection): client.connected(connection)
+                case .failure(let error):
+                    client.logger.warning("connect to \(client.serverAddress) failed: \(error)")
+                    client.state = .closed(.error(.transport(error)))
+                }
             }
         }
     }
@@ -170,10 +173,12 @@ public final class Sv2Client<
             now: eventLoop.now)
         self.link = link
         core.statistics.connectionsOpened += 1
-        handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self] in
-            guard let self, let link = self.link else { return }
-            self.handshakeTimer = nil
-            if !self.isReady { self.fail(link, .handshakeTimeout) }
+        handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [lifeline] in
+            _ = lifeline.withOwner { client in
+                guard let link = client.link else { return }
+                client.handshakeTimer = nil
+                if !client.isReady { client.fail(link, .handshakeTimeout) }
+            }
         }
         do throws(Sv2ServiceError) {
             if case .noise(let authority) = configuration.security {
@@ -336,11 +341,17 @@ public final class Sv2Client<
     }
 
     private func armInactivityTimer(after delay: Duration) {
-        inactivityTimer = eventLoop.schedule(after: delay) { [weak self] in
-            guard let self, let link = self.link, let timeout = self.configuration.inactivityTimeout else { return }
-            self.inactivityTimer = nil
-            let idle = Duration.nanoseconds(Int64(truncatingIfNeeded: self.eventLoop.now &- link.lastActivity))
-            if idle >= timeout { self.fail(link, .inactivityTimeout) } else { self.armInactivityTimer(after: timeout - idle) }
+        inactivityTimer = eventLoop.schedule(after: delay) { [lifeline] in
+            _ = lifeline.withOwner { client in
+                guard let link = client.link, let timeout = client.configuration.inactivityTimeout else { return }
+                client.inactivityTimer = nil
+                let idle = Duration.nanoseconds(Int64(truncatingIfNeeded: client.eventLoop.now &- link.lastActivity))
+                if idle >= timeout {
+                    client.fail(link, .inactivityTimeout)
+                } else {
+                    client.armInactivityTimer(after: timeout - idle)
+                }
+            }
         }
     }
 }

@@ -215,11 +215,14 @@ extension Sv2Failover {
         _ client: Sv2Client<Mining, JobDeclaration, TemplateDistribution>,
         onState: ((Sv2ClientState) -> Void)? = nil
     ) {
-        connect = { [weak client] address, endpoint in client?.connect(to: address, endpoint: endpoint) }
-        onSwitchToPrimary = { [weak client] in client?.close() }
-        client.onReconnectRequest = { [weak self, weak client] endpoint in
+        // The client's lifeline, not a weak reference: see `Lifeline` (a weak reference gives the client a side table,
+        // and every retain of it per read would then take the runtime's slow path).
+        let lifeline = client.lifeline
+        connect = { address, endpoint in _ = lifeline.withOwner { $0.connect(to: address, endpoint: endpoint) } }
+        onSwitchToPrimary = { _ = lifeline.withOwner { $0.close() } }
+        client.onReconnectRequest = { [weak self] endpoint in
             self?.redirect(to: endpoint)
-            client?.close()
+            _ = lifeline.withOwner { $0.close() }
         }
         client.onStateChange = { [weak self] state in
             switch state {

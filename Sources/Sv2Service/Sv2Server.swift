@@ -7,7 +7,8 @@ import Sv2Noise
 /// message to the handler of the subprotocol the connection was set up for.
 ///
 /// A thin state machine registered on an `EventLoop`; all methods must be called on that loop's thread
-/// (use `eventLoop.execute {}` from elsewhere). Handlers are stored inline (generic parameters, no existentials)
+/// (use `eventLoop.execute {}` from elsewhere), and its last reference must be released there too, or once the loop
+/// stopped running: its connections reach it through an unsynchronised alive flag, not a weak reference. Handlers are stored inline (generic parameters, no existentials)
 /// and receive zero-copy views. Pass `NullSv2…ServerHandler()` for subprotocols the server does not serve, or use
 /// the one-subprotocol initialisers, which do it for you:
 ///
@@ -41,8 +42,15 @@ public final class Sv2Server<
     /// Computes act 2s off the loop thread (`handshakesOnWorkerThread`), or nil: they are answered on the loop
     /// within the per-iteration budget.
     private var handshakeWorker: HandshakeWorker?
-    /// How connection handlers reach this server without a weak reference (see `Lifeline`); made on first use.
-    private var lifeline: Lifeline<Sv2Server>?
+    /// How connection handlers, timers and callbacks reach this server without a weak reference (see `Lifeline`);
+    /// made on first use.
+    private var lifelineStorage: Lifeline<Sv2Server>?
+    private var lifeline: Lifeline<Sv2Server> {
+        if let lifelineStorage { return lifelineStorage }
+        let made = Lifeline(self)
+        lifelineStorage = made
+        return made
+    }
 
     /// Creates a server; nothing happens until `start()`.
     public init(
@@ -67,12 +75,12 @@ public final class Sv2Server<
         metrics = Sv2ServiceMetrics(
             prefix: "sv2_server", name: configuration.metricsName ?? Sv2ServiceMetrics.uniqueName())
         if let identity = configuration.noise, configuration.handshakesOnWorkerThread {
-            handshakeWorker = HandshakeWorker(identity: identity, eventLoop: eventLoop, sink: self)
+            handshakeWorker = HandshakeWorker(identity: identity, eventLoop: eventLoop, sink: lifeline)
         }
     }
 
     deinit {
-        lifeline?.isAlive = false
+        lifelineStorage?.isAlive = false
         handshakeWorker?.stop()
     }
 
@@ -98,15 +106,17 @@ public final class Sv2Server<
         guard listener == nil else { return }
         do {
             listener = try eventLoop.listen(on: address, reusePort: configuration.reusePort) {
-                [weak self] connection in
-                self?.accept(connection)
+                [lifeline] connection in
+                lifeline.withOwner { $0.accept(connection) } ?? nil
             }
         } catch {
             throw .transport(error)
         }
-        // Through the server, not a weak reference to `connections`: that would give the connections object (retained
-        // for every reply) a side table.
-        metrics.startExporting(on: eventLoop) { [weak self] in self?.connections.statistics ?? Sv2ServiceStatistics() }
+        // Through the lifeline, not a weak reference to the server or to `connections`: either would give that object
+        // (retained for every read or reply) a side table.
+        metrics.startExporting(on: eventLoop) { [lifeline] in
+            lifeline.withOwner { $0.connections.statistics } ?? Sv2ServiceStatistics()
+        }
         connections.logger.info("listening", metadata: [
             "address": "\(localAddress.map { "\($0)" } ?? "?")",
             "noise": "\(configuration.noise != nil)",
@@ -179,13 +189,14 @@ public final class Sv2Server<
         connections.statistics.connectionsOpened += 1
         // Timers name the link by id, never hold it weakly: a weak reference gives the link a side table, and every
         // retain of it on the share path would then take the runtime's slow path.
-        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [weak self, id = link.id] in
-            guard let self, let link = self.connections.link(id) else { return }
-            link.handshakeTimer = nil
-            if link.sv2Protocol == nil { self.connections.fail(link, .handshakeTimeout) }
+        link.handshakeTimer = eventLoop.schedule(after: configuration.handshakeTimeout) { [lifeline, id = link.id] in
+            _ = lifeline.withOwner { server in
+                guard let link = server.connections.link(id) else { return }
+                link.handshakeTimer = nil
+                if link.sv2Protocol == nil { server.connections.fail(link, .handshakeTimeout) }
+            }
         }
-        if lifeline == nil { lifeline = Lifeline(self) }
-        return ServerConnectionHandler(lifeline: lifeline!, link: link)
+        return ServerConnectionHandler(lifeline: lifeline, link: link)
     }
 
     private func refuse(_ connection: Connection, _ refusal: Sv2Admission.Refusal) {
@@ -299,17 +310,21 @@ public final class Sv2Server<
     }
 
     private func armPartialFrameTimer(_ link: Sv2Link, after delay: Duration) {
-        link.partialFrameTimer = eventLoop.schedule(after: delay) { [weak self, id = link.id] in
-            guard let self, let link = self.connections.link(id) else { return }
-            link.partialFrameTimer = nil
-            guard link.phase != .closing, let since = link.partialFrameSince else { return }
-            let timeout = self.configuration.partialFrameTimeout
-            let age = Duration.nanoseconds(Int64(truncatingIfNeeded: self.eventLoop.now &- since))
-            if age >= timeout {
-                self.connections.fail(link, .frameTimeout)
-            } else {
-                self.armPartialFrameTimer(link, after: timeout - age)
-            }
+        link.partialFrameTimer = eventLoop.schedule(after: delay) { [lifeline, id = link.id] in
+            _ = lifeline.withOwner { server in server.partialFrameTimerFired(id) }
+        }
+    }
+
+    private func partialFrameTimerFired(_ id: Sv2ConnectionID) {
+        guard let link = connections.link(id) else { return }
+        link.partialFrameTimer = nil
+        guard link.phase != .closing, let since = link.partialFrameSince else { return }
+        let timeout = configuration.partialFrameTimeout
+        let age = Duration.nanoseconds(Int64(truncatingIfNeeded: eventLoop.now &- since))
+        if age >= timeout {
+            connections.fail(link, .frameTimeout)
+        } else {
+            armPartialFrameTimer(link, after: timeout - age)
         }
     }
 
@@ -336,7 +351,7 @@ public final class Sv2Server<
     private func scheduleHandshakeDrain() {
         guard !handshakeDrainScheduled else { return }
         handshakeDrainScheduled = true
-        eventLoop.nextIteration { [weak self] in self?.drainHandshakeQueue() }
+        eventLoop.nextIteration { [lifeline] in _ = lifeline.withOwner { $0.drainHandshakeQueue() } }
     }
 
     /// Answers queued act 1s within this iteration's budget, oldest first; the rest wait for the next iteration.
@@ -502,17 +517,21 @@ public final class Sv2Server<
     /// One timer per connection, re-armed lazily: activity only updates a timestamp, the timer checks it when it
     /// fires and sleeps for the remainder — O(1) per timeout period, nothing per frame.
     private func armInactivityTimer(_ link: Sv2Link, after delay: Duration) {
-        link.inactivityTimer = eventLoop.schedule(after: delay) { [weak self, id = link.id] in
-            guard let self, let link = self.connections.link(id) else { return }
-            link.inactivityTimer = nil
-            guard link.phase != .closing else { return }
-            let timeout = self.configuration.inactivityTimeout
-            let idle = Duration.nanoseconds(Int64(truncatingIfNeeded: self.eventLoop.now &- link.lastActivity))
-            if idle >= timeout {
-                self.connections.fail(link, .inactivityTimeout)
-            } else {
-                self.armInactivityTimer(link, after: timeout - idle)
-            }
+        link.inactivityTimer = eventLoop.schedule(after: delay) { [lifeline, id = link.id] in
+            _ = lifeline.withOwner { server in server.inactivityTimerFired(id) }
+        }
+    }
+
+    private func inactivityTimerFired(_ id: Sv2ConnectionID) {
+        guard let link = connections.link(id) else { return }
+        link.inactivityTimer = nil
+        guard link.phase != .closing else { return }
+        let timeout = configuration.inactivityTimeout
+        let idle = Duration.nanoseconds(Int64(truncatingIfNeeded: eventLoop.now &- link.lastActivity))
+        if idle >= timeout {
+            connections.fail(link, .inactivityTimeout)
+        } else {
+            armInactivityTimer(link, after: timeout - idle)
         }
     }
 }

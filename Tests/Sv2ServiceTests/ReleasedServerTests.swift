@@ -43,4 +43,52 @@ struct ReleasedServerTests {
         _ = try runner.sync { runner.loop.schedule(after: .milliseconds(1)) { fired.value = true } }
         #expect(try runner.wait { fired.value })
     }
+
+    /// The last reference dropped by a handler while the server is inside that handler's call (a pool shutting its
+    /// server down from a message): the server lives until the call returns — the reply goes out — and is gone after.
+    @Test(arguments: [ReactorBackend.ioUring, .epoll])
+    func aHandlerMayReleaseItsServerDuringTheCall(_ backend: ReactorBackend) throws {
+        let runner = try LoopRunner(backend)
+        defer { runner.stop() }
+        let holder = ServerHolder()
+        let address = try runner.sync { () -> SocketAddress in
+            let made = try ReleasingServer(
+                configuration: serverConfiguration(noise: false), eventLoop: runner.loop,
+                mining: ReleasingPool(holder: holder))
+            try made.start()
+            holder.server = made
+            holder.watcher = made
+            return made.localAddress!
+        }
+        let peer = try HostileClient(server: address, noise: false)
+        try peer.setUp()
+        peer.send(peer.frame(OpenStandardMiningChannel(
+            requestID: 7, userIdentity: "releaser", nominalHashRate: 1, maxTarget: .max)))
+        let (header, _) = try peer.readFrame()
+        #expect(header.knownMessageType == .openStandardMiningChannelSuccess)
+        #expect(try runner.sync { holder.watcher == nil }, "the server outlived the call that released it")
+        peer.send(peer.frame(OpenStandardMiningChannel(
+            requestID: 8, userIdentity: "releaser", nominalHashRate: 1, maxTarget: .max)))
+        #expect(peer.waitForClose())
+    }
 }
+
+/// Holds the only strong reference to a server, for a handler to drop.
+final class ServerHolder {
+    var server: ReleasingServer?
+    weak var watcher: ReleasingServer?
+}
+
+/// Answers a channel open after dropping its server's last reference (so the server is only alive through the call).
+struct ReleasingPool: Sv2MiningServerHandler {
+    let holder: ServerHolder
+
+    mutating func handle(_ open: OpenStandardMiningChannelView, context: Sv2ServerContext) throws(Sv2ServiceError) {
+        holder.server = nil
+        try context.send(OpenStandardMiningChannelSuccess(
+            requestID: open.requestID, channelID: 1, target: .max, extranoncePrefix: [1, 2, 3, 4], groupChannelID: 0))
+    }
+}
+
+typealias ReleasingServer = Sv2Server<ReleasingPool, NullSv2JobDeclarationServerHandler, NullSv2TemplateDistributionServerHandler>
+
