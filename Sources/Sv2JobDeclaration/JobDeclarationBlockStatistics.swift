@@ -28,6 +28,9 @@ public struct JobDeclarationBlockStatistics: Sendable, Hashable {
     public var submissionFailures = 0
     /// Journal writes that failed (the block was still submitted).
     public var journalFailures = 0
+    /// Blocks of an earlier run, found unsettled in the journal at start-up, that the node has now settled
+    /// (acknowledged or refused; ``JobDeclarationBlockSubmitter/resubmitJournaled(_:completion:)``).
+    public var journaledBlocksSettled = 0
 
     /// Zeroed counters.
     public init() {}

@@ -236,6 +236,41 @@ public final class JobDeclarationBlockSubmitter {
         }
     }
 
+    /// Submits again the blocks an earlier run journaled but never saw settled (`sv2 jd-server --rpc` at
+    /// start-up), through ``JournaledBlockSubmission`` with this submitter's node, journal, clock and attempts:
+    /// what the node has is journaled `acknowledged`, what it refuses `failed`; a node that stays unreachable
+    /// leaves them unsettled. Records without `block_data` are reported as such, not submitted. Loop thread only.
+    public func resubmitJournaled(
+        _ records: [BlockJournalRecord], completion: @escaping ([JournaledBlockSubmission.Result]) -> Void
+    ) {
+        let submission = JournaledBlockSubmission(rpc: rpc, journal: journal)
+        submission.maximumAttempts = maximumAttempts
+        submission.retryDelay = retryDelay
+        submission.wallClock = wallClock
+        for record in records where record.blockData != nil {
+            // A pushed solution for the same block during the resubmission is a duplicate, not a second submission.
+            if recentBlocks.insert(record.hash).inserted { recentOrder.append(record.hash) }
+        }
+        while recentOrder.count > 256 { recentBlocks.remove(recentOrder.removeFirst()) }
+        submission.submit(records) { [weak self] results in
+            guard let self else { return completion(results) }
+            for result in results {
+                if result.outcome.settled { self.statistics.journaledBlocksSettled += 1 }
+                if let error = result.journalError {
+                    self.statistics.journalFailures += 1
+                    self.logger.critical("block \(result.record.hash) resubmitted (\(result.outcome)) but not journaled: \(error)")
+                }
+                switch result.outcome {
+                case .acknowledged, .rejected:
+                    self.logger.notice("block \(result.record.hash) from the journal: \(result.outcome)")
+                case .notSubmitted, .noBlockData:
+                    self.logger.error("block \(result.record.hash) from the journal: \(result.outcome)")
+                }
+            }
+            completion(results)
+        }
+    }
+
     /// Takes one block of `connection`'s allowance, if it has one left (topped up with the time passed).
     private func takeAllowance(_ connection: UInt64) -> Bool {
         let now = rpc.eventLoop.now

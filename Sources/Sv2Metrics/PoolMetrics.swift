@@ -9,7 +9,8 @@ public import Sv2Pool
 /// Series (prefix `sv2_pool_`): `connections`, `channels`, `shares_accepted_total`,
 /// `shares_rejected_total{reason}`, `difficulty_accepted_total`, `acks_sent_total`, `blocks_found_total`,
 /// `blocks_submitted_total`, `block_submission_failures_total`, `blocks_failed_total`, `blocks_acknowledged_total`,
-/// `blocks_superseded_total`, `blocks_unsettled`, `block_journal_failures_total`, `templates_received_total`,
+/// `blocks_superseded_total`, `blocks_unsettled`, `journal_unsettled_blocks` (blocks an earlier run left unsettled
+/// in the block journal, see ``journalUnsettledBlocks``), `block_journal_failures_total`, `templates_received_total`,
 /// `template_age_seconds`, `template_source_up`, `template_source_losses_total`, `jobs_sent_total`,
 /// `accounting_queue_depth`, `accounting_lag_seconds`, `accounting_uncommitted_windows`,
 /// `accounting_commits_total`, `accounting_commit_latency_seconds`, `accounting_failed_commits_total`,
@@ -69,6 +70,7 @@ public final class PoolMetrics {
     private var blocksAcknowledged: DeltaCounter
     private var blocksSuperseded: DeltaCounter
     private var blocksUnsettled: GaugeExport
+    private var journalUnsettled: GaugeExport
     private var journalFailures: DeltaCounter
     private var templates: DeltaCounter
     private var templateAge: GaugeExport
@@ -93,6 +95,10 @@ public final class PoolMetrics {
 
     /// The `server` label value.
     public let name: String
+    /// Blocks an earlier run journaled as found and never saw settled, as read from the block journal at start-up
+    /// (and counted down as they are settled): exported as `sv2_pool_journal_unsettled_blocks`. Anything above zero
+    /// wants an operator (`sv2 blocks list --unsettled`, `sv2 blocks submit`). Set by the app before each export.
+    public var journalUnsettledBlocks = 0
 
     /// Creates the series for `service` (and its `ledger`, if accounting is on, and its PostgreSQL `replicator`).
     /// Any thread; export on the loop.
@@ -127,6 +133,7 @@ public final class PoolMetrics {
         blocksAcknowledged = counter("blocks_acknowledged_total")
         blocksSuperseded = counter("blocks_superseded_total")
         blocksUnsettled = gauge("blocks_unsettled")
+        journalUnsettled = gauge("journal_unsettled_blocks")
         journalFailures = counter("block_journal_failures_total")
         templates = counter("templates_received_total")
         templateAge = gauge("template_age_seconds")
@@ -179,6 +186,7 @@ public final class PoolMetrics {
         blocksAcknowledged.update(s.blocksAcknowledged)
         blocksSuperseded.update(s.blocksSuperseded)
         blocksUnsettled.set(total?.unsettledBlocks ?? pool.unsettledBlockCount)
+        journalUnsettled.set(journalUnsettledBlocks)
         journalFailures.update(s.journalFailures)
         templates.update(s.templatesReceived)
         if let last = pool.lastTemplateTime { templateAge.set(Swift.max(0, pool.clock() - last)) }

@@ -114,9 +114,17 @@ public final class BlockJournal: BlockJournaling, @unchecked Sendable {
 
     /// Opens (creating if needed) `blocks.jsonl` in `directory`, creating the directory and its missing parents
     /// (mode 0700) first.
-    public init(directory: String) throws(BlockJournalError) {
+    public convenience init(directory: String) throws(BlockJournalError) {
         try Self.makeDirectories(directory)
-        path = directory.hasSuffix("/") ? directory + "blocks.jsonl" : directory + "/blocks.jsonl"
+        try self.init(file: directory.hasSuffix("/") ? directory + "blocks.jsonl" : directory + "/blocks.jsonl")
+    }
+
+    /// Opens (creating if needed) the journal file `path` itself, in an existing directory (`sv2 blocks submit
+    /// --journal FILE` appends its outcomes to the file it read, whatever its name).
+    public init(file path: String) throws(BlockJournalError) {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let created = access(path, F_OK) != 0
         descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else { throw .system(call: "open", path: path, errno: errno) }

@@ -14,10 +14,21 @@ struct JobDeclarationNode {
     /// Connects the JD server to the node. Loop thread.
     static func start(
         _ configuration: BitcoinCoreRPCConfiguration, jds: JobDeclarationServerService, pool: PoolService,
-        journal: any BlockJournaling, loop: EventLoop
+        journal: any BlockJournaling, earlier: EarlierUnsettledBlocks? = nil, loop: EventLoop
     ) -> JobDeclarationNode {
         let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: loop)
         let submitter = jds.useBitcoinCore(rpc, journal: journal, pool: pool.pool)
+        // Blocks an earlier run found and journaled whole but never saw settled: submitted again now (the node
+        // answers "duplicate" for those it has), each outcome journaled, the start-up gauge counted down.
+        if let earlier, !earlier.withBlockData.isEmpty {
+            print("bitcoind RPC: submitting \(earlier.withBlockData.count) unsettled blocks of an earlier run from the journal")
+            submitter.resubmitJournaled(earlier.withBlockData) { results in
+                let settled = results.filter(\.outcome.settled).count
+                earlier.remaining = Swift.max(0, earlier.remaining - settled)
+                print("bitcoind RPC: \(settled) of \(results.count) journaled blocks of an earlier run settled, "
+                    + "\(earlier.remaining) still unsettled")
+            }
+        }
         print("bitcoind RPC: \(configuration.endpoint) (\(configuration.credentials))")
         rpc.getBlockchainInfo { result in
             switch result {

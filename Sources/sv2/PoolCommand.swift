@@ -331,6 +331,8 @@ struct PoolCommand: ParsableCommand {
             throw ValidationError("cannot open the block journal: \(error)")
         }
         print("block journal: \(journal.path)")
+        // Before this run journals anything: what an earlier run left unsettled (logged at error level).
+        let earlier = EarlierUnsettledBlocks.check(journal.path)
         let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         // Before the ledger's writer starts: a journal that cannot be trusted stops the start with nothing running.
         let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
@@ -344,7 +346,8 @@ struct PoolCommand: ParsableCommand {
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
         if settings.threads > 1 {
             return try runLoops(
-                settings, file: file, journal: journal, accounting: accounting, metricsEndpoint: metricsEndpoint)
+                settings, file: file, journal: journal, earlier: earlier, accounting: accounting,
+                metricsEndpoint: metricsEndpoint)
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
@@ -382,7 +385,8 @@ struct PoolCommand: ParsableCommand {
                         + "tokens signed by \(jds.declarator.signingKey.publicKey) (\(jd.signingKeyOrigin ?? "?"); "
                         + "remote pools: --jds-authority-key)")
                     if let rpcConfiguration {
-                        node = JobDeclarationNode.start(rpcConfiguration, jds: jds, pool: pool, journal: journal, loop: loop)
+                        node = JobDeclarationNode.start(
+                            rpcConfiguration, jds: jds, pool: pool, journal: journal, earlier: earlier, loop: loop)
                     }
                 } else if let authority = jd.remoteAuthority {
                     // The journal first: the ids spent before a restart stay refused.
@@ -400,6 +404,7 @@ struct PoolCommand: ParsableCommand {
                         ? JobDeclarationMetrics(service: declarator, verifier: verifier, name: pool.server.metricsName)
                         : nil
                     metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loop) {
+                        exporter.journalUnsettledBlocks = earlier.remaining
                         exporter.export()
                         jdExporter?.export()
                     }
@@ -438,7 +443,7 @@ struct PoolCommand: ParsableCommand {
     /// `--threads N` (N > 1): one ``PoolCluster`` over N loops, each with its own port into the one ledger; loop 0
     /// holds the template link and the metrics endpoint. SIGTERM drains every loop.
     private func runLoops(
-        _ settings: Settings, file: ConfigFile, journal: BlockJournal,
+        _ settings: Settings, file: ConfigFile, journal: BlockJournal, earlier: EarlierUnsettledBlocks,
         accounting: (ledger: ShareLedger, replicator: PostgresReplicator?)?,
         metricsEndpoint: (address: SocketAddress, registry: PrometheusCollectorRegistry)?
     ) throws {
@@ -469,7 +474,10 @@ struct PoolCommand: ParsableCommand {
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         cluster: pools, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
-                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loops[0]) { exporter.export() }
+                    metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loops[0]) {
+                        exporter.journalUnsettledBlocks = earlier.remaining
+                        exporter.export()
+                    }
                 }
             },
             shutdown: { index in

@@ -15,6 +15,7 @@ struct SV2: ParsableCommand {
         subcommands: [
             DemoCommand.self, PoolCommand.self, TemplateProviderCommand.self, MinerCommand.self, ProxyCommand.self,
             TranslatorCommand.self, JobDeclarationServerCommand.self, JobDeclarationClientCommand.self, KeysCommand.self, LoadTestCommand.self, AccountingCommand.self,
+            BlocksCommand.self,
         ]
     )
 }

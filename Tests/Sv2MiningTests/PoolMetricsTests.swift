@@ -91,6 +91,39 @@ struct PoolMetricsTests {
         }
     }
 
+    /// `sv2_pool_journal_unsettled_blocks`: what the app read from the block journal at start-up, as set before each
+    /// export, per pool (`server` label), going down as blocks are settled.
+    @Test func journalUnsettledBlocksGaugeFollowsTheApp() throws {
+        let registry = TestMetrics.registry
+        let name = TestMetrics.uniqueName("pool-journal")
+        let runner = try LoopRunner(.epoll)
+        defer { _ = runner.stop() }
+        let remaining = Box(3)
+        let (http, export) = try runner.sync { () -> (MetricsHTTPServer, PoolMetrics) in
+            var server = Sv2ServerConfiguration(listenAddress: loopbackAddress)
+            server.metricsName = name
+            let service = try PoolService(
+                configuration: PoolServiceTests.configuration { _ in }, server: server,
+                templateSource: .embedded(PoolServiceTests.hardNetwork), eventLoop: runner.loop)
+            try service.start()
+            let export = PoolMetrics(service: service)
+            let http = MetricsHTTPServer(registry: registry, eventLoop: runner.loop)
+            http.addRefresher {
+                export.journalUnsettledBlocks = remaining.value
+                export.export()
+            }
+            try http.start(on: loopbackAddress)
+            return (http, export)
+        }
+        let port = try #require(runner.inspect { http.localAddress?.port })
+        var scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_journal_unsettled_blocks", ["server": name]) != nil }
+        #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": name]) == 3)
+        try runner.sync { remaining.value = 0 }
+        scrape = try TestMetrics.scrape(port: port) { $0.value("sv2_pool_journal_unsettled_blocks", ["server": name]) == 0 }
+        #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": name]) == 0)
+        _ = export
+    }
+
     @Test func everyPoolSeriesMovesAndTwoPoolsStayApart() throws {
         let registry = TestMetrics.registry
         let (nameA, nameB) = (TestMetrics.uniqueName("pool-a"), TestMetrics.uniqueName("pool-b"))

@@ -1,0 +1,133 @@
+import Glibc
+public import Sv2Mining
+
+/// Submits blocks the block journal holds but never saw settled (``Sv2Mining/BlockJournalReader/unsettled``) to
+/// Bitcoin Core again, one after the other, and journals what the node said: `sv2 blocks submit`, and `sv2
+/// jd-server --rpc` at start-up (``JobDeclarationBlockSubmitter/resubmitJournaled(_:completion:)``).
+///
+/// Policy, for each block:
+/// - without `block_data` (a pool's block: its other transactions were in the template provider) nothing can be
+///   submitted from here: ``Outcome/noBlockData``, nothing journaled;
+/// - `submitblock` answered `null` (accepted) or `"duplicate"` (the node has it): journaled `acknowledged`;
+/// - any other answer, or an RPC error object about the block (e.g. -22 "Block decode failed"): journaled
+///   `failed` with the node's words;
+/// - the node not reached, not answering, or refusing the credentials: retried up to ``maximumAttempts`` times
+///   while the failure is transient, then ``Outcome/notSubmitted``, **nothing journaled**: the block stays
+///   unsettled, to be submitted on the next try, never settled by a node that was simply down.
+///
+/// Loop thread only (the client's loop).
+public final class JournaledBlockSubmission {
+    /// What became of one block.
+    public enum Outcome: Sendable, Equatable, CustomStringConvertible {
+        /// The node has the block (`null` or `"duplicate"`); journaled `acknowledged`.
+        case acknowledged(verdict: String)
+        /// The node refused the block; journaled `failed` with this reason.
+        case rejected(reason: String)
+        /// The node was not reached or gave no usable answer; nothing journaled, still unsettled.
+        case notSubmitted(error: BitcoinCoreRPCError)
+        /// The journal does not hold the whole block; nothing journaled, still unsettled.
+        case noBlockData
+
+        /// Whether the block is settled now.
+        public var settled: Bool {
+            switch self {
+            case .acknowledged, .rejected: true
+            case .notSubmitted, .noBlockData: false
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .acknowledged(let verdict): "acknowledged (submitblock: \(verdict))"
+            case .rejected(let reason): "failed (\(reason))"
+            case .notSubmitted(let error): "not submitted (\(error)): still unsettled"
+            case .noBlockData: "not submitted: the journal does not hold the whole block (a pool's block)"
+            }
+        }
+    }
+
+    /// One block's result.
+    public struct Result: Sendable, Equatable {
+        /// The block as the journal told it.
+        public var record: BlockJournalRecord
+        /// What became of it.
+        public var outcome: Outcome
+        /// Why its outcome could not be journaled, if it could not (the outcome stands; the journal still says
+        /// unsettled, so it is submitted again next time, which is harmless: the node answers "duplicate").
+        public var journalError: BlockJournalError?
+    }
+
+    /// The node.
+    public let rpc: BitcoinCoreRPCClient
+    /// Where outcomes are journaled (`nil`: not journaled).
+    public let journal: (any BlockJournaling)?
+    /// `submitblock` attempts per block while the failure is transient (at least 1).
+    public var maximumAttempts = 3
+    /// Delay before each retry.
+    public var retryDelay: Duration = .seconds(1)
+    /// Unix time in seconds for the journal (injectable for tests).
+    public var wallClock: () -> UInt64 = { UInt64(time(nil)) }
+
+    /// A submission to `rpc`, journaling outcomes in `journal`.
+    public init(rpc: BitcoinCoreRPCClient, journal: (any BlockJournaling)?) {
+        self.rpc = rpc
+        self.journal = journal
+    }
+
+    /// Submits every record that holds its block, one at a time in order; `completion` gets one result per record
+    /// (same order), on the loop thread, never inside this call.
+    public func submit(_ records: [BlockJournalRecord], completion: @escaping ([Result]) -> Void) {
+        var results: [Result] = []
+        results.reserveCapacity(records.count)
+        _ = rpc.eventLoop.schedule(after: .zero) { [self] in next(records[...], results: results, completion: completion) }
+    }
+
+    private func next(_ rest: ArraySlice<BlockJournalRecord>, results: [Result], completion: @escaping ([Result]) -> Void) {
+        guard let record = rest.first else { return completion(results) }
+        guard let bytes = record.blockData else {
+            return next(rest.dropFirst(), results: results + [Result(record: record, outcome: .noBlockData)], completion: completion)
+        }
+        attempt(record, bytes: bytes, number: 1) { [self] result in
+            next(rest.dropFirst(), results: results + [result], completion: completion)
+        }
+    }
+
+    private func attempt(_ record: BlockJournalRecord, bytes: [UInt8], number: Int, done: @escaping (Result) -> Void) {
+        rpc.submitBlock(bytes) { [self] answer in
+            let outcome: Outcome
+            switch answer {
+            case .success(.accepted):
+                outcome = .acknowledged(verdict: "accepted")
+            case .success(.answered("duplicate")):
+                outcome = .acknowledged(verdict: "duplicate")
+            case .success(.answered(let verdict)):
+                outcome = .rejected(reason: "submitblock: \(verdict)")
+            case .failure(.rpc(_, let code, let message)):
+                outcome = .rejected(reason: "submitblock: error \(code): \(message.prefix(200))")
+            case .failure(let error) where error.isTransient && number < maximumAttempts:
+                _ = rpc.eventLoop.schedule(after: retryDelay) { [self] in
+                    attempt(record, bytes: bytes, number: number + 1, done: done)
+                }
+                return
+            case .failure(let error):
+                outcome = .notSubmitted(error: error)
+            }
+            var result = Result(record: record, outcome: outcome)
+            if let journal {
+                let entry: BlockJournalEntry?
+                switch outcome {
+                case .acknowledged(let verdict):
+                    entry = .init(event: .acknowledged, hash: record.hash, time: wallClock(), reason: "submitblock: \(verdict) (resubmitted from the journal)")
+                case .rejected(let reason):
+                    entry = .init(event: .failed, hash: record.hash, time: wallClock(), reason: reason)
+                case .notSubmitted, .noBlockData:
+                    entry = nil
+                }
+                if let entry {
+                    do throws(BlockJournalError) { try journal.append(entry) } catch { result.journalError = error }
+                }
+            }
+            done(result)
+        }
+    }
+}

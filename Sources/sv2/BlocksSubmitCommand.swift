@@ -1,0 +1,126 @@
+import ArgumentParser
+import Logging
+import Sv2JobDeclaration
+import Sv2Mining
+
+/// `sv2 blocks submit`: every unsettled block of the journal that holds the whole block (`block_data`, a JD
+/// server's) submitted with Bitcoin Core's `submitblock`, the outcome journaled (``JournaledBlockSubmission``).
+struct BlocksSubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit every unsettled block that has its block data to Bitcoin Core (submitblock) and journal the outcome.",
+        discussion: """
+            The node's answer is journaled: null (accepted) or "duplicate" as acknowledged; any other answer, or an \
+            RPC error about the block, as failed with the node's words. A node that cannot be reached (or refuses the \
+            credentials) leaves the block unsettled: nothing is journaled, run the command again. Unsettled blocks \
+            without block data (a pool's: their other transactions were in the template provider) cannot be rebuilt \
+            here and are listed as such.
+
+            --retry-failed also submits blocks journaled failed that carry their block data: a JD server journals \
+            failed for a block its node never took (unreachable after every retry, too many blocks at once), and \
+            a refusal (e.g. high-hash) is simply refused again.
+
+            Exit status: 0 when every block with block data was acknowledged, 1 when any was refused or not \
+            submitted.
+
+            Example:
+              sv2 blocks submit --journal /var/lib/sv2/blocks --rpc 127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie
+            """)
+
+    @OptionGroup var location: BlocksCommand.JournalLocation
+
+    @Flag(name: .long, help: "Also submit blocks journaled failed that carry their block data (a JD server's block whose node was unreachable).")
+    var retryFailed = false
+
+    @OptionGroup(title: "Bitcoin Core RPC") var bitcoinCore: BitcoinCoreRPCOptions
+
+    /// The journal and the node, resolved from the flags (the password file read and checked here).
+    struct Settings {
+        var journal: String
+        var rpc: BitcoinCoreRPCConfiguration
+        /// `--retry-failed`.
+        var retryFailed: Bool
+    }
+
+    func settings(environment: [String: String]? = nil) throws -> Settings {
+        let file = try ConfigFile(path: nil, allowedKeys: BitcoinCoreRPCOptions.keys)
+        guard let rpc = try bitcoinCore.resolve(file) else {
+            throw ValidationError("--rpc HOST:PORT is required (with --rpc-cookie PATH, or --rpc-user USER --rpc-password-file PATH)")
+        }
+        return Settings(
+            journal: environment.map { location.path(environment: $0) } ?? location.path(), rpc: rpc,
+            retryFailed: retryFailed)
+    }
+
+    /// The summary printed after the submission.
+    static func summary(_ results: [JournaledBlockSubmission.Result], journal: String) -> [String] {
+        var lines: [String] = []
+        for result in results {
+            let record = result.record
+            let height = record.height.map { String($0) } ?? "?"
+            switch result.outcome {
+            case .noBlockData:
+                lines.append("""
+                    \(record.hash.displayHex) (height \(height)): cannot be rebuilt here: the journal holds its header and \
+                    coinbase but not its other transactions (a pool's block: they were in the template provider)
+                    """)
+            default:
+                lines.append("\(record.hash.displayHex) (height \(height)): \(result.outcome)")
+            }
+            if let error = result.journalError { lines.append("  NOT journaled: \(error)") }
+        }
+        var acknowledged = 0, rejected = 0, notSubmitted = 0, noData = 0
+        for result in results {
+            switch result.outcome {
+            case .acknowledged: acknowledged += 1
+            case .rejected: rejected += 1
+            case .notSubmitted: notSubmitted += 1
+            case .noBlockData: noData += 1
+            }
+        }
+        lines.append("""
+            \(results.count) blocks from \(journal): \(acknowledged) acknowledged, \(rejected) failed, \
+            \(notSubmitted) not submitted (still unsettled), \(noData) without block data
+            """)
+        return lines
+    }
+
+    func run() throws {
+        let settings = try settings()
+        LoopHost.bootstrapLogging(level: .warning)
+        let reader = try BlocksCommand.read(settings.journal)
+        let failed = settings.retryFailed ? reader.failedWithBlockData : []
+        let unsettled = reader.unsettled + failed
+        guard !unsettled.isEmpty else {
+            print("no unsettled blocks in \(reader.path)" + (settings.retryFailed ? " and no failed ones with block data" : ""))
+            return
+        }
+        let journal: BlockJournal
+        do { journal = try BlockJournal(file: reader.path) } catch {
+            throw ValidationError("cannot open the block journal for writing: \(error)")
+        }
+        let withData = unsettled.filter { $0.blockData != nil }.count
+        print("\(unsettled.count - failed.count) unsettled blocks in \(reader.path)"
+            + (settings.retryFailed ? " and \(failed.count) failed ones" : "")
+            + ", \(withData) with block data: submitting to \(settings.rpc.endpoint)")
+        var results: [JournaledBlockSubmission.Result] = []
+        var client: BitcoinCoreRPCClient?
+        var submission: JournaledBlockSubmission?
+        try LoopHost.run(backend: nil, duration: nil, setUp: { loop in
+            let rpc = BitcoinCoreRPCClient(configuration: settings.rpc, eventLoop: loop)
+            let submitter = JournaledBlockSubmission(rpc: rpc, journal: journal)
+            client = rpc
+            submission = submitter
+            submitter.submit(unsettled) { done in
+                results = done
+                loop.stop()
+            }
+        }, shutdown: { client?.stop() })
+        _ = submission
+        for line in Self.summary(results, journal: reader.path) { print(line) }
+        let settledWithData = results.filter {
+            if case .acknowledged = $0.outcome { return true } else { return false }
+        }.count
+        if results.count < unsettled.count || settledWithData < withData { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,58 @@
+import Logging
+import Sv2Mining
+
+/// The start-up check of `sv2 pool` and `sv2 jd-server`: blocks an earlier run journaled as found but never saw
+/// settled (it stopped before the network's verdict) are read from the block journal and each logged at error
+/// level with what to do, so none is silently forgotten across a restart; the count is exported as
+/// `sv2_pool_journal_unsettled_blocks`. Counted down as `sv2 jd-server --rpc` settles them by itself. Loop thread
+/// only once the loop runs.
+final class EarlierUnsettledBlocks {
+    /// The journal read.
+    let journalPath: String
+    /// The unsettled blocks found at start-up.
+    let records: [BlockJournalRecord]
+    /// Those not settled since (the gauge's value).
+    var remaining: Int
+
+    init(journalPath: String, records: [BlockJournalRecord]) {
+        self.journalPath = journalPath
+        self.records = records
+        remaining = records.count
+    }
+
+    /// Reads the journal at `path` (before this run writes to it) and logs every unsettled block and every
+    /// unreadable line. A journal that cannot be read at all is logged critical and counts as none.
+    static func check(_ path: String, logger: Logger = Logger(label: "sv2.blocks")) -> EarlierUnsettledBlocks {
+        let reader: BlockJournalReader
+        do { reader = try BlockJournalReader(path: path) } catch {
+            logger.critical("cannot read the block journal back to look for unsettled blocks of an earlier run: \(error)")
+            return EarlierUnsettledBlocks(journalPath: path, records: [])
+        }
+        for problem in reader.problems {
+            logger.error("\(problem): if it was a found block, look at that line by hand")
+        }
+        let unsettled = reader.unsettled
+        for record in unsettled { logger.error("\(message(record, journal: reader.path))") }
+        if !unsettled.isEmpty {
+            logger.error("\(unsettled.count) unsettled blocks of an earlier run in \(reader.path): list them with `sv2 blocks list --journal \(reader.path) --unsettled`")
+        }
+        return EarlierUnsettledBlocks(journalPath: reader.path, records: unsettled)
+    }
+
+    /// The log line for one unsettled block: hash, height, found time, last state, and what to do.
+    static func message(_ record: BlockJournalRecord, journal: String) -> String {
+        let height = record.height.map { String($0) } ?? "?"
+        let found = record.foundTime.map(BlocksCommand.timestamp) ?? "? (its found line is missing)"
+        let what = "unsettled block of an earlier run: \(record.hash.displayHex) (height \(height), found \(found), last \(record.state.rawValue))"
+        if record.blockData != nil {
+            return what + ": submit it with `sv2 blocks submit --journal \(journal) --rpc HOST:PORT --rpc-cookie FILE`"
+                + " (sv2 jd-server --rpc does so by itself at start-up)"
+        }
+        return what + ": the journal holds its header and coinbase but not its other transactions (they were in the"
+            + " template provider), so `sv2 blocks submit` cannot rebuild it; check whether the chain has it, and"
+            + " rebuild it by hand from the journal's header and coinbase if the template is still known"
+    }
+
+    /// The blocks whose whole serialization the journal holds (those `sv2 jd-server --rpc` resubmits).
+    var withBlockData: [BlockJournalRecord] { records.filter { $0.blockData != nil } }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Glibc
+import Reactor
+import Testing
+@testable import Sv2Bitcoin
+@testable import Sv2Mining
+
+/// Found blocks across a restart, through the apps as child processes: `sv2 blocks submit` settles an earlier
+/// run's unsettled blocks with ``FakeBitcoinCore`` and journals the verdicts; `sv2 pool` logs every unsettled block
+/// at start-up and exports their count; `sv2 jd-server --rpc` submits them again by itself.
+@Suite("sv2 blocks and the start-up check (processes)", .serialized)
+struct BlocksAppTests {
+    typealias Blocks = BlockJournalReaderTests
+
+    /// `sv2 <arguments>` with its standard error (the log) collected with its output.
+    static func app(_ arguments: [String]) throws -> AppProcess {
+        try AppProcess("/bin/sh", ["-c", "exec \"$0\" \"$@\" 2>&1", try AppProcess.sv2Executable()] + arguments)
+    }
+
+    /// A journal directory holding `entries`.
+    static func journalDirectory(_ entries: [BlockJournalEntry]) throws -> String {
+        let directory = Blocks.temporaryDirectory()
+        let journal = try BlockJournal(directory: directory + "/blocks")
+        for entry in entries { try journal.append(entry) }
+        return directory
+    }
+
+    /// The fake node's cookie, in `directory`.
+    static func cookie(in directory: String) throws -> String {
+        let path = directory + "/.cookie"
+        try "__cookie__:c00k1e".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func submitSettlesTheUnsettledBlocksAndSaysWhatItCouldNotDo() throws {
+        let accepted = Blocks.found(nonce: 201, withData: true)
+        let duplicate = Blocks.found(nonce: 202, withData: true)
+        let poolBlock = Blocks.found(nonce: 203)
+        let directory = try Self.journalDirectory([accepted, poolBlock, duplicate])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cookie = try Self.cookie(in: directory)
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let address = try runner.sync {
+            node.submitVerdict = { $0.prefix(BlockHeader.size).elementsEqual(duplicate.blockData!.prefix(BlockHeader.size)) ? "duplicate" : nil }
+            return try node.start()
+        }
+        let submit = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { submit.kill() }
+        #expect(submit.waitForExit(timeout: 60) == 0, "\(submit.output)")
+        let output = submit.output
+        #expect(output.contains { $0.contains("\(accepted.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
+        #expect(output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): cannot be rebuilt here") })
+        #expect(output.contains { $0.contains("3 blocks from \(directory)/blocks/blocks.jsonl: 2 acknowledged, 0 failed, 0 not submitted (still unsettled), 1 without block data") })
+        #expect(try runner.sync { node.submitted } == [accepted.blockData!, duplicate.blockData!])
+        let after = try BlockJournalReader(path: directory + "/blocks")
+        #expect(after.unsettled.map(\.hash) == [poolBlock.hash] && after.record(duplicate.hash)?.state == .acknowledged)
+
+        // A new block the node refuses: journaled failed, exit status 1; `list` shows it, and the pool's block.
+        let refused = Blocks.found(nonce: 204, withData: true)
+        try BlockJournal(directory: directory + "/blocks").append(refused)
+        try runner.sync { node.submitVerdict = { _ in "bad-txnmrklroot" } }
+        let again = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks/blocks.jsonl", "--rpc", "127.0.0.1:\(address.port)",
+            "--rpc-cookie", cookie,
+        ])
+        defer { again.kill() }
+        #expect(again.waitForExit(timeout: 60) == 1, "\(again.output)")
+        #expect(again.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): failed (submitblock: bad-txnmrklroot)") })
+        #expect(try runner.sync { node.submitted.count } == 3)
+        // Journaled failed, so a plain run leaves it alone; --retry-failed sends it again (a JD server's `failed`
+        // may mean its node was down).
+        try runner.sync { node.submitVerdict = { _ in nil } }
+        let plain = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { plain.kill() }
+        #expect(plain.waitForExit(timeout: 60) == 0, "\(plain.output)")
+        #expect(try runner.sync { node.submitted.count } == 3)
+        let retry = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+            "--retry-failed",
+        ])
+        defer { retry.kill() }
+        #expect(retry.waitForExit(timeout: 60) == 0, "\(retry.output)")
+        #expect(retry.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
+        #expect(try runner.sync { node.submitted.count } == 4)
+        #expect(try BlockJournalReader(path: directory + "/blocks").record(refused.hash)?.state == .acknowledged)
+        let list = try Self.app(["blocks", "list", "--journal", directory + "/blocks", "--unsettled"])
+        defer { list.kill() }
+        #expect(list.waitForExit(timeout: 60) == 0)
+        #expect(list.output.count == 2 && list.output[0].hasPrefix(poolBlock.hash.displayHex))
+        #expect(list.output.last == "1 blocks listed from \(directory)/blocks/blocks.jsonl: 1 unsettled")
+    }
+
+    /// `sv2 pool` after a crash: every unsettled block of the earlier run is logged at error level with what to
+    /// do, and `sv2_pool_journal_unsettled_blocks` says how many; settled ones are not mentioned.
+    @Test func thePoolReportsAnEarlierRunsUnsettledBlocksAtStartUp() throws {
+        let whole = Blocks.found(nonce: 211, withData: true)
+        let poolBlock = Blocks.found(nonce: 212)
+        let settled = Blocks.found(nonce: 213)
+        let directory = try Self.journalDirectory([
+            whole, poolBlock, settled, .init(event: .acknowledged, hash: settled.hash, time: 1_700_000_300),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The last line cut short by the crash: reported too, with its line number.
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/blocks/blocks.jsonl"))
+        try file.seekToEnd()
+        try file.write(contentsOf: Data("{\"time\":1700000400,\"event\":\"fo".utf8))
+        try file.close()
+        let pool = try Self.app([
+            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning", "--backend", "epoll",
+            "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off", "--threads", "1",
+            "--metrics", "127.0.0.1:0",
+        ])
+        defer { pool.kill() }
+        let metricsPort = try #require(try pool.waitForPort(inLineContaining: "metrics on http://"))
+        let output = pool.output
+        let logged = output.filter { $0.contains("error") && $0.contains("unsettled block of an earlier run") }
+        #expect(logged.count == 2, "\(output)")
+        #expect(logged.contains { $0.contains(whole.hash.displayHex) && $0.contains("height 151") && $0.contains("sv2 blocks submit --journal \(directory)/blocks/blocks.jsonl") })
+        #expect(logged.contains { $0.contains(poolBlock.hash.displayHex) && $0.contains("cannot rebuild it") })
+        #expect(!output.contains { $0.contains(settled.hash.displayHex) })
+        #expect(output.contains { $0.contains("line 5, field event") && $0.contains("cut short") })
+        let scrape = try MetricsScrape.get(port: metricsPort)
+        #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 2)
+    }
+
+    /// `sv2 jd-server --rpc` after a crash: the journaled whole blocks go to the node again by themselves, the
+    /// verdict is journaled, and the gauge counts only what is still unsettled (the pool's own block).
+    @Test func theJDServerResubmitsJournaledBlocksAtStartUp() throws {
+        let whole = Blocks.found(nonce: 221, withData: true)
+        let poolBlock = Blocks.found(nonce: 222)
+        let directory = try Self.journalDirectory([whole, poolBlock])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cookie = try Self.cookie(in: directory)
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let address = try runner.sync { try node.start() }
+        let jdServer = try Self.app([
+            "jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning",
+            "--backend", "epoll", "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
+            "--metrics", "127.0.0.1:0", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { jdServer.kill() }
+        let metricsPort = try #require(try jdServer.waitForPort(inLineContaining: "metrics on http://"))
+        #expect(try runner.wait(timeout: 60) { node.submitted.count == 1 })
+        #expect(try runner.sync { node.submitted } == [whole.blockData!])
+        #expect(try jdServer.waitForLine(containing: "journaled blocks of an earlier run settled") != nil)
+        let scrape = try TestMetrics.scrape(port: metricsPort) {
+            $0.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1
+        }
+        #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1)
+        let after = try BlockJournalReader(path: directory + "/blocks")
+        #expect(after.record(whole.hash)?.state == .acknowledged && after.unsettled.map(\.hash) == [poolBlock.hash])
+    }
+}

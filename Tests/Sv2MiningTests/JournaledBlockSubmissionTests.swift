@@ -1,0 +1,162 @@
+import Foundation
+import Reactor
+import Sv2Codec
+import Testing
+@testable import Sv2Bitcoin
+@testable import Sv2JobDeclaration
+@testable import Sv2Mining
+
+/// Unsettled blocks read back from the journal and submitted again (``JournaledBlockSubmission``, what `sv2 blocks
+/// submit` and `sv2 jd-server --rpc` at start-up do) against ``FakeBitcoinCore``: the node's verdict is journaled
+/// (null and "duplicate" acknowledged, anything else failed), a node that is down journals nothing, and blocks
+/// without block data are reported, never submitted.
+@Suite("Journaled blocks submitted again", .serialized)
+struct JournaledBlockSubmissionTests {
+    typealias Blocks = BlockJournalReaderTests
+
+    /// A journal file in a fresh directory holding `entries`; its path.
+    static func journal(_ entries: [BlockJournalEntry]) throws -> String {
+        let directory = Blocks.temporaryDirectory()
+        let journal = try BlockJournal(directory: directory)
+        for entry in entries { try journal.append(entry) }
+        return journal.path
+    }
+
+    /// A client of `address` with the fake's default cookie credentials as user and password.
+    static func client(_ runner: LoopRunner, _ address: SocketAddress) -> BitcoinCoreRPCClient {
+        var configuration = BitcoinCoreRPCConfiguration(
+            endpoint: Endpoint(address), credentials: .user("__cookie__", password: "c00k1e"))
+        configuration.connectTimeout = .seconds(2)
+        configuration.requestTimeout = .seconds(10)
+        return BitcoinCoreRPCClient(configuration: configuration, eventLoop: runner.loop)
+    }
+
+    @Test func theNodesVerdictIsJournaledForEveryUnsettledBlockWithItsData() throws {
+        let accepted = Blocks.found(nonce: 101, withData: true)
+        let duplicate = Blocks.found(nonce: 102, withData: true)
+        let refused = Blocks.found(nonce: 103, withData: true)
+        let poolBlock = Blocks.found(nonce: 104)
+        let settled = Blocks.found(nonce: 105, withData: true)
+        let path = try Self.journal([
+            accepted, duplicate, refused, poolBlock, settled,
+            .init(event: .submitted, hash: accepted.hash, time: 1_700_000_200),
+            .init(event: .superseded, hash: settled.hash, time: 1_700_000_201),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let unsettled = try BlockJournalReader(path: path).unsettled
+        #expect(unsettled.map(\.hash) == [accepted.hash, duplicate.hash, refused.hash, poolBlock.hash])
+
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        node.submitVerdict = { block in
+            switch Array(block.prefix(BlockHeader.size)) {
+            case duplicate.blockData!.prefix(BlockHeader.size).map({ $0 }): "duplicate"
+            case refused.blockData!.prefix(BlockHeader.size).map({ $0 }): "high-hash"
+            default: nil
+            }
+        }
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let journal = try BlockJournal(file: path)
+        let holder = Box<JournaledBlockSubmission?>(nil)
+        try runner.sync {
+            let submission = JournaledBlockSubmission(rpc: Self.client(runner, try node.start()), journal: journal)
+            submission.wallClock = { 1_800_000_000 }
+            holder.value = submission
+            submission.submit(unsettled) { results.value = $0 }
+        }
+        #expect(try runner.wait { results.value != nil })
+        let outcomes = try #require(try runner.sync { results.value }).map(\.outcome)
+        #expect(outcomes == [
+            .acknowledged(verdict: "accepted"), .acknowledged(verdict: "duplicate"),
+            .rejected(reason: "submitblock: high-hash"), .noBlockData,
+        ])
+        // Only blocks with their data went to the node, each once, exactly as journaled.
+        #expect(try runner.sync { node.submitted } == [accepted.blockData!, duplicate.blockData!, refused.blockData!])
+        #expect(try runner.sync { node.calls } == ["submitblock", "submitblock", "submitblock"])
+
+        // Read back: only the pool's block (no data) is still unsettled; the others carry the node's words.
+        let after = try BlockJournalReader(path: path)
+        #expect(after.problems.isEmpty)
+        #expect(after.unsettled.map(\.hash) == [poolBlock.hash])
+        #expect(after.record(accepted.hash)?.state == .acknowledged && after.record(accepted.hash)?.time == 1_800_000_000)
+        #expect(after.record(duplicate.hash)?.state == .acknowledged)
+        #expect(after.record(duplicate.hash)?.reason?.contains("duplicate") == true)
+        #expect(after.record(refused.hash)?.state == .failed && after.record(refused.hash)?.reason == "submitblock: high-hash")
+        #expect(after.record(settled.hash)?.state == .superseded)
+    }
+
+    /// A node that is down must not settle anything: after the attempts run out the blocks are reported as not
+    /// submitted and the journal is untouched, so the next try submits them.
+    @Test func aNodeThatIsDownLeavesTheBlocksUnsettled() throws {
+        let block = Blocks.found(nonce: 111, withData: true)
+        let path = try Self.journal([block])
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let holder = Box<JournaledBlockSubmission?>(nil)
+        let journal = try BlockJournal(file: path)
+        try runner.sync {
+            let address = try node.start()
+            node.stop()
+            let submission = JournaledBlockSubmission(rpc: Self.client(runner, address), journal: journal)
+            submission.maximumAttempts = 2
+            submission.retryDelay = .milliseconds(10)
+            holder.value = submission
+            submission.submit(try BlockJournalReader(path: path).unsettled) { results.value = $0 }
+        }
+        #expect(try runner.wait { results.value != nil })
+        let result = try #require(try runner.sync { results.value }?.first)
+        guard case .notSubmitted(let error) = result.outcome else {
+            Issue.record("\(result.outcome)")
+            return
+        }
+        #expect(error.isTransient && !result.outcome.settled)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try BlockJournalReader(path: path).unsettled.map(\.hash) == [block.hash])
+
+        // An RPC error about the block (the node answered) is a verdict: journaled failed.
+        try runner.sync {
+            node.rawAnswer = FakeBitcoinCore.http(
+                500, "Internal Server Error",
+                json: ["result": NSNull(), "error": ["code": -22, "message": "Block decode failed"], "id": 0])
+            let submission = JournaledBlockSubmission(rpc: Self.client(runner, try node.start()), journal: journal)
+            holder.value = submission
+            results.value = nil
+            submission.submit(try BlockJournalReader(path: path).unsettled) { results.value = $0 }
+        }
+        #expect(try runner.wait { results.value != nil })
+        #expect(try runner.sync { results.value }?.map(\.outcome) == [.rejected(reason: "submitblock: error -22: Block decode failed")])
+        #expect(try BlockJournalReader(path: path).record(block.hash)?.state == .failed)
+    }
+
+    /// `sv2 jd-server --rpc` at start-up: the JD server's submitter resubmits an earlier run's unsettled blocks
+    /// with its own journal and counts what the node settled.
+    @Test func theJobDeclarationSubmitterResubmitsJournaledBlocks() throws {
+        let whole = Blocks.found(nonce: 121, withData: true)
+        let poolBlock = Blocks.found(nonce: 122)
+        let records = BlockJournalReader(bytes: Array((whole.jsonLine + "\n" + poolBlock.jsonLine + "\n").utf8)).unsettled
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let journal = MemoryBlockJournal()
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let holder = Box<(JobDeclaratorServer, JobDeclarationBlockSubmitter)?>(nil)
+        try runner.sync {
+            let jds = JobDeclaratorServer(coinbaseOutputs: [JobDeclarationTests.payout])
+            let submitter = jds.useBitcoinCore(Self.client(runner, try node.start()), journal: journal)
+            submitter.wallClock = { 1_900_000_000 }
+            holder.value = (jds, submitter)
+            submitter.resubmitJournaled(records) { results.value = $0 }
+        }
+        #expect(try runner.wait { results.value != nil })
+        #expect(try runner.sync { results.value }?.map(\.outcome) == [.acknowledged(verdict: "accepted"), .noBlockData])
+        #expect(try runner.sync { node.submitted } == [whole.blockData!])
+        let entries = try runner.sync { journal.entries }
+        #expect(entries.map(\.event) == [.acknowledged] && entries.first?.hash == whole.hash && entries.first?.time == 1_900_000_000)
+        #expect(try runner.sync { holder.value!.1.statistics.journaledBlocksSettled } == 1)
+    }
+}
