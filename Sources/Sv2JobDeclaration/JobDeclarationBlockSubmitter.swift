@@ -211,7 +211,8 @@ public final class JobDeclarationBlockSubmitter {
                 self.statistics.results[verdict.description, default: 0] += 1
                 if verdict.nodeHasBlock {
                     self.logger.notice("block \(block.hash) submitted: \(verdict)")
-                    self.journal(.init(event: .submitted, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))
+                    // The node has it (accepted now, or a duplicate): settled, so a restart does not offer it again.
+                    self.journal(.init(event: .acknowledged, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))
                 } else {
                     self.logger.error("block \(block.hash) rejected by bitcoind: \(verdict)")
                     self.journal(.init(event: .failed, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))

@@ -14,13 +14,14 @@ struct BlocksCommand: ParsableCommand {
             --block-journal DIR): found, submitted, then acknowledged, superseded or failed. A block with no \
             acknowledged, superseded or failed line after its found line is unsettled: the process stopped before \
             the network's verdict. The apps log every unsettled block of an earlier run at start-up; these commands \
-            settle them. See Docs/Apps.md ("sv2 blocks").
+            settle them (`submit` when the journal holds the whole block, `settle` to journal a verdict you checked). See Docs/Apps.md ("sv2 blocks").
 
             Examples:
               sv2 blocks list --journal /var/lib/sv2/blocks --unsettled
               sv2 blocks submit --journal /var/lib/sv2/blocks --rpc 127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie
+              sv2 blocks settle HASH --journal /var/lib/sv2/blocks --as superseded --reason "orphaned at 871234"
             """,
-        subcommands: [BlocksListCommand.self, BlocksSubmitCommand.self])
+        subcommands: [BlocksListCommand.self, BlocksSubmitCommand.self, BlocksSettleCommand.self])
 
     /// Where the journal is: `--journal DIR|FILE`, else the data directory's `blocks` (as `sv2 pool` writes it).
     struct JournalLocation: ParsableArguments {

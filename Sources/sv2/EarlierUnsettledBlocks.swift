@@ -49,8 +49,10 @@ final class EarlierUnsettledBlocks {
                 + " (sv2 jd-server --rpc does so by itself at start-up)"
         }
         return what + ": the journal holds its header and coinbase but not its other transactions (they were in the"
-            + " template provider), so `sv2 blocks submit` cannot rebuild it; check whether the chain has it, and"
-            + " rebuild it by hand from the journal's header and coinbase if the template is still known"
+            + " template provider), so `sv2 blocks submit` cannot rebuild it; check whether the chain has it"
+            + " (`bitcoin-cli getblockheader \(record.hash.displayHex)`), then journal what you found with"
+            + " `sv2 blocks settle \(record.hash.displayHex) --journal \(journal) --as acknowledged|superseded|failed"
+            + " --reason TEXT`"
     }
 
     /// The blocks whose whole serialization the journal holds (those `sv2 jd-server --rpc` resubmits).

@@ -140,7 +140,7 @@ struct JobDeclarationBitcoinCoreTests {
             #expect(stack.node.shapeViolations.isEmpty && stack.node.unauthorized == 0)
             // Journaled before it was submitted, with the whole block; then the verdict.
             let entries = stack.journal.entries
-            #expect(entries.map(\.event) == [.found, .submitted])
+            #expect(entries.map(\.event) == [.found, .acknowledged])
             #expect(entries.first?.blockData == expected.bytes && entries.first?.hash == expected.hash)
             #expect(entries.first?.height == 5)
             #expect(entries.last?.reason == "submitblock: accepted")
@@ -205,7 +205,7 @@ struct JobDeclarationBitcoinCoreTests {
         try runner.sync {
             #expect(stack.submitter.statistics.retries == 2 && stack.submitter.statistics.submissions == 3)
             #expect(stack.node.submitted == [expected.bytes])
-            #expect(stack.journal.entries.map(\.event) == [.found, .submitted])
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged])
         }
         // A verdict is not retried: a rejection is journaled failed with bitcoind's reason.
         let other = Self.expectedBlock(Self.legacy, nbits: 0x2070_0000)
@@ -216,7 +216,7 @@ struct JobDeclarationBitcoinCoreTests {
         #expect(try runner.wait { stack.submitter.statistics.results["high-hash"] == 1 })
         try runner.sync {
             #expect(stack.submitter.statistics.submissions == 4 && stack.submitter.statistics.submissionFailures == 0)
-            #expect(stack.journal.entries.map(\.event) == [.found, .submitted, .found, .failed])
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged, .found, .failed])
             #expect(stack.journal.entries.last?.reason == "submitblock: high-hash")
         }
     }
@@ -386,7 +386,7 @@ extension JobDeclarationBitcoinCoreTests {
         })
         try runner.sync {
             #expect(stack.node.submitted == [first.bytes])
-            #expect(stack.journal.entries.map(\.event) == [.found, .submitted])
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged])
         }
     }
 }

@@ -122,5 +122,46 @@ struct BlocksCommandTests {
         #expect(submit.contains("sv2 blocks submit --journal /d/blocks/blocks.jsonl --rpc"))
         let rebuild = EarlierUnsettledBlocks.message(records[1], journal: "/d/blocks/blocks.jsonl")
         #expect(rebuild.contains(records[1].hash.displayHex) && rebuild.contains("cannot rebuild it"))
+        #expect(rebuild.contains("sv2 blocks settle \(records[1].hash.displayHex) --journal /d/blocks/blocks.jsonl --as"))
+    }
+
+    /// `sv2 blocks settle`: flags checked before anything is read, then the verdict journaled for an unsettled block
+    /// only, and read back as settled.
+    @Test func settleJournalsAnOperatorsVerdictOnAnUnsettledBlockOnly() throws {
+        let pool = Self.found(nonce: 6, withData: false)
+        let hash = pool.hash.displayHex
+        #expect(throws: (any Error).self) { try BlocksSettleCommand.parse([hash, "--as", "submitted", "--reason", "x"]).settings() }
+        #expect(throws: (any Error).self) { try BlocksSettleCommand.parse([hash, "--as", "superseded", "--reason", "  "]).settings() }
+        #expect(throws: (any Error).self) { try BlocksSettleCommand.parse(["00ff", "--as", "failed", "--reason", "x"]).settings() }
+        #expect(throws: (any Error).self) { try BlocksSettleCommand.parse([hash, "--as", "failed"]).settings() }
+        let settings = try BlocksSettleCommand.parse(
+            [hash, "--journal", "/j/blocks.jsonl", "--as", "superseded", "--reason", " orphaned at 871234 "]).settings()
+        #expect(settings == .init(journal: "/j/blocks.jsonl", hash: pool.hash, event: .superseded, reason: "orphaned at 871234"))
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sv2-settle-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try BlockJournal(directory: directory)
+        try journal.append(pool)
+        try journal.append(BlockJournalEntry(event: .submitted, hash: pool.hash, time: 1_764_547_260))
+        let other = Self.found(nonce: 7, withData: false)
+        try journal.append(other)
+        try journal.append(BlockJournalEntry(event: .acknowledged, hash: other.hash, time: 1_764_547_300))
+
+        var reader = try BlockJournalReader(path: directory)
+        let entry = try BlocksSettleCommand.entry(settings, reader: reader, now: 1_764_550_000).get()
+        #expect(entry.event == .superseded && entry.hash == pool.hash && entry.reason == "settled by hand: orphaned at 871234")
+        try BlockJournal(file: reader.path).append(entry)
+        reader = try BlockJournalReader(path: directory)
+        #expect(reader.unsettled.isEmpty)
+        let settled = try #require(reader.records.first { $0.hash == pool.hash })
+        #expect(settled.state == .superseded && settled.reason == "settled by hand: orphaned at 871234")
+        // Already settled, or not in the journal: refused, nothing journaled.
+        for hash in [other.hash.displayHex, Self.found(nonce: 8, withData: false).hash.displayHex] {
+            let refused = try BlocksSettleCommand.parse([hash, "--as", "failed", "--reason", "x"]).settings()
+            #expect(throws: (any Error).self) { try BlocksSettleCommand.entry(refused, reader: reader, now: 0).get() }
+        }
+        // Through the top-level command, as a user types it.
+        let parsed = try SV2.parseAsRoot(["blocks", "settle", hash, "--as", "acknowledged", "--reason", "in block 871234"])
+        #expect(parsed is BlocksSettleCommand)
     }
 }
