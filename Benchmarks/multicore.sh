@@ -55,7 +55,11 @@ cap_loops() {
         ((${#tids[@]} == threads)) && break
         sleep 0.1
     done
-    ((${#tids[@]} == threads)) || { echo "pool $pid: ${#tids[@]} loop threads, expected $threads" >&2; exit 1; }
+    if ((${#tids[@]} != threads)); then
+        echo "pool $pid: ${#tids[@]} loop threads, expected $threads" >&2
+        kill -TERM "$pid" 2>/dev/null || true
+        exit 1
+    fi
     local k=0
     for tid in "${tids[@]}"; do
         local group=$CPU_CGROUP/sv2-multicore-$$-$k
