@@ -36,13 +36,16 @@ public enum JobDeclarationError: Error, Hashable, Sendable {
     /// The verifier's replay memory is full of tokens that have not expired yet: no new token is taken until some
     /// expire (a bound, never an eviction that would let a replay through).
     case replayMemoryFull
+    /// The verifier could not record the token's use in its ``UsedTokenJournal`` (disk full, I/O error): the job is
+    /// refused rather than accepted on a use a restart would forget.
+    case usedTokenJournalFailed(UsedTokenJournalError)
 
     /// The error code sent in `DeclareMiningJob.Error` / `SetCustomMiningJob.Error` (SRI's codes where one fits).
     public var code: String {
         switch self {
         case .unknownToken, .replayedToken, .foreignToken, .malformedToken, .badTokenSignature, .expiredToken:
             "invalid-mining-job-token"
-        case .replayMemoryFull: "internal-error"
+        case .replayMemoryFull, .usedTokenJournalFailed: "internal-error"
         case .invalidCoinbase, .underpaysPool, .coinbaseTooLarge, .tooManySigops: "invalid-coinbase-tx"
         case .outputsMismatch: "invalid-coinbase-tx-outputs"
         case .tooManyTransactions, .transactionsTooLarge: "invalid-job"
@@ -70,6 +73,7 @@ public enum JobDeclarationError: Error, Hashable, Sendable {
         case .badTokenSignature: "bad-token-signature"
         case .expiredToken: "expired-token"
         case .replayMemoryFull: "replay-memory-full"
+        case .usedTokenJournalFailed: "used-token-journal-failed"
         }
     }
 
@@ -82,6 +86,8 @@ public enum JobDeclarationError: Error, Hashable, Sendable {
         case .tooManySigops(let count, let limit): "coinbase outputs have \(count) sigops, limit \(limit)"
         case .tooManyTransactions(let count, let limit): "\(count) transactions, limit \(limit)"
         case .transactionsTooLarge(let bytes, let limit): "transactions total \(bytes) bytes, limit \(limit)"
+        // The path and errno stay in the pool's log, not on the wire.
+        case .usedTokenJournalFailed: name
         default: name
         }
     }

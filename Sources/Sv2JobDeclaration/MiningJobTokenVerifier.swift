@@ -1,4 +1,5 @@
 import Glibc
+public import Logging
 import Sv2Mining
 public import Sv2Bitcoin
 public import Sv2Noise
@@ -13,15 +14,25 @@ public import Sv2Pool
 /// Single use: the id of every token that passed the signature, expiry and user checks is remembered until it
 /// expires (``maximumRememberedTokens`` at most). When that memory is full of live tokens, new ones are refused
 /// (``JobDeclarationError/replayMemoryFull``) rather than forgetting one that could then be replayed.
+///
+/// Across restarts: with a ``journal`` (``UsedTokenJournal``, what `sv2 pool --jds-authority-key` opens in its data
+/// directory) every such id is recorded durably **before** the job is let through, and a verifier created on the
+/// journal starts with the ids of the previous run that have not expired, so a restarted pool refuses a token used
+/// before it stopped. A failed record refuses the job (``JobDeclarationError/usedTokenJournalFailed(_:)``, logged):
+/// no job is accepted on a token whose use is not on disk.
 public final class MiningJobTokenVerifier {
+    /// The default of ``maximumRememberedTokens`` (and of ``UsedTokenJournal/maximumEntries``).
+    public static let defaultMaximumRememberedTokens = 262_144
+
     /// The JD server's authority public key.
     public let authority: AuthorityPublicKey
     /// The pool outputs an allocated token must commit to (what the JD server hands out with it).
     public let poolOutputs: [TxOutput]
     /// What a custom job's coinbase must pay (the scripts of ``poolOutputs`` by default).
     public var policy: PoolPayoutPolicy
-    /// Tokens remembered for the replay check at most.
-    public var maximumRememberedTokens = 262_144
+    /// Tokens remembered for the replay check at most (the journal's ``UsedTokenJournal/maximumEntries`` should be
+    /// the same: it compacts at twice its bound).
+    public var maximumRememberedTokens = MiningJobTokenVerifier.defaultMaximumRememberedTokens
     /// Longest a token may still be valid for (seconds): one expiring later is refused as malformed, so no token
     /// occupies the replay memory longer than this.
     public var maximumLifetime: UInt32 = 86_400
@@ -35,15 +46,27 @@ public final class MiningJobTokenVerifier {
     /// Refusals by ``JobDeclarationError/name``.
     public private(set) var rejections: [String: Int] = [:]
 
+    /// Where spent ids are recorded before a job is let through (`nil`: memory only, forgotten on restart).
+    public let journal: (any UsedTokenJournaling)?
+
     private var used: [UInt64: UInt32] = [:]
     private var lastSweep: UInt64 = 0
+    private let logger: Logger
 
     /// A verifier for tokens of the JD server whose key is `authority`, for a pool paying `poolOutputs` (value 0;
-    /// the coinbase revenue goes there). `halvingInterval` turns on the subsidy floor of the payout check.
-    public init(authority: AuthorityPublicKey, poolOutputs: [TxOutput], halvingInterval: UInt32? = nil) {
+    /// the coinbase revenue goes there). `halvingInterval` turns on the subsidy floor of the payout check. With a
+    /// `journal`, the ids it holds from before (not expired) are refused from the start and every new one is
+    /// recorded there before its job is accepted.
+    public init(
+        authority: AuthorityPublicKey, poolOutputs: [TxOutput], halvingInterval: UInt32? = nil,
+        journal: (any UsedTokenJournaling)? = nil, logger: Logger = Logger(label: "stratum.pool.job-tokens")
+    ) {
         self.authority = authority
         self.poolOutputs = poolOutputs
         policy = PoolPayoutPolicy(payoutScripts: Set(poolOutputs.map(\.script)), halvingInterval: halvingInterval)
+        self.journal = journal
+        self.logger = logger
+        used = journal?.takeRemembered() ?? [:]
     }
 
     /// Tokens remembered now (used and not expired, as of the last sweep).
@@ -71,7 +94,9 @@ public final class MiningJobTokenVerifier {
         guard used[token.id] == nil else { throw .replayedToken }
         if used.count >= maximumRememberedTokens { sweep(now: now) }
         guard used.count < maximumRememberedTokens else { throw .replayMemoryFull }
-        // Spent from here on, whatever the job: as the sibling JD server does.
+        // Spent from here on, whatever the job: as the sibling JD server does. On disk first: a restarted pool must
+        // find every id a job was accepted on.
+        try record(token, now: now)
         used[token.id] = token.expires
         switch token.kind {
         case .allocated:
@@ -87,10 +112,25 @@ public final class MiningJobTokenVerifier {
             size: parts.prefix.count + Extranonce.maxLength + parts.suffix.count)
     }
 
-    /// Forgets expired ids; at most once a second (a full memory of live tokens costs one sweep per second, not one
-    /// per request).
-    private func sweep(now: UInt64) {
-        guard now > lastSweep else { return }
+    /// Records the token's id in the journal (compacting it first when it asks for it); a failure refuses the job.
+    private func record(_ token: MiningJobToken, now: UInt64) throws(JobDeclarationError) {
+        guard let journal else { return }
+        do throws(UsedTokenJournalError) {
+            if journal.needsCompaction {
+                sweep(now: now, always: true)
+                try journal.compact(keeping: used)
+            }
+            try journal.append(id: token.id, expires: token.expires)
+        } catch {
+            logger.error("custom job refused: the use of mining job token \(token.id) could not be recorded: \(error)")
+            throw .usedTokenJournalFailed(error)
+        }
+    }
+
+    /// Forgets expired ids; at most once a second unless `always` (a full memory of live tokens costs one sweep per
+    /// second, not one per request).
+    private func sweep(now: UInt64, always: Bool = false) {
+        guard always || now > lastSweep else { return }
         lastSweep = now
         used = used.filter { UInt64($0.value) + UInt64(leeway) >= now }
     }

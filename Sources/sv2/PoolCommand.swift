@@ -333,6 +333,9 @@ struct PoolCommand: ParsableCommand {
         print("block journal: \(journal.path)")
         // Before this run journals anything: what an earlier run left unsettled (logged at error level).
         let earlier = EarlierUnsettledBlocks.check(journal.path)
+        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
+        // Before the ledger's writer starts: a journal that cannot be trusted stops the start with nothing running.
+        let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
         let accounting = try Self.openLedger(settings)
         let ledger = accounting?.ledger
         if case .postgres = settings.accounting {
@@ -341,7 +344,6 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
-        let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         if settings.threads > 1 {
             return try runLoops(
                 settings, file: file, journal: journal, earlier: earlier, accounting: accounting,
@@ -387,9 +389,10 @@ struct PoolCommand: ParsableCommand {
                             rpcConfiguration, jds: jds, pool: pool, journal: journal, earlier: earlier, loop: loop)
                     }
                 } else if let authority = jd.remoteAuthority {
+                    // The journal first: the ids spent before a restart stay refused.
                     let check = MiningJobTokenVerifier(
                         authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
-                        halvingInterval: jd.halvingInterval)
+                        halvingInterval: jd.halvingInterval, journal: tokenJournal)
                     pool.pool.customJobAuthorizer = { check.authorize($0) }
                     verifier = check
                     print("custom jobs with tokens signed by \(authority)")
@@ -423,6 +426,18 @@ struct PoolCommand: ParsableCommand {
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })
+    }
+
+    /// Opens the used-token journal of `sv2 pool --jds-authority-key` (loads the unexpired ids of earlier runs,
+    /// compacts the file); a journal that cannot be read stops the start.
+    static func openUsedTokenJournal(_ path: String) throws -> UsedTokenJournal {
+        let journal: UsedTokenJournal
+        do { journal = try UsedTokenJournal(path: path, now: UInt64(Date().timeIntervalSince1970)) } catch {
+            throw ValidationError("cannot open the used-token journal: \(error)")
+        }
+        print("used-token journal: \(journal.path) (\(journal.lineCount) unexpired token ids of earlier runs refused, "
+            + "\(journal.expiredAtOpening) expired dropped)")
+        return journal
     }
 
     /// `--threads N` (N > 1): one ``PoolCluster`` over N loops, each with its own port into the one ledger; loop 0

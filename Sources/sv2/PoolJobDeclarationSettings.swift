@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Reactor
 import Sv2AppSupport
+import Sv2JobDeclaration
 import Sv2Noise
 
 /// The Job Declaration part of `sv2 pool` / `sv2 jd-server`, resolved from flags, the config file and defaults.
@@ -12,6 +13,9 @@ struct PoolJobDeclarationSettings {
     var halvingInterval: UInt32?
     /// The public key of a JD server in another process whose signed tokens the pool takes (`nil`: none).
     var remoteAuthority: AuthorityPublicKey?
+    /// With ``remoteAuthority``: the used-token journal, `used-mining-job-tokens` in the data directory (a restarted
+    /// pool keeps refusing the tokens used before).
+    var usedTokenJournal: String?
     /// The key the sibling JD server signs its tokens with (with a JD server only): the pool's authority key, or
     /// without one (`--no-noise`, `--server-key-file`) the data directory's `jd-server-token-secret-key`.
     var signingKey: AuthorityKeyPair?
@@ -47,6 +51,9 @@ extension PoolCommand {
             do { resolved.remoteAuthority = try AuthorityPublicKey(base58Check: text) } catch {
                 throw ValidationError("--jds-authority-key must be a base58check authority public key (as `sv2 jd-server` prints it)")
             }
+            // Spent token ids must survive a restart: the data directory (created now) holds them.
+            resolved.usedTokenJournal = try serverKeys.dataDirectory(file, environment: environment)
+                .file(UsedTokenJournal.fileName)
         }
         guard address != nil else { return resolved }
         if let pair = settings.server.noise?.authorityKeyPair {

@@ -96,6 +96,12 @@ import Testing
         #expect((scrape.value("sv2_pool_custom_job_shares_accepted_total", ["server": "pool"]) ?? 0) >= 3, "\(report)")
         let verified = scrape.value("sv2_pool_custom_job_tokens_verified_total", ["server": "pool"]) ?? 0
         #expect(verified >= 1 && verified == scrape.value("sv2_pool_custom_jobs_accepted_total", ["server": "pool"]))
+        // Every verified token's id is in the pool's used-token journal (written before its job was accepted).
+        let journal = directory + "/pool/used-mining-job-tokens"
+        let journaled = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").count
+        #expect(Double(journaled) >= verified, "\(journaled) ids journaled, \(verified) tokens verified")
+        let attributes = try FileManager.default.attributesOfItem(atPath: journal)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
         try runner.sync {
             let jdc = box.value.0!
             #expect(jdc.mode == .pool && jdc.statistics.fallbacks == 0)

@@ -143,6 +143,102 @@ struct JobDeclarationRemoteHostileTests {
         }
     }
 
+    /// A pool restarted between two uses of one token (its verifier on the used-token journal, as
+    /// `sv2 pool --jds-authority-key` runs it): the token of the remote JD server carries a custom job before the
+    /// restart and is refused after it (`replayed-token`), while a fresh token of the same JD server is accepted.
+    @Test func restartedPoolRefusesATokenUsedBeforeTheRestart() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sv2-restart-tokens-\(UInt64.random(in: 0...UInt64.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journalPath = directory + "/" + UsedTokenJournal.fileName
+        let jdsRunner = try LoopRunner()
+        defer { jdsRunner.stop() }
+        let key = try AuthorityKeyPair.generate()
+        let jds = try jdsRunner.sync { () -> JobDeclarationServerService in
+            let jds = try JobDeclarationServerService(
+                payoutScript: Self.poolScript, server: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                signingKey: key, eventLoop: jdsRunner.loop)
+            try jds.start()
+            return jds
+        }
+        defer { _ = try? jdsRunner.sync { jds.stop() } }
+        let declarator = try BlockingFramePeer(connectingTo: try jdsRunner.sync { jds.localAddress! })
+        defer { declarator.close() }
+        try JobDeclarationHostileTests.setUp(declarator, .jobDeclaration)
+        let token = try JobDeclarationHostileTests.allocate(declarator, user: "alice", request: 1)
+
+        /// One life of the pool: opens the journal, serves a miner, sends it the custom jobs of `tokens` and returns
+        /// their answers (`nil`: accepted) with the verifier's counters; then stops.
+        func poolLife(_ tokens: [[UInt8]]) throws -> (answers: [String?], authorized: Int, rejections: [String: Int], loaded: Int) {
+            let runner = try LoopRunner()
+            var pool: PoolService?
+            defer {
+                if let pool { _ = try? runner.sync { pool.stop() } }
+                runner.stop()
+                // Released only once its loop has finished (handlers reach it unretained: see `Lifeline`).
+                withExtendedLifetime(pool) {}
+            }
+            let journal = try UsedTokenJournal(path: journalPath, now: Self.now)
+            let loaded = journal.lineCount
+            let verifier = MiningJobTokenVerifier(
+                authority: key.publicKey, poolOutputs: [TxOutput(value: 0, script: Self.poolScript)], journal: journal)
+            let service = try runner.sync { () -> PoolService in
+                let service = try PoolService(
+                    configuration: PoolConfiguration(payoutScript: Self.poolScript),
+                    server: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                    templateSource: .embedded(.init(refreshInterval: nil)), eventLoop: runner.loop,
+                    acceptsWorkSelection: true)
+                service.pool.customJobAuthorizer = { verifier.authorize($0) }
+                try service.start()
+                return service
+            }
+            pool = service
+            #expect(try runner.wait { service.pool.chainTip != nil })
+            let (poolAddress, tip) = try runner.sync { (service.localAddress!, service.pool.chainTip!) }
+            let miner = try BlockingFramePeer(connectingTo: poolAddress)
+            defer { miner.close() }
+            try JobDeclarationHostileTests.setUp(miner, .mining, flags: Sv2SetupFlags.Mining.requiresWorkSelection)
+            try miner.send(OpenExtendedMiningChannel(
+                requestID: 1, userIdentity: "alice", nominalHashRate: 1_000, maxTarget: .max, minExtranonceSize: 8))
+            let channel = try OpenExtendedMiningChannelSuccess(
+                decoding: JobDeclarationHostileTests.expect(.openExtendedMiningChannelSuccess, from: miner))
+            var answers: [String?] = []
+            for (index, token) in tokens.enumerated() {
+                try miner.send(SetCustomMiningJob(
+                    channelID: channel.channelID, requestID: UInt32(index + 1), miningJobToken: token,
+                    version: 0x2000_0000, prevHash: JobDeclarationWire.u256(tip.prevHash), minNtime: tip.headerTimestamp,
+                    nbits: tip.nbits, coinbaseTxVersion: 2, coinbasePrefix: Self.prefix,
+                    coinbaseTxInputSequence: 0xffff_ffff, coinbaseTxOutputs: MiningJobToken.serialize(Self.fair),
+                    coinbaseTxLocktime: 0, merklePath: []))
+                var answer: String?? = .none
+                for _ in 0..<16 where answer == nil {
+                    let (header, payload) = try miner.readFrame()
+                    if header.knownMessageType == .setCustomMiningJobSuccess { answer = .some(nil) }
+                    if header.knownMessageType == .setCustomMiningJobError {
+                        answer = .some(try SetCustomMiningJobError(decoding: payload).errorCode)
+                    }
+                }
+                answers.append(answer ?? "no answer")
+            }
+            let counters = try runner.sync { (verifier.authorized, verifier.rejections) }
+            return (answers, counters.0, counters.1, loaded)
+        }
+
+        // First life: the token carries a custom job; its id is on disk before the job is accepted.
+        let first = try poolLife([token])
+        #expect(first.answers == [nil] && first.authorized == 1 && first.rejections.isEmpty && first.loaded == 0)
+        // Second life: the same token is a replay; a fresh token of the same JD server is taken.
+        let fresh = try JobDeclarationHostileTests.allocate(declarator, user: "alice", request: 2)
+        let second = try poolLife([token, fresh])
+        #expect(second.loaded == 1)
+        #expect(second.answers == ["invalid-mining-job-token", nil], "\(second.answers)")
+        #expect(second.authorized == 1 && second.rejections == ["replayed-token": 1])
+        // Third life: both ids are remembered.
+        let third = try poolLife([fresh])
+        #expect(third.loaded == 2 && third.answers == ["invalid-mining-job-token"] && third.rejections == ["replayed-token": 1])
+    }
+
     /// The replay memory is bounded: full of live tokens it refuses new ones (never forgets one early); expired
     /// ids are forgotten and their tokens stay refused as expired.
     @Test func replayMemoryIsBoundedWithoutForgettingLiveTokens() throws {

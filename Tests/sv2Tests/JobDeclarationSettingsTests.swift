@@ -88,6 +88,22 @@ struct JobDeclarationSettingsTests {
         let remote = try Self.pool(base + ["--jds-authority-key", Self.authority])
         #expect(remote.remoteAuthority == (try AuthorityPublicKey(base58Check: Self.authority)))
         #expect(remote.acceptsCustomJobs && remote.listenAddress == nil)
+        // Spent token ids are journaled in the data directory (a restarted pool keeps refusing them); nothing to
+        // journal without the remote key.
+        #expect(remote.usedTokenJournal == directory.file("used-mining-job-tokens"))
+        #expect(try Self.pool(base).usedTokenJournal == nil)
+        #expect(try Self.server(base).1.usedTokenJournal == nil)
+        // Opened at start: created mode 600; a damaged line stops the start with an error naming the file and line.
+        let journalPath = try #require(remote.usedTokenJournal)
+        _ = try PoolCommand.openUsedTokenJournal(journalPath)
+        #expect(mode(journalPath) == 0o600)
+        try "0000000000000001 5\ngarbage\n0000000000000002 5\n".write(toFile: journalPath, atomically: false, encoding: .utf8)
+        do {
+            _ = try PoolCommand.openUsedTokenJournal(journalPath)
+            Issue.record("a damaged used-token journal was opened")
+        } catch {
+            #expect("\(error)".contains("\(journalPath): line 2 "), "\(error)")
+        }
         // Custom jobs are checked on one loop (the replay memory is one map): one thread, more refused.
         #expect(try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority]).threads == 1)
         #expect(throws: (any Error).self) {
