@@ -21,7 +21,7 @@ struct LoadTestCommand: ParsableCommand {
             With --sv1 the miners speak Stratum V1 instead (to `sv2 translator` or any Sv1 pool): mining.configure \
             (version rolling, unless --no-version-rolling), mining.subscribe, mining.authorize as <user>.<n>, then \
             mining.submit shares that meet the difficulty the endpoint sets (keep it tiny: `sv2 translator \
-            --min-difficulty 1e-9`), answers matched by JSON-RPC id.
+            --min-difficulty 2.5e-10 --device-hashrate 0 --shares-per-minute 1e9`), answers matched by JSON-RPC id.
 
             `sv2 loadtest serve` runs a minimal pool (standard and extended channels, one job per channel, every \
             share validated) to point it at. The full pool works too: `sv2 pool --min-difficulty 1e-9 \

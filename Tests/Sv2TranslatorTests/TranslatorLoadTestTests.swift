@@ -51,7 +51,8 @@ struct TranslatorLoadTestTests {
         report.check(serverAccepted: Int(statistics.sharesValid - statistics.upstreamRejected - statistics.upstreamLost),
                      serverRejected: Int(translatorRejected))
         #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
-        #expect(report.setup.protocol == "sv1")
+        #expect(report.setup.protocol == "sv1" && report.json().contains(#""protocol" : "sv1""#))
+        #expect(report.table.contains("Stratum V1"))
         let counters = report.counters
         #expect(counters.handshakesCompleted == 8 && counters.channelsOpened == 8)
         #expect(counters.sharesSent == Int(statistics.sharesReceived))
