@@ -128,7 +128,7 @@ struct Sv1HostileServerTests {
         configuration.sharesPerSecond = 0
         configuration.sharesInFlight = 4
         configuration.rampUp = .zero
-        configuration.duration = .milliseconds(500)
+        configuration.duration = .seconds(1)
         configuration.drainTimeout = .seconds(20)
         let report = try LoadTest(configuration: configuration).run()
         let c = report.counters
@@ -139,7 +139,7 @@ struct Sv1HostileServerTests {
         #expect(c.sharesLostOnClose == 4)
         #expect(c.sharesSent == c.sharesAccepted + c.sharesLostOnClose)
         #expect(c.sharesAccepted == server.accepted.withLock { $0 })
-        #expect(c.sharesAccepted > 10)
+        #expect(c.sharesAccepted > 2 * 4)  // more than the healthy devices' first window: they kept mining
         #expect(!report.nothingLost.passed)
         #expect(report.nothingLost.problems.contains("1 malformed lines from the server"))
     }
