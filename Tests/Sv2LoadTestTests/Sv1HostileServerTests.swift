@@ -7,7 +7,8 @@ import Testing
 @testable import Sv2LoadTest
 
 /// A scripted Sv1 server on its own loop thread: a correct handshake and job for every device, `true` for every
-/// share, except that the device authorized as `<prefix>.0` gets `reply` instead of its first share's answer.
+/// share, except that the device authorized as `<prefix>.0` gets `reply` instead: a bad line in answer to its first
+/// share, or an error for every share.
 final class HostileSv1Server: @unchecked Sendable {
     /// What the bad connection gets in answer to its first share.
     enum Reply: String, CaseIterable, CustomTestStringConvertible {
@@ -15,6 +16,8 @@ final class HostileSv1Server: @unchecked Sendable {
         case garbage
         /// A line longer than the load generator accepts, never terminated.
         case endlessLine
+        /// `[23, "low difficulty", null]` for every share (a well-formed rejection).
+        case rejectEveryShare
         var testDescription: String { rawValue }
     }
 
@@ -22,6 +25,8 @@ final class HostileSv1Server: @unchecked Sendable {
     let reply: Reply
     /// Shares answered `true` (loop thread while it runs; read after `stop()`).
     let accepted = Mutex(0)
+    /// Shares answered with an error.
+    let rejected = Mutex(0)
     private var listener: Listener?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -95,6 +100,10 @@ final class HostileSv1Server: @unchecked Sendable {
                         switch server.reply {
                         case .garbage: send("}{ not json at all\n")
                         case .endlessLine: send(String(repeating: "a", count: SimulatedSv1Miner.maximumLineLength + 4096))
+                        case .rejectEveryShare:
+                            server.rejected.withLock { $0 += 1 }
+                            send(Sv1Line.error(id: request.id, code: .lowDifficulty, message: "low difficulty"))
+                            return true
                         }
                         isSilenced = true
                     } else {
@@ -117,7 +126,7 @@ final class HostileSv1Server: @unchecked Sendable {
 struct Sv1HostileServerTests {
     /// A server line the load generator cannot use (not JSON, or longer than its cap) counts one protocol error and
     /// closes that device's connection only: the others keep mining and every share of theirs is answered.
-    @Test(arguments: HostileSv1Server.Reply.allCases)
+    @Test(arguments: [HostileSv1Server.Reply.garbage, .endlessLine])
     func aBadLineClosesOnlyItsConnection(_ reply: HostileSv1Server.Reply) throws {
         let server = try HostileSv1Server(reply: reply)
         defer { server.stop() }
@@ -142,6 +151,31 @@ struct Sv1HostileServerTests {
         #expect(c.sharesAccepted > 2 * 4)  // more than the healthy devices' first window: they kept mining
         #expect(!report.nothingLost.passed)
         #expect(report.nothingLost.problems.contains("1 malformed lines from the server"))
+    }
+
+    /// Error answers are matched to their shares by id and counted as rejections under their code; nothing is lost
+    /// and the totals agree with the server's.
+    @Test func rejectionsAreMatchedAndCounted() throws {
+        let server = try HostileSv1Server(reply: .rejectEveryShare)
+        defer { server.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: server.address)
+        configuration.stratumV1 = true
+        configuration.connections = 3
+        configuration.backend = .epoll
+        configuration.sharesPerSecond = 0
+        configuration.sharesInFlight = 4
+        configuration.sv1VersionRollingMask = nil
+        configuration.rampUp = .zero
+        configuration.duration = .seconds(1)
+        configuration.drainTimeout = .seconds(20)
+        var report = try LoadTest(configuration: configuration).run()
+        report.check(serverAccepted: server.accepted.withLock { $0 }, serverRejected: server.rejected.withLock { $0 })
+        let c = report.counters
+        #expect(report.nothingLost.passed, "\(report.nothingLost.problems)")
+        #expect(c.sharesRejected > 4 && c.sharesAccepted > 2 * 4)
+        #expect(c.rejectionCodes == ["23-low-difficulty": c.sharesRejected])
+        #expect(c.sharesSent == c.sharesAccepted + c.sharesRejected)
+        #expect(c.protocolErrors == 0 && c.unmatchedAcknowledgements == 0 && c.sharesLostOnClose == 0)
     }
 
     /// Rejections are counted by their Sv1 code, bounded in how many distinct keys they keep.

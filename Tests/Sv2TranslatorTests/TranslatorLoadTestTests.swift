@@ -42,6 +42,7 @@ struct TranslatorLoadTestTests {
             configuration.sharesInFlight = 4
         case .rate:
             configuration.sharesPerSecond = 25
+            configuration.sv1VersionRollingMask = nil  // plain devices (no mining.configure) here, rolling ones above
         }
         var report = try LoadTest(configuration: configuration).run()
         // The load test closes its connections only after every answer came (or the drain timed out).
