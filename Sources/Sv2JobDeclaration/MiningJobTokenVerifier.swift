@@ -1,5 +1,6 @@
 import Glibc
 public import Logging
+import Synchronization
 import Sv2Mining
 public import Sv2Bitcoin
 public import Sv2Noise
@@ -9,7 +10,11 @@ public import Sv2Pool
 /// `Pool.customJobAuthorizer`): the token must be a ``MiningJobToken`` signed by the JD server's authority key, not
 /// expired, for the channel's user, not used before, and what it commits to must match the job — for an allocated
 /// token the pool's own outputs (then the coinbase must pay the pool, checked here with ``policy``), for a declared
-/// one the declared job (version, coinbase fields, outputs). Loop thread only; no network round trip.
+/// one the declared job (version, coinbase fields, outputs). No network round trip.
+
+/// One verifier serves every loop of a pool (`sv2 pool --threads N --jds-authority-key`): ``authorize(_:)`` and the
+/// counters take a lock, so a token spent on one loop is a replay on every other. Set the configuration
+/// (``policy``, ``maximumRememberedTokens``, ``maximumLifetime``, ``leeway``, ``now``) before the first request.
 ///
 /// Single use: the id of every token that passed the signature, expiry and user checks is remembered until it
 /// expires (``maximumRememberedTokens`` at most). When that memory is full of live tokens, new ones are refused
@@ -20,7 +25,7 @@ public import Sv2Pool
 /// journal starts with the ids of the previous run that have not expired, so a restarted pool refuses a token used
 /// before it stopped. A failed record refuses the job (``JobDeclarationError/usedTokenJournalFailed(_:)``, logged):
 /// no job is accepted on a token whose use is not on disk.
-public final class MiningJobTokenVerifier {
+public final class MiningJobTokenVerifier: @unchecked Sendable {
     /// The default of ``maximumRememberedTokens`` (and of ``UsedTokenJournal/maximumEntries``).
     public static let defaultMaximumRememberedTokens = 262_144
 
@@ -42,9 +47,13 @@ public final class MiningJobTokenVerifier {
     /// Unix time in seconds (injectable for tests).
     public var now: () -> UInt64 = { UInt64(Glibc.time(nil)) }
     /// Custom jobs authorized.
-    public private(set) var authorized = 0
+    public var authorized: Int { lock.withLock { _ in authorizedCount } }
     /// Refusals by ``JobDeclarationError/name``.
-    public private(set) var rejections: [String: Int] = [:]
+    public var rejections: [String: Int] { lock.withLock { _ in rejectionCounts } }
+    // Guarded by `lock`, with `used`, `lastSweep` and the journal: requests may come from several loops at once.
+    private let lock = Mutex(())
+    private var authorizedCount = 0
+    private var rejectionCounts: [String: Int] = [:]
 
     /// Where spent ids are recorded before a job is let through (`nil`: memory only, forgotten on restart).
     public let journal: (any UsedTokenJournaling)?
@@ -70,17 +79,19 @@ public final class MiningJobTokenVerifier {
     }
 
     /// Tokens remembered now (used and not expired, as of the last sweep).
-    public var rememberedTokenCount: Int { used.count }
+    public var rememberedTokenCount: Int { lock.withLock { _ in used.count } }
 
     /// `nil` when the custom job may be mined, else the `SetCustomMiningJob.Error` code (counted by reason).
     public func authorize(_ request: CustomMiningJobRequest) -> String? {
-        do throws(JobDeclarationError) {
-            try check(request)
-            authorized += 1
-            return nil
-        } catch {
-            rejections[error.name, default: 0] += 1
-            return error.code
+        lock.withLock { _ in
+            do throws(JobDeclarationError) {
+                try check(request)
+                authorizedCount += 1
+                return nil
+            } catch {
+                rejectionCounts[error.name, default: 0] += 1
+                return error.code
+            }
         }
     }
 

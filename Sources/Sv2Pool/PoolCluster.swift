@@ -41,10 +41,13 @@ public final class PoolCluster: @unchecked Sendable {
 
     /// Builds one service per loop of `eventLoops` (nothing listens or connects until ``start(loop:)``). With one
     /// loop it is exactly a ``PoolService``. `publishUserTotals` also publishes per-user totals (per-user metrics).
+    /// `acceptsWorkSelection` lets miners' JD clients set custom jobs on every loop; give each loop's
+    /// `Pool.customJobAuthorizer` one shared, thread-safe check (a `MiningJobTokenVerifier`), so a token spent on one
+    /// loop is refused on the others.
     public init(
         configuration: PoolConfiguration, server: Sv2ServerConfiguration, templateSource: PoolService.TemplateSource,
         eventLoops: [EventLoop], logger: Logger = Logger(label: "stratum.pool"), publishUserTotals: Bool = false,
-        snapshotInterval: Duration = .milliseconds(500), feedCapacity: Int = 1024
+        snapshotInterval: Duration = .milliseconds(500), feedCapacity: Int = 1024, acceptsWorkSelection: Bool = false
     ) throws(Sv2ServiceError) {
         guard !eventLoops.isEmpty, eventLoops.count <= 256 else {
             throw .invalidConfiguration("a pool runs on 1...256 event loops")
@@ -61,7 +64,7 @@ public final class PoolCluster: @unchecked Sendable {
             services.append(try PoolService(
                 configuration: poolConfiguration, server: serverConfiguration,
                 optionalSource: index == 0 ? templateSource : nil, eventLoop: loop, logger: logger,
-                acceptsWorkSelection: false))
+                acceptsWorkSelection: acceptsWorkSelection))
         }
         self.services = services
         self.snapshotInterval = snapshotInterval

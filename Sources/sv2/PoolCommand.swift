@@ -174,13 +174,14 @@ struct PoolCommand: ParsableCommand {
     }
 
     /// `--threads` (or the file's `threads`): 1...256, default the number of CPU cores; one loop with a Job
-    /// Declaration server (it feeds custom jobs to one pool).
+    /// Declaration server beside it (`--jd-listen`: it feeds custom jobs to one pool). Custom jobs checked by tokens of
+    /// a remote JD server (`--jds-authority-key`) work on any number of loops: one verifier serves them all.
     func threadCount(_ file: ConfigFile, jobDeclaration: Bool) throws -> Int {
         let given = try file.optionalInt(threads, "threads")
         if jobDeclaration {
             guard given == nil || given == 1 else {
                 throw ValidationError(
-                    "--threads: a pool taking custom jobs (--jd-listen, --jds-authority-key) runs on one loop")
+                    "--threads: a pool with its Job Declaration server (--jd-listen, sv2 jd-server) runs on one loop")
             }
             return 1
         }
@@ -262,8 +263,7 @@ struct PoolCommand: ParsableCommand {
             accountingQueue: try accountingQueueCapacity(file),
             metricsPerUser: try file.bool(metricsPerUser ? true : nil, "metrics-per-user", default: false),
             threads: try threadCount(
-                file, jobDeclaration: try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault != nil
-                    || file.optionalString(jdsAuthorityKey, "jds-authority-key") != nil))
+                file, jobDeclaration: try file.optionalString(jdListen, "jd-listen") ?? jobDeclarationDefault != nil))
     }
 
     private func accountingLocation(_ text: String) throws -> AccountingLocation {
@@ -347,7 +347,7 @@ struct PoolCommand: ParsableCommand {
         if settings.threads > 1 {
             return try runLoops(
                 settings, file: file, journal: journal, earlier: earlier, accounting: accounting,
-                metricsEndpoint: metricsEndpoint)
+                metricsEndpoint: metricsEndpoint, jd: jd, tokenJournal: tokenJournal)
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
@@ -445,11 +445,19 @@ struct PoolCommand: ParsableCommand {
     private func runLoops(
         _ settings: Settings, file: ConfigFile, journal: BlockJournal, earlier: EarlierUnsettledBlocks,
         accounting: (ledger: ShareLedger, replicator: PostgresReplicator?)?,
-        metricsEndpoint: (address: SocketAddress, registry: PrometheusCollectorRegistry)?
+        metricsEndpoint: (address: SocketAddress, registry: PrometheusCollectorRegistry)?,
+        jd: PoolJobDeclarationSettings, tokenJournal: UsedTokenJournal?
     ) throws {
         let ledger = accounting?.ledger
         var cluster: PoolCluster?
         var metricsServer: MetricsHTTPServer?
+        // With --jds-authority-key: one verifier for every loop (it locks), so a token is spent once pool-wide.
+        let verifier = jd.remoteAuthority.map { authority in
+            MiningJobTokenVerifier(
+                authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
+                halvingInterval: jd.halvingInterval, journal: tokenJournal)
+        }
+        if let authority = jd.remoteAuthority { print("custom jobs with tokens signed by \(authority), on every loop") }
         try LoopHost.run(
             loops: settings.threads, backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             statusEvery: .seconds(10),
@@ -457,8 +465,10 @@ struct PoolCommand: ParsableCommand {
             setUp: { loops in
                 let pools = try PoolCluster(
                     configuration: settings.pool, server: settings.server, templateSource: settings.templateSource,
-                    eventLoops: loops, publishUserTotals: settings.metricsPerUser)
+                    eventLoops: loops, publishUserTotals: settings.metricsPerUser,
+                    acceptsWorkSelection: verifier != nil)
                 for (index, service) in pools.services.enumerated() {
+                    if let verifier { service.pool.customJobAuthorizer = { verifier.authorize($0) } }
                     service.templateSourceTimeout = settings.templateSourceTimeout
                     service.pool.blockJournal = journal
                     // Loop 0 writes through the ledger itself, the others through ports of their own.
@@ -474,9 +484,13 @@ struct PoolCommand: ParsableCommand {
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         cluster: pools, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
+                    let jdExporter = verifier.map {
+                        JobDeclarationMetrics(service: nil, verifier: $0, name: pools.services[0].server.metricsName)
+                    }
                     metricsServer = try MetricsEndpoint.start(metricsEndpoint, on: loops[0]) {
                         exporter.journalUnsettledBlocks = earlier.remaining
                         exporter.export()
+                        jdExporter?.export()
                     }
                 }
             },
@@ -486,6 +500,9 @@ struct PoolCommand: ParsableCommand {
             },
             tearDown: {
                 if let cluster { print(PoolCommand.totals(cluster.loopSnapshots)) }
+                if let verifier {
+                    print("custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })")
+                }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })

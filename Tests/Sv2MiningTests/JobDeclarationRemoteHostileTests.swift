@@ -34,6 +34,19 @@ struct JobDeclarationRemoteHostileTests {
         ).encoded
     }
 
+    /// A remote JD server on `runner`'s loop, paying the pool's script and signing tokens with `signingKey`, started.
+    static func startJobDeclarationServer(
+        signingKey key: AuthorityKeyPair, on runner: LoopRunner
+    ) throws -> JobDeclarationServerService {
+        try runner.sync { () -> JobDeclarationServerService in
+            let jds = try JobDeclarationServerService(
+                payoutScript: Self.poolScript, server: Sv2ServerConfiguration(listenAddress: clientLoopback),
+                signingKey: key, eventLoop: runner.loop)
+            try jds.start()
+            return jds
+        }
+    }
+
     @Test func hostileCustomJobsAreRefusedTypedAndCounted() throws {
         let runner = try LoopRunner()
         defer { runner.stop() }
@@ -42,13 +55,7 @@ struct JobDeclarationRemoteHostileTests {
         let key = try AuthorityKeyPair.generate()
         let stranger = try AuthorityKeyPair.generate()
         // The remote JD server (its own loop) hands out real tokens; the pool knows only its public key.
-        let jds = try jdsRunner.sync { () -> JobDeclarationServerService in
-            let jds = try JobDeclarationServerService(
-                payoutScript: Self.poolScript, server: Sv2ServerConfiguration(listenAddress: clientLoopback),
-                signingKey: key, eventLoop: jdsRunner.loop)
-            try jds.start()
-            return jds
-        }
+        let jds = try Self.startJobDeclarationServer(signingKey: key, on: jdsRunner)
         defer { _ = try? jdsRunner.sync { jds.stop() } }
         let verifier = MiningJobTokenVerifier(authority: key.publicKey, poolOutputs: [TxOutput(value: 0, script: Self.poolScript)])
         let service = try runner.sync { () -> PoolService in
@@ -155,13 +162,7 @@ struct JobDeclarationRemoteHostileTests {
         let jdsRunner = try LoopRunner()
         defer { jdsRunner.stop() }
         let key = try AuthorityKeyPair.generate()
-        let jds = try jdsRunner.sync { () -> JobDeclarationServerService in
-            let jds = try JobDeclarationServerService(
-                payoutScript: Self.poolScript, server: Sv2ServerConfiguration(listenAddress: clientLoopback),
-                signingKey: key, eventLoop: jdsRunner.loop)
-            try jds.start()
-            return jds
-        }
+        let jds = try Self.startJobDeclarationServer(signingKey: key, on: jdsRunner)
         defer { _ = try? jdsRunner.sync { jds.stop() } }
         let declarator = try BlockingFramePeer(connectingTo: try jdsRunner.sync { jds.localAddress! })
         defer { declarator.close() }

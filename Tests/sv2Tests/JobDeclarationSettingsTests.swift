@@ -104,11 +104,10 @@ struct JobDeclarationSettingsTests {
         } catch {
             #expect("\(error)".contains("\(journalPath): line 2 "), "\(error)")
         }
-        // Custom jobs are checked on one loop (the replay memory is one map): one thread, more refused.
-        #expect(try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority]).threads == 1)
-        #expect(throws: (any Error).self) {
-            try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority, "--threads", "2"])
-        }
+        // Remote tokens are checked on every loop (one verifier, locked): any thread count, the cores by default.
+        #expect(try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority]).threads
+            == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(try PoolSettingsTests.settings(base + ["--jds-authority-key", Self.authority, "--threads", "2"]).threads == 2)
         let config = try Self.write("jds-authority-key = \"\(Self.authority)\"\n", in: directory)
         #expect(try Self.pool(base + ["--config", config]).remoteAuthority != nil)
         // Its own JD server and a remote one's key: one or the other.
