@@ -13,7 +13,8 @@ import Sv2Bitcoin
 /// message, or one longer than ``maximumLineLength``, counts a protocol error and closes this connection only.
 ///
 /// Per share the coinbase is rewritten in place and the `mining.submit` line is encoded straight into the
-/// connection's write buffer (no allocation); the answers are parsed with `Sv1ServerMessage` (Foundation JSON, which
+/// connection's write buffer, and the usual acceptance `{"id":N,"result":true,"error":null}` is recognised byte for
+/// byte (``Sv1AcceptedAnswer``); every other line is parsed with `Sv1ServerMessage` (Foundation JSON, which
 /// allocates, as the translator's own parsing does). Loop thread only.
 final class SimulatedSv1Miner: ConnectionHandler {
     /// Ids below this are the handshake's (configure 1, subscribe 2, authorize 3); shares are `shareIDBase + sequence`.
@@ -124,6 +125,10 @@ final class SimulatedSv1Miner: ConnectionHandler {
         let consumed: Int
         do throws(Sv1ProtocolError) {
             consumed = try splitter.split(UnsafeRawBufferPointer(bytes)) { line in
+                if let id = Sv1AcceptedAnswer.id(in: line) {
+                    answer(.number(id), .accepted)
+                    return self.connection != nil
+                }
                 do throws(Sv1ProtocolError) {
                     handle(try Sv1ServerMessage(line: line))
                     return self.connection != nil
