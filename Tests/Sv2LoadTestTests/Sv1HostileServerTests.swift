@@ -178,6 +178,31 @@ struct Sv1HostileServerTests {
         #expect(c.protocolErrors == 0 && c.unmatchedAcknowledgements == 0 && c.sharesLostOnClose == 0)
     }
 
+    /// `--handshake-only` and `--idle` work in Stratum V1 mode: subscribe-and-close over and over, or authorized
+    /// devices that submit nothing.
+    @Test func handshakeOnlyAndIdle() throws {
+        let server = try HostileSv1Server(reply: .rejectEveryShare)
+        defer { server.stop() }
+        var configuration = LoadTestConfiguration(serverAddress: server.address)
+        configuration.stratumV1 = true
+        configuration.connections = 2
+        configuration.backend = .epoll
+        configuration.rampUp = .zero
+        configuration.duration = .milliseconds(500)
+        configuration.handshakeOnly = true
+        let handshakes = try LoadTest(configuration: configuration).run()
+        #expect(handshakes.nothingLost.passed, "\(handshakes.nothingLost.problems)")
+        #expect(handshakes.counters.handshakesCompleted > 2)  // each slot reconnected at least once
+        #expect(handshakes.counters.sharesSent == 0 && handshakes.counters.handshakeFailures == 0)
+
+        configuration.handshakeOnly = false
+        configuration.idle = true
+        let idle = try LoadTest(configuration: configuration).run()
+        #expect(idle.nothingLost.passed, "\(idle.nothingLost.problems)")
+        #expect(idle.counters.channelsOpened == 2 && idle.counters.sharesSent == 0)
+        #expect(server.accepted.withLock { $0 } == 0 && server.rejected.withLock { $0 } == 0)
+    }
+
     /// Rejections are counted by their Sv1 code, bounded in how many distinct keys they keep.
     @Test func rejectionCodeNames() {
         #expect(SimulatedSv1Miner.codeName(23) == "23-low-difficulty")
