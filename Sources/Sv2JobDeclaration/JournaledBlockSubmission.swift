@@ -1,7 +1,7 @@
 import Glibc
 public import Sv2Mining
 
-/// Submits blocks the block journal holds but never saw settled (``Sv2Mining/BlockJournalReader/unsettled``) to
+/// Submits blocks the block journal holds but never saw settled (`BlockJournalReader.unsettled`) to
 /// Bitcoin Core again, one after the other, and journals what the node said: `sv2 blocks submit`, and `sv2
 /// jd-server --rpc` at start-up (``JobDeclarationBlockSubmitter/resubmitJournaled(_:completion:)``).
 ///
@@ -12,7 +12,7 @@ public import Sv2Mining
 /// - any other answer, or an RPC error object about the block (e.g. -22 "Block decode failed"): journaled
 ///   `failed` with the node's words;
 /// - the node not reached, not answering, or refusing the credentials: retried up to ``maximumAttempts`` times
-///   while the failure is transient, then ``Outcome/notSubmitted``, **nothing journaled**: the block stays
+///   while the failure is transient, then ``Outcome/notSubmitted(error:)``, **nothing journaled**: the block stays
 ///   unsettled, to be submitted on the next try, never settled by a node that was simply down.
 ///
 /// Loop thread only (the client's loop).

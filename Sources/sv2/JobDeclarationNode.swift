@@ -13,11 +13,12 @@ struct JobDeclarationNode {
 
     /// Connects the JD server to the node. Loop thread.
     static func start(
-        _ configuration: BitcoinCoreRPCConfiguration, jds: JobDeclarationServerService, pool: PoolService,
+        _ configuration: BitcoinCoreRPCConfiguration, jds: JobDeclarationServerService, pool: PoolService?,
         journal: any BlockJournaling, earlier: EarlierUnsettledBlocks? = nil, loop: EventLoop
     ) -> JobDeclarationNode {
         let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: loop)
-        let submitter = jds.useBitcoinCore(rpc, journal: journal, pool: pool.pool)
+        // Without a pool (`--without-pool`) no chain tip is known here: pushed solutions are checked by the node.
+        let submitter = jds.useBitcoinCore(rpc, journal: journal, pool: pool?.pool)
         // Blocks an earlier run found and journaled whole but never saw settled: submitted again now (the node
         // answers "duplicate" for those it has), each outcome journaled, the start-up gauge counted down.
         if let earlier, !earlier.withBlockData.isEmpty {

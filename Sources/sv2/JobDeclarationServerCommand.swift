@@ -20,6 +20,9 @@ struct JobDeclarationServerCommand: ParsableCommand {
             pushed solutions are assembled into blocks, journaled and submitted with submitblock (retried while \
             the node is unreachable).
 
+            With --without-pool the JD server runs alone (no pool, template link or ledger in this process): \
+            pools elsewhere take its tokens with `sv2 pool --jds-authority-key KEY`, the key it prints at start.
+
             Example:
               sv2 jd-server --listen 0.0.0.0:34254 --jd-listen 0.0.0.0:34264 --tp 127.0.0.1:8442 --tp-no-noise \\
                 --payout-script 0014…
@@ -29,7 +32,19 @@ struct JobDeclarationServerCommand: ParsableCommand {
 
     @OptionGroup(title: "Bitcoin Core RPC") var bitcoinCore: BitcoinCoreRPCOptions
 
-    func run() throws { try pool.run(jobDeclarationDefault: "127.0.0.1:34264", bitcoinCore: bitcoinCore) }
+    @Flag(name: .long, help: "Run the JD server alone, for pools in other processes or hosts (sv2 pool --jds-authority-key KEY): no pool, template link or ledger here; declared transactions come from the JD clients and, with --rpc, the node's mempool.")
+    var withoutPool = false
+
+    /// Where the JD server listens unless `--jd-listen` says otherwise.
+    static let listenDefault = "127.0.0.1:34264"
+
+    func run() throws {
+        if withoutPool {
+            try pool.runJobDeclarationOnly(listenDefault: Self.listenDefault, bitcoinCore: bitcoinCore)
+        } else {
+            try pool.run(jobDeclarationDefault: Self.listenDefault, bitcoinCore: bitcoinCore)
+        }
+    }
 
     static func status(_ service: JobDeclarationServerService) -> String {
         let s = service.declarator.statistics

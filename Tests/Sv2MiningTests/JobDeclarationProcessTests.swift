@@ -25,7 +25,10 @@ import Testing
 
     static func port(_ text: String?) -> UInt16? { text?.split(separator: ":").last.flatMap { UInt16($0) } }
 
-    @Test func poolTakesTheTokensOfAJDServerInAnotherProcess() throws {
+    /// Also with the JD server alone (`--without-pool`) and the pool on two loops (custom jobs on every loop, one
+    /// shared token check).
+    @Test(arguments: [(withoutPool: false, poolThreads: 1), (withoutPool: true, poolThreads: 2)])
+    func poolTakesTheTokensOfAJDServerInAnotherProcess(withoutPool: Bool, poolThreads: Int) throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("sv2-jd-processes-\(UInt64.random(in: 0...UInt64.max))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -33,14 +36,16 @@ import Testing
         let jdServer = try AppProcess(try AppProcess.sv2Executable(), [
             "jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0", "--data-dir", directory + "/jds",
             "--no-noise", "--log-level", "warning", "--backend", "epoll",
-        ] + common)
+        ] + (withoutPool ? ["--without-pool"] : []) + common)
         defer { jdServer.kill() }
         let announced = try #require(try jdServer.waitForLine(containing: "tokens signed by"))
+        #expect(announced.contains("no pool in this process") == withoutPool, "\(announced)")
         let key = try #require(Self.field(after: "tokens signed by ", in: announced))
         let jdsPort = try #require(Self.port(Self.field(after: "job declaration server listening on ", in: announced)))
 
         let app = try PoolApp.start(
-            ["--data-dir", directory + "/pool", "--jds-authority-key", key, "--metrics", "127.0.0.1:0"] + common)
+            ["--data-dir", directory + "/pool", "--jds-authority-key", key, "--metrics", "127.0.0.1:0",
+             "--threads", String(poolThreads)] + common)
         defer { app.process.kill() }
         let poolPort = app.port
         let metricsLine = try #require(try app.process.waitForLine(containing: "metrics on http://"))

@@ -39,6 +39,9 @@ struct JobDeclarationSettingsTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let base = ["--data-dir", directory.path, "--no-noise"]
+        // `--without-pool`: the JD server alone (the same settings, no pool started).
+        #expect(try JobDeclarationServerCommand.parse(base + ["--without-pool"]).withoutPool)
+        #expect(try !JobDeclarationServerCommand.parse(base).withoutPool)
         // Defaults: JD server on 34264, subsidy floor with the embedded source only; no remote key.
         let (pool, defaults) = try Self.server(base)
         #expect(pool.server.listenAddress.port == 34254)
