@@ -30,7 +30,8 @@ import PackageDescription
 //                 PostgreSQL; reports.
 //   Sv2Metrics  – Prometheus /metrics on the Reactor loop (swift-prometheus as the swift-metrics backend).
 //   Stratum     – umbrella that re-exports the public modules.
-//   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool, plus a minimal reference server.
+//   Sv2LoadTest – `sv2 loadtest`: simulated miners against any Sv2 pool (or Sv1 endpoint), plus a minimal reference
+//                 server.
 //   Sv2AppSupport – what the apps keep on disk: the data directory, key files (mode 0600), certificate validity.
 //   sv2         – the command-line apps (pool, miner, proxy, translator, template-provider, keys, accounting, demo,
 //                 loadtest).
@@ -152,7 +153,7 @@ let package = Package(
         .target(
             name: "Sv2LoadTest",
             dependencies: [
-                "Reactor", "Sv2Codec", "Sv2Service", "Sv2Bitcoin", "Sv2Mining",
+                "Reactor", "Sv1", "Sv2Codec", "Sv2Service", "Sv2Bitcoin", "Sv2Mining",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -197,7 +198,7 @@ let package = Package(
             name: "Sv2LoadTestTests",
             dependencies: [
                 "Sv2LoadTest", "Sv2Codec", "Sv2Service", "Sv2Bitcoin", "Sv2Mining", "Sv2Pool", "Sv2TemplateProvider",
-                "Reactor", "Sv2Noise",
+                "Reactor", "Sv2Noise", "Sv1",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .testTarget(name: "Sv2AppSupportTests", dependencies: ["Sv2AppSupport", "Sv2Noise"]),
@@ -211,7 +212,7 @@ let package = Package(
             name: "Sv2TranslatorTests",
             dependencies: [
                 "Sv1", "Sv2Translator", "Sv2Bitcoin", "Sv2Mining", "Sv2Pool", "Sv2TemplateProvider", "Sv2Codec", "Sv2Service",
-                "Reactor", "Sv2Noise", "LoopTestSupport",
+                "Reactor", "Sv2Noise", "LoopTestSupport", "Sv2LoadTest",
             ],
             resources: [.copy("Vectors")]),
         .target(name: "AccountingTestSupport", dependencies: ["Sv2Accounting", "Sv2Pool"], path: "Tests/AccountingTestSupport", swiftSettings: strictSettings),

@@ -119,7 +119,8 @@ public final class LoadTest {
             durationSeconds: duration, handshakeOnly: configuration.handshakeOnly, idle: configuration.idle,
             sourceAddresses: configuration.sourceAddresses.addressCount(
                 forConnections: configuration.handshakeOnly ? counters.connectsStarted : configuration.connections),
-            channel: configuration.channelKind.rawValue)
+            channel: configuration.stratumV1 ? "sv1" : configuration.channelKind.rawValue,
+            protocol: configuration.stratumV1 ? "sv1" : "sv2")
         var report = LoadTestReport(
             date: date, setup: setup, elapsedSeconds: elapsed, counters: counters,
             handshakesPerSecond: handshakesPerSecond,

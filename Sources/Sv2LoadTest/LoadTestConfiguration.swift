@@ -41,8 +41,17 @@ public struct LoadTestConfiguration: Sendable {
     /// `nominal_hash_rate` each channel announces (H/s). Pools derive the initial target from it, so a small value
     /// gets the easy target the simulated miners can meet (the reference pool ignores it and grants `max_target`).
     public var nominalHashRate: Float = 1
-    /// `user_identity` prefix of the channels (the miner's index is appended).
+    /// `user_identity` prefix of the channels (the miner's index is appended); in Stratum V1 mode the
+    /// `mining.authorize` user and `mining.submit` worker.
     public var userIdentity = "loadtest"
+    /// Speak Stratum V1 instead of Sv2: each miner subscribes, authorizes and sends `mining.submit`s (the target is
+    /// a Sv1 pool or `sv2 translator`). Plain TCP only; ``channelKind``, ``minimumExtranonceSize`` and
+    /// ``nominalHashRate`` do not apply.
+    public var stratumV1 = false
+    /// Stratum V1: the version-rolling mask asked for with `mining.configure` (`nil`: no `mining.configure`).
+    public var sv1VersionRollingMask: UInt32? = 0x1fff_e000
+    /// Stratum V1: the `mining.authorize` password.
+    public var sv1Password = "x"
 
     /// Creates a configuration with defaults for everything but the target.
     public init(serverAddress: SocketAddress) {
@@ -68,6 +77,9 @@ public struct LoadTestConfiguration: Sendable {
         }
         guard progressInterval >= .milliseconds(10) else {
             throw .invalidConfiguration("progress interval must be ≥ 10 ms")
+        }
+        guard !stratumV1 || security == .plain else {
+            throw .invalidConfiguration("Stratum V1 has no Noise: drop the authority key")
         }
         guard sourceAddresses.rawAddress(forConnection: connections - 1) != nil else {
             throw .invalidConfiguration("127.0.0.0/8 has too few addresses for \(connections) connections")

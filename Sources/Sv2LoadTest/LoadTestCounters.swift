@@ -36,6 +36,9 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
     public var cumulativeCountChannels = 0
     /// Upstream job messages a miner could not apply (unknown job, wrong job kind, oversized extranonce).
     public var jobErrors = 0
+    /// Lines from the server that could not be parsed or were too long (Stratum V1 mode); each closed its
+    /// connection.
+    public var protocolErrors = 0
     /// Rejections by error code.
     public var rejectionCodes: [String: Int] = [:]
 
@@ -64,6 +67,7 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
         acknowledgementCountMismatches += other.acknowledgementCountMismatches
         cumulativeCountChannels += other.cumulativeCountChannels
         jobErrors += other.jobErrors
+        protocolErrors += other.protocolErrors
         rejectionCodes.merge(other.rejectionCodes, uniquingKeysWith: +)
     }
 }

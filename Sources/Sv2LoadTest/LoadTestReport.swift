@@ -28,8 +28,10 @@ public struct LoadTestReport: Codable, Sendable {
         public var idle: Bool
         /// Distinct local source addresses used.
         public var sourceAddresses: Int
-        /// Channel type: `standard` or `extended`.
+        /// Channel type: `standard` or `extended` (`sv1` in Stratum V1 mode).
         public var channel = LoadTestChannelKind.standard.rawValue
+        /// The protocol spoken: `sv2` or `sv1`.
+        public var `protocol` = "sv2"
     }
 
     /// The "nothing lost" verdict.
@@ -78,6 +80,7 @@ public struct LoadTestReport: Codable, Sendable {
         if c.handshakeFailures > 0 { problems.append("\(c.handshakeFailures) handshakes failed") }
         if c.unexpectedCloses > 0 { problems.append("\(c.unexpectedCloses) connections closed by the server") }
         if c.jobErrors > 0 { problems.append("\(c.jobErrors) job messages could not be applied") }
+        if c.protocolErrors > 0 { problems.append("\(c.protocolErrors) malformed lines from the server") }
         if c.channelOpenFailures > 0 { problems.append("\(c.channelOpenFailures) channel opens refused") }
         if !setup.handshakeOnly && c.channelsOpened < setup.connections {
             problems.append("only \(c.channelsOpened) of \(setup.connections) channels opened")
@@ -109,7 +112,8 @@ public struct LoadTestReport: Codable, Sendable {
             : setup.sharesPerSecondPerConnection == 0 ? "closed loop, \(setup.sharesInFlight) in flight"
             : "\(setup.sharesPerSecondPerConnection) shares/s per connection"
         let rows: [(String, String)] = [
-            ("target", "\(setup.target) (\(setup.noise ? "Noise" : "plain"), \(setup.channel) channels, \(mode))"),
+            ("target", setup.protocol == "sv1" ? "\(setup.target) (Stratum V1, \(mode))"
+                : "\(setup.target) (\(setup.noise ? "Noise" : "plain"), \(setup.channel) channels, \(mode))"),
             ("connections", "\(setup.connections) over \(setup.eventLoops) loop(s), \(setup.backend), "
                 + "\(setup.sourceAddresses) source address(es); peak up \(c.peakConnectionsUp)"),
             ("phases", "ramp-up \(rate(setup.rampUpSeconds)) s, measured \(rate(setup.durationSeconds)) s, "

@@ -28,6 +28,8 @@ final class LoadTestWorker {
     let loop: EventLoop
     private let slotCount: Int
     private var clients: [MinerClient?]
+    /// Stratum V1 mode's miners (empty in Sv2 mode).
+    private var sv1Miners: [SimulatedSv1Miner?]
     /// Miners that submitted in the current rate tick and their first sequence number (reused, no allocation).
     private var burst: [(slot: Int, first: UInt32)] = []
     private var phases: [SlotPhase]
@@ -59,7 +61,8 @@ final class LoadTestWorker {
         }
         let loops = configuration.eventLoops
         slotCount = configuration.connections / loops + (index < configuration.connections % loops ? 1 : 0)
-        clients = Array(repeating: nil, count: slotCount)
+        clients = Array(repeating: nil, count: configuration.stratumV1 ? 0 : slotCount)
+        sv1Miners = Array(repeating: nil, count: configuration.stratumV1 ? slotCount : 0)
         phases = Array(repeating: .idle, count: slotCount)
         var template = Sv2ClientConfiguration(
             serverAddress: configuration.serverAddress, sv2Protocol: .mining, security: configuration.security)
@@ -125,6 +128,7 @@ final class LoadTestWorker {
     }
 
     private func submitDueShares(now: UInt64) {
+        if configuration.stratumV1 { return submitDueSv1Shares(now: now) }
         let rate = configuration.sharesPerSecond
         burst.removeAll(keepingCapacity: true)
         for slot in 0..<slotCount where phases[slot] == .ready {
@@ -151,25 +155,58 @@ final class LoadTestWorker {
         for (slot, first) in burst { clients[slot]?.mining.restampShares(from: first, at: sent) }
     }
 
+    /// ``submitDueShares(now:)`` for Stratum V1 miners: the same pacing, one `mining.submit` per share.
+    private func submitDueSv1Shares(now: UInt64) {
+        let rate = configuration.sharesPerSecond
+        burst.removeAll(keepingCapacity: true)
+        for slot in 0..<slotCount where phases[slot] == .ready {
+            guard let miner = sv1Miners[slot], miner.canSubmit else { continue }
+            let elapsed = Double(now &- miner.miningSince) / 1e9
+            let phase = Double(slot) / Double(slotCount)
+            let due = Swift.min(1_000, Int(rate * elapsed + phase) + 1 - miner.sharesSent)
+            guard due > 0 else { continue }
+            burst.append((slot, miner.nextSequence))
+            for _ in 0..<due {
+                guard miner.nextShare() else { break }
+            }
+        }
+        let sent = LatencyClock.now()
+        for (slot, first) in burst { sv1Miners[slot]?.restampShares(from: first, at: sent) }
+    }
+
     /// Stops submitting and reconnecting, closes every connection and lets the loop return.
     private func finish() {
         isStopping = true
         if marks.atSendEnd == nil { marks.atSendEnd = counters }
         for slot in 0..<slotCount {
             if phases[slot] == .ready { phases[slot] = .closing }
-            clients[slot]?.close()
+            close(slot: slot)
         }
         loop.stop(gracePeriod: .seconds(1))
     }
 
     // MARK: Connections
 
+    /// Closes `slot`'s connection, whichever protocol it speaks.
+    private func close(slot: Int) {
+        if configuration.stratumV1 { sv1Miners[slot]?.close() } else { clients[slot]?.close() }
+    }
+
     private func connect(slot: Int) {
         let attempt = configuration.handshakeOnly ? attempts : slot
         attempts += 1
+        let source = configuration.sourceAddresses.address(forConnection: attempt * configuration.eventLoops + index)
+        if configuration.stratumV1 {
+            let miner = SimulatedSv1Miner(
+                worker: self, slot: slot, user: "\(configuration.userIdentity).\(slot * configuration.eventLoops + index)")
+            sv1Miners[slot] = miner
+            phases[slot] = .connecting
+            counters.connectsStarted += 1
+            miner.connect(to: configuration.serverAddress, from: source, timeout: configuration.connectTimeout)
+            return
+        }
         var client = clientTemplate
-        client.localAddress = configuration.sourceAddresses.address(
-            forConnection: attempt * configuration.eventLoops + index)
+        client.localAddress = source
         let miner: MinerClient
         do {
             miner = try MinerClient(
@@ -192,21 +229,51 @@ final class LoadTestWorker {
         case .handshaking, .settingUp:
             phases[slot] = .connected
         case .closed:
-            let was = phases[slot]
-            phases[slot] = .idle
-            switch was {
-            // Attempts still in progress when the run ends are cut off by us, not failures.
-            case .connecting: if !isStopping { counters.connectFailures += 1 }
-            case .connected: if !isStopping { counters.handshakeFailures += 1 }
-            case .ready:
-                counters.connectionsUp -= 1
-                counters.unexpectedCloses += 1
-            case .closing: counters.connectionsUp -= 1
-            case .idle: break
-            }
-            if configuration.handshakeOnly && !isStopping && isSubmitting { connect(slot: slot) }
+            closed(slot: slot)
         case .idle, .connecting, .ready:
             break
+        }
+    }
+
+    /// A Stratum V1 miner's connection changed (``SimulatedSv1Miner`` calls this).
+    enum Sv1ConnectionState { case connected, closingOnError, closed }
+
+    /// Follows a Stratum V1 miner's connection: TCP up (the handshake starts), about to be closed by the miner
+    /// itself for a protocol error (counted as such, not as a server close), closed.
+    func sv1StateChanged(slot: Int, _ state: Sv1ConnectionState) {
+        switch state {
+        case .connected: phases[slot] = .connected
+        case .closingOnError: if phases[slot] == .ready { phases[slot] = .closing }
+        case .closed: closed(slot: slot)
+        }
+    }
+
+    private func closed(slot: Int) {
+        let was = phases[slot]
+        phases[slot] = .idle
+        switch was {
+        // Attempts still in progress when the run ends are cut off by us, not failures.
+        case .connecting: if !isStopping { counters.connectFailures += 1 }
+        case .connected: if !isStopping { counters.handshakeFailures += 1 }
+        case .ready:
+            counters.connectionsUp -= 1
+            counters.unexpectedCloses += 1
+        case .closing: counters.connectionsUp -= 1
+        case .idle: break
+        }
+        if configuration.handshakeOnly && !isStopping && isSubmitting { connect(slot: slot) }
+    }
+
+    /// Most distinct rejection keys kept; further ones are counted under `other` (a server's codes are not
+    /// trusted to be few).
+    static let maximumRejectionKeys = 64
+
+    /// Counts one rejection under `key`.
+    func countRejection(_ key: String) {
+        if counters.rejectionCodes[key] == nil && counters.rejectionCodes.count >= Self.maximumRejectionKeys {
+            counters.rejectionCodes["other", default: 0] += 1
+        } else {
+            counters.rejectionCodes[key, default: 0] += 1
         }
     }
 
@@ -219,7 +286,7 @@ final class LoadTestWorker {
         marks.lastHandshakeAt = loop.now
         if configuration.handshakeOnly {
             phases[slot] = .closing
-            clients[slot]?.close()
+            close(slot: slot)
         }
     }
 

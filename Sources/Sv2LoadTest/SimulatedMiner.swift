@@ -218,7 +218,7 @@ struct SimulatedMiner: Sv2MiningClientHandler {
 
     mutating func handle(_ message: SubmitSharesErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
         worker.counters.sharesRejected += 1
-        worker.counters.rejectionCodes[String(decoding: message.errorCode, as: UTF8.self), default: 0] += 1
+        worker.countRejection(String(decoding: message.errorCode, as: UTF8.self))
         let worker = self.worker
         guard clock.acknowledge(message.sequenceNumber, at: LatencyClock.now(), { worker.record(latency: $0) }) else {
             worker.counters.unmatchedAcknowledgements += 1

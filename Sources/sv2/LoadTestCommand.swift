@@ -10,13 +10,18 @@ import Sv2Service
 struct LoadTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loadtest",
-        abstract: "Drive an Sv2 pool with simulated miners and check that no share is lost.",
+        abstract: "Drive an Sv2 pool (or a Stratum V1 endpoint) with simulated miners and check that no share is lost.",
         discussion: """
             `sv2 loadtest run` opens N connections (spread over K event loops and over as many 127.0.0.0/8 source \
             addresses as needed), opens a standard or extended channel (--channel) on each asking for the easiest \
             target, and submits valid shares against the jobs it receives (extended: a fresh extranonce per share, \
             so the pool rebuilds the coinbase and merkle root). It prints progress once a second and a final table (or --json); \
             the exit status is 2 when a share went unacknowledged or a connection failed.
+
+            With --sv1 the miners speak Stratum V1 instead (to `sv2 translator` or any Sv1 pool): mining.configure \
+            (version rolling, unless --no-version-rolling), mining.subscribe, mining.authorize as <user>.<n>, then \
+            mining.submit shares that meet the difficulty the endpoint sets (keep it tiny: `sv2 translator \
+            --min-difficulty 2.5e-10 --device-hashrate 0 --shares-per-minute 1e9`), answers matched by JSON-RPC id.
 
             `sv2 loadtest serve` runs a minimal pool (standard and extended channels, one job per channel, every \
             share validated) to point it at. The full pool works too: `sv2 pool --min-difficulty 1e-9 \
@@ -84,13 +89,26 @@ struct LoadTestCommand: ParsableCommand {
         @Option(name: .long, help: "Connections per source address before moving to the next one.")
         var connectionsPerAddress = 20_000
 
+        @Flag(name: .long, help: "Speak Stratum V1 (to sv2 translator or any Sv1 pool) instead of Sv2.")
+        var sv1 = false
+
+        @Option(name: .long, help: "User prefix: the channels' user_identity, or with --sv1 the authorize user (.<n> is appended).")
+        var user = "loadtest"
+
+        @Option(name: .long, help: "With --sv1: the mining.authorize password.")
+        var password = "x"
+
+        @Flag(name: .long, help: "With --sv1: no mining.configure (no version rolling).")
+        var noVersionRolling = false
+
         @Flag(name: .long, help: "Print the final report as JSON instead of a table.")
         var json = false
 
         @Flag(name: .long, help: "No progress lines.")
         var quiet = false
 
-        func run() throws {
+        /// The load test's settings from the flags.
+        func settings() throws -> LoadTestConfiguration {
             var configuration = LoadTestConfiguration(serverAddress: try SocketAddress(parsing: target))
             configuration.connections = connections
             guard let kind = LoadTestChannelKind(rawValue: channel.lowercased()) else {
@@ -115,6 +133,21 @@ struct LoadTestCommand: ParsableCommand {
             configuration.nominalHashRate = nominalHashrate
             configuration.sourceAddresses = try SourceAddressPool(
                 first: sourceAddress, connectionsPerAddress: connectionsPerAddress)
+            configuration.userIdentity = user
+            if sv1 {
+                guard authorityPublicKey == nil && !noiseUnverified else {
+                    throw ValidationError("--sv1 speaks plain Stratum V1: no Noise options")
+                }
+                configuration.stratumV1 = true
+                configuration.sv1Password = password
+                if noVersionRolling { configuration.sv1VersionRollingMask = nil }
+            }
+            try configuration.validate()
+            return configuration
+        }
+
+        func run() throws {
+            let configuration = try settings()
             let limit = LoadTest.raiseFileLimit(toAtLeast: connections + 1_024)
             if limit < connections + 64 {
                 FileHandle.standardError.write(Data(
