@@ -12,20 +12,8 @@ extension PoolCommand {
     /// no pool, template link or ledger. Declared transactions come from the JD clients and, with `--rpc`, the node's
     /// mempool (there are no pool templates to take them from).
     func runJobDeclarationOnly(listenDefault: String, bitcoinCore: BitcoinCoreRPCOptions) throws {
-        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys.union(BitcoinCoreRPCOptions.keys))
-        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let settings = try settings(file, jobDeclarationDefault: listenDefault)
-        for warning in settings.warnings { Logger(label: "sv2.jd-server").warning("\(warning)") }
-        if let dataDirectory = settings.dataDirectory { print("data directory: \(dataDirectory)") }
-        if let authority = settings.authority {
-            print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
-        }
-        let journal: BlockJournal
-        do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
-            throw ValidationError("cannot open the block journal: \(error)")
-        }
-        print("block journal: \(journal.path)")
-        let earlier = EarlierUnsettledBlocks.check(journal.path)
+        let (file, settings, journal, earlier) = try startUp(
+            jobDeclarationDefault: listenDefault, bitcoinCore: true, logLabel: "sv2.jd-server")
         let jd = try jobDeclarationSettings(file, listenDefault: listenDefault, pool: settings)
         guard let listenAddress = jd.listenAddress else { throw ValidationError("--jd-listen is required") }
         let rpcConfiguration = try bitcoinCore.resolve(file)

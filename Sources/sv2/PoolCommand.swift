@@ -317,22 +317,8 @@ struct PoolCommand: ParsableCommand {
     /// Runs the pool; with `jobDeclarationDefault` (`sv2 jd-server`) its Job Declaration server listens there unless
     /// --jd-listen says otherwise.
     func run(jobDeclarationDefault: String?, bitcoinCore: BitcoinCoreRPCOptions? = nil) throws {
-        let file = try ConfigFile(
-            path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore == nil ? [] : BitcoinCoreRPCOptions.keys))
-        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
-        let settings = try settings(file, jobDeclarationDefault: jobDeclarationDefault)
-        for warning in settings.warnings { Logger(label: "sv2.pool").warning("\(warning)") }
-        if let dataDirectory = settings.dataDirectory { print("data directory: \(dataDirectory)") }
-        if let authority = settings.authority {
-            print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
-        }
-        let journal: BlockJournal
-        do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
-            throw ValidationError("cannot open the block journal: \(error)")
-        }
-        print("block journal: \(journal.path)")
-        // Before this run journals anything: what an earlier run left unsettled (logged at error level).
-        let earlier = EarlierUnsettledBlocks.check(journal.path)
+        let (file, settings, journal, earlier) = try startUp(
+            jobDeclarationDefault: jobDeclarationDefault, bitcoinCore: bitcoinCore != nil, logLabel: "sv2.pool")
         let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         // Before the ledger's writer starts: a journal that cannot be trusted stops the start with nothing running.
         let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
@@ -438,6 +424,29 @@ struct PoolCommand: ParsableCommand {
         print("used-token journal: \(journal.path) (\(journal.lineCount) unexpired token ids of earlier runs refused, "
             + "\(journal.expiredAtOpening) expired dropped)")
         return journal
+    }
+
+    /// What every run of `sv2 pool` / `sv2 jd-server` does first: the config file (with the Bitcoin Core RPC keys when
+    /// `bitcoinCore`), logging, the settings and their warnings, the data directory and key printed, the block
+    /// journal opened, and — before this run journals anything — what an earlier run left unsettled (logged).
+    func startUp(
+        jobDeclarationDefault: String?, bitcoinCore: Bool, logLabel: String
+    ) throws -> (ConfigFile, Settings, BlockJournal, EarlierUnsettledBlocks) {
+        let file = try ConfigFile(
+            path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore ? BitcoinCoreRPCOptions.keys : []))
+        LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
+        let settings = try settings(file, jobDeclarationDefault: jobDeclarationDefault)
+        for warning in settings.warnings { Logger(label: logLabel).warning("\(warning)") }
+        if let dataDirectory = settings.dataDirectory { print("data directory: \(dataDirectory)") }
+        if let authority = settings.authority {
+            print("authority public key: \(authority.base58Check) (\(settings.keyOrigin ?? "?"))")
+        }
+        let journal: BlockJournal
+        do { journal = try BlockJournal(directory: settings.blockJournalDirectory) } catch {
+            throw ValidationError("cannot open the block journal: \(error)")
+        }
+        print("block journal: \(journal.path)")
+        return (file, settings, journal, EarlierUnsettledBlocks.check(journal.path))
     }
 
     /// `--threads N` (N > 1): one ``PoolCluster`` over N loops, each with its own port into the one ledger; loop 0

@@ -124,12 +124,8 @@ final class HostileSv1Server: @unchecked Sendable {
 
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct Sv1HostileServerTests {
-    /// A server line the load generator cannot use (not JSON, or longer than its cap) counts one protocol error and
-    /// closes that device's connection only: the others keep mining and every share of theirs is answered.
-    @Test(arguments: [HostileSv1Server.Reply.garbage, .endlessLine])
-    func aBadLineClosesOnlyItsConnection(_ reply: HostileSv1Server.Reply) throws {
-        let server = try HostileSv1Server(reply: reply)
-        defer { server.stop() }
+    /// Three Sv1 devices in closed loop (4 shares in flight each) for one second against `server`.
+    static func closedLoop(_ server: HostileSv1Server) -> LoadTestConfiguration {
         var configuration = LoadTestConfiguration(serverAddress: server.address)
         configuration.stratumV1 = true
         configuration.connections = 3
@@ -139,6 +135,16 @@ struct Sv1HostileServerTests {
         configuration.rampUp = .zero
         configuration.duration = .seconds(1)
         configuration.drainTimeout = .seconds(20)
+        return configuration
+    }
+
+    /// A server line the load generator cannot use (not JSON, or longer than its cap) counts one protocol error and
+    /// closes that device's connection only: the others keep mining and every share of theirs is answered.
+    @Test(arguments: [HostileSv1Server.Reply.garbage, .endlessLine])
+    func aBadLineClosesOnlyItsConnection(_ reply: HostileSv1Server.Reply) throws {
+        let server = try HostileSv1Server(reply: reply)
+        defer { server.stop() }
+        let configuration = Self.closedLoop(server)
         let report = try LoadTest(configuration: configuration).run()
         let c = report.counters
         #expect(c.protocolErrors == 1)
@@ -158,16 +164,8 @@ struct Sv1HostileServerTests {
     @Test func rejectionsAreMatchedAndCounted() throws {
         let server = try HostileSv1Server(reply: .rejectEveryShare)
         defer { server.stop() }
-        var configuration = LoadTestConfiguration(serverAddress: server.address)
-        configuration.stratumV1 = true
-        configuration.connections = 3
-        configuration.backend = .epoll
-        configuration.sharesPerSecond = 0
-        configuration.sharesInFlight = 4
+        var configuration = Self.closedLoop(server)
         configuration.sv1VersionRollingMask = nil
-        configuration.rampUp = .zero
-        configuration.duration = .seconds(1)
-        configuration.drainTimeout = .seconds(20)
         var report = try LoadTest(configuration: configuration).run()
         report.check(serverAccepted: server.accepted.withLock { $0 }, serverRejected: server.rejected.withLock { $0 })
         let c = report.counters

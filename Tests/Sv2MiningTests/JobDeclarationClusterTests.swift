@@ -46,11 +46,7 @@ struct JobDeclarationClusterTests {
         for _ in 0..<64 where onLoop.count < 2 {
             let miner = try BlockingFramePeer(connectingTo: address)
             peers.append(miner)
-            try JobDeclarationHostileTests.setUp(miner, .mining, flags: Sv2SetupFlags.Mining.requiresWorkSelection)
-            try miner.send(OpenExtendedMiningChannel(
-                requestID: 1, userIdentity: "alice", nominalHashRate: 1_000, maxTarget: .max, minExtranonceSize: 8))
-            let channel = try OpenExtendedMiningChannelSuccess(
-                decoding: JobDeclarationHostileTests.expect(.openExtendedMiningChannelSuccess, from: miner))
+            let channel = try Remote.openWorkSelectingChannel(miner)
             // Loop 1 hands out channel ids from 2^31 (the cluster's id partitions).
             let loop = channel.channelID >= 1 << 31 ? 1 : 0
             if onLoop[loop] == nil { onLoop[loop] = (miner, channel.channelID) }

@@ -34,6 +34,15 @@ struct JobDeclarationRemoteHostileTests {
         ).encoded
     }
 
+    /// Sets `miner` up for mining with `REQUIRES_WORK_SELECTION` and opens an extended channel for `alice`.
+    static func openWorkSelectingChannel(_ miner: BlockingFramePeer) throws -> OpenExtendedMiningChannelSuccess {
+        try JobDeclarationHostileTests.setUp(miner, .mining, flags: Sv2SetupFlags.Mining.requiresWorkSelection)
+        try miner.send(OpenExtendedMiningChannel(
+            requestID: 1, userIdentity: "alice", nominalHashRate: 1_000, maxTarget: .max, minExtranonceSize: 8))
+        return try OpenExtendedMiningChannelSuccess(
+            decoding: JobDeclarationHostileTests.expect(.openExtendedMiningChannelSuccess, from: miner))
+    }
+
     /// A remote JD server on `runner`'s loop, paying the pool's script and signing tokens with `signingKey`, started.
     static func startJobDeclarationServer(
         signingKey key: AuthorityKeyPair, on runner: LoopRunner
@@ -76,11 +85,7 @@ struct JobDeclarationRemoteHostileTests {
         try JobDeclarationHostileTests.setUp(declarator, .jobDeclaration)
         let miner = try BlockingFramePeer(connectingTo: poolAddress)
         defer { miner.close() }
-        try JobDeclarationHostileTests.setUp(miner, .mining, flags: Sv2SetupFlags.Mining.requiresWorkSelection)
-        try miner.send(OpenExtendedMiningChannel(
-            requestID: 1, userIdentity: "alice", nominalHashRate: 1_000, maxTarget: .max, minExtranonceSize: 8))
-        let channel = try OpenExtendedMiningChannelSuccess(
-            decoding: JobDeclarationHostileTests.expect(.openExtendedMiningChannelSuccess, from: miner))
+        let channel = try Self.openWorkSelectingChannel(miner)
 
         var request: UInt32 = 0
         func customJob(_ token: [UInt8], outputs: [TxOutput] = Self.fair) throws -> String? {
@@ -199,11 +204,7 @@ struct JobDeclarationRemoteHostileTests {
             let (poolAddress, tip) = try runner.sync { (service.localAddress!, service.pool.chainTip!) }
             let miner = try BlockingFramePeer(connectingTo: poolAddress)
             defer { miner.close() }
-            try JobDeclarationHostileTests.setUp(miner, .mining, flags: Sv2SetupFlags.Mining.requiresWorkSelection)
-            try miner.send(OpenExtendedMiningChannel(
-                requestID: 1, userIdentity: "alice", nominalHashRate: 1_000, maxTarget: .max, minExtranonceSize: 8))
-            let channel = try OpenExtendedMiningChannelSuccess(
-                decoding: JobDeclarationHostileTests.expect(.openExtendedMiningChannelSuccess, from: miner))
+            let channel = try Self.openWorkSelectingChannel(miner)
             var answers: [String?] = []
             for (index, token) in tokens.enumerated() {
                 try miner.send(SetCustomMiningJob(
