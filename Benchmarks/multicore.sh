@@ -17,6 +17,7 @@
 #
 #   bash Benchmarks/multicore.sh            # THREADS="1 2" ROUNDS=3 LG_PROCS=2 CONNECTIONS=50 IN_FLIGHT=16 DURATION=10
 #   LOOP_CPU_PERCENT=20 bash Benchmarks/multicore.sh   # the scaling measurement of Docs/Performance.md
+#   NOISE=1 LOOP_CPU_PERCENT=30 bash Benchmarks/multicore.sh   # the same with Noise (the pool's key from its data dir)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SV2=${SV2:-$ROOT/.build/release/sv2}
@@ -82,7 +83,9 @@ measure() {
     local log="$OUT/pool-$threads-$round.log"
     local backend=()
     [[ -n $BACKEND ]] && backend=(--backend "$BACKEND")
-    "$SV2" pool --threads "$threads" --listen "127.0.0.1:$PORT" --no-noise --accounting off \
+    local security=(--no-noise)
+    [[ ${NOISE:-0} == 1 ]] && security=(--data-dir "$OUT/data-$threads-$round")
+    "$SV2" pool --threads "$threads" --listen "127.0.0.1:$PORT" "${security[@]}" --accounting off \
         --block-journal "$OUT/blocks-$threads-$round" --min-difficulty 2.5e-10 --max-difficulty 2.5e-10 \
         --ack-batch-size 1 --nbits 1903a30c "${backend[@]}" >"$log" 2>&1 &
     local pid=$!
@@ -91,6 +94,10 @@ measure() {
         sleep 0.1
     done
     [[ -n $LOOP_CPU_PERCENT ]] && cap_loops "$pid" "$threads"
+    local authority=()
+    if [[ ${NOISE:-0} == 1 ]]; then
+        authority=(--authority-public-key "$(sed -n 's/^authority public key: \([^ ]*\).*/\1/p' "$log" | head -1)")
+    fi
     local load
     load=$(cut -d' ' -f1 /proc/loadavg)
     read -r u0 s0 < <(cpu_ticks "$pid")
@@ -105,7 +112,7 @@ subprocess.run(sys.argv[2:])
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 open(sys.argv[1], "w").write(str(r.ru_utime + r.ru_stime))' "$OUT/lg-$threads-$round-$k.cpu" \
         "$SV2" loadtest run --target "127.0.0.1:$PORT" --quiet --json --connections "$CONNECTIONS" \
-            "${MODE[@]}" --ramp-up 1 --duration "$DURATION" \
+            "${MODE[@]}" "${authority[@]}" --ramp-up 1 --duration "$DURATION" \
             --source-address "127.0.$((round % 200 + 1)).$((k + 1))" \
             >"$OUT/lg-$threads-$round-$k.json" 2>"$OUT/lg-$threads-$round-$k.err" &
         lgs+=($!)
