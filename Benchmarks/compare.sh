@@ -242,11 +242,22 @@ for name, values, higher, f in rows:
           f"{cell(name, 'pool', values['pool'], f)} | {cell(name, 'nio', values['nio'], f)} | "
           f"{ratio(values['io_uring'], values['nio'], higher)} | "
           f"{ratio(values['epoll'], values['nio'], higher)} | {ratio(values['pool'], values['nio'], higher)} |")
-lost = []
+# Every load-generator report, once: "nothing lost" failures, and rejections. µs/share divides by
+# acknowledged-as-accepted shares, so a run with rejections (which the server also paid for) is not comparable: say
+# so instead of letting it pass silently.
+lost, rejected = [], []
 for name in sorted(os.listdir(out)):
     if name.endswith(".json") and not name.startswith("server-"):
         r = load(name[:-5])
-        if r and not r["nothingLost"]["passed"]: lost.append(f"{name[:-5]}: {'; '.join(r['nothingLost']['problems'])}")
+        if not r: continue
+        if not r["nothingLost"]["passed"]: lost.append(f"{name[:-5]}: {'; '.join(r['nothingLost']['problems'])}")
+        counters = r["counters"]
+        if counters["sharesRejected"] > 0:
+            # A long closed-loop run renews each channel's job when its duplicate filter fills; the shares in flight
+            # then come back stale-share (in-flight × renewals, a few per million). More than 1 % means something else.
+            share = counters["sharesRejected"] / max(counters["sharesSent"], 1)
+            rejected.append((share, f"{name[:-5]}: {counters['sharesRejected']:,} of {counters['sharesSent']:,} "
+                                    f"({share:.4%}, {counters['rejectionCodes']})"))
 for kind in measured:
     for noise in ["plain", "noise"]:
         server = load(f"server-{kind}-{noise}")
@@ -260,19 +271,6 @@ print(f"server µs/share: /proc utime and stime over the load test ÷ shares ack
       f"LG-bound: the server used less than {saturated:.0%} of its core in closed loop, so the load generator, not the "
       f"server, set that throughput.")
 print("nothing lost: " + ("PASS in every run" if not lost else "FAIL\n  " + "\n  ".join(lost)))
-# µs/share divides by acknowledged-as-accepted shares: a run with rejections (which the server also paid for) is not
-# comparable, so say so instead of letting it pass silently.
-rejected = []
-for name in sorted(os.listdir(out)):
-    if name.endswith(".json") and not name.startswith("server-"):
-        r = load(name[:-5])
-        sent = r and r["counters"]["sharesSent"]
-        if r and r["counters"]["sharesRejected"] > 0:
-            # A long closed-loop run renews each channel's job when its duplicate filter fills; the shares in flight
-            # then come back stale-share (in-flight × renewals, a few per million). More than 1 % means something else.
-            share = r["counters"]["sharesRejected"] / max(sent, 1)
-            rejected.append((share, f"{name[:-5]}: {r['counters']['sharesRejected']:,} of {sent:,} ({share:.4%}, "
-                                    f"{r['counters']['rejectionCodes']})"))
 bad = [line for share, line in rejected if share > 0.01]
 print("rejected shares: " + ("none" if not rejected else
       ("OVER 1 % (µs/share of these runs is inflated)" if bad else "under 1 % in every run") + "\n  " +

@@ -337,7 +337,7 @@ struct PoolCommand: ParsableCommand {
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
-        var verifier: MiningJobTokenVerifier?
+        let verifier = jd.tokenVerifier(payoutScript: settings.pool.payoutScript, journal: tokenJournal)
         let rpcConfiguration = try bitcoinCore?.resolve(file)
         var node: JobDeclarationNode?
         var metricsServer: MetricsHTTPServer?
@@ -374,14 +374,9 @@ struct PoolCommand: ParsableCommand {
                         node = JobDeclarationNode.start(
                             rpcConfiguration, jds: jds, pool: pool, journal: journal, earlier: earlier, loop: loop)
                     }
-                } else if let authority = jd.remoteAuthority {
-                    // The journal first: the ids spent before a restart stay refused.
-                    let check = MiningJobTokenVerifier(
-                        authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
-                        halvingInterval: jd.halvingInterval, journal: tokenJournal)
-                    pool.pool.customJobAuthorizer = { check.authorize($0) }
-                    verifier = check
-                    print("custom jobs with tokens signed by \(authority)")
+                } else if let verifier {
+                    pool.pool.customJobAuthorizer = { verifier.authorize($0) }
+                    print("custom jobs with tokens signed by \(verifier.authority)")
                 }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
@@ -405,9 +400,7 @@ struct PoolCommand: ParsableCommand {
             tearDown: {
                 if let service { print(PoolCommand.status(service)) }
                 if let declarator { print(JobDeclarationServerCommand.status(declarator)) }
-                if let verifier {
-                    print("custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })")
-                }
+                if let verifier { print(PoolCommand.tokenSummary(verifier)) }
                 if let node { print(node.status) }
                 ledger?.stop()
                 accounting?.replicator?.stop()
@@ -461,12 +454,8 @@ struct PoolCommand: ParsableCommand {
         var cluster: PoolCluster?
         var metricsServer: MetricsHTTPServer?
         // With --jds-authority-key: one verifier for every loop (it locks), so a token is spent once pool-wide.
-        let verifier = jd.remoteAuthority.map { authority in
-            MiningJobTokenVerifier(
-                authority: authority, poolOutputs: [TxOutput(value: 0, script: settings.pool.payoutScript)],
-                halvingInterval: jd.halvingInterval, journal: tokenJournal)
-        }
-        if let authority = jd.remoteAuthority { print("custom jobs with tokens signed by \(authority), on every loop") }
+        let verifier = jd.tokenVerifier(payoutScript: settings.pool.payoutScript, journal: tokenJournal)
+        if let verifier { print("custom jobs with tokens signed by \(verifier.authority), on every loop") }
         try LoopHost.run(
             loops: settings.threads, backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
             statusEvery: .seconds(10),
@@ -509,12 +498,15 @@ struct PoolCommand: ParsableCommand {
             },
             tearDown: {
                 if let cluster { print(PoolCommand.totals(cluster.loopSnapshots)) }
-                if let verifier {
-                    print("custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })")
-                }
+                if let verifier { print(PoolCommand.tokenSummary(verifier)) }
                 ledger?.stop()
                 accounting?.replicator?.stop()
             })
+    }
+
+    /// The final line about a remote JD server's tokens: how many were verified, the refusals by reason.
+    static func tokenSummary(_ verifier: MiningJobTokenVerifier) -> String {
+        "custom-job tokens: \(verifier.authorized) verified, refused \(verifier.rejections.sorted { $0.key < $1.key })"
     }
 
     static func status(_ cluster: PoolCluster) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Reactor
 import Sv2AppSupport
+import Sv2Bitcoin
 import Sv2JobDeclaration
 import Sv2Noise
 
@@ -24,6 +25,16 @@ struct PoolJobDeclarationSettings {
 
     /// Whether the pool takes custom jobs (`REQUIRES_WORK_SELECTION`) at all.
     var acceptsCustomJobs: Bool { listenAddress != nil || remoteAuthority != nil }
+
+    /// With ``remoteAuthority``: the check of its tokens for a pool paying `payoutScript` (one for every loop of the
+    /// pool), starting from the ids `journal` holds from before, so tokens spent before a restart stay refused.
+    func tokenVerifier(payoutScript: [UInt8], journal: UsedTokenJournal?) -> MiningJobTokenVerifier? {
+        remoteAuthority.map { authority in
+            MiningJobTokenVerifier(
+                authority: authority, poolOutputs: [TxOutput(value: 0, script: payoutScript)],
+                halvingInterval: halvingInterval, journal: journal)
+        }
+    }
 }
 
 extension PoolCommand {
