@@ -20,10 +20,11 @@ public final class Sv2ClientCore {
 /// An Sv2 client: connects to one server, runs the Noise handshake (optional), sends `SetupConnection` for its
 /// configured subprotocol and hands every message from the server to that subprotocol's handler.
 ///
-/// Loop thread only (use `eventLoop.execute {}` from elsewhere); release its last reference on the loop thread too, or
-/// once the loop stopped (its connection reaches it through an unsynchronised alive flag, not a weak reference). Handlers are stored inline and receive zero-copy
-/// views; the handler for the configured subprotocol must be a real one (not Null). The one-subprotocol initialisers
-/// pass the Null handler for the other two:
+/// Loop thread only (use `eventLoop.execute {}` from elsewhere). Its last reference may be dropped on any thread: its
+/// connection reaches it through a lifeline rather than a weak reference, and a `deinit` that races a call from the
+/// loop waits for that call to return. Handlers are stored inline and receive zero-copy views; the handler for the
+/// configured subprotocol must be a real one (not Null). The one-subprotocol initialisers pass the Null handler for the
+/// other two:
 ///
 /// ```swift
 /// let client = try Sv2Client(configuration: config, eventLoop: loop, mining: MyMiner())
@@ -88,7 +89,7 @@ public final class Sv2Client<
         core = Sv2ClientCore(eventLoop: eventLoop)
     }
 
-    deinit { lifelineStorage?.isAlive = false }
+    deinit { lifelineStorage?.ownerDeinitialising() }
 
     /// Counters (frames, errors).
     public var statistics: Sv2ServiceStatistics { core.statistics }

@@ -6,11 +6,12 @@ import Sv2Noise
 /// An Sv2 server: listens, runs the Noise handshake (optional), negotiates `SetupConnection` and hands every
 /// message to the handler of the subprotocol the connection was set up for.
 ///
-/// A thin state machine registered on an `EventLoop`; all methods must be called on that loop's thread
-/// (use `eventLoop.execute {}` from elsewhere), and its last reference must be released there too, or once the loop
-/// stopped running: its connections reach it through an unsynchronised alive flag, not a weak reference. Handlers are stored inline (generic parameters, no existentials)
-/// and receive zero-copy views. Pass `NullSv2…ServerHandler()` for subprotocols the server does not serve, or use
-/// the one-subprotocol initialisers, which do it for you:
+/// A thin state machine registered on an `EventLoop`; all methods must be called on that loop's thread (use
+/// `eventLoop.execute {}` from elsewhere). Its last reference may be dropped on any thread: its connections reach it
+/// through a lifeline rather than a weak reference, and a `deinit` that races a call from the loop waits for that call
+/// to return. Handlers are stored inline (generic parameters, no existentials) and receive zero-copy views. Pass
+/// `NullSv2…ServerHandler()` for subprotocols the server does not serve, or use the one-subprotocol initialisers, which
+/// do it for you:
 ///
 /// ```swift
 /// let server = try Sv2Server(configuration: config, eventLoop: loop, mining: MyPool())
@@ -80,7 +81,7 @@ public final class Sv2Server<
     }
 
     deinit {
-        lifelineStorage?.isAlive = false
+        lifelineStorage?.ownerDeinitialising()
         handshakeWorker?.stop()
     }
 

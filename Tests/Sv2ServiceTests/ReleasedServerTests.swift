@@ -5,9 +5,9 @@ import Sv2Codec
 import Testing
 
 /// A server released without `stop()` while its connections are still open: the loop keeps those sockets, and their
-/// handlers must neither touch the freed server nor keep it alive. (Handlers reach the server through
-/// `ServerLifeline`, an unretained reference with an alive flag, instead of a weak reference whose side table cost
-/// every read a slow-path retain and release.)
+/// handlers must neither touch the freed server nor keep it alive. (Handlers reach the server through a `Lifeline`,
+/// an unretained reference with an atomic call count and `gone` bit, instead of a weak reference whose side table cost
+/// every read a slow-path retain and release; LifelineTests covers a release on another thread racing a call.)
 @Suite("A server released without stop()", .serialized)
 struct ReleasedServerTests {
     @Test(arguments: [ReactorBackend.ioUring, .epoll])
