@@ -66,9 +66,9 @@ public final class JobDeclarationServerService {
             pool: service.pool, server: configuration, halvingInterval: halvingInterval, signingKey: signingKey,
             eventLoop: service.eventLoop, logger: logger)
         let declarator = self.declarator
-        // The pool's template link is created by PoolService.start(): looked up when a template arrives.
+        // Through the pool, which routes the answer back here (its own found blocks ask on the same link).
         service.pool.onWork = { [weak service] template, _, _ in
-            try? service?.templateClient?.send(RequestTransactionData(templateID: template.templateID))
+            try? service?.pool.requestTransactionData(templateID: template.templateID)
         }
         service.pool.onTransactionData = { _, transactions, _ in
             for transaction in transactions ?? [] { declarator.addTransaction(transaction) }

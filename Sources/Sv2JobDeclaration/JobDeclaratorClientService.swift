@@ -303,8 +303,8 @@ public final class JobDeclaratorClientService {
         networkTarget = Target(compact: tip.nbits)
         guard mode == .pool, channelID != nil else { return }
         if configuration.declaresTransactions {
-            guard let templateClient = local.templateClient else { return }
-            do { try templateClient.send(RequestTransactionData(templateID: template.templateID)) } catch {
+            // Through the pool, which routes the answer back here (its own found blocks ask on the same link).
+            do { try pool.requestTransactionData(templateID: template.templateID) } catch {
                 statistics.transactionDataFailures += 1
                 logger.error("RequestTransactionData not sent: \(error)")
                 return

@@ -72,6 +72,8 @@ public final class PoolMetrics {
     private var blocksUnsettled: GaugeExport
     private var journalUnsettled: GaugeExport
     private var journalFailures: DeltaCounter
+    private var blocksJournaledWhole: DeltaCounter
+    private var blockDataFailures: DeltaCounter
     private var templates: DeltaCounter
     private var templateAge: GaugeExport
     private var templateSourceUp: GaugeExport
@@ -135,6 +137,8 @@ public final class PoolMetrics {
         blocksUnsettled = gauge("blocks_unsettled")
         journalUnsettled = gauge("journal_unsettled_blocks")
         journalFailures = counter("block_journal_failures_total")
+        blocksJournaledWhole = counter("blocks_journaled_whole_total")
+        blockDataFailures = counter("block_data_failures_total")
         templates = counter("templates_received_total")
         templateAge = gauge("template_age_seconds")
         templateSourceUp = gauge("template_source_up")
@@ -188,6 +192,8 @@ public final class PoolMetrics {
         blocksUnsettled.set(total?.unsettledBlocks ?? pool.unsettledBlockCount)
         journalUnsettled.set(journalUnsettledBlocks)
         journalFailures.update(s.journalFailures)
+        blocksJournaledWhole.update(s.blocksJournaledWhole)
+        blockDataFailures.update(s.blockDataFailures)
         templates.update(s.templatesReceived)
         if let last = pool.lastTemplateTime { templateAge.set(Swift.max(0, pool.clock() - last)) }
         var linkUp = false

@@ -51,8 +51,9 @@ public struct BlockJournalEntry: Sendable, Hashable {
     public var height: UInt32?
     /// For ``Event/failed`` (and informative elsewhere): why.
     public var reason: String?
-    /// For ``Event/found`` when no template holds the other transactions (a Job Declaration server's block): the
-    /// whole serialized block, ready for `submitblock` by hand.
+    /// For ``Event/found``: the whole serialized block, ready for `submitblock` (by hand or `sv2 blocks submit`).
+    /// A Job Declaration server's `found` line carries it; a pool journals it on a second `found` line once its
+    /// template provider sent the block's other transactions (see ``BlockJournalRecord/apply(_:line:)``).
     public var blockData: [UInt8]?
 
     /// Creates an entry.

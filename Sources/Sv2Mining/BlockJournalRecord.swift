@@ -17,7 +17,8 @@ public struct BlockJournalRecord: Sendable, Hashable {
     public var reason: String?
     /// The `found` line's block record (header, coinbase, template, channel, user).
     public var block: FoundBlock?
-    /// The whole serialized block, when the `found` line carried it (a Job Declaration server's block). Kept while
+    /// The whole serialized block, when a `found` line carried it (a Job Declaration server's block, or a pool's
+    /// once its template provider sent the block's other transactions: a second `found` line). Kept while
     /// the block is unsettled or `failed` (a JD server journals `failed` for a block its node never took, e.g. one
     /// still unreachable after every retry: `sv2 blocks submit --retry-failed` sends it again); dropped once it is
     /// `acknowledged` or `superseded`, where its bytes would only cost memory.
@@ -46,14 +47,35 @@ public struct BlockJournalRecord: Sendable, Hashable {
     }
 
     /// Folds the next line about this block in.
+    ///
+    /// A `found` line about a block already found opens nothing new unless the block failed:
+    /// - while the block is unsettled it only adds what it carries (height, record, whole block): a pool journals
+    ///   its block's data this way once its template provider sent the block's transactions, and neither the
+    ///   block's state nor its time change;
+    /// - after `acknowledged` or `superseded` it changes nothing: the verdict stands (a pool's data line may come
+    ///   after the chain tip moved onto its block);
+    /// - after `failed` it opens the story again: the block was found (pushed) again and is being submitted again.
     public mutating func apply(_ entry: BlockJournalEntry, line: Int) {
+        lastLine = line
+        if entry.event == .found, foundLine != nil || isSettled {
+            switch state {
+            case .acknowledged, .superseded:
+                return
+            case .found, .submitted:
+                if let height = entry.height { self.height = height }
+                if let block = entry.block { self.block = block }
+                if let data = entry.blockData { blockData = data }
+                return
+            case .failed:
+                break
+            }
+        }
         state = entry.event
         time = entry.time
-        lastLine = line
         if let reason = entry.reason { self.reason = reason }
         switch entry.event {
         case .found:
-            // A found line opens the story (again): whatever settled it before is history.
+            // A found line opens the story (again, after a failure): whatever settled it before is history.
             foundTime = entry.time
             foundLine = line
             isSettled = false

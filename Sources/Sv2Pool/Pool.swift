@@ -63,6 +63,21 @@ public final class Pool {
     /// Called with the answer to a `RequestTransactionData` sent through the pool's template link (a Job Declaration
     /// client declaring full templates): the template id, its transactions and `excess_data`, or `nil` when refused.
     public var onTransactionData: ((UInt64, [[UInt8]]?, [UInt8]) -> Void)?
+    /// Sends `RequestTransactionData` on the pool's template link (``PoolService`` sets it to its Template
+    /// Distribution client; it throws when the link cannot take it). With a ``blockJournal``, a block found on one
+    /// of the pool's templates is followed by a request for the template's transactions, sent just before its
+    /// `SubmitSolution` in the same flush (a template provider forgets the template once the block moved the tip),
+    /// and the answer journals the whole block (see ``blockDataTimeout``). Others ask through
+    /// ``requestTransactionData(templateID:)`` so that every answer reaches whoever asked.
+    public var onTransactionDataRequest: ((RequestTransactionData) throws(Sv2ServiceError) -> Void)?
+    /// How long a found block waits for its template's transactions before the wait is given up (logged; the block
+    /// stays journaled with its header and coinbase, settleable by hand).
+    public var blockDataTimeout: Duration = .seconds(30)
+    /// A pool without a template link of its own (a ``PoolCluster`` loop after the first) hands its found blocks
+    /// here, to the pool of the loop that owns the link, which asks for their transactions (set by the cluster).
+    var blockDataDelegate: ((FoundBlock, UInt32?) -> Void)?
+    /// Outstanding `RequestTransactionData` requests and the found blocks waiting for their answer.
+    var blockData = BlockDataRequests()
     /// The outputs every coinbase starts with; the first gets the template's revenue (default: one output to
     /// ``PoolConfiguration/payoutScript``). See ``setCoinbaseOutputs(_:)``.
     public private(set) var coinbaseOutputs: [TxOutput]
@@ -232,6 +247,9 @@ public final class Pool {
     public func tick(now: Double) {
         if ledger != nil { closeWindow(now: now) } else { flushPendingAcks() }
         submitBlocks(now: now)
+        for waiting in blockData.expired(now: now) {
+            blockDataFailed(waiting.block, "the template provider did not answer RequestTransactionData within \(blockDataTimeout)")
+        }
         let sweepInterval = Swift.min(1, configuration.vardiffWindow / 4)
         guard now - lastSweep >= sweepInterval else { return }
         lastSweep = now
@@ -852,6 +870,8 @@ public final class Pool {
                 logger.warning("no template source to submit block \(entry.block.hash) to")
                 return
             }
+            // Asked first, in the same flush: once the block moved the tip, the template is gone from the provider.
+            fetchBlockData(entry.block)
             do throws(Sv2ServiceError) {
                 try onSolution(entry.solution!)
             } catch {
@@ -888,6 +908,7 @@ public final class Pool {
     /// The template source's link came up: blocks handed to the previous link may have died with it, so they
     /// are submitted again once the source announces a chain tip they still build on.
     public func templateSourceConnected() {
+        templateLinkClosed("a new template link came up before the old one answered")
         blocks.resubmitAfterReconnect()
     }
 
@@ -895,10 +916,111 @@ public final class Pool {
     /// job after a retarget) until a template source sends a chain tip again. Shares on jobs already out are still
     /// validated, and found blocks are kept for when the source is back.
     public func templateSourceLost() {
+        templateLinkClosed("the template link dropped before the template provider answered")
         guard templateSourceAvailable else { return }
         templateSourceAvailable = false
         statistics.templateSourceLosses &+= 1
         logger.error("template source lost: no new work until it is back")
+    }
+
+    // MARK: Block data
+
+    /// Sends `RequestTransactionData(templateID)` on the template link through ``onTransactionDataRequest``; its
+    /// answer goes to ``onTransactionData`` (a found block's own request is answered to the block path instead).
+    /// Throws `.notConnected` without a template link. Loop thread.
+    public func requestTransactionData(templateID: UInt64) throws(Sv2ServiceError) {
+        guard let send = onTransactionDataRequest else { throw .notConnected }
+        try send(RequestTransactionData(templateID: templateID))
+        blockData.sent(templateID: templateID, purpose: .forwarded)
+    }
+
+    /// Asks the template provider for the transactions of `block`'s template, so that the whole block can be
+    /// journaled; a no-op without a block journal or a template link, and for a block journaled whole already
+    /// or waiting. Called right before the block's `SubmitSolution`.
+    private func fetchBlockData(_ block: FoundBlock) {
+        let height = templates[block.templateID]?.template.bip34Height
+        if let blockDataDelegate { return blockDataDelegate(block, height) }
+        requestBlockData(block, height: height)
+    }
+
+    /// ``fetchBlockData(_:)`` on the pool that owns the template link (a cluster's other loops hand their blocks
+    /// here). Loop thread.
+    func requestBlockData(_ block: FoundBlock, height: UInt32?) {
+        guard blockJournal != nil, let send = onTransactionDataRequest else { return }
+        let deadline = clock() + Self.seconds(blockDataTimeout)
+        switch blockData.want(block, height: height, deadline: deadline) {
+        case .nothing, .joined:
+            return
+        case .full:
+            blockDataFailed(block, "\(BlockDataRequests.maximumBlocks) blocks wait for their transactions already")
+        case .send:
+            do throws(Sv2ServiceError) {
+                try send(RequestTransactionData(templateID: block.templateID))
+                blockData.sent(templateID: block.templateID, purpose: .foundBlocks)
+            } catch {
+                for waiting in blockData.notSent(templateID: block.templateID) {
+                    blockDataFailed(waiting.block, "RequestTransactionData not sent: \(error)")
+                }
+            }
+        }
+    }
+
+    /// An answer to `RequestTransactionData` from the template link (``TemplateDistributionClient``):
+    /// `transactions` `nil` for `RequestTransactionData.Error` (`errorCode` says why). A found block's request gets
+    /// its blocks assembled, checked and journaled whole; any other goes to ``onTransactionData``. Loop thread.
+    func receiveTransactionData(
+        templateID: UInt64, transactions: [[UInt8]]?, excessData: [UInt8], errorCode: String? = nil
+    ) {
+        let (purpose, waiting) = blockData.answer(templateID: templateID)
+        guard purpose == .foundBlocks else {
+            if transactions == nil { logger.info("RequestTransactionData refused: \(errorCode ?? "?")") }
+            onTransactionData?(templateID, transactions, excessData)
+            return
+        }
+        if waiting.isEmpty {
+            logger.info("transactions of template \(templateID) arrived after their blocks stopped waiting: ignored")
+        }
+        for entry in waiting {
+            guard let transactions else {
+                blockDataFailed(entry.block, "the template provider refused RequestTransactionData: \(errorCode ?? "?")")
+                continue
+            }
+            let bytes: [UInt8]
+            switch PoolBlockAssembly.assemble(entry.block, transactions: transactions) {
+            case .failure(let failure):
+                blockDataFailed(entry.block, "the template provider's transactions do not make this block: \(failure)")
+                continue
+            case .success(let assembled):
+                bytes = assembled
+            }
+            // Appended directly (not through `journal`): it adds data, it is not a new event of the block, and
+            // the accounting ledger must not count the block twice.
+            guard let blockJournal else { continue }
+            let hash = entry.block.hash
+            do throws(BlockJournalError) {
+                try blockJournal.append(.init(
+                    event: .found, hash: hash, time: wallClock(), block: entry.block, height: entry.height,
+                    blockData: bytes))
+            } catch {
+                statistics.journalFailures &+= 1
+                blockDataFailed(entry.block, "journal write failed: \(error)")
+                continue
+            }
+            blockData.journaledWhole(hash)
+            statistics.blocksJournaledWhole &+= 1
+            logger.notice("block \(hash) journaled whole (\(transactions.count + 1) transactions, \(bytes.count) bytes): `sv2 blocks submit` can send it to a node")
+        }
+    }
+
+    /// The template link closed (or was replaced): its outstanding requests will not be answered.
+    private func templateLinkClosed(_ reason: String) {
+        for waiting in blockData.linkClosed() { blockDataFailed(waiting.block, reason) }
+    }
+
+    /// A block's data will not be journaled: logged (the block is unchanged in the journal) and counted.
+    private func blockDataFailed(_ block: FoundBlock, _ reason: String) {
+        statistics.blockDataFailures &+= 1
+        logger.warning("block \(block.hash) (template \(block.templateID)) not journaled whole: \(reason); it stays journaled with its header and coinbase only (asked again if it is submitted again; else check the chain and settle it by hand: `sv2 blocks settle`)")
     }
 
     // MARK: Job Declaration

@@ -132,6 +132,15 @@ public final class PoolCluster: @unchecked Sendable {
                 }
                 guard accepted else { throw .notConnected }
             }
+            // The first loop's template link answers the requests for the transactions of this loop's blocks:
+            // its pool asks and journals them. Queued before the SubmitSolution task below, so the request goes
+            // out first on that link.
+            service.pool.blockDataDelegate = { block, height in
+                let accepted = primaryLoop.tryExecute { primary.value.pool.requestBlockData(block, height: height) }
+                if !accepted {
+                    logger.warning("block \(block.hash): its transactions not asked for (the first loop is flooded with tasks); it stays journaled with its header and coinbase only")
+                }
+            }
             try service.start(listeningOn: address)
             fanout.join(loop: index)
         }

@@ -191,6 +191,12 @@ public final class PoolService {
             guard let client = self?.templateClient else { throw .notConnected }
             try client.send(solution)
         }
+        // Same link, same flush: a found block's request for its template's transactions goes out just before its
+        // SubmitSolution (see Pool.onTransactionDataRequest).
+        pool.onTransactionDataRequest = { [weak self] (request) throws(Sv2ServiceError) in
+            guard let client = self?.templateClient else { throw .notConnected }
+            try client.send(request)
+        }
         if let address { try server.start(on: address) } else { try server.start() }
         pool.attach(to: server.connections)
         failover.start()

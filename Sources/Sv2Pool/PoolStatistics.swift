@@ -48,6 +48,13 @@ public struct PoolStatistics: Sendable, Hashable {
     public var blocksFailed: UInt64 = 0
     /// Block journal writes that failed (the block was still submitted; see the log).
     public var journalFailures: UInt64 = 0
+    /// Found blocks journaled whole (a second `found` line with the block's data, from the template provider's
+    /// `RequestTransactionData.Success`): `sv2 blocks submit` can send them to a node itself.
+    public var blocksJournaledWhole: UInt64 = 0
+    /// Found blocks whose data could not be journaled (the template provider refused or did not answer, the link
+    /// dropped, its transactions did not make the block, too many waiting, journal write failed): they stay
+    /// journaled with their header and coinbase only (see the log).
+    public var blockDataFailures: UInt64 = 0
     /// Channels whose duplicate filter filled, so their jobs were renewed above an ntime floor.
     public var duplicateFilterRollovers: UInt64 = 0
     /// Times the template source was lost (closed, silent past its timeout, or unreachable).
@@ -103,6 +110,8 @@ public struct PoolStatistics: Sendable, Hashable {
         blocksSuperseded &+= other.blocksSuperseded
         blocksFailed &+= other.blocksFailed
         journalFailures &+= other.journalFailures
+        blocksJournaledWhole &+= other.blocksJournaledWhole
+        blockDataFailures &+= other.blockDataFailures
         duplicateFilterRollovers &+= other.duplicateFilterRollovers
         templateSourceLosses &+= other.templateSourceLosses
         templatesReceived &+= other.templatesReceived

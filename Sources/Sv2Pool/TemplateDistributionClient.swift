@@ -58,16 +58,19 @@ public struct TemplateDistributionClient: Sv2TemplateDistributionClientHandler {
         feed?(.chainTip(tip))
     }
 
-    /// Handed to ``Pool/onTransactionData`` (a Job Declaration client declaring full templates); ignored otherwise.
+    /// Handed to the pool: a found block's own request completes the block in the journal; any other answer goes
+    /// to ``Pool/onTransactionData`` (a Job Declaration client declaring full templates, a JD server's mempool
+    /// view), ignored when that is unset.
     public mutating func handle(_ message: RequestTransactionDataSuccessView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        guard let onTransactionData = pool.onTransactionData else { return }
-        onTransactionData(
-            message.templateID, message.transactionList.map { Array($0) }, Array(message.excessData))
+        pool.receiveTransactionData(
+            templateID: message.templateID, transactions: message.transactionList.map { Array($0) },
+            excessData: Array(message.excessData))
     }
 
-    /// Logged, and handed to ``Pool/onTransactionData`` as a refusal.
+    /// Handed to the pool as a refusal (logged: a found block's request as a warning naming the block).
     public mutating func handle(_ message: RequestTransactionDataErrorView, context: Sv2ClientContext) throws(Sv2ServiceError) {
-        pool.logger.info("RequestTransactionData refused: \(String(decoding: message.errorCode, as: UTF8.self))")
-        pool.onTransactionData?(message.templateID, nil, [])
+        pool.receiveTransactionData(
+            templateID: message.templateID, transactions: nil, excessData: [],
+            errorCode: String(decoding: message.errorCode, as: UTF8.self))
     }
 }

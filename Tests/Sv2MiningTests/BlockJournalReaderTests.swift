@@ -101,6 +101,35 @@ import Testing
         #expect(reader.unsettled.isEmpty && reader.failedWithBlockData.isEmpty && reader.record(block.hash)?.blockData == nil)
     }
 
+    /// A pool journals its block's data on a second `found` line once its template provider answered: it adds the
+    /// block and changes nothing else, and coming after a verdict it changes nothing at all.
+    @Test func aSecondFoundLineOnlyAddsDataAndNeverOverturnsAVerdict() throws {
+        let found = Self.found(nonce: 31)
+        let whole = Self.found(nonce: 31, time: 1_700_000_500, withData: true)
+        let submitted = BlockJournalEntry(event: .submitted, hash: found.hash, time: 1_700_000_101)
+        // found, submitted, data: still submitted, same times, now with the block.
+        var text = found.jsonLine + "\n" + submitted.jsonLine + "\n" + whole.jsonLine + "\n"
+        var record = try #require(BlockJournalReader(bytes: Array(text.utf8)).record(found.hash))
+        #expect(record.state == .submitted && !record.isSettled && record.time == 1_700_000_101)
+        #expect(record.foundTime == 1_700_000_100 && record.foundLine == 1 && record.lastLine == 3)
+        #expect(record.blockData == whole.blockData)
+        // Then acknowledged: settled, bytes dropped.
+        text += BlockJournalEntry(event: .acknowledged, hash: found.hash, time: 1_700_000_600).jsonLine + "\n"
+        record = try #require(BlockJournalReader(bytes: Array(text.utf8)).record(found.hash))
+        #expect(record.state == .acknowledged && record.isSettled && record.blockData == nil)
+
+        // The data after the verdict (the tip moved before the answer was journaled): the verdict stands.
+        for verdict in [BlockJournalEntry.Event.acknowledged, .superseded] {
+            let late = found.jsonLine + "\n" + submitted.jsonLine + "\n"
+                + BlockJournalEntry(event: verdict, hash: found.hash, time: 1_700_000_200).jsonLine + "\n"
+                + whole.jsonLine + "\n"
+            let reader = BlockJournalReader(bytes: Array(late.utf8))
+            let settled = try #require(reader.record(found.hash))
+            #expect(settled.state == verdict && settled.isSettled && settled.time == 1_700_000_200)
+            #expect(settled.blockData == nil && settled.lastLine == 4 && reader.unsettled.isEmpty)
+        }
+    }
+
     /// A crash mid-write leaves the last line cut short (no newline): every earlier line still counts, and the cut
     /// one is reported as truncated, naming its line and the field that was being written.
     @Test func aTruncatedLastLineIsReportedAndTheRestIsRead() throws {
@@ -195,7 +224,9 @@ import Testing
         let text = small.jsonLine + "\n" + big.jsonLine + "\n" + small.jsonLine.replacingOccurrences(of: "1700000100", with: "1700000200") + "\n"
         let reader = BlockJournalReader(bytes: Array(text.utf8), maximumLineLength: limit)
         #expect(reader.problems == [.lineTooLong(line: 2, limit: limit)])
-        #expect(reader.records.count == 1 && reader.records[0].foundTime == 1_700_000_200 && reader.lineCount == 3)
+        // The third line was read: a repeated found line of an open block only adds to it (its found time stays).
+        #expect(reader.records.count == 1 && reader.records[0].lastLine == 3 && reader.lineCount == 3)
+        #expect(reader.records[0].foundTime == 1_700_000_100)
 
         // From a file, with lines straddling the reader's 64 KiB chunks.
         let directory = Self.temporaryDirectory()

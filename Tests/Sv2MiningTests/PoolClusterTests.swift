@@ -190,13 +190,23 @@ struct PoolClusterTests {
         // The block's new chain tip reaches the miners of both loops.
         #expect(try setup.miners.wait { zip(others, tipsBefore).allSatisfy { $0.state.prevHashCount > $1 } })
         #expect(try setup.loops[1].wait { cluster.services[1].pool.statistics.blocksAcknowledged == 1 })
-        // Journaled by the loop that found it: found, submitted, acknowledged, once each.
+        // Journaled by the loop that found it: found, submitted, acknowledged, once each; and made whole by the
+        // first loop, whose template link asked for the template's transactions before the solution went out
+        // (a second found line carrying the block).
         let lines = try String(contentsOfFile: setup.journal.path, encoding: .utf8)
             .split(separator: "\n").filter { $0.contains(hash.displayHex) }
-        #expect(lines.count == 3)
-        for event in ["\"found\"", "\"submitted\"", "\"acknowledged\""] {
+        #expect(lines.count == 4)
+        for event in ["\"submitted\"", "\"acknowledged\""] {
             #expect(lines.filter { $0.contains(event) }.count == 1, "\(event)")
         }
+        #expect(lines.filter { $0.contains("\"found\"") }.count == 2)
+        #expect(lines.filter { $0.contains("\"block\":") }.count == 1)
+        #expect(try setup.live(0) { $0.pool.statistics.blocksJournaledWhole } == 1)
+        #expect(try setup.live(0) { $0.pool.statistics.blockDataFailures } == 0)
+        let whole = try BlockJournalEntry(
+            jsonLine: Array(try #require(lines.first { $0.contains("\"block\":") }).utf8)[...], lineNumber: 1)
+        let acceptedHeader = try setup.loops[0].sync { provider.acceptedBlocks.first?.header.bytes }
+        #expect(whole.blockData.map { Array($0.prefix(BlockHeader.size)) } == acceptedHeader)
         setup.stop()
         #expect(try setup.miners.wait { miners.allSatisfy { $0.state.closeReason != nil } })
     }
