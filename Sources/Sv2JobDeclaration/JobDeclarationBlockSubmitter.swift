@@ -257,16 +257,8 @@ public final class JobDeclarationBlockSubmitter {
             guard let self else { return completion(results) }
             for result in results {
                 if result.outcome.settled { self.statistics.journaledBlocksSettled += 1 }
-                if let error = result.journalError {
-                    self.statistics.journalFailures += 1
-                    self.logger.critical("block \(result.record.hash) resubmitted (\(result.outcome)) but not journaled: \(error)")
-                }
-                switch result.outcome {
-                case .acknowledged, .rejected:
-                    self.logger.notice("block \(result.record.hash) from the journal: \(result.outcome)")
-                case .notSubmitted, .noBlockData:
-                    self.logger.error("block \(result.record.hash) from the journal: \(result.outcome)")
-                }
+                if result.journalError != nil { self.statistics.journalFailures += 1 }
+                result.log(to: self.logger)
             }
             completion(results)
         }

@@ -1,13 +1,16 @@
 import Glibc
+public import Logging
 public import Sv2Mining
 
 /// Submits blocks the block journal holds but never saw settled (`BlockJournalReader.unsettled`) to
-/// Bitcoin Core again, one after the other, and journals what the node said: `sv2 blocks submit`, and `sv2
-/// jd-server --rpc` at start-up (``JobDeclarationBlockSubmitter/resubmitJournaled(_:completion:)``).
+/// Bitcoin Core again, one after the other, and journals what the node said: `sv2 blocks submit`, `sv2 pool --rpc`
+/// at start-up, and `sv2 jd-server --rpc` at start-up
+/// (``JobDeclarationBlockSubmitter/resubmitJournaled(_:completion:)``).
 ///
 /// Policy, for each block:
-/// - without `block_data` (a pool's block: its other transactions were in the template provider) nothing can be
-///   submitted from here: ``Outcome/noBlockData``, nothing journaled;
+/// - without `block_data` (a pool's block whose template provider never sent its other transactions: it was down,
+///   refused, or the pool stopped first) nothing can be submitted from here: ``Outcome/noBlockData``, nothing
+///   journaled;
 /// - `submitblock` answered `null` (accepted) or `"duplicate"` (the node has it): journaled `acknowledged`;
 /// - any other answer, or an RPC error object about the block (e.g. -22 "Block decode failed"): journaled
 ///   `failed` with the node's words;
@@ -55,6 +58,18 @@ public final class JournaledBlockSubmission {
         /// Why its outcome could not be journaled, if it could not (the outcome stands; the journal still says
         /// unsettled, so it is submitted again next time, which is harmless: the node answers "duplicate").
         public var journalError: BlockJournalError?
+
+        /// Logs the outcome as the apps do at start-up: settled at notice, not submitted at error, an outcome the
+        /// journal did not take at critical.
+        public func log(to logger: Logger) {
+            if let journalError {
+                logger.critical("block \(record.hash) resubmitted (\(outcome)) but not journaled: \(journalError)")
+            }
+            switch outcome {
+            case .acknowledged, .rejected: logger.notice("block \(record.hash) from the journal: \(outcome)")
+            case .notSubmitted, .noBlockData: logger.error("block \(record.hash) from the journal: \(outcome)")
+            }
+        }
     }
 
     /// The node.

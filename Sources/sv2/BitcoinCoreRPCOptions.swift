@@ -3,12 +3,13 @@ import Reactor
 import Sv2AppSupport
 import Sv2JobDeclaration
 
-/// `sv2 jd-server --rpc HOST:PORT` with `--rpc-cookie PATH` or `--rpc-user USER --rpc-password-file PATH`:
-/// Bitcoin Core's JSON-RPC for the JD server (declared transactions looked up in the node's mempool, pushed
-/// solutions assembled and submitted with `submitblock`). The password is read from a file private to its owner
+/// `sv2 pool|jd-server|blocks submit --rpc HOST:PORT` with `--rpc-cookie PATH` or `--rpc-user USER
+/// --rpc-password-file PATH`: Bitcoin Core's JSON-RPC (for a pool: the whole blocks an earlier run left unsettled,
+/// submitted again at start-up; for the JD server also declared transactions looked up in the node's mempool and
+/// pushed solutions assembled and submitted with `submitblock`). The password is read from a file private to its owner
 /// (mode 600) and never printed; there is deliberately no flag taking the password itself (it would show in `ps`).
 struct BitcoinCoreRPCOptions: ParsableArguments {
-    @Option(name: .long, help: "Bitcoin Core RPC address (host:port; 8332 mainnet, 18443 regtest): the JD server looks declared transactions up in its mempool and submits pushed blocks with submitblock.")
+    @Option(name: .long, help: "Bitcoin Core RPC address (host:port; 8332 mainnet, 18443 regtest): the journal's unsettled whole blocks go to submitblock (sv2 pool and jd-server: at start-up); a JD server also looks declared transactions up in its mempool and submits pushed blocks with submitblock.")
     var rpc: String?
 
     @Option(name: .long, help: "With --rpc: bitcoind's cookie file (DATADIR/.cookie, or DATADIR/<chain>/.cookie), read again for every request.")

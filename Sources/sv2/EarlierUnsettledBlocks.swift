@@ -1,11 +1,12 @@
 import Logging
+import Sv2JobDeclaration
 import Sv2Mining
 
 /// The start-up check of `sv2 pool` and `sv2 jd-server`: blocks an earlier run journaled as found but never saw
 /// settled (it stopped before the network's verdict) are read from the block journal and each logged at error
 /// level with what to do, so none is silently forgotten across a restart; the count is exported as
-/// `sv2_pool_journal_unsettled_blocks`. Counted down as `sv2 jd-server --rpc` settles them by itself. Loop thread
-/// only once the loop runs.
+/// `sv2_pool_journal_unsettled_blocks`. Counted down as `sv2 pool --rpc` or `sv2 jd-server --rpc` settles them by
+/// itself (``resubmit(_:)``). Loop thread only once the loop runs.
 final class EarlierUnsettledBlocks {
     /// The journal read.
     let journalPath: String
@@ -46,15 +47,33 @@ final class EarlierUnsettledBlocks {
         let what = "unsettled block of an earlier run: \(record.hash.displayHex) (height \(height), found \(found), last \(record.state.rawValue))"
         if record.blockData != nil {
             return what + ": submit it with `sv2 blocks submit --journal \(journal) --rpc HOST:PORT --rpc-cookie FILE`"
-                + " (sv2 jd-server --rpc does so by itself at start-up)"
+                + " (sv2 pool --rpc and sv2 jd-server --rpc do so by themselves at start-up)"
         }
-        return what + ": the journal holds its header and coinbase but not its other transactions (they were in the"
-            + " template provider), so `sv2 blocks submit` cannot rebuild it; check whether the chain has it"
+        return what + ": the journal holds its header and coinbase but not its other transactions (the template"
+            + " provider never sent them), so `sv2 blocks submit` cannot rebuild it; check whether the chain has it"
             + " (`bitcoin-cli getblockheader \(record.hash.displayHex)`), then journal what you found with"
             + " `sv2 blocks settle \(record.hash.displayHex) --journal \(journal) --as acknowledged|superseded|failed"
             + " --reason TEXT`"
     }
 
-    /// The blocks whose whole serialization the journal holds (those `sv2 jd-server --rpc` resubmits).
+    /// The blocks whose whole serialization the journal holds (those `sv2 pool --rpc` and `sv2 jd-server --rpc`
+    /// resubmit).
     var withBlockData: [BlockJournalRecord] { records.filter { $0.blockData != nil } }
+
+    /// Submits ``withBlockData`` again through `submit` (a ``JournaledBlockSubmission``, or the JD server's block
+    /// submitter, which journal each outcome), then counts the settled ones down from ``remaining`` and prints the
+    /// summary. Nothing to do without such blocks. Loop thread.
+    func resubmit(
+        _ submit: (_ records: [BlockJournalRecord], _ done: @escaping ([JournaledBlockSubmission.Result]) -> Void) -> Void
+    ) {
+        let blocks = withBlockData
+        guard !blocks.isEmpty else { return }
+        print("bitcoind RPC: submitting \(blocks.count) unsettled blocks of an earlier run from the journal")
+        submit(blocks) { [self] results in
+            let settled = results.filter(\.outcome.settled).count
+            remaining = Swift.max(0, remaining - settled)
+            print("bitcoind RPC: \(settled) of \(results.count) journaled blocks of an earlier run settled, "
+                + "\(remaining) still unsettled")
+        }
+    }
 }

@@ -21,15 +21,18 @@ struct JobDeclarationNode {
         let submitter = jds.useBitcoinCore(rpc, journal: journal, pool: pool?.pool)
         // Blocks an earlier run found and journaled whole but never saw settled: submitted again now (the node
         // answers "duplicate" for those it has), each outcome journaled, the start-up gauge counted down.
-        if let earlier, !earlier.withBlockData.isEmpty {
-            print("bitcoind RPC: submitting \(earlier.withBlockData.count) unsettled blocks of an earlier run from the journal")
-            submitter.resubmitJournaled(earlier.withBlockData) { results in
-                let settled = results.filter(\.outcome.settled).count
-                earlier.remaining = Swift.max(0, earlier.remaining - settled)
-                print("bitcoind RPC: \(settled) of \(results.count) journaled blocks of an earlier run settled, "
-                    + "\(earlier.remaining) still unsettled")
-            }
-        }
+        earlier?.resubmit { records, done in submitter.resubmitJournaled(records, completion: done) }
+        checkNode(rpc, configuration, logLabel: "sv2.jd-server", transient: "declared transactions are asked of the JD clients; blocks are retried", loop: loop)
+        return JobDeclarationNode(rpc: rpc, submitter: submitter)
+    }
+
+    /// Prints the node's address, then asks it `getblockchaininfo` and prints its chain and tip: refused
+    /// credentials (or any other lasting failure) stop the loop; a node not up yet is logged at error with
+    /// `transient` (what happens meanwhile). Loop thread.
+    static func checkNode(
+        _ rpc: BitcoinCoreRPCClient, _ configuration: BitcoinCoreRPCConfiguration, logLabel: String, transient: String,
+        loop: EventLoop
+    ) {
         print("bitcoind RPC: \(configuration.endpoint) (\(configuration.credentials))")
         rpc.getBlockchainInfo { result in
             switch result {
@@ -37,13 +40,12 @@ struct JobDeclarationNode {
                 print("bitcoind RPC: chain \(info.chain), tip \(info.blocks) \(info.bestBlockHash.displayHex)"
                     + (info.initialBlockDownload ? " (still in initial block download)" : ""))
             case .failure(let error) where error.isTransient:
-                Logger(label: "sv2.jd-server").error("\(error) (declared transactions are asked of the JD clients; blocks are retried)")
+                Logger(label: logLabel).error("\(error) (\(transient))")
             case .failure(let error):
-                Logger(label: "sv2.jd-server").critical("\(error): stopping")
+                Logger(label: logLabel).critical("\(error): stopping")
                 loop.stop()
             }
         }
-        return JobDeclarationNode(rpc: rpc, submitter: submitter)
     }
 
     /// The status line: blocks assembled, bitcoind's verdicts, failures.

@@ -11,9 +11,9 @@ extension PoolCommand {
     /// token signing key, payout script and subsidy floor, `--rpc`), the same block journal and its start-up check;
     /// no pool, template link or ledger. Declared transactions come from the JD clients and, with `--rpc`, the node's
     /// mempool (there are no pool templates to take them from).
-    func runJobDeclarationOnly(listenDefault: String, bitcoinCore: BitcoinCoreRPCOptions) throws {
+    func runJobDeclarationOnly(listenDefault: String) throws {
         let (file, settings, journal, earlier) = try startUp(
-            jobDeclarationDefault: listenDefault, bitcoinCore: true, logLabel: "sv2.jd-server")
+            jobDeclarationDefault: listenDefault, logLabel: "sv2.jd-server")
         let jd = try jobDeclarationSettings(file, listenDefault: listenDefault, pool: settings)
         guard let listenAddress = jd.listenAddress else { throw ValidationError("--jd-listen is required") }
         let rpcConfiguration = try bitcoinCore.resolve(file)

@@ -28,9 +28,8 @@ struct JobDeclarationServerCommand: ParsableCommand {
                 --payout-script 0014…
             """)
 
+    /// Every `sv2 pool` option, the Bitcoin Core RPC ones (`--rpc`, …) included.
     @OptionGroup var pool: PoolCommand
-
-    @OptionGroup(title: "Bitcoin Core RPC") var bitcoinCore: BitcoinCoreRPCOptions
 
     @Flag(name: .long, help: "Run the JD server alone, for pools in other processes or hosts (sv2 pool --jds-authority-key KEY): no pool, template link or ledger here; declared transactions come from the JD clients and, with --rpc, the node's mempool.")
     var withoutPool = false
@@ -40,9 +39,9 @@ struct JobDeclarationServerCommand: ParsableCommand {
 
     func run() throws {
         if withoutPool {
-            try pool.runJobDeclarationOnly(listenDefault: Self.listenDefault, bitcoinCore: bitcoinCore)
+            try pool.runJobDeclarationOnly(listenDefault: Self.listenDefault)
         } else {
-            try pool.run(jobDeclarationDefault: Self.listenDefault, bitcoinCore: bitcoinCore)
+            try pool.run(jobDeclarationDefault: Self.listenDefault)
         }
     }
 

@@ -43,6 +43,11 @@ struct PoolCommand: ParsableCommand {
             the first loop's template link and are handed to the others; shares, blocks, accounting and metrics cover \
             every loop. --threads 1 is a single-loop pool. With --jd-listen or --jds-authority-key the pool runs on one loop.
 
+            Found blocks are journaled (--block-journal) before they are submitted, and made whole there once the \
+            template provider sent the block's other transactions. With --rpc HOST:PORT (and --rpc-cookie PATH, or \
+            --rpc-user USER --rpc-password-file PATH) the whole blocks an earlier run left unsettled are submitted \
+            to Bitcoin Core at start-up (submitblock), each verdict journaled.
+
             Example:
               sv2 pool --listen 0.0.0.0:34254 --tp 127.0.0.1:8442 --tp-no-noise --payout-script 0014…
             """)
@@ -63,6 +68,10 @@ struct PoolCommand: ParsableCommand {
     var certificateValidity: Int?
 
     @OptionGroup(title: "Template source and payout") var templates: TemplateSourceOptions
+
+    /// `--rpc` and its credentials: `sv2 pool` submits the whole blocks an earlier run left unsettled at start-up;
+    /// `sv2 jd-server` also looks declared transactions up and submits pushed blocks.
+    @OptionGroup(title: "Bitcoin Core RPC") var bitcoinCore: BitcoinCoreRPCOptions
 
     @Option(name: .long, help: "Pool tag written into coinbases as Sv2/<tag>/ (default swift-stratum).")
     var poolTag: String?
@@ -316,9 +325,9 @@ struct PoolCommand: ParsableCommand {
 
     /// Runs the pool; with `jobDeclarationDefault` (`sv2 jd-server`) its Job Declaration server listens there unless
     /// --jd-listen says otherwise.
-    func run(jobDeclarationDefault: String?, bitcoinCore: BitcoinCoreRPCOptions? = nil) throws {
+    func run(jobDeclarationDefault: String?) throws {
         let (file, settings, journal, earlier) = try startUp(
-            jobDeclarationDefault: jobDeclarationDefault, bitcoinCore: bitcoinCore != nil, logLabel: "sv2.pool")
+            jobDeclarationDefault: jobDeclarationDefault, logLabel: "sv2.pool")
         let jd = try jobDeclarationSettings(file, listenDefault: jobDeclarationDefault, pool: settings)
         // Before the ledger's writer starts: a journal that cannot be trusted stops the start with nothing running.
         let tokenJournal = try jd.usedTokenJournal.map(Self.openUsedTokenJournal)
@@ -330,16 +339,17 @@ struct PoolCommand: ParsableCommand {
             print("accounting: \(settings.accounting)")
         }
         let metricsEndpoint = try MetricsEndpoint.prepare(try file.optionalString(metrics, "metrics"))
+        let rpcConfiguration = try bitcoinCore.resolve(file)
         if settings.threads > 1 {
             return try runLoops(
                 settings, file: file, journal: journal, earlier: earlier, accounting: accounting,
-                metricsEndpoint: metricsEndpoint, jd: jd, tokenJournal: tokenJournal)
+                metricsEndpoint: metricsEndpoint, jd: jd, tokenJournal: tokenJournal, rpc: rpcConfiguration)
         }
         var service: PoolService?
         var declarator: JobDeclarationServerService?
         let verifier = jd.tokenVerifier(payoutScript: settings.pool.payoutScript, journal: tokenJournal)
-        let rpcConfiguration = try bitcoinCore?.resolve(file)
         var node: JobDeclarationNode?
+        var poolNode: PoolBitcoinCoreNode?
         var metricsServer: MetricsHTTPServer?
         try LoopHost.run(
             backend: try runtime.reactorBackend(file), duration: try runtime.runDuration(file),
@@ -378,6 +388,10 @@ struct PoolCommand: ParsableCommand {
                     pool.pool.customJobAuthorizer = { verifier.authorize($0) }
                     print("custom jobs with tokens signed by \(verifier.authority)")
                 }
+                // Without a JD server here, the node only takes the earlier run's whole blocks.
+                if node == nil, let rpcConfiguration {
+                    poolNode = PoolBitcoinCoreNode.start(rpcConfiguration, journal: journal, earlier: earlier, loop: loop)
+                }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         service: pool, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
@@ -394,6 +408,7 @@ struct PoolCommand: ParsableCommand {
             shutdown: {
                 metricsServer?.stop()
                 node?.rpc.stop()
+                poolNode?.rpc.stop()
                 declarator?.stop()
                 service?.stop()
             },
@@ -419,14 +434,13 @@ struct PoolCommand: ParsableCommand {
         return journal
     }
 
-    /// What every run of `sv2 pool` / `sv2 jd-server` does first: the config file (with the Bitcoin Core RPC keys when
-    /// `bitcoinCore`), logging, the settings and their warnings, the data directory and key printed, the block
+    /// What every run of `sv2 pool` / `sv2 jd-server` does first: the config file (the Bitcoin Core RPC keys
+    /// included), logging, the settings and their warnings, the data directory and key printed, the block
     /// journal opened, and — before this run journals anything — what an earlier run left unsettled (logged).
     func startUp(
-        jobDeclarationDefault: String?, bitcoinCore: Bool, logLabel: String
+        jobDeclarationDefault: String?, logLabel: String
     ) throws -> (ConfigFile, Settings, BlockJournal, EarlierUnsettledBlocks) {
-        let file = try ConfigFile(
-            path: runtime.config, allowedKeys: Self.keys.union(bitcoinCore ? BitcoinCoreRPCOptions.keys : []))
+        let file = try ConfigFile(path: runtime.config, allowedKeys: Self.keys.union(BitcoinCoreRPCOptions.keys))
         LoopHost.bootstrapLogging(level: try runtime.level(file, default: .info))
         let settings = try settings(file, jobDeclarationDefault: jobDeclarationDefault)
         for warning in settings.warnings { Logger(label: logLabel).warning("\(warning)") }
@@ -448,10 +462,11 @@ struct PoolCommand: ParsableCommand {
         _ settings: Settings, file: ConfigFile, journal: BlockJournal, earlier: EarlierUnsettledBlocks,
         accounting: (ledger: ShareLedger, replicator: PostgresReplicator?)?,
         metricsEndpoint: (address: SocketAddress, registry: PrometheusCollectorRegistry)?,
-        jd: PoolJobDeclarationSettings, tokenJournal: UsedTokenJournal?
+        jd: PoolJobDeclarationSettings, tokenJournal: UsedTokenJournal?, rpc: BitcoinCoreRPCConfiguration?
     ) throws {
         let ledger = accounting?.ledger
         var cluster: PoolCluster?
+        var poolNode: PoolBitcoinCoreNode?
         var metricsServer: MetricsHTTPServer?
         // With --jds-authority-key: one verifier for every loop (it locks), so a token is spent once pool-wide.
         let verifier = jd.tokenVerifier(payoutScript: settings.pool.payoutScript, journal: tokenJournal)
@@ -479,6 +494,9 @@ struct PoolCommand: ParsableCommand {
                 for index in loops.indices { try pools.start(loop: index) }
                 print("pool listening on \(pools.localAddress.map { "\($0)" } ?? "?") (\(loops.count) loops, \(loops[0].backend))")
                 cluster = pools
+                if let rpc {
+                    poolNode = PoolBitcoinCoreNode.start(rpc, journal: journal, earlier: earlier, loop: loops[0])
+                }
                 if let metricsEndpoint {
                     let exporter = PoolMetrics(
                         cluster: pools, ledger: ledger, replicator: accounting?.replicator, perUser: settings.metricsPerUser)
@@ -493,7 +511,10 @@ struct PoolCommand: ParsableCommand {
                 }
             },
             shutdown: { index in
-                if index == 0 { metricsServer?.stop() }
+                if index == 0 {
+                    metricsServer?.stop()
+                    poolNode?.rpc.stop()
+                }
                 cluster?.stop(loop: index)
             },
             tearDown: {

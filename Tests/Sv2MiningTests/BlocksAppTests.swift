@@ -129,6 +129,42 @@ struct BlocksAppTests {
         #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 2)
     }
 
+    /// `sv2 pool --rpc` after a crash (one loop or several): the journaled whole blocks (a pool's own, made whole
+    /// from its template provider's answer, a second found line) go to the node by themselves, the verdict is
+    /// journaled, and the gauge counts only what is still unsettled (a block whose data never came).
+    @Test(arguments: [1, 2])
+    func thePoolResubmitsItsWholeBlocksAtStartUp(threads: Int) throws {
+        let found = Blocks.found(nonce: 231)
+        let whole = Blocks.found(nonce: 231, time: 1_700_000_150, withData: true)
+        let noData = Blocks.found(nonce: 232)
+        let directory = try Self.journalDirectory([
+            found, noData, .init(event: .submitted, hash: found.hash, time: 1_700_000_101), whole,
+        ])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cookie = try Self.cookie(in: directory)
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let address = try runner.sync { try node.start() }
+        let pool = try Self.app([
+            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning", "--backend", "epoll",
+            "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
+            "--threads", "\(threads)", "--metrics", "127.0.0.1:0",
+            "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { pool.kill() }
+        let metricsPort = try #require(try pool.waitForPort(inLineContaining: "metrics on http://"))
+        #expect(try runner.wait(timeout: 60) { node.submitted.count == 1 })
+        #expect(try runner.sync { node.submitted } == [whole.blockData!])
+        #expect(try pool.waitForLine(containing: "1 of 1 journaled blocks of an earlier run settled, 1 still unsettled") != nil)
+        let scrape = try TestMetrics.scrape(port: metricsPort) {
+            $0.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1
+        }
+        #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1)
+        let after = try BlockJournalReader(path: directory + "/blocks")
+        #expect(after.record(found.hash)?.state == .acknowledged && after.unsettled.map(\.hash) == [noData.hash])
+    }
+
     /// `sv2 jd-server --rpc` after a crash: the journaled whole blocks go to the node again by themselves, the
     /// verdict is journaled, and the gauge counts only what is still unsettled (the pool's own block).
     @Test func theJDServerResubmitsJournaledBlocksAtStartUp() throws {

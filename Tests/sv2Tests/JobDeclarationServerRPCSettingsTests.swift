@@ -12,7 +12,9 @@ struct JobDeclarationServerRPCSettingsTests {
         let command = try JobDeclarationServerCommand.parse(arguments)
         let file = try ConfigFile(
             path: command.pool.runtime.config, allowedKeys: PoolCommand.keys.union(BitcoinCoreRPCOptions.keys))
-        return try command.bitcoinCore.resolve(file)
+        // The RPC options are the pool's: `sv2 pool --rpc` takes the same (and `sv2 jd-server` the same as before).
+        #expect(try PoolCommand.parse(arguments).bitcoinCore.rpc == command.pool.bitcoinCore.rpc)
+        return try command.pool.bitcoinCore.resolve(file)
     }
 
     @Test func cookieOrUserWithAPrivatePasswordFile() throws {

@@ -1,0 +1,39 @@
+import Logging
+import Reactor
+import Sv2JobDeclaration
+import Sv2Mining
+
+/// `sv2 pool --rpc` without a Job Declaration server: Bitcoin Core for the blocks an earlier run journaled whole
+/// (its own found blocks, made whole from the template provider's transactions, and any JD server's) but never
+/// saw settled. They are submitted again at start-up (``JournaledBlockSubmission``, as `sv2 blocks submit` does),
+/// each outcome journaled and the start-up gauge counted down; the running pool still submits its new blocks
+/// through its template provider only. With a JD server, ``JobDeclarationNode`` does the same through its block
+/// submitter.
+struct PoolBitcoinCoreNode {
+    let rpc: BitcoinCoreRPCClient
+    /// Kept alive while it submits.
+    let submission: JournaledBlockSubmission
+
+    /// Connects to the node, checks it (``JobDeclarationNode/checkNode(_:_:logLabel:transient:loop:)``) and
+    /// submits the earlier run's whole blocks. Loop thread (or its creating thread before it runs).
+    static func start(
+        _ configuration: BitcoinCoreRPCConfiguration, journal: any BlockJournaling, earlier: EarlierUnsettledBlocks,
+        loop: EventLoop
+    ) -> PoolBitcoinCoreNode {
+        let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: loop)
+        let submission = JournaledBlockSubmission(rpc: rpc, journal: journal)
+        // As patient as the JD server's submitter with a node that is still starting.
+        submission.maximumAttempts = 6
+        let logger = Logger(label: "sv2.pool.blocks")
+        earlier.resubmit { records, done in
+            submission.submit(records) { results in
+                for result in results { result.log(to: logger) }
+                done(results)
+            }
+        }
+        JobDeclarationNode.checkNode(
+            rpc, configuration, logLabel: "sv2.pool",
+            transient: "the earlier run's blocks are retried, then left unsettled for `sv2 blocks submit`", loop: loop)
+        return PoolBitcoinCoreNode(rpc: rpc, submission: submission)
+    }
+}
