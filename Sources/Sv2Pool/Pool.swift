@@ -60,8 +60,10 @@ public final class Pool {
     /// Called when a template becomes the work every channel mines (a chain tip, a non-future template on the
     /// current tip, rebuilt coinbase outputs): a Job Declaration client declares it upstream.
     public var onWork: ((BlockTemplate, Coinbase, TemplateChainTip) -> Void)?
-    /// Called with the answer to a `RequestTransactionData` sent through the pool's template link (a Job Declaration
-    /// client declaring full templates): the template id, its transactions and `excess_data`, or `nil` when refused.
+    /// Called with the answer to a `RequestTransactionData` sent with ``requestTransactionData(templateID:)`` (a Job
+    /// Declaration client declaring full templates, a JD server's mempool view), or any answer on the template link
+    /// nobody recorded asking for: the template id, its transactions and `excess_data`, or `nil` when refused. The
+    /// answers to the pool's own requests for its found blocks never come here.
     public var onTransactionData: ((UInt64, [[UInt8]]?, [UInt8]) -> Void)?
     /// Sends `RequestTransactionData` on the pool's template link (``PoolService`` sets it to its Template
     /// Distribution client; it throws when the link cannot take it). With a ``blockJournal``, a block found on one
@@ -973,7 +975,7 @@ public final class Pool {
     ) {
         let (purpose, waiting) = blockData.answer(templateID: templateID)
         guard purpose == .foundBlocks else {
-            if transactions == nil { logger.info("RequestTransactionData refused: \(errorCode ?? "?")") }
+            if transactions == nil { logger.info("RequestTransactionData refused: \((errorCode ?? "?").debugDescription)") }
             onTransactionData?(templateID, transactions, excessData)
             return
         }
@@ -982,7 +984,8 @@ public final class Pool {
         }
         for entry in waiting {
             guard let transactions else {
-                blockDataFailed(entry.block, "the template provider refused RequestTransactionData: \(errorCode ?? "?")")
+                // Quoted: the code is the provider's text (escapes keep it on one log line).
+                blockDataFailed(entry.block, "the template provider refused RequestTransactionData: \((errorCode ?? "?").debugDescription)")
                 continue
             }
             let bytes: [UInt8]

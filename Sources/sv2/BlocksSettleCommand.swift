@@ -4,9 +4,9 @@ import Sv2Bitcoin
 import Sv2Mining
 
 /// `sv2 blocks settle`: an operator's verdict on an unsettled block, journaled, so the apps stop reporting it at
-/// start-up. For blocks no tool here can settle: a pool's block (its transactions were in the template provider, so
-/// `sv2 blocks submit` cannot rebuild it) whose fate the operator checked by hand (an explorer, `bitcoin-cli
-/// getblockheader HASH`).
+/// start-up. For blocks no tool here can settle: a pool's block without its block data (its template provider never
+/// sent the block's transactions, so `sv2 blocks submit` cannot rebuild it) whose fate the operator checked by hand
+/// (an explorer, `bitcoin-cli getblockheader HASH`).
 struct BlocksSettleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settle",

@@ -3,8 +3,8 @@ import Logging
 import Sv2JobDeclaration
 import Sv2Mining
 
-/// `sv2 blocks submit`: every unsettled block of the journal that holds the whole block (`block_data`, a JD
-/// server's) submitted with Bitcoin Core's `submitblock`, the outcome journaled (``JournaledBlockSubmission``).
+/// `sv2 blocks submit`: every unsettled block of the journal that holds the whole block (`block_data`: a JD
+/// server's, or a pool's once its template provider sent the block's transactions) submitted with Bitcoin Core's `submitblock`, the outcome journaled (``JournaledBlockSubmission``).
 struct BlocksSubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
@@ -13,8 +13,8 @@ struct BlocksSubmitCommand: ParsableCommand {
             The node's answer is journaled: null (accepted) or "duplicate" as acknowledged; any other answer, or an \
             RPC error about the block, as failed with the node's words. A node that cannot be reached (or refuses the \
             credentials) leaves the block unsettled: nothing is journaled, run the command again. Unsettled blocks \
-            without block data (a pool's: their other transactions were in the template provider) cannot be rebuilt \
-            here and are listed as such.
+            without block data (a pool's whose template provider never sent its other transactions) cannot be \
+            rebuilt here and are listed as such.
 
             --retry-failed also submits blocks journaled failed that carry their block data: a JD server journals \
             failed for a block its node never took (unreachable after every retry, too many blocks at once), and \
@@ -62,7 +62,7 @@ struct BlocksSubmitCommand: ParsableCommand {
             case .noBlockData:
                 lines.append("""
                     \(record.hash.displayHex) (height \(height)): cannot be rebuilt here: the journal holds its header and \
-                    coinbase but not its other transactions (a pool's block: they were in the template provider)
+                    coinbase but not its other transactions (a pool's block: its template provider never sent them)
                     """)
             default:
                 lines.append("\(record.hash.displayHex) (height \(height)): \(result.outcome)")
