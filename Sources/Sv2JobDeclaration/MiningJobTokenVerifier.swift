@@ -12,9 +12,14 @@ public import Sv2Pool
 /// token the pool's own outputs (then the coinbase must pay the pool, checked here with ``policy``), for a declared
 /// one the declared job (version, coinbase fields, outputs). No network round trip.
 
-/// One verifier serves every loop of a pool (`sv2 pool --threads N --jds-authority-key`): ``authorize(_:)`` and the
-/// counters take a lock, so a token spent on one loop is a replay on every other. Set the configuration
-/// (``policy``, ``maximumRememberedTokens``, ``maximumLifetime``, ``leeway``, ``now``) before the first request.
+/// One verifier serves every loop of a pool (`sv2 pool --threads N --jds-authority-key`). ``authorize(_:)`` does
+/// everything that needs no shared state without a lock — parsing the token, its signature (the costly part),
+/// expiry and user, the job against the token's commitment and the payout policy — so loops check tokens in
+/// parallel; only the replay check, the journal record, the remembered id and the counters are under the lock, as
+/// one step, so a token spent on one loop is a replay on every other (two loops racing the same token: one wins). A
+/// token that fails a lock-free check never reaches the replay memory or the journal. Set the configuration
+/// (``policy``, ``maximumRememberedTokens``, ``maximumLifetime``, ``leeway``, ``now``) before the first request;
+/// ``now`` is called without the lock, from any loop.
 ///
 /// Single use: the id of every token that passed the signature, expiry and user checks is remembered until it
 /// expires (``maximumRememberedTokens`` at most). When that memory is full of live tokens, new ones are refused
@@ -51,6 +56,7 @@ public final class MiningJobTokenVerifier: @unchecked Sendable {
     /// Refusals by ``JobDeclarationError/name``.
     public var rejections: [String: Int] { lock.withLock { _ in rejectionCounts } }
     // Guarded by `lock`, with `used`, `lastSweep` and the journal: requests may come from several loops at once.
+    // Nothing else in a request touches them (see ``authorize(_:)``).
     private let lock = Mutex(())
     private var authorizedCount = 0
     private var rejectionCounts: [String: Int] = [:]
@@ -83,9 +89,27 @@ public final class MiningJobTokenVerifier: @unchecked Sendable {
 
     /// `nil` when the custom job may be mined, else the `SetCustomMiningJob.Error` code (counted by reason).
     public func authorize(_ request: CustomMiningJobRequest) -> String? {
-        lock.withLock { _ in
+        // Lock-free: a verdict that depends on the token and the request alone (signature first: what a forged
+        // token is refused as, whatever else is wrong with it).
+        let token: MiningJobToken
+        let now: UInt64
+        let jobError: JobDeclarationError?
+        do throws(JobDeclarationError) {
+            token = try MiningJobToken(parsing: request.token)
+            guard token.isSigned(by: authority) else { throw .badTokenSignature }
+            now = self.now()
+            guard now <= UInt64(token.expires) + UInt64(leeway) else { throw .expiredToken }
+            guard UInt64(token.expires) <= now + UInt64(maximumLifetime) else { throw .malformedToken }
+            guard token.isFor(user: request.userIdentity) else { throw .foreignToken }
+            jobError = checkJob(request, token: token)
+        } catch {
+            return refused(error)
+        }
+        return lock.withLock { _ in
             do throws(JobDeclarationError) {
-                try check(request)
+                try spend(token, now: now)
+                // Spent even when the job is refused: as the sibling JD server does.
+                if let jobError { throw jobError }
                 authorizedCount += 1
                 return nil
             } catch {
@@ -95,32 +119,43 @@ public final class MiningJobTokenVerifier: @unchecked Sendable {
         }
     }
 
-    private func check(_ request: CustomMiningJobRequest) throws(JobDeclarationError) {
-        let token = try MiningJobToken(parsing: request.token)
-        guard token.isSigned(by: authority) else { throw .badTokenSignature }
-        let now = now()
-        guard now <= UInt64(token.expires) + UInt64(leeway) else { throw .expiredToken }
-        guard UInt64(token.expires) <= now + UInt64(maximumLifetime) else { throw .malformedToken }
-        guard token.isFor(user: request.userIdentity) else { throw .foreignToken }
-        guard used[token.id] == nil else { throw .replayedToken }
-        if used.count >= maximumRememberedTokens { sweep(now: now) }
-        guard used.count < maximumRememberedTokens else { throw .replayMemoryFull }
-        // Spent from here on, whatever the job: as the sibling JD server does. On disk first: a restarted pool must
-        // find every id a job was accepted on.
-        try record(token, now: now)
-        used[token.id] = token.expires
+    /// Counts a refusal decided without the lock; its `SetCustomMiningJob.Error` code.
+    private func refused(_ error: JobDeclarationError) -> String {
+        lock.withLock { _ in rejectionCounts[error.name, default: 0] += 1 }
+        return error.code
+    }
+
+    /// Whether the job is what the token commits to and pays the pool (`nil`), else why not. Needs no shared state.
+    private func checkJob(_ request: CustomMiningJobRequest, token: MiningJobToken) -> JobDeclarationError? {
         switch token.kind {
         case .allocated:
             guard token.jobCommitment == MiningJobToken.allocatedCommitment(outputs: poolOutputs) else {
-                throw .outputsMismatch  // a token for another pool's outputs
+                return .outputsMismatch  // a token for another pool's outputs
             }
         case .declared:
-            guard token.jobCommitment == MiningJobToken.declaredCommitment(of: request) else { throw .outputsMismatch }
+            guard token.jobCommitment == MiningJobToken.declaredCommitment(of: request) else { return .outputsMismatch }
         }
         let parts = request.coinbaseParts(extranonceLength: 0, witness: true)
-        try policy.check(
-            outputs: request.coinbaseTxOutputs, height: DeclaredCoinbase.bip34Height(request.coinbasePrefix),
-            size: parts.prefix.count + Extranonce.maxLength + parts.suffix.count)
+        do throws(JobDeclarationError) {
+            try policy.check(
+                outputs: request.coinbaseTxOutputs, height: DeclaredCoinbase.bip34Height(request.coinbasePrefix),
+                size: parts.prefix.count + Extranonce.maxLength + parts.suffix.count)
+        } catch {
+            return error
+        }
+        return nil
+    }
+
+    /// The single-use step, under the lock: refuses an id already spent (or a full memory), else records it in the
+    /// journal and remembers it. Check and record are one step, so of two loops racing one token only one gets
+    /// past here.
+    private func spend(_ token: MiningJobToken, now: UInt64) throws(JobDeclarationError) {
+        guard used[token.id] == nil else { throw .replayedToken }
+        if used.count >= maximumRememberedTokens { sweep(now: now) }
+        guard used.count < maximumRememberedTokens else { throw .replayMemoryFull }
+        // On disk first: a restarted pool must find every id a job was accepted on.
+        try record(token, now: now)
+        used[token.id] = token.expires
     }
 
     /// Records the token's id in the journal (compacting it first when it asks for it); a failure refuses the job.

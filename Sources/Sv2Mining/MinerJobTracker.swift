@@ -7,8 +7,10 @@ public import Sv2Bitcoin
 /// Follows notes §6.3: a job without `min_ntime` is a future job, activated by a `SetNewPrevHash` naming it (which
 /// makes every other job stale); a job with `min_ntime` is active at once on the last chain tip. `SetTarget` applies
 /// to future jobs; the running job keeps the harder of its target and the new one, so every share it finds is
-/// valid whichever target the upstream checks it against. Mutations return `true` when ``work`` changed (the
-/// miner must switch).
+/// valid whichever target the upstream checks it against. `SetExtranoncePrefix` applies to jobs received after it
+/// (spec): every job keeps the prefix it was sent under, so the running job stays valid, with its old prefix, until
+/// a later job becomes active (at once, or at its `SetNewPrevHash` for a future one). Mutations return `true` when
+/// ``work`` changed (the miner must switch).
 public struct MinerJobTracker: Sendable {
     /// The channel's type as opened.
     public enum ChannelKind: Sendable, Hashable {
@@ -32,8 +34,12 @@ public struct MinerJobTracker: Sendable {
     public let channelID: UInt32
     /// Standard or extended.
     public let kind: ChannelKind
-    /// The channel's extranonce prefix (fixed by the upstream).
+    /// The channel's extranonce prefix for jobs received from now on (fixed by the upstream: the open success, then
+    /// the latest `SetExtranoncePrefix`).
     public private(set) var extranoncePrefix: Extranonce
+    /// The prefix ``activeJob`` was sent under (and ``work`` is built with): ``extranoncePrefix`` unless a
+    /// `SetExtranoncePrefix` came after that job and no later job became active yet.
+    public private(set) var activeExtranoncePrefix: Extranonce
     /// The channel target for jobs from now on.
     public private(set) var target: Target
     /// The current chain tip, once a `SetNewPrevHash` arrived.
@@ -42,7 +48,8 @@ public struct MinerJobTracker: Sendable {
     public private(set) var activeJob: MinerJob?
     /// The header template of ``activeJob`` on ``chainTip`` with its target; `nil` until both exist.
     public private(set) var work: ShareJob?
-    private var futureJobs: [MinerJob] = []
+    /// Future jobs with the prefix each was sent under, oldest first.
+    private var futureJobs: [(job: MinerJob, prefix: Extranonce)] = []
     private var activeTarget: Target
 
     /// Future jobs kept at most (older ones are dropped first).
@@ -53,6 +60,7 @@ public struct MinerJobTracker: Sendable {
         self.channelID = channelID
         self.kind = kind
         self.extranoncePrefix = extranoncePrefix
+        activeExtranoncePrefix = extranoncePrefix
         self.target = target
         activeTarget = target
     }
@@ -83,10 +91,16 @@ public struct MinerJobTracker: Sendable {
     }
 
     /// Ids of the future jobs waiting for a `SetNewPrevHash`, oldest first.
-    public var futureJobIDs: [UInt32] { futureJobs.map(\.jobID) }
+    public var futureJobIDs: [UInt32] { futureJobs.map(\.job.jobID) }
 
     /// The future jobs waiting for a `SetNewPrevHash`, oldest first.
-    public var pendingFutureJobs: [MinerJob] { futureJobs }
+    public var pendingFutureJobs: [MinerJob] { futureJobs.map(\.job) }
+
+    /// The extranonce prefix job `jobID` (the active one or a future one) was sent under; `nil` for a job not held.
+    public func extranoncePrefix(ofJob jobID: UInt32) -> Extranonce? {
+        if let future = futureJobs.last(where: { $0.job.jobID == jobID }) { return future.prefix }
+        return activeJob?.jobID == jobID ? activeExtranoncePrefix : nil
+    }
 
     /// Records a new job. A future job waits; an immediate one replaces the active job on the current tip.
     @discardableResult
@@ -95,12 +109,13 @@ public struct MinerJobTracker: Sendable {
             throw .jobKindMismatch(jobID: job.jobID, extended: job.isExtended)
         }
         if job.isFuture {
-            futureJobs.removeAll { $0.jobID == job.jobID }
+            futureJobs.removeAll { $0.job.jobID == job.jobID }
             if futureJobs.count >= MinerJobTracker.maximumFutureJobs { futureJobs.removeFirst() }
-            futureJobs.append(job)
+            futureJobs.append((job, extranoncePrefix))
             return false
         }
         activeJob = job
+        activeExtranoncePrefix = extranoncePrefix
         activeTarget = target
         return rebuild()
     }
@@ -123,16 +138,18 @@ public struct MinerJobTracker: Sendable {
         jobID: UInt32, prevHash: Hash256, minNtime: UInt32, nbits: UInt32
     ) throws(MinerJobError) -> Bool {
         let job: MinerJob
-        if let index = futureJobs.firstIndex(where: { $0.jobID == jobID }) {
-            job = futureJobs[index]
+        let prefix: Extranonce
+        if let index = futureJobs.firstIndex(where: { $0.job.jobID == jobID }) {
+            (job, prefix) = futureJobs[index]
         } else if let active = activeJob, active.jobID == jobID {
-            job = active  // tolerated: an upstream re-basing the job it already sent as active
+            (job, prefix) = (active, activeExtranoncePrefix)  // tolerated: an upstream re-basing its active job
         } else {
             throw .unknownJob(jobID)
         }
         futureJobs.removeAll()
         chainTip = ChainTip(prevHash: prevHash, minNtime: minNtime, nbits: nbits)
         activeJob = job
+        activeExtranoncePrefix = prefix
         activeTarget = target
         return rebuild()
     }
@@ -154,15 +171,17 @@ public struct MinerJobTracker: Sendable {
         return rebuild()
     }
 
-    /// A new extranonce prefix (`SetExtranoncePrefix`); the running extended job is rebuilt around it.
+    /// A new extranonce prefix (`SetExtranoncePrefix`) for the jobs received from now on. The running job and the
+    /// future jobs already received keep the prefix they were sent under (the upstream checks their shares against
+    /// it), so ``work`` does not change: always `false`. The new prefix reaches ``work`` with the first later job
+    /// that becomes active.
     @discardableResult
     public mutating func setExtranoncePrefix(_ prefix: Extranonce) throws(MinerJobError) -> Bool {
         guard prefix.count + extranonceSize <= Extranonce.maxLength else {
             throw .extranonceTooLong(prefix: prefix.count, rollable: extranonceSize)
         }
         extranoncePrefix = prefix
-        // A standard job's merkle root already commits to the old prefix; the upstream sends new jobs.
-        return kind != .standard ? rebuild() : false
+        return false
     }
 
     /// True when a share for `jobID` on `prevHash` is still worth submitting.
@@ -187,7 +206,7 @@ public struct MinerJobTracker: Sendable {
         case .extended(let prefix, let suffix, let path):
             work = ShareJob(
                 extendedJobID: job.jobID, version: job.version, versionRollingAllowed: job.versionRollingAllowed,
-                prevHash: tip.prevHash, coinbasePrefix: prefix, extranoncePrefix: extranoncePrefix,
+                prevHash: tip.prevHash, coinbasePrefix: prefix, extranoncePrefix: activeExtranoncePrefix,
                 extranonceSize: extranonceSize, coinbaseSuffix: suffix, merklePath: path, nbits: tip.nbits,
                 minNtime: minNtime, target: activeTarget)
         }

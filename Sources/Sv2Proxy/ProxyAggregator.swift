@@ -29,7 +29,8 @@ public typealias ProxyUpstreamClient =
 ///   upstream trouble never closes a miner's connection. A share that meets the network target (a block) is never
 ///   shed for congestion: it is forwarded past the 1 MiB mark, into headroom ordinary shares never use.
 /// - `SetExtranoncePrefix` on the upstream channel is followed from the channel's next job on: every downstream
-///   channel gets a new prefix under the new one (see `upstreamExtranoncePrefix(channel:prefix:)`).
+///   channel's prefix moves under the new one (same local id), while the running job keeps the old one until a
+///   later job becomes active (see `upstreamExtranoncePrefix(channel:prefix:)`).
 ///
 /// Loop thread only. Keep the aggregator alive while it runs; `stop()` closes both sides.
 ///
@@ -211,13 +212,13 @@ public final class ProxyAggregator {
         }
     }
 
-    /// Splits `tracker`'s extranonce space: up to 8 bytes of local id per downstream channel, the rest padding.
+    /// Splits `tracker`'s extranonce space: up to 8 bytes of local id per downstream channel, the rest padding. It
+    /// hands out bare local ids (no upstream prefix in front): a channel's id and its upstream extranonce
+    /// (`local id ‖ padding`) stay the same across a `SetExtranoncePrefix`, whatever the new prefix's length.
     private static func allocator(for tracker: MinerJobTracker) throws(Sv2ServiceError) -> ExtranonceAllocator {
         let localLength = Swift.min(tracker.extranonceSize, 8)
         do {
-            return try ExtranonceAllocator(
-                upstreamPrefix: tracker.extranoncePrefix, localLength: localLength,
-                totalLength: tracker.extranoncePrefix.count + localLength)
+            return try ExtranonceAllocator(localLength: localLength, totalLength: localLength)
         } catch {
             throw .rejected("\(error)")
         }
@@ -225,8 +226,8 @@ public final class ProxyAggregator {
 
     /// `SetExtranoncePrefix` for the upstream channel: recorded, not applied. The spec makes a new prefix apply to
     /// jobs sent after the message, so until the channel's next job arrives the downstream channels keep their
-    /// prefixes and their shares are validated and forwarded on the old one; that job then re-prefixes them all
-    /// (``applyPendingPrefix()``).
+    /// prefixes and their shares are validated and forwarded on the old one; that job then moves them under the new
+    /// one (``applyPendingPrefix()``), and even then the jobs sent before keep the old prefix.
     func upstreamExtranoncePrefix(channel: UInt32, prefix bytes: Sv2Bytes) throws(Sv2ServiceError) {
         guard let tracker = upstreamChannel, channel == tracker.channelID else { throw .unknownChannel(channel) }
         guard let prefix = Extranonce(copying: bytes), prefix.count + tracker.extranonceSize <= Extranonce.maxLength else {
@@ -237,22 +238,27 @@ public final class ProxyAggregator {
         logger.info("upstream channel \(channel): new extranonce prefix \(prefix) from its next job on")
     }
 
-    /// The upstream channel's next job arrived after a `SetExtranoncePrefix`: a new allocator under the new prefix,
-    /// and every downstream channel gets a prefix from it (its old jobs are dropped; the job that just arrived is
-    /// the first under the new prefix), announced with `SetExtranoncePrefix` downstream. If that job is a future
-    /// one, the miners have no valid job until its `SetNewPrevHash` (which pools send right after it).
+    /// The upstream channel's next job arrived after a `SetExtranoncePrefix`: that job and the later ones are under
+    /// the new prefix. Every downstream channel keeps its local id (so its upstream extranonce) and its jobs; its
+    /// prefix for the jobs sent from now on moves under the new upstream prefix, announced with
+    /// `SetExtranoncePrefix` downstream (which, per the spec, applies to the jobs sent after it). The running job
+    /// keeps the prefix it was sent under (``MinerJobTracker/activeExtranoncePrefix``): if the new job is a future
+    /// one, the miners go on with the running job, their shares checked and credited under the old prefix, until
+    /// its `SetNewPrevHash`; a job active at once replaces it at once.
     private func applyPendingPrefix() throws(Sv2ServiceError) {
         guard let prefix = pendingPrefix, var tracker = upstreamChannel else { return }
         pendingPrefix = nil
         do { try tracker.setExtranoncePrefix(prefix) } catch { throw .rejected("SetExtranoncePrefix: \(error)") }
-        allocator = try Self.allocator(for: tracker)
         upstreamChannel = tracker
         statistics.upstreamExtranoncePrefix = prefix
         statistics.upstreamExtranoncePrefixChanges += 1
-        logger.info("upstream channel \(tracker.channelID): extranonce prefix now \(prefix)")
+        logger.info("upstream channel \(tracker.channelID): extranonce prefix now \(prefix) for its jobs from now on")
         onEvent?(.upstreamExtranoncePrefixChanged(extranoncePrefix: prefix))
-        reprefixChannels(tracker) { id, channel in
-            SetExtranoncePrefix(channelID: id, extranoncePrefix: channel.prefix.bytes)
+        for id in channels.keys.sorted() {
+            guard var channel = channels[id] else { continue }
+            channel.prefix = channel.prefix(under: prefix)
+            channels[id] = channel
+            sendDownstream(SetExtranoncePrefix(channelID: id, extranoncePrefix: channel.prefix.bytes), to: channel.connection)
         }
     }
 
@@ -260,15 +266,17 @@ public final class ProxyAggregator {
         if channel == upstreamChannel?.channelID || channel == upstreamGroupID { try applyPendingPrefix() }
         try updateUpstream(channel: channel) { (tracker) throws(MinerJobError) in _ = try tracker.receive(job) }
         statistics.jobsReceived += 1
+        guard let upstreamPrefix = upstreamChannel?.extranoncePrefix else { return }  // the job's
         for id in channels.keys.sorted() {
             guard var downstream = channels[id] else { continue }
-            let root = downstream.merkleRoot(of: job)
+            let root = downstream.merkleRoot(of: job, under: upstreamPrefix)
             sendDownstream(NewMiningJob(
                 channelID: id, jobID: job.jobID, minNtime: job.minNtime, version: job.version,
                 merkleRoot: WireConversions.u256(root)), to: downstream.connection)
             statistics.jobsSent += 1
             if !job.isFuture, let tip = upstreamChannel?.chainTip {
-                downstream.validator.activate(downstream.shareJob(for: job, on: tip), newChainTip: false)
+                downstream.validator.activate(
+                    downstream.shareJob(for: job, on: tip, under: upstreamPrefix), newChainTip: false)
                 channels[id] = downstream
             }
         }
@@ -283,7 +291,8 @@ public final class ProxyAggregator {
             sendDownstream(SetNewPrevHash(
                 channelID: id, jobID: job.jobID, prevHash: message.prevHash, minNtime: message.minNtime,
                 nbits: message.nbits), to: downstream.connection)
-            downstream.validator.activate(downstream.shareJob(for: job, on: tip), newChainTip: true)
+            downstream.validator.activate(
+                downstream.shareJob(for: job, on: tip, under: tracker.activeExtranoncePrefix), newChainTip: true)
             channels[id] = downstream
         }
     }
@@ -396,9 +405,9 @@ public final class ProxyAggregator {
         openChannel(open)
     }
 
-    /// A new upstream channel (after a reconnect or fail-over) or a new prefix on it: every downstream channel gets a
-    /// new prefix under it, its old jobs are dropped (new ones follow from the upstream), and the miner is told with
-    /// `notice` (`ChannelEndpointChanged` after a reconnect, `SetExtranoncePrefix` after a prefix change).
+    /// A new upstream channel (after a reconnect or fail-over): every downstream channel gets a new local id and
+    /// prefix on it, its old jobs are dropped (new ones follow from the upstream), and the miner is told with
+    /// `notice` (`ChannelEndpointChanged`).
     private func reprefixChannels<Notice: Sv2Message>(
         _ tracker: MinerJobTracker, notice: (UInt32, ProxyChannel) -> Notice
     ) {
@@ -413,8 +422,8 @@ public final class ProxyAggregator {
             }
             let padding = tracker.extranonceSize - allocator.localLength
             channel.allocatedPrefix = allocated
-            channel.prefix = allocated.appending(Extranonce(bytes: [UInt8](repeating: 0, count: padding))!)!
-            channel.upstreamExtranonce = Array(channel.prefix.bytes.dropFirst(tracker.extranoncePrefix.count))
+            channel.upstreamExtranonce = allocated.bytes + [UInt8](repeating: 0, count: padding)
+            channel.prefix = channel.prefix(under: tracker.extranoncePrefix)
             channel.validator = ShareValidator(
                 duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
             channels[id] = channel
@@ -435,7 +444,8 @@ public final class ProxyAggregator {
         }
         self.allocator = allocator
         let padding = tracker.extranonceSize - allocator.localLength
-        let prefix = allocated.appending(Extranonce(bytes: [UInt8](repeating: 0, count: padding))!)!
+        let upstreamExtranonce = allocated.bytes + [UInt8](repeating: 0, count: padding)
+        let prefix = Extranonce(bytes: tracker.extranoncePrefix.bytes + upstreamExtranonce)!
         var target = configuration.downstreamTarget
             ?? Target(hashrate: Double(open.nominalHashrate), sharesPerMinute: configuration.downstreamSharesPerMinute)
             ?? .max
@@ -444,27 +454,30 @@ public final class ProxyAggregator {
         nextChannelID &+= 1
         var channel = ProxyChannel(
             id: id, connection: open.connection, user: open.user, allocatedPrefix: allocated, prefix: prefix,
-            upstreamExtranonce: Array(prefix.bytes.dropFirst(tracker.extranoncePrefix.count)), target: target)
+            upstreamExtranonce: upstreamExtranonce, target: target)
         channel.validator = ShareValidator(
             duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
         sendDownstream(OpenStandardMiningChannelSuccess(
             requestID: open.requestID, channelID: id, target: WireConversions.u256(target), extranoncePrefix: prefix.bytes,
             groupChannelID: 0), to: open.connection)
-        // Give the new miner the running job at once (as a future job + its chain tip), then any queued ones.
+        // Give the new miner the running job at once (as a future job + its chain tip), then any queued ones, each
+        // under the upstream prefix it was sent with.
         if let job = tracker.activeJob, let tip = tracker.chainTip {
+            let upstreamPrefix = tracker.activeExtranoncePrefix
             sendDownstream(NewMiningJob(
                 channelID: id, jobID: job.jobID, minNtime: nil, version: job.version,
-                merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: open.connection)
+                merkleRoot: WireConversions.u256(channel.merkleRoot(of: job, under: upstreamPrefix))), to: open.connection)
             sendDownstream(SetNewPrevHash(
                 channelID: id, jobID: job.jobID, prevHash: WireConversions.u256(tip.prevHash), minNtime: tip.minNtime,
                 nbits: tip.nbits), to: open.connection)
-            channel.validator.activate(channel.shareJob(for: job, on: tip), newChainTip: true)
+            channel.validator.activate(channel.shareJob(for: job, on: tip, under: upstreamPrefix), newChainTip: true)
             statistics.jobsSent += 1
         }
         for job in tracker.pendingFutureJobs {
+            let upstreamPrefix = tracker.extranoncePrefix(ofJob: job.jobID) ?? tracker.extranoncePrefix
             sendDownstream(NewMiningJob(
                 channelID: id, jobID: job.jobID, minNtime: nil, version: job.version,
-                merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: open.connection)
+                merkleRoot: WireConversions.u256(channel.merkleRoot(of: job, under: upstreamPrefix))), to: open.connection)
             statistics.jobsSent += 1
         }
         channels[id] = channel
@@ -482,11 +495,12 @@ public final class ProxyAggregator {
               let tip = tracker.chainTip
         else { return }
         let floor = Swift.max(channel.validator.ntimeFloor, tip.minNtime)
-        channel.validator.activate(channel.shareJob(for: job, on: tip), newChainTip: false)
+        let upstreamPrefix = tracker.activeExtranoncePrefix
+        channel.validator.activate(channel.shareJob(for: job, on: tip, under: upstreamPrefix), newChainTip: false)
         channels[id] = channel
         sendDownstream(NewMiningJob(
             channelID: id, jobID: job.jobID, minNtime: floor, version: job.version,
-            merkleRoot: WireConversions.u256(channel.merkleRoot(of: job))), to: channel.connection)
+            merkleRoot: WireConversions.u256(channel.merkleRoot(of: job, under: upstreamPrefix))), to: channel.connection)
         statistics.jobsSent += 1
         statistics.duplicateFilterRollovers += 1
         logger.info("channel \(id): duplicate filter full, job \(job.jobID) renewed above ntime \(floor)")

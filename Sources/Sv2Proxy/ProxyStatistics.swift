@@ -8,7 +8,8 @@ public struct ProxyStatistics: Sendable, Hashable {
     public var upstreamExtranoncePrefix: Extranonce?
     /// Its rollable extranonce size (the bytes that identify downstream channels).
     public var upstreamExtranonceSize = 0
-    /// `SetExtranoncePrefix`es applied to the upstream channel (each re-prefixes every downstream channel).
+    /// `SetExtranoncePrefix`es applied to the upstream channel at its next job (each moves every downstream channel's
+    /// prefix for later jobs under the new one; the running job keeps its own).
     public var upstreamExtranoncePrefixChanges = 0
     /// `OpenMiningChannel.Error` code if the pool refused the upstream channel.
     public var upstreamChannelError: String?

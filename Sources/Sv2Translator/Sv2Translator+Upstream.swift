@@ -54,16 +54,18 @@ extension Sv2Translator {
     func upstreamJob(_ message: NewExtendedMiningJobView) throws(Sv2ServiceError) {
         let job = MinerJob(message)
         for id in try route(message.channelID) {
-            let reprefixed = try applyPendingPrefix(id)
+            try applyPendingPrefix(id)
             guard channels[id] != nil else { continue }
             try updateUpstream(id) { (tracker) throws(MinerJobError) in _ = try tracker.receive(job) }
-            if !job.isFuture { broadcastActiveJob(id, clean: reprefixed) }
+            // A future job waits: the devices mine the running job (under its prefix) until its SetNewPrevHash.
+            if !job.isFuture { broadcastActiveJob(id, clean: try moveDevices(id)) }
         }
     }
 
     func upstreamPrevHash(_ message: SetNewPrevHashView) throws(Sv2ServiceError) {
         for id in try route(message.channelID) {
             try updateUpstream(id) { (tracker) throws(MinerJobError) in _ = try tracker.receive(message) }
+            try moveDevices(id)
             broadcastActiveJob(id, clean: true)
         }
     }
@@ -82,8 +84,9 @@ extension Sv2Translator {
     }
 
     /// `SetExtranoncePrefix`: the new prefix is recorded, not applied. The spec makes it apply to jobs sent after
-    /// the message, so until the channel's next job arrives the devices keep mining (and their shares are validated
-    /// and forwarded) on the old prefix; that job then re-homes every device on the channel (``applyPendingPrefix``).
+    /// the message, so the devices keep mining (and their shares are validated and forwarded) on the old prefix
+    /// until a job sent after it becomes active: a job active at once, or a future one at its `SetNewPrevHash`
+    /// (``applyPendingPrefix`` marks the jobs, ``moveDevices`` re-homes every device on the channel).
     func upstreamExtranoncePrefix(_ message: SetExtranoncePrefixView) throws(Sv2ServiceError) {
         guard let channel = channels[message.channelID] else {
             guard recentlyClosed.contains(message.channelID) else { throw .unknownChannel(message.channelID) }
@@ -101,15 +104,24 @@ extension Sv2Translator {
         logger.info("upstream channel \(message.channelID): new extranonce prefix \(prefix) from its next job on")
     }
 
-    /// Applies channel `id`'s pending prefix, if any (its next job just arrived): the extranonce space is rebuilt
-    /// under it and every device on the channel moves there — `mining.set_extranonce` for devices that take it, the
-    /// job itself follows as a clean one; `client.reconnect` for the others. True when it did.
-    func applyPendingPrefix(_ id: UInt32) throws(Sv2ServiceError) -> Bool {
-        guard var channel = channels[id], let prefix = channel.pendingPrefix else { return false }
-        channel.pendingPrefix = nil
+    /// Applies channel `id`'s pending prefix, if any, to its job state (its next job just arrived): that job and
+    /// the later ones are under it; the running job keeps its own, and so do the devices, until ``moveDevices``.
+    func applyPendingPrefix(_ id: UInt32) throws(Sv2ServiceError) {
+        guard let prefix = channels[id]?.pendingPrefix else { return }
+        channels[id]!.pendingPrefix = nil
+        try updateUpstream(id) { (tracker) throws(MinerJobError) in _ = try tracker.setExtranoncePrefix(prefix) }
+    }
+
+    /// Channel `id`'s active job is under another prefix than its devices' (a job sent after a
+    /// `SetExtranoncePrefix` became active): the extranonce space is rebuilt under the job's prefix and every device
+    /// on the channel moves there — `mining.set_extranonce` for devices that take it, the job itself follows as a
+    /// clean one; `client.reconnect` for the others. True when it did.
+    @discardableResult
+    func moveDevices(_ id: UInt32) throws(Sv2ServiceError) -> Bool {
+        guard var channel = channels[id], channel.devicesBehindActivePrefix else { return false }
+        let prefix = channel.tracker.activeExtranoncePrefix
         do {
-            try channel.tracker.setExtranoncePrefix(prefix)
-            channel.space = try channel.space.rebuilt(for: channel.tracker)
+            channel.space = try channel.space.rebuilt(for: channel.tracker, prefix: prefix)
         } catch {
             throw .rejected("SetExtranoncePrefix on channel \(id): \(error)")
         }

@@ -33,7 +33,8 @@ public typealias TranslatorUpstreamClient =
 ///   others are answered at once.
 /// - Difficulty: per-device vardiff toward `sharesPerMinute`; a change is a `mining.set_difficulty` followed by a
 ///   re-notify of the running job under a new id.
-/// - `SetExtranoncePrefix`: followed, from the channel's next job on (see `upstreamExtranoncePrefix(_:)`).
+/// - `SetExtranoncePrefix`: followed from the channel's next job on; the devices move when that job becomes active,
+///   mining the running job on its old prefix until then (see `upstreamExtranoncePrefix(_:)`).
 ///
 /// Upstream loss answers every share still waiting (`upstream-unavailable`). Devices that sent
 /// `mining.extranonce.subscribe` stay connected: their shares are answered `upstream-unavailable` until their next

@@ -16,9 +16,12 @@ struct TranslatorChannel {
     var acks = TranslatorShareAcks()
     /// How the upstream counts in this channel's `SubmitShares.Success` (per message, or totals like SRI).
     var semantics = SubmitSuccessSemantics()
-    /// A prefix from `SetExtranoncePrefix` waiting for the channel's next job (see
+    /// A prefix from `SetExtranoncePrefix` waiting for the channel's next job, the first sent under it (see
     /// `Sv2Translator.upstreamExtranoncePrefix`).
     var pendingPrefix: Extranonce?
+    /// Whether the devices still mine under another prefix than the active job's: true once a job sent under a new
+    /// prefix is active (at once, or at its `SetNewPrevHash`), until they are moved (`Sv2Translator.moveDevices`).
+    var devicesBehindActivePrefix: Bool { tracker.activeJob != nil && space.prefix != tracker.activeExtranoncePrefix }
 
     /// The upstream channel id.
     var id: UInt32 { tracker.channelID }

@@ -26,19 +26,19 @@ enum TranslatorExtranonceSpace {
         let allocated: Extranonce?
     }
 
-    /// The aggregated layout of `tracker`'s space: `deviceIDLength` bytes number the devices (fewer if the space is
-    /// small), devices roll up to `extranonce2Size` of the rest.
+    /// The aggregated layout of `tracker`'s space under `prefix` (the channel's, by default): `deviceIDLength`
+    /// bytes number the devices (fewer if the space is small), devices roll up to `extranonce2Size` of the rest.
     static func shared(
-        _ tracker: MinerJobTracker, deviceIDLength: Int, extranonce2Size: Int
+        _ tracker: MinerJobTracker, deviceIDLength: Int, extranonce2Size: Int, prefix: Extranonce? = nil
     ) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
+        let prefix = prefix ?? tracker.extranoncePrefix
         let size = tracker.extranonceSize
         guard size >= 2 else { throw .tooSmall(size: size, needed: 2) }
         let idLength = Swift.min(deviceIDLength, size - 1)
         let allocator: ExtranonceAllocator
         do {
             allocator = try ExtranonceAllocator(
-                upstreamPrefix: tracker.extranoncePrefix, localLength: idLength,
-                totalLength: tracker.extranoncePrefix.count + idLength)
+                upstreamPrefix: prefix, localLength: idLength, totalLength: prefix.count + idLength)
         } catch {
             throw .layout("\(error)")
         }
@@ -46,23 +46,35 @@ enum TranslatorExtranonceSpace {
         return .shared(allocator, extranonce2Size: rolled, padding: size - idLength - rolled)
     }
 
-    /// The per-device layout of `tracker`'s space: the device rolls up to `extranonce2Size` bytes of it.
+    /// The per-device layout of `tracker`'s space under `prefix` (the channel's, by default): the device rolls up to
+    /// `extranonce2Size` bytes of it.
     static func whole(
-        _ tracker: MinerJobTracker, extranonce2Size: Int
+        _ tracker: MinerJobTracker, extranonce2Size: Int, prefix: Extranonce? = nil
     ) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
         let size = tracker.extranonceSize
         guard size >= 1 else { throw .tooSmall(size: size, needed: 1) }
         let rolled = Swift.min(extranonce2Size, size)
-        return .whole(prefix: tracker.extranoncePrefix, extranonce2Size: rolled, padding: size - rolled, taken: false)
+        return .whole(
+            prefix: prefix ?? tracker.extranoncePrefix, extranonce2Size: rolled, padding: size - rolled, taken: false)
     }
 
-    /// The same layout under the channel's new prefix (`SetExtranoncePrefix`): every assignment is void.
-    func rebuilt(for tracker: MinerJobTracker) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
+    /// The same layout under `prefix`, a new prefix of the channel (`SetExtranoncePrefix`): every assignment is void.
+    func rebuilt(
+        for tracker: MinerJobTracker, prefix: Extranonce
+    ) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
         switch self {
         case .shared(let allocator, let rolled, _):
-            return try .shared(tracker, deviceIDLength: allocator.localLength, extranonce2Size: rolled)
+            return try .shared(tracker, deviceIDLength: allocator.localLength, extranonce2Size: rolled, prefix: prefix)
         case .whole(_, let rolled, _, _):
-            return try .whole(tracker, extranonce2Size: rolled)
+            return try .whole(tracker, extranonce2Size: rolled, prefix: prefix)
+        }
+    }
+
+    /// The channel prefix every device's `extranonce1` starts with.
+    var prefix: Extranonce {
+        switch self {
+        case .shared(let allocator, _, _): allocator.upstreamPrefix
+        case .whole(let prefix, _, _, _): prefix
         }
     }
 

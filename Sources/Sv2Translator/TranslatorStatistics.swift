@@ -48,7 +48,8 @@ public struct TranslatorStatistics: Sendable, Hashable {
     public var channelsOpened: UInt64 = 0
     /// `CloseChannel`s sent upstream (a device left its own channel, or a channel opened for a device that had left).
     public var channelsClosed: UInt64 = 0
-    /// `SetExtranoncePrefix`es applied (each re-homes the devices of its channel).
+    /// `SetExtranoncePrefix`es applied to the devices (each re-homes the devices of its channel, when the first job
+    /// sent under the new prefix becomes active).
     public var extranoncePrefixChanges: UInt64 = 0
 
     /// Creates empty statistics.

@@ -48,6 +48,9 @@ final class ClientTestPoolState {
     var rejections: [String: Int] = [:]
     var blocks = 0
     var opened: [(user: String, prefix: Extranonce)] = []
+    /// Future jobs sent by ``newFutureJob()`` and not yet activated, per channel: the job as the channel's
+    /// validator will check it once its `SetNewPrevHash` supplies the tip (built for the prefix it was sent under).
+    var futureJobs: [UInt32: (jobID: UInt32, build: (Hash256) -> ShareJob)] = [:]
     /// Acknowledge every `ackBatch` accepted shares with one `SubmitShares.Success` (per connection).
     var ackBatch = 1
     var unacked: [Sv2ConnectionID: (channel: UInt32, last: UInt32, count: UInt32)] = [:]
@@ -124,6 +127,61 @@ final class ClientTestPoolState {
         }
         channel.validator.activate(job, newChainTip: !sameTip)
         channels[channelID] = channel
+    }
+
+    /// A future job (no `min_ntime`, no `SetNewPrevHash` yet) for every channel, built for each channel's current
+    /// prefix; the running job stays valid until ``activateFutureJob()``.
+    func newFutureJob() throws {
+        jobID += 1
+        guard let connections else { return }
+        for id in channels.keys.sorted() {
+            let channel = channels[id]!
+            let parts = coinbaseParts(extranonceLength: channel.prefix.count + (channel.extranonceSize ?? 0))
+            let (jobID, nbits, minNtime, merklePath, target) = (jobID, nbits, minNtime, merklePath, shareTarget)
+            let rolling = versionRollingAllowed
+            if let size = channel.extranonceSize {
+                try connections.send(NewExtendedMiningJob(
+                    channelID: id, jobID: jobID, minNtime: nil, version: 0x2000_0000, versionRollingAllowed: rolling,
+                    merklePath: merklePath.map(WireConversions.u256), coinbaseTxPrefix: parts.prefix,
+                    coinbaseTxSuffix: parts.suffix), to: channel.connection)
+                futureJobs[id] = (jobID, { prevHash in
+                    ShareJob(
+                        extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: rolling, prevHash: prevHash,
+                        coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: size,
+                        coinbaseSuffix: parts.suffix, merklePath: merklePath, nbits: nbits, minNtime: minNtime,
+                        target: target)
+                })
+            } else {
+                let root = ShareJob(
+                    extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: true, prevHash: prevHash,
+                    coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: 0,
+                    coinbaseSuffix: parts.suffix, merklePath: merklePath, nbits: nbits, minNtime: minNtime, target: target
+                ).merkleRoot(extranonce: .empty)
+                try connections.send(NewMiningJob(
+                    channelID: id, jobID: jobID, minNtime: nil, version: 0x2000_0000,
+                    merkleRoot: WireConversions.u256(root)), to: channel.connection)
+                futureJobs[id] = (jobID, { prevHash in
+                    ShareJob(
+                        standardJobID: jobID, version: 0x2000_0000, prevHash: prevHash, merkleRoot: root, nbits: nbits,
+                        minNtime: minNtime, target: target)
+                })
+            }
+        }
+    }
+
+    /// A new chain tip activating the jobs of ``newFutureJob()`` (`SetNewPrevHash` naming them): every earlier
+    /// job is stale from now on.
+    func activateFutureJob() throws {
+        guard let connections else { return }
+        prevHash = Hash256(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: jobID), count: 32))!
+        for id in futureJobs.keys.sorted() {
+            guard var channel = channels[id], let future = futureJobs.removeValue(forKey: id) else { continue }
+            try connections.send(SetNewPrevHash(
+                channelID: id, jobID: future.jobID, prevHash: WireConversions.u256(prevHash), minNtime: minNtime,
+                nbits: nbits), to: channel.connection)
+            channel.validator.activate(future.build(prevHash), newChainTip: true)
+            channels[id] = channel
+        }
     }
 
     /// `SetExtranoncePrefix` for one channel: jobs sent from now on use `prefix` (earlier ones keep theirs).

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Reactor
+import Synchronization
 import Sv2Codec
 @testable import Sv2JobDeclaration
 import Sv2Noise
@@ -108,6 +109,98 @@ struct JobDeclarationClusterTests {
         #expect(accepted.value == tokens.count)
         #expect(verifier.authorized == tokens.count)
         #expect(verifier.rejections == ["replayed-token": tokens.count * (threads - 1)])
+    }
+
+    /// Token checks run in parallel: while one request is held inside its lock-free checks (in `now`, called after
+    /// its signature check), a request on another thread gets through its own signature check to `now` too. Were
+    /// the checks under the verifier's lock, the second would wait for the first, which gives up after a bounded
+    /// wait: the test then fails. Both tokens are accepted and remembered once.
+    @Test func signatureChecksRunInParallel() throws {
+        let key = try AuthorityKeyPair.generate()
+        let verifier = MiningJobTokenVerifier(
+            authority: key.publicKey, poolOutputs: [TxOutput(value: 0, script: Remote.poolScript)])
+        let clock = Remote.now
+        let calls = Mutex(0)
+        let second = DispatchSemaphore(value: 0)
+        let overlapped = Mutex(false)
+        verifier.now = {
+            let call = calls.withLock { count in
+                count += 1
+                return count
+            }
+            if call == 1 {
+                // Bounded: a serialized verifier never lets the second caller in.
+                let met = second.wait(timeout: .now() + 20) == .success
+                overlapped.withLock { $0 = met }
+            } else if call == 2 {
+                second.signal()
+            }
+            return clock
+        }
+        let requests = try (1...2).map { try Self.request(Remote.token(id: UInt64($0), key: key)) }
+        let verdicts = Mutex<[String?]>([])
+        let done = DispatchSemaphore(value: 0)
+        for request in requests {
+            Thread {
+                let verdict = verifier.authorize(request)
+                verdicts.withLock { $0.append(verdict) }
+                done.signal()
+            }.start()
+        }
+        for _ in requests { #expect(done.wait(timeout: .now() + 60) == .success) }
+        #expect(overlapped.withLock { $0 }, "the second signature check waited for the first request")
+        #expect(verdicts.withLock { $0 } == [nil, nil])
+        #expect(verifier.authorized == 2 && verifier.rememberedTokenCount == 2)
+    }
+
+    /// A flood of tokens with bad signatures (another key, a tampered id, a flipped signature bit) from several
+    /// threads, mixed with good ones that every thread presents: each bad one is refused as such and never reaches
+    /// the replay memory or the journal; each good one is accepted and recorded once, a replay on the other threads.
+    @Test func badSignaturesNeverTouchTheReplayMemory() throws {
+        let key = try AuthorityKeyPair.generate()
+        let forger = try AuthorityKeyPair.generate()
+        let journal = FailingTokenJournal()
+        let verifier = MiningJobTokenVerifier(
+            authority: key.publicKey, poolOutputs: [TxOutput(value: 0, script: Remote.poolScript)], journal: journal)
+        var bad: [[UInt8]] = []
+        for id in UInt64(100)..<130 {
+            bad.append(try Remote.token(id: id, key: forger))
+            var tampered = try Remote.token(id: id + 100, key: key)
+            tampered[2] ^= 1  // the id: the signature no longer covers it
+            bad.append(tampered)
+            var flipped = try Remote.token(id: id + 200, key: key)
+            flipped[flipped.count - 1] ^= 0x80
+            bad.append(flipped)
+        }
+        let good = try (1...8).map { try Remote.token(id: UInt64($0), key: key) }
+        let badRequests = bad.map(Self.request)
+        let goodRequests = good.map(Self.request)
+        let threads = 4
+        let accepted = LockedCounter()
+        let wrongVerdicts = LockedCounter()
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for (index, request) in badRequests.enumerated() {
+                if verifier.authorize(request) != "invalid-mining-job-token" { wrongVerdicts.add() }
+                if index % 12 == thread, verifier.authorize(goodRequests[index / 12]) == nil { accepted.add() }
+            }
+        }
+        #expect(wrongVerdicts.value == 0)
+        #expect(accepted.value == good.count)
+        #expect(verifier.rememberedTokenCount == good.count)
+        #expect(Set(journal.recorded) == Set(1...UInt64(good.count)) && journal.recorded.count == good.count)
+        #expect(verifier.rejections == [
+            "bad-token-signature": bad.count * threads, "replayed-token": good.count * (threads - 1),
+        ])
+        #expect(verifier.authorized == good.count)
+    }
+
+    static func request(_ token: [UInt8]) -> CustomMiningJobRequest {
+        CustomMiningJobRequest(
+            channelID: 1, userIdentity: "alice", token: token, version: 0x2000_0000,
+            prevHash: Hash256(bytes: [UInt8](repeating: 1, count: 32))!, minNtime: 1_700_000_000,
+            nbits: 0x1d00_ffff, coinbaseTxVersion: 2, coinbasePrefix: Remote.prefix,
+            coinbaseTxInputSequence: 0xffff_ffff, coinbaseTxOutputs: Remote.fair, coinbaseTxLocktime: 0,
+            merklePath: [])
     }
 }
 

@@ -81,12 +81,34 @@ struct MinerJobTrackerTests {
         let expected = MerkleRoot.compute(coinbaseTxid: txid, path: state.merklePath)
         #expect(tracker.work?.merkleRoot(extranonce: rolled) == expected)
         #expect(tracker.work?.versionMask == 0)
-        // A new prefix rebuilds the running job around it.
+        // A new prefix applies to jobs received after it: the running job keeps the prefix it was sent under.
         let newPrefix = Extranonce(bytes: [5, 6, 7, 8])!
-        let rebuilt = try tracker.setExtranoncePrefix(newPrefix)
-        #expect(rebuilt)
+        #expect(try tracker.setExtranoncePrefix(newPrefix) == false)
+        #expect(tracker.work?.merkleRoot(extranonce: rolled) == expected)
+        #expect(tracker.extranoncePrefix == newPrefix && tracker.activeExtranoncePrefix == prefix)
         let txid2 = SHA256d.hash(parts.prefix + newPrefix.bytes + rolled.bytes + parts.suffix)
-        #expect(tracker.work?.merkleRoot(extranonce: rolled) == MerkleRoot.compute(coinbaseTxid: txid2, path: state.merklePath))
+        let underNewPrefix = MerkleRoot.compute(coinbaseTxid: txid2, path: state.merklePath)
+        // A future job received now carries the new prefix, but only becomes the work at its SetNewPrevHash.
+        let job2 = MinerJob(
+            jobID: 2, minNtime: nil, version: 0x2000_0000, versionRollingAllowed: false,
+            body: .extended(coinbasePrefix: parts.prefix, coinbaseSuffix: parts.suffix, merklePath: state.merklePath))
+        #expect(try tracker.receive(job2) == false)
+        #expect(tracker.extranoncePrefix(ofJob: 2) == newPrefix && tracker.extranoncePrefix(ofJob: 1) == prefix)
+        #expect(tracker.work?.jobID == 1 && tracker.work?.merkleRoot(extranonce: rolled) == expected)
+        try tracker.setNewPrevHash(jobID: 2, prevHash: Self.prevHash, minNtime: 0, nbits: 0x1d00_ffff)
+        #expect(tracker.work?.jobID == 2 && tracker.work?.merkleRoot(extranonce: rolled) == underNewPrefix)
+        #expect(tracker.activeExtranoncePrefix == newPrefix)
+        // A job active at once after another prefix change switches at once.
+        let thirdPrefix = Extranonce(bytes: [7, 7, 7, 7])!
+        try tracker.setExtranoncePrefix(thirdPrefix)
+        #expect(tracker.work?.merkleRoot(extranonce: rolled) == underNewPrefix)
+        let job3 = MinerJob(
+            jobID: 3, minNtime: 0, version: 0x2000_0000, versionRollingAllowed: false,
+            body: .extended(coinbasePrefix: parts.prefix, coinbaseSuffix: parts.suffix, merklePath: state.merklePath))
+        #expect(try tracker.receive(job3))
+        let txid3 = SHA256d.hash(parts.prefix + thirdPrefix.bytes + rolled.bytes + parts.suffix)
+        #expect(tracker.work?.jobID == 3)
+        #expect(tracker.work?.merkleRoot(extranonce: rolled) == MerkleRoot.compute(coinbaseTxid: txid3, path: state.merklePath))
     }
 
     @Test func shareBuilderNumbersSharesAndCountsAcks() {
@@ -304,6 +326,30 @@ struct MinerSessionTests {
                 // Extended shares carry exactly the negotiated 4 rolled bytes.
                 #expect(pool.acceptedShares.allSatisfy { $0.share.extranonce.count == 4 })
             }
+        }
+    }
+
+    /// `SetExtranoncePrefix` applies to the jobs sent after it: with a future job waiting, the miner goes on with
+    /// the running job under the prefix it was sent with, and its shares on it (submitted after the miner had the
+    /// new prefix and the future job) are accepted by a pool that checks each job under its own prefix. At the
+    /// future job's `SetNewPrevHash` the miner mines that job, under the new prefix, and those shares are accepted.
+    @Test func extendedChannelKeepsTheRunningJobsPrefixUntilTheNextJobIsActive() throws {
+        try Self.run(channelType: .extended, accepted: 3) { runner, pool, client in
+            let newPrefix = Extranonce(bytes: [0xee, 0xee, 0xee, 0xee, 0x01])!  // one byte longer than the old one
+            try runner.sync {
+                try pool.changePrefix(of: 1, to: newPrefix)
+                try pool.newFutureJob()
+            }
+            let session = client.mining.session
+            #expect(try runner.wait { session.statistics.extranoncePrefix == newPrefix && session.statistics.jobsReceived >= 2 })
+            let submittedAtSwitch = try runner.sync { session.statistics.sharesSubmitted }
+            #expect(try runner.wait { session.statistics.sharesAccepted >= submittedAtSwitch + 3 })
+            runner.inspect {
+                #expect(session.tracker?.work?.jobID == 1 && pool.accepted[2] == nil)
+                #expect(session.statistics.sharesRejected == 0 && pool.rejections.isEmpty, "\(pool.rejections)")
+            }
+            try runner.sync { try pool.activateFutureJob() }
+            #expect(try runner.wait { (pool.accepted[2] ?? 0) >= 3 && session.tracker?.work?.jobID == 2 })
         }
     }
 

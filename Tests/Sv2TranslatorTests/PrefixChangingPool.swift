@@ -25,7 +25,10 @@ final class PrefixChangingPool {
     var channels: [UInt32: Channel] = [:]
     var nextChannel: UInt32 = 1
     var jobID: UInt32 = 1
-    let prevHash = Hash256(bytes: [UInt8](repeating: 0x22, count: 32))!
+    var prevHash = Hash256(bytes: [UInt8](repeating: 0x22, count: 32))!
+    /// Future jobs sent by ``newFutureJob(for:)`` and not yet activated: id, coinbase and the prefix it was sent
+    /// under, per channel.
+    var futureJobs: [UInt32: (jobID: UInt32, parts: CoinbaseParts, prefix: Extranonce)] = [:]
     let minNtime: UInt32 = 1_700_000_000
     let nbits: UInt32 = 0x1d00_ffff  // no blocks
     /// Shares the pool refused, by code (a wrong prefix would show here as `difficulty-too-low`).
@@ -104,12 +107,15 @@ final class PrefixChangingPool {
         ).parts(witness: false)
     }
 
-    private func activate(_ id: UInt32, parts: CoinbaseParts, newChainTip: Bool) {
+    private func activate(
+        _ id: UInt32, parts: CoinbaseParts, newChainTip: Bool, jobID: UInt32? = nil, prefix: Extranonce? = nil
+    ) {
         guard var channel = channels[id] else { return }
         channel.validator.activate(
             ShareJob(
-                extendedJobID: jobID, version: 0x2000_0000, versionRollingAllowed: true, prevHash: prevHash,
-                coinbasePrefix: parts.prefix, extranoncePrefix: channel.prefix, extranonceSize: channel.extranonceSize,
+                extendedJobID: jobID ?? self.jobID, version: 0x2000_0000, versionRollingAllowed: true,
+                prevHash: prevHash, coinbasePrefix: parts.prefix, extranoncePrefix: prefix ?? channel.prefix,
+                extranonceSize: channel.extranonceSize,
                 coinbaseSuffix: parts.suffix, merklePath: [], nbits: nbits, minNtime: minNtime, target: .max),
             newChainTip: newChainTip)
         channels[id] = channel
@@ -138,6 +144,28 @@ final class PrefixChangingPool {
         try connections?.send(SetExtranoncePrefix(channelID: id, extranoncePrefix: prefix.bytes), to: channel.connection)
         channel.prefix = prefix
         channels[id] = channel
+    }
+
+    /// A future job for channel `id`, built for its current prefix, without its `SetNewPrevHash`: the running job
+    /// stays valid until ``activateFutureJob(for:)``.
+    func newFutureJob(for id: UInt32) throws {
+        jobID += 1
+        guard let channel = channels[id], let connections else { return }
+        let parts = try coinbaseParts(extranonceLength: channel.prefix.count + channel.extranonceSize)
+        try connections.send(NewExtendedMiningJob(
+            channelID: id, jobID: jobID, minNtime: nil, version: 0x2000_0000, versionRollingAllowed: true,
+            merklePath: [], coinbaseTxPrefix: parts.prefix, coinbaseTxSuffix: parts.suffix), to: channel.connection)
+        futureJobs[id] = (jobID, parts, channel.prefix)
+    }
+
+    /// A new chain tip naming channel `id`'s future job (`SetNewPrevHash`): earlier jobs are stale from now on.
+    func activateFutureJob(for id: UInt32) throws {
+        guard let channel = channels[id], let future = futureJobs.removeValue(forKey: id), let connections else { return }
+        prevHash = Hash256(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: future.jobID), count: 32))!
+        try connections.send(SetNewPrevHash(
+            channelID: id, jobID: future.jobID, prevHash: Self.u256(prevHash), minNtime: minNtime, nbits: nbits),
+            to: channel.connection)
+        activate(id, parts: future.parts, newChainTip: true, jobID: future.jobID, prefix: future.prefix)
     }
 
     /// A new job (active at once) for channel `id`.

@@ -74,6 +74,58 @@ struct TranslatorExtranoncePrefixTests {
         }
     }
 
+    /// A prefix change followed by a *future* job: the running job stays valid with the old prefix, so both devices
+    /// keep mining it (no `mining.set_extranonce`, no reconnect, the same Sv1 job) and the pool accepts their shares
+    /// on it, built under the old prefix; at the future job's `SetNewPrevHash` every device moves (the subscribed
+    /// one onto the new prefix with a clean job whose shares are accepted, the other sent to reconnect).
+    @Test func aFutureJobAfterAPrefixChangeLeavesTheDevicesMiningUntilItsPrevHash() throws {
+        let (runner, pool, translator) = try Self.start(.aggregated)
+        defer {
+            _ = try? runner.sync { translator.stop(); pool.stop() }
+            runner.stop()
+            withExtendedLifetime((pool, translator)) {}
+        }
+        let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
+        let leaves = try connectDevice(runner, to: translator, worker: "leaves")
+        #expect(try Self.mine(runner, stays, 2) && Self.mine(runner, leaves, 2))
+        let (id, runningJob, before, sv1Job) = try runner.sync {
+            (translator.upstreamChannel!.channelID, pool.jobID, stays.extranonce1!, stays.job?.jobID)
+        }
+        let newPrefix = Extranonce(bytes: [0xee, 0xee, 0xee, 0xee, 0x01])!  // one byte longer than the old one
+        try runner.sync {
+            try pool.changePrefix(of: id, to: newPrefix)
+            try pool.newFutureJob(for: id)
+        }
+        // The pool's acknowledgements follow the future job on the stream: every share answered below was mined
+        // after the translator had it, on the running job, with the old extranonce1.
+        #expect(try Self.mine(runner, stays, 3) && Self.mine(runner, leaves, 3))
+        runner.inspect {
+            #expect(stays.accepted == 5 && leaves.accepted == 5, "\(stays.rejected) \(leaves.rejected)")
+            #expect(pool.acceptedJobs[runningJob] == 10)
+            #expect(stays.extranonceUpdates == 0 && stays.extranonce1 == before && stays.job?.jobID == sv1Job)
+            #expect(!leaves.closed && leaves.reconnects == 0)
+            #expect(translator.upstreamChannel?.extranoncePrefix == newPrefix)  // for the future job
+            #expect(translator.upstreamChannel?.activeExtranoncePrefix != newPrefix)
+            #expect(translator.statistics.extranoncePrefixChanges == 0)
+            #expect(pool.rejections.isEmpty, "\(pool.rejections)")
+        }
+
+        try runner.sync { try pool.activateFutureJob(for: id) }
+        #expect(try runner.wait { stays.extranonceUpdates == 1 && stays.isReady && stays.job?.jobID != sv1Job && leaves.closed })
+        runner.inspect {
+            #expect(leaves.reconnects == 1)
+            #expect(stays.extranonce1?.starts(with: newPrefix.bytes) == true && stays.extranonce1?.count == before.count + 1)
+            #expect(translator.upstreamChannel?.activeExtranoncePrefix == newPrefix)
+            #expect(translator.statistics.extranoncePrefixChanges == 1)
+        }
+        #expect(try Self.mine(runner, stays, 3))
+        runner.inspect {
+            #expect(stays.accepted == 8, "\(stays.rejected)")
+            #expect(pool.acceptedJobs[runningJob + 1] == 3)
+            #expect(pool.rejections.isEmpty, "\(pool.rejections)")
+        }
+    }
+
     /// Per device: a prefix change moves only the device of that channel (`mining.set_extranonce`, clean job, its
     /// shares accepted under the new prefix); the others notice nothing. On the channel of a device that does not
     /// take `mining.set_extranonce`, the device is sent to reconnect and its channel closed upstream.
