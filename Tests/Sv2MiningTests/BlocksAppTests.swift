@@ -153,16 +153,9 @@ struct BlocksAppTests {
             "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
         ])
         defer { pool.kill() }
-        let metricsPort = try #require(try pool.waitForPort(inLineContaining: "metrics on http://"))
-        #expect(try runner.wait(timeout: 60) { node.submitted.count == 1 })
-        #expect(try runner.sync { node.submitted } == [whole.blockData!])
-        #expect(try pool.waitForLine(containing: "1 of 1 journaled blocks of an earlier run settled, 1 still unsettled") != nil)
-        let scrape = try TestMetrics.scrape(port: metricsPort) {
-            $0.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1
-        }
-        #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1)
-        let after = try BlockJournalReader(path: directory + "/blocks")
-        #expect(after.record(found.hash)?.state == .acknowledged && after.unsettled.map(\.hash) == [noData.hash])
+        try Self.expectResubmittedAtStartUp(
+            whole, acknowledging: found.hash, leaving: noData.hash, by: pool, to: node, on: runner, journal: directory,
+            settledLine: "1 of 1 journaled blocks of an earlier run settled, 1 still unsettled")
     }
 
     /// `sv2 jd-server --rpc` after a crash: the journaled whole blocks go to the node again by themselves, the
@@ -183,15 +176,27 @@ struct BlocksAppTests {
             "--metrics", "127.0.0.1:0", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
         ])
         defer { jdServer.kill() }
-        let metricsPort = try #require(try jdServer.waitForPort(inLineContaining: "metrics on http://"))
+        try Self.expectResubmittedAtStartUp(
+            whole, acknowledging: whole.hash, leaving: poolBlock.hash, by: jdServer, to: node, on: runner,
+            journal: directory, settledLine: "journaled blocks of an earlier run settled")
+    }
+
+    /// `process` (started with `--rpc` to `node` and `--metrics`) sent exactly `whole`'s block to the node at start-up,
+    /// logged `settledLine`, and left the journal with `acknowledged` (the block `whole` makes whole) as acknowledged
+    /// and only `left` unsettled, which the unsettled-blocks gauge counts.
+    static func expectResubmittedAtStartUp(
+        _ whole: BlockJournalEntry, acknowledging acknowledged: Hash256, leaving left: Hash256, by process: AppProcess,
+        to node: FakeBitcoinCore, on runner: LoopRunner, journal directory: String, settledLine: String
+    ) throws {
+        let metricsPort = try #require(try process.waitForPort(inLineContaining: "metrics on http://"))
         #expect(try runner.wait(timeout: 60) { node.submitted.count == 1 })
         #expect(try runner.sync { node.submitted } == [whole.blockData!])
-        #expect(try jdServer.waitForLine(containing: "journaled blocks of an earlier run settled") != nil)
+        #expect(try process.waitForLine(containing: settledLine) != nil)
         let scrape = try TestMetrics.scrape(port: metricsPort) {
             $0.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1
         }
         #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1)
         let after = try BlockJournalReader(path: directory + "/blocks")
-        #expect(after.record(whole.hash)?.state == .acknowledged && after.unsettled.map(\.hash) == [poolBlock.hash])
+        #expect(after.record(acknowledged)?.state == .acknowledged && after.unsettled.map(\.hash) == [left])
     }
 }

@@ -95,8 +95,7 @@ struct ProxyExtranoncePrefixTests {
             // The prefixes for jobs from now on moved under the new one, keeping each channel's local id.
             let prefixes = proxy.downstreamPrefixes
             #expect(prefixes.keys == before.keys)
-            #expect(prefixes.allSatisfy { newPrefix.isPrefix(of: $0.value) && $0.value.count == newPrefix.count + 2 })
-            #expect(prefixes.allSatisfy { $0.value.bytes.suffix(2) == before[$0.key]!.bytes.suffix(2) })
+            Self.expectMoved(prefixes, under: newPrefix, keepingLocalIDsOf: before)
         }
 
         try runner.sync { try pool.activateFutureJob() }
@@ -121,5 +120,18 @@ struct ProxyExtranoncePrefixTests {
         #expect(try runner.wait { pool.totalAccepted >= 1 })
         try runner.sync { try pool.changePrefix(of: 1, to: Extranonce(bytes: [UInt8](repeating: 0xee, count: 31))!) }
         #expect(try runner.wait { proxy.statistics.upstreamLosses >= 1 })
+    }
+
+    /// Every downstream prefix is `newPrefix ‖ its channel's 2-byte local id`, the id it had in `before`.
+    static func expectMoved(
+        _ prefixes: [UInt32: Extranonce], under newPrefix: Extranonce, keepingLocalIDsOf before: [UInt32: Extranonce],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(
+            prefixes.allSatisfy { newPrefix.isPrefix(of: $0.value) && $0.value.count == newPrefix.count + 2 },
+            sourceLocation: sourceLocation)
+        #expect(
+            prefixes.allSatisfy { $0.value.bytes.suffix(2) == before[$0.key]?.bytes.suffix(2) },
+            sourceLocation: sourceLocation)
     }
 }

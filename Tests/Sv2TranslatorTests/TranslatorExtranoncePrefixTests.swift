@@ -20,6 +20,24 @@ struct TranslatorExtranoncePrefixTests {
         return (runner, pool, translator)
     }
 
+    /// Stops the translator and the pool, then the loop (the test's teardown).
+    static func stop(_ runner: LoopRunner, _ pool: PrefixChangingPool, _ translator: Sv2Translator) {
+        _ = try? runner.sync { translator.stop(); pool.stop() }
+        runner.stop()
+        withExtendedLifetime((pool, translator)) {}
+    }
+
+    /// The aggregated channel's two devices, each with two shares answered: `stays` takes `mining.set_extranonce`,
+    /// `leaves` does not (it is sent to reconnect when the channel moves).
+    static func twoMiningDevices(
+        _ runner: LoopRunner, _ translator: Sv2Translator
+    ) throws -> (stays: Sv1CPUDevice, leaves: Sv1CPUDevice) {
+        let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
+        let leaves = try connectDevice(runner, to: translator, worker: "leaves")
+        #expect(try mine(runner, stays, 2) && mine(runner, leaves, 2))
+        return (stays, leaves)
+    }
+
     /// Mines `count` shares on `device` and waits until all of its shares are answered.
     static func mine(_ runner: LoopRunner, _ device: Sv1CPUDevice, _ count: Int) throws -> Bool {
         try runner.sync { _ = device.mine(shares: count) }
@@ -32,14 +50,8 @@ struct TranslatorExtranoncePrefixTests {
     /// is sent to reconnect. The upstream link stays up throughout.
     @Test func theAggregatedChannelMovesEveryDeviceAtItsNextJob() throws {
         let (runner, pool, translator) = try Self.start(.aggregated)
-        defer {
-            _ = try? runner.sync { translator.stop(); pool.stop() }
-            runner.stop()
-            withExtendedLifetime((pool, translator)) {}
-        }
-        let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
-        let leaves = try connectDevice(runner, to: translator, worker: "leaves")
-        #expect(try Self.mine(runner, stays, 2) && Self.mine(runner, leaves, 2))
+        defer { Self.stop(runner, pool, translator) }
+        let (stays, leaves) = try Self.twoMiningDevices(runner, translator)
         let (id, oldPrefix, before) = try runner.sync {
             (translator.upstreamChannel!.channelID, translator.upstreamChannel!.extranoncePrefix, stays.extranonce1!)
         }
@@ -80,14 +92,8 @@ struct TranslatorExtranoncePrefixTests {
     /// one onto the new prefix with a clean job whose shares are accepted, the other sent to reconnect).
     @Test func aFutureJobAfterAPrefixChangeLeavesTheDevicesMiningUntilItsPrevHash() throws {
         let (runner, pool, translator) = try Self.start(.aggregated)
-        defer {
-            _ = try? runner.sync { translator.stop(); pool.stop() }
-            runner.stop()
-            withExtendedLifetime((pool, translator)) {}
-        }
-        let stays = try connectDevice(runner, to: translator, worker: "stays", subscribesToExtranonce: true)
-        let leaves = try connectDevice(runner, to: translator, worker: "leaves")
-        #expect(try Self.mine(runner, stays, 2) && Self.mine(runner, leaves, 2))
+        defer { Self.stop(runner, pool, translator) }
+        let (stays, leaves) = try Self.twoMiningDevices(runner, translator)
         let (id, runningJob, before, sv1Job) = try runner.sync {
             (translator.upstreamChannel!.channelID, pool.jobID, stays.extranonce1!, stays.job?.jobID)
         }
@@ -131,11 +137,7 @@ struct TranslatorExtranoncePrefixTests {
     /// take `mining.set_extranonce`, the device is sent to reconnect and its channel closed upstream.
     @Test func aDeviceChannelMovesOnlyItsDevice() throws {
         let (runner, pool, translator) = try Self.start(.perDevice)
-        defer {
-            _ = try? runner.sync { translator.stop(); pool.stop() }
-            runner.stop()
-            withExtendedLifetime((pool, translator)) {}
-        }
+        defer { Self.stop(runner, pool, translator) }
         let a = try connectDevice(runner, to: translator, worker: "a", subscribesToExtranonce: true)
         let b = try connectDevice(runner, to: translator, worker: "b", subscribesToExtranonce: true)
         let c = try connectDevice(runner, to: translator, worker: "c")
