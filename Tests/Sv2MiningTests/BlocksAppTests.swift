@@ -137,25 +137,12 @@ struct BlocksAppTests {
         let found = Blocks.found(nonce: 231)
         let whole = Blocks.found(nonce: 231, time: 1_700_000_150, withData: true)
         let noData = Blocks.found(nonce: 232)
-        let directory = try Self.journalDirectory([
-            found, noData, .init(event: .submitted, hash: found.hash, time: 1_700_000_101), whole,
-        ])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cookie = try Self.cookie(in: directory)
-        let runner = try LoopRunner(.epoll)
-        defer { runner.stop() }
-        let node = FakeBitcoinCore(loop: runner.loop)
-        let address = try runner.sync { try node.start() }
-        let pool = try Self.app([
-            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning", "--backend", "epoll",
-            "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
-            "--threads", "\(threads)", "--metrics", "127.0.0.1:0",
-            "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
-        ])
-        defer { pool.kill() }
         try Self.expectResubmittedAtStartUp(
-            whole, acknowledging: found.hash, leaving: noData.hash, by: pool, to: node, on: runner, journal: directory,
-            settledLine: "1 of 1 journaled blocks of an earlier run settled, 1 still unsettled")
+            journal: [found, noData, .init(event: .submitted, hash: found.hash, time: 1_700_000_101), whole],
+            whole: whole, acknowledging: found.hash, leaving: noData.hash,
+            settledLine: "1 of 1 journaled blocks of an earlier run settled, 1 still unsettled",
+            app: ["pool", "--listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning", "--backend", "epoll",
+                  "--threads", "\(threads)"])
     }
 
     /// `sv2 jd-server --rpc` after a crash: the journaled whole blocks go to the node again by themselves, the
@@ -163,31 +150,33 @@ struct BlocksAppTests {
     @Test func theJDServerResubmitsJournaledBlocksAtStartUp() throws {
         let whole = Blocks.found(nonce: 221, withData: true)
         let poolBlock = Blocks.found(nonce: 222)
-        let directory = try Self.journalDirectory([whole, poolBlock])
+        try Self.expectResubmittedAtStartUp(
+            journal: [whole, poolBlock], whole: whole, acknowledging: whole.hash, leaving: poolBlock.hash,
+            settledLine: "journaled blocks of an earlier run settled",
+            app: ["jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0", "--no-noise", "--log-level",
+                  "warning", "--backend", "epoll"])
+    }
+
+    /// Runs the app `arguments` (plus its journal, `--rpc` to a FakeBitcoinCore and `--metrics`) over a journal of
+    /// `entries` left by an earlier run, and checks that at start-up it sent exactly `whole`'s block to the node,
+    /// logged `settledLine`, journaled `acknowledged` as acknowledged and left only `left` unsettled, which the
+    /// unsettled-blocks gauge counts.
+    static func expectResubmittedAtStartUp(
+        journal entries: [BlockJournalEntry], whole: BlockJournalEntry, acknowledging acknowledged: Hash256,
+        leaving left: Hash256, settledLine: String, app arguments: [String]
+    ) throws {
+        let directory = try journalDirectory(entries)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cookie = try Self.cookie(in: directory)
+        let cookie = try cookie(in: directory)
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let node = FakeBitcoinCore(loop: runner.loop)
         let address = try runner.sync { try node.start() }
-        let jdServer = try Self.app([
-            "jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning",
-            "--backend", "epoll", "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
+        let process = try app(arguments + [
+            "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
             "--metrics", "127.0.0.1:0", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
         ])
-        defer { jdServer.kill() }
-        try Self.expectResubmittedAtStartUp(
-            whole, acknowledging: whole.hash, leaving: poolBlock.hash, by: jdServer, to: node, on: runner,
-            journal: directory, settledLine: "journaled blocks of an earlier run settled")
-    }
-
-    /// `process` (started with `--rpc` to `node` and `--metrics`) sent exactly `whole`'s block to the node at start-up,
-    /// logged `settledLine`, and left the journal with `acknowledged` (the block `whole` makes whole) as acknowledged
-    /// and only `left` unsettled, which the unsettled-blocks gauge counts.
-    static func expectResubmittedAtStartUp(
-        _ whole: BlockJournalEntry, acknowledging acknowledged: Hash256, leaving left: Hash256, by process: AppProcess,
-        to node: FakeBitcoinCore, on runner: LoopRunner, journal directory: String, settledLine: String
-    ) throws {
+        defer { process.kill() }
         let metricsPort = try #require(try process.waitForPort(inLineContaining: "metrics on http://"))
         #expect(try runner.wait(timeout: 60) { node.submitted.count == 1 })
         #expect(try runner.sync { node.submitted } == [whole.blockData!])
