@@ -93,14 +93,7 @@ struct JobDeclarationClusterTests {
         let verifier = MiningJobTokenVerifier(
             authority: key.publicKey, poolOutputs: [TxOutput(value: 0, script: Remote.poolScript)])
         let tokens = try (1...40).map { try Remote.token(id: UInt64($0), key: key) }
-        let requests = tokens.map { token in
-            CustomMiningJobRequest(
-                channelID: 1, userIdentity: "alice", token: token, version: 0x2000_0000,
-                prevHash: Hash256(bytes: [UInt8](repeating: 1, count: 32))!, minNtime: 1_700_000_000,
-                nbits: 0x1d00_ffff, coinbaseTxVersion: 2, coinbasePrefix: Remote.prefix,
-                coinbaseTxInputSequence: 0xffff_ffff, coinbaseTxOutputs: Remote.fair, coinbaseTxLocktime: 0,
-                merklePath: [])
-        }
+        let requests = tokens.map(Self.request)
         let threads = 4
         let accepted = LockedCounter()
         DispatchQueue.concurrentPerform(iterations: threads) { _ in

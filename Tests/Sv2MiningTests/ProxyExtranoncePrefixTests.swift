@@ -38,9 +38,7 @@ struct ProxyExtranoncePrefixTests {
             (pool.accepted[2] ?? 0) >= 5 && miners.allSatisfy { $0.mining.session.tracker?.work?.jobID == 2 }
         })
         runner.inspect {
-            let stats = proxy.statistics
-            #expect(stats.upstreamExtranoncePrefix == newPrefix && stats.upstreamExtranoncePrefixChanges == 1)
-            #expect(stats.upstreamLosses == 0 && stats.upstreamChannelID == 1)
+            Self.expectOneChange(to: newPrefix, proxy.statistics)
             let prefixes = proxy.downstreamPrefixes.values
             #expect(prefixes.count == 2 && Set(prefixes).count == 2)
             #expect(prefixes.allSatisfy { newPrefix.isPrefix(of: $0) && $0.count == newPrefix.count + 2 })
@@ -103,9 +101,7 @@ struct ProxyExtranoncePrefixTests {
             (pool.accepted[2] ?? 0) >= 5 && miners.allSatisfy { $0.mining.session.tracker?.work?.jobID == 2 }
         })
         runner.inspect {
-            let stats = proxy.statistics
-            #expect(stats.upstreamExtranoncePrefix == newPrefix && stats.upstreamExtranoncePrefixChanges == 1)
-            #expect(stats.upstreamLosses == 0 && stats.upstreamChannelID == 1)
+            Self.expectOneChange(to: newPrefix, proxy.statistics)
             #expect(pool.rejections.isEmpty, "\(pool.rejections)")
             let jobTwo = pool.acceptedShares.filter { $0.share.jobID == 2 }
             #expect(!jobTwo.isEmpty && jobTwo.allSatisfy { localIDs.contains($0.share.extranonce.bytes) })
@@ -133,5 +129,15 @@ struct ProxyExtranoncePrefixTests {
         #expect(
             prefixes.allSatisfy { $0.value.bytes.suffix(2) == before[$0.key]?.bytes.suffix(2) },
             sourceLocation: sourceLocation)
+    }
+
+    /// The proxy followed exactly one upstream prefix change, to `newPrefix`, on its first upstream channel.
+    static func expectOneChange(
+        to newPrefix: Extranonce, _ stats: ProxyStatistics, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(
+            stats.upstreamExtranoncePrefix == newPrefix && stats.upstreamExtranoncePrefixChanges == 1,
+            sourceLocation: sourceLocation)
+        #expect(stats.upstreamLosses == 0 && stats.upstreamChannelID == 1, sourceLocation: sourceLocation)
     }
 }
