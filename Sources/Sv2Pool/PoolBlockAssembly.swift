@@ -3,7 +3,8 @@ import Sv2Mining
 
 /// A pool's found block made whole from its template's transactions (the template provider's
 /// `RequestTransactionData.Success`): header ‖ transaction count ‖ coinbase (with its witness, as submitted) ‖
-/// the transactions, checked before it is journaled, so the journal never holds a block that is not the one found.
+/// the transactions, checked before it is journaled (merkle root, header hash, BIP141 witness commitment, size), so
+/// the journal never holds a block that is not the one found.
 enum PoolBlockAssembly {
     /// Largest serialized block accepted (bytes): a block's weight is at most 4,000,000 and every byte weighs at
     /// least one, so a longer serialization cannot be a valid block.
@@ -21,6 +22,11 @@ enum PoolBlockAssembly {
         case headerHashMismatch(Hash256)
         /// The block would be larger than ``PoolBlockAssembly/maximumBlockSize``.
         case tooLarge(Int)
+        /// The transactions' witnesses are not the ones the coinbase commits to (BIP141): same txids, so the same
+        /// header, but a block no node would take.
+        case witnessCommitmentMismatch
+        /// Transaction `index` carries a witness but the coinbase commits to none (BIP141: such a block is invalid).
+        case unexpectedWitness(index: Int)
 
         var description: String {
             switch self {
@@ -30,6 +36,8 @@ enum PoolBlockAssembly {
                 "the transactions give merkle root \(computed), the header has \(header)"
             case .headerHashMismatch(let hash): "the header hashes to \(hash), not to the block's hash"
             case .tooLarge(let size): "\(size) bytes, more than a block can be (\(PoolBlockAssembly.maximumBlockSize))"
+            case .witnessCommitmentMismatch: "the transactions' witnesses do not match the coinbase's witness commitment"
+            case .unexpectedWitness(let index): "transaction \(index) has a witness, but the coinbase commits to none"
             }
         }
     }
@@ -47,17 +55,33 @@ enum PoolBlockAssembly {
         guard let coinbase = TransactionSerialization.withoutWitness(block.coinbaseTransaction) else {
             return .failure(.malformedCoinbase)
         }
+        guard let witness = TransactionSerialization.witnessCommitment(ofCoinbase: block.coinbaseTransaction) else {
+            return .failure(.malformedCoinbase)
+        }
         var txids = [SHA256d.hash(coinbase)]
         txids.reserveCapacity(transactions.count + 1)
+        // The wtxids too (the coinbase's counts as zero): the txids fix the header, but only the witness commitment
+        // fixes the witnesses, and a block whose witnesses were altered on the way would be refused by every node.
+        var wtxids = [Hash256.zero]
+        wtxids.reserveCapacity(transactions.count + 1)
         for (index, transaction) in transactions.enumerated() {
             guard let stripped = TransactionSerialization.withoutWitness(transaction) else {
                 return .failure(.malformedTransaction(index: index))
             }
+            if witness.commitment == nil, stripped.count != transaction.count {
+                return .failure(.unexpectedWitness(index: index))
+            }
             txids.append(SHA256d.hash(stripped))
+            wtxids.append(SHA256d.hash(transaction))
         }
         let root = MerkleRoot.compute(txids: txids)
         guard root == block.header.merkleRoot else {
             return .failure(.merkleRootMismatch(computed: root, header: block.header.merkleRoot))
+        }
+        if let commitment = witness.commitment {
+            guard let reserved = witness.reservedValue,
+                  SHA256d.hash(MerkleRoot.compute(txids: wtxids).bytes + reserved).bytes == commitment
+            else { return .failure(.witnessCommitmentMismatch) }
         }
         var bytes = block.header.bytes
         bytes.reserveCapacity(size)
