@@ -270,6 +270,7 @@ public final class JobDeclaratorServer {
         let job = DeclaredMiningJob(
             token: token, version: message.version, coinbasePrefix: prefix, coinbaseSuffix: suffix,
             wtxids: message.wtxidList.map(JobDeclarationWire.hash), excessData: Array(message.excessData), user: user)
+        try Self.checkWitnessCommitment(of: job, extranonceLength: coinbase.extranonceLength)
         let missing = job.wtxids.indices.filter { mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
         if !missing.isEmpty {
             let pending = connections[connection]?.pending
@@ -278,6 +279,26 @@ public final class JobDeclaratorServer {
             connections[connection, default: ConnectionState()].pending[message.requestID] = (job, missing)
         }
         return (job, missing)
+    }
+
+    /// A declared coinbase that commits to witnesses (BIP141) must commit to the declared ones: the commitment is
+    /// `SHA-256d(merkle root of [0] ‖ wtxids ‖ witness reserved value)`, checkable from the wtxid list alone, before
+    /// any transaction is known. A job that fails it could never make a valid block, so the pool's miners would
+    /// hash on it for nothing. (A coinbase without a commitment may only come with witness-free transactions; that
+    /// needs the transactions themselves and is left to the node at `submitblock`.)
+    static func checkWitnessCommitment(of job: DeclaredMiningJob, extranonceLength: Int) throws(JobDeclarationError) {
+        let coinbase = job.coinbasePrefix + [UInt8](repeating: 0, count: extranonceLength) + job.coinbaseSuffix
+        guard let witness = TransactionSerialization.witnessCommitment(ofCoinbase: coinbase) else {
+            throw .invalidCoinbase("does not parse as a one-input transaction")
+        }
+        guard let commitment = witness.commitment else { return }
+        guard let reserved = witness.reservedValue else {
+            throw .invalidCoinbase("witness commitment without a 32-byte witness reserved value")
+        }
+        let root = MerkleRoot.compute(txids: [.zero] + job.wtxids)
+        guard SHA256d.hash(root.bytes + reserved).bytes == commitment else {
+            throw .invalidCoinbase("witness commitment does not match the declared transactions")
+        }
     }
 
     func provided(_ message: ProvideMissingTransactionsSuccessView, context: Sv2ServerContext) throws(Sv2ServiceError) {

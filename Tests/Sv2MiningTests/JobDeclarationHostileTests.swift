@@ -122,13 +122,39 @@ struct JobDeclarationHostileTests {
         try peer.send(ProvideMissingTransactionsSuccess(requestID: 31, transactionList: [[0x44]]))
         #expect(try DeclareMiningJobError(decoding: Self.expect(.declareMiningJobError, from: peer)).errorCode == "missing-txs")
 
+        // A coinbase whose BIP141 witness commitment is not over the declared wtxids (no valid block could come of
+        // it), or that has no witness reserved value to check it with; the one over them passes the check (and
+        // waits for its unknown transactions).
+        let declared = (1...2).map { EmbeddedTemplateSource.fakeTransaction(spending: SHA256d.hash([UInt8($0)])) }
+        let declaredIDs = declared.map { JobDeclarationWire.u256(SHA256d.hash($0)) }
+        func committing(to transactions: [[UInt8]], witness: Bool = true) -> CoinbaseParts {
+            let root = MerkleRoot.compute(txids: [.zero] + transactions.map(SHA256d.hash))
+            let commitment = SHA256d.hash(root.bytes + Hash256.zero.bytes)
+            return try! Coinbase(
+                version: 2, scriptSigPrefix: [0x01, 0x05], tag: Array("hostile".utf8), extranonceLength: 8,
+                sequence: 0xffff_ffff, poolOutputs: [
+                    TxOutput(value: 5_000_000_000, script: Self.poolScript),
+                    TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes),
+                ], templateOutputs: [], templateOutputCount: 0, locktime: 0
+            ).parts(witness: witness)
+        }
+        #expect(try Self.declare(
+            peer, token: Self.allocate(peer), coinbase: committing(to: [declared[1], declared[0]]), wtxids: declaredIDs)
+            == "invalid-coinbase-tx")
+        #expect(try Self.declare(
+            peer, token: Self.allocate(peer), coinbase: committing(to: declared, witness: false), wtxids: declaredIDs)
+            == "invalid-coinbase-tx")
+        #expect(try Self.declare(
+            peer, token: Self.allocate(peer), coinbase: committing(to: declared), wtxids: declaredIDs, request: 32)
+            == "provide-missing-transactions")
+
         // The connection still works: a fair declaration is accepted; nothing else was.
         #expect(try Self.declare(peer, token: Self.allocate(peer), coinbase: Self.fair) == nil)
         runner.inspect {
             #expect(jds.statistics.jobsAccepted == 2)
             #expect(jds.statistics.rejections == [
                 "unknown-token": 1, "foreign-token": 1, "replayed-token": 1, "underpays-pool": 3,
-                "invalid-coinbase": 1, "too-many-sigops": 1, "too-many-transactions": 1, "transactions-too-large": 1,
+                "invalid-coinbase": 3, "too-many-sigops": 1, "too-many-transactions": 1, "transactions-too-large": 1,
                 "missing-transactions": 1,
             ])
             #expect(jds.declaredJobCount == 2 && jds.mempoolCount == 0)
