@@ -285,7 +285,7 @@ public final class JobDeclaratorServer {
     /// `SHA-256d(merkle root of [0] ‖ wtxids ‖ witness reserved value)`, checkable from the wtxid list alone, before
     /// any transaction is known. A job that fails it could never make a valid block, so the pool's miners would
     /// hash on it for nothing. (A coinbase without a commitment may only come with witness-free transactions; that
-    /// needs the transactions themselves and is left to the node at `submitblock`.)
+    /// needs the transactions themselves: ``witnessWithoutCommitment(_:extranonceLength:)``, at acceptance.)
     static func checkWitnessCommitment(of job: DeclaredMiningJob, extranonceLength: Int) throws(JobDeclarationError) {
         let coinbase = job.coinbasePrefix + [UInt8](repeating: 0, count: extranonceLength) + job.coinbaseSuffix
         guard let witness = TransactionSerialization.witnessCommitment(ofCoinbase: coinbase) else {
@@ -299,6 +299,21 @@ public final class JobDeclaratorServer {
         guard SHA256d.hash(root.bytes + reserved).bytes == commitment else {
             throw .invalidCoinbase("witness commitment does not match the declared transactions")
         }
+    }
+
+    /// A job whose coinbase commits to no witnesses may hold only witness-free transactions (BIP141), which needs the
+    /// transactions themselves: checked when the job is about to be accepted, all of them known by then.
+    private func witnessWithoutCommitment(_ job: DeclaredMiningJob, extranonceLength: Int) -> JobDeclarationError? {
+        let coinbase = job.coinbasePrefix + [UInt8](repeating: 0, count: extranonceLength) + job.coinbaseSuffix
+        guard let witness = TransactionSerialization.witnessCommitment(ofCoinbase: coinbase), witness.commitment == nil
+        else { return nil }
+        for (index, wtxid) in job.wtxids.enumerated() {
+            guard let transaction = mempool[wtxid] else { continue }
+            if TransactionSerialization.withoutWitness(transaction)?.count != transaction.count {
+                return .invalidCoinbase("no witness commitment, but transaction \(index) carries a witness")
+            }
+        }
+        return nil
     }
 
     func provided(_ message: ProvideMissingTransactionsSuccessView, context: Sv2ServerContext) throws(Sv2ServiceError) {
@@ -347,6 +362,14 @@ public final class JobDeclaratorServer {
         // Parsed when it was declared: cannot fail here.
         guard let coinbase = try? DeclaredCoinbase(prefix: job.coinbasePrefix, suffix: job.coinbaseSuffix) else {
             throw .rejected("declared coinbase no longer parses")
+        }
+        if let error = witnessWithoutCommitment(job, extranonceLength: coinbase.extranonceLength) {
+            statistics.jobsRejected += 1
+            count(error)
+            statistics.declarationRejections[error.name, default: 0] += 1
+            return try sender.send(DeclareMiningJobError(
+                requestID: requestID, errorCode: error.code, errorDetails: Array(error.details.utf8.prefix(1_000))),
+                to: connection)
         }
         let newToken = try makeToken(.declared, user: job.user, commitment: MiningJobToken.declaredCommitment(
             version: job.version, coinbaseTxVersion: coinbase.version, scriptSigPrefix: coinbase.scriptSigPrefix,

@@ -13,7 +13,21 @@ import Testing
 /// node that is down or refuses is retried, counted and journaled.
 @Suite("Job Declaration server with Bitcoin Core RPC", .serialized)
 struct JobDeclarationBitcoinCoreTests {
-    static let coinbase = JobDeclarationTests.coinbase
+    /// `JobDeclarationTests.coinbase` plus the BIP141 witness commitment over `transactions` (reserved value zero),
+    /// as a template provider's coinbase outputs carry it: the JD server refuses a declaration whose commitment is
+    /// not over its transactions, or that has none but a transaction with a witness.
+    static func coinbase(for transactions: [[UInt8]]) -> CoinbaseParts {
+        let root = MerkleRoot.compute(txids: [.zero] + transactions.map(SHA256d.hash))
+        let commitment = SHA256d.hash(root.bytes + Hash256.zero.bytes)
+        return try! Coinbase(
+            version: 2, scriptSigPrefix: [0x01, 0x05], tag: [], extranonceLength: 8, sequence: 0xffff_ffff,
+            poolOutputs: [
+                TxOutput(value: 5_000_000_000, script: JobDeclarationTests.payout.script),
+                TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes),
+            ],
+            templateOutputs: [], templateOutputCount: 0, locktime: 0
+        ).parts(witness: true)
+    }
     static let legacy: [[UInt8]] = JobDeclarationTests.transactions
     /// A segwit transaction (marker, flag, one witness item): its wtxid is not its txid, so the node finds it only
     /// through the mempool's wtxid map.
@@ -65,6 +79,7 @@ struct JobDeclarationBitcoinCoreTests {
     /// Declares `transactions` and waits for the verdict.
     static func declare(_ runner: ClientTestLoop, _ stack: Stack, _ transactions: [[UInt8]]) throws -> JobDeclaratorClient.Declaration? {
         let state = stack.jdc.jobDeclaration.state
+        let coinbase = coinbase(for: transactions)
         let requestID = try runner.sync {
             try state.declare(
                 version: 0x2000_0000, coinbasePrefix: coinbase.prefix, coinbaseSuffix: coinbase.suffix,
@@ -79,6 +94,7 @@ struct JobDeclarationBitcoinCoreTests {
     static func expectedBlock(
         _ transactions: [[UInt8]], nbits: UInt32 = easyBits, meeting: Bool = true
     ) -> (solution: PushSolution, bytes: [UInt8], hash: Hash256) {
+        let coinbase = coinbase(for: transactions)
         let coinbaseTransaction = coinbase.prefix + extranonce + coinbase.suffix
         let txids = ([coinbaseTransaction] + transactions).map { SHA256d.hash(TransactionSerialization.withoutWitness($0)!) }
         var header = BlockHeader(

@@ -148,16 +148,25 @@ struct JobDeclarationHostileTests {
             peer, token: Self.allocate(peer), coinbase: committing(to: declared), wtxids: declaredIDs, request: 32)
             == "provide-missing-transactions")
 
+        // No commitment, and a declared transaction with a witness: refused once the transaction is known.
+        let witnessed = PoolBlockAssemblyTests.withWitness(declared[0])
+        #expect(try Self.declare(
+            peer, token: Self.allocate(peer), coinbase: Self.fair, wtxids: [JobDeclarationWire.u256(SHA256d.hash(witnessed))],
+            request: 33) == "provide-missing-transactions")
+        try peer.send(ProvideMissingTransactionsSuccess(requestID: 33, transactionList: [witnessed]))
+        #expect(try DeclareMiningJobError(decoding: Self.expect(.declareMiningJobError, from: peer)).errorCode
+            == "invalid-coinbase-tx")
+
         // The connection still works: a fair declaration is accepted; nothing else was.
         #expect(try Self.declare(peer, token: Self.allocate(peer), coinbase: Self.fair) == nil)
         runner.inspect {
             #expect(jds.statistics.jobsAccepted == 2)
             #expect(jds.statistics.rejections == [
                 "unknown-token": 1, "foreign-token": 1, "replayed-token": 1, "underpays-pool": 3,
-                "invalid-coinbase": 3, "too-many-sigops": 1, "too-many-transactions": 1, "transactions-too-large": 1,
+                "invalid-coinbase": 4, "too-many-sigops": 1, "too-many-transactions": 1, "transactions-too-large": 1,
                 "missing-transactions": 1,
             ])
-            #expect(jds.declaredJobCount == 2 && jds.mempoolCount == 0)
+            #expect(jds.declaredJobCount == 2 && jds.mempoolCount == 1)  // the witnessed transaction
             #expect(server.connections.count == 2)
         }
     }
