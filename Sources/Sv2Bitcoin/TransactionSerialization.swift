@@ -37,9 +37,8 @@ package enum TransactionSerialization {
         return Array(transaction[0..<4] + transaction[6..<witnessStart] + transaction[offset...])
     }
 
-    /// What BIP141 needs of a coinbase to check a block's witness commitment: the 32 bytes after
-    /// `OP_RETURN 0x24 aa21a9ed` in the last output whose script starts so (nil: the coinbase commits to no
-    /// witnesses), and the witness reserved value (the coinbase input's single 32-byte witness item; nil when the
+    /// What BIP141 needs of a coinbase to check a block's witness commitment: the commitment of its last commitment
+    /// output (``WitnessCommitment/commitment(inScript:)``; nil: the coinbase commits to no witnesses), and the witness reserved value (the coinbase input's single 32-byte witness item; nil when the
     /// input has no such witness). `nil` when `coinbase` does not parse as a one-input transaction.
     package static func witnessCommitment(ofCoinbase coinbase: [UInt8]) -> (commitment: [UInt8]?, reservedValue: [UInt8]?)? {
         guard coinbase.count >= 10 else { return nil }
@@ -60,12 +59,9 @@ package enum TransactionSerialization {
               let outputs = compactSize()
         else { return nil }
         var commitment: [UInt8]?
-        let pattern: [UInt8] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]
         for _ in 0..<outputs {
             guard take(8) != nil, let length = compactSize(), let script = take(length) else { return nil }
-            if script.count >= 38, script.prefix(6).elementsEqual(pattern) {
-                commitment = Array(script.dropFirst(6).prefix(32))
-            }
+            if let found = WitnessCommitment.commitment(inScript: script) { commitment = found }
         }
         var reservedValue: [UInt8]?
         if segwit {

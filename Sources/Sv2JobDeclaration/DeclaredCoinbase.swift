@@ -21,6 +21,14 @@ public struct DeclaredCoinbase: Sendable, Hashable {
     public var locktime: UInt32
     /// Serialized size with the extranonce in place (bytes).
     public var size: Int
+    /// The input's witness reserved value (its single 32-byte witness item), nil without BIP141 fields.
+    public var witnessReservedValue: [UInt8]?
+
+    /// The BIP141 witness commitment of the last output that carries one; nil when the coinbase commits to no
+    /// witnesses.
+    public var witnessCommitment: [UInt8]? {
+        outputs.lazy.compactMap { WitnessCommitment.commitment(inScript: $0.script) }.last
+    }
 
     /// Parses `prefix` ‖ extranonce ‖ `suffix`; BIP141 marker and witness are optional.
     public init(prefix: [UInt8], suffix: [UInt8]) throws(JobDeclarationError) {
@@ -54,9 +62,12 @@ public struct DeclaredCoinbase: Sendable, Hashable {
             outputs.append(output)
             tail.skip(length)
         }
+        var witnessReservedValue: [UInt8]?
         if witness {
-            guard tail.compactSize() == 1, let itemLength = tail.compactSize(), itemLength == 32, tail.bytes(32) != nil
+            guard tail.compactSize() == 1, let itemLength = tail.compactSize(), itemLength == 32,
+                  let reserved = tail.bytes(32)
             else { throw .invalidCoinbase("coinbase witness must be one 32-byte item") }
+            witnessReservedValue = Array(reserved)
         }
         guard let locktime = tail.u32(), tail.isAtEnd else { throw .invalidCoinbase("bytes after the lock time") }
         self.version = version
@@ -66,6 +77,7 @@ public struct DeclaredCoinbase: Sendable, Hashable {
         self.outputs = outputs
         self.locktime = locktime
         self.size = prefix.count + extranonceLength + suffix.count
+        self.witnessReservedValue = witnessReservedValue
     }
 
     /// The BIP34 height the scriptSig starts with, if it has one.

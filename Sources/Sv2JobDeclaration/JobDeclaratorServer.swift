@@ -270,7 +270,7 @@ public final class JobDeclaratorServer {
         let job = DeclaredMiningJob(
             token: token, version: message.version, coinbasePrefix: prefix, coinbaseSuffix: suffix,
             wtxids: message.wtxidList.map(JobDeclarationWire.hash), excessData: Array(message.excessData), user: user)
-        try Self.checkWitnessCommitment(of: job, extranonceLength: coinbase.extranonceLength)
+        try Self.checkWitnessCommitment(coinbase, wtxids: job.wtxids)
         let missing = job.wtxids.indices.filter { mempool[job.wtxids[$0]] == nil }.map { UInt16($0) }
         if !missing.isEmpty {
             let pending = connections[connection]?.pending
@@ -281,32 +281,25 @@ public final class JobDeclaratorServer {
         return (job, missing)
     }
 
-    /// A declared coinbase that commits to witnesses (BIP141) must commit to the declared ones: the commitment is
-    /// `SHA-256d(merkle root of [0] ‖ wtxids ‖ witness reserved value)`, checkable from the wtxid list alone, before
-    /// any transaction is known. A job that fails it could never make a valid block, so the pool's miners would
-    /// hash on it for nothing. (A coinbase without a commitment may only come with witness-free transactions; that
-    /// needs the transactions themselves: ``witnessWithoutCommitment(_:extranonceLength:)``, at acceptance.)
-    static func checkWitnessCommitment(of job: DeclaredMiningJob, extranonceLength: Int) throws(JobDeclarationError) {
-        let coinbase = job.coinbasePrefix + [UInt8](repeating: 0, count: extranonceLength) + job.coinbaseSuffix
-        guard let witness = TransactionSerialization.witnessCommitment(ofCoinbase: coinbase) else {
-            throw .invalidCoinbase("does not parse as a one-input transaction")
-        }
-        guard let commitment = witness.commitment else { return }
-        guard let reserved = witness.reservedValue else {
-            throw .invalidCoinbase("witness commitment without a 32-byte witness reserved value")
-        }
-        let root = MerkleRoot.compute(txids: [.zero] + job.wtxids)
-        guard SHA256d.hash(root.bytes + reserved).bytes == commitment else {
-            throw .invalidCoinbase("witness commitment does not match the declared transactions")
+    /// A declared coinbase that commits to witnesses (BIP141) must commit to the declared ones
+    /// (``WitnessCommitment/value(wtxids:reservedValue:)``), checkable from the wtxid list alone, before any
+    /// transaction is known. A job that fails it could never make a valid block, so the pool's miners would hash on
+    /// it for nothing. (A coinbase without a commitment may only come with witness-free transactions; that needs the
+    /// transactions themselves: ``witnessWithoutCommitment(_:coinbase:)``, at acceptance.)
+    static func checkWitnessCommitment(_ coinbase: DeclaredCoinbase, wtxids: [Hash256]) throws(JobDeclarationError) {
+        switch WitnessCommitment.verdict(
+            commitment: coinbase.witnessCommitment, reservedValue: coinbase.witnessReservedValue, wtxids: wtxids)
+        {
+        case .absent, .matches: return
+        case .noReservedValue: throw .invalidCoinbase("witness commitment without a 32-byte witness reserved value")
+        case .mismatch: throw .invalidCoinbase("witness commitment does not match the declared transactions")
         }
     }
 
     /// A job whose coinbase commits to no witnesses may hold only witness-free transactions (BIP141), which needs the
     /// transactions themselves: checked when the job is about to be accepted, all of them known by then.
-    private func witnessWithoutCommitment(_ job: DeclaredMiningJob, extranonceLength: Int) -> JobDeclarationError? {
-        let coinbase = job.coinbasePrefix + [UInt8](repeating: 0, count: extranonceLength) + job.coinbaseSuffix
-        guard let witness = TransactionSerialization.witnessCommitment(ofCoinbase: coinbase), witness.commitment == nil
-        else { return nil }
+    private func witnessWithoutCommitment(_ job: DeclaredMiningJob, coinbase: DeclaredCoinbase) -> JobDeclarationError? {
+        guard coinbase.witnessCommitment == nil else { return nil }
         for (index, wtxid) in job.wtxids.enumerated() {
             guard let transaction = mempool[wtxid] else { continue }
             if TransactionSerialization.withoutWitness(transaction)?.count != transaction.count {
@@ -363,7 +356,7 @@ public final class JobDeclaratorServer {
         guard let coinbase = try? DeclaredCoinbase(prefix: job.coinbasePrefix, suffix: job.coinbaseSuffix) else {
             throw .rejected("declared coinbase no longer parses")
         }
-        if let error = witnessWithoutCommitment(job, extranonceLength: coinbase.extranonceLength) {
+        if let error = witnessWithoutCommitment(job, coinbase: coinbase) {
             statistics.jobsRejected += 1
             count(error)
             statistics.declarationRejections[error.name, default: 0] += 1

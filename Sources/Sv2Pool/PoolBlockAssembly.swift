@@ -60,10 +60,10 @@ enum PoolBlockAssembly {
         }
         var txids = [SHA256d.hash(coinbase)]
         txids.reserveCapacity(transactions.count + 1)
-        // The wtxids too (the coinbase's counts as zero): the txids fix the header, but only the witness commitment
-        // fixes the witnesses, and a block whose witnesses were altered on the way would be refused by every node.
-        var wtxids = [Hash256.zero]
-        wtxids.reserveCapacity(transactions.count + 1)
+        // The wtxids too: the txids fix the header, but only the witness commitment fixes the witnesses, and a block
+        // whose witnesses were altered on the way would be refused by every node.
+        var wtxids: [Hash256] = []
+        wtxids.reserveCapacity(transactions.count)
         for (index, transaction) in transactions.enumerated() {
             guard let stripped = TransactionSerialization.withoutWitness(transaction) else {
                 return .failure(.malformedTransaction(index: index))
@@ -78,10 +78,9 @@ enum PoolBlockAssembly {
         guard root == block.header.merkleRoot else {
             return .failure(.merkleRootMismatch(computed: root, header: block.header.merkleRoot))
         }
-        if let commitment = witness.commitment {
-            guard let reserved = witness.reservedValue,
-                  SHA256d.hash(MerkleRoot.compute(txids: wtxids).bytes + reserved).bytes == commitment
-            else { return .failure(.witnessCommitmentMismatch) }
+        switch WitnessCommitment.verdict(commitment: witness.commitment, reservedValue: witness.reservedValue, wtxids: wtxids) {
+        case .absent, .matches: break
+        case .mismatch, .noReservedValue: return .failure(.witnessCommitmentMismatch)
         }
         var bytes = block.header.bytes
         bytes.reserveCapacity(size)

@@ -164,12 +164,10 @@ public struct EmbeddedTemplateSource: Sendable {
         }
         transactionIDs = transactions.map { SHA256d.hash($0) }
         // Witness commitment (BIP141): wtxids with the coinbase as zero; fake txs have no witness (wtxid = txid).
-        let witnessRoot = MerkleRoot.compute(txids: [.zero] + transactionIDs)
-        let commitment = SHA256d.hash(witnessRoot.bytes + Hash256.zero.bytes)
+        let commitment = WitnessCommitment.value(wtxids: transactionIDs, reservedValue: Hash256.zero.bytes)
         var outputs: [UInt8] = []
         var count: UInt32 = 1
-        TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes)
-            .serialize(into: &outputs)
+        WitnessCommitment.output(commitment).serialize(into: &outputs)
         if configuration.includesAnyoneCanSpendOutput {
             TxOutput(value: 0, script: [Script.opTrue]).serialize(into: &outputs)
             count += 1

@@ -17,13 +17,12 @@ struct JobDeclarationBitcoinCoreTests {
     /// as a template provider's coinbase outputs carry it: the JD server refuses a declaration whose commitment is
     /// not over its transactions, or that has none but a transaction with a witness.
     static func coinbase(for transactions: [[UInt8]]) -> CoinbaseParts {
-        let root = MerkleRoot.compute(txids: [.zero] + transactions.map(SHA256d.hash))
-        let commitment = SHA256d.hash(root.bytes + Hash256.zero.bytes)
+        let commitment = WitnessCommitment.value(wtxids: transactions.map(SHA256d.hash), reservedValue: Hash256.zero.bytes)
         return try! Coinbase(
             version: 2, scriptSigPrefix: [0x01, 0x05], tag: [], extranonceLength: 8, sequence: 0xffff_ffff,
             poolOutputs: [
                 TxOutput(value: 5_000_000_000, script: JobDeclarationTests.payout.script),
-                TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes),
+                WitnessCommitment.output(commitment),
             ],
             templateOutputs: [], templateOutputCount: 0, locktime: 0
         ).parts(witness: true)

@@ -128,13 +128,13 @@ struct JobDeclarationHostileTests {
         let declared = (1...2).map { EmbeddedTemplateSource.fakeTransaction(spending: SHA256d.hash([UInt8($0)])) }
         let declaredIDs = declared.map { JobDeclarationWire.u256(SHA256d.hash($0)) }
         func committing(to transactions: [[UInt8]], witness: Bool = true) -> CoinbaseParts {
-            let root = MerkleRoot.compute(txids: [.zero] + transactions.map(SHA256d.hash))
-            let commitment = SHA256d.hash(root.bytes + Hash256.zero.bytes)
+            let commitment = WitnessCommitment.value(
+                wtxids: transactions.map(SHA256d.hash), reservedValue: Hash256.zero.bytes)
             return try! Coinbase(
                 version: 2, scriptSigPrefix: [0x01, 0x05], tag: Array("hostile".utf8), extranonceLength: 8,
                 sequence: 0xffff_ffff, poolOutputs: [
                     TxOutput(value: 5_000_000_000, script: Self.poolScript),
-                    TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes),
+                    WitnessCommitment.output(commitment),
                 ], templateOutputs: [], templateOutputCount: 0, locktime: 0
             ).parts(witness: witness)
         }

@@ -36,10 +36,7 @@ import Testing
     static func outputs(commitment: Hash256?) -> [UInt8] {
         var bytes: [UInt8] = [commitment == nil ? 0x01 : 0x02]
         TxOutput(value: 5_000_000_000, script: [Script.opTrue]).serialize(into: &bytes)
-        if let commitment {
-            TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes)
-                .serialize(into: &bytes)
-        }
+        if let commitment { WitnessCommitment.output(commitment).serialize(into: &bytes) }
         return bytes
     }
 
@@ -60,9 +57,9 @@ import Testing
 
     static let transactions = (1...3).map { EmbeddedTemplateSource.fakeTransaction(spending: SHA256d.hash([UInt8($0)])) }
 
-    /// The commitment over `transactions`' wtxids (the coinbase's as zero) and `reservedValue`.
+    /// The commitment over `transactions`' wtxids and `reservedValue`.
     static func commitment(_ transactions: [[UInt8]], reservedValue: [UInt8]) -> Hash256 {
-        SHA256d.hash(MerkleRoot.compute(txids: [.zero] + transactions.map(SHA256d.hash)).bytes + reservedValue)
+        WitnessCommitment.value(wtxids: transactions.map(SHA256d.hash), reservedValue: reservedValue)
     }
 
     @Test func witnessesAreCheckedAgainstTheCoinbasesCommitment() throws {
@@ -106,10 +103,7 @@ import Testing
         let first = SHA256d.hash([1])
         let last = SHA256d.hash([2])
         var outputs: [UInt8] = [0x03]
-        for commitment in [first, last] {
-            TxOutput(value: 0, script: [Script.opReturn, 0x24, 0xaa, 0x21, 0xa9, 0xed] + commitment.bytes)
-                .serialize(into: &outputs)
-        }
+        for commitment in [first, last] { WitnessCommitment.output(commitment).serialize(into: &outputs) }
         TxOutput(value: 1, script: [Script.opTrue]).serialize(into: &outputs)
         let reserved = [UInt8](repeating: 0, count: 32)
         let parsed = try #require(
