@@ -1,5 +1,6 @@
 import Glibc
 public import Logging
+import Sv2Mining
 
 /// Where a ``MiningJobTokenVerifier`` records spent token ids before it lets the job they authorise through (see
 /// ``UsedTokenJournal``; tests inject failures).
@@ -189,37 +190,20 @@ public final class UsedTokenJournal: UsedTokenJournaling {
             throw error
         }
         // The rename must be durable too, or a crash could bring the old file (and its torn line) back.
-        let directory = Self.directory(of: path)
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        DurableFile.syncDirectory(of: path)
         return fd
     }
 
     private static func write(_ bytes: [UInt8], to fd: Int32, path: String) throws(UsedTokenJournalError) {
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + written, raw.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .system(call: "write", path: path, errno: errno)
-            }
-            written += count
+        do throws(DurableFile.Failure) { try DurableFile.writeAll(bytes, to: fd) } catch {
+            throw .system(call: error.call, path: path, errno: error.errno)
         }
     }
 
     private static func sync(_ fd: Int32, path: String) throws(UsedTokenJournalError) {
-        while fsync(fd) != 0 {
-            if errno == EINTR { continue }
-            throw .system(call: "fsync", path: path, errno: errno)
+        do throws(DurableFile.Failure) { try DurableFile.sync(fd) } catch {
+            throw .system(call: error.call, path: path, errno: error.errno)
         }
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     // MARK: Lines

@@ -125,19 +125,11 @@ public final class BlockJournal: BlockJournaling, @unchecked Sendable {
     /// --journal FILE` appends its outcomes to the file it read, whatever its name).
     public init(file path: String) throws(BlockJournalError) {
         self.path = path
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let created = access(path, F_OK) != 0
         descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else { throw .system(call: "open", path: path, errno: errno) }
-        if created {
-            // A new file's directory entry must be durable too, or a crash can lose the whole journal.
-            let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directoryDescriptor >= 0 {
-                _ = fsync(directoryDescriptor)
-                close(directoryDescriptor)
-            }
-        }
+        // A new file's directory entry must be durable too, or a crash can lose the whole journal.
+        if created { DurableFile.syncDirectory(of: path) }
     }
 
     deinit { close(descriptor) }
@@ -160,22 +152,11 @@ public final class BlockJournal: BlockJournaling, @unchecked Sendable {
     }
 
     private func writeLine(_ bytes: [UInt8]) throws(BlockJournalError) {
-        var line = bytes
-        var written = 0
-        while written < line.count {
-            let count = line.withUnsafeMutableBytes { raw in
-                write(descriptor, raw.baseAddress! + written, raw.count - written)
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .system(call: "write", path: path, errno: errno)
-            }
-            written += count
-        }
-        line.removeAll()
-        while fsync(descriptor) != 0 {
-            if errno == EINTR { continue }
-            throw .system(call: "fsync", path: path, errno: errno)
+        do throws(DurableFile.Failure) {
+            try DurableFile.writeAll(bytes, to: descriptor)
+            try DurableFile.sync(descriptor)
+        } catch {
+            throw .system(call: error.call, path: path, errno: error.errno)
         }
     }
 }
