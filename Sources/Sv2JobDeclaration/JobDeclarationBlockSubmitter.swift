@@ -91,6 +91,13 @@ public final class JobDeclarationBlockSubmitter {
 
     /// Finds the job the solution solves (its block meets the target) and submits it; looks missing transactions
     /// up once.
+    /// Remembers `hash` among the last 256 blocks seen, so that the same block pushed again is a duplicate.
+    private func remember(_ hash: Hash256) {
+        guard recentBlocks.insert(hash).inserted else { return }
+        recentOrder.append(hash)
+        while recentOrder.count > 256 { recentBlocks.remove(recentOrder.removeFirst()) }
+    }
+
     private func resolve(
         _ solution: PushSolution, jobs: [DeclaredMiningJob], connection: UInt64, fetched: [Hash256: [UInt8]], lookedUp: Bool
     ) {
@@ -178,9 +185,7 @@ public final class JobDeclarationBlockSubmitter {
             logger.warning("block \(hash) from JD connection \(connection) over its allowance of \(blockBurstPerConnection) blocks: not submitted")
             return
         }
-        recentBlocks.insert(hash)
-        recentOrder.append(hash)
-        if recentOrder.count > 256 { recentBlocks.remove(recentOrder.removeFirst()) }
+        remember(hash)
         statistics.blocksFound += 1
         let bytes = block.bytes
         let record = FoundBlock(
@@ -248,11 +253,8 @@ public final class JobDeclarationBlockSubmitter {
         submission.maximumAttempts = maximumAttempts
         submission.retryDelay = retryDelay
         submission.wallClock = wallClock
-        for record in records where record.blockData != nil {
-            // A pushed solution for the same block during the resubmission is a duplicate, not a second submission.
-            if recentBlocks.insert(record.hash).inserted { recentOrder.append(record.hash) }
-        }
-        while recentOrder.count > 256 { recentBlocks.remove(recentOrder.removeFirst()) }
+        // A pushed solution for the same block during the resubmission is a duplicate, not a second submission.
+        for record in records where record.blockData != nil { remember(record.hash) }
         submission.submit(records) { [weak self] results in
             guard let self else { return completion(results) }
             for result in results {

@@ -61,12 +61,9 @@ struct BlockDataRequests {
         return asked ? .joined : .send
     }
 
-    /// A request for the blocks of `templateID` could not be sent: they stop waiting (returned).
-    mutating func notSent(templateID: UInt64) -> [Waiting] {
-        let asked = outstanding.contains { $0.templateID == templateID && $0.purpose == .foundBlocks }
-        guard !asked else { return [] }
-        return takeWaiting(templateID)
-    }
+    /// The request ``want(_:height:deadline:)`` answered ``Decision/send`` for could not be sent: the blocks of
+    /// `templateID` stop waiting (returned). None joined them: nothing was recorded as asked in between.
+    mutating func notSent(templateID: UInt64) -> [Waiting] { take { $0.block.templateID == templateID } }
 
     /// Records a request put on the wire.
     mutating func sent(templateID: UInt64, purpose: Purpose) {
@@ -80,7 +77,7 @@ struct BlockDataRequests {
         guard let index = outstanding.firstIndex(where: { $0.templateID == templateID }) else { return (nil, []) }
         let purpose = outstanding.remove(at: index).purpose
         guard purpose == .foundBlocks else { return (purpose, []) }
-        return (purpose, takeWaiting(templateID))
+        return (purpose, take { $0.block.templateID == templateID })
     }
 
     /// Records that `hash` was journaled whole.
@@ -91,11 +88,7 @@ struct BlockDataRequests {
 
     /// Blocks whose wait ended by `now` (no longer waiting). Their request stays recorded: a late answer is still
     /// routed, and finds no block.
-    mutating func expired(now: Double) -> [Waiting] {
-        let gone = waiting.filter { $0.deadline <= now }
-        if !gone.isEmpty { waiting.removeAll { $0.deadline <= now } }
-        return gone
-    }
+    mutating func expired(now: Double) -> [Waiting] { take { $0.deadline <= now } }
 
     /// The template link is gone (or a new one came up): no answer will come to what was asked on it.
     mutating func linkClosed() -> [Waiting] {
@@ -105,9 +98,10 @@ struct BlockDataRequests {
         return gone
     }
 
-    private mutating func takeWaiting(_ templateID: UInt64) -> [Waiting] {
-        let taken = waiting.filter { $0.block.templateID == templateID }
-        if !taken.isEmpty { waiting.removeAll { $0.block.templateID == templateID } }
+    /// The waiting blocks `matching` (no longer waiting).
+    private mutating func take(_ matching: (Waiting) -> Bool) -> [Waiting] {
+        let taken = waiting.filter(matching)
+        if !taken.isEmpty { waiting.removeAll(where: matching) }
         return taken
     }
 }

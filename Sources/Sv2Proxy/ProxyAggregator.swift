@@ -188,7 +188,7 @@ public final class ProxyAggregator {
         upstreamGroupID = groupChannelID == 0 ? nil : groupChannelID
         upstreamSemantics = SubmitSuccessSemantics()
         statistics.upstreamChannelError = nil
-        reprefixChannels(tracker) { id, _ in ChannelEndpointChanged(channelID: id) }
+        reprefixChannels(tracker)
         statistics.upstreamChannelID = tracker.channelID
         statistics.upstreamExtranoncePrefix = tracker.extranoncePrefix
         statistics.upstreamExtranonceSize = size
@@ -407,10 +407,8 @@ public final class ProxyAggregator {
 
     /// A new upstream channel (after a reconnect or fail-over): every downstream channel gets a new local id and
     /// prefix on it, its old jobs are dropped (new ones follow from the upstream), and the miner is told with
-    /// `notice` (`ChannelEndpointChanged`).
-    private func reprefixChannels<Notice: Sv2Message>(
-        _ tracker: MinerJobTracker, notice: (UInt32, ProxyChannel) -> Notice
-    ) {
+    /// `ChannelEndpointChanged`.
+    private func reprefixChannels(_ tracker: MinerJobTracker) {
         guard !channels.isEmpty, var allocator else { return }
         for id in channels.keys.sorted() {
             guard var channel = channels[id] else { continue }
@@ -427,7 +425,7 @@ public final class ProxyAggregator {
             channel.validator = ShareValidator(
                 duplicateFilter: DuplicateShareFilter(maximumCapacity: configuration.duplicateFilterCapacity))
             channels[id] = channel
-            sendDownstream(notice(id, channel), to: channel.connection)
+            sendDownstream(ChannelEndpointChanged(channelID: id), to: channel.connection)
         }
         self.allocator = allocator
         statistics.openChannels = channels.count

@@ -61,7 +61,7 @@ struct BlocksSettleCommand: ParsableCommand {
 
     /// The entry to journal for `settings` after checking the journal: nil and a message when refused.
     static func entry(_ settings: Settings, reader: BlockJournalReader, now: UInt64) -> Result<BlockJournalEntry, ValidationError> {
-        guard let record = reader.records.first(where: { $0.hash == settings.hash }) else {
+        guard let record = reader.record(settings.hash) else {
             return .failure(ValidationError("block \(settings.hash.displayHex) is not in \(reader.path)"))
         }
         guard !record.isSettled else {

@@ -8,15 +8,12 @@ import Sv2Mining
 /// `sv2_pool_journal_unsettled_blocks`. Counted down as `sv2 pool --rpc` or `sv2 jd-server --rpc` settles them by
 /// itself (``resubmit(_:)``). Loop thread only once the loop runs.
 final class EarlierUnsettledBlocks {
-    /// The journal read.
-    let journalPath: String
     /// The unsettled blocks found at start-up.
     let records: [BlockJournalRecord]
     /// Those not settled since (the gauge's value).
     var remaining: Int
 
-    init(journalPath: String, records: [BlockJournalRecord]) {
-        self.journalPath = journalPath
+    init(records: [BlockJournalRecord]) {
         self.records = records
         remaining = records.count
     }
@@ -27,7 +24,7 @@ final class EarlierUnsettledBlocks {
         let reader: BlockJournalReader
         do { reader = try BlockJournalReader(path: path) } catch {
             logger.critical("cannot read the block journal back to look for unsettled blocks of an earlier run: \(error)")
-            return EarlierUnsettledBlocks(journalPath: path, records: [])
+            return EarlierUnsettledBlocks(records: [])
         }
         for problem in reader.problems {
             logger.error("\(problem): if it was a found block, look at that line by hand")
@@ -37,7 +34,7 @@ final class EarlierUnsettledBlocks {
         if !unsettled.isEmpty {
             logger.error("\(unsettled.count) unsettled blocks of an earlier run in \(reader.path): list them with `sv2 blocks list --journal \(reader.path) --unsettled`")
         }
-        return EarlierUnsettledBlocks(journalPath: reader.path, records: unsettled)
+        return EarlierUnsettledBlocks(records: unsettled)
     }
 
     /// The log line for one unsettled block: hash, height, found time, last state, and what to do.
