@@ -12,10 +12,11 @@ import Sv2Bitcoin
 /// are matched by id, `true` counts accepted, an error rejected (by its code). A line that is not a valid server
 /// message, or one longer than ``maximumLineLength``, counts a protocol error and closes this connection only.
 ///
-/// Per share the coinbase is rewritten in place and the `mining.submit` line is encoded straight into the
-/// connection's write buffer, and the usual acceptance `{"id":N,"result":true,"error":null}` is recognised byte for
-/// byte (``Sv1AcceptedAnswer``); every other line is parsed with `Sv1ServerMessage` (Foundation JSON, which
-/// allocates, as the translator's own parsing does). Loop thread only.
+/// Per share only the extranonce2 is rewritten (the coinbase's prefix is hashed once per job) and the `mining.submit`
+/// line is encoded straight into the connection's write buffer, and the usual acceptance
+/// `{"id":N,"result":true,"error":null}` is recognised byte for byte (``Sv1AcceptedAnswer``); every other line is
+/// parsed with `Sv1ServerMessage` (Foundation JSON, which allocates, as the translator's own parsing does). Loop thread
+/// only.
 final class SimulatedSv1Miner: ConnectionHandler {
     /// Ids below this are the handshake's (configure 1, subscribe 2, authorize 3); shares are `shareIDBase + sequence`.
     static let shareIDBase: Int64 = 16
@@ -48,9 +49,12 @@ final class SimulatedSv1Miner: ConnectionHandler {
 
     // The current job, prepared for per-share work.
     private var hasJob = false
-    /// `coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2`; the extranonce2 bytes are overwritten per share.
-    private var coinbase: [UInt8] = []
-    private var extranonce2Offset = 0
+    /// SHA-256 of `coinb1 ‖ extranonce1`, absorbed once per job: a share only hashes `extranonce2 ‖ coinb2` on top
+    /// (as `ShareJob` does for Sv2 extended jobs).
+    private var coinbaseMidstate: SHA256Midstate?
+    /// The extranonce2 of the current share, overwritten per share.
+    private var extranonce2: [UInt8] = []
+    private var coinbase2: [UInt8] = []
     private var branch: [Hash256] = []
     private var prevHash = Hash256.zero
     private var jobVersion: UInt32 = 0
@@ -251,7 +255,7 @@ final class SimulatedSv1Miner: ConnectionHandler {
         }
     }
 
-    /// Lays the job out for per-share work: the coinbase with room for extranonce2, the branch as hashes.
+    /// Lays the job out for per-share work: the coinbase's midstate before extranonce2, the branch as hashes.
     private func prepare(_ job: Sv1Notify) {
         guard subscribed, let prev = Hash256(bytes: job.prevHash) else {
             worker.counters.jobErrors += 1
@@ -268,8 +272,9 @@ final class SimulatedSv1Miner: ConnectionHandler {
         }
         branch = hashes
         prevHash = prev
-        coinbase = job.coinbase1 + extranonce1 + [UInt8](repeating: 0, count: extranonce2Size) + job.coinbase2
-        extranonce2Offset = job.coinbase1.count + extranonce1.count
+        coinbaseMidstate = extranonce1.withUnsafeBytes { SHA256Midstate(absorbing: job.coinbase1, $0) }
+        extranonce2 = [UInt8](repeating: 0, count: extranonce2Size)
+        coinbase2 = job.coinbase2
         jobVersion = job.version
         nbits = job.nbits
         ntime = job.ntime
@@ -298,17 +303,16 @@ final class SimulatedSv1Miner: ConnectionHandler {
     /// Finds the next share, writes its `mining.submit` and records its send time; false when there is no work or
     /// the connection is gone.
     func nextShare() -> Bool {
-        guard canSubmit, let connection, let target else { return false }
+        guard canSubmit, let connection, let target, let coinbaseMidstate else { return false }
         extranonce2Counter &+= 1
         let counter = extranonce2Counter
         let size = extranonce2Size
-        let offset = extranonce2Offset
-        coinbase.withUnsafeMutableBytes { buffer in
-            for index in 0..<size {
-                buffer[offset + index] = index < 8 ? UInt8(truncatingIfNeeded: counter >> UInt64(8 * index)) : 0
-            }
+        extranonce2.withUnsafeMutableBytes { buffer in
+            for index in 0..<size { buffer[index] = index < 8 ? UInt8(truncatingIfNeeded: counter >> UInt64(8 * index)) : 0 }
         }
-        let txid = coinbase.withUnsafeBytes { SHA256d.hash($0) }
+        let txid = extranonce2.withUnsafeBytes { rolled in
+            coinbase2.withUnsafeBytes { suffix in coinbaseMidstate.finishDouble(rolled, suffix) }
+        }
         let root = MerkleRoot.compute(coinbaseTxid: txid, path: branch)
         var bits: UInt32?
         var version = jobVersion
@@ -343,7 +347,6 @@ final class SimulatedSv1Miner: ConnectionHandler {
         on connection: Connection, id: Int64, extranonce2Size size: Int, nonce: UInt32, versionBits: UInt32?
     ) {
         let capacity = quotedUser.count + quotedJobID.count + 2 * size + 128
-        let offset = extranonce2Offset
         _ = connection.withWritableBuffer(minimumCapacity: capacity) { buffer in
             var writer = ASCIILineWriter(buffer: buffer)
             writer.append(#"{"id":"#)
@@ -353,7 +356,7 @@ final class SimulatedSv1Miner: ConnectionHandler {
             writer.append(",")
             writer.append(quotedJobID)
             writer.append(",\"")
-            coinbase.withUnsafeBytes { writer.appendHex(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + size)])) }
+            extranonce2.withUnsafeBytes { writer.appendHex($0) }
             writer.append("\",\"")
             writer.appendHex(ntime)
             writer.append("\",\"")

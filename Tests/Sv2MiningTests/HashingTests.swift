@@ -74,6 +74,19 @@ struct SplitMix64: RandomNumberGenerator {
         }
     }
 
+    /// What the extended-job path and the Sv1 load test rely on: a midstate over `coinb1 ‖ extranonce1`, finished
+    /// with `extranonce2 ‖ coinb2`, is the coinbase's SHA-256d.
+    @Test func midstateOverTwoPartsMatchesTheWholeHash() {
+        var rng = SplitMix64(state: 5)
+        for (firstLength, secondLength) in [(0, 0), (41, 4), (60, 8), (64, 0), (100, 16), (130, 3)] {
+            let first = rng.bytes(firstLength), second = rng.bytes(secondLength)
+            let a = rng.bytes(8), b = rng.bytes(70)
+            let midstate = second.withUnsafeBytes { SHA256Midstate(absorbing: first, $0) }
+            let hash = a.withUnsafeBytes { a in b.withUnsafeBytes { b in midstate.finishDouble(a, b) } }
+            #expect(hash == SHA256d.hash(first + second + a + b))
+        }
+    }
+
     @Test func mainnetHeadersHashAndRoundTrip() throws {
         for block in try mainnetBlocks() {
             let header = BlockHeader(
