@@ -133,11 +133,9 @@ final class LoadTestWorker {
         burst.removeAll(keepingCapacity: true)
         for slot in 0..<slotCount where phases[slot] == .ready {
             guard let client = clients[slot], client.mining.canSubmit else { continue }
-            let elapsed = Double(now &- client.mining.miningSince) / 1e9
-            // Each miner's shares fall due at its own phase of the share period (slot / slots of it): in step, every
-            // miner sent in the same tick and each share's latency was mostly the wait behind that burst.
-            let phase = Double(slot) / Double(slotCount)
-            let due = Swift.min(1_000, Int(rate * elapsed + phase) + 1 - client.mining.sharesSent)
+            let due = dueShares(
+                slot: slot, rate: rate, miningSince: client.mining.miningSince, sharesSent: client.mining.sharesSent,
+                now: now)
             guard due > 0 else { continue }
             burst.append((slot, client.mining.nextSequence))
             for _ in 0..<due {
@@ -155,15 +153,22 @@ final class LoadTestWorker {
         for (slot, first) in burst { clients[slot]?.mining.restampShares(from: first, at: sent) }
     }
 
+    /// How many shares slot `slot`'s miner owes at `now` (at most 1,000 at once): `rate` a second since it started
+    /// mining. Each miner's shares fall due at its own phase of the share period (slot / slots of it): in step, every
+    /// miner sent in the same tick and each share's latency was mostly the wait behind that burst.
+    private func dueShares(slot: Int, rate: Double, miningSince: UInt64, sharesSent: Int, now: UInt64) -> Int {
+        let elapsed = Double(now &- miningSince) / 1e9
+        let phase = Double(slot) / Double(slotCount)
+        return Swift.min(1_000, Int(rate * elapsed + phase) + 1 - sharesSent)
+    }
+
     /// ``submitDueShares(now:)`` for Stratum V1 miners: the same pacing, one `mining.submit` per share.
     private func submitDueSv1Shares(now: UInt64) {
         let rate = configuration.sharesPerSecond
         burst.removeAll(keepingCapacity: true)
         for slot in 0..<slotCount where phases[slot] == .ready {
             guard let miner = sv1Miners[slot], miner.canSubmit else { continue }
-            let elapsed = Double(now &- miner.miningSince) / 1e9
-            let phase = Double(slot) / Double(slotCount)
-            let due = Swift.min(1_000, Int(rate * elapsed + phase) + 1 - miner.sharesSent)
+            let due = dueShares(slot: slot, rate: rate, miningSince: miner.miningSince, sharesSent: miner.sharesSent, now: now)
             guard due > 0 else { continue }
             burst.append((slot, miner.nextSequence))
             for _ in 0..<due {

@@ -119,16 +119,15 @@ extension Sv2Translator {
     @discardableResult
     func moveDevices(_ id: UInt32) throws(Sv2ServiceError) -> Bool {
         guard var channel = channels[id], channel.devicesBehindActivePrefix else { return false }
-        let prefix = channel.tracker.activeExtranoncePrefix
         do {
-            channel.space = try channel.space.rebuilt(for: channel.tracker, prefix: prefix)
+            channel.space = try channel.space.rebuilt(for: channel.tracker)
         } catch {
             throw .rejected("SetExtranoncePrefix on channel \(id): \(error)")
         }
         let members = channel.members.sorted()
         channels[id] = channel
         statistics.extranoncePrefixChanges += 1
-        logger.info("upstream channel \(id): extranonce prefix now \(prefix); moving \(members.count) devices")
+        logger.info("upstream channel \(id): extranonce prefix now \(channel.tracker.activeExtranoncePrefix); moving \(members.count) devices")
         for key in members {
             guard let device = devices[key] else { continue }
             // The old extranonce belongs to the old space: nothing to give back to the new one.

@@ -26,12 +26,13 @@ enum TranslatorExtranonceSpace {
         let allocated: Extranonce?
     }
 
-    /// The aggregated layout of `tracker`'s space under `prefix` (the channel's, by default): `deviceIDLength`
-    /// bytes number the devices (fewer if the space is small), devices roll up to `extranonce2Size` of the rest.
+    /// The aggregated layout of `tracker`'s space under the prefix of its active job
+    /// (``MinerJobTracker/activeExtranoncePrefix``): `deviceIDLength` bytes number the devices (fewer if the space is
+    /// small), devices roll up to `extranonce2Size` of the rest.
     static func shared(
-        _ tracker: MinerJobTracker, deviceIDLength: Int, extranonce2Size: Int, prefix: Extranonce? = nil
+        _ tracker: MinerJobTracker, deviceIDLength: Int, extranonce2Size: Int
     ) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
-        let prefix = prefix ?? tracker.extranoncePrefix
+        let prefix = tracker.activeExtranoncePrefix
         let size = tracker.extranonceSize
         guard size >= 2 else { throw .tooSmall(size: size, needed: 2) }
         let idLength = Swift.min(deviceIDLength, size - 1)
@@ -46,27 +47,26 @@ enum TranslatorExtranonceSpace {
         return .shared(allocator, extranonce2Size: rolled, padding: size - idLength - rolled)
     }
 
-    /// The per-device layout of `tracker`'s space under `prefix` (the channel's, by default): the device rolls up to
+    /// The per-device layout of `tracker`'s space under the prefix of its active job: the device rolls up to
     /// `extranonce2Size` bytes of it.
     static func whole(
-        _ tracker: MinerJobTracker, extranonce2Size: Int, prefix: Extranonce? = nil
+        _ tracker: MinerJobTracker, extranonce2Size: Int
     ) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
         let size = tracker.extranonceSize
         guard size >= 1 else { throw .tooSmall(size: size, needed: 1) }
         let rolled = Swift.min(extranonce2Size, size)
         return .whole(
-            prefix: prefix ?? tracker.extranoncePrefix, extranonce2Size: rolled, padding: size - rolled, taken: false)
+            prefix: tracker.activeExtranoncePrefix, extranonce2Size: rolled, padding: size - rolled, taken: false)
     }
 
-    /// The same layout under `prefix`, a new prefix of the channel (`SetExtranoncePrefix`): every assignment is void.
-    func rebuilt(
-        for tracker: MinerJobTracker, prefix: Extranonce
-    ) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
+    /// The same layout under the prefix of `tracker`'s active job, a new prefix of the channel (a job sent after a
+    /// `SetExtranoncePrefix` became active): every assignment is void.
+    func rebuilt(for tracker: MinerJobTracker) throws(TranslatorExtranonceSpaceError) -> TranslatorExtranonceSpace {
         switch self {
         case .shared(let allocator, let rolled, _):
-            return try .shared(tracker, deviceIDLength: allocator.localLength, extranonce2Size: rolled, prefix: prefix)
+            return try .shared(tracker, deviceIDLength: allocator.localLength, extranonce2Size: rolled)
         case .whole(_, let rolled, _, _):
-            return try .whole(tracker, extranonce2Size: rolled, prefix: prefix)
+            return try .whole(tracker, extranonce2Size: rolled)
         }
     }
 
