@@ -57,6 +57,24 @@ public enum Sv1Line {
         "{\"id\":\(id),\"method\":\(Sv1JSON.quote(method)),\"params\":\(params)}\n"
     }
 
+    /// A device's `mining.configure` asking for version rolling within `mask` (at least 2 bits of it).
+    public static func configureVersionRolling(id: Sv1ID, mask: UInt32) -> String {
+        request(
+            id: id, method: "mining.configure",
+            params: "[[\"version-rolling\"],{\"version-rolling.mask\":\"\(Sv1Hex.encodeUInt32(mask))\","
+                + "\"version-rolling.min-bit-count\":2}]")
+    }
+
+    /// A device's `mining.subscribe`, naming its software `userAgent`.
+    public static func subscribe(id: Sv1ID, userAgent: String) -> String {
+        request(id: id, method: "mining.subscribe", params: "[\(Sv1JSON.quote(userAgent))]")
+    }
+
+    /// A device's `mining.authorize` as `user` with `password`.
+    public static func authorize(id: Sv1ID, user: String, password: String) -> String {
+        request(id: id, method: "mining.authorize", params: "[\(Sv1JSON.quote(user)),\(Sv1JSON.quote(password))]")
+    }
+
     /// A device's `mining.submit`.
     public static func submit(id: Sv1ID, _ submit: Sv1Submit) -> String {
         var params = "[\(Sv1JSON.quote(submit.worker)),\(Sv1JSON.quote(submit.jobID)),\"\(Sv1Hex.encode(submit.extranonce2))\",\""

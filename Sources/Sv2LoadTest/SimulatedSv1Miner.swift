@@ -107,16 +107,11 @@ final class SimulatedSv1Miner: ConnectionHandler {
 
     private func handshake() {
         if let mask = worker.configuration.sv1VersionRollingMask {
-            send(Sv1Line.request(
-                id: .number(Self.configureID), method: "mining.configure",
-                params: "[[\"version-rolling\"],{\"version-rolling.mask\":\"\(Sv1Hex.encodeUInt32(mask))\","
-                    + "\"version-rolling.min-bit-count\":2}]"))
+            send(Sv1Line.configureVersionRolling(id: .number(Self.configureID), mask: mask))
         }
-        send(Sv1Line.request(
-            id: .number(Self.subscribeID), method: "mining.subscribe", params: "[\"swift-stratum-loadtest/1.0\"]"))
-        send(Sv1Line.request(
-            id: .number(Self.authorizeID), method: "mining.authorize",
-            params: "[\(Sv1JSON.quote(user)),\(Sv1JSON.quote(worker.configuration.sv1Password))]"))
+        send(Sv1Line.subscribe(id: .number(Self.subscribeID), userAgent: "swift-stratum-loadtest/1.0"))
+        send(Sv1Line.authorize(
+            id: .number(Self.authorizeID), user: user, password: worker.configuration.sv1Password))
     }
 
     private func send(_ line: String) {

@@ -153,17 +153,14 @@ public final class Sv1CPUDevice: ConnectionHandler {
         if let mask = requestedVersionMask {
             configureID = nextID
             nextID += 1
-            send(Sv1Line.request(
-                id: .number(configureID), method: "mining.configure",
-                params: "[[\"version-rolling\"],{\"version-rolling.mask\":\"\(Sv1Hex.encodeUInt32(mask))\",\"version-rolling.min-bit-count\":2}]"))
+            send(Sv1Line.configureVersionRolling(id: .number(configureID), mask: mask))
         }
         subscribeID = nextID
         nextID += 1
-        send(Sv1Line.request(id: .number(subscribeID), method: "mining.subscribe", params: "[\"swift-stratum-cpu/1.0\"]"))
+        send(Sv1Line.subscribe(id: .number(subscribeID), userAgent: "swift-stratum-cpu/1.0"))
         authorizeID = nextID
         nextID += 1
-        send(Sv1Line.request(
-            id: .number(authorizeID), method: "mining.authorize", params: "[\(Sv1JSON.quote(worker)),\"x\"]"))
+        send(Sv1Line.authorize(id: .number(authorizeID), user: worker, password: "x"))
         if subscribesToExtranonce {
             let id = nextID
             nextID += 1

@@ -55,6 +55,18 @@ struct Sv1ParserTests {
         #expect(try Sv1Request(line: #"{"id":true,"method":"mining.subscribe"}"#).id == .null)
     }
 
+    /// The device handshake lines both simulated devices (the translator's CPU device, the Sv1 load test) send,
+    /// byte for byte, and the translator's parser reads them back.
+    @Test func deviceHandshakeLinesAreExactAndParse() throws {
+        let configure = Sv1Line.configureVersionRolling(id: .number(1), mask: 0x1fff_e000)
+        #expect(configure == #"{"id":1,"method":"mining.configure","params":[["version-rolling"],{"version-rolling.mask":"1fffe000","version-rolling.min-bit-count":2}]}"# + "\n")
+        let subscribe = Sv1Line.subscribe(id: .number(2), userAgent: "swift-stratum-cpu/1.0")
+        #expect(subscribe == #"{"id":2,"method":"mining.subscribe","params":["swift-stratum-cpu/1.0"]}"# + "\n")
+        let authorize = Sv1Line.authorize(id: .number(3), user: "alice.\"rig\"", password: "x")
+        #expect(authorize == #"{"id":3,"method":"mining.authorize","params":["alice.\"rig\"","x"]}"# + "\n")
+        for line in [configure, subscribe, authorize] { _ = try Sv1Request(line: String(line.dropLast())) }
+    }
+
     @Test func malformedRequestsAreTypedErrorsWithTheirID() {
         let cases: [(String, Sv1RequestError)] = [
             ("not json", .init(id: .null, error: .malformedJSON)),
