@@ -19,6 +19,7 @@
 # `loadtest run` arguments, e.g. "--channel extended").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/authority-key.sh"
 CONNECTIONS=${CONNECTIONS:-100}
 RATE=${RATE:-400}
 WINDOW=${WINDOW:-5}
@@ -45,8 +46,7 @@ server=$!
 for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
 security=()
 if [[ ${NOISE:-0} == 1 ]]; then
-    security=(--authority-public-key "$(sed -n -e 's/.*authority-public-key \([^ ]*\).*/\1/p' \
-        -e 's/^authority public key: \([^ ]*\).*/\1/p' "$log" | head -1)")
+    security=(--authority-public-key "$(authority_key "$log")")
 fi
 if [[ ${HANDSHAKES:-0} == 1 ]]; then
     perf stat -x, -e 'probe_libc:*' -p "$server" 2>"$log.stat" >/dev/null &

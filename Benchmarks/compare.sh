@@ -34,6 +34,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/authority-key.sh"
 DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-100}
 IN_FLIGHT=${IN_FLIGHT:-16}
@@ -98,8 +99,7 @@ start_server() {
             sleep 0.1
         done
         if grep -q '^\(pool \)\?listening' "$SERVER_LOG"; then
-            AUTHORITY=$(sed -n -e 's/.*authority-public-key \([^ ]*\).*/\1/p' \
-                -e 's/^authority public key: \([^ ]*\).*/\1/p' "$SERVER_LOG" | head -1)
+            AUTHORITY=$(authority_key "$SERVER_LOG")
             return
         fi
         echo "server $kind did not start on port $PORT (attempt $attempt):" >&2

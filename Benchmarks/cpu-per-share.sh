@@ -17,6 +17,7 @@
 # SERVER_CPU_PERCENT=15 LOADGEN_CORES=0,1 LOADGEN_ARGS="--loops 2").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/authority-key.sh"
 RATE=${RATE:-400}
 CONNECTIONS=${CONNECTIONS:-100}
 IN_FLIGHT=${IN_FLIGHT:-16}
@@ -64,7 +65,7 @@ measure() {
     local security=()
     if [[ ${NOISE:-0} == 1 ]]; then
         local key
-        key=$(sed -n -e 's/.*authority-public-key \([^ ]*\).*/\1/p' -e 's/^authority public key: \([^ ]*\).*/\1/p' "$log" | head -1)
+        key=$(authority_key "$log")
         security=(--authority-public-key "$key")
     else
         security=()

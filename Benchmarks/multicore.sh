@@ -20,6 +20,7 @@
 #   NOISE=1 LOOP_CPU_PERCENT=30 bash Benchmarks/multicore.sh   # the same with Noise (the pool's key from its data dir)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/authority-key.sh"
 SV2=${SV2:-$ROOT/.build/release/sv2}
 THREADS=${THREADS:-"1 2"}
 ROUNDS=${ROUNDS:-3}
@@ -96,7 +97,7 @@ measure() {
     [[ -n $LOOP_CPU_PERCENT ]] && cap_loops "$pid" "$threads"
     local authority=()
     if [[ ${NOISE:-0} == 1 ]]; then
-        authority=(--authority-public-key "$(sed -n 's/^authority public key: \([^ ]*\).*/\1/p' "$log" | head -1)")
+        authority=(--authority-public-key "$(authority_key "$log")")
     fi
     local load
     load=$(cut -d' ' -f1 /proc/loadavg)

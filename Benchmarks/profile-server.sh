@@ -11,6 +11,7 @@
 # authority key the server prints and turn Noise on; start the server with its Noise option).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/authority-key.sh"
 SERVER=$1
 RATE=${RATE:-400}
 CONNECTIONS=${CONNECTIONS:-100}
@@ -31,7 +32,7 @@ for _ in $(seq 100); do
 done
 security=()
 if [[ ${NOISE:-0} == 1 ]]; then
-    key=$(sed -n -e 's/.*authority-public-key \([^ ]*\).*/\1/p' -e 's/^authority public key: \([^ ]*\).*/\1/p' "$OUT/server.log" | head -1)
+    key=$(authority_key "$OUT/server.log")
     security=(--authority-public-key "$key")
 fi
 mode=(--share-rate "$RATE")
