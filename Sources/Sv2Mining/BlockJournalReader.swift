@@ -68,20 +68,9 @@ public struct BlockJournalReader: Sendable {
     public init(bytes: [UInt8], path: String = "(memory)", maximumLineLength: Int = Self.maximumLineLength) {
         self.path = path
         lineLimit = maximumLineLength
-        var start = 0
-        var line = 0
-        while start < bytes.count {
-            line += 1
-            let end = bytes[start...].firstIndex(of: 0x0a)
-            let slice = bytes[start..<(end ?? bytes.count)]
-            if slice.count > lineLimit {
-                problems.append(.lineTooLong(line: line, limit: lineLimit))
-            } else {
-                consume(slice, line: line, complete: end != nil)
-            }
-            start = (end ?? bytes.count) + 1
-        }
-        lineCount = line
+        var lines = LineSplitting()
+        feed(bytes[...], &lines)
+        finish(&lines)
     }
 
     /// Blocks found but not settled, oldest first.
@@ -98,9 +87,7 @@ public struct BlockJournalReader: Sendable {
 
     private mutating func read(_ descriptor: Int32) throws(BlockJournalReadError) {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var line: [UInt8] = []
-        var number = 0
-        var skipping = false
+        var lines = LineSplitting()
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
             if count < 0 {
@@ -108,37 +95,56 @@ public struct BlockJournalReader: Sendable {
                 throw .system(call: "read", path: path, errno: errno)
             }
             if count == 0 { break }
-            var start = 0
-            while start < count {
-                let newline = chunk[start..<count].firstIndex(of: 0x0a)
-                let end = newline ?? count
-                if !skipping {
-                    if line.count + (end - start) > lineLimit {
-                        // Too long: drop what was gathered and skip to the newline.
-                        number += 1
-                        problems.append(.lineTooLong(line: number, limit: lineLimit))
-                        line.removeAll(keepingCapacity: false)
-                        skipping = true
-                    } else {
-                        line.append(contentsOf: chunk[start..<end])
-                    }
-                }
-                guard newline != nil else { break }
-                if skipping {
-                    skipping = false
+            feed(chunk[0..<count], &lines)
+        }
+        finish(&lines)
+    }
+
+    /// Where splitting stands between chunks: the line gathered so far, lines seen, and whether the current line
+    /// is being skipped (it grew past the line bound).
+    private struct LineSplitting {
+        var line: [UInt8] = []
+        var number = 0
+        var skipping = false
+    }
+
+    /// Splits `chunk` into lines (one may continue from the previous chunk), consuming each complete one; a line
+    /// longer than the bound is counted as a problem and skipped up to its newline.
+    private mutating func feed(_ chunk: ArraySlice<UInt8>, _ lines: inout LineSplitting) {
+        var start = chunk.startIndex
+        while start < chunk.endIndex {
+            let newline = chunk[start...].firstIndex(of: 0x0a)
+            let end = newline ?? chunk.endIndex
+            if !lines.skipping {
+                if lines.line.count + (end - start) > lineLimit {
+                    // Too long: drop what was gathered and skip to the newline.
+                    lines.number += 1
+                    problems.append(.lineTooLong(line: lines.number, limit: lineLimit))
+                    lines.line.removeAll(keepingCapacity: false)
+                    lines.skipping = true
                 } else {
-                    number += 1
-                    consume(line[...], line: number, complete: true)
-                    line.removeAll(keepingCapacity: true)
+                    lines.line.append(contentsOf: chunk[start..<end])
                 }
-                start = end + 1
             }
+            guard newline != nil else { break }
+            if lines.skipping {
+                lines.skipping = false
+            } else {
+                lines.number += 1
+                consume(lines.line[...], line: lines.number, complete: true)
+                lines.line.removeAll(keepingCapacity: true)
+            }
+            start = end + 1
         }
-        if !skipping, !line.isEmpty {
-            number += 1
-            consume(line[...], line: number, complete: false)
+    }
+
+    /// The end of the journal: a last line without its newline is consumed as cut short.
+    private mutating func finish(_ lines: inout LineSplitting) {
+        if !lines.skipping, !lines.line.isEmpty {
+            lines.number += 1
+            consume(lines.line[...], line: lines.number, complete: false)
         }
-        lineCount = number
+        lineCount = lines.number
     }
 
     private mutating func consume(_ bytes: ArraySlice<UInt8>, line: Int, complete: Bool) {
