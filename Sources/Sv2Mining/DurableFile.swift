@@ -5,7 +5,7 @@ import Glibc
 /// its own typed error (with the path it was working on).
 package enum DurableFile {
     /// A system call that failed.
-    package struct Failure: Error {
+    package struct Failure: Error, Equatable {
         /// `write` or `fsync`.
         package let call: String
         /// Its errno.
