@@ -207,6 +207,8 @@ let package = Package(
             dependencies: [
                 "sv2", "Sv2AppSupport", "Sv2Noise", "Sv2Pool", "Sv2Miner", "Sv2Service", "Sv2TemplateProvider", "Reactor",
                 "LoopTestSupport",
+                // The commands' refusals are `ValidationError`s; tests read their messages.
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "Sv2TranslatorTests",

@@ -31,12 +31,16 @@ public struct BlockJournalReader: Sendable {
     public private(set) var problems: [BlockJournalReadError] = []
     /// Lines read (good or not).
     public private(set) var lineCount = 0
+    /// Whether the file was there: `false` when ``init(path:)`` found no file at ``path`` and read it as an empty
+    /// journal. The apps at start-up take that as "nothing was ever found"; `sv2 blocks` refuses it, so a mistyped
+    /// `--journal` is not mistaken for a journal without blocks.
+    public private(set) var fileExists = true
     private var positions: [Hash256: Int] = [:]
     private let lineLimit: Int
 
     /// The journal at `path`: `blocks.jsonl` inside it when it is a directory (the pool's `--block-journal`), else
-    /// the file itself. A journal that does not exist yet is empty (nothing was ever found). Throws only when the
-    /// file cannot be read at all.
+    /// the file itself. A journal that does not exist yet is empty (nothing was ever found), with ``fileExists``
+    /// `false`. Throws only when the file cannot be read at all.
     public init(path: String) throws(BlockJournalReadError) {
         try self.init(path: path, maximumLineLength: Self.maximumLineLength)
     }
@@ -52,7 +56,10 @@ public struct BlockJournalReader: Sendable {
         self.path = file
         let descriptor = open(file, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            if errno == ENOENT { return }
+            if errno == ENOENT {
+                fileExists = false
+                return
+            }
             throw .system(call: "open", path: file, errno: errno)
         }
         defer { close(descriptor) }

@@ -25,11 +25,14 @@ struct BlocksCommand: ParsableCommand {
 
     /// Where the journal is: `--journal DIR|FILE`, else the data directory's `blocks` (as `sv2 pool` writes it).
     struct JournalLocation: ParsableArguments {
-        @Option(name: .long, help: "The block journal: the directory sv2 pool --block-journal names (its blocks.jsonl), or the file itself (default DATA_DIR/blocks).")
+        @Option(name: .long, help: "The block journal: the directory sv2 pool --block-journal names (its blocks.jsonl), or the file itself (default DATA_DIR/blocks). A journal that is not there is an error, never an empty list.")
         var journal: String?
 
         @Option(name: .long, help: "The pool's data directory, for the default journal (default: $XDG_DATA_HOME/sv2, else $HOME/.local/share/sv2, else ./sv2-data).")
         var dataDir: String?
+
+        /// Whether `--journal` was given (else the data directory's default is read).
+        var isGiven: Bool { journal != nil }
 
         /// The path given, or the default journal directory.
         func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -40,12 +43,30 @@ struct BlocksCommand: ParsableCommand {
     }
 
     /// Reads the journal at `path`, printing every unreadable line to standard error (they may be blocks: a line
-    /// cut short by a crash is named there with its line number).
-    static func read(_ path: String) throws -> BlockJournalReader {
+    /// cut short by a crash is named there with its line number). A journal that is not there is refused, never
+    /// read as one without blocks: an operator looking for a lost block must not take a mistyped `--journal` (`given`)
+    /// or a pool writing elsewhere than the default for "no blocks".
+    static func read(_ path: String, given: Bool) throws -> BlockJournalReader {
         let reader: BlockJournalReader
         do { reader = try BlockJournalReader(path: path) } catch { throw ValidationError("\(error)") }
+        guard reader.fileExists else { throw missing(reader.path, given: given) }
         for problem in reader.problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
         return reader
+    }
+
+    /// The refusal of a journal that is not at `path` (as resolved: a directory's `blocks.jsonl`).
+    static func missing(_ path: String, given: Bool) -> ValidationError {
+        if given {
+            return ValidationError("""
+                no block journal at \(path): no such file (--journal takes the directory given to sv2 pool \
+                --block-journal, or the blocks.jsonl in it)
+                """)
+        }
+        return ValidationError("""
+            no block journal at \(path) yet (the default, DATA_DIR/blocks): a pool or JD server creates it when it \
+            starts with this data directory; if yours writes elsewhere, give --journal DIR (its --block-journal) or \
+            --data-dir DIR
+            """)
     }
 
     /// A Unix time as ISO 8601 (UTC).

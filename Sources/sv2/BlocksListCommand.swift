@@ -44,7 +44,7 @@ struct BlocksListCommand: ParsableCommand {
 
     func run() throws {
         let settings = settings()
-        let reader = try BlocksCommand.read(settings.journal)
+        let reader = try BlocksCommand.read(settings.journal, given: location.isGiven)
         for line in Self.render(reader, settings) { print(line) }
     }
 }

@@ -74,7 +74,7 @@ struct BlocksSettleCommand: ParsableCommand {
 
     func run() throws {
         let settings = try settings()
-        let reader = try BlocksCommand.read(settings.journal)
+        let reader = try BlocksCommand.read(settings.journal, given: location.isGiven)
         let entry = try Self.entry(settings, reader: reader, now: UInt64(Date().timeIntervalSince1970)).get()
         do {
             let journal = try BlockJournal(file: reader.path)

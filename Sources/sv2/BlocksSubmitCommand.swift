@@ -87,8 +87,9 @@ struct BlocksSubmitCommand: ParsableCommand {
 
     func run() throws {
         let settings = try settings()
+        // Read (and refused when missing) before logging is set up: nothing runs for a journal that is not there.
+        let reader = try BlocksCommand.read(settings.journal, given: location.isGiven)
         LoopHost.bootstrapLogging(level: .warning)
-        let reader = try BlocksCommand.read(settings.journal)
         let failed = settings.retryFailed ? reader.failedWithBlockData : []
         let unsettled = reader.unsettled + failed
         guard !unsettled.isEmpty else {

@@ -157,6 +157,18 @@ struct BlocksAppTests {
                   "warning", "--backend", "epoll"])
     }
 
+    /// `sv2 blocks` with a journal that is not there: exit status 64 and the path named, never "0 blocks".
+    @Test func aMistypedJournalIsAnErrorNotAnEmptyList() throws {
+        let directory = Blocks.temporaryDirectory()
+        let typo = directory + "/blcoks"
+        let list = try Self.app(["blocks", "list", "--journal", typo])
+        defer { list.kill() }
+        #expect(list.waitForExit(timeout: 60) == 64, "\(list.output)")
+        #expect(list.output.contains { $0.contains("no block journal at \(typo): no such file") }, "\(list.output)")
+        #expect(!list.output.contains { $0.contains("blocks listed") })
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+
     /// Runs the app `arguments` (plus its journal, `--rpc` to a FakeBitcoinCore and `--metrics`) over a journal of
     /// `entries` left by an earlier run, and checks that at start-up it sent exactly `whole`'s block to the node,
     /// logged `settledLine`, journaled `acknowledged` as acknowledged and left only `left` unsettled, which the

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Testing
 @testable import Sv2Bitcoin
@@ -110,6 +111,65 @@ struct BlocksCommandTests {
         #expect(objects[1]["state"] as? String == "submitted" && objects[1]["settled"] as? Bool == false)
         #expect(objects[1]["height"] as? Int == 200 && objects[1]["found_time"] as? Int == 1_764_547_200)
         #expect(objects[1]["reason"] is NSNull && objects[1]["has_block_data"] as? Bool == false)
+    }
+
+    /// A journal that is not there is refused by `list`, `submit` and `settle` with its path (as resolved), never read
+    /// as a journal without blocks: a mistyped `--journal` must not tell an operator looking for a lost block that
+    /// there is none. Nothing is created or written.
+    @Test func aJournalThatIsNotThereIsAnErrorNamingItsPath() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let hash = Self.found(nonce: 9, withData: false).hash.displayHex
+        func refusal(_ arguments: [String]) -> String? {
+            do {
+                var command = try SV2.parseAsRoot(["blocks"] + arguments)
+                try command.run()
+                Issue.record("\(arguments): ran")
+                return nil
+            } catch let error as ValidationError {
+                return error.message
+            } catch {
+                Issue.record("\(arguments): \(error)")
+                return nil
+            }
+        }
+        let typo = directory.file("blcoks")
+        let empty = directory.file("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
+        for (journal, named) in [(typo, typo), (typo + "/blocks.jsonl", typo + "/blocks.jsonl"), (empty, empty + "/blocks.jsonl")] {
+            for arguments in [
+                ["list", "--journal", journal],
+                ["list", "--journal", journal, "--unsettled", "--json"],
+                ["settle", hash, "--journal", journal, "--as", "failed", "--reason", "checked"],
+                ["submit", "--journal", journal, "--rpc", "127.0.0.1:1", "--rpc-cookie", directory.file(".cookie")],
+                ["submit", "--journal", journal, "--rpc", "127.0.0.1:1", "--rpc-cookie", directory.file(".cookie"), "--retry-failed"],
+            ] {
+                let message = refusal(arguments)
+                #expect(message?.hasPrefix("no block journal at \(named): no such file") == true, "\(arguments): \(message ?? "")")
+                #expect(message?.contains("--journal") == true)
+            }
+        }
+        // The default journal of a data directory no pool has used: "yet", and how to point elsewhere.
+        let data = directory.file("data")
+        for arguments in [["list", "--data-dir", data], ["settle", hash, "--data-dir", data, "--as", "failed", "--reason", "x"]] {
+            let message = refusal(arguments)
+            #expect(message?.hasPrefix("no block journal at \(data)/blocks yet") == true, "\(arguments): \(message ?? "")")
+            #expect(message?.contains("--journal DIR") == true && message?.contains("--data-dir DIR") == true)
+        }
+        let message = refusal(["list"] + ["--data-dir", data + "/"])
+        #expect(message?.hasPrefix("no block journal at \(data)/blocks yet") == true)
+        // Nothing was created while refusing.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["empty"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty)
+
+        // A journal that is there but holds no block (a pool started and found none yet) is read: no blocks.
+        _ = try BlockJournal(directory: empty)
+        for given in [true, false] {
+            let reader = try BlocksCommand.read(empty, given: given)
+            #expect(reader.fileExists && reader.records.isEmpty && reader.path == empty + "/blocks.jsonl")
+        }
+        let list = try BlocksListCommand.parse(["--journal", empty])
+        try list.run()
     }
 
     /// What the apps log at start-up for each unsettled block of an earlier run says what to do.
