@@ -36,13 +36,25 @@ public enum BitcoinCoreRPCError: Error, Sendable, Equatable, CustomStringConvert
         }
     }
 
-    /// Whether trying again later may succeed (the node was not reached or did not answer in full). An answer
-    /// the node gave (an RPC error, a refusal of the credentials, a malformed or oversized answer) is not retried.
+    /// bitcoind's JSON-RPC error code while it starts (`RPC_IN_WARMUP`: "Loading block index…", "Verifying
+    /// blocks…", "Loading wallet…"): it answers every call with it until it is ready.
+    public static let warmupCode = -28
+
+    /// Whether this is bitcoind's answer while it is still starting (``warmupCode``).
+    public var isWarmup: Bool {
+        if case .rpc(_, Self.warmupCode, _) = self { true } else { false }
+    }
+
+    /// Whether trying again later may succeed: the node was not reached, did not answer in full, or is still
+    /// starting (error -28, ``isWarmup``: a node started together with the pool answers it for tens of seconds or
+    /// minutes, and a block must wait for it rather than be counted refused). Any other answer the node gave (an
+    /// RPC error about the call, a refusal of the credentials, a malformed or oversized answer) is not retried.
     public var isTransient: Bool {
         switch self {
         case .unreachable, .timedOut, .connectionClosed, .queueFull: true
         case .httpStatus(_, let status): status >= 500
-        case .unauthorized, .credentials, .responseTooLarge, .malformedResponse, .rpc, .stopped: false
+        case .rpc: isWarmup
+        case .unauthorized, .credentials, .responseTooLarge, .malformedResponse, .stopped: false
         }
     }
 

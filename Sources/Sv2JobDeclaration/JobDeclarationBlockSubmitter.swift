@@ -8,10 +8,11 @@ public import Sv2Mining
 /// full block (``DeclaredBlock``: header from the solution, coinbase from the declared prefix, extranonce and
 /// suffix, the declared transactions), checked against its `nbits`, **journaled** (the `found` line carries the whole
 /// block, so it can be submitted by hand whatever happens next) and then submitted with `submitblock`. bitcoind's
-/// verdict is logged, counted (``JobDeclarationBlockStatistics/results``) and journaled (`submitted`, or `failed`
-/// with the reason). A node that cannot be reached is tried again, with a doubling delay, up to
-/// ``maximumAttempts`` times; after that the block is journaled `failed` and logged critical — never dropped
-/// silently. Loop thread only.
+/// verdict is logged, counted (``JobDeclarationBlockStatistics/results``) and journaled (`acknowledged` when the node
+/// has the block: ``BitcoinCoreSubmitBlockResult/nodeHasBlock``; `failed` with the reason otherwise). A node that
+/// cannot be reached or is still starting (``BitcoinCoreRPCError/isTransient``) is tried again on ``backoff``'s
+/// schedule; after the last attempt the block is journaled `failed` and logged critical — never dropped silently
+/// (`sv2 blocks submit --retry-failed` sends it again). Loop thread only.
 public final class JobDeclarationBlockSubmitter {
     /// The node blocks go to.
     public let rpc: BitcoinCoreRPCClient
@@ -19,12 +20,9 @@ public final class JobDeclarationBlockSubmitter {
     public private(set) var statistics = JobDeclarationBlockStatistics()
     /// Where blocks are recorded before they are submitted (the pool's journal in `sv2 jd-server`).
     public var journal: (any BlockJournaling)?
-    /// `submitblock` attempts per block while the node is unreachable.
-    public var maximumAttempts = 6
-    /// Delay before the first retry; doubled for each next one.
-    public var retryDelay: Duration = .seconds(1)
-    /// Longest delay between two attempts.
-    public var maximumRetryDelay: Duration = .seconds(30)
+    /// `submitblock` attempts per block while the node is unreachable or starting, and the delays between them
+    /// (see ``RetryBackoff`` for why the default is what it is).
+    public var backoff = RetryBackoff()
     /// Blocks being submitted at once; more are journaled `failed` (a flood of valid blocks cannot happen on a real
     /// network).
     public var maximumPendingBlocks = 16
@@ -223,10 +221,10 @@ public final class JobDeclarationBlockSubmitter {
                     self.journal(.init(event: .failed, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))
                 }
                 self.onResult?(block, result)
-            case .failure(let error) where error.isTransient && number < self.maximumAttempts:
+            case .failure(let error) where error.isTransient && self.backoff.allowsRetry(after: number):
                 self.statistics.retries += 1
-                let delay = self.delay(before: number + 1)
-                self.logger.warning("block \(block.hash) not submitted yet (attempt \(number) of \(self.maximumAttempts), next in \(delay)): \(error)")
+                let delay = self.backoff.delay(before: number + 1)
+                self.logger.warning("block \(block.hash) not submitted yet (attempt \(number) of \(self.backoff.maximumAttempts), next in \(delay)): \(error)")
                 self.rpc.eventLoop.schedule(after: delay) { [weak self] in
                     self?.attempt(block, bytes: bytes, number: number + 1)
                 }
@@ -243,15 +241,15 @@ public final class JobDeclarationBlockSubmitter {
     }
 
     /// Submits again the blocks an earlier run journaled but never saw settled (`sv2 jd-server --rpc` at
-    /// start-up), through ``JournaledBlockSubmission`` with this submitter's node, journal, clock and attempts:
-    /// what the node has is journaled `acknowledged`, what it refuses `failed`; a node that stays unreachable
-    /// leaves them unsettled. Records without `block_data` are reported as such, not submitted. Loop thread only.
+    /// start-up), through ``JournaledBlockSubmission`` with this submitter's node, journal, clock, retry schedule
+    /// (``backoff``) and logger: what the node has is journaled `acknowledged`, what it refuses `failed`; a node that
+    /// stays unreachable or starting leaves them unsettled. Records without `block_data` are reported as such, not
+    /// submitted. Loop thread only.
     public func resubmitJournaled(
         _ records: [BlockJournalRecord], completion: @escaping ([JournaledBlockSubmission.Result]) -> Void
     ) {
-        let submission = JournaledBlockSubmission(rpc: rpc, journal: journal)
-        submission.maximumAttempts = maximumAttempts
-        submission.retryDelay = retryDelay
+        let submission = JournaledBlockSubmission(rpc: rpc, journal: journal, logger: logger)
+        submission.backoff = backoff
         submission.wallClock = wallClock
         // A pushed solution for the same block during the resubmission is a duplicate, not a second submission.
         for record in records where record.blockData != nil { remember(record.hash) }
@@ -289,17 +287,6 @@ public final class JobDeclarationBlockSubmitter {
         }
         allowances[connection] = entry
         return true
-    }
-
-    /// `retryDelay` doubled for each attempt after the second, at most `maximumRetryDelay`.
-    func delay(before attempt: Int) -> Duration {
-        var delay = retryDelay
-        var step = 2
-        while step < attempt, delay < maximumRetryDelay {
-            delay = delay * 2
-            step += 1
-        }
-        return min(delay, maximumRetryDelay)
     }
 
     private func journal(_ entry: BlockJournalEntry) {

@@ -11,18 +11,23 @@ public import Sv2Mining
 /// - without `block_data` (a pool's block whose template provider never sent its other transactions: it was down,
 ///   refused, or the pool stopped first) nothing can be submitted from here: ``Outcome/noBlockData``, nothing
 ///   journaled;
-/// - `submitblock` answered `null` (accepted) or `"duplicate"` (the node has it): journaled `acknowledged`;
+/// - `submitblock` answered `null` (accepted), `"duplicate"` (the node had it) or `"inconclusive"` (valid, not on
+///   its best chain yet): the node has the block (``BitcoinCoreSubmitBlockResult/nodeHasBlock``, the policy of
+///   ``JobDeclarationBlockSubmitter``), journaled `acknowledged`;
 /// - any other answer, or an RPC error object about the block (e.g. -22 "Block decode failed"): journaled
 ///   `failed` with the node's words;
-/// - the node not reached, not answering, or refusing the credentials: retried up to ``maximumAttempts`` times
-///   while the failure is transient, then ``Outcome/notSubmitted(error:)``, **nothing journaled**: the block stays
-///   unsettled, to be submitted on the next try, never settled by a node that was simply down.
+/// - the node not reached, not answering in full, or still starting (error -28, "Loading block index…": see
+///   ``BitcoinCoreRPCError/isTransient``): retried on ``backoff``'s schedule, each retry logged at warning; if it
+///   lasts past the last attempt, ``Outcome/notSubmitted(error:)`` with **nothing journaled**: the block stays
+///   unsettled, to be submitted on the next try, never settled by a node that was simply down or starting;
+/// - the node refusing the credentials, or an answer that is not a JSON-RPC answer: not retried,
+///   ``Outcome/notSubmitted(error:)``, nothing journaled either.
 ///
 /// Loop thread only (the client's loop).
 public final class JournaledBlockSubmission {
     /// What became of one block.
     public enum Outcome: Sendable, Equatable, CustomStringConvertible {
-        /// The node has the block (`null` or `"duplicate"`); journaled `acknowledged`.
+        /// The node has the block (`null`, `"duplicate"` or `"inconclusive"`); journaled `acknowledged`.
         case acknowledged(verdict: String)
         /// The node refused the block; journaled `failed` with this reason.
         case rejected(reason: String)
@@ -76,17 +81,23 @@ public final class JournaledBlockSubmission {
     public let rpc: BitcoinCoreRPCClient
     /// Where outcomes are journaled (`nil`: not journaled).
     public let journal: (any BlockJournaling)?
-    /// `submitblock` attempts per block while the failure is transient (at least 1).
-    public var maximumAttempts = 3
-    /// Delay before each retry.
-    public var retryDelay: Duration = .seconds(1)
+    /// `submitblock` attempts per block while the failure is transient, and the delays between them (the
+    /// default is the JD server's; ``JobDeclarationBlockSubmitter/resubmitJournaled(_:completion:)`` passes its
+    /// own).
+    public var backoff = RetryBackoff()
     /// Unix time in seconds for the journal (injectable for tests).
     public var wallClock: () -> UInt64 = { UInt64(time(nil)) }
 
-    /// A submission to `rpc`, journaling outcomes in `journal`.
-    public init(rpc: BitcoinCoreRPCClient, journal: (any BlockJournaling)?) {
+    private let logger: Logger
+
+    /// A submission to `rpc`, journaling outcomes in `journal`; retries are logged to `logger`.
+    public init(
+        rpc: BitcoinCoreRPCClient, journal: (any BlockJournaling)?,
+        logger: Logger = Logger(label: "stratum.blocks.resubmission")
+    ) {
         self.rpc = rpc
         self.journal = journal
+        self.logger = logger
     }
 
     /// Submits every record that holds its block, one at a time in order; `completion` gets one result per record
@@ -110,20 +121,24 @@ public final class JournaledBlockSubmission {
     private func attempt(_ record: BlockJournalRecord, bytes: [UInt8], number: Int, done: @escaping (Result) -> Void) {
         rpc.submitBlock(bytes) { [self] answer in
             let outcome: Outcome
+            // The transient case comes before the RPC error case: bitcoind's warmup (-28) is an RPC error object
+            // but says nothing about the block, so it is retried, never journaled `failed`.
             switch answer {
-            case .success(.accepted):
-                outcome = .acknowledged(verdict: "accepted")
-            case .success(.answered("duplicate")):
-                outcome = .acknowledged(verdict: "duplicate")
-            case .success(.answered(let verdict)):
+            case .success(let verdict) where verdict.nodeHasBlock:
+                outcome = .acknowledged(verdict: verdict.description)
+            case .success(let verdict):
                 outcome = .rejected(reason: "submitblock: \(verdict)")
-            case .failure(.rpc(_, let code, let message)):
-                outcome = .rejected(reason: "submitblock: error \(code): \(message.prefix(200))")
-            case .failure(let error) where error.isTransient && number < maximumAttempts:
-                _ = rpc.eventLoop.schedule(after: retryDelay) { [self] in
+            case .failure(let error) where error.isTransient && backoff.allowsRetry(after: number):
+                let delay = backoff.delay(before: number + 1)
+                logger.warning("block \(record.hash) from the journal not submitted yet (attempt \(number) of \(backoff.maximumAttempts), next in \(delay)): \(error)")
+                _ = rpc.eventLoop.schedule(after: delay) { [self] in
                     attempt(record, bytes: bytes, number: number + 1, done: done)
                 }
                 return
+            case .failure(let error) where error.isTransient:
+                outcome = .notSubmitted(error: error)
+            case .failure(.rpc(_, let code, let message)):
+                outcome = .rejected(reason: "submitblock: error \(code): \(message.prefix(200))")
             case .failure(let error):
                 outcome = .notSubmitted(error: error)
             }

@@ -10,9 +10,11 @@ struct BlocksSubmitCommand: ParsableCommand {
         commandName: "submit",
         abstract: "Submit every unsettled block that has its block data to Bitcoin Core (submitblock) and journal the outcome.",
         discussion: """
-            The node's answer is journaled: null (accepted) or "duplicate" as acknowledged; any other answer, or an \
-            RPC error about the block, as failed with the node's words. A node that cannot be reached (or refuses the \
-            credentials) leaves the block unsettled: nothing is journaled, run the command again. Unsettled blocks \
+            The node's answer is journaled: null (accepted), "duplicate" or "inconclusive" (the node has the block) as \
+            acknowledged; any other answer, or an RPC error about the block, as failed with the node's words. A node \
+            that cannot be reached or is still starting (error -28, "Loading block index…") is retried, each retry \
+            logged, for about 4 minutes (10 attempts, 1 s doubling up to 60 s); if it stays so, or refuses the \
+            credentials, the block is left unsettled: nothing is journaled, run the command again. Unsettled blocks \
             without block data (a pool's whose template provider never sent its other transactions) cannot be \
             rebuilt here and are listed as such.
 

@@ -5,8 +5,8 @@ import Sv2Mining
 import Sv2Pool
 
 /// `sv2 jd-server --rpc`: the JD server's Bitcoin Core connection, its block submitter, and the start-up check
-/// (`getblockchaininfo`: which chain, where its tip is; refused credentials stop the app, a node not up yet is
-/// only reported: blocks wait for it within the submitter's retries).
+/// (`getblockchaininfo`: which chain, where its tip is; refused credentials stop the app, a node not up yet or still
+/// starting is only reported: blocks wait for it within the submitter's retries).
 struct JobDeclarationNode {
     let rpc: BitcoinCoreRPCClient
     let submitter: JobDeclarationBlockSubmitter
@@ -26,23 +26,22 @@ struct JobDeclarationNode {
         return JobDeclarationNode(rpc: rpc, submitter: submitter)
     }
 
-    /// Prints the node's address, then asks it `getblockchaininfo` and prints its chain and tip: refused
-    /// credentials (or any other lasting failure) stop the loop; a node not up yet is logged at error with
-    /// `transient` (what happens meanwhile). Loop thread.
+    /// Prints the node's address, then asks it `getblockchaininfo` and prints its chain and tip (``NodeStartCheck``):
+    /// refused credentials (or any other lasting failure) stop the loop; a node still starting (error -28) is logged
+    /// at warning, one not up yet at error, both with `transient` (what happens meanwhile), and the app runs on.
+    /// Loop thread.
     static func checkNode(
         _ rpc: BitcoinCoreRPCClient, _ configuration: BitcoinCoreRPCConfiguration, logLabel: String, transient: String,
         loop: EventLoop
     ) {
         print("bitcoind RPC: \(configuration.endpoint) (\(configuration.credentials))")
         rpc.getBlockchainInfo { result in
-            switch result {
-            case .success(let info):
-                print("bitcoind RPC: chain \(info.chain), tip \(info.blocks) \(info.bestBlockHash.displayHex)"
-                    + (info.initialBlockDownload ? " (still in initial block download)" : ""))
-            case .failure(let error) where error.isTransient:
-                Logger(label: logLabel).error("\(error) (\(transient))")
-            case .failure(let error):
-                Logger(label: logLabel).critical("\(error): stopping")
+            switch NodeStartCheck(result, transient: transient) {
+            case .ready(let line): print(line)
+            case .starting(let message): Logger(label: logLabel).warning("\(message)")
+            case .notReached(let message): Logger(label: logLabel).error("\(message)")
+            case .stop(let message):
+                Logger(label: logLabel).critical("\(message)")
                 loop.stop()
             }
         }

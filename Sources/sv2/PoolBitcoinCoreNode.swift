@@ -21,10 +21,10 @@ struct PoolBitcoinCoreNode {
         loop: EventLoop
     ) -> PoolBitcoinCoreNode {
         let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: loop)
-        let submission = JournaledBlockSubmission(rpc: rpc, journal: journal)
-        // As patient as the JD server's submitter with a node that is still starting.
-        submission.maximumAttempts = 6
         let logger = Logger(label: "sv2.pool.blocks")
+        // The default schedule is the JD server's submitter's (`RetryBackoff`): patient with a node started
+        // together with the pool, which answers -28 until its block index is loaded.
+        let submission = JournaledBlockSubmission(rpc: rpc, journal: journal, logger: logger)
         earlier.resubmit { records, done in
             submission.submit(records) { results in
                 for result in results { result.log(to: logger) }

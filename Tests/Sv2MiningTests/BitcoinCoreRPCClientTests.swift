@@ -227,6 +227,12 @@ struct BitcoinCoreRPCClientTests {
         let error = "{\"result\":null,\"error\":{\"code\":-5,\"message\":\"No such transaction\"},\"id\":0}"
         #expect(try answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: \(error.utf8.count)\r\n\r\n" + error)
             == .failure(.rpc(method: "echo", code: -5, message: "No such transaction")))
+        #expect(!BitcoinCoreRPCError.rpc(method: "echo", code: -5, message: "No such transaction").isTransient)
+        // bitcoind still starting: an RPC error object too, but the call may succeed later, so it is transient.
+        let warmup = "{\"result\":null,\"error\":{\"code\":-28,\"message\":\"Loading block index…\"},\"id\":0}"
+        let starting = try answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: \(warmup.utf8.count)\r\n\r\n" + warmup)
+        #expect(starting == .failure(.rpc(method: "echo", code: -28, message: "Loading block index…")))
+        if case .failure(let error) = starting { #expect(error.isWarmup && error.isTransient && error.name == "rpc-error") }
         #expect(try answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n") == .failure(.httpStatus(method: "echo", status: 503)))
         // Chunked and end-of-connection bodies are read.
         let body = "{\"result\":\"x\",\"error\":null,\"id\":0}"

@@ -157,6 +157,41 @@ struct BlocksAppTests {
                   "warning", "--backend", "epoll"])
     }
 
+    /// `sv2 pool --rpc` started together with its node: bitcoind answers -28 ("Loading block index…") at first.
+    /// The start-up check reports it and the pool runs on; the earlier run's block goes to the node again until the
+    /// node takes it and is journaled acknowledged (the -28 answer once journaled it failed and stopped the pool).
+    @Test func aPoolStartedWithItsNodeWaitsForTheNodeToFinishStarting() throws {
+        let whole = Blocks.found(nonce: 241, withData: true)
+        let directory = try Self.journalDirectory([whole])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cookie = try Self.cookie(in: directory)
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let address = try runner.sync {
+            // The first two calls (the start-up check's getblockchaininfo and the first submitblock, in either
+            // order) find the node still starting.
+            node.errorAnswers = Array(repeating: (-28, "Loading block index…"), count: 2)
+            return try node.start()
+        }
+        let pool = try Self.app([
+            "pool", "--listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning", "--backend", "epoll",
+            "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
+            "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { pool.kill() }
+        // Settled only after the first retry (a second later): had the check stopped the pool, it would not come.
+        #expect(try pool.waitForLine(containing: "1 of 1 journaled blocks of an earlier run settled, 0 still unsettled") != nil, "\(pool.output)")
+        #expect(try runner.sync { node.submitted } == [whole.blockData!])
+        #expect(try runner.sync { node.calls.sorted() } == ["getblockchaininfo", "submitblock", "submitblock"])
+        let output = pool.output
+        #expect(output.contains { $0.contains("warning") && $0.contains("error -28: Loading block index…") && $0.contains("still starting") }, "\(output)")
+        #expect(output.contains { $0.contains("\(whole.hash.displayHex) from the journal not submitted yet (attempt 1 of 10") }, "\(output)")
+        #expect(!output.contains { $0.contains("stopping") || $0.contains("critical") }, "\(output)")
+        let after = try BlockJournalReader(path: directory + "/blocks")
+        #expect(after.unsettled.isEmpty && after.record(whole.hash)?.state == .acknowledged)
+    }
+
     /// `sv2 blocks` with a journal that is not there: exit status 64 and the path named, never "0 blocks".
     @Test func aMistypedJournalIsAnErrorNotAnEmptyList() throws {
         let directory = Blocks.temporaryDirectory()

@@ -31,6 +31,9 @@ final class FakeBitcoinCore: @unchecked Sendable {
     var rawAnswer: [UInt8]?
     /// Requests are read and never answered (a hung node).
     var silent = false
+    /// The next calls (any method, batch calls one by one) are answered with these JSON-RPC errors, one each, in
+    /// order, as bitcoind does (HTTP 500 with the error object): e.g. -28 "Loading block index…" while it starts.
+    var errorAnswers: [(code: Int, message: String)] = []
     private var listener: Listener?
 
     init(loop: EventLoop, credentials: String = "__cookie__:c00k1e") {
@@ -95,6 +98,10 @@ final class FakeBitcoinCore: @unchecked Sendable {
         calls.append(method)
         func error(_ code: Int, _ message: String) -> (object: [String: Any], failed: Bool) {
             (["result": NSNull(), "error": ["code": code, "message": message], "id": id], true)
+        }
+        if !errorAnswers.isEmpty {
+            let answer = errorAnswers.removeFirst()
+            return error(answer.code, answer.message)
         }
         func result(_ value: Any) -> (object: [String: Any], failed: Bool) { (["result": value, "error": NSNull(), "id": id], false) }
         switch method {

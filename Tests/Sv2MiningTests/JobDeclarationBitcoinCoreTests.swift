@@ -65,7 +65,7 @@ struct JobDeclarationBitcoinCoreTests {
             let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: runner.loop)
             stack.jds = JobDeclaratorServer(coinbaseOutputs: [JobDeclarationTests.payout])
             stack.submitter = stack.jds.useBitcoinCore(rpc, journal: stack.journal)
-            stack.submitter.retryDelay = .milliseconds(20)
+            stack.submitter.backoff = RetryBackoff(maximumAttempts: 6, firstDelay: .milliseconds(20), maximumDelay: .milliseconds(80))
             configure(stack.submitter)
         }
         let (server, clients) = try JobDeclarationTests.start(runner, jds: stack.jds, clients: 1)
@@ -178,7 +178,7 @@ struct JobDeclarationBitcoinCoreTests {
     @Test func nodeDownRetriesWithinTheBoundThenJournalsTheFailure() throws {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
-        let stack = try Self.start(runner, nodeUp: false) { $0.maximumAttempts = 3 }
+        let stack = try Self.start(runner, nodeUp: false) { $0.backoff.maximumAttempts = 3 }
         // The lookup fails (node down): the JD client is asked instead and the declaration still goes through.
         guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
             Issue.record("declaration not accepted")
@@ -233,6 +233,48 @@ struct JobDeclarationBitcoinCoreTests {
             #expect(stack.submitter.statistics.submissions == 4 && stack.submitter.statistics.submissionFailures == 0)
             #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged, .found, .failed])
             #expect(stack.journal.entries.last?.reason == "submitblock: high-hash")
+        }
+    }
+
+    /// bitcoind started together with the pool answers -28 ("Loading block index…") for a while: a pushed block is
+    /// submitted again until the node takes it, not journaled failed at the first answer; a node still starting
+    /// after the last attempt is a failure to submit (journaled failed, logged critical), like a node that is down.
+    @Test func aNodeStillStartingIsRetriedNotTakenForARefusal() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let stack = try Self.start(runner) { $0.backoff.maximumAttempts = 3 }
+        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
+        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
+            Issue.record("declaration not accepted")
+            return
+        }
+        let expected = Self.expectedBlock(Self.legacy)
+        try runner.sync {
+            stack.node.errorAnswers = Array(repeating: (-28, "Loading block index…"), count: 2)
+            try stack.jdc.jobDeclaration.state.pushSolution(expected.solution)
+        }
+        #expect(try runner.wait { stack.submitter.statistics.results["accepted"] == 1 })
+        try runner.sync {
+            let statistics = stack.submitter.statistics
+            #expect(statistics.retries == 2 && statistics.submissions == 3 && statistics.submissionFailures == 0)
+            #expect(stack.node.submitted == [expected.bytes])
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged])
+        }
+        let other = Self.expectedBlock(Self.legacy, nbits: 0x2070_0000)
+        try runner.sync {
+            stack.node.errorAnswers = Array(repeating: (-28, "Verifying blocks…"), count: 3)
+            try stack.jdc.jobDeclaration.state.pushSolution(other.solution)
+        }
+        #expect(try runner.wait { stack.submitter.statistics.submissionFailures == 1 })
+        try runner.sync {
+            let statistics = stack.submitter.statistics
+            #expect(statistics.retries == 4 && statistics.submissions == 6 && statistics.results == ["accepted": 1])
+            #expect(stack.submitter.pendingCount == 0)
+            let entries = stack.journal.entries
+            #expect(entries.map(\.event) == [.found, .acknowledged, .found, .failed])
+            #expect(entries[2].blockData == other.bytes)
+            #expect(entries.last?.reason?.contains("after 3 attempts") == true)
+            #expect(entries.last?.reason?.contains("error -28: Verifying blocks…") == true)
         }
     }
 }

@@ -8,8 +8,8 @@ import Testing
 
 /// Unsettled blocks read back from the journal and submitted again (``JournaledBlockSubmission``, what `sv2 blocks
 /// submit` and `sv2 jd-server --rpc` at start-up do) against ``FakeBitcoinCore``: the node's verdict is journaled
-/// (null and "duplicate" acknowledged, anything else failed), a node that is down journals nothing, and blocks
-/// without block data are reported, never submitted.
+/// (null, "duplicate" and "inconclusive" acknowledged, anything else failed), a node that is down or still starting
+/// journals nothing, and blocks without block data are reported, never submitted.
 @Suite("Journaled blocks submitted again", .serialized)
 struct JournaledBlockSubmissionTests {
     typealias Blocks = BlockJournalReaderTests
@@ -103,8 +103,7 @@ struct JournaledBlockSubmissionTests {
             let address = try node.start()
             node.stop()
             let submission = JournaledBlockSubmission(rpc: Self.client(runner, address), journal: journal)
-            submission.maximumAttempts = 2
-            submission.retryDelay = .milliseconds(10)
+            submission.backoff = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
             holder.value = submission
             submission.submit(try BlockJournalReader(path: path).unsettled) { results.value = $0 }
         }
@@ -131,6 +130,114 @@ struct JournaledBlockSubmissionTests {
         #expect(try runner.wait { results.value != nil })
         #expect(try runner.sync { results.value }?.map(\.outcome) == [.rejected(reason: "submitblock: error -22: Block decode failed")])
         #expect(try BlockJournalReader(path: path).record(block.hash)?.state == .failed)
+    }
+
+    /// Runs `submission` (configured by `configure`) over the unsettled blocks of the journal at `path` against
+    /// `node` and returns the results.
+    static func submit(
+        _ runner: LoopRunner, node: FakeBitcoinCore, path: String,
+        configure: @escaping (JournaledBlockSubmission) -> Void = { _ in }
+    ) throws -> [JournaledBlockSubmission.Result] {
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let holder = Box<JournaledBlockSubmission?>(nil)
+        let journal = try BlockJournal(file: path)
+        let records = try BlockJournalReader(path: path).unsettled
+        try runner.sync {
+            let submission = JournaledBlockSubmission(rpc: Self.client(runner, try node.start()), journal: journal)
+            submission.wallClock = { 1_800_000_000 }
+            configure(submission)
+            holder.value = submission
+            submission.submit(records) { results.value = $0 }
+        }
+        #expect(try runner.wait { results.value != nil })
+        return try #require(try runner.sync {
+            node.stop()
+            return results.value
+        })
+    }
+
+    /// `"inconclusive"`: the block is valid but not on the node's best chain yet: the node has it, as with
+    /// `"duplicate"`, so it is acknowledged (the JD server's policy), never journaled failed.
+    @Test func inconclusiveMeansTheNodeHasTheBlock() throws {
+        let block = Blocks.found(nonce: 131, withData: true)
+        let path = try Self.journal([block])
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        try runner.sync { node.submitVerdict = { _ in "inconclusive" } }
+        let results = try Self.submit(runner, node: node, path: path)
+        #expect(results.map(\.outcome) == [.acknowledged(verdict: "inconclusive")])
+        #expect(results.first?.outcome.settled == true && results.first?.journalError == nil)
+        #expect(try runner.sync { node.submitted } == [block.blockData!])
+        let after = try BlockJournalReader(path: path)
+        #expect(after.unsettled.isEmpty && after.record(block.hash)?.state == .acknowledged)
+        #expect(after.record(block.hash)?.reason == "submitblock: inconclusive (resubmitted from the journal)")
+    }
+
+    /// A node started together with the pool answers -28 ("Loading block index…") until it is ready: the block is
+    /// submitted again until the node takes it, and if the node is still starting after the last attempt nothing
+    /// is journaled (the RPC error object must not be taken for a verdict on the block).
+    @Test func aNodeStillStartingIsWaitedForAndNeverSettlesTheBlock() throws {
+        let block = Blocks.found(nonce: 141, withData: true)
+        let path = try Self.journal([block])
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let schedule = RetryBackoff(maximumAttempts: 3, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(20))
+
+        // Still starting for every attempt: not submitted, the journal untouched.
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        try runner.sync { node.errorAnswers = Array(repeating: (-28, "Verifying blocks…"), count: 5) }
+        let waited = try Self.submit(runner, node: node, path: path) { $0.backoff = schedule }
+        guard case .notSubmitted(let error) = waited.first?.outcome else {
+            Issue.record("\(waited.map(\.outcome))")
+            return
+        }
+        #expect(error == .rpc(method: "submitblock", code: -28, message: "Verifying blocks…") && error.isTransient)
+        #expect(try runner.sync { node.calls } == ["submitblock", "submitblock", "submitblock"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try BlockJournalReader(path: path).unsettled.map(\.hash) == [block.hash])
+
+        // Ready at the third attempt: acknowledged.
+        try runner.sync { node.errorAnswers = Array(repeating: (-28, "Loading block index…"), count: 2) }
+        let taken = try Self.submit(runner, node: node, path: path) { $0.backoff = schedule }
+        #expect(taken.map(\.outcome) == [.acknowledged(verdict: "accepted")])
+        #expect(try runner.sync { node.calls.count } == 6 && (try runner.sync { node.submitted }) == [block.blockData!])
+        #expect(try BlockJournalReader(path: path).record(block.hash)?.state == .acknowledged)
+    }
+
+    /// The JD server's submitter hands its own retry schedule to the resubmission; both start from the same
+    /// default.
+    @Test func theResubmissionRetriesOnTheSubmittersSchedule() throws {
+        let whole = Blocks.found(nonce: 151, withData: true)
+        let records = BlockJournalReader(bytes: Array((whole.jsonLine + "\n").utf8)).unsettled
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let journal = MemoryBlockJournal()
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let holder = Box<(JobDeclaratorServer, JobDeclarationBlockSubmitter)?>(nil)
+        try runner.sync {
+            let rpc = Self.client(runner, try node.start())
+            let jds = JobDeclaratorServer(coinbaseOutputs: [JobDeclarationTests.payout])
+            let submitter = jds.useBitcoinCore(rpc, journal: journal)
+            #expect(submitter.backoff == RetryBackoff())
+            #expect(JournaledBlockSubmission(rpc: rpc, journal: nil).backoff == submitter.backoff)
+            // Two quick attempts: with the default schedule the first retry alone would wait a second, and all
+            // of them minutes.
+            submitter.backoff = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
+            holder.value = (jds, submitter)
+            node.errorAnswers = Array(repeating: (-28, "Loading block index…"), count: 10)
+            submitter.resubmitJournaled(records) { results.value = $0 }
+        }
+        #expect(try runner.wait(timeout: 10) { results.value != nil })
+        #expect(try runner.sync { results.value }?.map(\.outcome)
+            == [.notSubmitted(error: .rpc(method: "submitblock", code: -28, message: "Loading block index…"))])
+        #expect(try runner.sync { node.calls } == ["submitblock", "submitblock"])
+        #expect(try runner.sync { journal.entries }.isEmpty)
+        #expect(try runner.sync { holder.value!.1.statistics.journaledBlocksSettled } == 0)
     }
 
     /// `sv2 jd-server --rpc` at start-up: the JD server's submitter resubmits an earlier run's unsettled blocks
