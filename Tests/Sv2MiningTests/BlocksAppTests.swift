@@ -192,15 +192,27 @@ struct BlocksAppTests {
         #expect(after.unsettled.isEmpty && after.record(whole.hash)?.state == .acknowledged)
     }
 
-    /// `sv2 blocks` with a journal that is not there: exit status 64 and the path named, never "0 blocks".
+    /// `sv2 blocks` with a journal that is not there: exit status 64 and the path named, never "0 blocks" or "no
+    /// unsettled blocks"; `submit` does not go to the node.
     @Test func aMistypedJournalIsAnErrorNotAnEmptyList() throws {
         let directory = Blocks.temporaryDirectory()
         let typo = directory + "/blcoks"
-        let list = try Self.app(["blocks", "list", "--journal", typo])
-        defer { list.kill() }
-        #expect(list.waitForExit(timeout: 60) == 64, "\(list.output)")
-        #expect(list.output.contains { $0.contains("no block journal at \(typo): no such file") }, "\(list.output)")
-        #expect(!list.output.contains { $0.contains("blocks listed") })
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let address = try runner.sync { try node.start() }
+        for arguments in [
+            ["list", "--journal", typo],
+            ["submit", "--journal", typo, "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", directory + "/.cookie"],
+            ["submit", "--journal", typo, "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", directory + "/.cookie", "--retry-failed"],
+        ] {
+            let app = try Self.app(["blocks"] + arguments)
+            defer { app.kill() }
+            #expect(app.waitForExit(timeout: 60) == 64, "\(arguments): \(app.output)")
+            #expect(app.output.contains { $0.contains("no block journal at \(typo): no such file") }, "\(arguments): \(app.output)")
+            #expect(!app.output.contains { $0.contains("blocks listed") || $0.contains("no unsettled blocks") })
+        }
+        #expect(try runner.sync { node.calls }.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 
