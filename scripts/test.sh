@@ -17,4 +17,12 @@ else
   bash scripts/with-postgres.sh swift test --no-parallel 2>&1 | tee .build/test.log
 fi
 # tee hides the test runner's status: take it from the pipeline.
-exit "${PIPESTATUS[0]}"
+status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ]; then
+  # CI keeps only the tail of the output, and a failure's own lines scroll away under the suites that ran after
+  # it: repeat them last, with a few lines of what the failing test logged before, so the record names the test.
+  echo "== what failed (exit $status; full log .build/test.log)"
+  grep -n -B6 -A3 -E "✘ Test .*(recorded an issue|failed)|Fatal error|fatalError|Caught signal|Exited with (unexpected )?signal|Program crashed|error: .*XCT" \
+      .build/test.log | grep -v -E "^[0-9]+[-:](◇|✔) " | tail -60 || true
+fi
+exit "$status"

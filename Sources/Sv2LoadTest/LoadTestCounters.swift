@@ -39,6 +39,9 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
     /// Lines from the server that could not be parsed or were too long (Stratum V1 mode); each closed its
     /// connection.
     public var protocolErrors = 0
+    /// What the first of the ``protocolErrors`` was (the typed error's description: method, field, reason), so a
+    /// report that counts them also says what the server sent wrong.
+    public var firstProtocolError: String?
     /// Rejections by error code.
     public var rejectionCodes: [String: Int] = [:]
 
@@ -68,6 +71,7 @@ public struct LoadTestCounters: Codable, Sendable, Equatable {
         cumulativeCountChannels += other.cumulativeCountChannels
         jobErrors += other.jobErrors
         protocolErrors += other.protocolErrors
+        if firstProtocolError == nil { firstProtocolError = other.firstProtocolError }
         rejectionCodes.merge(other.rejectionCodes, uniquingKeysWith: +)
     }
 }

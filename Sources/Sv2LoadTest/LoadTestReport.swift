@@ -80,7 +80,10 @@ public struct LoadTestReport: Codable, Sendable {
         if c.handshakeFailures > 0 { problems.append("\(c.handshakeFailures) handshakes failed") }
         if c.unexpectedCloses > 0 { problems.append("\(c.unexpectedCloses) connections closed by the server") }
         if c.jobErrors > 0 { problems.append("\(c.jobErrors) job messages could not be applied") }
-        if c.protocolErrors > 0 { problems.append("\(c.protocolErrors) malformed lines from the server") }
+        if c.protocolErrors > 0 {
+            problems.append("\(c.protocolErrors) malformed lines from the server"
+                + (c.firstProtocolError.map { " (first: \($0))" } ?? ""))
+        }
         if c.channelOpenFailures > 0 { problems.append("\(c.channelOpenFailures) channel opens refused") }
         if !setup.handshakeOnly && c.channelsOpened < setup.connections {
             problems.append("only \(c.channelsOpened) of \(setup.connections) channels opened")

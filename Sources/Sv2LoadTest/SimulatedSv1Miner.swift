@@ -140,9 +140,10 @@ final class SimulatedSv1Miner: ConnectionHandler {
             failure = error
             consumed = bytes.count
         }
-        if failure != nil {
+        if let failure {
             // A server that sends garbage cannot be followed: count it and drop this connection only.
             worker.counters.protocolErrors += 1
+            if worker.counters.firstProtocolError == nil { worker.counters.firstProtocolError = "\(failure)" }
             worker.sv1StateChanged(slot: slot, .closingOnError)
             connection.abort()
             return bytes.count

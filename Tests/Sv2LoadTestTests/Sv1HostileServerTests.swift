@@ -27,6 +27,9 @@ final class HostileSv1Server: @unchecked Sendable {
     let accepted = Mutex(0)
     /// Shares answered with an error.
     let rejected = Mutex(0)
+    /// The first few `mining.submit` lines as received, with what `Sv1Line.submit` encodes from their decoded
+    /// fields: the load generator writes its submits byte by byte for speed, and must write exactly that.
+    let submitLines = Mutex<[(received: String, reencoded: String)]>([])
     private var listener: Listener?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -93,7 +96,12 @@ final class HostileSv1Server: @unchecked Sendable {
                         jobID: "1", prevHash: [UInt8](repeating: 7, count: 32), coinbase1: [0x01, 0x02],
                         coinbase2: [0x03], merkleBranch: [[UInt8](repeating: 9, count: 32)], version: 0x2000_0000,
                         nbits: 0x1d00_ffff, ntime: 0x6500_0000, cleanJobs: true)))
-                case .submit:
+                case .submit(let submit):
+                    server.submitLines.withLock {
+                        if $0.count < 8 {
+                            $0.append((String(decoding: line, as: UTF8.self) + "\n", Sv1Line.submit(id: request.id, submit)))
+                        }
+                    }
                     // After its bad line the device's connection is dead: nothing more is answered on it.
                     guard !isSilenced else { return true }
                     if isTarget {
@@ -156,7 +164,24 @@ struct Sv1HostileServerTests {
         #expect(c.sharesAccepted == server.accepted.withLock { $0 })
         #expect(c.sharesAccepted > 2 * 4)  // more than the healthy devices' first window: they kept mining
         #expect(!report.nothingLost.passed)
-        #expect(report.nothingLost.problems.contains("1 malformed lines from the server"))
+        // The report says what was wrong, not only how often.
+        let reason = reply == .garbage ? "malformed JSON" : "line longer than \(SimulatedSv1Miner.maximumLineLength) bytes"
+        #expect(c.firstProtocolError == reason)
+        #expect(report.nothingLost.problems.contains("1 malformed lines from the server (first: \(reason))"))
+        Self.expectSubmitsAsSv1LineWritesThem(server, withVersionBits: true)
+    }
+
+    /// The load generator's hand-written `mining.submit` is byte for byte what `Sv1Line.submit` writes for the same
+    /// fields (one layout, two writers: the generator's avoids building a `String` per share).
+    static func expectSubmitsAsSv1LineWritesThem(_ server: HostileSv1Server, withVersionBits: Bool) {
+        let lines = server.submitLines.withLock { $0 }
+        #expect(lines.count == 8)
+        for (received, reencoded) in lines {
+            #expect(received == reencoded)
+            #expect(received.contains("\",\"") && received.hasSuffix("]}\n"))
+            // Six params with rolled version bits, five without.
+            #expect(received.split(separator: ",").count == (withVersionBits ? 8 : 7), "\(received)")
+        }
     }
 
     /// Error answers are matched to their shares by id and counted as rejections under their code; nothing is lost
@@ -174,6 +199,7 @@ struct Sv1HostileServerTests {
         #expect(c.rejectionCodes == ["23-low-difficulty": c.sharesRejected])
         #expect(c.sharesSent == c.sharesAccepted + c.sharesRejected)
         #expect(c.protocolErrors == 0 && c.unmatchedAcknowledgements == 0 && c.sharesLostOnClose == 0)
+        Self.expectSubmitsAsSv1LineWritesThem(server, withVersionBits: false)
     }
 
     /// `--handshake-only` and `--idle` work in Stratum V1 mode: subscribe-and-close over and over, or authorized

@@ -170,20 +170,32 @@ struct PoolServiceTests {
             runner.loop.schedule(after: .milliseconds(10)) { mine() }
         }
         try runner.sync { mine() }
-        Thread.sleep(forTimeInterval: 6)  // ~6 vardiff windows: ×4 steps from ~1000/s down to ~10/s
-        let start = try runner.sync { (service.pool.shareCounts(ofChannel: channel)!.accepted, Date()) }
-        Thread.sleep(forTimeInterval: 4)
-        let end = try runner.sync { (service.pool.shareCounts(ofChannel: channel)!.accepted, Date()) }
+        // Vardiff needs a few windows (×4 steps from ~1000/s down to ~10/s: about 6 s on an idle machine). Sample the
+        // accepted count once a second and pass as soon as the last 4 s ran at the configured rate after at least
+        // two retargets; a busy machine only takes longer, up to the bound.
+        var samples: [(accepted: UInt64, time: Date)] = []
+        var rate = 0.0
+        var converged = false
+        for _ in 0..<60 where !converged {
+            Thread.sleep(forTimeInterval: 1)  // the sampling period, not a synchronisation: every step re-checks
+            let sample = try runner.sync { (service.pool.shareCounts(ofChannel: channel)!.accepted, Date()) }
+            samples.append(sample)
+            guard samples.count >= 5 else { continue }
+            let start = samples[samples.count - 5]
+            rate = Double(sample.0 - start.accepted) / sample.1.timeIntervalSince(start.time)
+            converged = try runner.sync { miner.targets.count >= 2 } && rate > 4 && rate < 25
+        }
         try runner.sync { running.value = false }
-        let rate = Double(end.0 - start.0) / end.1.timeIntervalSince(start.1)
-        print("vardiff: \(try runner.sync { miner.targets.count }) retargets, converged rate \(rate) shares/s (configured 10/s)")
+        let accepted = samples.last?.accepted ?? 0
+        print("vardiff: \(try runner.sync { miner.targets.count }) retargets after \(samples.count) s, converged rate \(rate) shares/s (configured 10/s)")
         try runner.sync {
             #expect(miner.targets.count >= 2)
             #expect(miner.target < initialTarget)
             #expect(service.pool.target(ofChannel: channel) == miner.target)
-            #expect(miner.errors.count < 50)  // only shares in flight across a retarget may miss
+            // Only shares in flight across a retarget may miss: a few percent at most of what was accepted.
+            #expect(miner.errors.count * 20 < Int(accepted), "\(miner.errors.count) errors, \(accepted) accepted")
         }
-        #expect(rate > 4 && rate < 25, "converged share rate \(rate)/s, configured 10/s")
+        #expect(converged, "share rate \(rate)/s over the last 4 s after \(samples.count) s, configured 10/s")
         _ = client
     }
 
