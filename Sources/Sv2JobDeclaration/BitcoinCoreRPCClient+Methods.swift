@@ -38,6 +38,29 @@ public enum BitcoinCoreSubmitBlockResult: Sendable, Hashable, CustomStringConver
     }
 }
 
+/// What the node knows of a block, by `getblockheader` (asked for a block whose whole serialization is not at hand,
+/// to learn whether the node took it anyway).
+public enum BitcoinCoreBlockStatus: Sendable, Hashable, CustomStringConvertible {
+    /// Error -5 ("Block not found"): the node knows neither the block nor its header.
+    case unknown
+    /// On the node's best chain at `height`, `confirmations` (at least 1) deep: the node has the whole block and
+    /// validated it (only such blocks join its best chain).
+    case onBestChain(height: Int, confirmations: Int)
+    /// Known at `height` but not on the node's best chain (`confirmations` -1): a stale block, one that may still
+    /// become best, one found invalid, or a header whose block the node does not have.
+    case offBestChain(height: Int)
+
+    /// e.g. "on the best chain at height 840000 (3 confirmations)".
+    public var description: String {
+        switch self {
+        case .unknown: "unknown to the node"
+        case .onBestChain(let height, let confirmations):
+            "on the best chain at height \(height) (\(confirmations) confirmations)"
+        case .offBestChain(let height): "known at height \(height) but not on the best chain"
+        }
+    }
+}
+
 extension BitcoinCoreRPCClient {
     /// `getblockchaininfo`.
     public func getBlockchainInfo(completion: @escaping (Result<BitcoinCoreChainInfo, BitcoinCoreRPCError>) -> Void) {
@@ -50,6 +73,45 @@ extension BitcoinCoreRPCClient {
                 if case .bool(let value) = value["initialblockdownload"] ?? .bool(false) { ibd = value } else { ibd = false }
                 return .success(BitcoinCoreChainInfo(chain: chain, blocks: blocks, bestBlockHash: best, initialBlockDownload: ibd))
             })
+        }
+    }
+
+    /// `getblockheader <hash> true`: whether the node knows block `hash` and where (``BitcoinCoreBlockStatus``). The
+    /// hash goes in display order, as RPC prints hashes (``Hash256/displayHex``); the answer must name the same
+    /// hash, carry `height` (0 or more) and `confirmations` (1 or more, or -1 off the best chain), else
+    /// ``BitcoinCoreRPCError/malformedResponse(method:reason:)``. Error -5 ("Block not found") is
+    /// ``BitcoinCoreBlockStatus/unknown``, any other error object a failure (-28 while the node starts is transient).
+    public func getBlockHeader(
+        hash: Hash256, timeout: Duration? = nil,
+        completion: @escaping (Result<BitcoinCoreBlockStatus, BitcoinCoreRPCError>) -> Void
+    ) {
+        call("getblockheader", [.string(hash.displayHex), .bool(true)], timeout: timeout) { result in
+            switch result {
+            case .failure(.rpc(_, -5, _)):
+                completion(.success(.unknown))
+            case .failure(let error):
+                completion(.failure(error))
+            case .success(let value):
+                completion(Self.blockStatus(value, asked: hash))
+            }
+        }
+    }
+
+    /// The status in a `getblockheader` verbose answer for `asked`.
+    static func blockStatus(_ value: BitcoinCoreRPCValue, asked: Hash256) -> Result<BitcoinCoreBlockStatus, BitcoinCoreRPCError> {
+        func malformed(_ reason: String) -> Result<BitcoinCoreBlockStatus, BitcoinCoreRPCError> {
+            .failure(.malformedResponse(method: "getblockheader", reason: reason))
+        }
+        guard value.object != nil else { return malformed("verbose answer is not an object") }
+        // Another block's header must never settle this one.
+        guard let hash = value["hash"]?.string.flatMap({ Hash256(displayHex: $0) }) else { return malformed("missing hash") }
+        guard hash == asked else { return malformed("answer names block \(hash), not \(asked)") }
+        guard let height = value["height"]?.int, height >= 0 else { return malformed("missing or negative height") }
+        guard let confirmations = value["confirmations"]?.int else { return malformed("missing confirmations") }
+        switch confirmations {
+        case -1: return .success(.offBestChain(height: height))
+        case 1...: return .success(.onBestChain(height: height, confirmations: confirmations))
+        default: return malformed("confirmations \(confirmations) is neither -1 nor 1 or more")
         }
     }
 

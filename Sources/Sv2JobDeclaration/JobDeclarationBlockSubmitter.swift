@@ -243,8 +243,9 @@ public final class JobDeclarationBlockSubmitter {
     /// Submits again the blocks an earlier run journaled but never saw settled (`sv2 jd-server --rpc` at
     /// start-up), through ``JournaledBlockSubmission`` with this submitter's node, journal, clock, retry schedule
     /// (``backoff``) and logger: what the node has is journaled `acknowledged`, what it refuses `failed`; a node that
-    /// stays unreachable or starting leaves them unsettled. Records without `block_data` are reported as such, not
-    /// submitted. Loop thread only.
+    /// stays unreachable or starting leaves them unsettled. Records without `block_data` are not submitted: the
+    /// node is asked whether it has them (`getblockheader`), and those on its best chain are journaled
+    /// `acknowledged`. Loop thread only.
     public func resubmitJournaled(
         _ records: [BlockJournalRecord], completion: @escaping ([JournaledBlockSubmission.Result]) -> Void
     ) {

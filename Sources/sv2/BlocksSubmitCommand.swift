@@ -4,26 +4,33 @@ import Sv2JobDeclaration
 import Sv2Mining
 
 /// `sv2 blocks submit`: every unsettled block of the journal that holds the whole block (`block_data`: a JD
-/// server's, or a pool's once its template provider sent the block's transactions) submitted with Bitcoin Core's `submitblock`, the outcome journaled (``JournaledBlockSubmission``).
+/// server's, or a pool's once its template provider sent the block's transactions) submitted with Bitcoin Core's
+/// `submitblock`, every other one looked up with `getblockheader` (its template provider usually submitted it), the
+/// outcome journaled when it settles the block (``JournaledBlockSubmission``).
 struct BlocksSubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Submit every unsettled block that has its block data to Bitcoin Core (submitblock) and journal the outcome.",
+        abstract: "Submit every unsettled block that has its block data to Bitcoin Core (submitblock), look up the others (getblockheader), and journal the outcome.",
         discussion: """
             The node's answer is journaled: null (accepted), "duplicate" or "inconclusive" (the node has the block) as \
             acknowledged; any other answer, or an RPC error about the block, as failed with the node's words. A node \
             that cannot be reached or is still starting (error -28, "Loading block index…") is retried, each retry \
             logged, for about 4 minutes (10 attempts, 1 s doubling up to 60 s); if it stays so, or refuses the \
-            credentials, the block is left unsettled: nothing is journaled, run the command again. Unsettled blocks \
-            without block data (a pool's whose template provider never sent its other transactions) cannot be \
-            rebuilt here and are listed as such.
+            credentials, the block is left unsettled: nothing is journaled, run the command again.
+
+            Unsettled blocks without block data (a pool's whose template provider never sent its other \
+            transactions) cannot be rebuilt here, but the provider usually submitted them: the node is asked \
+            (getblockheader, retried as above). On its best chain: journaled acknowledged. Unknown to the node: \
+            left unsettled (lost unless another node, e.g. the template provider's, has it). Known but off its best \
+            chain (-1 confirmations): left unsettled, as it may still become best; settle it with `sv2 blocks \
+            settle HASH --as superseded` once the chain has moved on.
 
             --retry-failed also submits blocks journaled failed that carry their block data: a JD server journals \
             failed for a block its node never took (unreachable after every retry, too many blocks at once), and \
             a refusal (e.g. high-hash) is simply refused again.
 
-            Exit status: 0 when every block with block data was acknowledged, 1 when any was refused or not \
-            submitted.
+            Exit status: 0 when every block was acknowledged (by submitblock, or found on the node's best chain), \
+            1 when any was refused or is still unsettled.
 
             Example:
               sv2 blocks submit --journal /var/lib/sv2/blocks --rpc 127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie
@@ -54,35 +61,52 @@ struct BlocksSubmitCommand: ParsableCommand {
             retryFailed: retryFailed)
     }
 
-    /// The summary printed after the submission.
+    /// The summary printed after the submission: one line per block (with what to do for a block without block
+    /// data that is still unsettled), then the counts.
     static func summary(_ results: [JournaledBlockSubmission.Result], journal: String) -> [String] {
         var lines: [String] = []
         for result in results {
             let record = result.record
+            let hash = record.hash.displayHex
             let height = record.height.map { String($0) } ?? "?"
+            lines.append("\(hash) (height \(height)): \(result.outcome)")
             switch result.outcome {
-            case .noBlockData:
-                lines.append("""
-                    \(record.hash.displayHex) (height \(height)): cannot be rebuilt here: the journal holds its header and \
-                    coinbase but not its other transactions (a pool's block: its template provider never sent them)
-                    """)
-            default:
-                lines.append("\(record.hash.displayHex) (height \(height)): \(result.outcome)")
+            case .unknownToNode:
+                lines.append("  the journal's found line holds its header and coinbase only; if no node has it: "
+                    + "sv2 blocks settle \(hash) --journal \(journal) --as failed --reason TEXT")
+            case .offBestChain:
+                lines.append("  once the chain has moved on without it: "
+                    + "sv2 blocks settle \(hash) --journal \(journal) --as superseded --reason TEXT")
+            default: break
             }
             if let error = result.journalError { lines.append("  NOT journaled: \(error)") }
         }
-        var acknowledged = 0, rejected = 0, notSubmitted = 0, noData = 0
+        var acknowledged = 0, rejected = 0, unsettled = 0
+        var withoutData = 0, onBestChain = 0, unknown = 0, offBestChain = 0, notChecked = 0
         for result in results {
             switch result.outcome {
             case .acknowledged: acknowledged += 1
             case .rejected: rejected += 1
-            case .notSubmitted: notSubmitted += 1
-            case .noBlockData: noData += 1
+            case .notSubmitted: unsettled += 1
+            case .onBestChain:
+                acknowledged += 1
+                onBestChain += 1
+            case .unknownToNode:
+                unsettled += 1
+                unknown += 1
+            case .offBestChain:
+                unsettled += 1
+                offBestChain += 1
+            case .notChecked:
+                unsettled += 1
+                notChecked += 1
             }
+            if result.outcome.withoutBlockData { withoutData += 1 }
         }
         lines.append("""
             \(results.count) blocks from \(journal): \(acknowledged) acknowledged, \(rejected) failed, \
-            \(notSubmitted) not submitted (still unsettled), \(noData) without block data
+            \(unsettled) still unsettled; \(withoutData) without block data: \(onBestChain) on the node's best chain, \
+            \(unknown) unknown to the node, \(offBestChain) off its best chain, \(notChecked) not checked
             """)
         return lines
     }
@@ -105,7 +129,8 @@ struct BlocksSubmitCommand: ParsableCommand {
         let withData = unsettled.filter { $0.blockData != nil }.count
         print("\(unsettled.count - failed.count) unsettled blocks in \(reader.path)"
             + (settings.retryFailed ? " and \(failed.count) failed ones" : "")
-            + ", \(withData) with block data: submitting to \(settings.rpc.endpoint)")
+            + ", \(withData) with block data: submitting to \(settings.rpc.endpoint)"
+            + (withData < unsettled.count ? ", asking it about the \(unsettled.count - withData) others" : ""))
         var results: [JournaledBlockSubmission.Result] = []
         var client: BitcoinCoreRPCClient?
         var submission: JournaledBlockSubmission?
@@ -121,9 +146,13 @@ struct BlocksSubmitCommand: ParsableCommand {
         }, shutdown: { client?.stop() })
         _ = submission
         for line in Self.summary(results, journal: reader.path) { print(line) }
-        let settledWithData = results.filter {
-            if case .acknowledged = $0.outcome { return true } else { return false }
+        // Refused or still unsettled, with block data or without: the operator has something to do.
+        let acknowledged = results.filter {
+            switch $0.outcome {
+            case .acknowledged, .onBestChain: true
+            default: false
+            }
         }.count
-        if results.count < unsettled.count || settledWithData < withData { throw ExitCode(1) }
+        if results.count < unsettled.count || acknowledged < unsettled.count { throw ExitCode(1) }
     }
 }

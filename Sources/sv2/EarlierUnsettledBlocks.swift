@@ -47,26 +47,30 @@ final class EarlierUnsettledBlocks {
                 + " (sv2 pool --rpc and sv2 jd-server --rpc do so by themselves at start-up)"
         }
         return what + ": the journal holds its header and coinbase but not its other transactions (the template"
-            + " provider never sent them), so `sv2 blocks submit` cannot rebuild it; check whether the chain has it"
-            + " (`bitcoin-cli getblockheader \(record.hash.displayHex)`), then journal what you found with"
-            + " `sv2 blocks settle \(record.hash.displayHex) --journal \(journal) --as acknowledged|superseded|failed"
-            + " --reason TEXT`"
+            + " provider never sent them), so `sv2 blocks submit` cannot rebuild it, but its provider usually did submit"
+            + " it: `sv2 blocks submit --journal \(journal) --rpc HOST:PORT --rpc-cookie FILE` asks the node and settles"
+            + " it if the node has it on its best chain (sv2 pool --rpc and sv2 jd-server --rpc do so by themselves at"
+            + " start-up); if not, check the chain (`bitcoin-cli getblockheader \(record.hash.displayHex)`, on the"
+            + " template provider's node too) and journal what you found with `sv2 blocks settle"
+            + " \(record.hash.displayHex) --journal \(journal) --as acknowledged|superseded|failed --reason TEXT`"
     }
 
     /// The blocks whose whole serialization the journal holds (those `sv2 pool --rpc` and `sv2 jd-server --rpc`
-    /// resubmit).
+    /// resubmit; the others they ask the node about).
     var withBlockData: [BlockJournalRecord] { records.filter { $0.blockData != nil } }
 
-    /// Submits ``withBlockData`` again through `submit` (a ``JournaledBlockSubmission``, or the JD server's block
-    /// submitter, which journal each outcome), then counts the settled ones down from ``remaining`` and prints the
-    /// summary. Nothing to do without such blocks. Loop thread.
+    /// Hands every unsettled block to `submit` (a ``JournaledBlockSubmission``, or the JD server's block submitter,
+    /// which submit those with block data, ask the node whether it has the others, and journal each settling
+    /// outcome), then counts the settled ones down from ``remaining`` and prints the summary. Nothing to do without
+    /// unsettled blocks. Loop thread.
     func resubmit(
         _ submit: (_ records: [BlockJournalRecord], _ done: @escaping ([JournaledBlockSubmission.Result]) -> Void) -> Void
     ) {
-        let blocks = withBlockData
-        guard !blocks.isEmpty else { return }
-        print("bitcoind RPC: submitting \(blocks.count) unsettled blocks of an earlier run from the journal")
-        submit(blocks) { [self] results in
+        guard !records.isEmpty else { return }
+        let whole = withBlockData.count
+        print("bitcoind RPC: submitting \(whole) unsettled blocks of an earlier run from the journal"
+            + (whole < records.count ? ", asking the node about the \(records.count - whole) without block data" : ""))
+        submit(records) { [self] results in
             let settled = results.filter(\.outcome.settled).count
             remaining = Swift.max(0, remaining - settled)
             print("bitcoind RPC: \(settled) of \(results.count) journaled blocks of an earlier run settled, "

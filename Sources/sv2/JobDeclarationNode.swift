@@ -19,8 +19,9 @@ struct JobDeclarationNode {
         let rpc = BitcoinCoreRPCClient(configuration: configuration, eventLoop: loop)
         // Without a pool (`--without-pool`) no chain tip is known here: pushed solutions are checked by the node.
         let submitter = jds.useBitcoinCore(rpc, journal: journal, pool: pool?.pool)
-        // Blocks an earlier run found and journaled whole but never saw settled: submitted again now (the node
-        // answers "duplicate" for those it has), each outcome journaled, the start-up gauge counted down.
+        // Blocks an earlier run found but never saw settled: those journaled whole submitted again now (the node
+        // answers "duplicate" for those it has), the node asked about the others (`getblockheader`), each settling
+        // outcome journaled, the start-up gauge counted down.
         earlier?.resubmit { records, done in submitter.resubmitJournaled(records, completion: done) }
         checkNode(rpc, configuration, logLabel: "sv2.jd-server", transient: "declared transactions are asked of the JD clients; blocks are retried", loop: loop)
         return JobDeclarationNode(rpc: rpc, submitter: submitter)

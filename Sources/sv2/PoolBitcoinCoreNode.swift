@@ -3,11 +3,12 @@ import Reactor
 import Sv2JobDeclaration
 import Sv2Mining
 
-/// `sv2 pool --rpc` without a Job Declaration server: Bitcoin Core for the blocks an earlier run journaled whole
-/// (its own found blocks, made whole from the template provider's transactions, and any JD server's) but never
-/// saw settled. They are submitted again at start-up (``JournaledBlockSubmission``, as `sv2 blocks submit` does),
-/// each outcome journaled and the start-up gauge counted down; the running pool still submits its new blocks
-/// through its template provider only. With a JD server, ``JobDeclarationNode`` does the same through its block
+/// `sv2 pool --rpc` without a Job Declaration server: Bitcoin Core for the blocks an earlier run journaled but never
+/// saw settled. Those journaled whole (its own found blocks, made whole from the template provider's transactions,
+/// and any JD server's) are submitted again at start-up, the node is asked whether it has the others (the provider
+/// usually submitted them) (``JournaledBlockSubmission``, as `sv2 blocks submit` does), each settling outcome
+/// journaled and the start-up gauge counted down; the running pool still submits its new blocks through its
+/// template provider only. With a JD server, ``JobDeclarationNode`` does the same through its block
 /// submitter.
 struct PoolBitcoinCoreNode {
     let rpc: BitcoinCoreRPCClient
@@ -15,7 +16,7 @@ struct PoolBitcoinCoreNode {
     let submission: JournaledBlockSubmission
 
     /// Connects to the node, checks it (``JobDeclarationNode/checkNode(_:_:logLabel:transient:loop:)``) and
-    /// submits the earlier run's whole blocks. Loop thread (or its creating thread before it runs).
+    /// submits the earlier run's whole blocks (and asks about the others). Loop thread (or its creating thread before it runs).
     static func start(
         _ configuration: BitcoinCoreRPCConfiguration, journal: any BlockJournaling, earlier: EarlierUnsettledBlocks,
         loop: EventLoop

@@ -50,11 +50,12 @@ struct BlocksAppTests {
             "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
         ])
         defer { submit.kill() }
-        #expect(submit.waitForExit(timeout: 60) == 0, "\(submit.output)")
+        // The pool's block without its data is unknown to the node: still unsettled, so exit status 1.
+        #expect(submit.waitForExit(timeout: 60) == 1, "\(submit.output)")
         let output = submit.output
         #expect(output.contains { $0.contains("\(accepted.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
-        #expect(output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): cannot be rebuilt here") })
-        #expect(output.contains { $0.contains("3 blocks from \(directory)/blocks/blocks.jsonl: 2 acknowledged, 0 failed, 0 not submitted (still unsettled), 1 without block data") })
+        #expect(output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): not settled: the journal does not hold the whole block and the node does not know it") })
+        #expect(output.contains { $0.contains("3 blocks from \(directory)/blocks/blocks.jsonl: 2 acknowledged, 0 failed, 1 still unsettled; 1 without block data: 0 on the node's best chain, 1 unknown to the node, 0 off its best chain, 0 not checked") }, "\(output)")
         #expect(try runner.sync { node.submitted } == [accepted.blockData!, duplicate.blockData!])
         let after = try BlockJournalReader(path: directory + "/blocks")
         #expect(after.unsettled.map(\.hash) == [poolBlock.hash] && after.record(duplicate.hash)?.state == .acknowledged)
@@ -72,13 +73,18 @@ struct BlocksAppTests {
         #expect(again.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): failed (submitblock: bad-txnmrklroot)") })
         #expect(try runner.sync { node.submitted.count } == 3)
         // Journaled failed, so a plain run leaves it alone; --retry-failed sends it again (a JD server's `failed`
-        // may mean its node was down).
-        try runner.sync { node.submitVerdict = { _ in nil } }
+        // may mean its node was down). Meanwhile the node has learnt the pool's block (its template provider's
+        // submission came through): the plain run settles it, so nothing is left and the exit status is 0.
+        try runner.sync {
+            node.submitVerdict = { _ in nil }
+            node.headers = [poolBlock.hash.displayHex: (height: 151, confirmations: 1)]
+        }
         let plain = try Self.app([
             "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
         ])
         defer { plain.kill() }
         #expect(plain.waitForExit(timeout: 60) == 0, "\(plain.output)")
+        #expect(plain.output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): acknowledged (the node has it on its best chain at height 151 (1 confirmations)") }, "\(plain.output)")
         #expect(try runner.sync { node.submitted.count } == 3)
         let retry = try Self.app([
             "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
@@ -92,8 +98,44 @@ struct BlocksAppTests {
         let list = try Self.app(["blocks", "list", "--journal", directory + "/blocks", "--unsettled"])
         defer { list.kill() }
         #expect(list.waitForExit(timeout: 60) == 0)
-        #expect(list.output.count == 2 && list.output[0].hasPrefix(poolBlock.hash.displayHex))
-        #expect(list.output.last == "1 blocks listed from \(directory)/blocks/blocks.jsonl: 1 unsettled")
+        #expect(list.output == ["0 blocks listed from \(directory)/blocks/blocks.jsonl: 0 unsettled"], "\(list.output)")
+        #expect(try BlockJournalReader(path: directory + "/blocks").record(poolBlock.hash)?.state == .acknowledged)
+    }
+
+    /// `sv2 blocks submit` on a journal of a pool's blocks without their data (the template provider never
+    /// answered, but did submit one of them): the node is asked about each; the one on its best chain is journaled
+    /// acknowledged, the one it does not know stays unsettled with what to do, and the exit status is 1.
+    @Test func submitAsksTheNodeAboutBlocksWithoutTheirData() throws {
+        let known = Blocks.found(nonce: 251)
+        let lost = Blocks.found(nonce: 252)
+        let directory = try Self.journalDirectory([known, lost, .init(event: .submitted, hash: known.hash, time: 1_700_000_101)])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cookie = try Self.cookie(in: directory)
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let address = try runner.sync {
+            node.headers = [known.hash.displayHex: (height: 151, confirmations: 2)]
+            return try node.start()
+        }
+        let submit = try Self.app([
+            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
+        ])
+        defer { submit.kill() }
+        #expect(submit.waitForExit(timeout: 60) == 1, "\(submit.output)")
+        let output = submit.output
+        #expect(output.contains { $0.contains("0 with block data: submitting to 127.0.0.1:\(address.port), asking it about the 2 others") }, "\(output)")
+        #expect(output.contains { $0.contains("\(known.hash.displayHex) (height 151): acknowledged (the node has it on its best chain at height 151 (2 confirmations)") }, "\(output)")
+        #expect(output.contains { $0.contains("\(lost.hash.displayHex) (height 151): not settled: the journal does not hold the whole block and the node does not know it") }, "\(output)")
+        #expect(output.contains { $0.contains("sv2 blocks settle \(lost.hash.displayHex) --journal \(directory)/blocks/blocks.jsonl --as failed") }, "\(output)")
+        #expect(output.contains { $0.contains("2 blocks from \(directory)/blocks/blocks.jsonl: 1 acknowledged, 0 failed, 1 still unsettled; 2 without block data: 1 on the node's best chain, 1 unknown to the node, 0 off its best chain, 0 not checked") }, "\(output)")
+        #expect(try runner.sync { node.calls } == ["getblockheader", "getblockheader"])
+        #expect(try runner.sync { node.headerQueries } == [known.hash.displayHex, lost.hash.displayHex])
+        #expect(try runner.sync { node.submitted }.isEmpty)
+        let after = try BlockJournalReader(path: directory + "/blocks")
+        #expect(after.record(known.hash)?.state == .acknowledged)
+        #expect(after.record(known.hash)?.reason?.contains("checked with getblockheader") == true)
+        #expect(after.unsettled.map(\.hash) == [lost.hash])
     }
 
     /// `sv2 pool` after a crash: every unsettled block of the earlier run is logged at error level with what to
@@ -130,29 +172,34 @@ struct BlocksAppTests {
     }
 
     /// `sv2 pool --rpc` after a crash (one loop or several): the journaled whole blocks (a pool's own, made whole
-    /// from its template provider's answer, a second found line) go to the node by themselves, the verdict is
-    /// journaled, and the gauge counts only what is still unsettled (a block whose data never came).
+    /// from its template provider's answer, a second found line) go to the node by themselves, the node is asked
+    /// about those without their data, the verdicts are journaled, and the gauge counts only what is still
+    /// unsettled (a block whose data never came and that the node does not know).
     @Test(arguments: [1, 2])
     func thePoolResubmitsItsWholeBlocksAtStartUp(threads: Int) throws {
         let found = Blocks.found(nonce: 231)
         let whole = Blocks.found(nonce: 231, time: 1_700_000_150, withData: true)
         let noData = Blocks.found(nonce: 232)
+        let onChain = Blocks.found(nonce: 233)
         try Self.expectResubmittedAtStartUp(
-            journal: [found, noData, .init(event: .submitted, hash: found.hash, time: 1_700_000_101), whole],
-            whole: whole, acknowledging: found.hash, leaving: noData.hash,
-            settledLine: "1 of 1 journaled blocks of an earlier run settled, 1 still unsettled",
+            journal: [found, noData, .init(event: .submitted, hash: found.hash, time: 1_700_000_101), whole, onChain],
+            whole: whole, acknowledging: found.hash, onChain: onChain.hash, leaving: noData.hash,
+            settledLine: "2 of 3 journaled blocks of an earlier run settled, 1 still unsettled",
             app: ["pool", "--listen", "127.0.0.1:0", "--no-noise", "--log-level", "warning", "--backend", "epoll",
                   "--threads", "\(threads)"])
     }
 
-    /// `sv2 jd-server --rpc` after a crash: the journaled whole blocks go to the node again by themselves, the
-    /// verdict is journaled, and the gauge counts only what is still unsettled (the pool's own block).
+    /// `sv2 jd-server --rpc` after a crash: the journaled whole blocks go to the node again by themselves, the node
+    /// is asked about the others, the verdicts are journaled, and the gauge counts only what is still unsettled (the
+    /// pool's own block the node does not know).
     @Test func theJDServerResubmitsJournaledBlocksAtStartUp() throws {
         let whole = Blocks.found(nonce: 221, withData: true)
         let poolBlock = Blocks.found(nonce: 222)
+        let onChain = Blocks.found(nonce: 223)
         try Self.expectResubmittedAtStartUp(
-            journal: [whole, poolBlock], whole: whole, acknowledging: whole.hash, leaving: poolBlock.hash,
-            settledLine: "journaled blocks of an earlier run settled",
+            journal: [whole, onChain, poolBlock], whole: whole, acknowledging: whole.hash, onChain: onChain.hash,
+            leaving: poolBlock.hash,
+            settledLine: "2 of 3 journaled blocks of an earlier run settled, 1 still unsettled",
             app: ["jd-server", "--listen", "127.0.0.1:0", "--jd-listen", "127.0.0.1:0", "--no-noise", "--log-level",
                   "warning", "--backend", "epoll"])
     }
@@ -218,11 +265,12 @@ struct BlocksAppTests {
 
     /// Runs the app `arguments` (plus its journal, `--rpc` to a FakeBitcoinCore and `--metrics`) over a journal of
     /// `entries` left by an earlier run, and checks that at start-up it sent exactly `whole`'s block to the node,
-    /// logged `settledLine`, journaled `acknowledged` as acknowledged and left only `left` unsettled, which the
-    /// unsettled-blocks gauge counts.
+    /// asked the node about `onChain` (a block without its data, on the node's best chain) and `left` (one it does
+    /// not know), logged `settledLine`, journaled `acknowledged` and `onChain` as acknowledged and left only `left`
+    /// unsettled, which the unsettled-blocks gauge counts.
     static func expectResubmittedAtStartUp(
         journal entries: [BlockJournalEntry], whole: BlockJournalEntry, acknowledging acknowledged: Hash256,
-        leaving left: Hash256, settledLine: String, app arguments: [String]
+        onChain: Hash256, leaving left: Hash256, settledLine: String, app arguments: [String]
     ) throws {
         let directory = try journalDirectory(entries)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -230,7 +278,10 @@ struct BlocksAppTests {
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let node = FakeBitcoinCore(loop: runner.loop)
-        let address = try runner.sync { try node.start() }
+        let address = try runner.sync {
+            node.headers = [onChain.displayHex: (height: 151, confirmations: 4)]
+            return try node.start()
+        }
         let process = try app(arguments + [
             "--data-dir", directory, "--block-journal", directory + "/blocks", "--accounting", "off",
             "--metrics", "127.0.0.1:0", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
@@ -239,12 +290,15 @@ struct BlocksAppTests {
         let metricsPort = try #require(try process.waitForPort(inLineContaining: "metrics on http://"))
         #expect(try runner.wait(timeout: 60) { node.submitted.count == 1 })
         #expect(try runner.sync { node.submitted } == [whole.blockData!])
-        #expect(try process.waitForLine(containing: settledLine) != nil)
+        #expect(try process.waitForLine(containing: settledLine) != nil, "\(process.output)")
+        #expect(try runner.sync { node.headerQueries.sorted() } == [onChain.displayHex, left.displayHex].sorted())
         let scrape = try TestMetrics.scrape(port: metricsPort) {
             $0.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1
         }
         #expect(scrape.value("sv2_pool_journal_unsettled_blocks", ["server": "pool"]) == 1)
         let after = try BlockJournalReader(path: directory + "/blocks")
         #expect(after.record(acknowledged)?.state == .acknowledged && after.unsettled.map(\.hash) == [left])
+        #expect(after.record(onChain)?.state == .acknowledged)
+        #expect(after.record(onChain)?.reason?.contains("on its best chain at height 151 (4 confirmations)") == true)
     }
 }

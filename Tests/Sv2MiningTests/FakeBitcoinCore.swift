@@ -6,8 +6,8 @@ import Sv2Mining
 
 /// A stand-in for Bitcoin Core's JSON-RPC server on a test's event loop (no bitcoind in CI): checks HTTP Basic
 /// authentication and the JSON-RPC request shape (POST, JSON body, method, params array, id; batches), answers
-/// `getblockchaininfo`, `getrawmempool`, `getrawtransaction` (from ``mempool``) and `submitblock` (recording every
-/// block), the way bitcoind does: HTTP 200 with the answer, HTTP 500 with the error object, 401 with an empty body.
+/// `getblockchaininfo`, `getrawmempool`, `getrawtransaction` (from ``mempool``), `submitblock` (recording every
+/// block) and `getblockheader` (from ``headers``, recording every hash asked), the way bitcoind does: HTTP 200 with the answer, HTTP 500 with the error object, 401 with an empty body.
 /// Parses with Foundation's `JSONSerialization`, independently of the client under test. Loop thread only.
 final class FakeBitcoinCore: @unchecked Sendable {
     let loop: EventLoop
@@ -19,6 +19,14 @@ final class FakeBitcoinCore: @unchecked Sendable {
     var submitVerdict: ([UInt8]) -> String? = { _ in nil }
     /// Every block submitted (decoded from hex).
     private(set) var submitted: [[UInt8]] = []
+    /// The block headers the node knows, by hash as RPC prints it (display order): height, and confirmations
+    /// (1 or more on its best chain, -1 off it). `getblockheader` for any other hash is error -5, "Block not found".
+    var headers: [String: (height: Int, confirmations: Int)] = [:]
+    /// Replaces `getblockheader`'s verbose answer for a known header (given the answer bitcoind would give): to
+    /// answer malformed, or about another block.
+    var headerAnswer: (([String: Any]) -> Any)?
+    /// Every hash `getblockheader` was asked about, as sent.
+    private(set) var headerQueries: [String] = []
     /// Every method called, in order (batch calls one by one).
     private(set) var calls: [String] = []
     /// Requests refused for their credentials.
@@ -131,6 +139,24 @@ final class FakeBitcoinCore: @unchecked Sendable {
             }
             submitted.append(block)
             return result(submitVerdict(block) ?? NSNull())
+        case "getblockheader":
+            // bitcoind: (blockhash, verbose = true); a hash that is not 64 hex digits is -8.
+            guard (1...2).contains(params.count), let hash = params[0] as? String else { return error(-8, "blockhash must be a string") }
+            headerQueries.append(hash)
+            guard hash.count == 64, Sv2Hex.decode(hash) != nil else { return error(-8, "blockhash must be of length 64 (not \(hash.count), for '\(hash)')") }
+            guard params.count == 1 || params[1] as? Bool == true else { return error(-8, "verbose expected") }
+            guard let known = headers[hash.lowercased()] else { return error(-5, "Block not found") }
+            // The shape of bitcoind's verbose answer (fields other than hash, confirmations and height made up).
+            var answer: [String: Any] = [
+                "hash": hash.lowercased(), "confirmations": known.confirmations, "height": known.height,
+                "version": 536_870_912, "versionHex": "20000000",
+                "merkleroot": String(repeating: "ab", count: 32), "time": 1_700_000_100, "mediantime": 1_700_000_000,
+                "nonce": 7, "bits": "207fffff", "difficulty": 4.656542373906925e-10,
+                "chainwork": String(repeating: "0", count: 60) + "0130", "nTx": 1,
+                "previousblockhash": String(repeating: "0", count: 63) + "1",
+            ]
+            if known.height == 0 { answer["previousblockhash"] = nil }
+            return result(headerAnswer?(answer) ?? answer)
         default:
             return error(-32601, "Method not found")
         }

@@ -9,7 +9,8 @@ import Testing
 /// Unsettled blocks read back from the journal and submitted again (``JournaledBlockSubmission``, what `sv2 blocks
 /// submit` and `sv2 jd-server --rpc` at start-up do) against ``FakeBitcoinCore``: the node's verdict is journaled
 /// (null, "duplicate" and "inconclusive" acknowledged, anything else failed), a node that is down or still starting
-/// journals nothing, and blocks without block data are reported, never submitted.
+/// journals nothing, and blocks without block data are never submitted: the node is asked whether it has them
+/// (`getblockheader`), and only one on its best chain is settled (acknowledged).
 @Suite("Journaled blocks submitted again", .serialized)
 struct JournaledBlockSubmissionTests {
     typealias Blocks = BlockJournalReaderTests
@@ -37,14 +38,15 @@ struct JournaledBlockSubmissionTests {
         let refused = Blocks.found(nonce: 103, withData: true)
         let poolBlock = Blocks.found(nonce: 104)
         let settled = Blocks.found(nonce: 105, withData: true)
+        let onChain = Blocks.found(nonce: 106)
         let path = try Self.journal([
-            accepted, duplicate, refused, poolBlock, settled,
+            accepted, onChain, duplicate, refused, poolBlock, settled,
             .init(event: .submitted, hash: accepted.hash, time: 1_700_000_200),
             .init(event: .superseded, hash: settled.hash, time: 1_700_000_201),
         ])
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         let unsettled = try BlockJournalReader(path: path).unsettled
-        #expect(unsettled.map(\.hash) == [accepted.hash, duplicate.hash, refused.hash, poolBlock.hash])
+        #expect(unsettled.map(\.hash) == [accepted.hash, onChain.hash, duplicate.hash, refused.hash, poolBlock.hash])
 
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
@@ -56,6 +58,7 @@ struct JournaledBlockSubmissionTests {
             default: nil
             }
         }
+        node.headers = [onChain.hash.displayHex: (height: 151, confirmations: 2)]
         let results = Box<[JournaledBlockSubmission.Result]?>(nil)
         let journal = try BlockJournal(file: path)
         let holder = Box<JournaledBlockSubmission?>(nil)
@@ -67,19 +70,23 @@ struct JournaledBlockSubmissionTests {
         }
         #expect(try runner.wait { results.value != nil })
         let outcomes = try #require(try runner.sync { results.value }).map(\.outcome)
+        // One result per block, in the journal's order, whichever way each was settled.
         #expect(outcomes == [
-            .acknowledged(verdict: "accepted"), .acknowledged(verdict: "duplicate"),
-            .rejected(reason: "submitblock: high-hash"), .noBlockData,
+            .acknowledged(verdict: "accepted"), .onBestChain(height: 151, confirmations: 2),
+            .acknowledged(verdict: "duplicate"), .rejected(reason: "submitblock: high-hash"), .unknownToNode,
         ])
-        // Only blocks with their data went to the node, each once, exactly as journaled.
+        // Only blocks with their data went to the node, each once, exactly as journaled; the others were asked about.
         #expect(try runner.sync { node.submitted } == [accepted.blockData!, duplicate.blockData!, refused.blockData!])
-        #expect(try runner.sync { node.calls } == ["submitblock", "submitblock", "submitblock"])
+        #expect(try runner.sync { node.calls } == ["submitblock", "getblockheader", "submitblock", "submitblock", "getblockheader"])
+        #expect(try runner.sync { node.headerQueries } == [onChain.hash.displayHex, poolBlock.hash.displayHex])
 
-        // Read back: only the pool's block (no data) is still unsettled; the others carry the node's words.
+        // Read back: only the pool's block the node does not know is still unsettled; the others carry the node's
+        // words.
         let after = try BlockJournalReader(path: path)
         #expect(after.problems.isEmpty)
         #expect(after.unsettled.map(\.hash) == [poolBlock.hash])
         #expect(after.record(accepted.hash)?.state == .acknowledged && after.record(accepted.hash)?.time == 1_800_000_000)
+        #expect(after.record(onChain.hash)?.state == .acknowledged && after.record(onChain.hash)?.time == 1_800_000_000)
         #expect(after.record(duplicate.hash)?.state == .acknowledged)
         #expect(after.record(duplicate.hash)?.reason?.contains("duplicate") == true)
         #expect(after.record(refused.hash)?.state == .failed && after.record(refused.hash)?.reason == "submitblock: high-hash")
@@ -260,8 +267,9 @@ struct JournaledBlockSubmissionTests {
             submitter.resubmitJournaled(records) { results.value = $0 }
         }
         #expect(try runner.wait { results.value != nil })
-        #expect(try runner.sync { results.value }?.map(\.outcome) == [.acknowledged(verdict: "accepted"), .noBlockData])
+        #expect(try runner.sync { results.value }?.map(\.outcome) == [.acknowledged(verdict: "accepted"), .unknownToNode])
         #expect(try runner.sync { node.submitted } == [whole.blockData!])
+        #expect(try runner.sync { node.headerQueries } == [poolBlock.hash.displayHex])
         let entries = try runner.sync { journal.entries }
         #expect(entries.map(\.event) == [.acknowledged] && entries.first?.hash == whole.hash && entries.first?.time == 1_900_000_000)
         #expect(try runner.sync { holder.value!.1.statistics.journaledBlocksSettled } == 1)
