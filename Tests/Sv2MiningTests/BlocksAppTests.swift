@@ -32,6 +32,19 @@ struct BlocksAppTests {
         return path
     }
 
+    /// Runs `sv2 blocks submit --journal journal --rpc node --rpc-cookie cookie` (plus `extra`) to its end, expects
+    /// exit status `status`, and returns its output (log included).
+    static func submit(
+        journal: String, node: SocketAddress, cookie: String, extra: [String] = [], status: Int32,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [String] {
+        let app = try Self.app(
+            ["blocks", "submit", "--journal", journal, "--rpc", "127.0.0.1:\(node.port)", "--rpc-cookie", cookie] + extra)
+        defer { app.kill() }
+        #expect(app.waitForExit(timeout: 60) == status, "\(app.output)", sourceLocation: sourceLocation)
+        return app.output
+    }
+
     @Test func submitSettlesTheUnsettledBlocksAndSaysWhatItCouldNotDo() throws {
         let accepted = Blocks.found(nonce: 201, withData: true)
         let duplicate = Blocks.found(nonce: 202, withData: true)
@@ -46,13 +59,8 @@ struct BlocksAppTests {
             node.submitVerdict = { $0.prefix(BlockHeader.size).elementsEqual(duplicate.blockData!.prefix(BlockHeader.size)) ? "duplicate" : nil }
             return try node.start()
         }
-        let submit = try Self.app([
-            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
-        ])
-        defer { submit.kill() }
         // The pool's block without its data is unknown to the node: still unsettled, so exit status 1.
-        #expect(submit.waitForExit(timeout: 60) == 1, "\(submit.output)")
-        let output = submit.output
+        let output = try Self.submit(journal: directory + "/blocks", node: address, cookie: cookie, status: 1)
         #expect(output.contains { $0.contains("\(accepted.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
         #expect(output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): not settled: the journal does not hold the whole block and the node does not know it") })
         #expect(output.contains { $0.contains("3 blocks from \(directory)/blocks/blocks.jsonl: 2 acknowledged, 0 failed, 1 still unsettled; 1 without block data: 0 on the node's best chain, 1 unknown to the node, 0 off its best chain, 0 not checked") }, "\(output)")
@@ -64,13 +72,8 @@ struct BlocksAppTests {
         let refused = Blocks.found(nonce: 204, withData: true)
         try BlockJournal(directory: directory + "/blocks").append(refused)
         try runner.sync { node.submitVerdict = { _ in "bad-txnmrklroot" } }
-        let again = try Self.app([
-            "blocks", "submit", "--journal", directory + "/blocks/blocks.jsonl", "--rpc", "127.0.0.1:\(address.port)",
-            "--rpc-cookie", cookie,
-        ])
-        defer { again.kill() }
-        #expect(again.waitForExit(timeout: 60) == 1, "\(again.output)")
-        #expect(again.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): failed (submitblock: bad-txnmrklroot)") })
+        let again = try Self.submit(journal: directory + "/blocks/blocks.jsonl", node: address, cookie: cookie, status: 1)
+        #expect(again.contains { $0.contains("\(refused.hash.displayHex) (height 151): failed (submitblock: bad-txnmrklroot)") })
         #expect(try runner.sync { node.submitted.count } == 3)
         // Journaled failed, so a plain run leaves it alone; --retry-failed sends it again (a JD server's `failed`
         // may mean its node was down). Meanwhile the node has learnt the pool's block (its template provider's
@@ -79,20 +82,12 @@ struct BlocksAppTests {
             node.submitVerdict = { _ in nil }
             node.headers = [poolBlock.hash.displayHex: (height: 151, confirmations: 1)]
         }
-        let plain = try Self.app([
-            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
-        ])
-        defer { plain.kill() }
-        #expect(plain.waitForExit(timeout: 60) == 0, "\(plain.output)")
-        #expect(plain.output.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): acknowledged (the node has it on its best chain at height 151 (1 confirmations)") }, "\(plain.output)")
+        let plain = try Self.submit(journal: directory + "/blocks", node: address, cookie: cookie, status: 0)
+        #expect(plain.contains { $0.contains("\(poolBlock.hash.displayHex) (height 151): acknowledged (the node has it on its best chain at height 151 (1 confirmations)") }, "\(plain)")
         #expect(try runner.sync { node.submitted.count } == 3)
-        let retry = try Self.app([
-            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
-            "--retry-failed",
-        ])
-        defer { retry.kill() }
-        #expect(retry.waitForExit(timeout: 60) == 0, "\(retry.output)")
-        #expect(retry.output.contains { $0.contains("\(refused.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
+        let retry = try Self.submit(
+            journal: directory + "/blocks", node: address, cookie: cookie, extra: ["--retry-failed"], status: 0)
+        #expect(retry.contains { $0.contains("\(refused.hash.displayHex) (height 151): acknowledged (submitblock: accepted)") })
         #expect(try runner.sync { node.submitted.count } == 4)
         #expect(try BlockJournalReader(path: directory + "/blocks").record(refused.hash)?.state == .acknowledged)
         let list = try Self.app(["blocks", "list", "--journal", directory + "/blocks", "--unsettled"])
@@ -118,12 +113,7 @@ struct BlocksAppTests {
             node.headers = [known.hash.displayHex: (height: 151, confirmations: 2)]
             return try node.start()
         }
-        let submit = try Self.app([
-            "blocks", "submit", "--journal", directory + "/blocks", "--rpc", "127.0.0.1:\(address.port)", "--rpc-cookie", cookie,
-        ])
-        defer { submit.kill() }
-        #expect(submit.waitForExit(timeout: 60) == 1, "\(submit.output)")
-        let output = submit.output
+        let output = try Self.submit(journal: directory + "/blocks", node: address, cookie: cookie, status: 1)
         #expect(output.contains { $0.contains("0 with block data: submitting to 127.0.0.1:\(address.port), asking it about the 2 others") }, "\(output)")
         #expect(output.contains { $0.contains("\(known.hash.displayHex) (height 151): acknowledged (the node has it on its best chain at height 151 (2 confirmations)") }, "\(output)")
         #expect(output.contains { $0.contains("\(lost.hash.displayHex) (height 151): not settled: the journal does not hold the whole block and the node does not know it") }, "\(output)")

@@ -103,19 +103,7 @@ struct JournaledBlockSubmissionTests {
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let node = FakeBitcoinCore(loop: runner.loop)
-        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
-        let holder = Box<JournaledBlockSubmission?>(nil)
-        let journal = try BlockJournal(file: path)
-        try runner.sync {
-            let address = try node.start()
-            node.stop()
-            let submission = JournaledBlockSubmission(rpc: Self.client(runner, address), journal: journal)
-            submission.backoff = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
-            holder.value = submission
-            submission.submit(try BlockJournalReader(path: path).unsettled) { results.value = $0 }
-        }
-        #expect(try runner.wait { results.value != nil })
-        let result = try #require(try runner.sync { results.value }?.first)
+        let result = try Self.submitToANodeThatIsDown(runner, node: node, path: path)
         guard case .notSubmitted(let error) = result.outcome else {
             Issue.record("\(result.outcome)")
             return
@@ -125,6 +113,9 @@ struct JournaledBlockSubmissionTests {
         #expect(try BlockJournalReader(path: path).unsettled.map(\.hash) == [block.hash])
 
         // An RPC error about the block (the node answered) is a verdict: journaled failed.
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let holder = Box<JournaledBlockSubmission?>(nil)
+        let journal = try BlockJournal(file: path)
         try runner.sync {
             node.rawAnswer = FakeBitcoinCore.http(
                 500, "Internal Server Error",
@@ -137,6 +128,26 @@ struct JournaledBlockSubmissionTests {
         #expect(try runner.wait { results.value != nil })
         #expect(try runner.sync { results.value }?.map(\.outcome) == [.rejected(reason: "submitblock: error -22: Block decode failed")])
         #expect(try BlockJournalReader(path: path).record(block.hash)?.state == .failed)
+    }
+
+    /// Runs a submission of the journal's unsettled blocks at `path` against `node`'s address once `node` has
+    /// stopped (nothing listens: every attempt fails to connect), two attempts 10 ms apart; the first result.
+    static func submitToANodeThatIsDown(
+        _ runner: LoopRunner, node: FakeBitcoinCore, path: String
+    ) throws -> JournaledBlockSubmission.Result {
+        let holder = Box<JournaledBlockSubmission?>(nil)
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let journal = try BlockJournal(file: path)
+        try runner.sync {
+            let address = try node.start()
+            node.stop()
+            let submission = JournaledBlockSubmission(rpc: Self.client(runner, address), journal: journal)
+            submission.backoff = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
+            holder.value = submission
+            submission.submit(try BlockJournalReader(path: path).unsettled) { results.value = $0 }
+        }
+        #expect(try runner.wait { results.value != nil })
+        return try #require(try runner.sync { results.value }?.first)
     }
 
     /// Runs `submission` (configured by `configure`) over the unsettled blocks of the journal at `path` against

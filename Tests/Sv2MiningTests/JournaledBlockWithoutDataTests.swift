@@ -83,20 +83,8 @@ extension JournaledBlockSubmissionTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
 
         // Down: the node is not reached at all.
-        let holder = Box<JournaledBlockSubmission?>(nil)
-        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
-        let journal = try BlockJournal(file: path)
-        try runner.sync {
-            node.errorAnswers = []
-            let address = try node.start()
-            node.stop()
-            let submission = JournaledBlockSubmission(rpc: Self.client(runner, address), journal: journal)
-            submission.backoff = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
-            holder.value = submission
-            submission.submit(try BlockJournalReader(path: path).unsettled) { results.value = $0 }
-        }
-        #expect(try runner.wait { results.value != nil })
-        let down = try #require(try runner.sync { results.value }?.first)
+        try runner.sync { node.errorAnswers = [] }
+        let down = try Self.submitToANodeThatIsDown(runner, node: node, path: path)
         guard case .notChecked(let error) = down.outcome else {
             Issue.record("\(down.outcome)")
             return
