@@ -15,16 +15,29 @@ public struct BitcoinCoreChainInfo: Sendable, Hashable {
 
 /// bitcoind's verdict on a `submitblock`.
 public enum BitcoinCoreSubmitBlockResult: Sendable, Hashable, CustomStringConvertible {
-    /// `null`: the block was valid and accepted.
+    /// `null`: the block was valid and connected to the node's best chain.
     case accepted
-    /// A reason string: `duplicate` (already known: the JD client's Template Provider was first),
-    /// `inconclusive` (valid, not on the best chain yet), or a rejection (`high-hash`, `bad-txnmrklroot`, …).
+    /// A reason string: `duplicate` (the node had the block already: stored, but not necessarily on its best chain —
+    /// a block that lost the race or was reorged out is a duplicate too), `inconclusive` (stored but not connected:
+    /// usually a competing block at that height came first; its scripts were not checked), or a rejection
+    /// (`high-hash`, `bad-txnmrklroot`, …).
     case answered(String)
 
-    /// Whether the node has the block now (accepted, already known, or valid but not yet on the best chain).
-    public var nodeHasBlock: Bool {
+    /// Whether the node stored the block: `null` (accepted and connected), `duplicate` or `inconclusive`. Only
+    /// ``accepted`` says the block is on the node's best chain; the other two must be followed by `getblockheader`
+    /// (``BitcoinCoreRPCClient/getBlockHeader(hash:timeout:completion:)``) before the block is taken as settled
+    /// (``isStoredWithoutVerdict``).
+    public var nodeStoredBlock: Bool {
         switch self {
         case .accepted: true
+        case .answered: isStoredWithoutVerdict
+        }
+    }
+
+    /// `duplicate` or `inconclusive`: the node stored the block but did not say whether it is on its best chain.
+    public var isStoredWithoutVerdict: Bool {
+        switch self {
+        case .accepted: false
         case .answered(let reason): reason == "duplicate" || reason == "inconclusive"
         }
     }

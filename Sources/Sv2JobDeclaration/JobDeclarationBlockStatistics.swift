@@ -22,8 +22,16 @@ public struct JobDeclarationBlockStatistics: Sendable, Hashable {
     public var submissions = 0
     /// `submitblock` calls retried after the node was not reached.
     public var retries = 0
-    /// bitcoind's verdicts: `accepted` (null), `duplicate`, `inconclusive`, or a rejection reason such as `high-hash`.
+    /// bitcoind's verdicts, in its words: `accepted` (null), `duplicate`, `inconclusive`, or a rejection reason such
+    /// as `high-hash`. A `duplicate` or `inconclusive` block is counted here and then again in
+    /// ``storedBlocksOnBestChain`` or ``storedBlocksNotOnBestChain``.
     public var results: [String: Int] = [:]
+    /// Blocks answered `duplicate` or `inconclusive` (stored) that `getblockheader` then found on the node's best
+    /// chain (journaled `acknowledged`).
+    public var storedBlocksOnBestChain = 0
+    /// Blocks answered `duplicate` or `inconclusive` that `getblockheader` did not find on the node's best chain
+    /// (off it, unknown, or the node could not be asked): left unsettled in the journal.
+    public var storedBlocksNotOnBestChain = 0
     /// Blocks not submitted: the node unreachable after every attempt, or an RPC error (each journaled `failed`).
     public var submissionFailures = 0
     /// Journal writes that failed (the block was still submitted).
@@ -35,6 +43,7 @@ public struct JobDeclarationBlockStatistics: Sendable, Hashable {
     /// Zeroed counters.
     public init() {}
 
-    /// Blocks the node took (`accepted`, or already known as `duplicate`/`inconclusive`).
-    public var blocksAccepted: Int { results["accepted", default: 0] + results["duplicate", default: 0] + results["inconclusive", default: 0] }
+    /// Blocks on the node's best chain when it answered: `accepted` (null), or `duplicate`/`inconclusive` then found
+    /// on its best chain (``storedBlocksOnBestChain``): the blocks journaled `acknowledged`.
+    public var blocksAccepted: Int { results["accepted", default: 0] + storedBlocksOnBestChain }
 }

@@ -8,11 +8,16 @@ public import Sv2Mining
 /// full block (``DeclaredBlock``: header from the solution, coinbase from the declared prefix, extranonce and
 /// suffix, the declared transactions), checked against its `nbits`, **journaled** (the `found` line carries the whole
 /// block, so it can be submitted by hand whatever happens next) and then submitted with `submitblock`. bitcoind's
-/// verdict is logged, counted (``JobDeclarationBlockStatistics/results``) and journaled (`acknowledged` when the node
-/// has the block: ``BitcoinCoreSubmitBlockResult/nodeHasBlock``; `failed` with the reason otherwise). A node that
-/// cannot be reached or is still starting (``BitcoinCoreRPCError/isTransient``) is tried again on ``backoff``'s
-/// schedule; after the last attempt the block is journaled `failed` and logged critical — never dropped silently
-/// (`sv2 blocks submit --retry-failed` sends it again). Loop thread only.
+/// verdict is logged, counted (``JobDeclarationBlockStatistics/results``, in bitcoind's words) and journaled:
+/// `acknowledged` for `null` (accepted and connected); for `"duplicate"` or `"inconclusive"` (the node stored the
+/// block, which does not say it is on its best chain: ``BitcoinCoreSubmitBlockResult/isStoredWithoutVerdict``) the
+/// node is asked with `getblockheader` first (transient failures retried on ``backoff``'s schedule): `acknowledged`
+/// when the block is on its best chain, else nothing more is journaled and a warning logged — the block stays
+/// unsettled, and the next `--rpc` start-up (``resubmitJournaled(_:completion:)``) or `sv2 blocks submit` checks it
+/// again; `failed` with the reason for any other answer. A node that cannot be reached or is still starting
+/// (``BitcoinCoreRPCError/isTransient``) is tried again on ``backoff``'s schedule; after the last attempt, or on any
+/// other RPC error, the block is journaled `failed` and logged critical — never dropped silently (`sv2 blocks submit
+/// --retry-failed` sends it again). Loop thread only.
 public final class JobDeclarationBlockSubmitter {
     /// The node blocks go to.
     public let rpc: BitcoinCoreRPCClient
@@ -39,7 +44,8 @@ public final class JobDeclarationBlockSubmitter {
     public var mempoolLookup: BitcoinCoreTransactionLookup?
     /// Finds transactions the JD server's mempool view lacks (``BitcoinCoreTransactionLookup``).
     public var transactionLookup: ((_ wtxids: [Hash256], _ completion: @escaping ([[UInt8]]) -> Void) -> Void)?
-    /// Called with every verdict (or final failure) of a submitted block.
+    /// Called with every verdict (or final failure) of a submitted block; for `"duplicate"` or `"inconclusive"` once
+    /// the node was asked whether the block is on its best chain (and the journal written accordingly).
     public var onResult: ((DeclaredBlock, Result<BitcoinCoreSubmitBlockResult, BitcoinCoreRPCError>) -> Void)?
     /// Unix time in seconds for the journal (injectable for tests).
     public var wallClock: () -> UInt64 = { UInt64(time(nil)) }
@@ -210,11 +216,16 @@ public final class JobDeclarationBlockSubmitter {
             guard let self else { return }
             switch result {
             case .success(let verdict):
-                self.pending -= 1
                 self.statistics.results[verdict.description, default: 0] += 1
-                if verdict.nodeHasBlock {
+                if verdict.isStoredWithoutVerdict {
+                    // Stored is not on the best chain (a lost race, a reorg): ask before settling anything.
+                    self.logger.notice("block \(block.hash) submitted: \(verdict): checking whether it is on the node's best chain")
+                    return self.confirm(block, verdict: verdict, number: 1)
+                }
+                self.pending -= 1
+                if verdict == .accepted {
                     self.logger.notice("block \(block.hash) submitted: \(verdict)")
-                    // The node has it (accepted now, or a duplicate): settled, so a restart does not offer it again.
+                    // Connected to the node's best chain: settled, so a restart does not offer it again.
                     self.journal(.init(event: .acknowledged, hash: block.hash, time: self.wallClock(), reason: "submitblock: \(verdict)"))
                 } else {
                     self.logger.error("block \(block.hash) rejected by bitcoind: \(verdict)")
@@ -237,6 +248,42 @@ public final class JobDeclarationBlockSubmitter {
                 self.logger.critical("block \(block.hash) NOT submitted after \(number) attempts: \(error); the whole block is in the block journal (found line, field block): submit it with bitcoin-cli submitblock")
                 self.onResult?(block, result)
             }
+        }
+    }
+
+    /// After `submitblock` answered `verdict` (`"duplicate"` or `"inconclusive"`), asks the node whether the block is
+    /// on its best chain: journaled `acknowledged` if it is; otherwise nothing more is journaled (the block stays
+    /// unsettled for the next start-up or `sv2 blocks submit`) and a warning says so.
+    private func confirm(_ block: DeclaredBlock, verdict: BitcoinCoreSubmitBlockResult, number: Int) {
+        rpc.getBlockHeader(hash: block.hash) { [weak self] answer in
+            guard let self else { return }
+            let why: String
+            switch answer {
+            case .success(.onBestChain(let height, let confirmations)):
+                self.pending -= 1
+                self.statistics.storedBlocksOnBestChain += 1
+                let reason = JournaledBlockSubmission.Outcome.acknowledgedReason(
+                    verdict: verdict.description, bestChain: .init(height: height, confirmations: confirmations))
+                self.logger.notice("block \(block.hash): \(reason)")
+                self.journal(.init(event: .acknowledged, hash: block.hash, time: self.wallClock(), reason: reason))
+                self.onResult?(block, .success(verdict))
+                return
+            case .failure(let error) where error.isTransient && self.backoff.allowsRetry(after: number):
+                let delay = self.backoff.delay(before: number + 1)
+                self.logger.warning("block \(block.hash) (submitblock: \(verdict)) not checked with the node yet (attempt \(number) of \(self.backoff.maximumAttempts), next in \(delay)): \(error)")
+                self.rpc.eventLoop.schedule(after: delay) { [weak self] in
+                    self?.confirm(block, verdict: verdict, number: number + 1)
+                }
+                return
+            case .success(let status):
+                why = "the node has it \(status) (getblockheader)"
+            case .failure(let error):
+                why = "the node could not be asked whether it is on its best chain (\(error))"
+            }
+            self.pending -= 1
+            self.statistics.storedBlocksNotOnBestChain += 1
+            self.logger.warning("block \(block.hash) submitted: \(verdict), but \(why): not journaled acknowledged; it stays unsettled in the block journal, and the next --rpc start-up or `sv2 blocks submit` checks it again")
+            self.onResult?(block, .success(verdict))
         }
     }
 

@@ -12,11 +12,16 @@ struct BlocksSubmitCommand: ParsableCommand {
         commandName: "submit",
         abstract: "Submit every unsettled block that has its block data to Bitcoin Core (submitblock), look up the others (getblockheader), and journal the outcome.",
         discussion: """
-            The node's answer is journaled: null (accepted), "duplicate" or "inconclusive" (the node has the block) as \
-            acknowledged; any other answer, or an RPC error about the block, as failed with the node's words. A node \
-            that cannot be reached or is still starting (error -28, "Loading block index…") is retried, each retry \
-            logged, for about 4 minutes (10 attempts, 1 s doubling up to 60 s); if it stays so, or refuses the \
-            credentials, the block is left unsettled: nothing is journaled, run the command again.
+            The node's answer is journaled: null (accepted) as acknowledged; "duplicate" or "inconclusive" (the node \
+            stored the block, not necessarily on its best chain) is checked with getblockheader: on its best chain, \
+            acknowledged; off it, left unsettled (settle it with `sv2 blocks settle HASH --as superseded` once the \
+            chain has moved on); not confirmed, left unsettled. Any other answer, or error -22 (the block could not \
+            be decoded), is journaled failed with the node's words; any other RPC error leaves the block unsettled. \
+            A node that cannot be reached or is still starting (error -28, "Loading block index…") is retried, each \
+            retry logged, for about 4 minutes per run (10 attempts, 1 s doubling up to 60 s, plus the request \
+            timeout of each attempt); if it stays so, that block and every one after it are left unsettled without \
+            being tried (as is a block whose node refuses the credentials): nothing is journaled, run the command \
+            again.
 
             Unsettled blocks without block data (a pool's whose template provider never sent its other \
             transactions) cannot be rebuilt here, but the provider usually submitted them: the node is asked \
@@ -74,7 +79,7 @@ struct BlocksSubmitCommand: ParsableCommand {
             case .unknownToNode:
                 lines.append("  the journal's found line holds its header and coinbase only; if no node has it: "
                     + "sv2 blocks settle \(hash) --journal \(journal) --as failed --reason TEXT")
-            case .offBestChain:
+            case .offBestChain, .storedOffBestChain:
                 lines.append("  once the chain has moved on without it: "
                     + "sv2 blocks settle \(hash) --journal \(journal) --as superseded --reason TEXT")
             default: break
@@ -100,6 +105,8 @@ struct BlocksSubmitCommand: ParsableCommand {
             case .notChecked:
                 unsettled += 1
                 notChecked += 1
+            case .storedOffBestChain, .storedButUnknown, .storedNotChecked:
+                unsettled += 1
             }
             if result.outcome.withoutBlockData { withoutData += 1 }
         }

@@ -57,6 +57,8 @@ struct BlocksAppTests {
         let node = FakeBitcoinCore(loop: runner.loop)
         let address = try runner.sync {
             node.submitVerdict = { $0.prefix(BlockHeader.size).elementsEqual(duplicate.blockData!.prefix(BlockHeader.size)) ? "duplicate" : nil }
+            // A duplicate is settled once the node says it is on its best chain.
+            node.headers = [duplicate.hash.displayHex: (height: 151, confirmations: 1)]
             return try node.start()
         }
         // The pool's block without its data is unknown to the node: still unsettled, so exit status 1.

@@ -42,6 +42,9 @@ final class FakeBitcoinCore: @unchecked Sendable {
     /// The next calls (any method, batch calls one by one) are answered with these JSON-RPC errors, one each, in
     /// order, as bitcoind does (HTTP 500 with the error object): e.g. -28 "Loading block index…" while it starts.
     var errorAnswers: [(code: Int, message: String)] = []
+    /// Every call of these methods (after ``errorAnswers``) is answered with this JSON-RPC error: e.g.
+    /// `getblockheader` answering -28 while `submitblock` answers.
+    var failingMethods: [String: (code: Int, message: String)] = [:]
     private var listener: Listener?
 
     init(loop: EventLoop, credentials: String = "__cookie__:c00k1e") {
@@ -111,6 +114,7 @@ final class FakeBitcoinCore: @unchecked Sendable {
             let answer = errorAnswers.removeFirst()
             return error(answer.code, answer.message)
         }
+        if let failure = failingMethods[method] { return error(failure.code, failure.message) }
         func result(_ value: Any) -> (object: [String: Any], failed: Bool) { (["result": value, "error": NSNull(), "id": id], false) }
         switch method {
         case "getblockchaininfo":

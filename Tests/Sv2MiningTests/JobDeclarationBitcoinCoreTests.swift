@@ -236,6 +236,67 @@ struct JobDeclarationBitcoinCoreTests {
         }
     }
 
+    /// `"duplicate"` and `"inconclusive"` mean the node stored the block, not that it is on its best chain: the
+    /// submitter asks with `getblockheader` and journals `acknowledged` only for a block on the best chain; any other
+    /// block stays unsettled (found, nothing more), its verdict still counted in bitcoind's words.
+    @Test func aStoredBlockIsAcknowledgedOnlyOnTheNodesBestChain() throws {
+        let runner = try ClientTestLoop()
+        defer { runner.stop() }
+        let stack = try Self.start(runner) { $0.backoff.maximumAttempts = 3 }
+        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
+        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
+            Issue.record("declaration not accepted")
+            return
+        }
+        // A duplicate on the best chain: acknowledged, the reason naming both answers.
+        let onChain = Self.expectedBlock(Self.legacy)
+        try runner.sync {
+            stack.node.submitVerdict = { _ in "duplicate" }
+            stack.node.headers = [onChain.hash.displayHex: (height: 151, confirmations: 1)]
+            try stack.jdc.jobDeclaration.state.pushSolution(onChain.solution)
+        }
+        #expect(try runner.wait { stack.submitter.statistics.storedBlocksOnBestChain == 1 })
+        try runner.sync {
+            let statistics = stack.submitter.statistics
+            #expect(statistics.results == ["duplicate": 1] && statistics.blocksAccepted == 1)
+            #expect(stack.submitter.pendingCount == 0 && stack.node.headerQueries == [onChain.hash.displayHex])
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged])
+            #expect(stack.journal.entries.last?.reason
+                == "submitblock: duplicate; the node has it on its best chain at height 151 (1 confirmations)")
+        }
+        // Inconclusive, off the best chain: nothing journaled after found.
+        let offChain = Self.expectedBlock(Self.legacy, nbits: 0x2070_0000)
+        try runner.sync {
+            stack.node.submitVerdict = { _ in "inconclusive" }
+            stack.node.headers = [offChain.hash.displayHex: (height: 151, confirmations: -1)]
+            try stack.jdc.jobDeclaration.state.pushSolution(offChain.solution)
+        }
+        #expect(try runner.wait { stack.submitter.statistics.storedBlocksNotOnBestChain == 1 })
+        try runner.sync {
+            let statistics = stack.submitter.statistics
+            #expect(statistics.results == ["duplicate": 1, "inconclusive": 1] && statistics.blocksAccepted == 1)
+            #expect(stack.submitter.pendingCount == 0)
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged, .found])
+        }
+        // A duplicate the node cannot be asked about (still starting for every attempt of the check): retried on
+        // the schedule, then left unsettled too.
+        let unchecked = Self.expectedBlock(Self.legacy, nbits: 0x2060_0000)
+        try runner.sync {
+            stack.node.submitVerdict = { _ in "duplicate" }
+            stack.node.headers = [unchecked.hash.displayHex: (height: 151, confirmations: 2)]
+            stack.node.failingMethods = ["getblockheader": (-28, "Loading block index…")]
+            try stack.jdc.jobDeclaration.state.pushSolution(unchecked.solution)
+        }
+        #expect(try runner.wait { stack.submitter.statistics.storedBlocksNotOnBestChain == 2 })
+        try runner.sync {
+            let statistics = stack.submitter.statistics
+            #expect(statistics.results == ["duplicate": 2, "inconclusive": 1] && statistics.blocksAccepted == 1)
+            #expect(statistics.submissions == 3 && statistics.submissionFailures == 0 && stack.submitter.pendingCount == 0)
+            #expect(stack.node.calls.suffix(4) == ["submitblock", "getblockheader", "getblockheader", "getblockheader"])
+            #expect(stack.journal.entries.map(\.event) == [.found, .acknowledged, .found, .found])
+        }
+    }
+
     /// bitcoind started together with the pool answers -28 ("Loading block index…") for a while: a pushed block is
     /// submitted again until the node takes it, not journaled failed at the first answer; a node still starting
     /// after the last attempt is a failure to submit (journaled failed, logged critical), like a node that is down.

@@ -8,9 +8,10 @@ import Testing
 
 /// Unsettled blocks read back from the journal and submitted again (``JournaledBlockSubmission``, what `sv2 blocks
 /// submit` and `sv2 jd-server --rpc` at start-up do) against ``FakeBitcoinCore``: the node's verdict is journaled
-/// (null, "duplicate" and "inconclusive" acknowledged, anything else failed), a node that is down or still starting
-/// journals nothing, and blocks without block data are never submitted: the node is asked whether it has them
-/// (`getblockheader`), and only one on its best chain is settled (acknowledged).
+/// (null acknowledged; "duplicate" and "inconclusive" acknowledged only once `getblockheader` finds the block on the
+/// node's best chain; other answers and error -22 failed), a node that is down or still starting journals nothing
+/// (and spares the blocks after it the same wait), and blocks without block data are never submitted: the node is
+/// asked whether it has them (`getblockheader`), and only one on its best chain is settled (acknowledged).
 @Suite("Journaled blocks submitted again", .serialized)
 struct JournaledBlockSubmissionTests {
     typealias Blocks = BlockJournalReaderTests
@@ -58,7 +59,9 @@ struct JournaledBlockSubmissionTests {
             default: nil
             }
         }
-        node.headers = [onChain.hash.displayHex: (height: 151, confirmations: 2)]
+        node.headers = [
+            onChain.hash.displayHex: (height: 151, confirmations: 2), duplicate.hash.displayHex: (height: 151, confirmations: 4),
+        ]
         let results = Box<[JournaledBlockSubmission.Result]?>(nil)
         let journal = try BlockJournal(file: path)
         let holder = Box<JournaledBlockSubmission?>(nil)
@@ -73,12 +76,16 @@ struct JournaledBlockSubmissionTests {
         // One result per block, in the journal's order, whichever way each was settled.
         #expect(outcomes == [
             .acknowledged(verdict: "accepted"), .onBestChain(height: 151, confirmations: 2),
-            .acknowledged(verdict: "duplicate"), .rejected(reason: "submitblock: high-hash"), .unknownToNode,
+            .acknowledged(verdict: "duplicate", bestChain: .init(height: 151, confirmations: 4)),
+            .rejected(reason: "submitblock: high-hash"), .unknownToNode,
         ])
         // Only blocks with their data went to the node, each once, exactly as journaled; the others were asked about.
         #expect(try runner.sync { node.submitted } == [accepted.blockData!, duplicate.blockData!, refused.blockData!])
-        #expect(try runner.sync { node.calls } == ["submitblock", "getblockheader", "submitblock", "submitblock", "getblockheader"])
-        #expect(try runner.sync { node.headerQueries } == [onChain.hash.displayHex, poolBlock.hash.displayHex])
+        // The duplicate was looked up after its answer, as the blocks without data were.
+        #expect(try runner.sync { node.calls }
+            == ["submitblock", "getblockheader", "submitblock", "getblockheader", "submitblock", "getblockheader"])
+        #expect(try runner.sync { node.headerQueries }
+            == [onChain.hash.displayHex, duplicate.hash.displayHex, poolBlock.hash.displayHex])
 
         // Read back: only the pool's block the node does not know is still unsettled; the others carry the node's
         // words.
@@ -88,7 +95,8 @@ struct JournaledBlockSubmissionTests {
         #expect(after.record(accepted.hash)?.state == .acknowledged && after.record(accepted.hash)?.time == 1_800_000_000)
         #expect(after.record(onChain.hash)?.state == .acknowledged && after.record(onChain.hash)?.time == 1_800_000_000)
         #expect(after.record(duplicate.hash)?.state == .acknowledged)
-        #expect(after.record(duplicate.hash)?.reason?.contains("duplicate") == true)
+        #expect(after.record(duplicate.hash)?.reason
+            == "submitblock: duplicate; the node has it on its best chain at height 151 (4 confirmations) (resubmitted from the journal)")
         #expect(after.record(refused.hash)?.state == .failed && after.record(refused.hash)?.reason == "submitblock: high-hash")
         #expect(after.record(settled.hash)?.state == .superseded)
     }
@@ -174,23 +182,129 @@ struct JournaledBlockSubmissionTests {
         })
     }
 
-    /// `"inconclusive"`: the block is valid but not on the node's best chain yet: the node has it, as with
-    /// `"duplicate"`, so it is acknowledged (the JD server's policy), never journaled failed.
-    @Test func inconclusiveMeansTheNodeHasTheBlock() throws {
-        let block = Blocks.found(nonce: 131, withData: true)
-        let path = try Self.journal([block])
+    /// `"duplicate"` and `"inconclusive"` say the node stored the block, not that it is on its best chain (a
+    /// duplicate may have lost the race or been reorged out; an inconclusive block was not connected): each is
+    /// followed by `getblockheader`, and only a block on the best chain is journaled acknowledged.
+    @Test func duplicateOrInconclusiveIsSettledOnlyOnTheNodesBestChain() throws {
+        for (index, verdict) in ["duplicate", "inconclusive"].enumerated() {
+            let block = Blocks.found(nonce: 131 + UInt32(index), withData: true)
+            let path = try Self.journal([block])
+            defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let runner = try LoopRunner(.epoll)
+            defer { runner.stop() }
+            let node = FakeBitcoinCore(loop: runner.loop)
+            let hash = block.hash.displayHex
+            let schedule = RetryBackoff(maximumAttempts: 3, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
+
+            // Stored off the best chain (an orphan): not settled, the operator is told how to settle it.
+            try runner.sync {
+                node.submitVerdict = { _ in verdict }
+                node.headers = [hash: (height: 151, confirmations: -1)]
+            }
+            let off = try Self.submit(runner, node: node, path: path)
+            #expect(off.map(\.outcome) == [.storedOffBestChain(verdict: verdict, height: 151)], "\(verdict)")
+            #expect(off.first?.outcome.settled == false)
+            #expect(off.first?.outcome.description.contains("sv2 blocks settle --as superseded") == true)
+            #expect(try runner.sync { node.calls } == ["submitblock", "getblockheader"])
+            #expect(try runner.sync { node.headerQueries } == [hash])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+
+            // Unknown to the node, which contradicts its answer: not settled.
+            try runner.sync { node.headers = [:] }
+            let unknown = try Self.submit(runner, node: node, path: path)
+            #expect(unknown.map(\.outcome) == [.storedButUnknown(verdict: verdict)], "\(verdict)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+
+            // The node cannot be asked (still starting for every attempt of the check): retried, then not settled.
+            try runner.sync {
+                node.headers = [hash: (height: 151, confirmations: 3)]
+                node.failingMethods = ["getblockheader": (-28, "Loading block index…")]
+            }
+            let callsBefore = try runner.sync { node.calls.count }
+            let unchecked = try Self.submit(runner, node: node, path: path) { $0.backoff = schedule }
+            #expect(unchecked.map(\.outcome) == [.storedNotChecked(
+                verdict: verdict, error: .rpc(method: "getblockheader", code: -28, message: "Loading block index…"))])
+            #expect(try runner.sync { Array(node.calls.dropFirst(callsBefore)) }
+                == ["submitblock", "getblockheader", "getblockheader", "getblockheader"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+
+            // On its best chain: acknowledged, the reason naming both answers.
+            try runner.sync { node.failingMethods = [:] }
+            let on = try Self.submit(runner, node: node, path: path)
+            #expect(on.map(\.outcome) == [.acknowledged(verdict: verdict, bestChain: .init(height: 151, confirmations: 3))])
+            #expect(on.first?.outcome.settled == true && on.first?.journalError == nil)
+            #expect(on.first?.outcome.description
+                == "acknowledged (submitblock: \(verdict); the node has it on its best chain at height 151 (3 confirmations))")
+            let after = try BlockJournalReader(path: path)
+            #expect(after.unsettled.isEmpty && after.record(block.hash)?.state == .acknowledged)
+            #expect(after.record(block.hash)?.reason
+                == "submitblock: \(verdict); the node has it on its best chain at height 151 (3 confirmations) (resubmitted from the journal)")
+            #expect(try runner.sync { node.submitted.count } == 4)
+        }
+    }
+
+    /// Only error -22 (the block could not be decoded) judges the block; any other RPC error object (here -32603,
+    /// an internal error of the node) leaves it unsettled, is not retried, and does not stop the run.
+    @Test func anRPCErrorOtherThanADecodeFailureSettlesNothing() throws {
+        let first = Blocks.found(nonce: 161, withData: true)
+        let second = Blocks.found(nonce: 162, withData: true)
+        let path = try Self.journal([first])
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let node = FakeBitcoinCore(loop: runner.loop)
-        try runner.sync { node.submitVerdict = { _ in "inconclusive" } }
-        let results = try Self.submit(runner, node: node, path: path)
-        #expect(results.map(\.outcome) == [.acknowledged(verdict: "inconclusive")])
-        #expect(results.first?.outcome.settled == true && results.first?.journalError == nil)
-        #expect(try runner.sync { node.submitted } == [block.blockData!])
+        try BlockJournal(file: path).append(second)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        try runner.sync { node.errorAnswers = [(-32603, "Internal error")] }
+        let results = try Self.submit(runner, node: node, path: path) {
+            $0.backoff = RetryBackoff(maximumAttempts: 3, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
+        }
+        #expect(results.map(\.outcome) == [
+            .notSubmitted(error: .rpc(method: "submitblock", code: -32603, message: "Internal error")),
+            .acknowledged(verdict: "accepted"),
+        ])
+        #expect(try runner.sync { node.calls } == ["submitblock", "submitblock"])
         let after = try BlockJournalReader(path: path)
-        #expect(after.unsettled.isEmpty && after.record(block.hash)?.state == .acknowledged)
-        #expect(after.record(block.hash)?.reason == "submitblock: inconclusive (resubmitted from the journal)")
+        #expect(after.unsettled.map(\.hash) == [first.hash] && after.record(second.hash)?.state == .acknowledged)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(before.count) == before)
+    }
+
+    /// A node that is still down (or starting) after one block's retries is not waited for again for each next
+    /// block: they are left unsettled at once with the same error, without a call (one schedule per run, not one
+    /// per block), whether they hold their data or not.
+    @Test func aNodeDownAfterOneBlocksRetriesIsNotWaitedForAgain() throws {
+        let first = Blocks.found(nonce: 171, withData: true)
+        let withoutData = Blocks.found(nonce: 172)
+        let third = Blocks.found(nonce: 173, withData: true)
+        let path = try Self.journal([first, withoutData, third])
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let runner = try LoopRunner(.epoll)
+        defer { runner.stop() }
+        let node = FakeBitcoinCore(loop: runner.loop)
+        let schedule = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
+        let starting = BitcoinCoreRPCError.rpc(method: "submitblock", code: -28, message: "Loading block index…")
+        try runner.sync { node.failingMethods = ["submitblock": (-28, "Loading block index…"), "getblockheader": (-28, "Loading block index…")] }
+        let results = try Self.submit(runner, node: node, path: path) { $0.backoff = schedule }
+        #expect(results.map(\.outcome) == [.notSubmitted(error: starting), .notChecked(error: starting), .notSubmitted(error: starting)])
+        #expect(try runner.sync { node.calls } == ["submitblock", "submitblock"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+
+        // The same after a stored block's check ran out of retries: the block after it is not tried.
+        let checkStarting = BitcoinCoreRPCError.rpc(method: "getblockheader", code: -28, message: "Loading block index…")
+        try runner.sync {
+            node.failingMethods = ["getblockheader": (-28, "Loading block index…")]
+            node.submitVerdict = { _ in "duplicate" }
+        }
+        let callsBefore = try runner.sync { node.calls.count }
+        let stored = try Self.submit(runner, node: node, path: path) { $0.backoff = schedule }
+        #expect(stored.map(\.outcome) == [
+            .storedNotChecked(verdict: "duplicate", error: checkStarting), .notChecked(error: checkStarting),
+            .notSubmitted(error: checkStarting),
+        ])
+        #expect(try runner.sync { Array(node.calls.dropFirst(callsBefore)) } == ["submitblock", "getblockheader", "getblockheader"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
     /// A node started together with the pool answers -28 ("Loading block index…") until it is ready: the block is
