@@ -2,7 +2,8 @@
 /// ``maximumAttempts`` attempts in all, ``firstDelay`` before the second, each next delay doubled, none longer than
 /// ``maximumDelay``. One schedule for every block path (``JobDeclarationBlockSubmitter`` for a pushed block,
 /// ``JournaledBlockSubmission`` for the journal's unsettled blocks at start-up and in `sv2 blocks submit`), so a
-/// node that is slow to come back is given the same time whichever path holds the block.
+/// node that is slow to come back is given the same time whichever path holds the block. ``JournaledBlockSubmission``
+/// runs it out at most once per run: the blocks after one that used it up are not tried.
 ///
 /// The default (10 attempts, 1 s doubling, at most 60 s apart: waits of 1, 2, 4, 8, 16, 32, 60, 60 and 60 s, about
 /// 4 minutes in all) is sized for a node started together with the pool: bitcoind answers error -28
