@@ -30,8 +30,10 @@ public struct BlockJournalEntry: Sendable, Hashable {
         case found
         /// `SubmitSolution` was handed to the template source's connection.
         case submitted
-        /// The template source moved its chain tip onto this block, or Bitcoin Core answered `submitblock` with
-        /// success or "duplicate": the network (or the node) took it.
+        /// The template source moved its chain tip onto this block, Bitcoin Core accepted it (`submitblock`
+        /// answered success), or the node showed it on its best chain (`getblockheader`, confirmations ≥ 1; asked
+        /// for a block without its data, or after an answer that does not say so): the network (or the node) took
+        /// it.
         case acknowledged
         /// The chain tip moved onto another block before this one was taken (an orphan, or never submitted).
         case superseded

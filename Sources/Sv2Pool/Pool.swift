@@ -73,7 +73,8 @@ public final class Pool {
     /// ``requestTransactionData(templateID:)`` so that every answer reaches whoever asked.
     public var onTransactionDataRequest: ((RequestTransactionData) throws(Sv2ServiceError) -> Void)?
     /// How long a found block waits for its template's transactions before the wait is given up (logged; the block
-    /// stays journaled with its header and coinbase, settleable by hand).
+    /// stays journaled with its header and coinbase; `sv2 blocks submit --rpc` or the `--rpc` start-up settles it if
+    /// the node has it on its best chain, else it is settled by hand).
     public var blockDataTimeout: Duration = .seconds(30)
     /// A pool without a template link of its own (a ``PoolCluster`` loop after the first) hands its found blocks
     /// here, to the pool of the loop that owns the link, which asks for their transactions (set by the cluster).
@@ -1023,7 +1024,7 @@ public final class Pool {
     /// A block's data will not be journaled: logged (the block is unchanged in the journal) and counted.
     private func blockDataFailed(_ block: FoundBlock, _ reason: String) {
         statistics.blockDataFailures &+= 1
-        logger.warning("block \(block.hash) (template \(block.templateID)) not journaled whole: \(reason); it stays journaled with its header and coinbase only (asked again if it is submitted again; else check the chain and settle it by hand: `sv2 blocks settle`)")
+        logger.warning("block \(block.hash) (template \(block.templateID)) not journaled whole: \(reason); it stays journaled with its header and coinbase only (asked again if it is submitted again; `sv2 blocks submit --rpc` or the next `--rpc` start-up settles it if the node has it on its best chain, else `sv2 blocks settle`)")
     }
 
     // MARK: Job Declaration

@@ -35,7 +35,7 @@ struct BlocksSubmitCommand: ParsableCommand {
             a refusal (e.g. high-hash) is simply refused again.
 
             Exit status: 0 when every block was acknowledged (by submitblock, or found on the node's best chain), \
-            1 when any was refused or is still unsettled.
+            1 when any was refused or is still unsettled, or its settlement could not be written to the journal.
 
             Example:
               sv2 blocks submit --journal /var/lib/sv2/blocks --rpc 127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie
@@ -153,13 +153,20 @@ struct BlocksSubmitCommand: ParsableCommand {
         }, shutdown: { client?.stop() })
         _ = submission
         for line in Self.summary(results, journal: reader.path) { print(line) }
-        // Refused or still unsettled, with block data or without: the operator has something to do.
+        if Self.leavesWorkToDo(results, blocks: unsettled.count) { throw ExitCode(1) }
+    }
+
+    /// Whether the run leaves the operator something to do (exit status 1): a block refused or still unsettled, with
+    /// block data or without, or one the node has whose settlement the journal did not take (it still says
+    /// unsettled), or fewer results than the `blocks` submitted.
+    static func leavesWorkToDo(_ results: [JournaledBlockSubmission.Result], blocks: Int) -> Bool {
         let acknowledged = results.filter {
+            guard $0.journalError == nil else { return false }
             switch $0.outcome {
-            case .acknowledged, .onBestChain: true
-            default: false
+            case .acknowledged, .onBestChain: return true
+            default: return false
             }
         }.count
-        if results.count < unsettled.count || acknowledged < unsettled.count { throw ExitCode(1) }
+        return results.count < blocks || acknowledged < blocks
     }
 }

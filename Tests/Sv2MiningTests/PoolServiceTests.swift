@@ -173,27 +173,33 @@ struct PoolServiceTests {
         // Vardiff needs a few windows (×4 steps from ~1000/s down to ~10/s: about 6 s on an idle machine). Sample the
         // accepted count once a second and pass as soon as the last 4 s ran at the configured rate after at least
         // two retargets; a busy machine only takes longer, up to the bound.
-        var samples: [(accepted: UInt64, time: Date)] = []
+        var samples: [(accepted: UInt64, errors: Int, time: Date)] = []
         var rate = 0.0
         var converged = false
         for _ in 0..<60 where !converged {
             Thread.sleep(forTimeInterval: 1)  // the sampling period, not a synchronisation: every step re-checks
-            let sample = try runner.sync { (service.pool.shareCounts(ofChannel: channel)!.accepted, Date()) }
+            let sample = try runner.sync { (service.pool.shareCounts(ofChannel: channel)!.accepted, miner.errors.count, Date()) }
             samples.append(sample)
             guard samples.count >= 5 else { continue }
             let start = samples[samples.count - 5]
-            rate = Double(sample.0 - start.accepted) / sample.1.timeIntervalSince(start.time)
+            rate = Double(sample.0 - start.accepted) / sample.2.timeIntervalSince(start.time)
             converged = try runner.sync { miner.targets.count >= 2 } && rate > 4 && rate < 25
         }
         try runner.sync { running.value = false }
-        let accepted = samples.last?.accepted ?? 0
         print("vardiff: \(try runner.sync { miner.targets.count }) retargets after \(samples.count) s, converged rate \(rate) shares/s (configured 10/s)")
         try runner.sync {
             #expect(miner.targets.count >= 2)
             #expect(miner.target < initialTarget)
             #expect(service.pool.target(ofChannel: channel) == miner.target)
-            // Only shares in flight across a retarget may miss: a few percent at most of what was accepted.
-            #expect(miner.errors.count * 20 < Int(accepted), "\(miner.errors.count) errors, \(accepted) accepted")
+            // Only shares in flight across a retarget may miss: how many depends on the round trip at ~1000
+            // shares/s before the first one, so the bound is a share of what was accepted, and the converged
+            // window below is held to (nearly) none.
+            #expect(miner.errors.count * 20 < Int(samples.last?.accepted ?? 0), "\(miner.errors.count) errors")
+        }
+        // Once converged, shares are accepted: at most the one or two in flight across a late retarget miss.
+        if samples.count >= 5 {
+            let window = samples.last!.errors - samples[samples.count - 5].errors
+            #expect(window <= 2, "\(window) rejected shares in the last 4 s at ~10 shares/s")
         }
         #expect(converged, "share rate \(rate)/s over the last 4 s after \(samples.count) s, configured 10/s")
         _ = client

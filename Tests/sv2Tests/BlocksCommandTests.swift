@@ -225,4 +225,29 @@ struct BlocksCommandTests {
         let parsed = try SV2.parseAsRoot(["blocks", "settle", hash, "--as", "acknowledged", "--reason", "in block 871234"])
         #expect(parsed is BlocksSettleCommand)
     }
+
+    /// `sv2 blocks submit`'s exit status: 0 only when every block it took on is settled in the journal. A block the
+    /// node has whose verdict the journal did not take still reads as unsettled there, so it is work left (exit 1).
+    @Test func submitExitsZeroOnlyWhenEveryBlockIsSettledInTheJournal() throws {
+        let records = BlockJournalReader(bytes: Array(
+            [Self.found(nonce: 1, withData: true), Self.found(nonce: 2, withData: false)]
+                .map { $0.jsonLine + "\n" }.joined().utf8)).unsettled
+        try #require(records.count == 2)
+        typealias Result = JournaledBlockSubmission.Result
+        let settled = [
+            Result(record: records[0], outcome: .acknowledged(verdict: "accepted")),
+            Result(record: records[1], outcome: .onBestChain(height: 200, confirmations: 2)),
+        ]
+        #expect(!BlocksSubmitCommand.leavesWorkToDo(settled, blocks: 2))
+        var notJournaled = settled
+        notJournaled[1].journalError = .system(call: "write", path: "/j/blocks.jsonl", errno: ENOSPC)
+        #expect(BlocksSubmitCommand.leavesWorkToDo(notJournaled, blocks: 2))
+        var refused = settled
+        refused[0].outcome = .rejected(reason: "submitblock: high-hash")
+        #expect(BlocksSubmitCommand.leavesWorkToDo(refused, blocks: 2))
+        var unknown = settled
+        unknown[1].outcome = .unknownToNode
+        #expect(BlocksSubmitCommand.leavesWorkToDo(unknown, blocks: 2))
+        #expect(BlocksSubmitCommand.leavesWorkToDo(Array(settled.prefix(1)), blocks: 2))
+    }
 }
