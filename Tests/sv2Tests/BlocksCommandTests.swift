@@ -249,5 +249,16 @@ struct BlocksCommandTests {
         unknown[1].outcome = .unknownToNode
         #expect(BlocksSubmitCommand.leavesWorkToDo(unknown, blocks: 2))
         #expect(BlocksSubmitCommand.leavesWorkToDo(Array(settled.prefix(1)), blocks: 2))
+        // A stored block (duplicate, inconclusive) is settled only when found on the node's best chain.
+        var stored = settled
+        stored[0].outcome = .acknowledged(verdict: "duplicate", bestChain: .init(height: 200, confirmations: 1))
+        #expect(!BlocksSubmitCommand.leavesWorkToDo(stored, blocks: 2))
+        for outcome: JournaledBlockSubmission.Outcome in [
+            .storedOffBestChain(verdict: "duplicate", height: 200), .storedButUnknown(verdict: "inconclusive"),
+            .storedNotChecked(verdict: "duplicate", error: .timedOut(method: "getblockheader", seconds: 30)),
+        ] {
+            stored[0].outcome = outcome
+            #expect(BlocksSubmitCommand.leavesWorkToDo(stored, blocks: 2), "\(outcome)")
+        }
     }
 }
