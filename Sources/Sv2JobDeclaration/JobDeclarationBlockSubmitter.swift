@@ -276,7 +276,7 @@ public final class JobDeclarationBlockSubmitter {
                 }
                 return
             case .success(let status):
-                why = "the node has it \(status) (getblockheader)"
+                why = "getblockheader: \(status)"
             case .failure(let error):
                 why = "the node could not be asked whether it is on its best chain (\(error))"
             }
@@ -289,10 +289,11 @@ public final class JobDeclarationBlockSubmitter {
 
     /// Submits again the blocks an earlier run journaled but never saw settled (`sv2 jd-server --rpc` at
     /// start-up), through ``JournaledBlockSubmission`` with this submitter's node, journal, clock, retry schedule
-    /// (``backoff``) and logger: what the node has is journaled `acknowledged`, what it refuses `failed`; a node that
-    /// stays unreachable or starting leaves them unsettled. Records without `block_data` are not submitted: the
-    /// node is asked whether it has them (`getblockheader`), and those on its best chain are journaled
-    /// `acknowledged`. Loop thread only.
+    /// (``backoff``) and logger: a block the node accepts, or stored (`"duplicate"`, `"inconclusive"`) and has on
+    /// its best chain, is journaled `acknowledged`, what it refuses `failed`; a node that stays unreachable or
+    /// starting leaves them unsettled (and the blocks after the first such one are not tried in that run). Records
+    /// without `block_data` are not submitted: the node is asked whether it has them (`getblockheader`), and those
+    /// on its best chain are journaled `acknowledged`. Loop thread only.
     public func resubmitJournaled(
         _ records: [BlockJournalRecord], completion: @escaping ([JournaledBlockSubmission.Result]) -> Void
     ) {
