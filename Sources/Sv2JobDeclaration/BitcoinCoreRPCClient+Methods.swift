@@ -90,7 +90,7 @@ extension BitcoinCoreRPCClient {
     }
 
     /// `getblockheader <hash> true`: whether the node knows block `hash` and where (``BitcoinCoreBlockStatus``). The
-    /// hash goes in display order, as RPC prints hashes (``Hash256/displayHex``); the answer must name the same
+    /// hash goes in display order, as RPC prints hashes (`Hash256.displayHex`); the answer must name the same
     /// hash, carry `height` (0 or more) and `confirmations` (1 or more, or -1 off the best chain), else
     /// ``BitcoinCoreRPCError/malformedResponse(method:reason:)``. Error -5 ("Block not found") is
     /// ``BitcoinCoreBlockStatus/unknown``, any other error object a failure (-28 while the node starts is transient).
