@@ -76,6 +76,17 @@ struct JobDeclarationBitcoinCoreTests {
     }
 
     /// Declares `transactions` and waits for the verdict.
+    /// Gives the JD server the legacy transactions (as if its node had them) and declares them; whether the
+    /// declaration was accepted (an issue is recorded if not).
+    static func declareTheLegacyTransactions(_ runner: ClientTestLoop, _ stack: Stack) throws -> Bool {
+        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
+        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
+            Issue.record("declaration not accepted")
+            return false
+        }
+        return true
+    }
+
     static func declare(_ runner: ClientTestLoop, _ stack: Stack, _ transactions: [[UInt8]]) throws -> JobDeclaratorClient.Declaration? {
         let state = stack.jdc.jobDeclaration.state
         let coinbase = coinbase(for: transactions)
@@ -205,11 +216,7 @@ struct JobDeclarationBitcoinCoreTests {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
         let stack = try Self.start(runner)
-        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
-        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
-            Issue.record("declaration not accepted")
-            return
-        }
+        guard try Self.declareTheLegacyTransactions(runner, stack) else { return }
         // The node drops the first two submissions (going down and up), answers the third.
         let expected = Self.expectedBlock(Self.legacy)
         try runner.sync {
@@ -243,11 +250,7 @@ struct JobDeclarationBitcoinCoreTests {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
         let stack = try Self.start(runner) { $0.backoff.maximumAttempts = 3 }
-        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
-        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
-            Issue.record("declaration not accepted")
-            return
-        }
+        guard try Self.declareTheLegacyTransactions(runner, stack) else { return }
         // A duplicate on the best chain: acknowledged, the reason naming both answers.
         let onChain = Self.expectedBlock(Self.legacy)
         try runner.sync {
@@ -304,11 +307,7 @@ struct JobDeclarationBitcoinCoreTests {
         let runner = try ClientTestLoop()
         defer { runner.stop() }
         let stack = try Self.start(runner) { $0.backoff.maximumAttempts = 3 }
-        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
-        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
-            Issue.record("declaration not accepted")
-            return
-        }
+        guard try Self.declareTheLegacyTransactions(runner, stack) else { return }
         let expected = Self.expectedBlock(Self.legacy)
         try runner.sync {
             stack.node.errorAnswers = Array(repeating: (-28, "Loading block index…"), count: 2)
@@ -488,11 +487,7 @@ extension JobDeclarationBitcoinCoreTests {
             $0.blockBurstPerConnection = 1
             $0.blockAllowanceInterval = .seconds(3_600)
         }
-        try runner.sync { for transaction in Self.legacy { stack.jds.addTransaction(transaction) } }
-        guard case .accepted = try Self.declare(runner, stack, Self.legacy) else {
-            Issue.record("declaration not accepted")
-            return
-        }
+        guard try Self.declareTheLegacyTransactions(runner, stack) else { return }
         let first = Self.expectedBlock(Self.legacy)
         let second = Self.expectedBlock(Self.legacy, nbits: 0x2070_0000)
         try runner.sync {

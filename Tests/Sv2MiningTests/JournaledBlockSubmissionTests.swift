@@ -348,28 +348,20 @@ struct JournaledBlockSubmissionTests {
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let node = FakeBitcoinCore(loop: runner.loop)
-        let journal = MemoryBlockJournal()
-        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
-        let holder = Box<(JobDeclaratorServer, JobDeclarationBlockSubmitter)?>(nil)
-        try runner.sync {
-            let rpc = Self.client(runner, try node.start())
-            let jds = JobDeclaratorServer(coinbaseOutputs: [JobDeclarationTests.payout])
-            let submitter = jds.useBitcoinCore(rpc, journal: journal)
+        let run = try Self.resubmitThroughAJobDeclarationServer(records, runner: runner, node: node) { rpc, submitter in
             #expect(submitter.backoff == RetryBackoff())
             #expect(JournaledBlockSubmission(rpc: rpc, journal: nil).backoff == submitter.backoff)
             // Two quick attempts: with the default schedule the first retry alone would wait a second, and all
             // of them minutes.
             submitter.backoff = RetryBackoff(maximumAttempts: 2, firstDelay: .milliseconds(10), maximumDelay: .milliseconds(10))
-            holder.value = (jds, submitter)
             node.errorAnswers = Array(repeating: (-28, "Loading block index…"), count: 10)
-            submitter.resubmitJournaled(records) { results.value = $0 }
         }
-        #expect(try runner.wait(timeout: 10) { results.value != nil })
-        #expect(try runner.sync { results.value }?.map(\.outcome)
+        let (results, journal, submitter) = (run.results, run.journal, run.submitter)
+        #expect(results.map(\.outcome)
             == [.notSubmitted(error: .rpc(method: "submitblock", code: -28, message: "Loading block index…"))])
         #expect(try runner.sync { node.calls } == ["submitblock", "submitblock"])
         #expect(try runner.sync { journal.entries }.isEmpty)
-        #expect(try runner.sync { holder.value!.1.statistics.journaledBlocksSettled } == 0)
+        #expect(try runner.sync { submitter.statistics.journaledBlocksSettled } == 0)
     }
 
     /// `sv2 jd-server --rpc` at start-up: the JD server's submitter resubmits an earlier run's unsettled blocks
@@ -381,22 +373,38 @@ struct JournaledBlockSubmissionTests {
         let runner = try LoopRunner(.epoll)
         defer { runner.stop() }
         let node = FakeBitcoinCore(loop: runner.loop)
-        let journal = MemoryBlockJournal()
-        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
-        let holder = Box<(JobDeclaratorServer, JobDeclarationBlockSubmitter)?>(nil)
-        try runner.sync {
-            let jds = JobDeclaratorServer(coinbaseOutputs: [JobDeclarationTests.payout])
-            let submitter = jds.useBitcoinCore(Self.client(runner, try node.start()), journal: journal)
+        let run = try Self.resubmitThroughAJobDeclarationServer(records, runner: runner, node: node) { _, submitter in
             submitter.wallClock = { 1_900_000_000 }
-            holder.value = (jds, submitter)
-            submitter.resubmitJournaled(records) { results.value = $0 }
         }
-        #expect(try runner.wait { results.value != nil })
-        #expect(try runner.sync { results.value }?.map(\.outcome) == [.acknowledged(verdict: "accepted"), .unknownToNode])
+        let (results, journal, submitter) = (run.results, run.journal, run.submitter)
+        #expect(results.map(\.outcome) == [.acknowledged(verdict: "accepted"), .unknownToNode])
         #expect(try runner.sync { node.submitted } == [whole.blockData!])
         #expect(try runner.sync { node.headerQueries } == [poolBlock.hash.displayHex])
         let entries = try runner.sync { journal.entries }
         #expect(entries.map(\.event) == [.acknowledged] && entries.first?.hash == whole.hash && entries.first?.time == 1_900_000_000)
-        #expect(try runner.sync { holder.value!.1.statistics.journaledBlocksSettled } == 1)
+        #expect(try runner.sync { submitter.statistics.journaledBlocksSettled } == 1)
+    }
+
+    /// Resubmits `records` through a JD server's block submitter on `node` (as `sv2 jd-server --rpc` does at
+    /// start-up), `configure` run on the loop first with the client and the submitter; waits for the results and
+    /// returns them with the submitter's journal and the submitter (kept alive with its server until then).
+    static func resubmitThroughAJobDeclarationServer(
+        _ records: [BlockJournalRecord], runner: LoopRunner, node: FakeBitcoinCore,
+        configure: @escaping (BitcoinCoreRPCClient, JobDeclarationBlockSubmitter) -> Void
+    ) throws -> (results: [JournaledBlockSubmission.Result], journal: MemoryBlockJournal, submitter: JobDeclarationBlockSubmitter) {
+        let journal = MemoryBlockJournal()
+        let results = Box<[JournaledBlockSubmission.Result]?>(nil)
+        let holder = Box<(JobDeclaratorServer, JobDeclarationBlockSubmitter)?>(nil)
+        try runner.sync {
+            let rpc = Self.client(runner, try node.start())
+            let jds = JobDeclaratorServer(coinbaseOutputs: [JobDeclarationTests.payout])
+            let submitter = jds.useBitcoinCore(rpc, journal: journal)
+            configure(rpc, submitter)
+            holder.value = (jds, submitter)
+            submitter.resubmitJournaled(records) { results.value = $0 }
+        }
+        #expect(try runner.wait(timeout: 10) { results.value != nil })
+        let done = try #require(try runner.sync { results.value })
+        return (done, journal, try #require(holder.value).1)
     }
 }
