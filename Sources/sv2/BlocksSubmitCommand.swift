@@ -86,30 +86,21 @@ struct BlocksSubmitCommand: ParsableCommand {
             }
             if let error = result.journalError { lines.append("  NOT journaled: \(error)") }
         }
-        var acknowledged = 0, rejected = 0, unsettled = 0
-        var withoutData = 0, onBestChain = 0, unknown = 0, offBestChain = 0, notChecked = 0
+        // Settled or not is the outcome's own (`Outcome.settled`); of the settled, all but the refused are acknowledged.
+        var rejected = 0, withoutData = 0, onBestChain = 0, unknown = 0, offBestChain = 0, notChecked = 0
         for result in results {
             switch result.outcome {
-            case .acknowledged: acknowledged += 1
             case .rejected: rejected += 1
-            case .notSubmitted: unsettled += 1
-            case .onBestChain:
-                acknowledged += 1
-                onBestChain += 1
-            case .unknownToNode:
-                unsettled += 1
-                unknown += 1
-            case .offBestChain:
-                unsettled += 1
-                offBestChain += 1
-            case .notChecked:
-                unsettled += 1
-                notChecked += 1
-            case .storedOffBestChain, .storedButUnknown, .storedNotChecked:
-                unsettled += 1
+            case .onBestChain: onBestChain += 1
+            case .unknownToNode: unknown += 1
+            case .offBestChain: offBestChain += 1
+            case .notChecked: notChecked += 1
+            default: break
             }
             if result.outcome.withoutBlockData { withoutData += 1 }
         }
+        let settled = results.filter(\.outcome.settled).count
+        let acknowledged = settled - rejected, unsettled = results.count - settled
         lines.append("""
             \(results.count) blocks from \(journal): \(acknowledged) acknowledged, \(rejected) failed, \
             \(unsettled) still unsettled; \(withoutData) without block data: \(onBestChain) on the node's best chain, \
@@ -161,11 +152,9 @@ struct BlocksSubmitCommand: ParsableCommand {
     /// unsettled), or fewer results than the `blocks` submitted.
     static func leavesWorkToDo(_ results: [JournaledBlockSubmission.Result], blocks: Int) -> Bool {
         let acknowledged = results.filter {
-            guard $0.journalError == nil else { return false }
-            switch $0.outcome {
-            case .acknowledged, .onBestChain: return true
-            default: return false
-            }
+            guard $0.journalError == nil, $0.outcome.settled else { return false }
+            if case .rejected = $0.outcome { return false }
+            return true
         }.count
         return results.count < blocks || acknowledged < blocks
     }
